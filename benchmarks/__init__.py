@@ -1,0 +1,1 @@
+"""convstore's benchmark suite (run ``python -m benchmarks --help``)."""

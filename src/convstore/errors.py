@@ -1,0 +1,62 @@
+"""Typed errors raised by convstore.
+
+Every error the library raises derives from :class:`StoreError`, carries a
+message a person can act on (it names the session, event, file or migration),
+and is raised only after the database has been left exactly as it was before
+the call. Raw ``apsw`` exceptions never escape the public API.
+
+Example::
+
+    >>> from convstore import SessionStore, SessionNotFound
+    >>> with SessionStore(":memory:") as store:
+    ...     try:
+    ...         store.append_event("nope", "e1", None, "inv1", "user", "{}")
+    ...     except SessionNotFound as exc:
+    ...         print(exc)
+    session 'nope' does not exist
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "StoreError",
+    "SessionNotFound",
+    "SessionArchived",
+    "DuplicateId",
+    "InvalidEvent",
+    "InvalidArgument",
+    "MigrationError",
+    "StoreBusy",
+]
+
+
+class StoreError(Exception):
+    """Base class of every error convstore raises."""
+
+
+class SessionNotFound(StoreError, LookupError):
+    """The named session does not exist (or, on a shared server, is not yours)."""
+
+
+class SessionArchived(StoreError):
+    """The session is archived: it can be read but no longer appended to."""
+
+
+class DuplicateId(StoreError):
+    """A session or event id is already in use; the stored row is unchanged."""
+
+
+class InvalidArgument(StoreError, ValueError):
+    """An argument has the wrong type or cannot be stored (e.g. not UTF-8)."""
+
+
+class InvalidEvent(InvalidArgument):
+    """The event cannot be stored: data that is not JSON, or a bad parent."""
+
+
+class MigrationError(StoreError):
+    """The schema cannot be brought up to date safely; nothing was changed."""
+
+
+class StoreBusy(StoreError, TimeoutError):
+    """The database stayed locked by another connection past ``timeout``."""

@@ -1,0 +1,244 @@
+"""The migration runner: numbered ``.sql`` files applied once, in order, safely.
+
+Migrations live in the top-level ``migrations/`` folder of the repository and
+ship inside the wheel as ``convstore/migrations``. Each file is named
+``NNNN_name.sql``; it is applied in its own ``BEGIN IMMEDIATE`` transaction
+together with its bookkeeping row (version, name, SHA-256 checksum, applied
+time, duration) and ``PRAGMA user_version``.
+
+Opening an up-to-date database takes no write lock at all: the runner reads
+``PRAGMA user_version`` and the bookkeeping table, and stops there. When
+something is pending it takes the write lock, *re-reads* what is applied (a
+process that started at the same moment may have done the work meanwhile) and
+applies only what is still missing, so a dozen shells opening a brand-new
+database at once produce exactly one application of each migration.
+
+Example::
+
+    >>> import apsw
+    >>> from convstore.migrations import migrate, status
+    >>> conn = apsw.Connection(":memory:")
+    >>> [m.version for m in migrate(conn, "(memory)")][:2]
+    [1, 2]
+    >>> status(conn, "(memory)").pending
+    ()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import apsw
+
+from . import _sql
+from .errors import MigrationError, StoreBusy, StoreError
+
+__all__ = [
+    "Migration",
+    "AppliedMigration",
+    "MigrationStatus",
+    "migrations_dir",
+    "known_migrations",
+    "status",
+    "migrate",
+    "ensure_current",
+]
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A migration file the code knows."""
+
+    version: int
+    name: str
+    path: Path
+    sql: str
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMigration:
+    """A bookkeeping row: a migration as it was applied to a database."""
+
+    version: int
+    name: str
+    checksum: str
+    applied_at: int
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    """What is applied and what is pending, as read without changing anything."""
+
+    applied: tuple[AppliedMigration, ...]
+    pending: tuple[Migration, ...]
+
+    @property
+    def current_version(self) -> int:
+        """The highest applied version (0 for a new database)."""
+        return self.applied[-1].version if self.applied else 0
+
+
+def migrations_dir() -> Path:
+    """Where the migration files are: inside the installed package, else the repo's folder."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"
+    if packaged.is_dir():
+        return packaged
+    return here.parent.parent / "migrations"
+
+
+def load_migrations(folder: Path) -> tuple[Migration, ...]:
+    """Read and checksum every ``NNNN_name.sql`` file in ``folder``, in version order."""
+    if not folder.is_dir():
+        raise MigrationError(f"migrations folder {str(folder)!r} is missing")
+    found: list[Migration] = []
+    for path in sorted(folder.glob("*.sql")):
+        m = _NAME.match(path.name)
+        if m is None:
+            raise MigrationError(f"migration file {path.name!r} is not named NNNN_name.sql")
+        data = path.read_bytes()
+        found.append(
+            Migration(
+                version=int(m.group(1)),
+                name=path.name,
+                path=path,
+                sql=data.decode("utf-8"),
+                checksum=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    for expected, mig in enumerate(found, start=1):
+        if mig.version != expected:
+            raise MigrationError(
+                f"migration {mig.name!r} has version {mig.version}, expected {expected}: "
+                "versions must be contiguous from 0001"
+            )
+    return tuple(found)
+
+
+@cache
+def known_migrations() -> tuple[Migration, ...]:
+    """The migrations this code ships (read from disk once per process)."""
+    return load_migrations(migrations_dir())
+
+
+def _read_applied(conn: apsw.Connection) -> tuple[AppliedMigration, ...]:
+    if not conn.execute(_sql.MIGRATIONS_TABLE_EXISTS).get:
+        return ()
+    return tuple(AppliedMigration(*row) for row in conn.execute(_sql.MIGRATIONS_SELECT_APPLIED))
+
+
+def _check(
+    applied: tuple[AppliedMigration, ...], known: tuple[Migration, ...], where: str
+) -> tuple[Migration, ...]:
+    """Refuse unknown or changed migrations; return the pending ones."""
+    by_version = {m.version: m for m in known}
+    for row in applied:
+        mig = by_version.get(row.version)
+        if mig is None:
+            raise MigrationError(
+                f"database {where} has migration {row.version} ({row.name}) applied, which this "
+                f"version of convstore does not know (it knows up to {len(known)}): the database "
+                "was written by a newer convstore; upgrade convstore to open it"
+            )
+        if mig.checksum != row.checksum:
+            raise MigrationError(
+                f"migration file {mig.name!r} changed since it was applied to {where} "
+                f"(checksum {row.checksum[:12]}… recorded, {mig.checksum[:12]}… on disk): "
+                "restore the original file and add a new migration instead"
+            )
+    done = {row.version for row in applied}
+    return tuple(m for m in known if m.version not in done)
+
+
+def status(
+    conn: apsw.Connection, where: str, known: tuple[Migration, ...] | None = None
+) -> MigrationStatus:
+    """Report applied and pending migrations without changing anything.
+
+    Raises :class:`MigrationError` for an unknown applied version or a changed file.
+    """
+    known = known_migrations() if known is None else known
+    applied = _read_applied(conn)
+    return MigrationStatus(applied=applied, pending=_check(applied, known, where))
+
+
+def migrate(
+    conn: apsw.Connection,
+    where: str,
+    known: tuple[Migration, ...] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[Migration, ...]:
+    """Apply every pending migration, each in its own transaction; return those applied here.
+
+    Safe against concurrent callers: each step takes the write lock with
+    ``BEGIN IMMEDIATE`` (waiting on the busy timeout) and re-reads what is
+    applied before doing anything.
+    """
+    known = known_migrations() if known is None else known
+    applied_here: list[Migration] = []
+    while True:
+        try:
+            conn.execute(_sql.BEGIN_IMMEDIATE)
+        except apsw.BusyError:
+            raise StoreBusy(
+                f"database {where} stayed locked while waiting to apply migrations"
+            ) from None
+        try:
+            pending = _check(_read_applied(conn), known, where)
+            if not pending:
+                conn.execute(_sql.COMMIT)
+                return tuple(applied_here)
+            mig = pending[0]
+            started = time.perf_counter()
+            conn.execute(_sql.MIGRATIONS_CREATE_TABLE)
+            try:
+                conn.execute(mig.sql)
+            except apsw.Error as exc:
+                raise MigrationError(
+                    f"migration {mig.name!r} failed on {where}: {exc}; nothing was changed"
+                ) from None
+            duration_ms = (time.perf_counter() - started) * 1000.0
+            conn.execute(
+                _sql.MIGRATIONS_INSERT,
+                (mig.version, mig.name, mig.checksum, int(clock()), duration_ms),
+            )
+            # user_version mirrors the applied version: the cheap read-only check on open.
+            conn.execute(_sql.PRAGMA_SET_USER_VERSION.format(version=mig.version))
+            conn.execute(_sql.COMMIT)
+            applied_here.append(mig)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(_sql.ROLLBACK)
+            raise
+
+
+def ensure_current(
+    conn: apsw.Connection,
+    where: str,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Bring the schema up to date; read-only (no write lock) when it already is."""
+    known = known_migrations()
+    version = conn.execute(_sql.PRAGMA_USER_VERSION).get
+    if not isinstance(version, int):
+        raise StoreError(f"database {where} returned a non-integer user_version")
+    if version > len(known):
+        raise MigrationError(
+            f"database {where} is at schema version {version}, newer than this convstore knows "
+            f"({len(known)}): upgrade convstore to open it; nothing was changed"
+        )
+    if version == len(known):
+        pending = _check(_read_applied(conn), known, where)
+        if not pending:
+            return
+    migrate(conn, where, known, clock)

@@ -1,0 +1,497 @@
+"""``SessionStore``: sessions and their append-only event log in one SQLite file.
+
+One method per operation, one statement per method where the operation allows
+it; every statement is a constant from :mod:`convstore._sql`. Writes that span
+several statements run in one ``BEGIN IMMEDIATE`` transaction, so a failed call
+changes nothing and a concurrent writer waits (up to ``timeout``) instead of
+failing half-way.
+
+Example::
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     s = store.create_session("s1", directory="/home/me/project")
+    ...     _ = store.append_event("s1", "e1", None, "inv1", "user_message", '{"content": "hi"}')
+    ...     _ = store.append_event("s1", "e2", "e1", "inv1", "text", '{"content": "hello"}')
+    ...     [e.id for e in store.load_events("s1")], store.get_session("s1").head_id
+    (['e1', 'e2'], 'e2')
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, NoReturn, cast
+
+import apsw
+
+from . import _sql
+from .connection import (
+    MEMORY,
+    PathArg,
+    Synchronous,
+    normalize_path,
+    open_connection,
+)
+from .errors import (
+    DuplicateId,
+    InvalidArgument,
+    InvalidEvent,
+    SessionArchived,
+    SessionNotFound,
+    StoreBusy,
+    StoreError,
+)
+from .migrations import ensure_current
+from .models import StoredEvent, StoredSession
+
+__all__ = ["SessionStore", "NewEvent", "Clock"]
+
+#: A zero-argument callable returning the current Unix time in seconds.
+Clock = Callable[[], float]
+
+
+class NewEvent(NamedTuple):
+    """One event for :meth:`SessionStore.append_events` (a plain 5-tuple works too)."""
+
+    id: str
+    parent_id: str | None
+    invocation_id: str
+    event_type: str
+    event_data: str
+
+
+def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
+    if type(value) is not str:
+        raise error(f"{what} must be a str, got {type(value).__name__}")
+
+
+def _require_optional_str(
+    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
+) -> None:
+    if value is not None and type(value) is not str:
+        raise error(f"{what} must be a str or None, got {type(value).__name__}")
+
+
+class SessionStore:
+    """A local conversation store on one SQLite file (or ``":memory:"``).
+
+    Opening creates missing parent directories, switches the file to WAL,
+    sets the busy timeout to ``timeout`` seconds and applies pending
+    migrations; the file and its ``-wal``/``-shm`` companions are created
+    owner-only (0600). ``clock`` replaces ``time.time`` for every timestamp the
+    store writes or compares (tests pass a fake instead of sleeping).
+
+    ``synchronous="FULL"`` makes every commit survive power loss, not only a
+    process crash, at the cost of an fsync per transaction.
+
+    >>> store = SessionStore(":memory:", clock=lambda: 1_700_000_000)
+    >>> store.create_session("s1").created_at
+    1700000000
+    >>> store.close()
+    """
+
+    __slots__ = ("_clock", "_conn", "_path", "_timeout")
+
+    def __init__(
+        self,
+        path: PathArg,
+        *,
+        timeout: float = 5.0,
+        clock: Clock | None = None,
+        synchronous: Synchronous = "NORMAL",
+        vfs: str | None = None,
+    ) -> None:
+        if not isinstance(timeout, int | float) or timeout < 0:
+            raise InvalidArgument(f"timeout must be a non-negative number of seconds: {timeout!r}")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise InvalidArgument(f"synchronous must be 'NORMAL' or 'FULL': {synchronous!r}")
+        self._path = normalize_path(path)
+        self._timeout = float(timeout)
+        self._clock: Clock = clock if clock is not None else time.time
+        try:
+            self._conn = open_connection(
+                self._path, timeout=self._timeout, synchronous=synchronous, vfs=vfs
+            )
+        except apsw.Error as exc:
+            raise self._translate(exc, "opening the database") from None
+        try:
+            ensure_current(self._conn, repr(self._path), self._clock)
+        except apsw.Error as exc:
+            self._conn.close()
+            raise self._translate(exc, "checking the schema") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing ------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The database path as given (normalised to ``str``), or ``":memory:"``."""
+        return self._path
+
+    @property
+    def connection(self) -> apsw.Connection:
+        """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
+        return self._conn
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _translate(self, exc: BaseException, doing: str) -> StoreError:
+        """Map a raw apsw exception to the typed error a caller can act on."""
+        where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
+        if isinstance(exc, apsw.BusyError | apsw.LockedError):
+            return StoreBusy(
+                f"{where} stayed locked by another connection for more than "
+                f"{self._timeout:g}s while {doing}"
+            )
+        if isinstance(exc, apsw.ConnectionClosedError):
+            return StoreError(f"the store for {where} is closed (while {doing})")
+        if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
+            return StoreError(f"{where} is corrupt or not an SQLite database ({doing}): {exc}")
+        if isinstance(exc, apsw.FullError):
+            return StoreError(f"disk full: {where} could not grow while {doing}")
+        if isinstance(exc, apsw.ReadOnlyError | apsw.PermissionsError | apsw.CantOpenError):
+            return StoreError(f"cannot write {where} while {doing}: {exc}")
+        if isinstance(exc, apsw.IOError):
+            return StoreError(f"I/O error on {where} while {doing}: {exc}")
+        return StoreError(f"{where}: {doing} failed: {exc}")
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so."""
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute(_sql.ROLLBACK)
+        except apsw.Error:
+            pass
+
+    def _begin_write(self, doing: str) -> None:
+        try:
+            self._conn.execute(_sql.BEGIN_IMMEDIATE)
+        except apsw.Error as exc:
+            raise self._translate(exc, doing) from None
+
+    def _commit(self, doing: str) -> None:
+        try:
+            self._conn.execute(_sql.COMMIT)
+        except apsw.Error as exc:
+            self._rollback()
+            raise self._translate(exc, doing) from None
+
+    def _fail_write(self, exc: BaseException, doing: str) -> NoReturn:
+        """Roll back, then raise ``exc`` as a typed error (typed errors pass through)."""
+        self._rollback()
+        if isinstance(exc, StoreError):
+            raise exc
+        if isinstance(exc, UnicodeError):
+            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
+        if isinstance(exc, apsw.Error):
+            raise self._translate(exc, doing) from None
+        raise exc
+
+    def close(self) -> None:
+        """Close the connection. Further calls raise :class:`StoreError`. Idempotent."""
+        try:
+            self._conn.close()
+        except apsw.Error as exc:
+            raise self._translate(exc, "closing") from None
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SessionStore({self._path!r})"
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(
+        self, id: str, directory: str | None = None, git_root: str | None = None
+    ) -> StoredSession:
+        """Create an empty session and return it.
+
+        Raises :class:`DuplicateId` when ``id`` is taken (the stored session is
+        left as it was).
+        """
+        _require_str(id, "session id")
+        _require_optional_str(directory, "directory")
+        _require_optional_str(git_root, "git_root")
+        now = self._now()
+        doing = f"creating session {id!r}"
+        try:
+            self._conn.execute(_sql.SESSION_INSERT, (id, directory, git_root, now))
+        except apsw.ConstraintError:
+            raise DuplicateId(f"session id {id!r} is already used") from None
+        except UnicodeError as exc:
+            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
+        except apsw.Error as exc:
+            raise self._translate(exc, doing) from None
+        return StoredSession(id, None, None, directory, git_root, now, now, None)
+
+    def get_session(self, id: str) -> StoredSession | None:
+        """Return the session named ``id``, or ``None`` when there is none."""
+        try:
+            row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
+        except apsw.Error as exc:
+            raise self._translate(exc, f"reading session {id!r}") from None
+        except UnicodeError:
+            return None
+        return None if row is None else StoredSession._make(row)
+
+    def find_resumable_session(
+        self, directory: str | None, git_root: str | None, max_age_secs: int
+    ) -> StoredSession | None:
+        """The newest live session for ``directory`` or ``git_root``, active within the window.
+
+        A session matches when its ``directory`` equals ``directory`` or its
+        (non-null) ``git_root`` equals ``git_root``, it is not archived, and its
+        ``updated_at`` (last activity) is later than ``now - max_age_secs``.
+        Newest activity wins. Read-only: it never modifies anything.
+        """
+        cutoff = self._now() - int(max_age_secs)
+        best: tuple[Any, ...] | None = None
+        try:
+            if directory is not None:
+                best = self._conn.execute(
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, (directory, cutoff)
+                ).fetchone()
+            if git_root is not None:
+                by_root = self._conn.execute(
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, (git_root, cutoff)
+                ).fetchone()
+                if by_root is not None and (best is None or by_root[6] > best[6]):
+                    best = by_root
+        except apsw.Error as exc:
+            raise self._translate(exc, "looking up a resumable session") from None
+        except UnicodeError:
+            return None
+        return None if best is None else StoredSession._make(best)
+
+    def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
+        """Record the id a sync server gave this session."""
+        _require_optional_str(server_session_id, "server_session_id")
+        try:
+            self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
+            changed = self._conn.changes()
+        except apsw.Error as exc:
+            raise self._translate(exc, f"setting the server id of session {session_id!r}") from None
+        except UnicodeError as exc:
+            raise InvalidArgument(f"server_session_id is not valid UTF-8 text ({exc})") from None
+        if changed == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    def archive_session(self, session_id: str) -> None:
+        """Archive a session: it stays readable, is never resumed, refuses appends.
+
+        Archiving an archived session keeps its first ``archived_at``.
+        """
+        now = self._now()
+        doing = f"archiving session {session_id!r}"
+        try:
+            self._conn.execute(_sql.SESSION_ARCHIVE, (now, session_id))
+            if self._conn.changes() == 0 and self._session_state(session_id) is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+        except apsw.Error as exc:
+            raise self._translate(exc, doing) from None
+        except UnicodeError:
+            raise SessionNotFound(f"session {session_id!r} does not exist") from None
+
+    def _session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
+        """``(sid, archived_at, event_count)`` of a session, or ``None``."""
+        row = self._conn.execute(_sql.SESSION_STATE, (session_id,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    # -- events --------------------------------------------------------------
+
+    def _why_not_appended(
+        self, session_id: str, event_id: str, parent_id: str | None
+    ) -> StoreError:
+        """Explain an append that inserted nothing (runs inside the failed transaction)."""
+        state = self._session_state(session_id)
+        if state is None:
+            return SessionNotFound(f"session {session_id!r} does not exist")
+        if state[1] is not None:
+            return SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        return InvalidEvent(
+            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
+        )
+
+    def _constraint_error(self, exc: apsw.ConstraintError, event_id: str) -> StoreError:
+        text = str(exc)
+        if "UNIQUE" in text or "PRIMARY KEY" in text:
+            return DuplicateId(f"event id {event_id!r} is already used")
+        if "CHECK" in text:
+            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+        return InvalidEvent(f"event {event_id!r} was refused by the database: {text}")
+
+    def append_event(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """Append one event and move the session's ``head_id``/``updated_at``, atomically.
+
+        ``parent_id`` must be ``None`` or an event of the same session;
+        ``event_data`` must be JSON text. Errors (nothing is written for any):
+        :class:`SessionNotFound`, :class:`SessionArchived`, :class:`DuplicateId`
+        (event id taken anywhere in the store), :class:`InvalidEvent`.
+        """
+        _require_str(event_id, "event id", InvalidEvent)
+        _require_optional_str(parent_id, "parent_id", InvalidEvent)
+        _require_str(invocation_id, "invocation_id", InvalidEvent)
+        _require_str(event_type, "event_type", InvalidEvent)
+        _require_str(event_data, "event_data", InvalidEvent)
+        now = self._now()
+        conn = self._conn
+        doing = f"appending event {event_id!r} to session {session_id!r}"
+        self._begin_write(doing)
+        try:
+            conn.execute(
+                _sql.EVENT_APPEND,
+                (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
+            )
+            if conn.changes() == 0:
+                raise self._why_not_appended(session_id, event_id, parent_id)
+            conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
+        except apsw.ConstraintError as exc:
+            self._fail_write(self._constraint_error(exc, event_id), doing)
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+        return StoredEvent(
+            event_id, session_id, parent_id, invocation_id, event_type, event_data, now
+        )
+
+    def append_event_at_head(
+        self,
+        session_id: str,
+        event_id: str,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """Append one event whose parent is the session's head *as read inside the write*.
+
+        This is the client's append: two processes appending to one session at
+        the same moment produce one linear chain (the second sees the first's
+        event as head), never a silent fork. Errors as :meth:`append_event`.
+        """
+        _require_str(event_id, "event id", InvalidEvent)
+        _require_str(invocation_id, "invocation_id", InvalidEvent)
+        _require_str(event_type, "event_type", InvalidEvent)
+        _require_str(event_data, "event_data", InvalidEvent)
+        now = self._now()
+        conn = self._conn
+        doing = f"appending event {event_id!r} to session {session_id!r}"
+        self._begin_write(doing)
+        try:
+            row = conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD,
+                (event_id, invocation_id, event_type, event_data, now, session_id),
+            ).fetchall()
+            if not row:
+                raise self._why_not_appended(session_id, event_id, None)
+            conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
+        except apsw.ConstraintError as exc:
+            self._fail_write(self._constraint_error(exc, event_id), doing)
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+        parent = cast("str | None", row[0][0])
+        return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
+
+    def append_events(
+        self, session_id: str, events: Iterable[NewEvent | Sequence[str | None]]
+    ) -> list[StoredEvent]:
+        """Append many events to one session in a single transaction (all or nothing).
+
+        Each item is ``(id, parent_id, invocation_id, event_type, event_data)``;
+        a parent may be an event earlier in the same batch. The head moves to
+        the last event. Streaming clients that write many small events should
+        batch them here: one commit instead of one per event.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     batch = [("e1", None, "i", "t", "{}"), ("e2", "e1", "i", "t", "{}")]
+        ...     [e.id for e in store.append_events("s1", batch)]
+        ['e1', 'e2']
+        """
+        items = [NewEvent(*item) for item in events]
+        if not items:
+            return []
+        for item in items:
+            _require_str(item.id, "event id", InvalidEvent)
+            _require_optional_str(item.parent_id, "parent_id", InvalidEvent)
+            _require_str(item.invocation_id, "invocation_id", InvalidEvent)
+            _require_str(item.event_type, "event_type", InvalidEvent)
+            _require_str(item.event_data, "event_data", InvalidEvent)
+        now = self._now()
+        conn = self._conn
+        doing = f"appending {len(items)} events to session {session_id!r}"
+        self._begin_write(doing)
+        current = items[0]
+        try:
+            state = self._session_state(session_id)
+            if state is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+            sid, archived_at, count = state
+            if archived_at is not None:
+                raise SessionArchived(
+                    f"session {session_id!r} is archived; start a new session to continue"
+                )
+            for seq, current in enumerate(items, start=count + 1):
+                conn.execute(
+                    _sql.EVENT_APPEND_BATCH_ROW,
+                    (
+                        sid,
+                        seq,
+                        current.id,
+                        current.parent_id,
+                        current.invocation_id,
+                        current.event_type,
+                        current.event_data,
+                        now,
+                    ),
+                )
+                if conn.changes() == 0:
+                    raise InvalidEvent(
+                        f"event {current.id!r}: parent {current.parent_id!r} is not an event "
+                        f"of session {session_id!r}"
+                    )
+            conn.execute(_sql.SESSION_MOVE_HEAD, (items[-1].id, now, len(items), session_id))
+        except apsw.ConstraintError as exc:
+            self._fail_write(self._constraint_error(exc, current.id), doing)
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+        return [
+            StoredEvent(
+                e.id, session_id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now
+            )
+            for e in items
+        ]
+
+    def load_events(self, session_id: str) -> list[StoredEvent]:
+        """Every event of the session in append order (empty for an unknown session)."""
+        try:
+            return list(map(StoredEvent._make, self._conn.execute(_sql.EVENTS_LOAD, (session_id,))))
+        except apsw.Error as exc:
+            raise self._translate(exc, f"loading events of session {session_id!r}") from None
+        except UnicodeError:
+            return []
