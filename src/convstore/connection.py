@@ -35,6 +35,7 @@ __all__ = [
     "normalize_path",
     "check_file_header",
     "open_connection",
+    "close_quietly",
 ]
 
 MEMORY = ":memory:"
@@ -152,6 +153,18 @@ def set_checkpoint_policy(conn: apsw.Connection) -> None:
     conn.execute(_sql.PRAGMA_JOURNAL_SIZE_LIMIT)
 
 
+def close_quietly(conn: apsw.Connection) -> None:
+    """Close ``conn`` on an error path without masking the error being raised.
+
+    ``Connection.close`` checkpoints the WAL; when the disk is full or failing
+    that checkpoint fails too and APSW re-raises the I/O error -- after the
+    connection is already closed. The committed data is safe in the WAL either
+    way, and the caller is about to raise the error that matters.
+    """
+    with contextlib.suppress(apsw.Error):
+        conn.close()
+
+
 def open_connection(
     path: str, *, timeout: float, synchronous: Synchronous = "NORMAL", vfs: str | None = None
 ) -> apsw.Connection:
@@ -176,6 +189,6 @@ def open_connection(
             set_foreign_keys(conn)
             set_checkpoint_policy(conn)
         except BaseException:
-            conn.close()
+            close_quietly(conn)
             raise
     return conn

@@ -31,6 +31,7 @@ from .connection import (
     MEMORY,
     PathArg,
     Synchronous,
+    close_quietly,
     normalize_path,
     open_connection,
 )
@@ -119,10 +120,10 @@ class SessionStore:
         try:
             ensure_current(self._conn, repr(self._path), self._clock)
         except apsw.Error as exc:
-            self._conn.close()
+            close_quietly(self._conn)
             raise self._translate(exc, "checking the schema") from None
         except BaseException:
-            self._conn.close()
+            close_quietly(self._conn)
             raise
 
     # -- plumbing ------------------------------------------------------------
