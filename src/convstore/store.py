@@ -44,9 +44,12 @@ from .errors import (
     StoreError,
 )
 from .migrations import ensure_current
-from .models import StoredEvent, StoredSession
+from .models import SessionSummary, StoredEvent, StoredSession
 
 __all__ = ["SessionStore", "NewEvent", "Clock"]
+
+#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
+_FIRST_PAGE = (1 << 62, 1 << 62)
 
 #: A zero-argument callable returning the current Unix time in seconds.
 Clock = Callable[[], float]
@@ -495,3 +498,149 @@ class SessionStore:
             raise self._translate(exc, f"loading events of session {session_id!r}") from None
         except UnicodeError:
             return []
+
+    def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+        """One event of a session by id, or ``None`` (also for another session's event)."""
+        try:
+            row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
+        except apsw.Error as exc:
+            raise self._translate(exc, f"reading event {event_id!r}") from None
+        except UnicodeError:
+            return None
+        return None if row is None else StoredEvent._make(row)
+
+    def history(self, session_id: str) -> list[StoredEvent]:
+        """The conversation as the model should see it: head back to root, oldest first.
+
+        Follows ``parent_id`` from the session's ``head_id`` in one recursive
+        query, so after :meth:`set_head` (a fork or rewind) only the current
+        branch is returned; :meth:`load_events` still returns every event.
+        """
+        try:
+            rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
+            return list(map(StoredEvent._make, rows))
+        except apsw.Error as exc:
+            raise self._translate(exc, f"reading the history of session {session_id!r}") from None
+        except UnicodeError:
+            return []
+
+    def set_head(self, session_id: str, event_id: str) -> None:
+        """Move the session's head to one of its own events (fork / rewind).
+
+        The next :meth:`append_event_at_head` starts a branch there. Raises
+        :class:`SessionNotFound`, :class:`SessionArchived`, or
+        :class:`InvalidEvent` when ``event_id`` is not an event of this session.
+        """
+        doing = f"moving the head of session {session_id!r} to {event_id!r}"
+        now = self._now()
+        self._begin_write(doing)
+        try:
+            self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
+            if self._conn.changes() == 0:
+                why = self._why_not_appended(session_id, event_id, event_id)
+                if isinstance(why, InvalidEvent):
+                    why = InvalidEvent(
+                        f"event {event_id!r} is not an event of session {session_id!r}"
+                    )
+                raise why
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+
+    # -- metadata ------------------------------------------------------------
+
+    def set_metadata(self, session_id: str, key: str, value: str) -> None:
+        """Set (insert or replace) one metadata value of a session.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     store.set_metadata("s1", "title", "Fix the build")
+        ...     store.get_metadata("s1", "title")
+        'Fix the build'
+        """
+        _require_str(key, "metadata key")
+        _require_str(value, "metadata value")
+        doing = f"setting metadata {key!r} of session {session_id!r}"
+        try:
+            self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
+            changed = self._conn.changes()
+        except UnicodeError as exc:
+            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
+        except apsw.Error as exc:
+            raise self._translate(exc, doing) from None
+        if changed == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    def get_metadata(self, session_id: str, key: str) -> str | None:
+        """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
+        try:
+            row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
+        except apsw.Error as exc:
+            raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
+        except UnicodeError:
+            row = None
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        return cast("str | None", row[0])
+
+    # -- listing -------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        directory: str | None = None,
+        git_root: str | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        before: str | StoredSession | SessionSummary | None = None,
+    ) -> list[SessionSummary]:
+        """Sessions, newest activity first, for a "resume which conversation?" chooser.
+
+        Filters: ``directory`` and/or ``git_root`` (either matches when both are
+        given). Keyset-paginated: pass the last row of a page (or its id) as
+        ``before`` to get the next page; no OFFSET, so page 1000 costs what page
+        1 does. ``event_count`` comes from a counter kept by every append.
+
+        >>> with SessionStore(":memory:", clock=iter(range(100, 200)).__next__) as store:
+        ...     for i in range(3):
+        ...         _ = store.create_session(f"s{i}", directory="/p")
+        ...     page = store.list_sessions(directory="/p", limit=2)
+        ...     [s.id for s in page], [s.id for s in store.list_sessions(before=page[-1])]
+        (['s2', 's1'], ['s0'])
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
+        try:
+            if before is None:
+                cursor: tuple[Any, ...] = _FIRST_PAGE
+            else:
+                before_id = before if isinstance(before, str) else before.id
+                found = self._conn.execute(_sql.SESSION_CURSOR, (before_id,)).fetchone()
+                if found is None:
+                    raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
+                cursor = found if isinstance(before, str) else (before.updated_at, found[1])
+            params: tuple[Any, ...] = (*cursor, limit)
+            if directory is not None and git_root is not None:
+                sql, params = _LIST_SQL["EITHER", include_archived], (*params, directory, git_root)
+            elif directory is not None:
+                sql, params = _LIST_SQL["DIRECTORY", include_archived], (*params, directory)
+            elif git_root is not None:
+                sql, params = _LIST_SQL["GIT_ROOT", include_archived], (*params, git_root)
+            else:
+                sql = _LIST_SQL["ALL", include_archived]
+            return list(map(SessionSummary._make, self._conn.execute(sql, params)))
+        except apsw.Error as exc:
+            raise self._translate(exc, "listing sessions") from None
+        except UnicodeError as exc:
+            raise InvalidArgument(f"listing sessions: a filter is not UTF-8 ({exc})") from None
+
+
+_LIST_SQL: dict[tuple[str, bool], str] = {
+    ("ALL", False): _sql.LIST_SESSIONS_ALL,
+    ("ALL", True): _sql.LIST_SESSIONS_ALL_WITH_ARCHIVED,
+    ("DIRECTORY", False): _sql.LIST_SESSIONS_DIRECTORY,
+    ("DIRECTORY", True): _sql.LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED,
+    ("GIT_ROOT", False): _sql.LIST_SESSIONS_GIT_ROOT,
+    ("GIT_ROOT", True): _sql.LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED,
+    ("EITHER", False): _sql.LIST_SESSIONS_EITHER,
+    ("EITHER", True): _sql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
+}
