@@ -22,13 +22,21 @@ from .errors import (
     StoreBusy,
     StoreError,
 )
+from .ids import new_id
+from .manager import BOUNDARY_EVENT_TYPE, SessionManager
 from .models import SessionSummary, StoredEvent, StoredSession
+from .service import LocalSessionService, SessionService
 from .store import NewEvent, SessionStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SessionStore",
+    "SessionService",
+    "LocalSessionService",
+    "SessionManager",
+    "BOUNDARY_EVENT_TYPE",
+    "new_id",
     "StoredSession",
     "StoredEvent",
     "SessionSummary",
