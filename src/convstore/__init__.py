@@ -13,6 +13,7 @@ on every shell prompt pays for nothing it does not use.
 """
 
 from .errors import (
+    CommitUncertain,
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
@@ -49,4 +50,5 @@ __all__ = [
     "InvalidArgument",
     "MigrationError",
     "StoreBusy",
+    "CommitUncertain",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "InvalidArgument",
     "MigrationError",
     "StoreBusy",
+    "CommitUncertain",
 ]
 
 
@@ -60,3 +61,17 @@ class MigrationError(StoreError):
 
 class StoreBusy(StoreError, TimeoutError):
     """The database stayed locked by another connection past ``timeout``."""
+
+
+class CommitUncertain(StoreError):
+    """The disk failed while *flushing* a commit (fsync): the change may or may not be stored.
+
+    SQLite writes a transaction to the WAL and then asks the OS to flush it.
+    When only the flush fails, the transaction's bytes can already be in the
+    file: this connection treats the transaction as rolled back, but if no
+    later write replaces those bytes (the disk stays broken, or the process
+    dies first), the change reappears the next time the database is opened.
+    Every database has this ambiguity after a failed fsync. Retry with the
+    *same* ids: an event that was in fact stored then raises
+    :class:`DuplicateId` instead of being written twice.
+    """

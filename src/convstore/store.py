@@ -36,6 +36,7 @@ from .connection import (
     open_connection,
 )
 from .errors import (
+    CommitUncertain,
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
@@ -51,6 +52,9 @@ __all__ = ["SessionStore", "NewEvent", "Clock"]
 
 #: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
 _FIRST_PAGE = (1 << 62, 1 << 62)
+
+#: Extended result codes of a failed fsync: the outcome of that commit is unknown.
+_FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
 
 #: A zero-argument callable returning the current Unix time in seconds.
 Clock = Callable[[], float]
@@ -156,6 +160,11 @@ class SessionStore:
             return StoreError(f"the store for {where} is closed (while {doing})")
         if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
             return StoreError(f"{where} is corrupt or not an SQLite database ({doing}): {exc}")
+        if getattr(exc, "extendedresult", None) in _FSYNC_FAILED:
+            return CommitUncertain(
+                f"the disk failed to flush {where} while {doing} ({exc}): the change may or may "
+                "not have been stored; retry with the same ids"
+            )
         if isinstance(exc, apsw.FullError):
             return StoreError(f"disk full: {where} could not grow while {doing}")
         if isinstance(exc, apsw.ReadOnlyError | apsw.PermissionsError | apsw.CantOpenError):
