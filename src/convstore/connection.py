@@ -147,10 +147,42 @@ def set_foreign_keys(conn: apsw.Connection) -> None:
     conn.execute(_sql.PRAGMA_FOREIGN_KEYS_ON)
 
 
+#: Checkpoint once the WAL holds this many pages (~4 MiB), as SQLite's own default does.
+CHECKPOINT_PAGES = 1000
+
+
+def checkpoint_after_commit(conn: apsw.Connection, dbname: str, pages: int) -> int:
+    """WAL hook: after each commit of this connection, checkpoint once the WAL is large.
+
+    This is SQLite's automatic checkpoint, made explicit so that its outcome is
+    ours to decide. It runs after the transaction has committed; a checkpoint
+    that cannot run (readers hold old snapshots, another checkpoint is running,
+    the disk fails while copying pages back) leaves the committed data safe in
+    the WAL and is retried after the next commit. So its errors are swallowed
+    -- SQLite's built-in hook ignores them too -- and never turn a committed
+    write into an error: with a VFS written in Python, APSW would otherwise
+    re-raise the checkpoint's I/O error from the call that had just committed,
+    and the caller would retry a write that was in fact stored.
+
+    PASSIVE never waits on other connections, so a commit never blocks here. Once
+    readers are gone a checkpoint completes, the next writer restarts the WAL
+    from its beginning, and ``journal_size_limit`` cuts the file back: the WAL
+    stays bounded even after a long-lived reader let it grow.
+    """
+    if pages >= CHECKPOINT_PAGES:
+        with contextlib.suppress(apsw.Error):
+            conn.wal_checkpoint(dbname, apsw.SQLITE_CHECKPOINT_PASSIVE)
+    return apsw.SQLITE_OK
+
+
 def set_checkpoint_policy(conn: apsw.Connection) -> None:
-    """Checkpoint every 1000 WAL pages and truncate the WAL back to 64 MiB afterwards."""
-    conn.execute(_sql.PRAGMA_WAL_AUTOCHECKPOINT)
+    """Checkpoint after commits once the WAL passes CHECKPOINT_PAGES; truncate it on restart.
+
+    Installing the WAL hook replaces SQLite's automatic checkpoint (``PRAGMA
+    wal_autocheckpoint`` then reads 0): :func:`checkpoint_after_commit` does the same job.
+    """
     conn.execute(_sql.PRAGMA_JOURNAL_SIZE_LIMIT)
+    conn.set_wal_hook(checkpoint_after_commit)
 
 
 def close_quietly(conn: apsw.Connection) -> None:
