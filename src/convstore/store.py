@@ -173,6 +173,20 @@ class SessionStore:
             return StoreError(f"I/O error on {where} while {doing}: {exc}")
         return StoreError(f"{where}: {doing} failed: {exc}")
 
+    def _check_stored_text(self, exc: UnicodeError, doing: str) -> None:
+        """Raise :class:`StoreError` when ``exc`` came from *stored* bytes that are not UTF-8.
+
+        A :class:`UnicodeEncodeError` is an argument that cannot be stored (a lone
+        surrogate): it matches nothing, and the caller answers "not found". A
+        :class:`UnicodeDecodeError` means text read back from the file is not
+        UTF-8 -- the file is damaged -- and must not pass for an empty result.
+        """
+        if isinstance(exc, UnicodeDecodeError):
+            where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
+            raise StoreError(
+                f"{where} is corrupt: stored text is not valid UTF-8 ({doing}): {exc.reason}"
+            ) from None
+
     def _rollback(self) -> None:
         """Roll back the open transaction, if SQLite has not already done so."""
         try:
@@ -200,6 +214,7 @@ class SessionStore:
         if isinstance(exc, StoreError):
             raise exc
         if isinstance(exc, UnicodeError):
+            self._check_stored_text(exc, doing)
             raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
         if isinstance(exc, apsw.Error):
             raise self._translate(exc, doing) from None
@@ -257,7 +272,8 @@ class SessionStore:
             row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
         except apsw.Error as exc:
             raise self._translate(exc, f"reading session {id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"reading session {id!r}")
             return None
         return None if row is None else StoredSession._make(row)
 
@@ -286,7 +302,8 @@ class SessionStore:
                     best = by_root
         except apsw.Error as exc:
             raise self._translate(exc, "looking up a resumable session") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, "looking up a resumable session")
             return None
         return None if best is None else StoredSession._make(best)
 
@@ -506,7 +523,8 @@ class SessionStore:
             return list(map(StoredEvent._make, self._conn.execute(_sql.EVENTS_LOAD, (session_id,))))
         except apsw.Error as exc:
             raise self._translate(exc, f"loading events of session {session_id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"loading events of session {session_id!r}")
             return []
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
@@ -515,7 +533,8 @@ class SessionStore:
             row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
         except apsw.Error as exc:
             raise self._translate(exc, f"reading event {event_id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"reading event {event_id!r}")
             return None
         return None if row is None else StoredEvent._make(row)
 
@@ -531,7 +550,8 @@ class SessionStore:
             return list(map(StoredEvent._make, rows))
         except apsw.Error as exc:
             raise self._translate(exc, f"reading the history of session {session_id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"reading the history of session {session_id!r}")
             return []
 
     def set_head(self, session_id: str, event_id: str) -> None:
@@ -587,7 +607,8 @@ class SessionStore:
             row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
         except apsw.Error as exc:
             raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
             row = None
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
@@ -641,6 +662,7 @@ class SessionStore:
         except apsw.Error as exc:
             raise self._translate(exc, "listing sessions") from None
         except UnicodeError as exc:
+            self._check_stored_text(exc, "listing sessions")
             raise InvalidArgument(f"listing sessions: a filter is not UTF-8 ({exc})") from None
 
     # -- import (export/import, sync) -----------------------------------------
@@ -652,7 +674,8 @@ class SessionStore:
             return {cast(str, key): cast(str, value) for key, value in rows}
         except apsw.Error as exc:
             raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError:
+        except UnicodeError as exc:
+            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
             return {}
 
     def import_session(
