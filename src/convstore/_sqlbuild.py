@@ -375,7 +375,7 @@ def _pragmas() -> dict[str, str]:
         "PRAGMA_FOREIGN_KEYS_ON": "PRAGMA foreign_keys=ON",
         "PRAGMA_USER_VERSION": "PRAGMA user_version",
         "PRAGMA_WAL_AUTOCHECKPOINT": "PRAGMA wal_autocheckpoint=1000",
-        "PRAGMA_JOURNAL_SIZE_LIMIT": "PRAGMA journal_size_limit=67108864",
+        "PRAGMA_JOURNAL_SIZE_LIMIT": "PRAGMA journal_size_limit=8388608",
         "PRAGMA_SET_USER_VERSION": "PRAGMA user_version={version:d}",
         "PRAGMA_INTEGRITY_CHECK": "PRAGMA integrity_check",
         # Transaction control. Writes always take the lock up front (IMMEDIATE), so

@@ -176,10 +176,18 @@ def checkpoint_after_commit(conn: apsw.Connection, dbname: str, pages: int) -> i
 
 
 def set_checkpoint_policy(conn: apsw.Connection) -> None:
-    """Checkpoint after commits once the WAL passes CHECKPOINT_PAGES; truncate it on restart.
+    """Checkpoint after commits once the WAL passes CHECKPOINT_PAGES; cut it to 8 MiB on restart.
 
     Installing the WAL hook replaces SQLite's automatic checkpoint (``PRAGMA
     wal_autocheckpoint`` then reads 0): :func:`checkpoint_after_commit` does the same job.
+
+    ``journal_size_limit`` is 8 MiB, about twice what the WAL reaches between
+    checkpoints, so normal use never truncates. A reader that holds a snapshot
+    for long stops checkpoints from finishing and the WAL grows past that
+    (100k appends under one reader: ~22 MB); once the reader is gone, the next
+    checkpoint completes, the next commit restarts the WAL and SQLite cuts the
+    file back to the limit. (At 64 MiB, a WAL that had grown to 22 MB kept
+    that size on disk for good.)
     """
     conn.execute(_sql.PRAGMA_JOURNAL_SIZE_LIMIT)
     conn.set_wal_hook(checkpoint_after_commit)
