@@ -5,7 +5,11 @@ pypika definitions in :mod:`convstore._sqlbuild`; do not edit by hand.
 ``tests/test_sql_drift.py`` fails if this file and its builder disagree.
 """
 
-from typing import Final
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 PRAGMA_JOURNAL_MODE: Final = 'PRAGMA journal_mode'
 PRAGMA_JOURNAL_MODE_WAL: Final = 'PRAGMA journal_mode=WAL'

@@ -411,7 +411,11 @@ def render() -> str:
         "``tests/test_sql_drift.py`` fails if this file and its builder disagree.",
         '"""',
         "",
-        "from typing import Final",
+        "from __future__ import annotations",
+        "",
+        "TYPE_CHECKING = False",
+        "if TYPE_CHECKING:",
+        "    from typing import Final",
         "",
     ]
     for name, sql in build().items():

@@ -20,20 +20,12 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
-from typing import Any, NamedTuple, NoReturn, cast
 
 import apsw
 
 from . import _sql
-from .connection import (
-    MEMORY,
-    PathArg,
-    Synchronous,
-    normalize_path,
-    open_connection,
-)
+from ._lean import TYPE_CHECKING, NamedTuple, cast
+from .connection import MEMORY, normalize_path, open_connection
 from .errors import (
     DuplicateId,
     InvalidArgument,
@@ -46,13 +38,20 @@ from .errors import (
 from .migrations import ensure_current
 from .models import SessionSummary, StoredEvent, StoredSession
 
-__all__ = ["SessionStore", "NewEvent", "Clock"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from types import TracebackType
+    from typing import Any, NoReturn
+
+    from .connection import PathArg, Synchronous
+
+    #: A zero-argument callable returning the current Unix time in seconds.
+    Clock = Callable[[], float]
+
+__all__ = ["SessionStore", "NewEvent"]
 
 #: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
 _FIRST_PAGE = (1 << 62, 1 << 62)
-
-#: A zero-argument callable returning the current Unix time in seconds.
-Clock = Callable[[], float]
 
 
 class NewEvent(NamedTuple):
