@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import time
+from itertools import repeat
 
 import apsw
 
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
     Clock = Callable[[], float]
 
 __all__ = ["SessionStore", "NewEvent"]
+
+#: ``tuple.__new__(Record, row)``: builds a record from a row entirely in C, about
+#: twice as fast as ``Record._make`` — it matters when a load returns thousands.
+_new_tuple = tuple.__new__
 
 #: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
 _FIRST_PAGE = (1 << 62, 1 << 62)
@@ -492,7 +497,13 @@ class SessionStore:
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
         try:
-            return list(map(StoredEvent._make, self._conn.execute(_sql.EVENTS_LOAD, (session_id,))))
+            return list(
+                map(
+                    _new_tuple,
+                    repeat(StoredEvent),
+                    self._conn.execute(_sql.EVENTS_LOAD, (session_id,)),
+                )
+            )
         except apsw.Error as exc:
             raise self._translate(exc, f"loading events of session {session_id!r}") from None
         except UnicodeError:
@@ -517,7 +528,7 @@ class SessionStore:
         """
         try:
             rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
-            return list(map(StoredEvent._make, rows))
+            return list(map(_new_tuple, repeat(StoredEvent), rows))
         except apsw.Error as exc:
             raise self._translate(exc, f"reading the history of session {session_id!r}") from None
         except UnicodeError:
@@ -626,7 +637,8 @@ class SessionStore:
                 sql, params = _LIST_SQL["GIT_ROOT", include_archived], (*params, git_root)
             else:
                 sql = _LIST_SQL["ALL", include_archived]
-            return list(map(SessionSummary._make, self._conn.execute(sql, params)))
+            rows = self._conn.execute(sql, params)
+            return list(map(_new_tuple, repeat(SessionSummary), rows))
         except apsw.Error as exc:
             raise self._translate(exc, "listing sessions") from None
         except UnicodeError as exc:
