@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -127,11 +128,31 @@ def set_busy_timeout(conn: apsw.Connection, timeout: float) -> None:
     conn.set_busy_timeout(max(0, int(timeout * 1000)))
 
 
-def set_wal(conn: apsw.Connection) -> None:
-    """Journal in WAL mode. Reads the mode first: an up-to-date file takes no write lock."""
-    mode = conn.execute(_sql.PRAGMA_JOURNAL_MODE).get
-    if str(mode).lower() != "wal":
-        conn.execute(_sql.PRAGMA_JOURNAL_MODE_WAL).fetchall()
+def set_wal(conn: apsw.Connection, timeout: float) -> None:
+    """Journal in WAL mode. Reads the mode first: an up-to-date file takes no write lock.
+
+    Switching to WAL upgrades the statement's own read lock to a write lock,
+    and SQLite never calls the busy handler for that upgrade (it could
+    deadlock), so while another connection holds the write lock (a process
+    that opened the same new file a moment earlier and is migrating it) the
+    switch fails with ``SQLITE_BUSY`` at once, whatever the busy timeout. Retry
+    it, re-reading the mode each time (the other process has usually switched
+    the file already), until ``timeout`` seconds have passed.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            mode = conn.execute(_sql.PRAGMA_JOURNAL_MODE).get
+            if str(mode).lower() != "wal":
+                conn.execute(_sql.PRAGMA_JOURNAL_MODE_WAL).fetchall()
+            return
+        except apsw.BusyError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
 
 
 def set_synchronous(conn: apsw.Connection, level: Synchronous) -> None:
@@ -171,7 +192,7 @@ def open_connection(
         try:
             set_busy_timeout(conn, timeout)
             if not is_memory:
-                set_wal(conn)
+                set_wal(conn, timeout)
             set_synchronous(conn, synchronous)
             set_foreign_keys(conn)
             set_checkpoint_policy(conn)
