@@ -598,3 +598,30 @@ def test_errors_raised_inside_with_block_still_close_the_store(db_path: Path) ->
         s.append_event("ghost", "e1", None, "i", "t", "{}")
     with pytest.raises(StoreError, match="closed"):
         s.get_session("x")
+
+
+APPEND_CALLS = [(n, c) for n, c in CALLS if n.startswith("append")]
+
+
+@pytest.mark.parametrize("call", [c for _, c in APPEND_CALLS], ids=[n for n, _ in APPEND_CALLS])
+def test_a_failing_clock_during_an_append_rolls_back_and_leaves_the_store_usable(
+    db_path: Path, call: Callable[[SessionStore], object]
+) -> None:
+    broken = False
+
+    def clock() -> float:
+        if broken:
+            raise RuntimeError("clock unavailable")
+        return 1_700_000_000
+
+    with SessionStore(db_path, clock=clock) as s:
+        seeded(s, FakeClock())
+        before = snapshot(s, "s1", "s2")
+        broken = True
+        with pytest.raises(RuntimeError, match="clock unavailable"):
+            call(s)
+        assert not s.connection.in_transaction
+        assert_unchanged(s, before, "s1", "s2")
+        broken = False
+        call(s)
+        assert "n1" in [e.id for e in s.load_events("s1")]
