@@ -123,6 +123,27 @@ def owner_only_umask() -> Iterator[None]:
         os.umask(old)
 
 
+def restrict_to_owner(path: str) -> None:
+    """Make an existing database and its ``-wal``/``-shm`` files owner-only (0600).
+
+    New files are created 0600 by :func:`owner_only_umask`; this covers a file
+    that existed before with wider permissions (made by ``touch``, copied, or
+    written by another tool), whose WAL SQLite creates with the same mode.
+    """
+    if os.name != "posix":
+        return
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if stat.S_IMODE(os.stat(name).st_mode) & 0o077:
+                os.chmod(name, FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(
+                f"cannot make {name!r} readable by its owner only: {exc.strerror}"
+            ) from None
+
+
 def set_busy_timeout(conn: apsw.Connection, timeout: float) -> None:
     """Wait up to ``timeout`` seconds for another connection's lock before failing busy."""
     conn.set_busy_timeout(max(0, int(timeout * 1000)))
@@ -196,6 +217,8 @@ def open_connection(
             set_synchronous(conn, synchronous)
             set_foreign_keys(conn)
             set_checkpoint_policy(conn)
+            if not is_memory:
+                restrict_to_owner(path)
         except BaseException:
             conn.close()
             raise
