@@ -12,7 +12,7 @@ import apsw
 import pytest
 from conftest import FakeClock
 
-from convstore import InvalidArgument, SessionStore, StoreBusy, _sql
+from convstore import InvalidArgument, SessionStore, StoreBusy, StoreError, _sql
 from convstore.connection import STATEMENT_CACHE_SIZE
 
 
@@ -209,3 +209,37 @@ def test_every_file_the_store_creates_is_owner_only(tmp_path: Path, permissive_u
         modes = {p.name: mode(p) for p in path.parent.iterdir()}
     assert modes and set(modes.values()) == {0o600}, modes
     assert {"sessions.db", "sessions.db-wal", "sessions.db-shm"} <= set(modes)
+
+
+@pytest.mark.parametrize("existing", ["empty-file", "database"])
+def test_opening_an_existing_world_readable_file_makes_it_owner_only(
+    tmp_path: Path, permissive_umask: None, existing: str
+) -> None:
+    """A file made beforehand (``touch``, a copy, an older tool) must not stay readable by others.
+
+    The conversation log would otherwise leak through the database and its
+    WAL, which SQLite creates with the database file's permissions.
+    """
+    path = tmp_path / "sessions.db"
+    if existing == "database":
+        with SessionStore(path) as store:
+            store.create_session("s1")
+    else:
+        path.touch()
+    os.chmod(path, 0o644)
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+
+    with SessionStore(path) as store:
+        store.create_session("s2")
+        store.append_event("s2", "e1", None, "inv", "text", '{"secret": "yes"}')
+        assert [mode(p) for p in (path, wal, shm)] == [0o600] * 3
+
+
+def test_a_foreign_file_keeps_its_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not a database")
+    os.chmod(path, 0o644)
+    with pytest.raises(StoreError):
+        SessionStore(path)
+    assert mode(path) == 0o644
