@@ -28,6 +28,7 @@ import apsw
 
 from . import _sql
 from .errors import StoreError
+from .migrations import check_compatible
 
 __all__ = [
     "MEMORY",
@@ -149,7 +150,7 @@ def set_busy_timeout(conn: apsw.Connection, timeout: float) -> None:
     conn.set_busy_timeout(max(0, int(timeout * 1000)))
 
 
-def set_wal(conn: apsw.Connection, timeout: float) -> None:
+def set_wal(conn: apsw.Connection, timeout: float, where: str) -> None:
     """Journal in WAL mode. Reads the mode first: an up-to-date file takes no write lock.
 
     Switching to WAL upgrades the statement's own read lock to a write lock,
@@ -159,6 +160,9 @@ def set_wal(conn: apsw.Connection, timeout: float) -> None:
     switch fails with ``SQLITE_BUSY`` at once, whatever the busy timeout. Retry
     it, re-reading the mode each time (the other process has usually switched
     the file already), until ``timeout`` seconds have passed.
+
+    The switch rewrites the file header, so a database this code must not
+    change (newer schema, changed migration) is refused first, read-only.
     """
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -166,6 +170,7 @@ def set_wal(conn: apsw.Connection, timeout: float) -> None:
         try:
             mode = conn.execute(_sql.PRAGMA_JOURNAL_MODE).get
             if str(mode).lower() != "wal":
+                check_compatible(conn, where)
                 conn.execute(_sql.PRAGMA_JOURNAL_MODE_WAL).fetchall()
             return
         except apsw.BusyError:
@@ -213,7 +218,7 @@ def open_connection(
         try:
             set_busy_timeout(conn, timeout)
             if not is_memory:
-                set_wal(conn, timeout)
+                set_wal(conn, timeout, repr(path))
             set_synchronous(conn, synchronous)
             set_foreign_keys(conn)
             set_checkpoint_policy(conn)
