@@ -390,9 +390,17 @@ def test_empty_file_is_a_new_database(tmp_path: Path, clock: FakeClock) -> None:
 # -- MigrationError -------------------------------------------------------------------------------
 
 
-def _tamper(path: Path, *statements: str) -> bytes:
+@pytest.fixture(params=["wal", "delete"])
+def journal(request: pytest.FixtureRequest) -> str:
+    """The refused database as convstore leaves it (WAL), or switched to a rollback journal
+    (as people do before copying a database file): refusing it must not switch it back."""
+    return str(request.param)
+
+
+def _tamper(path: Path, journal: str, *statements: str) -> bytes:
     """Run raw SQL on a closed store's file, then return the file's bytes."""
     conn = apsw.Connection(str(path))
+    assert conn.execute(f"PRAGMA journal_mode={journal}").get == journal
     for sql in statements:
         conn.execute(sql)
     conn.close()
@@ -407,10 +415,10 @@ def _populated(path: Path, clock: FakeClock) -> None:
 
 
 def test_newer_user_version_is_migration_error_and_changes_nothing(
-    db_path: Path, clock: FakeClock
+    db_path: Path, clock: FakeClock, journal: str
 ) -> None:
     _populated(db_path, clock)
-    content = _tamper(db_path, "PRAGMA user_version = 999")
+    content = _tamper(db_path, journal, "PRAGMA user_version = 999")
 
     with pytest.raises(MigrationError, match="newer") as info:
         SessionStore(db_path, clock=clock)
@@ -421,12 +429,13 @@ def test_newer_user_version_is_migration_error_and_changes_nothing(
 
 
 def test_unknown_applied_migration_is_migration_error_and_changes_nothing(
-    db_path: Path, clock: FakeClock
+    db_path: Path, clock: FakeClock, journal: str
 ) -> None:
     """Same version number on the pragma, but a bookkeeping row the code does not know."""
     _populated(db_path, clock)
     content = _tamper(
         db_path,
+        journal,
         "INSERT INTO convstore_migrations VALUES (99, '0099_from_the_future.sql', "
         "'" + "ab" * 32 + "', 1, 0.5)",
     )
@@ -440,11 +449,12 @@ def test_unknown_applied_migration_is_migration_error_and_changes_nothing(
 
 
 def test_changed_migration_file_is_migration_error_naming_the_file(
-    db_path: Path, clock: FakeClock
+    db_path: Path, clock: FakeClock, journal: str
 ) -> None:
     _populated(db_path, clock)
     content = _tamper(
         db_path,
+        journal,
         "UPDATE convstore_migrations SET checksum = '" + "0" * 64 + "' WHERE version = 2",
     )
 
@@ -457,12 +467,13 @@ def test_changed_migration_file_is_migration_error_naming_the_file(
 
 
 def test_checksum_mismatch_is_refused_even_with_migrations_pending(
-    db_path: Path, clock: FakeClock
+    db_path: Path, clock: FakeClock, journal: str
 ) -> None:
     """An older database (one migration pending) with a tampered row: refused, not upgraded."""
     _populated(db_path, clock)
     content = _tamper(
         db_path,
+        journal,
         "UPDATE convstore_migrations SET checksum = '" + "0" * 64 + "' WHERE version = 1",
         "DELETE FROM convstore_migrations WHERE version = 2",
         "PRAGMA user_version = 1",
