@@ -52,7 +52,7 @@ def test_known_migrations_are_the_repo_files_with_sha256_checksums() -> None:
     assert [m.checksum for m in known] == [
         hashlib.sha256(f.read_bytes()).hexdigest() for f in files
     ]
-    assert migrations_dir().resolve() == REPO_MIGRATIONS.resolve()
+    assert Path(migrations_dir()).resolve() == REPO_MIGRATIONS.resolve()
 
 
 def test_fresh_database_records_every_migration(db_path: Path, clock: FakeClock) -> None:

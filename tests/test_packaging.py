@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent(
         events = [e.id for e in store.load_events("s1")]
     print(json.dumps({
         "package": str(Path(convstore.__file__).resolve().parent),
-        "migrations_dir": str(migrations_dir().resolve()),
+        "migrations_dir": str(Path(migrations_dir()).resolve()),
         "known": [[m.name, m.checksum] for m in known_migrations()],
         "applied": [list(r) for r in applied],
         "events": events,
