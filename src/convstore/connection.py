@@ -127,7 +127,7 @@ def owner_only_umask() -> Iterator[None]:
 def restrict_to_owner(path: str) -> None:
     """Make an existing database and its ``-wal``/``-shm`` files owner-only (0600).
 
-    New files are created 0600 by :func:`owner_only_umask`; this covers a file
+    New files are created 0600 under an owner-only umask; this covers a file
     that existed before with wider permissions (made by ``touch``, copied, or
     written by another tool), whose WAL SQLite creates with the same mode.
     """
