@@ -364,11 +364,11 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_str(event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             conn.execute(
                 _sql.EVENT_APPEND,
                 (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
@@ -403,11 +403,11 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_str(event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
                 (event_id, invocation_id, event_type, event_data, now, session_id),
@@ -448,12 +448,12 @@ class SessionStore:
             _require_str(item.invocation_id, "invocation_id", InvalidEvent)
             _require_str(item.event_type, "event_type", InvalidEvent)
             _require_str(item.event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
         self._begin_write(doing)
         current = items[0]
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             state = self._session_state(session_id)
             if state is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
