@@ -636,3 +636,21 @@ def test_a_failing_clock_during_an_append_rolls_back_and_leaves_the_store_usable
         broken = False
         call(s)
         assert "n1" in [e.id for e in s.load_events("s1")]
+
+
+def test_another_applications_sqlite_database_is_refused_unchanged(tmp_path: Path) -> None:
+    import apsw
+
+    from convstore import SessionStore, StoreError
+
+    path = tmp_path / "other-app.db"
+    conn = apsw.Connection(str(path))
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT INTO notes (body) VALUES ('keep me')")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="another application") as info:
+        SessionStore(path)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "other-app.db-wal").exists()

@@ -262,12 +262,20 @@ def _refuse_newer(conn: apsw.Connection, where: str, known: tuple[Migration, ...
 def check_compatible(conn: apsw.Connection, where: str) -> None:
     """Read-only: raise :class:`MigrationError` when this code must not change the database.
 
-    That is a database newer than this code, or one whose applied migration
-    files changed since. Run before anything rewrites the file (the switch to WAL).
+    That is a database newer than this code, one whose applied migration
+    files changed since, or another application's SQLite database (tables, no
+    convstore bookkeeping): :class:`StoreError`. Run before anything rewrites
+    the file (the switch to WAL).
     """
     known = known_migrations()
     _refuse_newer(conn, where, known)
-    _check(_read_applied(conn), known, where)
+    applied = _read_applied(conn)
+    if not applied and conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get:
+        raise StoreError(
+            f"database {where} already holds another application's tables and is not a "
+            "convstore database: refusing to add convstore's schema to it; nothing was changed"
+        )
+    _check(applied, known, where)
 
 
 def ensure_current(

@@ -542,9 +542,9 @@ class SessionStore:
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
-        now = self._now()
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: updated_at never moves backwards
             self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
             if self._conn.changes() == 0:
                 why = self._why_not_appended(session_id, event_id, event_id)
