@@ -5,7 +5,11 @@ pypika definitions in :mod:`convstore._sqlbuild`; do not edit by hand.
 ``tests/test_sql_drift.py`` fails if this file and its builder disagree.
 """
 
-from typing import Final
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 PRAGMA_JOURNAL_MODE: Final = 'PRAGMA journal_mode'
 PRAGMA_JOURNAL_MODE_WAL: Final = 'PRAGMA journal_mode=WAL'
@@ -23,6 +27,7 @@ COMMIT: Final = 'COMMIT'
 ROLLBACK: Final = 'ROLLBACK'
 MIGRATIONS_CREATE_TABLE: Final = 'CREATE TABLE IF NOT EXISTS "convstore_migrations" ("version" INTEGER NOT NULL,"name" TEXT NOT NULL,"checksum" TEXT NOT NULL,"applied_at" INTEGER NOT NULL,"duration_ms" REAL NOT NULL,PRIMARY KEY ("version"))'
 MIGRATIONS_TABLE_EXISTS: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "type"=\'table\' AND "name"=\'convstore_migrations\''
+SCHEMA_USER_OBJECT_COUNT: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "name" NOT LIKE \'sqlite_%\''
 MIGRATIONS_SELECT_APPLIED: Final = 'SELECT "version","name","checksum","applied_at","duration_ms" FROM "convstore_migrations" ORDER BY "version"'
 MIGRATIONS_INSERT: Final = 'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms") VALUES (?1,?2,?3,?4,?5)'
 SESSION_INSERT: Final = 'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at") VALUES (?1,?2,?3,?4,?4)'
