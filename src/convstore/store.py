@@ -78,6 +78,20 @@ def _require_str(value: object, what: str, error: type[InvalidArgument] = Invali
         raise error(f"{what} must be a str, got {type(value).__name__}")
 
 
+def _require_event_data(value: object, event_id: object) -> None:
+    """``event_data`` must be a str of JSON text without NUL characters.
+
+    SQLite's ``json_valid()`` stops reading at the first NUL, so the CHECK
+    constraint alone accepts ``'{}\\x00anything'``; a raw NUL is never valid
+    JSON (inside a string it must be escaped as ``\\u0000``).
+    """
+    _require_str(value, "event_data", InvalidEvent)
+    if "\x00" in cast(str, value):
+        raise InvalidEvent(
+            f"event {event_id!r}: event_data is not valid JSON (it contains a NUL character)"
+        )
+
+
 def _require_optional_str(
     value: object, what: str, error: type[InvalidArgument] = InvalidArgument
 ) -> None:
@@ -389,7 +403,7 @@ class SessionStore:
         _require_optional_str(parent_id, "parent_id", InvalidEvent)
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
-        _require_str(event_data, "event_data", InvalidEvent)
+        _require_event_data(event_data, event_id)
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
@@ -428,7 +442,7 @@ class SessionStore:
         _require_str(event_id, "event id", InvalidEvent)
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
-        _require_str(event_data, "event_data", InvalidEvent)
+        _require_event_data(event_data, event_id)
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
@@ -473,7 +487,7 @@ class SessionStore:
             _require_optional_str(item.parent_id, "parent_id", InvalidEvent)
             _require_str(item.invocation_id, "invocation_id", InvalidEvent)
             _require_str(item.event_type, "event_type", InvalidEvent)
-            _require_str(item.event_data, "event_data", InvalidEvent)
+            _require_event_data(item.event_data, item.id)
         conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
         self._begin_write(doing)
@@ -746,6 +760,7 @@ class SessionStore:
             inserted = 0
             for ev in events:
                 current_id = ev.id
+                _require_event_data(ev.event_data, ev.id)
                 if ev.session_id != session.id:
                     raise InvalidEvent(
                         f"event {ev.id!r} belongs to session {ev.session_id!r}, not {session.id!r}"
