@@ -59,6 +59,8 @@ _new_tuple = tuple.__new__
 #: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
 _FIRST_PAGE = (1 << 62, 1 << 62)
 
+_INT64_MAX = (1 << 63) - 1
+
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
 
@@ -304,25 +306,46 @@ class SessionStore:
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        cutoff = self._now() - int(max_age_secs)
+        try:
+            age = int(max_age_secs)
+        except OverflowError:  # float("inf"): no age limit (or, negative, nothing is young enough)
+            age = _INT64_MAX if max_age_secs > 0 else -_INT64_MAX
+        except (TypeError, ValueError):
+            raise InvalidArgument(
+                f"max_age_secs must be a number of seconds: {max_age_secs!r}"
+            ) from None
+        # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
+        cutoff = min(max(self._now() - age, -_INT64_MAX), _INT64_MAX)
+        doing = "looking up a resumable session"
         best: tuple[Any, ...] | None = None
         try:
             if directory is not None:
-                best = self._conn.execute(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, (directory, cutoff)
-                ).fetchone()
+                best = self._fetch_one(
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, directory, cutoff, doing
+                )
             if git_root is not None:
-                by_root = self._conn.execute(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, (git_root, cutoff)
-                ).fetchone()
+                by_root = self._fetch_one(
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, git_root, cutoff, doing
+                )
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
         except apsw.Error as exc:
-            raise self._translate(exc, "looking up a resumable session") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, "looking up a resumable session")
-            return None
+            raise self._translate(exc, doing) from None
         return None if best is None else StoredSession._make(best)
+
+    def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
+        """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
+
+        Each filter on its own: a directory with a lone surrogate must not hide a
+        session that matches by git root.
+        """
+        try:
+            return cast(
+                "tuple[Any, ...] | None", self._conn.execute(sql, (value, cutoff)).fetchone()
+            )
+        except UnicodeError as exc:
+            self._check_stored_text(exc, doing)
+            return None
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
