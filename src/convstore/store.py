@@ -376,6 +376,15 @@ class SessionStore:
         except UnicodeError:
             raise SessionNotFound(f"session {session_id!r} does not exist") from None
 
+    def _session_exists(self, session_id: str) -> bool:
+        """Whether the session exists (``False`` for an id that cannot be stored)."""
+        try:
+            return self._session_state(session_id) is not None
+        except UnicodeEncodeError:
+            return False
+        except apsw.Error as exc:
+            raise self._translate(exc, f"reading session {session_id!r}") from None
+
     def _session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
         """``(sid, archived_at, event_count)`` of a session, or ``None``."""
         row = self._conn.execute(_sql.SESSION_STATE, (session_id,)).fetchone()
@@ -655,7 +664,9 @@ class SessionStore:
             raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
         except UnicodeError as exc:
             self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
-            row = None
+            # A key that cannot be stored was never set: the session alone decides
+            # between None and SessionNotFound.
+            row = (None,) if self._session_exists(session_id) else None
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         return cast("str | None", row[0])
