@@ -433,3 +433,27 @@ StoreMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 test_store_against_model = StoreMachine.TestCase
+
+
+def test_what_the_model_found_stays_fixed() -> None:
+    """The bugs the machine (or writing its model) found, pinned as plain examples."""
+    with SessionStore(":memory:", clock=FakeClock()) as store:
+        store.create_session("s1", directory="/work/a", git_root="/work")
+        store.set_metadata("s1", "title", "t")
+        # json_valid() stops at NUL: '{"a":1}\x00junk' used to be stored.
+        try:
+            store.append_event("s1", "e1", None, "inv", "text", '{"a":1}\x00junk')
+        except InvalidEvent:
+            pass
+        else:
+            raise AssertionError("event_data with a NUL was accepted")
+        assert store.load_events("s1") == []
+        # An unstorable key was never set; it used to raise SessionNotFound for s1.
+        assert store.get_metadata("s1", "\ud800") is None
+        # An unstorable directory used to hide the git-root match.
+        found = store.find_resumable_session("/\ud800", "/work", 3600)
+        assert found is not None and found.id == "s1"
+        # A window beyond 64 bits used to raise OverflowError.
+        for window in (10**20, float("inf")):
+            found = store.find_resumable_session("/work/a", None, window)
+            assert found is not None and found.id == "s1"
