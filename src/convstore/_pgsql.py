@@ -8,7 +8,7 @@ the pypika definitions in :mod:`convstore._pgsqlbuild`; do not edit by hand.
 from typing import Final
 
 MIGRATIONS_LOCK: Final = 'SELECT pg_advisory_xact_lock(%(lock_key)s)'
-MIGRATIONS_TABLE_EXISTS: Final = 'SELECT NOT to_regclass(%(table)s) IS NULL'
+MIGRATIONS_TABLE_EXISTS: Final = 'SELECT COUNT(*) FROM "pg_catalog"."pg_tables" WHERE "tablename"=%(table)s AND "schemaname"=ANY(current_schemas(false))'
 MIGRATIONS_CREATE_TABLE: Final = 'CREATE TABLE IF NOT EXISTS "convstore_migrations" ("version" integer NOT NULL,"name" text NOT NULL,"checksum" text NOT NULL,"applied_at" bigint NOT NULL,"duration_ms" double precision NOT NULL,PRIMARY KEY ("version"))'
 MIGRATIONS_SELECT_APPLIED: Final = 'SELECT "version","name","checksum","applied_at","duration_ms" FROM "convstore_migrations" ORDER BY "version"'
 MIGRATIONS_INSERT: Final = 'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms") VALUES (%(version)s,%(name)s,%(checksum)s,%(applied_at)s,%(duration_ms)s)'

@@ -26,7 +26,7 @@ from pypika import functions as fn
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.functions import Cast
 from pypika.queries import QueryBuilder
-from pypika.terms import ExistsCriterion, Function
+from pypika.terms import ExistsCriterion, Function, Star
 
 __all__ = ["build", "render"]
 
@@ -34,6 +34,7 @@ sessions = Table("sessions")
 events = Table("session_events")
 migrations = Table("convstore_migrations")
 metadata = Table("session_metadata")
+pg_tables = Table("pg_tables", schema="pg_catalog")
 
 SESSION_COLUMNS = (
     "id",
@@ -93,9 +94,14 @@ def _migration_statements() -> dict[str, str]:
     return {
         # Transaction-scoped: released by COMMIT/ROLLBACK, never leaked by a crash.
         "MIGRATIONS_LOCK": Query.select(Function("pg_advisory_xact_lock", P("lock_key"))).get_sql(),
-        "MIGRATIONS_TABLE_EXISTS": Query.select(
-            Function("to_regclass", P("table")).notnull()
-        ).get_sql(),
+        # A plain catalog *scan* (not to_regclass, which may answer from a
+        # cache that waiting on an advisory lock does not refresh): after the
+        # lock, it sees the table another process has just committed.
+        "MIGRATIONS_TABLE_EXISTS": Query.from_(pg_tables)
+        .select(fn.Count(Star()))
+        .where(pg_tables.tablename == P("table"))
+        .where(pg_tables.schemaname == Function("ANY", Function("current_schemas", False)))
+        .get_sql(),
         "MIGRATIONS_CREATE_TABLE": Query.create_table(migrations)
         .if_not_exists()
         .columns(
