@@ -26,11 +26,11 @@ def _fresh_db(pg_cluster: Any) -> str:
 def test_postgres_migrations_live_in_their_own_numbered_folder() -> None:
     from convstore.postgres_migrations import known_migrations, postgres_migrations_dir
 
-    assert postgres_migrations_dir().name == "postgres"
+    assert Path(postgres_migrations_dir()).name == "postgres"
     names = [m.name for m in known_migrations()]
     assert names[0] == "0001_create_sessions.sql" and len(names) >= 3
     # The SQLite runner does not pick them up.
-    assert all(m.path.parent.name == "migrations" for m in sqlite_migrations())
+    assert all(Path(m.path).parent.name == "migrations" for m in sqlite_migrations())
 
 
 def test_status_is_read_only_then_migrate_applies_then_nothing_pending(pg_cluster: Any) -> None:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, NoReturn
 
@@ -62,7 +62,6 @@ from .errors import (
 )
 from .models import SessionSummary, StoredEvent, StoredSession
 from .postgres_migrations import ensure_current
-from .store import Clock
 
 __all__ = ["PostgresSessionService"]
 
@@ -82,6 +81,8 @@ _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
 }
 
+#: A zero-argument callable returning the current Unix time in seconds.
+Clock = Callable[[], float]
 Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]
 

@@ -25,9 +25,9 @@ and "exactly one process applies" holds without a gap between steps.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _pgsql
@@ -51,9 +51,9 @@ LOCK_KEY = int.from_bytes(b"convstor", "big")
 _TABLE = "convstore_migrations"
 
 
-def postgres_migrations_dir() -> Path:
+def postgres_migrations_dir() -> str:
     """``migrations/postgres`` inside the installed package, else in the repository."""
-    return migrations_dir() / "postgres"
+    return os.path.join(migrations_dir(), "postgres")
 
 
 _KNOWN: tuple[Migration, ...] | None = None
