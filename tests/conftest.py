@@ -130,7 +130,7 @@ def pg_cluster() -> Iterator[Any]:
         yield cluster
     finally:
         try:
-            cluster.stop()
+            cluster.stop(mode="immediate")
         finally:
             shutil.rmtree(cluster.datadir.parent, ignore_errors=True)
 

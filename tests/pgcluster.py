@@ -189,10 +189,14 @@ class PgCluster:
         )
         return self
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown); quiet when it is not running."""
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; quiet when it is not running.
+
+        ``mode="immediate"`` skips the shutdown checkpoint: for a cluster whose
+        directory is deleted next.
+        """
         if (self.datadir / "postmaster.pid").exists():
-            self._sh("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+            self._sh("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
 
     def create_database(self, name: str) -> str:
         """A fresh, empty database; returns its conninfo."""

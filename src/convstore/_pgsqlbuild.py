@@ -415,6 +415,23 @@ def _sync_statements() -> dict[str, str]:
             P("created_at"),
         )
         .get_sql(),
+        # Every metadata value of the given sessions (sync compares them).
+        "SYNC_METADATA_OF": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(sessions.id, metadata.key, metadata.value)
+        .where(sessions.owner == OWNER)
+        .where(sessions.id == Function("ANY", P("ids")))
+        .orderby(sessions.id)
+        .orderby(metadata.key)
+        .get_sql(),
+        "SYNC_METADATA_PUT": Query.into(metadata)
+        .columns("sid", "owner", "key", "value", "updated_at")
+        .insert(P("sid"), OWNER, P("key"), P("value"), P("now"))
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
         "SYNC_SESSION_FINISH": Query.update(sessions)
         .set(sessions.head_id, P("head_id"))
         .set(sessions.updated_at, P("updated_at"))

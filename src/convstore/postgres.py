@@ -574,42 +574,71 @@ class PostgresSessionService:
         )
         return {row[0]: SessionSummary._make(row) for row in rows}
 
-    def export_session(self, session_id: str) -> tuple[StoredSession, list[StoredEvent]] | None:
-        """The session and all its events from one consistent snapshot, or ``None``."""
-        doing = f"exporting session {session_id!r}"
+    def session_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Every metadata value of this owner's sessions among ``ids``, by session id."""
+        rows = self._all(
+            _pgsql.SYNC_METADATA_OF,
+            {"owner": self._owner, "ids": list(ids)},
+            f"reading the metadata of {len(ids)} sessions",
+        )
+        out: dict[str, dict[str, str]] = {}
+        for session_id, key, value in rows:
+            out.setdefault(session_id, {})[key] = value
+        return out
+
+    def export_session(
+        self, session_id: str
+    ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
+        """The session, all its events and its metadata from one snapshot, or ``None``."""
         params = {"owner": self._owner, "session_id": session_id}
-        with self._conn(doing) as conn, conn.transaction():
+        meta_params = {"owner": self._owner, "ids": [session_id]}
+        with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
             conn.execute(_pgsql.TX_SNAPSHOT)
             row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
             rows = conn.execute(_pgsql.EVENTS_LOAD, params).fetchall()
+            meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
         if row is None:
             return None
-        return StoredSession._make(row), list(map(StoredEvent._make, rows))
+        events = list(map(StoredEvent._make, rows))
+        return StoredSession._make(row), events, {key: value for _, key, value in meta}
 
     def import_session(
-        self, session: StoredSession, events: Iterable[StoredEvent], *, merge: bool = True
+        self,
+        session: StoredSession | SessionSummary,
+        events: Iterable[StoredEvent],
+        *,
+        merge: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> int:
         """Store a session and its events with their own ids and times; return events added.
 
-        One transaction under the session's row lock: a new session is created
-        with all its fields; an existing one (same id, directory, git root and
-        creation time) gets only the events it lacks, appended in the given
-        order (parents first). An event this owner already has with identical
-        content is skipped; with different content (or in another session) it
-        is a :class:`DuplicateId` naming it, and nothing is written. The head
-        and ``updated_at`` follow whichever side was active last; archiving
-        sticks. ``merge=False`` refuses an existing session instead.
+        The server twin of :meth:`convstore.SessionStore.import_session`, with
+        the same rules, in one transaction under the session's row lock: a new
+        session is created with all its fields; an existing one (same id,
+        directory, git root and creation time) receives only the events it
+        lacks, appended in the given order (parents first). An event this
+        owner already has with identical content is skipped; with different
+        content (or in another session) it is a :class:`DuplicateId` naming
+        it, and nothing at all is written. The head follows the newer activity
+        (ties: the incoming side), ``updated_at`` is the later one, an archived
+        session stays archived, and ``metadata`` values are upserted.
+        ``merge=False`` refuses an existing session instead.
         """
         evs = list(events)
-        sid_text = session.id
-        doing = f"importing session {sid_text!r}"
+        name = session.id
+        _require_str(name, "session id")
         for ev in evs:
-            if ev.session_id != sid_text:
+            if ev.session_id != name:
                 raise InvalidEvent(
-                    f"event {ev.id!r} belongs to session {ev.session_id!r}, not {sid_text!r}"
+                    f"event {ev.id!r} belongs to session {ev.session_id!r}, not {name!r}"
                 )
-        base = {"owner": self._owner, "session_id": sid_text}
-        current = evs[0].id if evs else None
+        meta = dict(metadata or {})
+        if not all(type(k) is str and type(v) is str for k, v in meta.items()):
+            raise InvalidArgument("metadata keys and values must be str")
+        base = {"owner": self._owner, "session_id": name}
+        doing = f"importing session {name!r}"
+        current: str | None = None
+        added: list[dict[str, Any]] = []
         try:
             with self._pool.connection() as conn, conn.transaction():
                 created = (
@@ -627,58 +656,53 @@ class PostgresSessionService:
                     == 1
                 )
                 locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
-                assert locked is not None  # inserted or already there, and locked
+                if locked is None:  # pragma: no cover - inserted or present, and locked
+                    raise StoreError(f"{doing}: the session vanished")
                 sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
                 if not created:
                     if not merge:
-                        raise DuplicateId(f"session id {sid_text!r} is already used")
+                        raise DuplicateId(f"session id {name!r} is already used")
                     if (directory, git_root, created_at) != (
                         session.directory,
                         session.git_root,
                         session.created_at,
                     ):
                         raise DuplicateId(
-                            f"session {sid_text!r} already exists with a different directory, "
-                            "git root or creation time: it is another session with the same id"
+                            f"session {name!r} already exists with a different directory, git "
+                            "root or creation time: another session with the same id"
                         )
                 existing: dict[str, StoredEvent] = {}
                 for start in range(0, len(evs), _CHUNK):
                     ids = [e.id for e in evs[start : start + _CHUNK]]
-                    for row in conn.execute(
-                        _pgsql.SYNC_EVENTS_EXISTING, {**base, "ids": ids}
-                    ).fetchall():
+                    rows = conn.execute(_pgsql.SYNC_EVENTS_EXISTING, {**base, "ids": ids})
+                    for row in rows.fetchall():
                         existing[row[0]] = StoredEvent._make(row)
-                known = {e.id for e in existing.values() if e.session_id == sid_text}
+                known = {e.id for e in existing.values() if e.session_id == name}
                 if head is not None:
                     known.add(head)
-                missing_parents = {
-                    e.parent_id for e in evs if e.parent_id is not None and e.parent_id not in known
-                } - {e.id for e in evs}
-                if missing_parents and not created:
-                    for row in conn.execute(
-                        _pgsql.EVENTS_LOAD, base
-                    ).fetchall():  # rare: parent outside the batch
-                        known.add(row[0])
-                added: list[dict[str, Any]] = []
+                outside = {e.parent_id for e in evs if e.parent_id is not None} - known
+                if outside - {e.id for e in evs} and count:
+                    # Rare: a parent the batch does not carry; it may be older on the server.
+                    known.update(r[0] for r in conn.execute(_pgsql.EVENTS_LOAD, base).fetchall())
                 for ev in evs:
                     current = ev.id
                     old = existing.get(ev.id)
                     if old is not None:
                         if old != ev:
-                            where = (
+                            what = (
                                 f"in session {old.session_id!r}"
-                                if old.session_id != sid_text
+                                if old.session_id != name
                                 else "with different content"
                             )
                             raise DuplicateId(
-                                f"event {ev.id!r} of session {sid_text!r} conflicts: the server "
-                                f"already has an event with that id {where}; nothing was written"
+                                f"event {ev.id!r} of session {name!r} conflicts: the server "
+                                f"already has an event with that id {what}; nothing was written"
                             )
                         continue
                     if ev.parent_id is not None and ev.parent_id not in known:
                         raise InvalidEvent(
-                            f"event {ev.id!r}: parent {ev.parent_id!r} is not an event of "
-                            f"session {sid_text!r}"
+                            f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
+                            f"of session {name!r}"
                         )
                     known.add(ev.id)
                     count += 1
@@ -696,16 +720,15 @@ class PostgresSessionService:
                         }
                     )
                 current = None
-                if created or session.updated_at > updated_at:
+                if created or session.updated_at >= updated_at:
                     new_head, new_updated = session.head_id, session.updated_at
                 else:
                     new_head, new_updated = head, updated_at
                 if new_head is not None and new_head not in known:
                     raise InvalidEvent(
-                        f"session {sid_text!r}: head {new_head!r} is not one of its events"
+                        f"session {name!r}: head {new_head!r} is not one of its events"
                     )
-                archives = [a for a in (archived_at, session.archived_at) if a is not None]
-                new_archived = min(archives) if archives else None
+                new_archived = archived_at if archived_at is not None else session.archived_at
                 with conn.cursor() as cur:
                     for start in range(0, len(added), _CHUNK):
                         cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
@@ -730,18 +753,30 @@ class PostgresSessionService:
                             "added": len(added),
                         },
                     )
+                if meta:
+                    stored = conn.execute(
+                        _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [name]}
+                    ).fetchall()
+                    have = {key: value for _, key, value in stored}
+                    changed = [
+                        {"owner": self._owner, "sid": sid, "key": k, "value": v, "now": new_updated}
+                        for k, v in sorted(meta.items())
+                        if have.get(k) != v
+                    ]
+                    if changed:
+                        with conn.cursor() as cur:
+                            cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
         except StoreError:
             raise
         except pgerrors.UniqueViolation:
             raise DuplicateId(
-                f"importing session {sid_text!r}: an event id is already used by another "
-                "writer; nothing was written"
+                f"{doing}: an event id was taken by a concurrent writer; nothing was written"
             ) from None
         except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            if current is None:  # failed inside the bulk insert: find the culprit
+            if current is None and added:  # failed inside the bulk insert: find the culprit
                 current = next((e.id for e in evs if not _is_json(e.event_data)), None)
             if current is not None:
-                self._fail(self._event_error(exc, current), doing)
+                self._fail(self._event_error(exc, current), f"{doing} (at event {current!r})")
             self._fail(exc, doing)
         return len(added)
 
