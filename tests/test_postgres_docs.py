@@ -39,6 +39,9 @@ def test_documented_examples_run_as_written(pg_dsn: str) -> None:
             [PYTHON, "-c", block], env=env, capture_output=True, text=True, cwd=os.getcwd()
         )
         assert out.returncode == 0, out.stderr
-    assert "invocation_boundary" in subprocess.run(
-        [PYTHON, "-c", blocks[0]], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    assert (
+        "invocation_boundary"
+        in subprocess.run(
+            [PYTHON, "-c", blocks[0]], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
