@@ -55,7 +55,10 @@ def _version_key(path: str) -> tuple[int, ...]:
 def find_bindir() -> Path | None:
     """Where ``initdb`` and ``pg_ctl`` are: $CONVSTORE_PG_BINDIR, PATH, or Debian's layout."""
     env = os.environ.get("CONVSTORE_PG_BINDIR")
-    candidates: list[str] = [env] if env else []
+    if env:  # an explicit choice: that directory or nothing
+        d = Path(env)
+        return d if (d / "initdb").is_file() and (d / "pg_ctl").is_file() else None
+    candidates: list[str] = []
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(str(Path(on_path).resolve().parent))
