@@ -53,3 +53,37 @@ METADATA_GET: Final = 'SELECT "session_metadata"."value" FROM "sessions" LEFT JO
 EVENT_GET: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "session_events" JOIN "sessions" ON "sessions"."sid"="session_events"."sid" WHERE "session_events"."id"=?1 AND "sessions"."id"=?2'
 SESSION_SET_HEAD: Final = 'UPDATE "sessions" SET "head_id"=?1,"updated_at"=?2 WHERE "id"=?3 AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=?1 AND "session_events"."sid"="sessions"."sid")'
 EVENTS_HISTORY: Final = 'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq) SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at FROM chain ORDER BY seq'
+EXPORT_SESSIONS: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid" FROM "sessions" WHERE (?1 IS NULL OR "directory"=?1) AND (?2 IS NULL OR "git_root"=?2) AND (?3=1 OR "archived_at" IS NULL) ORDER BY "sid"'
+EXPORT_SESSION: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid" FROM "sessions" WHERE "id"=?1'
+EXPORT_METADATA: Final = 'SELECT "key","value","updated_at" FROM "session_metadata" WHERE "sid"=?1 ORDER BY "key"'
+EXPORT_EVENTS: Final = 'SELECT "id","parent_id","invocation_id","event_type","event_data","created_at" FROM "session_events" WHERE "sid"=?1 AND "seq"<=?2 ORDER BY "seq"'
+IMPORT_SESSION: Final = 'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)'
+IMPORT_METADATA: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") VALUES (?1,?2,?3,?4)'
+PURGE_CANDIDATES: Final = 'SELECT "sid","id" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1 AND "sid">?2 ORDER BY "sid" LIMIT ?3'
+PURGE_COUNT_SESSIONS: Final = 'SELECT COUNT(*) FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1'
+PURGE_COUNT_EVENTS: Final = 'SELECT COUNT(*) FROM "session_events" WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1)'
+PURGE_COUNT_METADATA: Final = 'SELECT COUNT(*) FROM "session_metadata" WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1)'
+PURGE_EVENTS_CHUNK: Final = 'DELETE FROM "session_events" WHERE "sid"=?1 AND "seq" IN (SELECT "seq" FROM "session_events" WHERE "sid"=?1 ORDER BY "seq" DESC LIMIT ?2)'
+PURGE_HAS_EVENTS: Final = 'SELECT 1 FROM "session_events" WHERE "sid"=?1 LIMIT 1'
+PURGE_METADATA: Final = 'DELETE FROM "session_metadata" WHERE "sid"=?1'
+PURGE_SESSION: Final = 'DELETE FROM "sessions" WHERE "sid"=?1 AND NOT "archived_at" IS NULL'
+SEARCH_FIELDS_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'fields\''
+SEARCH_FIELDS_SET: Final = 'UPDATE "search_config" SET "value"=?1 WHERE "key"=\'fields\''
+SEARCH_EVENTS: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?6 IS NULL OR s.directory = ?6) AND (?7 IS NULL OR s.git_root = ?7) AND (?8 IS NULL OR e.event_type IN (SELECT value FROM json_each(?8))) ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?9'
+SEARCH_REBUILD: Final = "INSERT INTO event_search (event_search) VALUES ('rebuild')"
+SEARCH_OPTIMIZE: Final = "INSERT INTO event_search (event_search) VALUES ('optimize')"
+SEARCH_INTEGRITY_CHECK: Final = "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
+SEARCH_CHECK_PATH: Final = "SELECT json_extract('{}', ?1)"
+SEARCH_DROP_VIEW: Final = 'DROP VIEW event_search_source'
+SEARCH_DROP_TRIGGER_INSERT: Final = 'DROP TRIGGER event_search_insert'
+SEARCH_DROP_TRIGGER_DELETE: Final = 'DROP TRIGGER event_search_delete'
+SEARCH_DROP_TRIGGER_UPDATE: Final = 'DROP TRIGGER event_search_update'
+SEARCH_CREATE_VIEW: Final = 'CREATE VIEW event_search_source AS SELECT sid * 4294967296 + seq AS rid, body FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL'
+SEARCH_CREATE_TRIGGER_INSERT: Final = 'CREATE TRIGGER event_search_insert AFTER INSERT ON session_events BEGIN INSERT INTO event_search (rowid, body) SELECT new.sid * 4294967296 + new.seq, body FROM (SELECT {new_body} AS body) WHERE body IS NOT NULL; END'
+SEARCH_CREATE_TRIGGER_DELETE: Final = "CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body) SELECT 'delete', old.sid * 4294967296 + old.seq, body FROM (SELECT {old_body} AS body) WHERE body IS NOT NULL; END"
+SEARCH_CREATE_TRIGGER_UPDATE: Final = "CREATE TRIGGER event_search_update AFTER UPDATE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body) SELECT 'delete', old.sid * 4294967296 + old.seq, body FROM (SELECT {old_body} AS body) WHERE body IS NOT NULL; INSERT INTO event_search (rowid, body) SELECT new.sid * 4294967296 + new.seq, body FROM (SELECT {new_body} AS body) WHERE body IS NOT NULL; END"
+VACUUM: Final = 'VACUUM'
+PRAGMA_INCREMENTAL_VACUUM: Final = 'PRAGMA incremental_vacuum'
+PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'
+PRAGMA_PAGE_COUNT: Final = 'PRAGMA page_count'
+PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
