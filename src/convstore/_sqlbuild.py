@@ -21,7 +21,7 @@ from __future__ import annotations
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
 from pypika.dialects import PostgreSQLQuery
-from pypika.terms import ExistsCriterion, Star
+from pypika.terms import Case, ExistsCriterion, Function, Star
 
 __all__ = ["build", "render"]
 
@@ -292,6 +292,57 @@ def _metadata_and_branch_statements() -> dict[str, str]:
     }
 
 
+def _import_statements() -> dict[str, str]:
+    """Writing sessions and events with their original ids and timestamps (import, sync)."""
+    return {
+        "SESSION_IMPORT_INSERT": Query.into(sessions)
+        .columns(*SESSION_COLUMNS)
+        .insert(P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8))
+        .get_sql(),
+        # Merge an imported session's state into the stored row: the newer
+        # activity decides the head; archiving and server ids are never undone.
+        "SESSION_IMPORT_MERGE": Query.update(sessions)
+        .set(
+            sessions.head_id,
+            Case().when(P(3) >= sessions.updated_at, P(1)).else_(sessions.head_id),
+        )
+        .set(sessions.updated_at, Function("MAX", sessions.updated_at, P(3)))
+        .set(sessions.server_session_id, fn.Coalesce(P(2), sessions.server_session_id))
+        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P(4)))
+        .set(sessions.event_count, P(5))
+        .where(sessions.sid == P(6))
+        .get_sql(),
+        "EVENT_GET_BY_ID": Query.from_(events)
+        .join(sessions)
+        .on(sessions.sid == events.sid)
+        .select(
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.id == P(1))
+        .get_sql(),
+        "METADATA_IMPORT": PostgreSQLQuery.into(metadata)
+        .columns("sid", "key", "value", "updated_at")
+        .insert(P(1), P(2), P(3), P(4))
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
+        "METADATA_ALL": Query.from_(metadata)
+        .join(sessions)
+        .on(sessions.sid == metadata.sid)
+        .select(metadata.key, metadata.value)
+        .where(sessions.id == P(1))
+        .orderby(metadata.key)
+        .get_sql(),
+    }
+
+
 def _history_statement() -> dict[str, str]:
     # pypika cannot express WITH RECURSIVE: the chain from head back through
     # parent_id, in one query. `e.seq < c.seq` holds for every real parent (a
@@ -516,6 +567,7 @@ def build() -> dict[str, str]:
     out.update(_event_statements())
     out.update(_listing_statements())
     out.update(_metadata_and_branch_statements())
+    out.update(_import_statements())
     out.update(_history_statement())
     out.update(_export_import_purge_statements())
     out.update(_fts_statements())
@@ -532,7 +584,11 @@ def render() -> str:
         "``tests/test_sql_drift.py`` fails if this file and its builder disagree.",
         '"""',
         "",
-        "from typing import Final",
+        "from __future__ import annotations",
+        "",
+        "TYPE_CHECKING = False",
+        "if TYPE_CHECKING:",
+        "    from typing import Final",
         "",
     ]
     for name, sql in build().items():

@@ -12,13 +12,13 @@ True
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 import time
 
 __all__ = ["new_id"]
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _last_ms = 0
 _counter = 0
 

@@ -21,16 +21,19 @@ False
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from typing import Any
 
+from ._lean import TYPE_CHECKING
 from .gitroot import find_git_root
 from .ids import new_id
-from .models import StoredEvent
-from .service import SessionService
-from .store import Clock
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .models import StoredEvent
+    from .service import SessionService
+    from .store import Clock
 
 __all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
 
@@ -144,7 +147,12 @@ class SessionManager:
         self._session_id = session.id
 
     def _append(self, event_type: str, data: Any) -> StoredEvent:
-        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        if isinstance(data, str):
+            text = data
+        else:
+            import json  # only clients that pass objects pay for the json import
+
+            text = json.dumps(data, ensure_ascii=False)
         return self._service.append_event_at_head(
             self.session_id, new_id(), self._invocation_id, event_type, text
         )
