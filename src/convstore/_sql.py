@@ -67,7 +67,6 @@ EXPORT_SESSION: Final = 'SELECT "id","head_id","server_session_id","directory","
 EXPORT_METADATA: Final = 'SELECT "key","value","updated_at" FROM "session_metadata" WHERE "sid"=?1 ORDER BY "key"'
 EXPORT_EVENTS: Final = 'SELECT "id","parent_id","invocation_id","event_type","event_data","created_at" FROM "session_events" WHERE "sid"=?1 AND "seq"<=?2 ORDER BY "seq"'
 IMPORT_SESSION: Final = 'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)'
-IMPORT_METADATA: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") VALUES (?1,?2,?3,?4)'
 PURGE_CANDIDATES: Final = 'SELECT "sid","id" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1 AND "sid">?2 ORDER BY "sid" LIMIT ?3'
 PURGE_COUNT_SESSIONS: Final = 'SELECT COUNT(*) FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1'
 PURGE_COUNT_EVENTS: Final = 'SELECT COUNT(*) FROM "session_events" WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1)'

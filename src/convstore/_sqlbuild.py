@@ -437,10 +437,6 @@ def _export_import_purge_statements() -> dict[str, str]:
         .columns(*SESSION_COLUMNS, "event_count")
         .insert(*[P(n) for n in range(1, 10)])
         .get_sql(),
-        "IMPORT_METADATA": Query.into(metadata)
-        .columns("sid", "key", "value", "updated_at")
-        .insert(P(1), P(2), P(3), P(4))
-        .get_sql(),
         # Retention. ?1 is the archived_at cutoff throughout.
         "PURGE_CANDIDATES": Query.from_(sessions)
         .select(sessions.sid, sessions.id)

@@ -267,7 +267,7 @@ class _Importer:
                 raise line.fail(
                     f"metadata {key!r} must be a string or {{'value': str, 'updated_at': int}}"
                 )
-            self.conn.execute(_sql.IMPORT_METADATA, (self.sid, key, value, at))
+            self.conn.execute(_sql.METADATA_IMPORT, (self.sid, key, value, at))
         self.header, self.session_id, self.seen = line, session_id, 0
         self.sessions += 1
 
