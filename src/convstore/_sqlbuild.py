@@ -525,7 +525,7 @@ def _fts_statements() -> dict[str, str]:
         "SEARCH_INTEGRITY_CHECK": (
             "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
         ),
-        "SEARCH_CHECK_PATH": "SELECT json_extract('{}', ?1)",
+        "SEARCH_CHECK_PATH": "SELECT json_extract('{}', ?1), json_extract('[]', ?1)",
         "SEARCH_DROP_VIEW": "DROP VIEW event_search_source",
         "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER event_search_insert",
         "SEARCH_DROP_TRIGGER_DELETE": "DROP TRIGGER event_search_delete",
