@@ -292,3 +292,11 @@ def test_search_hit_is_a_stored_event_lookup_away(store: SessionStore, clock: Fa
     (hit,) = store.search("enable")
     event = store.get_event(hit.session_id, hit.event_id)
     assert isinstance(event, StoredEvent) and event.event_type == hit.event_type
+
+
+def test_filtered_and_unfiltered_plans_agree(store: SessionStore, clock: FakeClock) -> None:
+    _seed(store, clock)
+    everything = ["user", "text", "tool_call"]
+    for query in ["wal", "journal", "jour*", "enable OR please"]:
+        plain = store.search(query)
+        assert plain == store.search(query, event_types=everything)

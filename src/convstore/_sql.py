@@ -77,15 +77,17 @@ PURGE_METADATA: Final = 'DELETE FROM "session_metadata" WHERE "sid"=?1'
 PURGE_SESSION: Final = 'DELETE FROM "sessions" WHERE "sid"=?1 AND NOT "archived_at" IS NULL'
 SEARCH_FIELDS_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'fields\''
 SEARCH_FIELDS_SET: Final = 'UPDATE "search_config" SET "value"=?1 WHERE "key"=\'fields\''
-SEARCH_EVENTS: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?6 IS NULL OR s.directory = ?6) AND (?7 IS NULL OR s.git_root = ?7) AND (?8 IS NULL OR e.event_type IN (SELECT value FROM json_each(?8))) ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?9'
+SEARCH_EVENTS: Final = 'WITH top(key, snip, score) AS MATERIALIZED (SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top JOIN session_events e ON e.sid = top.key / 4294967296 AND e.seq = top.key % 4294967296 JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key'
+SEARCH_EVENTS_FILTERED: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6'
 SEARCH_REBUILD: Final = "INSERT INTO event_search (event_search) VALUES ('rebuild')"
 SEARCH_OPTIMIZE: Final = "INSERT INTO event_search (event_search) VALUES ('optimize')"
 SEARCH_INTEGRITY_CHECK: Final = "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
 SEARCH_CHECK_PATH: Final = "SELECT json_extract('{}', ?1), json_extract('[]', ?1)"
-SEARCH_DROP_VIEW: Final = 'DROP VIEW event_search_source'
-SEARCH_DROP_TRIGGER_INSERT: Final = 'DROP TRIGGER event_search_insert'
-SEARCH_DROP_TRIGGER_DELETE: Final = 'DROP TRIGGER event_search_delete'
-SEARCH_DROP_TRIGGER_UPDATE: Final = 'DROP TRIGGER event_search_update'
+SEARCH_DROP_VIEW: Final = 'DROP VIEW IF EXISTS event_search_source'
+SEARCH_DROP_TRIGGER_INSERT: Final = 'DROP TRIGGER IF EXISTS event_search_insert'
+SEARCH_DROP_TRIGGER_DELETE: Final = 'DROP TRIGGER IF EXISTS event_search_delete'
+SEARCH_DROP_TRIGGER_UPDATE: Final = 'DROP TRIGGER IF EXISTS event_search_update'
+SEARCH_CREATE_KEY_INDEX: Final = 'CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events (sid * 4294967296 + seq)'
 SEARCH_CREATE_VIEW: Final = 'CREATE VIEW event_search_source AS SELECT sid * 4294967296 + seq AS rid, body FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL'
 SEARCH_CREATE_TRIGGER_INSERT: Final = 'CREATE TRIGGER event_search_insert AFTER INSERT ON session_events BEGIN INSERT INTO event_search (rowid, body) SELECT new.sid * 4294967296 + new.seq, body FROM (SELECT {new_body} AS body) WHERE body IS NOT NULL; END'
 SEARCH_CREATE_TRIGGER_DELETE: Final = "CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body) SELECT 'delete', old.sid * 4294967296 + old.seq, body FROM (SELECT {old_body} AS body) WHERE body IS NOT NULL; END"

@@ -507,7 +507,20 @@ def _fts_statements() -> dict[str, str]:
         )
 
     return {
+        # No filter: FTS5 sorts by rank itself ("ORDER BY rank" on the bare table)
+        # and computes snippet() for the returned rows only, not every match.
         "SEARCH_EVENTS": (
+            "WITH top(key, snip, score) AS MATERIALIZED ("
+            "SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search "
+            "WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) "
+            "SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top "
+            f"JOIN session_events e ON e.sid = top.key / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = top.key % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key"
+        ),
+        # Filters (NULL = any): bm25 and snippet are computed only for matches
+        # that pass them, which is what makes a selective filter fast.
+        "SEARCH_EVENTS_FILTERED": (
             "SELECT s.id, e.id, e.event_type, "
             "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
             "FROM event_search "
@@ -515,10 +528,10 @@ def _fts_statements() -> dict[str, str]:
             f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
             "JOIN sessions s ON s.sid = e.sid "
             "WHERE event_search MATCH ?1 "
-            "AND (?6 IS NULL OR s.directory = ?6) "
-            "AND (?7 IS NULL OR s.git_root = ?7) "
-            "AND (?8 IS NULL OR e.event_type IN (SELECT value FROM json_each(?8))) "
-            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?9"
+            "AND (?7 IS NULL OR s.directory = ?7) "
+            "AND (?8 IS NULL OR s.git_root = ?8) "
+            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
+            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6"
         ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
         "SEARCH_OPTIMIZE": "INSERT INTO event_search (event_search) VALUES ('optimize')",
@@ -526,10 +539,14 @@ def _fts_statements() -> dict[str, str]:
             "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
         ),
         "SEARCH_CHECK_PATH": "SELECT json_extract('{}', ?1), json_extract('[]', ?1)",
-        "SEARCH_DROP_VIEW": "DROP VIEW event_search_source",
-        "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER event_search_insert",
-        "SEARCH_DROP_TRIGGER_DELETE": "DROP TRIGGER event_search_delete",
-        "SEARCH_DROP_TRIGGER_UPDATE": "DROP TRIGGER event_search_update",
+        # IF EXISTS / IF NOT EXISTS: configure_search also repairs a damaged setup.
+        "SEARCH_DROP_VIEW": "DROP VIEW IF EXISTS event_search_source",
+        "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER IF EXISTS event_search_insert",
+        "SEARCH_DROP_TRIGGER_DELETE": "DROP TRIGGER IF EXISTS event_search_delete",
+        "SEARCH_DROP_TRIGGER_UPDATE": "DROP TRIGGER IF EXISTS event_search_update",
+        "SEARCH_CREATE_KEY_INDEX": (
+            f"CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events ({key})"
+        ),
         "SEARCH_CREATE_VIEW": (
             f"CREATE VIEW event_search_source AS SELECT {key} AS rid, body "
             "FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL"

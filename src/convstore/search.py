@@ -125,19 +125,13 @@ def search(
     match = literal_query(query) if literal else query
     if not match.strip():
         raise InvalidArgument("search query is empty")
-    params = (
-        match,
-        markers[0],
-        markers[1],
-        "…",
-        SNIPPET_TOKENS,
-        directory,
-        git_root,
-        types_json,
-        limit,
-    )
+    params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
+    sql = _sql.SEARCH_EVENTS
+    if directory is not None or git_root is not None or types_json is not None:
+        sql = _sql.SEARCH_EVENTS_FILTERED
+        params = (*params, directory, git_root, types_json)
     try:
-        rows = store.connection.execute(_sql.SEARCH_EVENTS, params).fetchall()
+        rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
         raise _bad_query(query, exc) from None
     except UnicodeError as exc:
@@ -201,7 +195,9 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
 
     One write transaction: the view and triggers are rewritten for the new
     paths and every stored event is re-indexed (on a large database this
-    takes a while, like the migration that first built the index).
+    takes a while, like the migration that first built the index). Missing
+    triggers, view or key index are recreated, so calling it with the
+    current fields also repairs a damaged index.
     """
     paths = _validate_fields(store, fields)
     conn = store.connection
@@ -215,6 +211,7 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
             _sql.SEARCH_DROP_VIEW,
         ):
             conn.execute(drop)
+        conn.execute(_sql.SEARCH_CREATE_KEY_INDEX)
         bodies = {
             "body": body_expression(paths, "event_data"),
             "new_body": body_expression(paths, "new.event_data"),
