@@ -480,14 +480,19 @@ def _find_benchmarks() -> str | None:
     """The directory holding the ``benchmarks`` package (a convstore checkout), or None."""
     import importlib.util
 
+    def ours(root: str) -> bool:  # not some other project's "benchmarks" package
+        try:
+            with open(os.path.join(root, "benchmarks", "__init__.py"), encoding="utf-8") as f:
+                return "convstore" in f.read()
+        except OSError:
+            return False
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.dirname(os.path.dirname(here))]  # src/convstore -> the checkout
     spec = importlib.util.find_spec("benchmarks")
     if spec is not None and spec.origin is not None:
-        return os.path.dirname(os.path.dirname(spec.origin))
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(here))  # src/convstore -> repo
-    if os.path.isfile(os.path.join(repo, "benchmarks", "__main__.py")):
-        return repo
-    return None
+        candidates.insert(0, os.path.dirname(os.path.dirname(spec.origin)))
+    return next((root for root in candidates if ours(root)), None)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
