@@ -71,6 +71,11 @@ def _migration_statements() -> dict[str, str]:
         .where(Table("sqlite_master").type == "table")
         .where(Table("sqlite_master").name == "convstore_migrations")
         .get_sql(),
+        # Tables, indexes, views or triggers that SQLite did not make itself.
+        "SCHEMA_USER_OBJECT_COUNT": Query.from_(Table("sqlite_master"))
+        .select(fn.Count(Star()))
+        .where(Table("sqlite_master").name.not_like("sqlite_%"))
+        .get_sql(),
         "MIGRATIONS_SELECT_APPLIED": Query.from_(migrations)
         .select(
             migrations.version,

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import apsw
 
 from . import _sql
 from ._lean import TYPE_CHECKING
 from .errors import StoreError
+from .migrations import check_compatible
 
 if TYPE_CHECKING:
     from typing import Literal, TypeAlias
@@ -112,16 +114,61 @@ def make_parent_directories(path: str) -> None:
         raise StoreError(f"cannot create directory {parent!r} for database: {exc}") from None
 
 
+def restrict_to_owner(path: str) -> None:
+    """Make an existing database and its ``-wal``/``-shm`` files owner-only (0600).
+
+    New files are created 0600 under an owner-only umask; this covers a file
+    that existed before with wider permissions (made by ``touch``, copied, or
+    written by another tool), whose WAL SQLite creates with the same mode.
+    """
+    if os.name != "posix":
+        return
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if stat.S_IMODE(os.stat(name).st_mode) & 0o077:
+                os.chmod(name, FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(
+                f"cannot make {name!r} readable by its owner only: {exc.strerror}"
+            ) from None
+
+
 def set_busy_timeout(conn: apsw.Connection, timeout: float) -> None:
     """Wait up to ``timeout`` seconds for another connection's lock before failing busy."""
     conn.set_busy_timeout(max(0, int(timeout * 1000)))
 
 
-def set_wal(conn: apsw.Connection) -> None:
-    """Journal in WAL mode. Reads the mode first: an up-to-date file takes no write lock."""
-    mode = conn.execute(_sql.PRAGMA_JOURNAL_MODE).get
-    if str(mode).lower() != "wal":
-        conn.execute(_sql.PRAGMA_JOURNAL_MODE_WAL).fetchall()
+def set_wal(conn: apsw.Connection, timeout: float, where: str) -> None:
+    """Journal in WAL mode. Reads the mode first: an up-to-date file takes no write lock.
+
+    Switching to WAL upgrades the statement's own read lock to a write lock,
+    and SQLite never calls the busy handler for that upgrade (it could
+    deadlock), so while another connection holds the write lock (a process
+    that opened the same new file a moment earlier and is migrating it) the
+    switch fails with ``SQLITE_BUSY`` at once, whatever the busy timeout. Retry
+    it, re-reading the mode each time (the other process has usually switched
+    the file already), until ``timeout`` seconds have passed.
+
+    The switch rewrites the file header, so a database this code must not
+    change (newer schema, changed migration) is refused first, read-only.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            mode = conn.execute(_sql.PRAGMA_JOURNAL_MODE).get
+            if str(mode).lower() != "wal":
+                check_compatible(conn, where)
+                conn.execute(_sql.PRAGMA_JOURNAL_MODE_WAL).fetchall()
+            return
+        except apsw.BusyError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
 
 
 def set_synchronous(conn: apsw.Connection, level: Synchronous) -> None:
@@ -164,10 +211,12 @@ def open_connection(
         try:
             set_busy_timeout(conn, timeout)
             if not is_memory:
-                set_wal(conn)
+                set_wal(conn, timeout, repr(path))
             set_synchronous(conn, synchronous)
             set_foreign_keys(conn)
             set_checkpoint_policy(conn)
+            if not is_memory:
+                restrict_to_owner(path)
         except BaseException:
             conn.close()
             raise

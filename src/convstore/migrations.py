@@ -54,6 +54,7 @@ __all__ = [
     "known_migrations",
     "status",
     "migrate",
+    "check_compatible",
     "ensure_current",
 ]
 
@@ -245,13 +246,8 @@ def migrate(
             raise
 
 
-def ensure_current(
-    conn: apsw.Connection,
-    where: str,
-    clock: Callable[[], float] = time.time,
-) -> None:
-    """Bring the schema up to date; read-only (no write lock) when it already is."""
-    known = known_migrations()
+def _refuse_newer(conn: apsw.Connection, where: str, known: tuple[Migration, ...]) -> int:
+    """Return ``PRAGMA user_version``; refuse a database newer than this code."""
     version = conn.execute(_sql.PRAGMA_USER_VERSION).get
     if not isinstance(version, int):
         raise StoreError(f"database {where} returned a non-integer user_version")
@@ -260,6 +256,36 @@ def ensure_current(
             f"database {where} is at schema version {version}, newer than this convstore knows "
             f"({len(known)}): upgrade convstore to open it; nothing was changed"
         )
+    return version
+
+
+def check_compatible(conn: apsw.Connection, where: str) -> None:
+    """Read-only: raise :class:`MigrationError` when this code must not change the database.
+
+    That is a database newer than this code, one whose applied migration
+    files changed since, or another application's SQLite database (tables, no
+    convstore bookkeeping): :class:`StoreError`. Run before anything rewrites
+    the file (the switch to WAL).
+    """
+    known = known_migrations()
+    _refuse_newer(conn, where, known)
+    applied = _read_applied(conn)
+    if not applied and conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get:
+        raise StoreError(
+            f"database {where} already holds another application's tables and is not a "
+            "convstore database: refusing to add convstore's schema to it; nothing was changed"
+        )
+    _check(applied, known, where)
+
+
+def ensure_current(
+    conn: apsw.Connection,
+    where: str,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Bring the schema up to date; read-only (no write lock) when it already is."""
+    known = known_migrations()
+    version = _refuse_newer(conn, where, known)
     if version == len(known):
         pending = _check(_read_applied(conn), known, where)
         if not pending:

@@ -367,11 +367,11 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_str(event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             conn.execute(
                 _sql.EVENT_APPEND,
                 (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
@@ -406,11 +406,11 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_str(event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
                 (event_id, invocation_id, event_type, event_data, now, session_id),
@@ -451,12 +451,12 @@ class SessionStore:
             _require_str(item.invocation_id, "invocation_id", InvalidEvent)
             _require_str(item.event_type, "event_type", InvalidEvent)
             _require_str(item.event_data, "event_data", InvalidEvent)
-        now = self._now()
         conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
         self._begin_write(doing)
         current = items[0]
         try:
+            now = self._now()  # under the write lock: the log's time never moves backwards
             state = self._session_state(session_id)
             if state is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
@@ -545,9 +545,9 @@ class SessionStore:
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
-        now = self._now()
         self._begin_write(doing)
         try:
+            now = self._now()  # under the write lock: updated_at never moves backwards
             self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
             if self._conn.changes() == 0:
                 why = self._why_not_appended(session_id, event_id, event_id)
