@@ -17,11 +17,9 @@ def test_history_tools_samples_run_as_written(tmp_path: Path) -> None:
     assert [kind for kind, _ in blocks].count("sh") >= 5
     env = {**child_env(), "TZ": "UTC", "XDG_DATA_HOME": str(tmp_path / "xdg")}
     env["PATH"] = os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", "")])
+    runners = {"python": [PYTHON, "-c"], "sh": ["bash", "-euo", "pipefail", "-c"]}
     for kind, code in blocks:
-        if kind == "python":
-            cmd = [PYTHON, "-c", code]
-        else:
-            cmd = ["bash", "-euo", "pipefail", "-c", code]
+        cmd = [*runners[kind], code]
         proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, f"{kind} sample failed:\n{code}\n{proc.stderr}"
     assert (tmp_path / "all.jsonl").is_file()
