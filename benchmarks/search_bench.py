@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             ("phrase", {}, f'"{vocab[0]} {vocab[1]}"'),
             ("prefix", {}, vocab[200][:3] + "*"),
             ("mid word, one directory", {"directory": "/home/u/p7"}, mid),
+            ("very common word, order=recent", {"order": "recent"}, common),
+            ("mid word, order=recent", {"order": "recent"}, mid),
         ]
         rows = []
         for name, kwargs, query in queries:

@@ -108,6 +108,8 @@ def test_search_prints_marked_hits_and_json(db: Path) -> None:
     assert [h["event_id"] for h in hits] == ["e2"]
     hits = json.loads(run("search", "--literal", "journal_mode=WAL.", "--json", db=db).stdout)
     assert [h["event_id"] for h in hits] == ["e2"]
+    hits = json.loads(run("search", "journal", "--recent", "--json", db=db).stdout)
+    assert [h["event_id"] for h in hits] == ["f1", "e2"]
     assert run("search", "nothing-like-this", "--literal", db=db).stdout == "no matches\n"
 
 

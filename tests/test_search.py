@@ -300,3 +300,14 @@ def test_filtered_and_unfiltered_plans_agree(store: SessionStore, clock: FakeClo
     for query in ["wal", "journal", "jour*", "enable OR please"]:
         plain = store.search(query)
         assert plain == store.search(query, event_types=everything)
+
+
+def test_recent_order_returns_newest_sessions_first(store: SessionStore, clock: FakeClock) -> None:
+    _seed(store, clock)
+    assert [h.event_id for h in store.search("journal", order="recent")] == ["f1", "e2"]
+    assert [h.event_id for h in store.search("wal", order="recent")] == ["e2", "e1"]
+    hits = store.search("journal", order="recent", directory="/work/app", limit=1)
+    assert [h.event_id for h in hits] == ["e2"] and hits[0].rank < 0
+    assert store.search("wal", order="recent", event_types=["user"])[0].event_id == "e1"
+    with pytest.raises(InvalidArgument, match="order must be"):
+        store.search("wal", order="newest")

@@ -538,6 +538,22 @@ def _fts_statements() -> dict[str, str]:
             "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
             "ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6"
         ),
+        # order="recent": newest session first, newest event first within it
+        # (the key is sid * 2**32 + seq). FTS5 walks its index in key order and
+        # stops after LIMIT rows, so the cost does not grow with the matches.
+        "SEARCH_EVENTS_RECENT": (
+            "SELECT s.id, e.id, e.event_type, "
+            "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
+            "FROM event_search "
+            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid "
+            "WHERE event_search MATCH ?1 "
+            "AND (?7 IS NULL OR s.directory = ?7) "
+            "AND (?8 IS NULL OR s.git_root = ?8) "
+            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
+            "ORDER BY event_search.rowid DESC LIMIT ?6"
+        ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
         "SEARCH_OPTIMIZE": "INSERT INTO event_search (event_search) VALUES ('optimize')",
         "SEARCH_INTEGRITY_CHECK": (

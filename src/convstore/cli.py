@@ -351,6 +351,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             limit=args.limit,
             literal=args.literal,
             markers=markers,
+            order="recent" if args.recent else "rank",
         )
     if args.json:
         _print_json([h._asdict() for h in hits])
@@ -592,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=20, help="at most N hits (default 20)")
     p.add_argument(
         "--literal", action="store_true", help="search the words as typed, no query syntax"
+    )
+    p.add_argument(
+        "--recent",
+        action="store_true",
+        help="newest matches first instead of best (fast even for very common words)",
     )
     p.set_defaults(func=cmd_search)
 

@@ -16,6 +16,13 @@ How it is kept
     or delete of an event, so appends, batch appends, imports and purges all
     keep it exact, and a rolled-back append leaves no trace in it.
 
+Ranking
+    ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
+    for specific words, slower for words in a large share of events (see the
+    numbers in ``docs/history-tools.md``). ``order="recent"`` returns the
+    newest matches (newest session first) and costs the same whatever the
+    number of matches; ``rank`` is still filled in.
+
 Query syntax
     FTS5's: words (``sqlite wal``: both words), ``"exact phrase"``,
     ``prefix*``, ``a OR b``, ``a NOT b``, ``NEAR(a b, 5)``. Pass
@@ -100,8 +107,9 @@ def search(
     limit: int = 20,
     literal: bool = False,
     markers: tuple[str, str] = ("[", "]"),
+    order: str = "rank",
 ) -> list[SearchHit]:
-    """Events whose indexed text matches ``query``, best bm25 rank first.
+    """Events whose indexed text matches ``query``, best bm25 rank (or newest) first.
 
     See :meth:`convstore.SessionStore.search`.
     """
@@ -125,9 +133,14 @@ def search(
     match = literal_query(query) if literal else query
     if not match.strip():
         raise InvalidArgument("search query is empty")
+    if order not in ("rank", "recent"):
+        raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
     params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
     sql = _sql.SEARCH_EVENTS
-    if directory is not None or git_root is not None or types_json is not None:
+    if order == "recent":
+        sql = _sql.SEARCH_EVENTS_RECENT
+        params = (*params, directory, git_root, types_json)
+    elif directory is not None or git_root is not None or types_json is not None:
         sql = _sql.SEARCH_EVENTS_FILTERED
         params = (*params, directory, git_root, types_json)
     try:

@@ -793,6 +793,7 @@ class SessionStore:
         limit: int = 20,
         literal: bool = False,
         markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
     ) -> list[SearchHit]:
         """Full-text search over event content, best match first.
 
@@ -800,7 +801,10 @@ class SessionStore:
         ``OR``, ``NOT``, ``NEAR``); ``literal=True`` searches the words as
         typed instead. Filters: sessions in ``directory`` and/or under
         ``git_root`` (both must match when both are given), events whose
-        type is in ``event_types``. Archived sessions are searched too. Each
+        type is in ``event_types``. Archived sessions are searched too.
+        ``order="rank"`` sorts by relevance (bm25, which scores every match);
+        ``order="recent"`` returns the newest matches, newest session first, at
+        a cost that does not grow with the number of matches. Each
         :class:`~convstore.search.SearchHit` has the session and event ids,
         the event type, a snippet with every match wrapped in ``markers``,
         the bm25 ``rank`` (lower is better) and ``created_at``. What is
@@ -824,6 +828,7 @@ class SessionStore:
             limit=limit,
             literal=literal,
             markers=markers,
+            order=order,
         )
 
     def search_fields(self) -> tuple[str, ...]:
