@@ -28,9 +28,12 @@ from .models import SessionSummary, StoredEvent, StoredSession
 from .store import NewEvent, SessionStore
 
 if TYPE_CHECKING:
+    from .exporting import ImportReport
     from .ids import new_id
     from .local import LocalSessionService
     from .manager import BOUNDARY_EVENT_TYPE, SessionManager
+    from .retention import PurgeReport
+    from .search import SearchHit
     from .service import SessionService
 
 __version__ = "0.1.0"
@@ -54,6 +57,9 @@ __all__ = [
     "InvalidArgument",
     "MigrationError",
     "StoreBusy",
+    "SearchHit",
+    "ImportReport",
+    "PurgeReport",
 ]
 
 #: Public names imported on first access (PEP 562), by defining module.
@@ -63,6 +69,9 @@ _LAZY = {
     "LocalSessionService": "local",
     "SessionService": "service",
     "new_id": "ids",
+    "SearchHit": "search",
+    "ImportReport": "exporting",
+    "PurgeReport": "retention",
 }
 
 
