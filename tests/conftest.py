@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,16 +58,25 @@ def db_path(tmp_path: Path) -> Path:
 
 #: Backends every SessionService contract test runs against. A backend that
 #: needs a server adds its name here and a branch in ``_make_service``.
-SERVICE_BACKENDS = ["local", "fake"]
+SERVICE_BACKENDS = ["local", "fake", "postgres"]
 
 
-def _make_service(name: str, clock: FakeClock, tmp_path: Path) -> SessionService:
+def _make_service(
+    name: str, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest
+) -> SessionService:
     if name == "local":
         return LocalSessionService(tmp_path / "service.db", clock=clock)
     if name == "fake":
         from fakes import FakeSessionService
 
         return FakeSessionService(clock)
+    if name == "postgres":
+        from convstore.postgres import PostgresSessionService
+
+        # The cluster starts on first use only; each test is its own owner, so
+        # tests share one database and still never see each other's rows.
+        dsn: str = request.getfixturevalue("pg_dsn")
+        return PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
     raise AssertionError(f"unknown backend {name}")
 
 
@@ -73,6 +84,72 @@ def _make_service(name: str, clock: FakeClock, tmp_path: Path) -> SessionService
 def service(
     request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
 ) -> Iterator[SessionService]:
-    svc = _make_service(request.param, clock, tmp_path)
+    svc = _make_service(request.param, clock, tmp_path, request)
+    yield svc
+    svc.close()
+
+
+# -- PostgreSQL -------------------------------------------------------------
+
+
+def unique_owner(prefix: str = "test") -> str:
+    """A fresh owner: an empty world on the shared test database."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the whole test run (see ``tests/pgcluster.py``).
+
+    Missing server binaries skip the PostgreSQL tests with the install command,
+    except under ``CI=true``, where they fail: CI installs the server.
+    """
+    from pgcluster import INSTALL_HINT, find_bindir, temporary_cluster
+
+    if find_bindir() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and {INSTALL_HINT}")
+        pytest.skip(INSTALL_HINT)
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        reason = "psycopg is not installed: pip install -e '.[postgres]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = temporary_cluster()
+    try:
+        cluster.start()
+    except BaseException:
+        shutil.rmtree(cluster.datadir.parent, ignore_errors=True)
+        raise
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop(mode="immediate")
+        finally:
+            shutil.rmtree(cluster.datadir.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_cluster: Any) -> str:
+    """conninfo of a database on the test cluster with convstore's schema applied."""
+    from convstore.postgres import PostgresSessionService
+
+    dsn: str = pg_cluster.create_database("convstore_test")
+    PostgresSessionService(dsn, owner="setup").close()  # applies the migrations once
+    return dsn
+
+
+@pytest.fixture
+def pg_service(pg_dsn: str, clock: FakeClock) -> Iterator[Any]:
+    """A PostgresSessionService for a fresh owner on the shared test database."""
+    from convstore.postgres import PostgresSessionService
+
+    svc = PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock, max_size=4)
     yield svc
     svc.close()

@@ -29,9 +29,12 @@ from .models import SessionSummary, StoredEvent, StoredSession
 from .store import NewEvent, SessionStore
 
 if TYPE_CHECKING:
+    from .exporting import ImportReport
     from .ids import new_id
     from .local import LocalSessionService
     from .manager import BOUNDARY_EVENT_TYPE, SessionManager
+    from .retention import PurgeReport
+    from .search import SearchHit
     from .service import SessionService
 
 __version__ = "0.1.0"
@@ -56,6 +59,9 @@ __all__ = [
     "MigrationError",
     "StoreBusy",
     "CommitUncertain",
+    "SearchHit",
+    "ImportReport",
+    "PurgeReport",
 ]
 
 #: Public names imported on first access (PEP 562), by defining module.
@@ -65,6 +71,9 @@ _LAZY = {
     "LocalSessionService": "local",
     "SessionService": "service",
     "new_id": "ids",
+    "SearchHit": "search",
+    "ImportReport": "exporting",
+    "PurgeReport": "retention",
 }
 
 

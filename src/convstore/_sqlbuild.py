@@ -392,6 +392,206 @@ def _pragmas() -> dict[str, str]:
     }
 
 
+# -- history tools: search, export/import, retention (issue 6) ----------------
+
+#: FTS rows point at events through this integer key; (sid, seq) is the events'
+#: primary key and seq stays below 2**32. Must match migrations/0004.
+SEARCH_KEY_FACTOR = 4294967296
+search_config = Table("search_config")
+
+
+def _export_import_purge_statements() -> dict[str, str]:
+    """Statements of :mod:`convstore.exporting` and :mod:`convstore.retention`."""
+    session_export_fields = [*_session_fields(), sessions.event_count, sessions.sid]
+    purgeable = sessions.archived_at.notnull() & (sessions.archived_at < P(1))
+    newest_seqs = (
+        Query.from_(events)
+        .select(events.seq)
+        .where(events.sid == P(1))
+        .orderby(events.seq, order=Order.desc)
+        .limit(P(2))
+    )
+    purge_sids = Query.from_(sessions).select(sessions.sid).where(purgeable)
+    return {
+        # Export: sessions matching optional filters (NULL = any), in creation order.
+        "EXPORT_SESSIONS": Query.from_(sessions)
+        .select(*session_export_fields)
+        .where(P(1).isnull() | (sessions.directory == P(1)))
+        .where(P(2).isnull() | (sessions.git_root == P(2)))
+        .where((P(3) == 1) | sessions.archived_at.isnull())
+        .orderby(sessions.sid)
+        .get_sql(),
+        "EXPORT_SESSION": Query.from_(sessions)
+        .select(*session_export_fields)
+        .where(sessions.id == P(1))
+        .get_sql(),
+        "EXPORT_METADATA": Query.from_(metadata)
+        .select(metadata.key, metadata.value, metadata.updated_at)
+        .where(metadata.sid == P(1))
+        .orderby(metadata.key)
+        .get_sql(),
+        "EXPORT_EVENTS": Query.from_(events)
+        .select(*[events.field(c) for c in EVENT_COLUMNS])
+        .where(events.sid == P(1))
+        # The events as of the header's event_count, even if appends arrive meanwhile.
+        .where(events.seq <= P(2))
+        .orderby(events.seq)
+        .get_sql(),
+        # Import: every stored field as given (sid comes from last_insert_rowid).
+        "IMPORT_SESSION": Query.into(sessions)
+        .columns(*SESSION_COLUMNS, "event_count")
+        .insert(*[P(n) for n in range(1, 10)])
+        .get_sql(),
+        # Retention. ?1 is the archived_at cutoff throughout.
+        "PURGE_CANDIDATES": Query.from_(sessions)
+        .select(sessions.sid, sessions.id)
+        .where(purgeable)
+        .where(sessions.sid > P(2))
+        .orderby(sessions.sid)
+        .limit(P(3))
+        .get_sql(),
+        "PURGE_COUNT_SESSIONS": Query.from_(sessions)
+        .select(fn.Count(Star()))
+        .where(purgeable)
+        .get_sql(),
+        "PURGE_COUNT_EVENTS": Query.from_(events)
+        .select(fn.Count(Star()))
+        .where(events.sid.isin(purge_sids))
+        .get_sql(),
+        "PURGE_COUNT_METADATA": Query.from_(metadata)
+        .select(fn.Count(Star()))
+        .where(metadata.sid.isin(purge_sids))
+        .get_sql(),
+        # Newest first, at most ?2 rows: a bounded piece of one session.
+        "PURGE_EVENTS_CHUNK": Query.from_(events)
+        .delete()
+        .where(events.sid == P(1))
+        .where(events.seq.isin(newest_seqs))
+        .get_sql(),
+        "PURGE_HAS_EVENTS": Query.from_(events)
+        .select(1)
+        .where(events.sid == P(1))
+        .limit(1)
+        .get_sql(),
+        "PURGE_METADATA": Query.from_(metadata).delete().where(metadata.sid == P(1)).get_sql(),
+        "PURGE_SESSION": Query.from_(sessions)
+        .delete()
+        .where(sessions.sid == P(1))
+        .where(sessions.archived_at.notnull())
+        .get_sql(),
+        "SEARCH_FIELDS_GET": Query.from_(search_config)
+        .select(search_config.value)
+        .where(search_config.key == "fields")
+        .get_sql(),
+        "SEARCH_FIELDS_SET": Query.update(search_config)
+        .set(search_config.value, P(1))
+        .where(search_config.key == "fields")
+        .get_sql(),
+    }
+
+
+def _fts_statements() -> dict[str, str]:
+    """HAND-WRITTEN: FTS5 (``MATCH``, ``bm25``, ``snippet``, special inserts) and DDL.
+
+    pypika knows none of FTS5. The ``SEARCH_CREATE_*`` templates take
+    ``{body}``/``{new_body}``/``{old_body}``: the text expression over
+    ``event_data`` built by :func:`convstore.search.body_expression` from
+    validated, quoted JSON paths (never from raw input). With the default
+    field they produce exactly the objects of ``migrations/0004``.
+    """
+    key = f"sid * {SEARCH_KEY_FACTOR} + seq"
+
+    def sync(op: str, row: str) -> str:
+        if op == "insert":
+            head = "INSERT INTO event_search (rowid, body) SELECT"
+        else:
+            head = "INSERT INTO event_search (event_search, rowid, body) SELECT 'delete',"
+        return (
+            f"{head} {row}.sid * {SEARCH_KEY_FACTOR} + {row}.seq, body "
+            f"FROM (SELECT {{{row}_body}} AS body) WHERE body IS NOT NULL;"
+        )
+
+    return {
+        # No filter: FTS5 sorts by rank itself ("ORDER BY rank" on the bare table)
+        # and computes snippet() for the returned rows only, not every match.
+        "SEARCH_EVENTS": (
+            "WITH top(key, snip, score) AS MATERIALIZED ("
+            "SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search "
+            "WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) "
+            "SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top "
+            f"JOIN session_events e ON e.sid = top.key / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = top.key % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key"
+        ),
+        # Filters (NULL = any): bm25 and snippet are computed only for matches
+        # that pass them, which is what makes a selective filter fast.
+        "SEARCH_EVENTS_FILTERED": (
+            "SELECT s.id, e.id, e.event_type, "
+            "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
+            "FROM event_search "
+            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid "
+            "WHERE event_search MATCH ?1 "
+            "AND (?7 IS NULL OR s.directory = ?7) "
+            "AND (?8 IS NULL OR s.git_root = ?8) "
+            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
+            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6"
+        ),
+        # order="recent": newest session first, newest event first within it
+        # (the key is sid * 2**32 + seq). FTS5 walks its index in key order and
+        # stops after LIMIT rows, so the cost does not grow with the matches.
+        "SEARCH_EVENTS_RECENT": (
+            "SELECT s.id, e.id, e.event_type, "
+            "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
+            "FROM event_search "
+            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid "
+            "WHERE event_search MATCH ?1 "
+            "AND (?7 IS NULL OR s.directory = ?7) "
+            "AND (?8 IS NULL OR s.git_root = ?8) "
+            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
+            "ORDER BY event_search.rowid DESC LIMIT ?6"
+        ),
+        "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
+        "SEARCH_OPTIMIZE": "INSERT INTO event_search (event_search) VALUES ('optimize')",
+        "SEARCH_INTEGRITY_CHECK": (
+            "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
+        ),
+        "SEARCH_CHECK_PATH": "SELECT json_extract('{}', ?1), json_extract('[]', ?1)",
+        # IF EXISTS / IF NOT EXISTS: configure_search also repairs a damaged setup.
+        "SEARCH_DROP_VIEW": "DROP VIEW IF EXISTS event_search_source",
+        "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER IF EXISTS event_search_insert",
+        "SEARCH_DROP_TRIGGER_DELETE": "DROP TRIGGER IF EXISTS event_search_delete",
+        "SEARCH_DROP_TRIGGER_UPDATE": "DROP TRIGGER IF EXISTS event_search_update",
+        "SEARCH_CREATE_KEY_INDEX": (
+            f"CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events ({key})"
+        ),
+        "SEARCH_CREATE_VIEW": (
+            f"CREATE VIEW event_search_source AS SELECT {key} AS rid, body "
+            "FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL"
+        ),
+        "SEARCH_CREATE_TRIGGER_INSERT": (
+            "CREATE TRIGGER event_search_insert AFTER INSERT ON session_events BEGIN "
+            f"{sync('insert', 'new')} END"
+        ),
+        "SEARCH_CREATE_TRIGGER_DELETE": (
+            "CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN "
+            f"{sync('delete', 'old')} END"
+        ),
+        "SEARCH_CREATE_TRIGGER_UPDATE": (
+            "CREATE TRIGGER event_search_update AFTER UPDATE ON session_events BEGIN "
+            f"{sync('delete', 'old')} {sync('insert', 'new')} END"
+        ),
+        "VACUUM": "VACUUM",
+        "PRAGMA_INCREMENTAL_VACUUM": "PRAGMA incremental_vacuum",
+        "PRAGMA_AUTO_VACUUM": "PRAGMA auto_vacuum",
+        "PRAGMA_PAGE_COUNT": "PRAGMA page_count",
+        "PRAGMA_PAGE_SIZE": "PRAGMA page_size",
+    }
+
+
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
     out: dict[str, str] = {}
@@ -403,6 +603,8 @@ def build() -> dict[str, str]:
     out.update(_metadata_and_branch_statements())
     out.update(_import_statements())
     out.update(_history_statement())
+    out.update(_export_import_purge_statements())
+    out.update(_fts_statements())
     return out
 
 

@@ -41,11 +41,14 @@ from .migrations import ensure_current
 from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
     from typing import Any, NoReturn
 
     from .connection import PathArg, Synchronous
+    from .exporting import ImportReport
+    from .retention import PurgeReport
+    from .search import SearchHit
 
     #: A zero-argument callable returning the current Unix time in seconds.
     Clock = Callable[[], float]
@@ -857,6 +860,176 @@ class SessionStore:
             self._fail_write(exc, where)
         self._commit(doing)
         return inserted
+
+    # -- history tools: search, export/import, retention (issue 6) ------------
+    # Thin entry points; the work lives in search.py, exporting.py, retention.py.
+
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        event_types: Iterable[str] | None = None,
+        limit: int = 20,
+        literal: bool = False,
+        markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
+    ) -> list[SearchHit]:
+        """Full-text search over event content, best match first.
+
+        ``query`` uses FTS5 syntax (words, ``"a phrase"``, ``prefix*``,
+        ``OR``, ``NOT``, ``NEAR``); ``literal=True`` searches the words as
+        typed instead. Filters: sessions in ``directory`` and/or under
+        ``git_root`` (both must match when both are given), events whose
+        type is in ``event_types``. Archived sessions are searched too.
+        ``order="rank"`` sorts by relevance (bm25, which scores every match);
+        ``order="recent"`` returns the newest matches, newest session first, at
+        a cost that does not grow with the number of matches. Each
+        :class:`~convstore.search.SearchHit` has the session and event ids,
+        the event type, a snippet with every match wrapped in ``markers``,
+        the bm25 ``rank`` (lower is better) and ``created_at``. What is
+        indexed: :mod:`convstore.search`. Bad syntax raises
+        :class:`InvalidArgument` explaining it.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "fix the WAL"}')
+        ...     [h.snippet for h in store.search("wal OR journal")]
+        ['fix the [WAL]']
+        """
+        from .search import search
+
+        return search(
+            self,
+            query,
+            directory=directory,
+            git_root=git_root,
+            event_types=event_types,
+            limit=limit,
+            literal=literal,
+            markers=markers,
+            order=order,
+        )
+
+    def search_fields(self) -> tuple[str, ...]:
+        """The JSON paths of ``event_data`` the search index covers.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     store.search_fields()
+        ('$.content',)
+        """
+        from .search import search_fields
+
+        return search_fields(self)
+
+    def configure_search(self, fields: Sequence[str]) -> None:
+        """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     data = '{"input": {"cmd": "ls -la"}}'
+        ...     _ = store.append_event("s1", "e1", None, "i", "tool", data)
+        ...     before = len(store.search("ls"))
+        ...     store.configure_search(["$.content", "$.input.cmd"])
+        ...     before, [h.event_id for h in store.search("ls")]
+        (0, ['e1'])
+        """
+        from .search import configure_search
+
+        configure_search(self, fields)
+
+    def export_jsonl(
+        self,
+        session_ids: Iterable[str] | None = None,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        include_archived: bool = True,
+    ) -> Iterator[str]:
+        """Stream sessions as JSON Lines: a header line per session, then one line per event.
+
+        ``session_ids`` picks sessions (all must exist: :class:`SessionNotFound`
+        otherwise, before anything is produced); without it every session
+        matching ``directory``/``git_root`` (``include_archived`` by default)
+        is exported, oldest first. A generator: one row in memory at a time.
+        Format: :mod:`convstore.exporting`.
+
+        >>> import json
+        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+        ...     _ = store.create_session("s1")
+        ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
+        ['session']
+        """
+        from .exporting import export_jsonl
+
+        return export_jsonl(
+            self,
+            session_ids,
+            directory=directory,
+            git_root=git_root,
+            include_archived=include_archived,
+        )
+
+    def import_jsonl(
+        self,
+        lines: Iterable[str | bytes],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        """Import JSON Lines written by :meth:`export_jsonl`, exactly, in one transaction.
+
+        Ids, parents, timestamps, head, archived state, server id and
+        metadata come back as they were. Any problem — an id already used
+        (:class:`DuplicateId`), a malformed line or a truncated session
+        (:class:`InvalidArgument` naming the line), a bad parent
+        (:class:`InvalidEvent`) — refuses the whole input and writes nothing.
+        ``lines`` is read lazily (an open file works); ``progress(sessions,
+        events)`` is called every 1000 events and at the end.
+
+        >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
+        ...     _ = a.create_session("s1")
+        ...     b.import_jsonl(a.export_jsonl()).sessions
+        1
+        """
+        from .exporting import import_jsonl
+
+        return import_jsonl(self, lines, progress=progress)
+
+    def purge(
+        self,
+        *,
+        archived_before: int,
+        dry_run: bool = False,
+        batch_size: int = 2000,
+        vacuum: bool = False,
+        progress: Callable[[PurgeReport], None] | None = None,
+    ) -> PurgeReport:
+        """Delete sessions archived before ``archived_before`` (Unix seconds), for good.
+
+        Their events, metadata and search-index rows go too, in batches of at
+        most ``batch_size`` events, each its own short write transaction.
+        ``dry_run`` only counts. ``vacuum`` then returns the freed space to
+        the file system. Returns a :class:`~convstore.retention.PurgeReport`;
+        ``progress`` gets the running report after every batch. Live
+        (unarchived) sessions are never touched.
+
+        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+        ...     _ = store.create_session("s1")
+        ...     store.archive_session("s1")
+        ...     store.purge(archived_before=1_800_000_000, dry_run=True).sessions
+        1
+        """
+        from .retention import purge
+
+        return purge(
+            self,
+            archived_before=archived_before,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            vacuum=vacuum,
+            progress=progress,
+        )
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {

@@ -1,0 +1,511 @@
+"""Every PostgreSQL statement the team-server backend runs, built with pypika ahead of time.
+
+The twin of :mod:`convstore._sqlbuild` for :mod:`convstore.postgres`: the
+statements are built here with pypika's PostgreSQL dialect, written as plain
+strings to :mod:`convstore._pgsql`, and that module is what the backend
+imports (so neither ``import convstore`` nor ``import convstore.postgres``
+pays for pypika). ``tests/test_pgsql_drift.py`` rebuilds them and fails if the
+two differ.
+
+Regenerate after editing this file::
+
+    python -m convstore._pgsqlbuild > src/convstore/_pgsql.py
+
+Parameters are psycopg's named placeholders (``%(owner)s``), always bound,
+never formatted into the text; a name used twice is bound once. Every
+statement that touches a session filters on ``owner``: another owner's rows
+are invisible, exactly like rows that do not exist. The one statement pypika
+cannot express (``WITH RECURSIVE``) is written out by hand in
+:func:`_history_statement`.
+"""
+
+from __future__ import annotations
+
+from pypika import AliasedQuery, Column, Order, Parameter, Table, Tuple
+from pypika import functions as fn
+from pypika.dialects import PostgreSQLQuery as Query
+from pypika.functions import Cast
+from pypika.queries import QueryBuilder
+from pypika.terms import ExistsCriterion, Function, Star
+
+__all__ = ["build", "render"]
+
+sessions = Table("sessions")
+events = Table("session_events")
+migrations = Table("convstore_migrations")
+metadata = Table("session_metadata")
+pg_tables = Table("pg_tables", schema="pg_catalog")
+
+SESSION_COLUMNS = (
+    "id",
+    "head_id",
+    "server_session_id",
+    "directory",
+    "git_root",
+    "created_at",
+    "updated_at",
+    "archived_at",
+)
+EVENT_STORAGE_COLUMNS = (
+    "sid",
+    "seq",
+    "owner",
+    "id",
+    "parent_id",
+    "invocation_id",
+    "event_type",
+    "event_data",
+    "created_at",
+)
+
+
+def P(name: str) -> Parameter:
+    """psycopg named placeholder ``%(name)s``."""
+    return Parameter(f"%({name})s")
+
+
+OWNER = P("owner")
+SESSION_ID = P("session_id")
+
+
+def _session_fields(table: Table = sessions) -> list[object]:
+    return [table.field(c) for c in SESSION_COLUMNS]
+
+
+def _event_fields() -> list[object]:
+    """A StoredEvent row: the event joined to its session for the session's id."""
+    return [
+        events.id,
+        sessions.id,
+        events.parent_id,
+        events.invocation_id,
+        events.event_type,
+        events.event_data,
+        events.created_at,
+    ]
+
+
+def _mine(table: Table = sessions) -> object:
+    """``owner = %(owner)s AND id = %(session_id)s``: the caller's own session."""
+    return (table.owner == OWNER) & (table.id == SESSION_ID)
+
+
+def _migration_statements() -> dict[str, str]:
+    return {
+        # Transaction-scoped: released by COMMIT/ROLLBACK, never leaked by a crash.
+        "MIGRATIONS_LOCK": Query.select(Function("pg_advisory_xact_lock", P("lock_key"))).get_sql(),
+        # A plain catalog *scan* (not to_regclass, which may answer from a
+        # cache that waiting on an advisory lock does not refresh): after the
+        # lock, it sees the table another process has just committed.
+        "MIGRATIONS_TABLE_EXISTS": Query.from_(pg_tables)
+        .select(fn.Count(Star()))
+        .where(pg_tables.tablename == P("table"))
+        .where(pg_tables.schemaname == Function("ANY", Function("current_schemas", False)))
+        .get_sql(),
+        "MIGRATIONS_CREATE_TABLE": Query.create_table(migrations)
+        .if_not_exists()
+        .columns(
+            Column("version", "integer", nullable=False),
+            Column("name", "text", nullable=False),
+            Column("checksum", "text", nullable=False),
+            Column("applied_at", "bigint", nullable=False),
+            Column("duration_ms", "double precision", nullable=False),
+        )
+        .primary_key("version")
+        .get_sql(),
+        "MIGRATIONS_SELECT_APPLIED": Query.from_(migrations)
+        .select(
+            migrations.version,
+            migrations.name,
+            migrations.checksum,
+            migrations.applied_at,
+            migrations.duration_ms,
+        )
+        .orderby(migrations.version)
+        .get_sql(),
+        "MIGRATIONS_INSERT": Query.into(migrations)
+        .columns("version", "name", "checksum", "applied_at", "duration_ms")
+        .insert(P("version"), P("name"), P("checksum"), P("applied_at"), P("duration_ms"))
+        .get_sql(),
+    }
+
+
+def _session_statements() -> dict[str, str]:
+    def live_newest(column: str) -> QueryBuilder:
+        # One partial index (owner, column, updated_at, sid) serves filter and order.
+        return (
+            Query.from_(sessions)
+            .select(*_session_fields(), sessions.sid)
+            .where(sessions.owner == OWNER)
+            .where(sessions.field(column) == P(column))
+            .where(sessions.archived_at.isnull())
+            .where(sessions.updated_at > P("cutoff"))
+            .orderby(sessions.updated_at, order=Order.desc)
+            .orderby(sessions.sid, order=Order.desc)
+            .limit(1)
+        )
+
+    # Both lookups in one round trip; newest activity wins, then newest session.
+    resumable = (
+        (live_newest("directory") * live_newest("git_root"))
+        .orderby(sessions.updated_at, order=Order.desc)
+        .orderby(sessions.sid, order=Order.desc)
+        .limit(1)
+    )
+    return {
+        "SESSION_INSERT": Query.into(sessions)
+        .columns("owner", "id", "directory", "git_root", "created_at", "updated_at")
+        .insert(OWNER, SESSION_ID, P("directory"), P("git_root"), P("now"), P("now"))
+        .get_sql(),
+        "SESSION_GET": Query.from_(sessions).select(*_session_fields()).where(_mine()).get_sql(),
+        # Why did a write change nothing? (missing vs archived; read after the fact.)
+        "SESSION_STATE": Query.from_(sessions)
+        .select(sessions.archived_at)
+        .where(_mine())
+        .get_sql(),
+        "SESSION_RESUMABLE": resumable.get_sql(),
+        "SESSION_SET_SERVER_ID": Query.update(sessions)
+        .set(sessions.server_session_id, P("server_session_id"))
+        .where(_mine())
+        .get_sql(),
+        # Archiving twice keeps the first archived_at; one statement, one row count.
+        "SESSION_ARCHIVE": Query.update(sessions)
+        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P("now")))
+        .where(_mine())
+        .get_sql(),
+        "SESSION_SUMMARIES": Query.from_(sessions)
+        .select(*_session_fields(), sessions.event_count)
+        .where(sessions.owner == OWNER)
+        .where(sessions.id == Function("ANY", P("ids")))
+        .get_sql(),
+    }
+
+
+def _append_statement(at_head: bool) -> str:
+    """Insert one event and move the head, atomically, in one round trip.
+
+    ``locked`` takes the session's row lock (``FOR UPDATE``): a concurrent
+    append on the same session waits here, then reads the *new* head and
+    event count, so many writers form one chain with unique ``seq`` values.
+    ``ins`` inserts only when the session is the caller's, is live, and (for
+    an explicit parent) owns the parent; ``moved`` moves head, activity time
+    and counter. No row back means nothing was written; the caller diagnoses.
+    """
+    locked = AliasedQuery("locked")
+    ins = AliasedQuery("ins")
+    lock = (
+        Query.from_(sessions)
+        .select(sessions.sid, sessions.owner, sessions.event_count, sessions.head_id)
+        .where(_mine())
+        .where(sessions.archived_at.isnull())
+        .for_update()
+    )
+    parent = locked.head_id if at_head else P("parent_id")
+    insert = (
+        Query.into(events)
+        .columns(*EVENT_STORAGE_COLUMNS)
+        .from_(locked)
+        .select(
+            locked.sid,
+            locked.event_count + 1,
+            locked.owner,
+            P("event_id"),
+            parent,
+            P("invocation_id"),
+            P("event_type"),
+            P("event_data"),
+            P("now"),
+        )
+        .returning(events.sid, events.parent_id)
+    )
+    if not at_head:
+        parent_in_session = ExistsCriterion(
+            Query.from_(events)
+            .select(1)
+            .where(events.owner == OWNER)
+            .where(events.id == P("parent_id"))
+            .where(events.sid == locked.sid)
+        )
+        # The cast names the type: a bare "$n IS NULL" leaves PostgreSQL guessing.
+        insert = insert.where(Cast(P("parent_id"), "text").isnull() | parent_in_session)
+    move = (
+        Query.update(sessions)
+        .from_(ins)
+        .set(sessions.head_id, P("event_id"))
+        .set(sessions.updated_at, P("now"))
+        .set(sessions.event_count, sessions.event_count + 1)
+        .where(sessions.sid == ins.sid)
+    )
+    return (
+        Query.with_(lock, "locked")
+        .with_(insert, "ins")
+        .with_(move, "moved")
+        .from_(ins)
+        .select(ins.parent_id)
+        .get_sql()
+    )
+
+
+def _event_statements() -> dict[str, str]:
+    return {
+        "EVENT_APPEND": _append_statement(at_head=False),
+        "EVENT_APPEND_AT_HEAD": _append_statement(at_head=True),
+        "EVENT_GET": Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(*_event_fields())
+        .where(_mine())
+        .where(events.id == P("event_id"))
+        .get_sql(),
+        "EVENTS_LOAD": Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(*_event_fields())
+        .where(_mine())
+        .orderby(events.seq)
+        .get_sql(),
+        # fork: move the head back to one of the session's own events.
+        "SESSION_SET_HEAD": Query.update(sessions)
+        .set(sessions.head_id, P("event_id"))
+        .set(sessions.updated_at, P("now"))
+        .where(_mine())
+        .where(sessions.archived_at.isnull())
+        .where(
+            ExistsCriterion(
+                Query.from_(events)
+                .select(1)
+                .where(events.owner == OWNER)
+                .where(events.id == P("event_id"))
+                .where(events.sid == sessions.sid)
+            )
+        )
+        .get_sql(),
+    }
+
+
+#: ``list_sessions`` filters; each gets its own statement so each can use its index.
+LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
+
+
+def _listing_statements() -> dict[str, str]:
+    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
+
+    ``%(cursor_updated_at)s``/``%(cursor_sid)s``: the row to start below (a
+    sentinel above every row for the first page).
+    """
+    out: dict[str, str] = {}
+    for filt in LIST_FILTERS:
+        for with_archived in (False, True):
+            q = (
+                Query.from_(sessions)
+                .select(*_session_fields(), sessions.event_count)
+                .where(sessions.owner == OWNER)
+                .where(
+                    Tuple(sessions.updated_at, sessions.sid)
+                    < Tuple(P("cursor_updated_at"), P("cursor_sid"))
+                )
+            )
+            if filt == "DIRECTORY":
+                q = q.where(sessions.directory == P("directory"))
+            elif filt == "GIT_ROOT":
+                q = q.where(sessions.git_root == P("git_root"))
+            elif filt == "EITHER":
+                q = q.where(
+                    (sessions.directory == P("directory")) | (sessions.git_root == P("git_root"))
+                )
+            if not with_archived:
+                q = q.where(sessions.archived_at.isnull())
+            q = (
+                q.orderby(sessions.updated_at, order=Order.desc)
+                .orderby(sessions.sid, order=Order.desc)
+                .limit(P("limit"))
+            )
+            suffix = "_WITH_ARCHIVED" if with_archived else ""
+            out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
+    out["SESSION_CURSOR"] = (
+        Query.from_(sessions).select(sessions.updated_at, sessions.sid).where(_mine()).get_sql()
+    )
+    return out
+
+
+def _metadata_statements() -> dict[str, str]:
+    return {
+        # Upsert; inserts nothing when the session is not the caller's (caller reports it).
+        "METADATA_SET": Query.into(metadata)
+        .columns("sid", "owner", "key", "value", "updated_at")
+        .from_(sessions)
+        .select(sessions.sid, sessions.owner, P("key"), P("value"), P("now"))
+        .where(_mine())
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
+        # One row when the session is the caller's; its value is NULL when unset.
+        "METADATA_GET": Query.from_(sessions)
+        .left_join(metadata)
+        .on((metadata.sid == sessions.sid) & (metadata.key == P("key")))
+        .select(metadata.value)
+        .where(_mine())
+        .get_sql(),
+    }
+
+
+def _sync_statements() -> dict[str, str]:
+    """Server side of :mod:`convstore.sync`: a session and its events with their own ids."""
+    return {
+        # Creates the session with the pushed fields unless the owner already has it.
+        "SYNC_SESSION_INSERT": Query.into(sessions)
+        .columns(
+            "owner",
+            "id",
+            "server_session_id",
+            "directory",
+            "git_root",
+            "created_at",
+            "updated_at",
+            "archived_at",
+        )
+        .insert(
+            OWNER,
+            SESSION_ID,
+            SESSION_ID,
+            P("directory"),
+            P("git_root"),
+            P("created_at"),
+            P("updated_at"),
+            P("archived_at"),
+        )
+        .on_conflict("owner", "id")
+        .do_nothing()
+        .get_sql(),
+        # The session row, locked for the rest of the import (appends wait).
+        "SYNC_SESSION_LOCK": Query.from_(sessions)
+        .select(
+            sessions.sid,
+            sessions.directory,
+            sessions.git_root,
+            sessions.created_at,
+            sessions.updated_at,
+            sessions.archived_at,
+            sessions.head_id,
+            sessions.event_count,
+        )
+        .where(_mine())
+        .for_update()
+        .get_sql(),
+        # Which of these event ids the owner already has, anywhere, and as what.
+        "SYNC_EVENTS_EXISTING": Query.from_(events)
+        .join(sessions)
+        .on(sessions.sid == events.sid)
+        .select(*_event_fields())
+        .where(events.owner == OWNER)
+        .where(events.id == Function("ANY", P("ids")))
+        .get_sql(),
+        "SYNC_EVENT_INSERT": Query.into(events)
+        .columns(*EVENT_STORAGE_COLUMNS)
+        .insert(
+            P("sid"),
+            P("seq"),
+            OWNER,
+            P("event_id"),
+            P("parent_id"),
+            P("invocation_id"),
+            P("event_type"),
+            P("event_data"),
+            P("created_at"),
+        )
+        .get_sql(),
+        # Every metadata value of the given sessions (sync compares them).
+        "SYNC_METADATA_OF": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(sessions.id, metadata.key, metadata.value)
+        .where(sessions.owner == OWNER)
+        .where(sessions.id == Function("ANY", P("ids")))
+        .orderby(sessions.id)
+        .orderby(metadata.key)
+        .get_sql(),
+        "SYNC_METADATA_PUT": Query.into(metadata)
+        .columns("sid", "owner", "key", "value", "updated_at")
+        .insert(P("sid"), OWNER, P("key"), P("value"), P("now"))
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
+        "SYNC_SESSION_FINISH": Query.update(sessions)
+        .set(sessions.head_id, P("head_id"))
+        .set(sessions.updated_at, P("updated_at"))
+        .set(sessions.archived_at, P("archived_at"))
+        .set(sessions.server_session_id, fn.Coalesce(sessions.server_session_id, sessions.id))
+        .set(sessions.event_count, sessions.event_count + P("added"))
+        .where(sessions.sid == P("sid"))
+        .where(sessions.owner == OWNER)
+        .get_sql(),
+    }
+
+
+def _history_statement() -> dict[str, str]:
+    # pypika cannot express WITH RECURSIVE: the chain from head back through
+    # parent_id, in one query, scoped to the owner at every step. `e.seq <
+    # c.seq` holds for every real parent and guarantees termination.
+    cols = (
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
+    )
+    return {
+        "EVENTS_HISTORY": (
+            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) AS ("
+            f"SELECT {cols} FROM sessions s JOIN session_events e "
+            "ON e.sid = s.sid AND e.owner = s.owner AND e.id = s.head_id "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s "
+            "UNION ALL "
+            f"SELECT {cols} FROM chain c JOIN session_events e "
+            "ON e.owner = %(owner)s AND e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq"
+            ") SELECT id, %(session_id)s::text, parent_id, invocation_id, event_type, "
+            "event_data, created_at FROM chain ORDER BY seq"
+        )
+    }
+
+
+def _transaction_statements() -> dict[str, str]:
+    # pypika has no transaction control. An export reads the session and its
+    # events from one snapshot.
+    return {"TX_SNAPSHOT": "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"}
+
+
+def build() -> dict[str, str]:
+    """Return every statement, by constant name, in the order they are written out."""
+    out: dict[str, str] = {}
+    out.update(_migration_statements())
+    out.update(_session_statements())
+    out.update(_event_statements())
+    out.update(_listing_statements())
+    out.update(_metadata_statements())
+    out.update(_sync_statements())
+    out.update(_history_statement())
+    out.update(_transaction_statements())
+    return out
+
+
+def render() -> str:
+    """The text of :mod:`convstore._pgsql`, exactly as it must be on disk."""
+    lines = [
+        '"""Every PostgreSQL statement convstore.postgres runs, as plain strings.',
+        "",
+        "GENERATED by ``python -m convstore._pgsqlbuild > src/convstore/_pgsql.py`` from",
+        "the pypika definitions in :mod:`convstore._pgsqlbuild`; do not edit by hand.",
+        "``tests/test_pgsql_drift.py`` fails if this file and its builder disagree.",
+        '"""',
+        "",
+        "from typing import Final",
+        "",
+    ]
+    for name, sql in build().items():
+        lines.append(f"{name}: Final = {sql!r}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.stdout.write(render())

@@ -1,0 +1,370 @@
+"""Export sessions to JSON Lines and import them back, exactly, streaming both ways.
+
+Format (one JSON object per line, UTF-8):
+
+* a **session header** — ``{"kind": "session", "format": 1, "id": …,
+  "head_id": …, "server_session_id": …, "directory": …, "git_root": …,
+  "created_at": …, "updated_at": …, "archived_at": …, "event_count": N,
+  "metadata": {key: {"value": …, "updated_at": …}}}``;
+* then its **N events** in append order — ``{"kind": "event", "session_id":
+  …, "id": …, "parent_id": …, "invocation_id": …, "event_type": …,
+  "event_data": "<the JSON text, as a string>", "created_at": …}``.
+
+``event_data`` is carried as a string so the stored text comes back byte for
+byte (key order, spacing, number spelling). Any number of sessions follow one
+another in a file. Exporting never holds more than one row in memory; an
+import reads one line at a time and writes everything in **one transaction**:
+a conflicting id, a bad line or a truncated session refuses the whole file
+and leaves the database as it was.
+
+>>> import io
+>>> from convstore import SessionStore
+>>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as a:
+...     _ = a.create_session("s1", directory="/p")
+...     _ = a.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+...     lines = list(a.export_jsonl())
+>>> len(lines)
+2
+>>> with SessionStore(":memory:") as b:
+...     report = b.import_jsonl(lines)
+...     report, b.get_session("s1").head_id
+(ImportReport(sessions=1, events=1), 'e1')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import apsw
+
+from . import _sql
+from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound
+
+if TYPE_CHECKING:
+    from .store import SessionStore
+
+__all__ = ["FORMAT_VERSION", "ImportReport", "export_jsonl", "import_jsonl"]
+
+#: The ``format`` field of a session header this code writes and reads.
+FORMAT_VERSION = 1
+#: Progress callbacks are called every this many events (and at the end).
+PROGRESS_EVERY = 1000
+
+#: ``(sessions, events)`` done so far.
+Progress = Callable[[int, int], None]
+
+
+class ImportReport(NamedTuple):
+    """What an import wrote."""
+
+    sessions: int
+    events: int
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def export_jsonl(
+    store: SessionStore,
+    session_ids: Iterable[str] | None = None,
+    *,
+    directory: str | None = None,
+    git_root: str | None = None,
+    include_archived: bool = True,
+) -> Iterator[str]:
+    """Lines (each ending in ``\\n``) exporting the chosen sessions; see :meth:`SessionStore.export_jsonl`."""  # noqa: E501
+    for what, value in (("directory", directory), ("git_root", git_root)):
+        if value is not None and type(value) is not str:
+            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
+    conn = store.connection
+    if session_ids is not None:
+        if isinstance(session_ids, str):
+            session_ids = [session_ids]
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for sid in session_ids:
+                row = conn.execute(_sql.EXPORT_SESSION, (sid,)).fetchone()
+                if row is None:
+                    raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
+                rows.append(row)
+        except apsw.Error as exc:
+            raise store._translate(exc, "reading sessions to export") from None
+        except UnicodeError:
+            raise InvalidArgument("session ids to export must be valid UTF-8 text") from None
+        return _generate(store, iter(rows))
+    try:
+        cursor = conn.execute(
+            _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
+        )
+    except apsw.Error as exc:
+        raise store._translate(exc, "reading sessions to export") from None
+    except UnicodeError:
+        raise InvalidArgument("export filters must be valid UTF-8 text") from None
+    return _generate(store, cursor)
+
+
+def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Iterator[str]:
+    conn = store.connection
+    try:
+        for row in sessions:
+            (
+                sid_text,
+                head,
+                server,
+                directory,
+                git_root,
+                created,
+                updated,
+                archived,
+                count,
+                sid,
+            ) = row
+            meta = {
+                key: {"value": value, "updated_at": at}
+                for key, value, at in conn.execute(_sql.EXPORT_METADATA, (sid,))
+            }
+            yield _dumps(
+                {
+                    "kind": "session",
+                    "format": FORMAT_VERSION,
+                    "id": sid_text,
+                    "head_id": head,
+                    "server_session_id": server,
+                    "directory": directory,
+                    "git_root": git_root,
+                    "created_at": created,
+                    "updated_at": updated,
+                    "archived_at": archived,
+                    "event_count": count,
+                    "metadata": meta,
+                }
+            )
+            events = conn.execute(_sql.EXPORT_EVENTS, (sid, count))
+            for eid, parent, inv, etype, data, at in events:
+                yield _dumps(
+                    {
+                        "kind": "event",
+                        "session_id": sid_text,
+                        "id": eid,
+                        "parent_id": parent,
+                        "invocation_id": inv,
+                        "event_type": etype,
+                        "event_data": data,
+                        "created_at": at,
+                    }
+                )
+    except apsw.Error as exc:
+        raise store._translate(exc, "exporting sessions") from None
+
+
+# -- import ------------------------------------------------------------------
+
+
+class _Line:
+    """Field access on one parsed line, with errors that name the line."""
+
+    __slots__ = ("data", "number")
+
+    def __init__(self, number: int, data: dict[str, Any]) -> None:
+        self.number = number
+        self.data = data
+
+    def fail(self, message: str) -> InvalidArgument:
+        return InvalidArgument(f"line {self.number}: {message}; nothing was imported")
+
+    def text(self, key: str, *, optional: bool = False) -> Any:
+        value = self.data.get(key)
+        if value is None and optional:
+            return None
+        if type(value) is not str:
+            need = "a string or null" if optional else "a string"
+            raise self.fail(f"field {key!r} must be {need}, got {value!r}")
+        return value
+
+    def integer(self, key: str, *, optional: bool = False) -> Any:
+        value = self.data.get(key)
+        if value is None and optional:
+            return None
+        if type(value) is not int or not -(2**63) <= value < 2**63:
+            need = "an integer or null" if optional else "an integer"
+            raise self.fail(f"field {key!r} must be {need}, got {value!r}")
+        return value
+
+
+def _parse(number: int, raw: str | bytes) -> _Line | None:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidArgument(
+                f"line {number}: not UTF-8 ({exc}); nothing was imported"
+            ) from None
+    if not raw.strip():
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"line {number}: not JSON ({exc}); nothing was imported") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"line {number}: expected a JSON object; nothing was imported")
+    return _Line(number, data)
+
+
+class _Importer:
+    def __init__(self, store: SessionStore, progress: Progress | None) -> None:
+        self.store = store
+        self.conn = store.connection
+        self.progress = progress
+        self.sessions = 0
+        self.events = 0
+        # The session being filled: (header line, sid, id, head, expected count, seen).
+        self.header: _Line | None = None
+        self.sid = 0
+        self.session_id = ""
+        self.seen = 0
+
+    def start_session(self, line: _Line) -> None:
+        self.finish_session()
+        fmt = line.data.get("format", FORMAT_VERSION)
+        if fmt != FORMAT_VERSION:
+            raise line.fail(
+                f"unknown export format {fmt!r} (this convstore reads {FORMAT_VERSION})"
+            )
+        session_id = line.text("id")
+        fields = (
+            session_id,
+            line.text("head_id", optional=True),
+            line.text("server_session_id", optional=True),
+            line.text("directory", optional=True),
+            line.text("git_root", optional=True),
+            line.integer("created_at"),
+            line.integer("updated_at"),
+            line.integer("archived_at", optional=True),
+            line.integer("event_count"),
+        )
+        if fields[8] < 0:
+            raise line.fail(f"event_count must not be negative: {fields[8]}")
+        metadata = line.data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise line.fail("field 'metadata' must be an object")
+        try:
+            self.conn.execute(_sql.IMPORT_SESSION, fields)
+        except apsw.ConstraintError:
+            raise DuplicateId(
+                f"line {line.number}: session id {session_id!r} is already used; "
+                "nothing was imported"
+            ) from None
+        self.sid = self.conn.last_insert_rowid()
+        for key, entry in metadata.items():
+            if isinstance(entry, dict):
+                value, at = entry.get("value"), entry.get("updated_at")
+            else:
+                value, at = entry, fields[6]
+            if type(value) is not str or type(at) is not int:
+                raise line.fail(
+                    f"metadata {key!r} must be a string or {{'value': str, 'updated_at': int}}"
+                )
+            self.conn.execute(_sql.METADATA_IMPORT, (self.sid, key, value, at))
+        self.header, self.session_id, self.seen = line, session_id, 0
+        self.sessions += 1
+
+    def add_event(self, line: _Line) -> None:
+        if self.header is None:
+            raise line.fail("an event line comes before any session header")
+        owner = line.data.get("session_id", self.session_id)
+        if owner != self.session_id:
+            raise line.fail(
+                f"event of session {owner!r} inside session {self.session_id!r}: "
+                "events must follow their own session's header"
+            )
+        event_id = line.text("id")
+        parent = line.text("parent_id", optional=True)
+        data = line.data.get("event_data")
+        if isinstance(data, dict | list):
+            data = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        elif type(data) is not str:
+            raise line.fail(f"field 'event_data' must be JSON text (a string), got {data!r}")
+        self.seen += 1
+        row = (
+            self.sid,
+            self.seen,
+            event_id,
+            parent,
+            line.text("invocation_id"),
+            line.text("event_type"),
+            data,
+            line.integer("created_at"),
+        )
+        try:
+            self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW, row)
+        except apsw.ConstraintError as exc:
+            text = str(exc)
+            if "UNIQUE" in text or "PRIMARY KEY" in text:
+                raise DuplicateId(
+                    f"line {line.number}: event id {event_id!r} is already used; "
+                    "nothing was imported"
+                ) from None
+            raise InvalidEvent(
+                f"line {line.number}: event {event_id!r}: event_data is not valid JSON; "
+                "nothing was imported"
+            ) from None
+        if self.conn.changes() == 0:
+            raise InvalidEvent(
+                f"line {line.number}: event {event_id!r}: parent {parent!r} is not an earlier "
+                f"event of session {self.session_id!r}; nothing was imported"
+            )
+        self.events += 1
+        if self.progress is not None and self.events % PROGRESS_EVERY == 0:
+            self.progress(self.sessions, self.events)
+
+    def finish_session(self) -> None:
+        line = self.header
+        if line is None:
+            return
+        expected = line.data["event_count"]
+        if self.seen != expected:
+            raise line.fail(
+                f"session {self.session_id!r} declares {expected} events but the file has "
+                f"{self.seen} (truncated or edited file?)"
+            )
+        head = line.data.get("head_id")
+        if (
+            head is not None
+            and not self.conn.execute(_sql.EVENT_IN_SESSION, (head, self.sid)).fetchall()
+        ):
+            raise line.fail(f"head_id {head!r} is not an event of session {self.session_id!r}")
+        self.header = None
+
+
+def import_jsonl(
+    store: SessionStore,
+    lines: Iterable[str | bytes],
+    *,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import an export, all or nothing; see :meth:`SessionStore.import_jsonl`."""
+    importer = _Importer(store, progress)
+    doing = "importing sessions"
+    store._begin_write(doing)
+    try:
+        for number, raw in enumerate(lines, start=1):
+            line = _parse(number, raw)
+            if line is None:
+                continue
+            kind = line.data.get("kind")
+            if kind == "session":
+                importer.start_session(line)
+            elif kind == "event":
+                importer.add_event(line)
+            else:
+                raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
+        importer.finish_session()
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    if progress is not None:
+        progress(importer.sessions, importer.events)
+    return ImportReport(importer.sessions, importer.events)

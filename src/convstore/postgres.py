@@ -1,0 +1,789 @@
+"""The team server: the same :class:`~convstore.SessionService` on PostgreSQL.
+
+Install the extra (``pip install 'convstore[postgres]'``), then::
+
+    from convstore import SessionManager
+    from convstore.postgres import PostgresSessionService
+
+    service = PostgresSessionService("host=db.internal dbname=convstore", owner="alice")
+    manager = SessionManager(service, cwd=os.getcwd())
+    manager.start()
+
+Design:
+
+* **psycopg 3 with a** ``psycopg_pool.ConnectionPool``; connections run in
+  autocommit, so each single-statement operation is its own transaction and
+  costs one round trip. Hot statements are prepared server-side by psycopg
+  after a few uses.
+* **Statements** are constants from :mod:`convstore._pgsql` (built with
+  pypika by :mod:`convstore._pgsqlbuild`); values are always bound.
+* **Ownership.** Every row has an ``owner`` and every statement filters on the
+  service's owner. Session ids and event ids are unique *per owner*
+  (``UNIQUE (owner, id)``), so another owner's session behaves exactly like
+  one that does not exist — :class:`SessionNotFound` on writes, ``None`` or
+  ``[]`` on reads — and reusing an id another owner has is no error and no
+  hint. Ids from :func:`convstore.new_id` (UUIDv7) are unique anyway.
+* **Appends stay linear.** An append is one statement whose first step locks
+  the session row (``SELECT ... FOR UPDATE``); the head (the parent of
+  :meth:`append_event_at_head`) and the event counter are read under that
+  lock, the event is inserted and the head moved before it is released. Any
+  number of clients appending to one session form one chain.
+* **Errors** are convstore's typed errors (raw psycopg exceptions never
+  escape), name the session or event, and are raised only after the
+  statement's transaction rolled back: a failed call writes nothing.
+* **Migrations** (``migrations/postgres``) are applied on open by
+  :mod:`convstore.postgres_migrations`, safely when many processes start at once.
+
+``import convstore`` does not import this module (nor psycopg).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, LiteralString, NoReturn
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from . import _pgsql
+from .errors import (
+    DuplicateId,
+    InvalidArgument,
+    InvalidEvent,
+    SessionArchived,
+    SessionNotFound,
+    StoreBusy,
+    StoreError,
+)
+from .models import SessionSummary, StoredEvent, StoredSession
+from .postgres_migrations import ensure_current
+
+__all__ = ["PostgresSessionService"]
+
+#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
+_FIRST_PAGE = (1 << 62, 1 << 62)
+#: Rows per round trip when a sync moves events in bulk.
+_CHUNK = 1000
+
+_LIST_SQL: dict[tuple[str, bool], LiteralString] = {
+    ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
+    ("ALL", True): _pgsql.LIST_SESSIONS_ALL_WITH_ARCHIVED,
+    ("DIRECTORY", False): _pgsql.LIST_SESSIONS_DIRECTORY,
+    ("DIRECTORY", True): _pgsql.LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED,
+    ("GIT_ROOT", False): _pgsql.LIST_SESSIONS_GIT_ROOT,
+    ("GIT_ROOT", True): _pgsql.LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED,
+    ("EITHER", False): _pgsql.LIST_SESSIONS_EITHER,
+    ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
+}
+
+#: A zero-argument callable returning the current Unix time in seconds.
+Clock = Callable[[], float]
+Row = tuple[Any, ...]
+Conn = psycopg.Connection[Row]
+
+
+def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
+    if type(value) is not str:
+        raise error(f"{what} must be a str, got {type(value).__name__}")
+
+
+def _require_optional_str(
+    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
+) -> None:
+    if value is not None and type(value) is not str:
+        raise error(f"{what} must be a str or None, got {type(value).__name__}")
+
+
+def _describe(conninfo: str) -> str:
+    """``host:port/dbname`` for messages: never the password."""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "the PostgreSQL server"
+    host = parts.get("host") or parts.get("hostaddr") or "localhost"
+    port = parts.get("port") or "5432"
+    db = parts.get("dbname") or parts.get("user") or ""
+    return f"PostgreSQL server {host}:{port}/{db}"
+
+
+class PostgresSessionService:
+    """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
+
+    ``conninfo`` is a libpq connection string or URI. ``owner`` scopes every
+    read and write (a user name, a team member's id). ``clock`` replaces
+    ``time.time`` for every timestamp the service writes or compares.
+    ``min_size``/``max_size`` bound the connection pool; ``timeout`` is how
+    long a call waits for a free connection (then :class:`StoreBusy`).
+    Opening applies pending migrations.
+    """
+
+    __slots__ = ("_clock", "_owner", "_pool", "_timeout", "_where")
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        owner: str,
+        clock: Clock | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 30.0,
+        migrate: bool = True,
+    ) -> None:
+        _require_str(conninfo, "conninfo")
+        _require_str(owner, "owner")
+        if not owner:
+            raise InvalidArgument("owner must be a non-empty str")
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise InvalidArgument(
+                f"pool sizes must satisfy 0 <= min_size <= max_size, max_size >= 1: "
+                f"{min_size}, {max_size}"
+            )
+        self._owner = owner
+        self._clock: Clock = clock if clock is not None else time.time
+        self._timeout = float(timeout)
+        self._where = _describe(conninfo)
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            timeout=self._timeout,
+            open=False,
+            name=f"convstore:{owner}",
+        )
+        try:
+            self._pool.open(wait=min_size > 0, timeout=self._timeout)
+            if migrate:
+                with self._conn("checking the schema") as conn:
+                    ensure_current(conn, self._where, self._clock)
+        except BaseException as exc:
+            self._pool.close()
+            if isinstance(exc, PoolTimeout):
+                raise StoreError(
+                    f"cannot connect to {self._where} within {self._timeout:g}s "
+                    "(is the server running, and the conninfo right?)"
+                ) from None
+            raise
+
+    # -- plumbing ------------------------------------------------------------
+
+    @property
+    def owner(self) -> str:
+        """The owner every statement of this service is scoped to."""
+        return self._owner
+
+    @property
+    def pool(self) -> ConnectionPool[Conn]:
+        """The connection pool, for advanced use (benchmarks, inspection)."""
+        return self._pool
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _translate(self, exc: BaseException, doing: str) -> BaseException:
+        """Map a psycopg/pool exception to the typed error a caller can act on."""
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, PoolTimeout):
+            return StoreBusy(
+                f"no connection to {self._where} became free within {self._timeout:g}s "
+                f"while {doing}"
+            )
+        if isinstance(exc, pgerrors.LockNotAvailable | pgerrors.QueryCanceled):
+            return StoreBusy(f"{self._where} stayed locked while {doing}: {exc}")
+        if isinstance(exc, pgerrors.DeadlockDetected | pgerrors.SerializationFailure):
+            return StoreBusy(f"{self._where}: {doing} conflicted with another writer: {exc}")
+        if isinstance(exc, UnicodeError):
+            return InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})")
+        if isinstance(exc, psycopg.DataError):
+            return InvalidArgument(f"{doing}: a value cannot be stored ({exc})")
+        if isinstance(exc, psycopg.errors.UndefinedTable):
+            return StoreError(
+                f"{self._where} has no convstore schema while {doing}: open it with "
+                "migrate=True once"
+            )
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return StoreError(f"lost the connection to {self._where} while {doing}: {exc}")
+        if isinstance(exc, psycopg.Error):
+            return StoreError(f"{self._where}: {doing} failed: {exc}")
+        return exc
+
+    def _fail(self, exc: BaseException, doing: str) -> NoReturn:
+        raise self._translate(exc, doing) from None
+
+    @contextmanager
+    def _conn(self, doing: str) -> Iterator[Conn]:
+        """A pooled connection; every psycopg error inside becomes a typed error."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
+            self._fail(exc, doing)
+
+    def _one(self, sql: LiteralString, params: dict[str, Any], doing: str) -> Row | None:
+        with self._conn(doing) as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: LiteralString, params: dict[str, Any], doing: str) -> list[Row]:
+        with self._conn(doing) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _rowcount(self, sql: LiteralString, params: dict[str, Any], doing: str) -> int:
+        with self._conn(doing) as conn:
+            return conn.execute(sql, params).rowcount
+
+    def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> StoreError:
+        """Explain a write that changed nothing (the statement already rolled back)."""
+        row = self._one(
+            _pgsql.SESSION_STATE,
+            {"owner": self._owner, "session_id": session_id},
+            f"reading session {session_id!r}",
+        )
+        if row is None:
+            return SessionNotFound(f"session {session_id!r} does not exist")
+        if row[0] is not None:
+            return SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        return InvalidEvent(
+            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
+        )
+
+    def _event_error(self, exc: BaseException, event_id: str) -> BaseException:
+        if isinstance(exc, pgerrors.UniqueViolation):
+            return DuplicateId(f"event id {event_id!r} is already used")
+        if isinstance(
+            exc,
+            pgerrors.CheckViolation
+            | pgerrors.InvalidTextRepresentation
+            | pgerrors.UntranslatableCharacter
+            | pgerrors.InvalidParameterValue,
+        ):
+            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+        if isinstance(exc, psycopg.DataError):
+            return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
+        return exc
+
+    def close(self) -> None:
+        """Close the pool (waits for connections in use). Idempotent."""
+        self._pool.close()
+
+    def __enter__(self) -> PostgresSessionService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresSessionService({self._where!r}, owner={self._owner!r})"
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(
+        self, id: str, directory: str | None = None, git_root: str | None = None
+    ) -> StoredSession:
+        """Create an empty session; :class:`DuplicateId` when this owner already has ``id``."""
+        _require_str(id, "session id")
+        _require_optional_str(directory, "directory")
+        _require_optional_str(git_root, "git_root")
+        now = self._now()
+        doing = f"creating session {id!r}"
+        params = {
+            "owner": self._owner,
+            "session_id": id,
+            "directory": directory,
+            "git_root": git_root,
+            "now": now,
+        }
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(_pgsql.SESSION_INSERT, params)
+        except pgerrors.UniqueViolation:
+            raise DuplicateId(f"session id {id!r} is already used") from None
+        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
+            self._fail(exc, doing)
+        return StoredSession(id, None, None, directory, git_root, now, now, None)
+
+    def get_session(self, id: str) -> StoredSession | None:
+        """The session, or ``None`` (also when it is another owner's)."""
+        if type(id) is not str:
+            return None
+        row = self._one(
+            _pgsql.SESSION_GET, {"owner": self._owner, "session_id": id}, f"reading session {id!r}"
+        )
+        return None if row is None else StoredSession._make(row)
+
+    def find_resumable_session(
+        self, directory: str | None, git_root: str | None, max_age_secs: int
+    ) -> StoredSession | None:
+        """Newest live session of this owner for the directory or git root, in the window."""
+        row = self._one(
+            _pgsql.SESSION_RESUMABLE,
+            {
+                "owner": self._owner,
+                "directory": directory,
+                "git_root": git_root,
+                "cutoff": self._now() - int(max_age_secs),
+            },
+            "looking up a resumable session",
+        )
+        return None if row is None else StoredSession._make(row[:8])
+
+    def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
+        """Record a sync server's id for the session."""
+        _require_optional_str(server_session_id, "server_session_id")
+        changed = self._rowcount(
+            _pgsql.SESSION_SET_SERVER_ID,
+            {
+                "owner": self._owner,
+                "session_id": session_id,
+                "server_session_id": server_session_id,
+            },
+            f"setting the server id of session {session_id!r}",
+        )
+        if changed == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    def archive_session(self, session_id: str) -> None:
+        """Archive (never resumed, no more appends); archiving twice keeps the first time."""
+        changed = self._rowcount(
+            _pgsql.SESSION_ARCHIVE,
+            {"owner": self._owner, "session_id": session_id, "now": self._now()},
+            f"archiving session {session_id!r}",
+        )
+        if changed == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    # -- events --------------------------------------------------------------
+
+    def _append(
+        self,
+        sql: LiteralString,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        _require_str(session_id, "session id", InvalidEvent)
+        _require_str(event_id, "event id", InvalidEvent)
+        _require_optional_str(parent_id, "parent_id", InvalidEvent)
+        _require_str(invocation_id, "invocation_id", InvalidEvent)
+        _require_str(event_type, "event_type", InvalidEvent)
+        _require_str(event_data, "event_data", InvalidEvent)
+        now = self._now()
+        doing = f"appending event {event_id!r} to session {session_id!r}"
+        params = {
+            "owner": self._owner,
+            "session_id": session_id,
+            "event_id": event_id,
+            "parent_id": parent_id,
+            "invocation_id": invocation_id,
+            "event_type": event_type,
+            "event_data": event_data,
+            "now": now,
+        }
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(sql, params).fetchone()
+        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
+            self._fail(self._event_error(exc, event_id), doing)
+        if row is None:
+            raise self._why_not(session_id, event_id, parent_id)
+        return StoredEvent(event_id, session_id, row[0], invocation_id, event_type, event_data, now)
+
+    def append_event(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """Append with an explicit parent (``None`` or an event of the same session).
+
+        Errors, with nothing written: :class:`SessionNotFound` (also another
+        owner's session), :class:`SessionArchived`, :class:`DuplicateId` (this
+        owner already has the event id), :class:`InvalidEvent` (bad parent,
+        ``event_data`` not JSON).
+        """
+        return self._append(
+            _pgsql.EVENT_APPEND,
+            session_id,
+            event_id,
+            parent_id,
+            invocation_id,
+            event_type,
+            event_data,
+        )
+
+    def append_event_at_head(
+        self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
+    ) -> StoredEvent:
+        """Append with the head, read under the session's row lock, as parent."""
+        return self._append(
+            _pgsql.EVENT_APPEND_AT_HEAD,
+            session_id,
+            event_id,
+            None,
+            invocation_id,
+            event_type,
+            event_data,
+        )
+
+    def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+        """One event of the session, or ``None``."""
+        row = self._one(
+            _pgsql.EVENT_GET,
+            {"owner": self._owner, "session_id": session_id, "event_id": event_id},
+            f"reading event {event_id!r}",
+        )
+        return None if row is None else StoredEvent._make(row)
+
+    def load_events(self, session_id: str) -> list[StoredEvent]:
+        """Every event of the session in append order (empty for an unknown session)."""
+        rows = self._all(
+            _pgsql.EVENTS_LOAD,
+            {"owner": self._owner, "session_id": session_id},
+            f"loading events of session {session_id!r}",
+        )
+        return list(map(StoredEvent._make, rows))
+
+    def history(self, session_id: str) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first (one recursive query)."""
+        rows = self._all(
+            _pgsql.EVENTS_HISTORY,
+            {"owner": self._owner, "session_id": session_id},
+            f"reading the history of session {session_id!r}",
+        )
+        return list(map(StoredEvent._make, rows))
+
+    def set_head(self, session_id: str, event_id: str) -> None:
+        """Move the head to one of the session's own events (fork / rewind)."""
+        changed = self._rowcount(
+            _pgsql.SESSION_SET_HEAD,
+            {
+                "owner": self._owner,
+                "session_id": session_id,
+                "event_id": event_id,
+                "now": self._now(),
+            },
+            f"moving the head of session {session_id!r} to {event_id!r}",
+        )
+        if changed == 0:
+            why = self._why_not(session_id, event_id, event_id)
+            if isinstance(why, InvalidEvent):
+                why = InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
+            raise why
+
+    # -- metadata ------------------------------------------------------------
+
+    def set_metadata(self, session_id: str, key: str, value: str) -> None:
+        """Upsert one metadata value; :class:`SessionNotFound` for no (or another's) session."""
+        _require_str(key, "metadata key")
+        _require_str(value, "metadata value")
+        changed = self._rowcount(
+            _pgsql.METADATA_SET,
+            {
+                "owner": self._owner,
+                "session_id": session_id,
+                "key": key,
+                "value": value,
+                "now": self._now(),
+            },
+            f"setting metadata {key!r} of session {session_id!r}",
+        )
+        if changed == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    def get_metadata(self, session_id: str, key: str) -> str | None:
+        """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
+        row = self._one(
+            _pgsql.METADATA_GET,
+            {"owner": self._owner, "session_id": session_id, "key": key},
+            f"reading metadata of session {session_id!r}",
+        )
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        value: str | None = row[0]
+        return value
+
+    # -- listing -------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        directory: str | None = None,
+        git_root: str | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        before: str | StoredSession | SessionSummary | None = None,
+    ) -> list[SessionSummary]:
+        """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
+        cursor: tuple[int, int] = _FIRST_PAGE
+        if before is not None:
+            before_id = before if isinstance(before, str) else before.id
+            found = self._one(
+                _pgsql.SESSION_CURSOR,
+                {"owner": self._owner, "session_id": before_id},
+                "listing sessions",
+            )
+            if found is None:
+                raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
+            updated_at = found[0] if isinstance(before, str) else before.updated_at
+            cursor = (updated_at, found[1])
+        if directory is not None and git_root is not None:
+            filt = "EITHER"
+        elif directory is not None:
+            filt = "DIRECTORY"
+        elif git_root is not None:
+            filt = "GIT_ROOT"
+        else:
+            filt = "ALL"
+        rows = self._all(
+            _LIST_SQL[filt, bool(include_archived)],
+            {
+                "owner": self._owner,
+                "cursor_updated_at": cursor[0],
+                "cursor_sid": cursor[1],
+                "limit": limit,
+                "directory": directory,
+                "git_root": git_root,
+            },
+            "listing sessions",
+        )
+        return list(map(SessionSummary._make, rows))
+
+    # -- sync (server side of convstore.sync) ----------------------------------
+
+    def session_summaries(self, ids: Sequence[str]) -> dict[str, SessionSummary]:
+        """This owner's sessions among ``ids`` (one round trip), by id."""
+        rows = self._all(
+            _pgsql.SESSION_SUMMARIES,
+            {"owner": self._owner, "ids": list(ids)},
+            f"reading {len(ids)} sessions",
+        )
+        return {row[0]: SessionSummary._make(row) for row in rows}
+
+    def session_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Every metadata value of this owner's sessions among ``ids``, by session id."""
+        rows = self._all(
+            _pgsql.SYNC_METADATA_OF,
+            {"owner": self._owner, "ids": list(ids)},
+            f"reading the metadata of {len(ids)} sessions",
+        )
+        out: dict[str, dict[str, str]] = {}
+        for session_id, key, value in rows:
+            out.setdefault(session_id, {})[key] = value
+        return out
+
+    def export_session(
+        self, session_id: str
+    ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
+        """The session, all its events and its metadata from one snapshot, or ``None``."""
+        params = {"owner": self._owner, "session_id": session_id}
+        meta_params = {"owner": self._owner, "ids": [session_id]}
+        with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            rows = conn.execute(_pgsql.EVENTS_LOAD, params).fetchall()
+            meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
+        if row is None:
+            return None
+        events = list(map(StoredEvent._make, rows))
+        return StoredSession._make(row), events, {key: value for _, key, value in meta}
+
+    def import_session(
+        self,
+        session: StoredSession | SessionSummary,
+        events: Iterable[StoredEvent],
+        *,
+        merge: bool = False,
+        metadata: dict[str, str] | None = None,
+    ) -> int:
+        """Store a session and its events with their own ids and times; return events added.
+
+        The server twin of :meth:`convstore.SessionStore.import_session`, with
+        the same rules, in one transaction under the session's row lock: a new
+        session is created with all its fields; an existing one (same id,
+        directory, git root and creation time) receives only the events it
+        lacks, appended in the given order (parents first). An event this
+        owner already has with identical content is skipped; with different
+        content (or in another session) it is a :class:`DuplicateId` naming
+        it, and nothing at all is written. The head follows the newer activity
+        (ties: the incoming side), ``updated_at`` is the later one, an archived
+        session stays archived, and ``metadata`` values are upserted.
+        ``merge=False`` refuses an existing session instead.
+        """
+        evs = list(events)
+        name = session.id
+        _require_str(name, "session id")
+        for ev in evs:
+            if ev.session_id != name:
+                raise InvalidEvent(
+                    f"event {ev.id!r} belongs to session {ev.session_id!r}, not {name!r}"
+                )
+        meta = dict(metadata or {})
+        if not all(type(k) is str and type(v) is str for k, v in meta.items()):
+            raise InvalidArgument("metadata keys and values must be str")
+        base = {"owner": self._owner, "session_id": name}
+        doing = f"importing session {name!r}"
+        current: str | None = None
+        added: list[dict[str, Any]] = []
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                created = (
+                    conn.execute(
+                        _pgsql.SYNC_SESSION_INSERT,
+                        {
+                            **base,
+                            "directory": session.directory,
+                            "git_root": session.git_root,
+                            "created_at": session.created_at,
+                            "updated_at": session.updated_at,
+                            "archived_at": session.archived_at,
+                        },
+                    ).rowcount
+                    == 1
+                )
+                locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
+                if locked is None:  # pragma: no cover - inserted or present, and locked
+                    raise StoreError(f"{doing}: the session vanished")
+                sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
+                if not created:
+                    if not merge:
+                        raise DuplicateId(f"session id {name!r} is already used")
+                    if (directory, git_root, created_at) != (
+                        session.directory,
+                        session.git_root,
+                        session.created_at,
+                    ):
+                        raise DuplicateId(
+                            f"session {name!r} already exists with a different directory, git "
+                            "root or creation time: another session with the same id"
+                        )
+                existing: dict[str, StoredEvent] = {}
+                for start in range(0, len(evs), _CHUNK):
+                    ids = [e.id for e in evs[start : start + _CHUNK]]
+                    rows = conn.execute(_pgsql.SYNC_EVENTS_EXISTING, {**base, "ids": ids})
+                    for row in rows.fetchall():
+                        existing[row[0]] = StoredEvent._make(row)
+                known = {e.id for e in existing.values() if e.session_id == name}
+                if head is not None:
+                    known.add(head)
+                outside = {e.parent_id for e in evs if e.parent_id is not None} - known
+                if outside - {e.id for e in evs} and count:
+                    # Rare: a parent the batch does not carry; it may be older on the server.
+                    known.update(r[0] for r in conn.execute(_pgsql.EVENTS_LOAD, base).fetchall())
+                for ev in evs:
+                    current = ev.id
+                    old = existing.get(ev.id)
+                    if old is not None:
+                        if old != ev:
+                            what = (
+                                f"in session {old.session_id!r}"
+                                if old.session_id != name
+                                else "with different content"
+                            )
+                            raise DuplicateId(
+                                f"event {ev.id!r} of session {name!r} conflicts: the server "
+                                f"already has an event with that id {what}; nothing was written"
+                            )
+                        continue
+                    if ev.parent_id is not None and ev.parent_id not in known:
+                        raise InvalidEvent(
+                            f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
+                            f"of session {name!r}"
+                        )
+                    known.add(ev.id)
+                    count += 1
+                    added.append(
+                        {
+                            **base,
+                            "sid": sid,
+                            "seq": count,
+                            "event_id": ev.id,
+                            "parent_id": ev.parent_id,
+                            "invocation_id": ev.invocation_id,
+                            "event_type": ev.event_type,
+                            "event_data": ev.event_data,
+                            "created_at": ev.created_at,
+                        }
+                    )
+                current = None
+                if created or session.updated_at >= updated_at:
+                    new_head, new_updated = session.head_id, session.updated_at
+                else:
+                    new_head, new_updated = head, updated_at
+                if new_head is not None and new_head not in known:
+                    raise InvalidEvent(
+                        f"session {name!r}: head {new_head!r} is not one of its events"
+                    )
+                new_archived = archived_at if archived_at is not None else session.archived_at
+                with conn.cursor() as cur:
+                    for start in range(0, len(added), _CHUNK):
+                        cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
+                if (
+                    created
+                    or added
+                    or (new_head, new_updated, new_archived)
+                    != (
+                        head,
+                        updated_at,
+                        archived_at,
+                    )
+                ):
+                    conn.execute(
+                        _pgsql.SYNC_SESSION_FINISH,
+                        {
+                            **base,
+                            "sid": sid,
+                            "head_id": new_head,
+                            "updated_at": new_updated,
+                            "archived_at": new_archived,
+                            "added": len(added),
+                        },
+                    )
+                if meta:
+                    stored = conn.execute(
+                        _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [name]}
+                    ).fetchall()
+                    have = {key: value for _, key, value in stored}
+                    changed = [
+                        {"owner": self._owner, "sid": sid, "key": k, "value": v, "now": new_updated}
+                        for k, v in sorted(meta.items())
+                        if have.get(k) != v
+                    ]
+                    if changed:
+                        with conn.cursor() as cur:
+                            cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+        except StoreError:
+            raise
+        except pgerrors.UniqueViolation:
+            raise DuplicateId(
+                f"{doing}: an event id was taken by a concurrent writer; nothing was written"
+            ) from None
+        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
+            if current is None and added:  # failed inside the bulk insert: find the culprit
+                current = next((e.id for e in evs if not _is_json(e.event_data)), None)
+            if current is not None:
+                self._fail(self._event_error(exc, current), f"{doing} (at event {current!r})")
+            self._fail(exc, doing)
+        return len(added)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,255 @@
+"""Full-text search over event content, with SQLite FTS5.
+
+What is indexed
+    For every event, the text found at the configured JSON paths of its
+    ``event_data`` — by default ``$.content`` only (the user's message, the
+    model's text, a tool's output in the usual event shapes). Several paths
+    are joined with a newline; a value that is not a string (a number, an
+    array of content blocks) is indexed as its JSON text; an event with none
+    of the paths is not indexed. :func:`configure_search` changes the paths
+    and rebuilds the index.
+
+How it is kept
+    An external-content FTS5 table (``event_search``) holds tokens only; the
+    text is read back from ``session_events`` for snippets. Triggers on
+    ``session_events`` update it inside the same transaction as every insert
+    or delete of an event, so appends, batch appends, imports and purges all
+    keep it exact, and a rolled-back append leaves no trace in it.
+
+Ranking
+    ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
+    for specific words, slower for words in a large share of events (see the
+    numbers in ``docs/history-tools.md``). ``order="recent"`` returns the
+    newest matches (newest session first) and costs the same whatever the
+    number of matches; ``rank`` is still filled in.
+
+Query syntax
+    FTS5's: words (``sqlite wal``: both words), ``"exact phrase"``,
+    ``prefix*``, ``a OR b``, ``a NOT b``, ``NEAR(a b, 5)``. Pass
+    ``literal=True`` to search plain text as typed (every word must occur,
+    punctuation is no operator).
+
+>>> from convstore import SessionStore
+>>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+...     _ = store.create_session("s1", directory="/p")
+...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "enable WAL mode"}')
+...     _ = store.append_event("s1", "e2", "e1", "i", "text", '{"content": "done"}')
+...     [(h.event_id, h.snippet) for h in store.search("wal")]
+[('e1', 'enable [WAL] mode')]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import apsw
+
+from . import _sql
+from .errors import InvalidArgument, StoreError
+
+if TYPE_CHECKING:
+    from .store import SessionStore
+
+__all__ = [
+    "SearchHit",
+    "DEFAULT_FIELDS",
+    "search",
+    "search_fields",
+    "configure_search",
+    "body_expression",
+    "literal_query",
+]
+
+#: The JSON paths indexed by a new database.
+DEFAULT_FIELDS: tuple[str, ...] = ("$.content",)
+#: Words of context around the match in :attr:`SearchHit.snippet`.
+SNIPPET_TOKENS = 16
+_MAX_LIMIT = 10_000
+
+
+class SearchHit(NamedTuple):
+    """One matching event, best first. ``rank`` is FTS5's bm25: lower is better."""
+
+    session_id: str
+    event_id: str
+    event_type: str
+    snippet: str
+    rank: float
+    created_at: int
+
+
+def literal_query(text: str) -> str:
+    """Turn plain text into an FTS5 query matching every word as typed.
+
+    >>> print(literal_query("foo-bar it's"))
+    "foo-bar" "it's"
+    """
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+def _bad_query(query: str, exc: apsw.Error) -> InvalidArgument:
+    reason = str(exc).removeprefix("SQLError: ").removeprefix("fts5: ")
+    return InvalidArgument(
+        f'invalid search query {query!r}: {reason}. FTS5 syntax: words, "exact phrase", '
+        "prefix*, a OR b, a NOT b; quote text with punctuation (or use literal=True / --literal)"
+    )
+
+
+def search(
+    store: SessionStore,
+    query: str,
+    *,
+    directory: str | None = None,
+    git_root: str | None = None,
+    event_types: Iterable[str] | None = None,
+    limit: int = 20,
+    literal: bool = False,
+    markers: tuple[str, str] = ("[", "]"),
+    order: str = "rank",
+) -> list[SearchHit]:
+    """Events whose indexed text matches ``query``, best bm25 rank (or newest) first.
+
+    See :meth:`convstore.SessionStore.search`.
+    """
+    if type(query) is not str:
+        raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
+    for what, value in (("directory", directory), ("git_root", git_root)):
+        if value is not None and type(value) is not str:
+            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
+    if len(markers) != 2 or not all(type(m) is str for m in markers):
+        raise InvalidArgument(f"markers must be a pair of strings: {markers!r}")
+    types_json: str | None = None
+    if event_types is not None:
+        if isinstance(event_types, str):
+            event_types = [event_types]
+        types = list(event_types)
+        if not all(type(t) is str for t in types):
+            raise InvalidArgument(f"event_types must be strings: {types!r}")
+        types_json = json.dumps(types)
+    match = literal_query(query) if literal else query
+    if not match.strip():
+        raise InvalidArgument("search query is empty")
+    if order not in ("rank", "recent"):
+        raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
+    sql = _sql.SEARCH_EVENTS
+    if order == "recent":
+        sql = _sql.SEARCH_EVENTS_RECENT
+        params = (*params, directory, git_root, types_json)
+    elif directory is not None or git_root is not None or types_json is not None:
+        sql = _sql.SEARCH_EVENTS_FILTERED
+        params = (*params, directory, git_root, types_json)
+    try:
+        rows = store.connection.execute(sql, params).fetchall()
+    except apsw.SQLError as exc:
+        raise _bad_query(query, exc) from None
+    except UnicodeError as exc:
+        raise InvalidArgument(f"search: a value is not valid UTF-8 text ({exc})") from None
+    except apsw.Error as exc:
+        raise store._translate(exc, f"searching for {query!r}") from None
+    return [SearchHit._make(row) for row in rows]
+
+
+def search_fields(store: SessionStore) -> tuple[str, ...]:
+    """The JSON paths of ``event_data`` that are indexed (``("$.content",)`` by default)."""
+    try:
+        value = store.connection.execute(_sql.SEARCH_FIELDS_GET).get
+    except apsw.Error as exc:
+        raise store._translate(exc, "reading the search configuration") from None
+    if not isinstance(value, str):
+        raise StoreError(f"database {store.path!r}: the search configuration is missing")
+    return tuple(json.loads(value))
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def body_expression(fields: Sequence[str], column: str) -> str:
+    """The SQL expression giving an event's indexed text, for validated JSON paths.
+
+    >>> body_expression(["$.content"], "new.event_data")
+    "json_extract(new.event_data, '$.content')"
+    >>> body_expression(["$.content", "$.input.command"], "event_data")
+    "nullif(concat_ws(char(10), json_extract(event_data, '$.content'), json_extract(event_data, '$.input.command')), '')"
+    """  # noqa: E501
+    parts = [f"json_extract({column}, {_sql_string(path)})" for path in fields]
+    if len(parts) == 1:
+        return parts[0]
+    return f"nullif(concat_ws(char(10), {', '.join(parts)}), '')"
+
+
+def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
+    if isinstance(fields, str):
+        raise InvalidArgument(f"fields must be a list of JSON paths, not a str: {fields!r}")
+    out = list(fields)
+    if not out:
+        raise InvalidArgument("fields must name at least one JSON path, e.g. '$.content'")
+    for path in out:
+        if type(path) is not str or not path.startswith("$") or "\x00" in path:
+            raise InvalidArgument(f"search field {path!r} is not a JSON path like '$.content'")
+        try:
+            store.connection.execute(_sql.SEARCH_CHECK_PATH, (path,)).fetchall()
+        except apsw.SQLError as exc:
+            raise InvalidArgument(
+                f"search field {path!r} is not a valid JSON path: {exc}"
+            ) from None
+    if len(set(out)) != len(out):
+        raise InvalidArgument(f"search fields repeat a path: {out!r}")
+    return out
+
+
+def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
+    """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
+
+    One write transaction: the view and triggers are rewritten for the new
+    paths and every stored event is re-indexed (on a large database this
+    takes a while, like the migration that first built the index). Missing
+    triggers, view or key index are recreated, so calling it with the
+    current fields also repairs a damaged index.
+    """
+    paths = _validate_fields(store, fields)
+    conn = store.connection
+    doing = f"configuring search fields {paths!r}"
+    store._begin_write(doing)
+    try:
+        for drop in (
+            _sql.SEARCH_DROP_TRIGGER_INSERT,
+            _sql.SEARCH_DROP_TRIGGER_DELETE,
+            _sql.SEARCH_DROP_TRIGGER_UPDATE,
+            _sql.SEARCH_DROP_VIEW,
+        ):
+            conn.execute(drop)
+        conn.execute(_sql.SEARCH_CREATE_KEY_INDEX)
+        bodies = {
+            "body": body_expression(paths, "event_data"),
+            "new_body": body_expression(paths, "new.event_data"),
+            "old_body": body_expression(paths, "old.event_data"),
+        }
+        for create in (
+            _sql.SEARCH_CREATE_VIEW,
+            _sql.SEARCH_CREATE_TRIGGER_INSERT,
+            _sql.SEARCH_CREATE_TRIGGER_DELETE,
+            _sql.SEARCH_CREATE_TRIGGER_UPDATE,
+        ):
+            conn.execute(create.format(**bodies))
+        conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
+        conn.execute(_sql.SEARCH_REBUILD)
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+
+
+def check_index(store: SessionStore) -> None:
+    """Raise :class:`StoreError` when the index disagrees with the stored events."""
+    try:
+        store.connection.execute(_sql.SEARCH_INTEGRITY_CHECK)
+    except apsw.Error as exc:
+        raise StoreError(
+            f"database {store.path!r}: the search index does not match the events ({exc}); "
+            "run configure_search with the current fields to rebuild it"
+        ) from None
