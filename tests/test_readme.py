@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from pathlib import Path
 
 from conftest import PYTHON, REPO, child_env
 
@@ -27,3 +29,28 @@ def test_readme_examples_run_as_written(tmp_path: object) -> None:
         subprocess.run(
             [PYTHON, "-c", block], env=child_env(), check=True, capture_output=True, text=True
         )
+
+
+def test_readme_shell_sample_runs_as_written(tmp_path: Path) -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert blocks
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "python"  # `python` in the sample is this interpreter
+    wrapper.write_text(f'#!/bin/sh\nexec "{PYTHON}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = child_env()
+    env["PATH"] = f"{bindir}{os.pathsep}{env['PATH']}"
+    work = tmp_path / "work"
+    work.mkdir()
+    for block in blocks:
+        out = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+    assert (work / "copy.db").exists()
