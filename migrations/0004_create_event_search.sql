@@ -11,9 +11,9 @@
 -- and `snippet()` reads the text back through the view, which the expression
 -- index `session_events_search_key` makes a single index lookup.
 --
--- Kept in step by triggers, inside the same transaction as every insert or
--- delete of an event (append, batch append, import, purge): measured no slower
--- than issuing the extra statement from Python (see docs/history-tools.md).
+-- Kept in step inside the same transaction as every insert or delete of an
+-- event: inserts (append, batch append, import) by explicit statements, deletes
+-- and updates (purge) by the triggers below.
 CREATE TABLE search_config (
     key   TEXT NOT NULL PRIMARY KEY,
     value TEXT NOT NULL
@@ -35,12 +35,9 @@ CREATE VIRTUAL TABLE event_search USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
-CREATE TRIGGER event_search_insert AFTER INSERT ON session_events BEGIN
-    INSERT INTO event_search (rowid, body)
-    SELECT new.sid * 4294967296 + new.seq, body
-    FROM (SELECT json_extract(new.event_data, '$.content') AS body) WHERE body IS NOT NULL;
-END;
-
+-- New events are indexed by explicit statements in the appending transaction
+-- (SEARCH_INDEX_EVENT / SEARCH_INDEX_RANGE in convstore._sqlbuild), not by an
+-- insert trigger: a trigger makes FTS5 flush a segment for every row.
 CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN
     INSERT INTO event_search (event_search, rowid, body)
     SELECT 'delete', old.sid * 4294967296 + old.seq, body

@@ -232,7 +232,6 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
         }
         for create in (
             _sql.SEARCH_CREATE_VIEW,
-            _sql.SEARCH_CREATE_TRIGGER_INSERT,
             _sql.SEARCH_CREATE_TRIGGER_DELETE,
             _sql.SEARCH_CREATE_TRIGGER_UPDATE,
         ):

@@ -297,7 +297,7 @@ class SessionStore:
         except UnicodeError as exc:
             self._check_stored_text(exc, f"reading session {id!r}")
             return None
-        return None if row is None else StoredSession._make(row)
+        return None if row is None else _new_tuple(StoredSession, row)
 
     def find_resumable_session(
         self, directory: str | None, git_root: str | None, max_age_secs: int
@@ -450,6 +450,7 @@ class SessionStore:
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
+            conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -489,6 +490,7 @@ class SessionStore:
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
+            conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -537,25 +539,27 @@ class SessionStore:
                 raise SessionArchived(
                     f"session {session_id!r} is archived; start a new session to continue"
                 )
-            for seq, current in enumerate(items, start=count + 1):
-                conn.execute(
-                    _sql.EVENT_APPEND_BATCH_ROW,
-                    (
-                        sid,
-                        seq,
-                        current.id,
-                        current.parent_id,
-                        current.invocation_id,
-                        current.event_type,
-                        current.event_data,
-                        now,
-                    ),
+            rows = [
+                (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
+                for seq, e in enumerate(items, start=count + 1)
+            ]
+            try:
+                # One prepared statement stepped for every row, in C.
+                conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
+            except apsw.ConstraintError as exc:
+                # executemany stops at the failing row: the rows before it went in.
+                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get]
+                raise self._constraint_error(exc, current.id) from None
+            if conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get != len(rows):
+                # A row whose parent check failed inserted nothing: name the first.
+                current = next(
+                    e for e in items if not conn.execute(_sql.EVENT_IN_SESSION, (e.id, sid)).get
                 )
-                if conn.changes() == 0:
-                    raise InvalidEvent(
-                        f"event {current.id!r}: parent {current.parent_id!r} is not an event "
-                        f"of session {session_id!r}"
-                    )
+                raise InvalidEvent(
+                    f"event {current.id!r}: parent {current.parent_id!r} is not an event "
+                    f"of session {session_id!r}"
+                )
+            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
             conn.execute(_sql.SESSION_MOVE_HEAD, (items[-1].id, now, len(items), session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, current.id), doing)
@@ -794,6 +798,7 @@ class SessionStore:
                 raise DuplicateId(f"session id {session.id!r} is already used")
             else:
                 sid, count = state[0], state[2]
+            first_count = count
             inserted = 0
             for ev in events:
                 current_id = ev.id
@@ -842,6 +847,7 @@ class SessionStore:
                 raise InvalidEvent(
                     f"session {session.id!r}: head {session.head_id!r} is not one of its events"
                 )
+            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
             conn.execute(
                 _sql.SESSION_IMPORT_MERGE,
                 (
