@@ -5,7 +5,11 @@ the pypika definitions in :mod:`convstore._pgsqlbuild`; do not edit by hand.
 ``tests/test_pgsql_drift.py`` fails if this file and its builder disagree.
 """
 
-from typing import Final
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 MIGRATIONS_LOCK: Final = 'SELECT pg_advisory_xact_lock(%(lock_key)s)'
 MIGRATIONS_TABLE_EXISTS: Final = 'SELECT COUNT(*) FROM "pg_catalog"."pg_tables" WHERE "tablename"=%(table)s AND "schemaname"=ANY(current_schemas(false))'
