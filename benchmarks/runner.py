@@ -80,7 +80,7 @@ def measure(op: systems.Op, n: int, warmup: int) -> list[float]:
     return out
 
 
-def _op_of(system: systems.System, name: str) -> systems.Op | None:
+def op_of(system: systems.System, name: str) -> systems.Op | None:
     getters: dict[str, Callable[[], systems.Op | None]] = {
         "append": system.op_append,
         "append_batch100": system.op_append_batch,
@@ -130,7 +130,7 @@ def run_size(
                 if op_name.startswith("cold_start"):
                     continue
                 for name in order:
-                    op = _op_of(active[name], op_name)
+                    op = op_of(active[name], op_name)
                     if op is None:
                         continue
                     share = PEER_SHARE.get(op_name, 1.0) if name == "peer" else 1.0
