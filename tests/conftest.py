@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from convstore import SessionStore
+from convstore import LocalSessionService, SessionService, SessionStore
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
@@ -52,3 +52,27 @@ def store(clock: FakeClock) -> Iterator[SessionStore]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sessions.db"
+
+
+#: Backends every SessionService contract test runs against. A backend that
+#: needs a server adds its name here and a branch in ``_make_service``.
+SERVICE_BACKENDS = ["local", "fake"]
+
+
+def _make_service(name: str, clock: FakeClock, tmp_path: Path) -> SessionService:
+    if name == "local":
+        return LocalSessionService(tmp_path / "service.db", clock=clock)
+    if name == "fake":
+        from fakes import FakeSessionService
+
+        return FakeSessionService(clock)
+    raise AssertionError(f"unknown backend {name}")
+
+
+@pytest.fixture(params=SERVICE_BACKENDS)
+def service(
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
+) -> Iterator[SessionService]:
+    svc = _make_service(request.param, clock, tmp_path)
+    yield svc
+    svc.close()

@@ -2,8 +2,9 @@
 
 Sessions and an append-only event log, resumable by working directory or git
 root, fast on tables with millions of events. ``import convstore`` loads only
-APSW and the standard library (no pypika, no psycopg), so a client that starts
-on every shell prompt pays for nothing it does not use.
+APSW and a few standard modules (no pypika, psycopg or :mod:`typing`): the
+service layer is imported on first use, so a client that starts on every
+shell prompt pays for nothing it does not use.
 
 >>> from convstore import SessionStore
 >>> with SessionStore(":memory:") as store:
@@ -12,6 +13,7 @@ on every shell prompt pays for nothing it does not use.
 's1'
 """
 
+from ._lean import TYPE_CHECKING
 from .errors import (
     DuplicateId,
     InvalidArgument,
@@ -25,10 +27,21 @@ from .errors import (
 from .models import SessionSummary, StoredEvent, StoredSession
 from .store import NewEvent, SessionStore
 
+if TYPE_CHECKING:
+    from .ids import new_id
+    from .local import LocalSessionService
+    from .manager import BOUNDARY_EVENT_TYPE, SessionManager
+    from .service import SessionService
+
 __version__ = "0.1.0"
 
 __all__ = [
     "SessionStore",
+    "SessionService",
+    "LocalSessionService",
+    "SessionManager",
+    "BOUNDARY_EVENT_TYPE",
+    "new_id",
     "StoredSession",
     "StoredEvent",
     "SessionSummary",
@@ -42,3 +55,28 @@ __all__ = [
     "MigrationError",
     "StoreBusy",
 ]
+
+#: Public names imported on first access (PEP 562), by defining module.
+_LAZY = {
+    "SessionManager": "manager",
+    "BOUNDARY_EVENT_TYPE": "manager",
+    "LocalSessionService": "local",
+    "SessionService": "service",
+    "new_id": "ids",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convstore' has no attribute {name!r}")
+    import sys
+
+    __import__(f"convstore.{module}")
+    value = getattr(sys.modules[f"convstore.{module}"], name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,7 +5,11 @@ pypika definitions in :mod:`convstore._sqlbuild`; do not edit by hand.
 ``tests/test_sql_drift.py`` fails if this file and its builder disagree.
 """
 
-from typing import Final
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 PRAGMA_JOURNAL_MODE: Final = 'PRAGMA journal_mode'
 PRAGMA_JOURNAL_MODE_WAL: Final = 'PRAGMA journal_mode=WAL'
@@ -39,3 +43,22 @@ EVENT_APPEND_BATCH_ROW: Final = 'INSERT INTO "session_events" ("sid","seq","id",
 EVENT_IN_SESSION: Final = 'SELECT 1 FROM "session_events" WHERE "id"=?1 AND "sid"=?2'
 EVENT_ID_EXISTS: Final = 'SELECT 1 FROM "session_events" WHERE "id"=?1'
 EVENTS_LOAD: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "sessions" JOIN "session_events" ON "session_events"."sid"="sessions"."sid" WHERE "sessions"."id"=?1 ORDER BY "session_events"."seq"'
+LIST_SESSIONS_ALL: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_ALL_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_DIRECTORY: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "directory"=?4 AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "directory"=?4 ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_GIT_ROOT: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "git_root"=?4 AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "git_root"=?4 ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_EITHER: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND ("directory"=?4 OR "git_root"=?5) AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+LIST_SESSIONS_EITHER_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND ("directory"=?4 OR "git_root"=?5) ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
+SESSION_CURSOR: Final = 'SELECT "updated_at","sid" FROM "sessions" WHERE "id"=?1'
+METADATA_SET: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") SELECT "sid",?2,?3,?4 FROM "sessions" WHERE "id"=?1 ON CONFLICT ("sid", "key") DO UPDATE SET "value"=EXCLUDED."value","updated_at"=EXCLUDED."updated_at"'
+METADATA_GET: Final = 'SELECT "session_metadata"."value" FROM "sessions" LEFT JOIN "session_metadata" ON "session_metadata"."sid"="sessions"."sid" AND "session_metadata"."key"=?2 WHERE "sessions"."id"=?1'
+EVENT_GET: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "session_events" JOIN "sessions" ON "sessions"."sid"="session_events"."sid" WHERE "session_events"."id"=?1 AND "sessions"."id"=?2'
+SESSION_SET_HEAD: Final = 'UPDATE "sessions" SET "head_id"=?1,"updated_at"=?2 WHERE "id"=?3 AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=?1 AND "session_events"."sid"="sessions"."sid")'
+SESSION_IMPORT_INSERT: Final = 'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)'
+SESSION_IMPORT_MERGE: Final = 'UPDATE "sessions" SET "head_id"=CASE WHEN ?3>="updated_at" THEN ?1 ELSE "head_id" END,"updated_at"=MAX("updated_at",?3),"server_session_id"=COALESCE(?2,"server_session_id"),"archived_at"=COALESCE("archived_at",?4),"event_count"=?5 WHERE "sid"=?6'
+EVENT_GET_BY_ID: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "session_events" JOIN "sessions" ON "sessions"."sid"="session_events"."sid" WHERE "session_events"."id"=?1'
+METADATA_IMPORT: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") VALUES (?1,?2,?3,?4) ON CONFLICT ("sid", "key") DO UPDATE SET "value"=EXCLUDED."value","updated_at"=EXCLUDED."updated_at"'
+METADATA_ALL: Final = 'SELECT "session_metadata"."key","session_metadata"."value" FROM "session_metadata" JOIN "sessions" ON "sessions"."sid"="session_metadata"."sid" WHERE "sessions"."id"=?1 ORDER BY "session_metadata"."key"'
+EVENTS_HISTORY: Final = 'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq) SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at FROM chain ORDER BY seq'

@@ -18,15 +18,17 @@ reader still finds every statement in one place.
 
 from __future__ import annotations
 
-from pypika import Column, Order, Parameter, Query, Table
+from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
-from pypika.terms import ExistsCriterion, Star
+from pypika.dialects import PostgreSQLQuery
+from pypika.terms import Case, ExistsCriterion, Function, Star
 
 __all__ = ["build", "render"]
 
 sessions = Table("sessions")
 events = Table("session_events")
 migrations = Table("convstore_migrations")
+metadata = Table("session_metadata")
 
 SESSION_COLUMNS = (
     "id",
@@ -199,6 +201,170 @@ def _event_statements() -> dict[str, str]:
     }
 
 
+#: ``list_sessions`` filters; each gets its own statement so each can use its index.
+LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
+
+
+def _listing_statements() -> dict[str, str]:
+    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
+
+    Parameters: ``?1``/``?2`` the cursor ``(updated_at, sid)`` to start below
+    (the caller passes a sentinel above every row for the first page), ``?3``
+    the limit, then the filter values (directory, git root) from ``?4``.
+    """
+    out: dict[str, str] = {}
+    for filt in LIST_FILTERS:
+        for with_archived in (False, True):
+            q = (
+                Query.from_(sessions)
+                .select(*_session_fields(), sessions.event_count)
+                .where(Tuple(sessions.updated_at, sessions.sid) < Tuple(P(1), P(2)))
+            )
+            if filt == "DIRECTORY":
+                q = q.where(sessions.directory == P(4))
+            elif filt == "GIT_ROOT":
+                q = q.where(sessions.git_root == P(4))
+            elif filt == "EITHER":
+                q = q.where((sessions.directory == P(4)) | (sessions.git_root == P(5)))
+            if not with_archived:
+                q = q.where(sessions.archived_at.isnull())
+            q = (
+                q.orderby(sessions.updated_at, order=Order.desc)
+                .orderby(sessions.sid, order=Order.desc)
+                .limit(P(3))
+            )
+            suffix = "_WITH_ARCHIVED" if with_archived else ""
+            out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
+    out["SESSION_CURSOR"] = (
+        Query.from_(sessions)
+        .select(sessions.updated_at, sessions.sid)
+        .where(sessions.id == P(1))
+        .get_sql()
+    )
+    return out
+
+
+def _metadata_and_branch_statements() -> dict[str, str]:
+    head_in_session = ExistsCriterion(
+        Query.from_(events).select(1).where((events.id == P(1)) & (events.sid == sessions.sid))
+    )
+    return {
+        # Upsert; inserts nothing when the session does not exist (caller reports it).
+        "METADATA_SET": PostgreSQLQuery.into(metadata)
+        .columns("sid", "key", "value", "updated_at")
+        .from_(sessions)
+        .select(sessions.sid, P(2), P(3), P(4))
+        .where(sessions.id == P(1))
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
+        # One row when the session exists; its value is NULL when the key is unset.
+        "METADATA_GET": Query.from_(sessions)
+        .left_join(metadata)
+        .on((metadata.sid == sessions.sid) & (metadata.key == P(2)))
+        .select(metadata.value)
+        .where(sessions.id == P(1))
+        .get_sql(),
+        "EVENT_GET": Query.from_(events)
+        .join(sessions)
+        .on(sessions.sid == events.sid)
+        .select(
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.id == P(1))
+        .where(sessions.id == P(2))
+        .get_sql(),
+        # fork: move the head back to one of the session's own events.
+        "SESSION_SET_HEAD": Query.update(sessions)
+        .set(sessions.head_id, P(1))
+        .set(sessions.updated_at, P(2))
+        .where(sessions.id == P(3))
+        .where(sessions.archived_at.isnull())
+        .where(head_in_session)
+        .get_sql(),
+    }
+
+
+def _import_statements() -> dict[str, str]:
+    """Writing sessions and events with their original ids and timestamps (import, sync)."""
+    return {
+        "SESSION_IMPORT_INSERT": Query.into(sessions)
+        .columns(*SESSION_COLUMNS)
+        .insert(P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8))
+        .get_sql(),
+        # Merge an imported session's state into the stored row: the newer
+        # activity decides the head; archiving and server ids are never undone.
+        "SESSION_IMPORT_MERGE": Query.update(sessions)
+        .set(
+            sessions.head_id,
+            Case().when(P(3) >= sessions.updated_at, P(1)).else_(sessions.head_id),
+        )
+        .set(sessions.updated_at, Function("MAX", sessions.updated_at, P(3)))
+        .set(sessions.server_session_id, fn.Coalesce(P(2), sessions.server_session_id))
+        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P(4)))
+        .set(sessions.event_count, P(5))
+        .where(sessions.sid == P(6))
+        .get_sql(),
+        "EVENT_GET_BY_ID": Query.from_(events)
+        .join(sessions)
+        .on(sessions.sid == events.sid)
+        .select(
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.id == P(1))
+        .get_sql(),
+        "METADATA_IMPORT": PostgreSQLQuery.into(metadata)
+        .columns("sid", "key", "value", "updated_at")
+        .insert(P(1), P(2), P(3), P(4))
+        .on_conflict("sid", "key")
+        .do_update("value")
+        .do_update("updated_at")
+        .get_sql(),
+        "METADATA_ALL": Query.from_(metadata)
+        .join(sessions)
+        .on(sessions.sid == metadata.sid)
+        .select(metadata.key, metadata.value)
+        .where(sessions.id == P(1))
+        .orderby(metadata.key)
+        .get_sql(),
+    }
+
+
+def _history_statement() -> dict[str, str]:
+    # pypika cannot express WITH RECURSIVE: the chain from head back through
+    # parent_id, in one query. `e.seq < c.seq` holds for every real parent (a
+    # parent is always appended before its child) and guarantees termination.
+    cols = (
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
+    )
+    return {
+        "EVENTS_HISTORY": (
+            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) AS ("
+            f"SELECT {cols} FROM sessions s JOIN session_events e "
+            "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+            "UNION ALL "
+            f"SELECT {cols} FROM chain c JOIN session_events e "
+            "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq"
+            ") SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+            "FROM chain ORDER BY seq"
+        )
+    }
+
+
 def _pragmas() -> dict[str, str]:
     # pypika has no PRAGMA builder; these are the connection's settings.
     return {
@@ -228,6 +394,10 @@ def build() -> dict[str, str]:
     out.update(_migration_statements())
     out.update(_session_statements())
     out.update(_event_statements())
+    out.update(_listing_statements())
+    out.update(_metadata_and_branch_statements())
+    out.update(_import_statements())
+    out.update(_history_statement())
     return out
 
 
@@ -241,7 +411,11 @@ def render() -> str:
         "``tests/test_sql_drift.py`` fails if this file and its builder disagree.",
         '"""',
         "",
-        "from typing import Final",
+        "from __future__ import annotations",
+        "",
+        "TYPE_CHECKING = False",
+        "if TYPE_CHECKING:",
+        "    from typing import Final",
         "",
     ]
     for name, sql in build().items():

@@ -16,17 +16,20 @@ unchanged (WAL mode is never switched on over a foreign file).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Literal
 
 import apsw
 
 from . import _sql
+from ._lean import TYPE_CHECKING
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    Synchronous: TypeAlias = Literal["NORMAL", "FULL"]
+    PathArg: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 __all__ = [
     "MEMORY",
@@ -44,9 +47,6 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 STATEMENT_CACHE_SIZE = 128
 #: Owner read/write only: conversation logs are private.
 FILE_MODE = 0o600
-Synchronous = Literal["NORMAL", "FULL"]
-
-PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 
 def normalize_path(path: PathArg) -> str:
@@ -105,21 +105,11 @@ def check_file_header(path: str) -> bool:
 
 def make_parent_directories(path: str) -> None:
     """Create the directories above ``path`` (owner-only), like ``mkdir -p``."""
-    parent = Path(path).parent
+    parent = os.path.dirname(os.path.abspath(path))
     try:
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(parent, mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create directory {str(parent)!r} for database: {exc}") from None
-
-
-@contextlib.contextmanager
-def owner_only_umask() -> Iterator[None]:
-    """Create files as 0600 from the start: no window where others could read them."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
+        raise StoreError(f"cannot create directory {parent!r} for database: {exc}") from None
 
 
 def set_busy_timeout(conn: apsw.Connection, timeout: float) -> None:
@@ -166,7 +156,10 @@ def open_connection(
         make_parent_directories(path)
         check_file_header(path)
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    with owner_only_umask():
+    # Owner-only umask while SQLite creates the file and its -wal/-shm: they are
+    # 0600 from the first byte, with no window where others could read them.
+    old_umask = os.umask(0o077)
+    try:
         conn = apsw.Connection(path, flags=flags, statementcachesize=STATEMENT_CACHE_SIZE, vfs=vfs)
         try:
             set_busy_timeout(conn, timeout)
@@ -178,4 +171,6 @@ def open_connection(
         except BaseException:
             conn.close()
             raise
+    finally:
+        os.umask(old_umask)
     return conn

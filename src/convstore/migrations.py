@@ -26,18 +26,25 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import re
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import apsw
 
 from . import _sql
+from ._lean import TYPE_CHECKING, NamedTuple
 from .errors import MigrationError, StoreBusy, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+try:  # the bare C implementation: hashlib's import loads OpenSSL, a start-up cost
+    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - depends on the Python build
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
 __all__ = [
     "Migration",
@@ -50,22 +57,20 @@ __all__ = [
     "ensure_current",
 ]
 
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(NamedTuple):
     """A migration file the code knows."""
 
     version: int
     name: str
-    path: Path
+    path: str
     sql: str
     checksum: str
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedMigration:
+class AppliedMigration(NamedTuple):
     """A bookkeeping row: a migration as it was applied to a database."""
 
     version: int
@@ -75,8 +80,7 @@ class AppliedMigration:
     duration_ms: float
 
 
-@dataclass(frozen=True, slots=True)
-class MigrationStatus:
+class MigrationStatus(NamedTuple):
     """What is applied and what is pending, as read without changing anything."""
 
     applied: tuple[AppliedMigration, ...]
@@ -88,32 +92,46 @@ class MigrationStatus:
         return self.applied[-1].version if self.applied else 0
 
 
-def migrations_dir() -> Path:
+def migrations_dir() -> str:
     """Where the migration files are: inside the installed package, else the repo's folder."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "migrations"
-    if packaged.is_dir():
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "migrations")
+    if os.path.isdir(packaged):
         return packaged
-    return here.parent.parent / "migrations"
+    return os.path.join(os.path.dirname(os.path.dirname(here)), "migrations")
 
 
-def load_migrations(folder: Path) -> tuple[Migration, ...]:
+def _version_of(filename: str) -> int | None:
+    """``NNNN`` of ``NNNN_name.sql`` (lower-case name, digits, underscores), else None."""
+    stem, dot, ext = filename.rpartition(".")
+    number, sep, name = stem.partition("_")
+    if not (dot and ext == "sql" and sep and name) or len(number) != 4 or not number.isdigit():
+        return None
+    return int(number) if set(name) <= _NAME_CHARS else None
+
+
+def load_migrations(folder: str | os.PathLike[str]) -> tuple[Migration, ...]:
     """Read and checksum every ``NNNN_name.sql`` file in ``folder``, in version order."""
-    if not folder.is_dir():
-        raise MigrationError(f"migrations folder {str(folder)!r} is missing")
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise MigrationError(f"migrations folder {folder!r} is missing")
     found: list[Migration] = []
-    for path in sorted(folder.glob("*.sql")):
-        m = _NAME.match(path.name)
-        if m is None:
-            raise MigrationError(f"migration file {path.name!r} is not named NNNN_name.sql")
-        data = path.read_bytes()
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith(".sql"):
+            continue
+        version = _version_of(filename)
+        if version is None:
+            raise MigrationError(f"migration file {filename!r} is not named NNNN_name.sql")
+        path = os.path.join(folder, filename)
+        with open(path, "rb") as f:
+            data = f.read()
         found.append(
             Migration(
-                version=int(m.group(1)),
-                name=path.name,
+                version=version,
+                name=filename,
                 path=path,
                 sql=data.decode("utf-8"),
-                checksum=hashlib.sha256(data).hexdigest(),
+                checksum=sha256(data).hexdigest(),
             )
         )
     for expected, mig in enumerate(found, start=1):
@@ -125,10 +143,15 @@ def load_migrations(folder: Path) -> tuple[Migration, ...]:
     return tuple(found)
 
 
-@cache
+_known: tuple[Migration, ...] | None = None
+
+
 def known_migrations() -> tuple[Migration, ...]:
     """The migrations this code ships (read from disk once per process)."""
-    return load_migrations(migrations_dir())
+    global _known
+    if _known is None:
+        _known = load_migrations(migrations_dir())
+    return _known
 
 
 def _read_applied(conn: apsw.Connection) -> tuple[AppliedMigration, ...]:

@@ -1,6 +1,6 @@
 """Immutable value objects returned by the store.
 
-They are :class:`typing.NamedTuple` subclasses: immutable, hashable, cheap to
+They are named tuples (:class:`typing.NamedTuple` to a type checker): immutable, hashable, cheap to
 build straight from a database row (``load_events`` of a long session builds
 thousands of them), and readable by attribute::
 
@@ -12,7 +12,7 @@ thousands of them), and readable by attribute::
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ._lean import NamedTuple
 
 __all__ = ["StoredSession", "StoredEvent", "SessionSummary"]
 

@@ -1,0 +1,139 @@
+"""``LocalSessionService``: the :class:`~convstore.service.SessionService` on a local store.
+
+>>> from convstore import LocalSessionService
+>>> service = LocalSessionService(":memory:")
+>>> service.create_session("s1", directory="/p").id
+'s1'
+>>> service.close()
+"""
+
+from __future__ import annotations
+
+from ._lean import TYPE_CHECKING
+from .store import SessionStore
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .connection import PathArg
+    from .models import SessionSummary, StoredEvent, StoredSession
+    from .store import Clock
+
+__all__ = ["LocalSessionService"]
+
+
+class LocalSessionService:
+    """:class:`SessionService` on a local :class:`~convstore.SessionStore`.
+
+    Pass a path (the service opens and owns the store) or an open store (the
+    caller keeps ownership, and ``close()`` leaves it open).
+    """
+
+    __slots__ = ("_owns", "store")
+
+    def __init__(
+        self, store: SessionStore | PathArg, *, timeout: float = 5.0, clock: Clock | None = None
+    ) -> None:
+        if isinstance(store, SessionStore):
+            self.store = store
+            self._owns = False
+        else:
+            self.store = SessionStore(store, timeout=timeout, clock=clock)
+            self._owns = True
+
+    def create_session(
+        self, id: str, directory: str | None = None, git_root: str | None = None
+    ) -> StoredSession:
+        """See :meth:`SessionStore.create_session`."""
+        return self.store.create_session(id, directory, git_root)
+
+    def get_session(self, id: str) -> StoredSession | None:
+        """See :meth:`SessionStore.get_session`."""
+        return self.store.get_session(id)
+
+    def find_resumable_session(
+        self, directory: str | None, git_root: str | None, max_age_secs: int
+    ) -> StoredSession | None:
+        """See :meth:`SessionStore.find_resumable_session`."""
+        return self.store.find_resumable_session(directory, git_root, max_age_secs)
+
+    def append_event(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """See :meth:`SessionStore.append_event`."""
+        return self.store.append_event(
+            session_id, event_id, parent_id, invocation_id, event_type, event_data
+        )
+
+    def append_event_at_head(
+        self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
+    ) -> StoredEvent:
+        """See :meth:`SessionStore.append_event_at_head`."""
+        return self.store.append_event_at_head(
+            session_id, event_id, invocation_id, event_type, event_data
+        )
+
+    def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+        """See :meth:`SessionStore.get_event`."""
+        return self.store.get_event(session_id, event_id)
+
+    def load_events(self, session_id: str) -> list[StoredEvent]:
+        """See :meth:`SessionStore.load_events`."""
+        return self.store.load_events(session_id)
+
+    def history(self, session_id: str) -> list[StoredEvent]:
+        """See :meth:`SessionStore.history`."""
+        return self.store.history(session_id)
+
+    def set_head(self, session_id: str, event_id: str) -> None:
+        """See :meth:`SessionStore.set_head`."""
+        self.store.set_head(session_id, event_id)
+
+    def archive_session(self, session_id: str) -> None:
+        """See :meth:`SessionStore.archive_session`."""
+        self.store.archive_session(session_id)
+
+    def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
+        """See :meth:`SessionStore.update_server_session_id`."""
+        self.store.update_server_session_id(session_id, server_session_id)
+
+    def set_metadata(self, session_id: str, key: str, value: str) -> None:
+        """See :meth:`SessionStore.set_metadata`."""
+        self.store.set_metadata(session_id, key, value)
+
+    def get_metadata(self, session_id: str, key: str) -> str | None:
+        """See :meth:`SessionStore.get_metadata`."""
+        return self.store.get_metadata(session_id, key)
+
+    def list_sessions(
+        self,
+        directory: str | None = None,
+        git_root: str | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        before: str | StoredSession | SessionSummary | None = None,
+    ) -> list[SessionSummary]:
+        """See :meth:`SessionStore.list_sessions`."""
+        return self.store.list_sessions(directory, git_root, include_archived, limit, before)
+
+    def close(self) -> None:
+        """Close the store if this service opened it."""
+        if self._owns:
+            self.store.close()
+
+    def __enter__(self) -> LocalSessionService:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

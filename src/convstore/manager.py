@@ -1,0 +1,180 @@
+"""``SessionManager``: the client's behaviour on top of any :class:`SessionService`.
+
+On :meth:`~SessionManager.start` it resumes the newest session for the
+current directory or git root whose last activity is younger than
+``session_continue_minutes`` — appending one *boundary* event so the model can
+see where the earlier conversation ended — or creates a new session.
+``new_session()`` is the client's ``/new``.
+
+>>> from convstore import LocalSessionService, SessionManager
+>>> service = LocalSessionService(":memory:")
+>>> first = SessionManager(service, cwd="/tmp/project")
+>>> first.start()                      # nothing to resume: a new session
+False
+>>> _ = first.append("user_message", {"content": "hello"})
+>>> again = SessionManager(service, cwd="/tmp/project")
+>>> again.start(), again.session_id == first.session_id   # resumed, boundary appended
+(True, True)
+>>> [e.event_type for e in again.history()]
+['user_message', 'invocation_boundary']
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ._lean import TYPE_CHECKING
+from .gitroot import find_git_root
+from .ids import new_id
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .models import StoredEvent
+    from .service import SessionService
+    from .store import Clock
+
+__all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
+
+#: ``event_type`` of the event appended when a later invocation resumes a session.
+BOUNDARY_EVENT_TYPE = "invocation_boundary"
+
+
+class SessionManager:
+    """Owns the current session of one client invocation.
+
+    ``cwd`` is the client's working directory; its git root is found by
+    walking up for ``.git`` (no subprocess). ``session_continue_minutes=0``
+    disables resuming. ``clock`` (Unix seconds) is used for the boundary
+    event's time gap; the service keeps its own clock for timestamps.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_continue_secs",
+        "_directory",
+        "_git_root",
+        "_invocation_id",
+        "_service",
+        "_session_id",
+    )
+
+    def __init__(
+        self,
+        service: SessionService,
+        *,
+        cwd: str | os.PathLike[str],
+        session_continue_minutes: float = 60,
+        clock: Clock | None = None,
+    ) -> None:
+        if isinstance(session_continue_minutes, bool) or not isinstance(
+            session_continue_minutes, int | float
+        ):
+            raise TypeError(
+                f"session_continue_minutes must be a number, got {session_continue_minutes!r}"
+            )
+        if session_continue_minutes < 0:
+            raise ValueError(
+                f"session_continue_minutes must be >= 0 (0 disables resuming), "
+                f"got {session_continue_minutes!r}"
+            )
+        self._service = service
+        self._directory = os.path.abspath(cwd)
+        self._git_root = find_git_root(self._directory)
+        self._continue_secs = int(session_continue_minutes * 60)
+        self._clock: Clock = clock if clock is not None else time.time
+        self._invocation_id = new_id()
+        self._session_id: str | None = None
+
+    @property
+    def service(self) -> SessionService:
+        """The backend this manager drives."""
+        return self._service
+
+    @property
+    def directory(self) -> str:
+        """The absolute working directory sessions are matched on."""
+        return self._directory
+
+    @property
+    def git_root(self) -> str | None:
+        """The working directory's git root, if it is inside a repository."""
+        return self._git_root
+
+    @property
+    def invocation_id(self) -> str:
+        """This invocation's id: every event it appends carries it."""
+        return self._invocation_id
+
+    @property
+    def session_id(self) -> str:
+        """The current session's id. Raises ``RuntimeError`` before :meth:`start`."""
+        if self._session_id is None:
+            raise RuntimeError("SessionManager.start() has not been called")
+        return self._session_id
+
+    def start(self) -> bool:
+        """Resume the right session or create one; ``True`` when resumed.
+
+        Resuming appends exactly one boundary event (type
+        ``"invocation_boundary"``, data: the previous and new invocation ids and
+        the gap in seconds); creating appends nothing.
+        """
+        if self._continue_secs > 0:
+            found = self._service.find_resumable_session(
+                self._directory, self._git_root, self._continue_secs
+            )
+            if found is not None:
+                self._session_id = found.id
+                previous = (
+                    self._service.get_event(found.id, found.head_id)
+                    if found.head_id is not None
+                    else None
+                )
+                boundary = {
+                    "previous_invocation_id": previous.invocation_id if previous else None,
+                    "invocation_id": self._invocation_id,
+                    "gap_secs": max(0, int(self._clock()) - found.updated_at),
+                }
+                self._append(BOUNDARY_EVENT_TYPE, boundary)
+                return True
+        self._create()
+        return False
+
+    def _create(self) -> None:
+        session = self._service.create_session(new_id(), self._directory, self._git_root)
+        self._session_id = session.id
+
+    def _append(self, event_type: str, data: Any) -> StoredEvent:
+        if isinstance(data, str):
+            text = data
+        else:
+            import json  # only clients that pass objects pay for the json import
+
+            text = json.dumps(data, ensure_ascii=False)
+        return self._service.append_event_at_head(
+            self.session_id, new_id(), self._invocation_id, event_type, text
+        )
+
+    def append(self, event_type: str, data: Any) -> str:
+        """Append an event to the head of the current session; return its id.
+
+        ``data`` is JSON text (a ``str``) or any JSON-serialisable object. The
+        parent is the head as read inside the write transaction, so two
+        terminals appending to one session form a single chain.
+        """
+        return self._append(event_type, data).id
+
+    def new_session(self) -> None:
+        """The client's ``/new``: archive the current session and start a fresh one."""
+        self._service.archive_session(self.session_id)
+        self._create()
+
+    def history(self) -> list[StoredEvent]:
+        """The current branch of the conversation, oldest first (what the model sees)."""
+        return self._service.history(self.session_id)
+
+    def fork(self, event_id: str) -> None:
+        """Move the head back to ``event_id``: the next :meth:`append` starts a branch."""
+        self._service.set_head(self.session_id, event_id)

@@ -1,0 +1,110 @@
+"""The service layer: what a backend must do for the client.
+
+:class:`SessionService` is a :class:`typing.Protocol`: any object with these
+methods can back a :class:`~convstore.manager.SessionManager` — the local
+SQLite store (:class:`LocalSessionService`), the PostgreSQL team server
+(``convstore.postgres.PostgresSessionService``), or a test's in-memory fake.
+
+>>> from convstore import LocalSessionService, SessionService
+>>> isinstance(LocalSessionService(":memory:"), SessionService)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .models import SessionSummary, StoredEvent, StoredSession
+
+__all__ = ["SessionService"]
+
+
+@runtime_checkable
+class SessionService(Protocol):
+    """Everything a backend does for the session manager (and the CLI, and sync).
+
+    Semantics and errors are those of :class:`~convstore.SessionStore`:
+    unknown sessions raise :class:`~convstore.SessionNotFound` on writes and
+    metadata, archived ones refuse appends, ids are unique.
+    """
+
+    def create_session(
+        self, id: str, directory: str | None = None, git_root: str | None = None
+    ) -> StoredSession:
+        """Create an empty session."""
+        ...
+
+    def get_session(self, id: str) -> StoredSession | None:
+        """The session, or ``None``."""
+        ...
+
+    def find_resumable_session(
+        self, directory: str | None, git_root: str | None, max_age_secs: int
+    ) -> StoredSession | None:
+        """Newest live session for the directory or git root, active within the window."""
+        ...
+
+    def append_event(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """Append with an explicit parent; moves the head."""
+        ...
+
+    def append_event_at_head(
+        self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
+    ) -> StoredEvent:
+        """Append with the head (read inside the write) as parent; moves the head."""
+        ...
+
+    def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+        """One event of the session, or ``None``."""
+        ...
+
+    def load_events(self, session_id: str) -> list[StoredEvent]:
+        """Every event, in append order."""
+        ...
+
+    def history(self, session_id: str) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first."""
+        ...
+
+    def set_head(self, session_id: str, event_id: str) -> None:
+        """Move the head to one of the session's events (fork)."""
+        ...
+
+    def archive_session(self, session_id: str) -> None:
+        """Archive: never resumed, no more appends."""
+        ...
+
+    def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
+        """Record the sync server's id for the session."""
+        ...
+
+    def set_metadata(self, session_id: str, key: str, value: str) -> None:
+        """Upsert one metadata value."""
+        ...
+
+    def get_metadata(self, session_id: str, key: str) -> str | None:
+        """One metadata value, ``None`` when unset."""
+        ...
+
+    def list_sessions(
+        self,
+        directory: str | None = None,
+        git_root: str | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        before: str | StoredSession | SessionSummary | None = None,
+    ) -> list[SessionSummary]:
+        """Sessions, newest activity first, keyset-paginated."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+        ...
