@@ -12,11 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import PYTHON, REPO, child_env
 
 from benchmarks.__main__ import main
 from benchmarks.runner import OP_NAMES
-
-from .conftest import PYTHON, REPO, child_env
 
 TINY = ["--events", "2000", "--repeat", "1", "--scale", "0.02", "--quiet"]
 SYSTEMS = ["convstore", "floor", "reference"]
