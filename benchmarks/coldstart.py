@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,12 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")])
     env.pop("PYTHONSTARTUP", None)
+    # An installed wheel has its bytecode compiled at install time; a child that
+    # recompiled convstore's modules on every start (PYTHONDONTWRITEBYTECODE=1 in
+    # the environment) would time the compiler, not the library. Bytecode goes to
+    # a cache outside the source tree; the untimed warm-up run writes it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "convstore-bench-pycache")
     return env
 
 
