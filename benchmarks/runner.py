@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ OPERATIONS: list[tuple[str, str, int]] = [
     ("resume_1000", "find_resumable_session, 1000 sessions in the directory", 5000),
     ("load_warm", "load_events of a 200-event session, warm connection", 1000),
     ("load_cold", "load_events of a 200-event session, freshly opened store", 200),
+    (
+        "load_uncached",
+        "the same with the file evicted from the OS page cache first (reads hit the disk)",
+        30,
+    ),
     ("cold_start", "new process: import, open, resume, load 200 events (wall)", 20),
     ("cold_start_inproc", "the same, timed inside the process (no interpreter start-up)", 0),
 ]
@@ -80,6 +86,34 @@ def measure(op: systems.Op, n: int, warmup: int) -> list[float]:
     return out
 
 
+def uncached(op: systems.Op | None, path: Path) -> systems.Op | None:
+    """``op`` with ``path`` (and its WAL) evicted from the OS page cache before each call."""
+    if op is None:
+        return None
+    prepare = op.prepare
+
+    def evicting() -> Any:
+        prepared = prepare()
+        evict_from_os_cache(path)
+        return prepared
+
+    return systems.Op(evicting, op.call, op.finish)
+
+
+def evict_from_os_cache(path: Path) -> None:
+    """Drop this file's pages from the OS page cache (no root needed, nothing else touched)."""
+    for suffix in ("", "-wal"):
+        try:
+            fd = os.open(f"{path}{suffix}", os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)  # dirty pages cannot be dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def op_of(system: systems.System, name: str) -> systems.Op | None:
     getters: dict[str, Callable[[], systems.Op | None]] = {
         "append": system.op_append,
@@ -89,6 +123,7 @@ def op_of(system: systems.System, name: str) -> systems.Op | None:
         "resume_1000": lambda: system.op_resume(True),
         "load_warm": system.op_load_warm,
         "load_cold": system.op_load_cold,
+        "load_uncached": lambda: uncached(system.op_load_cold(), system.path),
     }
     return getters[name]()
 
@@ -127,7 +162,7 @@ def run_size(
         for r in range(repeat):
             log(f"  round {r + 1}/{repeat}")
             for op_name, _desc, count in OPERATIONS:
-                if op_name.startswith("cold_start"):
+                if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue
                 for name in order:
                     op = op_of(active[name], op_name)
@@ -153,6 +188,15 @@ def run_size(
                     samples["cold_start"].setdefault(name, []).append(wall * 1e9)
                     samples["cold_start_inproc"].setdefault(name, []).append(inproc * 1e9)
             order = order[1:] + order[:1]
+        # Last, so the evictions cannot slow any other operation: one call per system
+        # in turn, the file evicted from the OS page cache before each.
+        count = dict((o[0], o[2]) for o in OPERATIONS)["load_uncached"]
+        ops = {name: op_of(active[name], "load_uncached") for name in order}
+        log("  load_uncached")
+        for _ in range(max(1, round(count * scale))):
+            for name, op in ops.items():
+                if op is not None:
+                    samples["load_uncached"].setdefault(name, []).extend(measure(op, 1, 0))
     finally:
         for s in active.values():
             s.close()

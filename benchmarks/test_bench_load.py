@@ -1,4 +1,4 @@
-"""Loading a 200-event session, on a warm connection and on a freshly opened one."""
+"""Loading a 200-event session: warm connection, fresh connection, file not in the OS cache."""
 
 from __future__ import annotations
 
@@ -17,3 +17,8 @@ def test_load_warm(run_op: Any, system: str) -> None:
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_load_cold(run_op: Any, system: str) -> None:
     run_op(system, "load_cold")
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_load_uncached(run_op: Any, system: str) -> None:
+    run_op(system, "load_uncached")

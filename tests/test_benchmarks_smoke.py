@@ -47,9 +47,20 @@ def test_cli_prints_every_operation_and_writes_json(
 def test_pytest_benchmark_entry_point_runs(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
-            PYTHON, "-m", "pytest", "benchmarks/", "--benchmark-disable", "-q",
-            "-p", "no:cacheprovider", "--bench-events", "2000",
-            "--bench-cache", str(tmp_path), "-k", "not peer",
+            PYTHON,
+            "-m",
+            "pytest",
+            "benchmarks/",
+            "--benchmark-disable",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--bench-events",
+            "2000",
+            "--bench-cache",
+            str(tmp_path),
+            "-k",
+            "not peer",
         ],
         cwd=REPO,
         env=child_env(),
