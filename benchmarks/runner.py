@@ -1,0 +1,237 @@
+"""Run every operation on every system for one or more table sizes.
+
+Timing: ``time.perf_counter_ns`` around each call (untimed preparation before
+it), so p50/p95/p99 come from per-call samples. Rounds are interleaved: each
+round runs every operation on every system (in a rotating order) for
+``count / repeat`` calls, so a noisy minute on the machine hits all systems
+alike instead of one.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import coldstart, dataset, systems
+from .ids import IdClock
+
+#: (name, description, calls per run at full scale). Counts are totals over all rounds.
+OPERATIONS: list[tuple[str, str, int]] = [
+    ("append", "append_event, one event per transaction", 2000),
+    ("append_batch100", "append_events, 100 events in one transaction", 200),
+    ("get_session", "get_session by id", 5000),
+    ("resume_1", "find_resumable_session, 1 session in the directory", 5000),
+    ("resume_1000", "find_resumable_session, 1000 sessions in the directory", 5000),
+    ("load_warm", "load_events of a 200-event session, warm connection", 1000),
+    ("load_cold", "load_events of a 200-event session, freshly opened store", 200),
+    (
+        "load_uncached",
+        "the same with the file evicted from the OS page cache first (reads hit the disk)",
+        30,
+    ),
+    ("cold_start", "new process: import, open, resume, load 200 events (wall)", 20),
+    ("cold_start_inproc", "the same, timed inside the process (no interpreter start-up)", 0),
+]
+OP_NAMES = [o[0] for o in OPERATIONS]
+SYSTEM_NAMES = ["convstore", "floor", "reference", "peer"]
+#: The peer is ~30x slower per call: fewer calls keep the run short.
+PEER_SHARE = {"append": 0.5, "cold_start": 0.25}
+
+
+def percentile(sorted_samples: list[float], q: float) -> float:
+    """Nearest-rank percentile of already-sorted samples."""
+    if not sorted_samples:
+        return math.nan
+    k = max(0, min(len(sorted_samples) - 1, math.ceil(q * len(sorted_samples)) - 1))
+    return sorted_samples[k]
+
+
+def summarize(samples_ns: list[float]) -> dict[str, float]:
+    s = sorted(samples_ns)
+    us = 1e-3
+    return {
+        "n": len(s),
+        "p50_us": percentile(s, 0.50) * us,
+        "p95_us": percentile(s, 0.95) * us,
+        "p99_us": percentile(s, 0.99) * us,
+        "mean_us": (sum(s) / len(s)) * us if s else math.nan,
+        "min_us": s[0] * us if s else math.nan,
+        "max_us": s[-1] * us if s else math.nan,
+    }
+
+
+def measure(op: systems.Op, n: int, warmup: int) -> list[float]:
+    prepare, call, finish = op.prepare, op.call, op.finish
+    for _ in range(warmup):
+        a = prepare()
+        call(a)
+        if finish is not None:
+            finish(a)
+    clock = time.perf_counter_ns
+    out: list[float] = []
+    for _ in range(n):
+        a = prepare()
+        t0 = clock()
+        call(a)
+        t1 = clock()
+        if finish is not None:
+            finish(a)
+        out.append(t1 - t0)
+    return out
+
+
+def uncached(op: systems.Op | None, path: Path) -> systems.Op | None:
+    """``op`` with ``path`` (and its WAL) evicted from the OS page cache before each call."""
+    if op is None:
+        return None
+    prepare = op.prepare
+
+    def evicting() -> Any:
+        prepared = prepare()
+        evict_from_os_cache(path)
+        return prepared
+
+    return systems.Op(evicting, op.call, op.finish)
+
+
+def evict_from_os_cache(path: Path) -> None:
+    """Drop this file's pages from the OS page cache (no root needed, nothing else touched)."""
+    for suffix in ("", "-wal"):
+        try:
+            fd = os.open(f"{path}{suffix}", os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)  # dirty pages cannot be dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def op_of(system: systems.System, name: str) -> systems.Op | None:
+    getters: dict[str, Callable[[], systems.Op | None]] = {
+        "append": system.op_append,
+        "append_batch100": system.op_append_batch,
+        "get_session": system.op_get_session,
+        "resume_1": lambda: system.op_resume(False),
+        "resume_1000": lambda: system.op_resume(True),
+        "load_warm": system.op_load_warm,
+        "load_cold": system.op_load_cold,
+        "load_uncached": lambda: uncached(system.op_load_cold(), system.path),
+    }
+    return getters[name]()
+
+
+@dataclass
+class SizeResult:
+    events: int
+    sessions: int
+    crowded: int
+    build: dict[str, Any]
+    stats: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # op -> system
+
+
+def run_size(
+    ds: dataset.Dataset,
+    *,
+    repeat: int,
+    scale: float,
+    systems_wanted: list[str],
+    log: Callable[[str], None],
+) -> SizeResult:
+    """Every operation on every system for one dataset."""
+    manifest = ds.manifest
+    systems.remove_leftover_scratch(ds.paths)
+    active: dict[str, systems.System] = {}
+    ids = IdClock(manifest["now"] * 1000 + 10_000)
+    for name in systems_wanted:
+        kind = systems.FILE_OF[name]
+        if kind not in ds.paths:
+            continue
+        targets = systems.Targets(manifest, systems.all_session_ids(ds.paths[kind], kind))
+        active[name] = systems.SYSTEMS[name](ds.paths[kind], targets, ids)
+    samples: dict[str, dict[str, list[float]]] = {op: {} for op in OP_NAMES}
+    try:
+        order = list(active)
+        for r in range(repeat):
+            log(f"  round {r + 1}/{repeat}")
+            for op_name, _desc, count in OPERATIONS:
+                if op_name.startswith("cold_start") or op_name == "load_uncached":
+                    continue
+                for name in order:
+                    op = op_of(active[name], op_name)
+                    if op is None:
+                        continue
+                    share = PEER_SHARE.get(op_name, 1.0) if name == "peer" else 1.0
+                    n = max(1, round(count * scale * share / repeat))
+                    gc.collect()
+                    got = measure(op, n, warmup=min(n, 60 if op_name == "load_warm" else 5))
+                    samples[op_name].setdefault(name, []).extend(got)
+            # cold start: whole processes, the same rounds
+            scripts = coldstart.scripts({k: p for k, p in ds.paths.items()}, manifest)
+            env = coldstart.child_env()
+            count = dict((o[0], o[2]) for o in OPERATIONS)["cold_start"]
+            for name in order:
+                if name not in scripts:
+                    continue
+                share = PEER_SHARE.get("cold_start", 1.0) if name == "peer" else 1.0
+                n = max(1, round(count * scale * share / repeat))
+                coldstart.run_once(scripts[name], env)  # warm the OS cache like the others
+                for _ in range(n):
+                    wall, inproc = coldstart.run_once(scripts[name], env)
+                    samples["cold_start"].setdefault(name, []).append(wall * 1e9)
+                    samples["cold_start_inproc"].setdefault(name, []).append(inproc * 1e9)
+            order = order[1:] + order[:1]
+        # Last, so the evictions cannot slow any other operation: one call per system
+        # in turn, the file evicted from the OS page cache before each.
+        count = dict((o[0], o[2]) for o in OPERATIONS)["load_uncached"]
+        ops = {name: op_of(active[name], "load_uncached") for name in order}
+        log("  load_uncached")
+        for _ in range(max(1, round(count * scale))):
+            for name, op in ops.items():
+                if op is not None:
+                    samples["load_uncached"].setdefault(name, []).extend(measure(op, 1, 0))
+    finally:
+        for s in active.values():
+            s.close()
+    result = SizeResult(
+        events=manifest["events"],
+        sessions=manifest["sessions"],
+        crowded=manifest["crowded_count"],
+        build=ds.build,
+    )
+    for op_name in OP_NAMES:
+        result.stats[op_name] = {name: summarize(v) for name, v in samples[op_name].items() if v}
+    return result
+
+
+def sanity_check(ds: dataset.Dataset) -> dict[str, Any]:
+    """The data is what the operations assume (resume finds the right session, loads hold 200)."""
+    from convstore import SessionStore
+
+    m = ds.manifest
+    now = m["now"]
+    with SessionStore(ds.paths["convstore"], clock=lambda: now) as store:
+        solo = store.find_resumable_session(m["solo_dir"], m["solo_dir"], systems.MAX_AGE_SECS)
+        crowded = store.find_resumable_session(
+            m["crowded_dir"], m["crowded_dir"], systems.MAX_AGE_SECS
+        )
+        n = len(store.load_events(m["target_sessions"][0]))
+    problems = []
+    if solo is None or solo.id != m["solo_session"]:
+        problems.append("resume_1 does not find the solo session")
+    if crowded is None:
+        problems.append("resume_1000 finds no session within the window")
+    if n != m["target_events"]:
+        problems.append(f"target session holds {n} events, not {m['target_events']}")
+    return {"problems": problems}
+
+
+def cache_path(arg: Path | None) -> Path:
+    return arg if arg is not None else Path(__file__).resolve().parent / ".cache"

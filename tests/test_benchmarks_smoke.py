@@ -1,0 +1,72 @@
+"""The benchmark suite runs end to end in a tiny mode, so it cannot rot (nothing is timed here).
+
+Both entry points: ``python -m benchmarks`` (table + JSON) and the pytest-benchmark
+tests under ``benchmarks/`` with ``--benchmark-disable`` (each operation once).
+The optional peer (OpenAI Agents SDK) is left out: its import alone takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import PYTHON, REPO, child_env
+
+from benchmarks.__main__ import main
+from benchmarks.runner import OP_NAMES
+
+TINY = ["--events", "2000", "--repeat", "1", "--scale", "0.02", "--quiet"]
+SYSTEMS = ["convstore", "floor", "reference"]
+
+
+def test_cli_prints_every_operation_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    rc = main([*TINY, "--systems", ",".join(SYSTEMS), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    for op in OP_NAMES:
+        assert f"| `{op}` |" in printed, op
+    assert "convstore/floor" in printed and "reference/convstore" in printed
+    assert "### Targets" in printed
+
+    data = json.loads(out.read_text())
+    (size,) = data["sizes"]
+    assert size["events"] == 2000
+    for op in OP_NAMES:
+        for system in SYSTEMS:
+            stats = size["stats"][op][system]
+            assert stats["n"] >= 1 and stats["p50_us"] > 0, (op, system)
+            assert stats["p50_us"] <= stats["p95_us"] <= stats["p99_us"], (op, system)
+    assert data["targets"] and data["meta"]["command"].startswith("python -m benchmarks")
+
+
+def test_pytest_benchmark_entry_point_runs(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pytest",
+            "benchmarks/",
+            "--benchmark-disable",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--bench-events",
+            "2000",
+            "--bench-cache",
+            str(tmp_path),
+            "-k",
+            "not peer",
+        ],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
