@@ -46,6 +46,8 @@ from typing import Any
 
 import apsw
 
+from convstore import _sql
+
 from .ids import uuid7
 
 GEN_VERSION = 1
@@ -554,6 +556,15 @@ def build(
             with conn:
                 conn.execute(ddl)
         index_s = time.perf_counter() - t
+        if k == "convstore":
+            # Appends index their own text; a bulk load does not, so the search
+            # index is built once here, as migration 0004 does for old files.
+            t = time.perf_counter()
+            if progress:
+                sys.stderr.write("convstore: building the search index ...\n")
+            with conn:
+                conn.execute(_sql.SEARCH_REBUILD)
+            timings["convstore_search_index_s"] = round(time.perf_counter() - t, 2)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
         for suffix in ("-wal", "-shm"):

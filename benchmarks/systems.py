@@ -198,7 +198,7 @@ class Floor(System):
     def op_append(self) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
         begin, commit, rollback = _sql.BEGIN_IMMEDIATE, _sql.COMMIT, _sql.ROLLBACK
-        append, move = _sql.EVENT_APPEND, _sql.SESSION_MOVE_HEAD
+        append, move, index = _sql.EVENT_APPEND, _sql.SESSION_MOVE_HEAD, _sql.SEARCH_INDEX_EVENT
 
         def call(eid: str) -> None:
             conn.execute(begin)
@@ -208,6 +208,7 @@ class Floor(System):
             if conn.changes() == 0:
                 conn.execute(rollback)
                 raise RuntimeError("append refused")
+            conn.execute(index, (eid,))
             conn.execute(move, (eid, now, 1, sid))
             conn.execute(commit)
             self.head = eid
@@ -220,14 +221,14 @@ class Floor(System):
         def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
             conn.execute(_sql.BEGIN_IMMEDIATE)
             key, _archived, count = conn.execute(_sql.SESSION_STATE, (sid,)).fetchone()
-            before = conn.total_changes()
             conn.executemany(
                 _sql.EVENT_APPEND_BATCH_ROW,
                 [(key, count + i, *r, now) for i, r in enumerate(rows, 1)],
             )
-            if conn.total_changes() - before != len(rows):
+            if conn.execute(_sql.EVENTS_COUNT_AFTER, (key, count)).get != len(rows):
                 conn.execute(_sql.ROLLBACK)
                 raise RuntimeError("batch refused")
+            conn.execute(_sql.SEARCH_INDEX_RANGE, (key, count, count + len(rows)))
             conn.execute(_sql.SESSION_MOVE_HEAD, (rows[-1][0], now, len(rows), sid))
             conn.execute(_sql.COMMIT)
             self.head = rows[-1][0]
