@@ -24,6 +24,11 @@ from .ids import IdClock
 #: (name, description, calls per run at full scale). Counts are totals over all rounds.
 OPERATIONS: list[tuple[str, str, int]] = [
     ("append", "append_event, one event per transaction", 2000),
+    (
+        "append_no_fts",
+        "the floor's append without its search-index statement: what full-text search costs",
+        2000,
+    ),
     ("append_batch100", "append_events, 100 events in one transaction", 200),
     ("get_session", "get_session by id", 5000),
     ("resume_1", "find_resumable_session, 1 session in the directory", 5000),
@@ -35,6 +40,7 @@ OPERATIONS: list[tuple[str, str, int]] = [
         "the same with the file evicted from the OS page cache first (reads hit the disk)",
         30,
     ),
+    ("search_recent", "search one word, newest 20 matches with snippets (FTS5)", 1000),
     ("cold_start", "new process: import, open, resume, load 200 events (wall)", 20),
     ("cold_start_inproc", "the same, timed inside the process (no interpreter start-up)", 0),
 ]
@@ -117,6 +123,8 @@ def evict_from_os_cache(path: Path) -> None:
 def op_of(system: systems.System, name: str) -> systems.Op | None:
     getters: dict[str, Callable[[], systems.Op | None]] = {
         "append": system.op_append,
+        "append_no_fts": system.op_append_no_fts,
+        "search_recent": system.op_search_recent,
         "append_batch100": system.op_append_batch,
         "get_session": system.op_get_session,
         "resume_1": lambda: system.op_resume(False),

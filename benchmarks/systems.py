@@ -26,6 +26,7 @@ import apsw
 
 from convstore import SessionStore, _sql
 from convstore.connection import STATEMENT_CACHE_SIZE
+from convstore.search import SNIPPET_TOKENS
 
 from .ids import IdClock
 
@@ -33,6 +34,8 @@ from .ids import IdClock
 MAX_AGE_SECS = 3600
 BATCH_SIZE = 100
 APPEND_TYPE = "text"
+#: A word of the generated conversations (dataset.py's templates) for search.
+SEARCH_WORD = "workflow"
 APPEND_DATA = '{"content": "a streamed chunk of assistant text, about this long"}'
 SCRATCH_DIR = "/bench/scratch"
 SCRATCH_PREFIX = "bench-scratch-"
@@ -103,6 +106,12 @@ class System:
     def op_append_batch(self) -> Op | None:
         return None
 
+    def op_append_no_fts(self) -> Op | None:
+        return None
+
+    def op_search_recent(self) -> Op | None:
+        return None
+
     def op_get_session(self) -> Op | None:
         return None
 
@@ -163,6 +172,10 @@ class Convstore(System):
     def op_get_session(self) -> Op:
         return Op(self.t.next_session, self.store.get_session)
 
+    def op_search_recent(self) -> Op:
+        store = self.store
+        return Op(lambda: None, lambda _: store.search(SEARCH_WORD, order="recent"))
+
     def op_resume(self, crowded: bool) -> Op:
         store, (d, g) = self.store, _resume_args(self.t, crowded)
         return Op(lambda: None, lambda _: store.find_resumable_session(d, g, MAX_AGE_SECS))
@@ -195,7 +208,7 @@ class Floor(System):
         self.conn = raw_connection(path)
         self.conn.execute(_sql.SESSION_INSERT, (self.scratch, SCRATCH_DIR, None, targets.now))
 
-    def op_append(self) -> Op:
+    def op_append(self, *, search_index: bool = True) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
         begin, commit, rollback = _sql.BEGIN_IMMEDIATE, _sql.COMMIT, _sql.ROLLBACK
         append, move, index = _sql.EVENT_APPEND, _sql.SESSION_MOVE_HEAD, _sql.SEARCH_INDEX_EVENT
@@ -208,7 +221,8 @@ class Floor(System):
             if conn.changes() == 0:
                 conn.execute(rollback)
                 raise RuntimeError("append refused")
-            conn.execute(index, (eid,))
+            if search_index:
+                conn.execute(index, (eid,))
             conn.execute(move, (eid, now, 1, sid))
             conn.execute(commit)
             self.head = eid
@@ -234,6 +248,14 @@ class Floor(System):
             self.head = rows[-1][0]
 
         return Op(self.batch_rows, call)
+
+    def op_append_no_fts(self) -> Op:
+        return self.op_append(search_index=False)
+
+    def op_search_recent(self) -> Op:
+        conn, sql = self.conn, _sql.SEARCH_EVENTS_RECENT
+        params = (SEARCH_WORD, "[", "]", "…", SNIPPET_TOKENS, 20, None, None, None)
+        return Op(lambda: None, lambda _: conn.execute(sql, params).fetchall())
 
     def op_get_session(self) -> Op:
         conn, sql = self.conn, _sql.SESSION_GET
