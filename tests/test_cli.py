@@ -217,9 +217,11 @@ def test_not_a_database_is_one_line_exit_1(tmp_path: Path) -> None:
 
 
 def test_bench_delegates_to_the_benchmark_suite() -> None:
-    proc = run("bench", "--events", "20")
+    # The suite's own --help: proves the hand-off without running a benchmark
+    # (tests/test_benchmarks_smoke.py runs the suite itself at a tiny size).
+    proc = run("bench", "--help")
     assert proc.returncode == 0, proc.stderr
-    assert "append_event" in proc.stdout
+    assert "--events" in proc.stdout and "--sessions" in proc.stdout
 
 
 def test_bench_without_the_suite_is_a_clear_error(
