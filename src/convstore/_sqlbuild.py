@@ -50,6 +50,19 @@ def P(n: int) -> Parameter:
     return Parameter(f"?{n}")
 
 
+def V(n: int) -> Parameter:
+    """``+?n``: a parameter the planner must not peek at, for equality on a partial index.
+
+    When a bound parameter is compared with a column of a *partial* index,
+    SQLite (this build has STAT4) marks the statement to be re-prepared every
+    time that parameter is bound — even to the same value. That made each
+    resume lookup ~36 µs instead of ~7 µs. The unary plus leaves the value and
+    the plan unchanged (``tests/test_query_plans.py`` still sees the index)
+    and keeps the statement prepared.
+    """
+    return Parameter(f"+?{n}")
+
+
 def _session_fields(table: Table = sessions) -> list[object]:
     return [table.field(c) for c in SESSION_COLUMNS]
 
@@ -118,7 +131,7 @@ def _session_statements() -> dict[str, str]:
         return (
             Query.from_(sessions)
             .select(*_session_fields())
-            .where(sessions.field(column) == P(1))
+            .where(sessions.field(column) == V(1))
             .where(sessions.archived_at.isnull())
             .where(sessions.updated_at > P(2))
             .orderby(sessions.updated_at, order=Order.desc)
@@ -213,19 +226,19 @@ def _event_statements() -> dict[str, str]:
         .where(events.sid == P(1))
         .where(events.seq > P(2))
         .get_sql(),
-        "EVENTS_LOAD": Query.from_(sessions)
-        .join(events)
-        .on(events.sid == sessions.sid)
+        # The session's integer key by a subquery, not a join: 15 % faster for a
+        # 200-event load, and an unknown session costs one index probe.
+        "EVENTS_LOAD": Query.from_(events)
         .select(
             events.id,
-            sessions.id,
+            P(1),
             events.parent_id,
             events.invocation_id,
             events.event_type,
             events.event_data,
             events.created_at,
         )
-        .where(sessions.id == P(1))
+        .where(events.sid == Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
         .orderby(events.seq)
         .get_sql(),
     }
@@ -251,11 +264,11 @@ def _listing_statements() -> dict[str, str]:
                 .where(Tuple(sessions.updated_at, sessions.sid) < Tuple(P(1), P(2)))
             )
             if filt == "DIRECTORY":
-                q = q.where(sessions.directory == P(4))
+                q = q.where(sessions.directory == V(4))
             elif filt == "GIT_ROOT":
-                q = q.where(sessions.git_root == P(4))
+                q = q.where(sessions.git_root == V(4))
             elif filt == "EITHER":
-                q = q.where((sessions.directory == P(4)) | (sessions.git_root == P(5)))
+                q = q.where((sessions.directory == V(4)) | (sessions.git_root == V(5)))
             if not with_archived:
                 q = q.where(sessions.archived_at.isnull())
             q = (
