@@ -11,9 +11,10 @@ What is indexed
 
 How it is kept
     An external-content FTS5 table (``event_search``) holds tokens only; the
-    text is read back from ``session_events`` for snippets. Triggers on
-    ``session_events`` update it inside the same transaction as every insert
-    or delete of an event, so appends, batch appends, imports and purges all
+    text is read back from ``session_events`` for snippets. It is updated
+    inside the same transaction as every insert or delete of an event (new
+    events by explicit statements in the store's append and import paths,
+    deletions by triggers), so appends, batch appends, imports and purges all
     keep it exact, and a rolled-back append leaves no trace in it.
 
 Ranking
