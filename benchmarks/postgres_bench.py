@@ -14,7 +14,7 @@ public API, pool and all):
 
 Run from the repository root::
 
-    python -m benchmarks.postgres_bench --events 1000000 --out benchmarks/RESULTS-postgres.md
+    python -m benchmarks.postgres_bench --events 1000000 --out /tmp/postgres-results.md   # its section of RESULTS.md
 """
 
 from __future__ import annotations
