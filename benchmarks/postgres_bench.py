@@ -14,7 +14,9 @@ public API, pool and all):
 
 Run from the repository root::
 
-    python -m benchmarks.postgres_bench --events 1000000 --out /tmp/postgres-results.md   # its section of RESULTS.md
+    python -m benchmarks.postgres_bench --events 1000000 --out /tmp/postgres-results.md
+
+(the report is the PostgreSQL section of ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
