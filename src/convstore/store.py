@@ -334,7 +334,7 @@ class SessionStore:
                     best = by_root
         except apsw.Error as exc:
             raise self._translate(exc, doing) from None
-        return None if best is None else StoredSession._make(best)
+        return None if best is None else _new_tuple(StoredSession, best)
 
     def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
         """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
@@ -343,12 +343,11 @@ class SessionStore:
         session that matches by git root.
         """
         try:
-            return cast(
-                "tuple[Any, ...] | None", self._conn.execute(sql, (value, cutoff)).fetchone()
-            )
+            row: tuple[Any, ...] | None = self._conn.execute(sql, (value, cutoff)).fetchone()
         except UnicodeError as exc:
             self._check_stored_text(exc, doing)
             return None
+        return row
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
@@ -598,7 +597,7 @@ class SessionStore:
         except UnicodeError as exc:
             self._check_stored_text(exc, f"reading event {event_id!r}")
             return None
-        return None if row is None else StoredEvent._make(row)
+        return None if row is None else _new_tuple(StoredEvent, row)
 
     def history(self, session_id: str) -> list[StoredEvent]:
         """The conversation as the model should see it: head back to root, oldest first.
