@@ -79,12 +79,15 @@ PURGE_METADATA: Final = 'DELETE FROM "session_metadata" WHERE "sid"=?1'
 PURGE_SESSION: Final = 'DELETE FROM "sessions" WHERE "sid"=?1 AND NOT "archived_at" IS NULL'
 SEARCH_FIELDS_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'fields\''
 SEARCH_FIELDS_SET: Final = 'UPDATE "search_config" SET "value"=?1 WHERE "key"=\'fields\''
+SEARCH_INDEXING_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'indexing\''
+SEARCH_INDEXING_SET: Final = 'INSERT INTO "search_config" ("key","value") VALUES (\'indexing\',?1) ON CONFLICT ("key") DO UPDATE SET "value"=EXCLUDED."value"'
 SEARCH_EVENTS: Final = 'WITH top(key, snip, score) AS MATERIALIZED (SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top JOIN session_events e ON e.sid = top.key / 4294967296 AND e.seq = top.key % 4294967296 JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key'
 SEARCH_EVENTS_FILTERED: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6'
 SEARCH_EVENTS_RECENT: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY event_search.rowid DESC LIMIT ?6'
 SEARCH_INDEX_EVENT: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid = (SELECT sid * 4294967296 + seq FROM session_events WHERE id = ?1)'
 SEARCH_INDEX_RANGE: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid > ?1 * 4294967296 + ?2 AND rid <= ?1 * 4294967296 + ?3'
 SEARCH_REBUILD: Final = "INSERT INTO event_search (event_search) VALUES ('rebuild')"
+SEARCH_DELETE_ALL: Final = "INSERT INTO event_search (event_search) VALUES ('delete-all')"
 SEARCH_OPTIMIZE: Final = "INSERT INTO event_search (event_search) VALUES ('optimize')"
 SEARCH_INTEGRITY_CHECK: Final = "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
 SEARCH_CHECK_PATH: Final = "SELECT json_extract('{}', ?1), json_extract('[]', ?1)"

@@ -501,6 +501,17 @@ def _export_import_purge_statements() -> dict[str, str]:
         .set(search_config.value, P(1))
         .where(search_config.key == "fields")
         .get_sql(),
+        # 'on' (or no row, the default) or 'off': whether appends index their text.
+        "SEARCH_INDEXING_GET": Query.from_(search_config)
+        .select(search_config.value)
+        .where(search_config.key == "indexing")
+        .get_sql(),
+        "SEARCH_INDEXING_SET": PostgreSQLQuery.into(search_config)
+        .columns("key", "value")
+        .insert("indexing", P(1))
+        .on_conflict("key")
+        .do_update("value")
+        .get_sql(),
     }
 
 
@@ -583,6 +594,7 @@ def _fts_statements() -> dict[str, str]:
             f"WHERE rid > ?1 * {SEARCH_KEY_FACTOR} + ?2 AND rid <= ?1 * {SEARCH_KEY_FACTOR} + ?3"
         ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
+        "SEARCH_DELETE_ALL": "INSERT INTO event_search (event_search) VALUES ('delete-all')",
         "SEARCH_OPTIMIZE": "INSERT INTO event_search (event_search) VALUES ('optimize')",
         "SEARCH_INTEGRITY_CHECK": (
             "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"

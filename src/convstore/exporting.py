@@ -330,7 +330,8 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
+        if self.store._search_index:
+            self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
         head = line.data.get("head_id")
         if (
             head is not None

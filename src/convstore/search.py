@@ -116,6 +116,13 @@ def search(
     """
     if type(query) is not str:
         raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+    if not store._search_index:
+        store._search_index = search_indexing(store)  # another process may have turned it on
+        if not store._search_index:
+            raise InvalidArgument(
+                f"search indexing is off for database {store.path!r}: turn it on with "
+                "set_search_indexing(True) (rebuilds the index)"
+            )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
         raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
     for what, value in (("directory", directory), ("git_root", git_root)):
@@ -238,10 +245,51 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
         ):
             conn.execute(create.format(**bodies))
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
+        conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
         conn.execute(_sql.SEARCH_REBUILD)
     except BaseException as exc:
         store._fail_write(exc, doing)
     store._commit(doing)
+    store._search_index = True
+
+
+def set_search_indexing(store: SessionStore, enabled: bool) -> None:
+    """Turn full-text indexing of new events on or off for this database.
+
+    Off: the index is emptied, its triggers dropped, and appends skip the
+    index statement (a single append then costs about half as much — see
+    ``benchmarks/RESULTS.md``); :func:`search` raises :class:`InvalidArgument`.
+    On: the index is rebuilt over every stored event (as long as the
+    migration that first built it) and kept in step again. The setting is
+    stored in the database; other processes pick it up when they next open it,
+    so switch while no other process is writing.
+    """
+    if type(enabled) is not bool:
+        raise InvalidArgument(f"enabled must be a bool: {enabled!r}")
+    if enabled:
+        configure_search(store, search_fields(store))
+        return
+    conn = store.connection
+    doing = "turning search indexing off"
+    store._begin_write(doing)
+    try:
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
+        conn.execute(_sql.SEARCH_DELETE_ALL)
+        conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    store._search_index = False
+
+
+def search_indexing(store: SessionStore) -> bool:
+    """Whether this database indexes new events for search (stored setting, default on)."""
+    try:
+        value = store.connection.execute(_sql.SEARCH_INDEXING_GET).get
+    except apsw.Error as exc:
+        raise store._translate(exc, "reading the search setting") from None
+    return bool(value != "off")
 
 
 def check_index(store: SessionStore) -> None:

@@ -122,7 +122,7 @@ class SessionStore:
     >>> store.close()
     """
 
-    __slots__ = ("_clock", "_conn", "_path", "_timeout")
+    __slots__ = ("_clock", "_conn", "_path", "_search_index", "_timeout")
 
     def __init__(
         self,
@@ -148,6 +148,8 @@ class SessionStore:
             raise self._translate(exc, "opening the database") from None
         try:
             ensure_current(self._conn, repr(self._path), self._clock)
+            # Whether appends keep the full-text index (a setting stored in the file).
+            self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
             close_quietly(self._conn)
             raise self._translate(exc, "checking the schema") from None
@@ -449,7 +451,8 @@ class SessionStore:
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
-            conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+            if self._search_index:
+                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -489,7 +492,8 @@ class SessionStore:
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
-            conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+            if self._search_index:
+                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             conn.execute(_sql.SESSION_MOVE_HEAD, (event_id, now, 1, session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -558,7 +562,8 @@ class SessionStore:
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
+            if self._search_index:
+                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
             conn.execute(_sql.SESSION_MOVE_HEAD, (items[-1].id, now, len(items), session_id))
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, current.id), doing)
@@ -846,7 +851,8 @@ class SessionStore:
                 raise InvalidEvent(
                     f"session {session.id!r}: head {session.head_id!r} is not one of its events"
                 )
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
+            if self._search_index:
+                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
             conn.execute(
                 _sql.SESSION_IMPORT_MERGE,
                 (
@@ -927,6 +933,38 @@ class SessionStore:
         from .search import search_fields
 
         return search_fields(self)
+
+    def search_indexing(self) -> bool:
+        """Whether this database keeps new events in the full-text index (default: on).
+
+        >>> with SessionStore(":memory:") as store:
+        ...     store.search_indexing()
+        True
+        """
+        from .search import search_indexing
+
+        return search_indexing(self)
+
+    def set_search_indexing(self, enabled: bool) -> None:
+        """Turn full-text indexing on or off for this database (stored in the file).
+
+        Off empties the index and makes every append cheaper (it no longer
+        writes index segments: about half of a single append's cost, see
+        ``benchmarks/RESULTS.md``) — for clients that never search. On
+        rebuilds the index over every stored event. Other processes pick the
+        setting up when they next open the file.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     store.set_search_indexing(False)
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+        ...     store.set_search_indexing(True)
+        ...     [h.event_id for h in store.search("hi")]
+        ['e1']
+        """
+        from .search import set_search_indexing
+
+        set_search_indexing(self, enabled)
 
     def configure_search(self, fields: Sequence[str]) -> None:
         """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
