@@ -74,3 +74,11 @@ def test_pytest_benchmark_entry_point_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_indexing_switch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import indexing_switch
+
+    assert indexing_switch.main(["--events", "600", "--appends", "20", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| on |" in out and "| off |" in out
