@@ -268,9 +268,20 @@ def check_compatible(conn: apsw.Connection, where: str) -> None:
     the file (the switch to WAL).
     """
     known = known_migrations()
-    _refuse_newer(conn, where, known)
-    applied = _read_applied(conn)
-    if not applied and conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get:
+    # One read transaction: every read below sees the same snapshot. Otherwise
+    # a process migrating the same new file could commit between "no
+    # bookkeeping yet" and "there are tables", and ours would look foreign.
+    own_transaction = not conn.in_transaction
+    if own_transaction:
+        conn.execute(_sql.BEGIN_DEFERRED)
+    try:
+        _refuse_newer(conn, where, known)
+        applied = _read_applied(conn)
+        foreign = not applied and bool(conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get)
+    finally:
+        if own_transaction and conn.in_transaction:
+            conn.execute(_sql.COMMIT)
+    if foreign:
         raise StoreError(
             f"database {where} already holds another application's tables and is not a "
             "convstore database: refusing to add convstore's schema to it; nothing was changed"
