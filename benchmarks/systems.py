@@ -198,6 +198,13 @@ class Convstore(System):
         self.store.close()
 
 
+def move_head(conn: apsw.Connection, params: tuple[object, ...]) -> None:
+    """The store's head move: skip ``updated_at`` (and its indexes) within the same second."""
+    conn.execute(_sql.SESSION_MOVE_HEAD_SAME_SECOND, params)
+    if conn.changes() == 0:
+        conn.execute(_sql.SESSION_MOVE_HEAD, params)
+
+
 class Floor(System):
     """convstore's own statements, by hand, on a raw connection."""
 
@@ -211,7 +218,7 @@ class Floor(System):
     def op_append(self, *, search_index: bool = True) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
         begin, commit, rollback = _sql.BEGIN_IMMEDIATE, _sql.COMMIT, _sql.ROLLBACK
-        append, move, index = _sql.EVENT_APPEND, _sql.SESSION_MOVE_HEAD, _sql.SEARCH_INDEX_EVENT
+        append, index = _sql.EVENT_APPEND, _sql.SEARCH_INDEX_EVENT
 
         def call(eid: str) -> None:
             conn.execute(begin)
@@ -223,7 +230,7 @@ class Floor(System):
                 raise RuntimeError("append refused")
             if search_index:
                 conn.execute(index, (eid,))
-            conn.execute(move, (eid, now, 1, sid))
+            move_head(conn, (eid, now, 1, sid))
             conn.execute(commit)
             self.head = eid
 
@@ -243,7 +250,7 @@ class Floor(System):
                 conn.execute(_sql.ROLLBACK)
                 raise RuntimeError("batch refused")
             conn.execute(_sql.SEARCH_INDEX_RANGE, (key, count, count + len(rows)))
-            conn.execute(_sql.SESSION_MOVE_HEAD, (rows[-1][0], now, len(rows), sid))
+            move_head(conn, (rows[-1][0], now, len(rows), sid))
             conn.execute(_sql.COMMIT)
             self.head = rows[-1][0]
 

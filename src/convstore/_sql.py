@@ -37,6 +37,7 @@ SESSION_RESUMABLE_BY_DIRECTORY: Final = 'SELECT "id","head_id","server_session_i
 SESSION_RESUMABLE_BY_GIT_ROOT: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at" FROM "sessions" WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2 ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1'
 SESSION_SET_SERVER_ID: Final = 'UPDATE "sessions" SET "server_session_id"=?1 WHERE "id"=?2'
 SESSION_ARCHIVE: Final = 'UPDATE "sessions" SET "archived_at"=?1 WHERE "id"=?2 AND "archived_at" IS NULL'
+SESSION_MOVE_HEAD_SAME_SECOND: Final = 'UPDATE "sessions" SET "head_id"=?1,"event_count"="event_count"+?3 WHERE "id"=?4 AND "updated_at"=?2'
 SESSION_MOVE_HEAD: Final = 'UPDATE "sessions" SET "head_id"=?1,"updated_at"=?2,"event_count"="event_count"+?3 WHERE "id"=?4'
 EVENT_APPEND: Final = 'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "sid","event_count"+1,?1,?2,?3,?4,?5,?6 FROM "sessions" WHERE "id"=?7 AND "archived_at" IS NULL AND (?2 IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=?2 AND "session_events"."sid"="sessions"."sid"))'
 EVENT_APPEND_AT_HEAD: Final = 'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "sid","event_count"+1,?1,"head_id",?2,?3,?4,?5 FROM "sessions" WHERE "id"=?6 AND "archived_at" IS NULL RETURNING "parent_id"'

@@ -164,6 +164,15 @@ def _session_statements() -> dict[str, str]:
         .where(sessions.id == P(2))
         .where(sessions.archived_at.isnull())
         .get_sql(),
+        # Appends in the same second as the last activity (streamed chunks) leave
+        # updated_at alone, so the three indexes keyed on it are not rewritten;
+        # when this changes no row, SESSION_MOVE_HEAD runs instead.
+        "SESSION_MOVE_HEAD_SAME_SECOND": Query.update(sessions)
+        .set(sessions.head_id, P(1))
+        .set(sessions.event_count, sessions.event_count + P(3))
+        .where(sessions.id == P(4))
+        .where(sessions.updated_at == P(2))
+        .get_sql(),
         "SESSION_MOVE_HEAD": Query.update(sessions)
         .set(sessions.head_id, P(1))
         .set(sessions.updated_at, P(2))
