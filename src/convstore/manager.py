@@ -31,9 +31,9 @@ from .ids import new_id
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._common import Clock
     from .models import StoredEvent
     from .service import SessionService
-    from .store import Clock
 
 __all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
 

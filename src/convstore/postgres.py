@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, LiteralString, NoReturn
+from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -51,11 +51,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import _pgsql
+from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from .errors import (
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
-    SessionArchived,
     SessionNotFound,
     StoreBusy,
     StoreError,
@@ -63,10 +63,11 @@ from .errors import (
 from .models import SessionSummary, StoredEvent, StoredSession
 from .postgres_migrations import ensure_current
 
+if TYPE_CHECKING:
+    from ._common import Clock
+
 __all__ = ["PostgresSessionService"]
 
-#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
-_FIRST_PAGE = (1 << 62, 1 << 62)
 #: Rows per round trip when a sync moves events in bulk.
 _CHUNK = 1000
 
@@ -81,8 +82,6 @@ _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
 }
 
-#: A zero-argument callable returning the current Unix time in seconds.
-Clock = Callable[[], float]
 Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]
 
@@ -245,19 +244,12 @@ class PostgresSessionService:
             {"owner": self._owner, "session_id": session_id},
             f"reading session {session_id!r}",
         )
-        if row is None:
-            return SessionNotFound(f"session {session_id!r} does not exist")
-        if row[0] is not None:
-            return SessionArchived(
-                f"session {session_id!r} is archived; start a new session to continue"
-            )
-        return InvalidEvent(
-            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
-        )
+        archived = None if row is None else row[0] is not None
+        return why_not_appended(session_id, event_id, parent_id, archived)
 
     def _event_error(self, exc: BaseException, event_id: str) -> BaseException:
         if isinstance(exc, pgerrors.UniqueViolation):
-            return DuplicateId(f"event id {event_id!r} is already used")
+            return event_refused("duplicate", event_id)
         if isinstance(
             exc,
             pgerrors.CheckViolation
@@ -265,7 +257,7 @@ class PostgresSessionService:
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
-            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+            return event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
         return exc
@@ -529,7 +521,7 @@ class PostgresSessionService:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
-        cursor: tuple[int, int] = _FIRST_PAGE
+        cursor: tuple[int, int] = FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
             found = self._one(
@@ -541,16 +533,8 @@ class PostgresSessionService:
                 raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
             updated_at = found[0] if isinstance(before, str) else before.updated_at
             cursor = (updated_at, found[1])
-        if directory is not None and git_root is not None:
-            filt = "EITHER"
-        elif directory is not None:
-            filt = "DIRECTORY"
-        elif git_root is not None:
-            filt = "GIT_ROOT"
-        else:
-            filt = "ALL"
         rows = self._all(
-            _LIST_SQL[filt, bool(include_archived)],
+            _LIST_SQL[list_filter(directory, git_root), bool(include_archived)],
             {
                 "owner": self._owner,
                 "cursor_updated_at": cursor[0],
