@@ -26,6 +26,7 @@ import apsw
 
 from . import _sql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import MEMORY, close_quietly, normalize_path, open_connection
 from .errors import (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._common import Clock
+    from ._importplan import ImportPlan
     from .connection import PathArg, Synchronous
     from .exporting import ImportReport
     from .retention import PurgeReport
@@ -119,6 +121,12 @@ class Atomic:
         typed = store.translate_error(exc, self.doing)
         if typed is not exc:
             raise typed from None
+
+
+def _stored_state(row: tuple[Any, ...]) -> StoredState:
+    """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
+    _, head, server, directory, git_root, created, updated, archived = row
+    return StoredState(directory, git_root, created, updated, archived, head, server)
 
 
 def constraint_error(message: str, event_id: str) -> StoreError:
@@ -777,12 +785,14 @@ class SessionStore:
         """Write a session and its events with their original ids, parents and timestamps.
 
         All in one transaction: on any error nothing is written. ``events`` are
-        taken in append order (parents before children) and may be a generator.
-        Without ``merge``, an existing session id is :class:`DuplicateId`. With
-        ``merge=True`` (sync's pull), an existing session receives only the
-        events it lacks: identical events already stored are skipped, an event
-        whose id exists with different content raises :class:`DuplicateId`
-        naming it. The head follows the newer activity; archiving is kept.
+        taken in append order (parents before children). Without ``merge``, an
+        existing session id is :class:`DuplicateId`. With ``merge=True``
+        (sync's pull), an existing session — the same directory, git root and
+        creation time, else :class:`DuplicateId` — receives only the events it
+        lacks: identical events already stored are skipped, an event whose id
+        exists with different content raises :class:`DuplicateId` naming it.
+        The head follows the newer activity; archiving is kept. The rules are
+        :mod:`convstore._importplan`'s, shared with the PostgreSQL backend.
         Returns the number of events inserted.
 
         >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
@@ -791,99 +801,60 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
-        _require_str(session.id, "session id")
-        if metadata is not None and not all(
-            type(k) is str and type(v) is str for k, v in metadata.items()
-        ):
-            raise InvalidArgument("metadata keys and values must be str")
-        doing = f"importing session {session.id!r}"
-        tx = Atomic(self, doing)
-        with tx as conn:
-            state = self._session_state(session.id)
-            if state is None:
-                conn.execute(
-                    _sql.SESSION_IMPORT_INSERT,
-                    (
-                        session.id,
-                        None,
-                        session.server_session_id,
-                        session.directory,
-                        session.git_root,
-                        session.created_at,
-                        session.updated_at,
-                        session.archived_at,
-                    ),
-                )
-                sid, count = conn.last_insert_rowid(), 0
-            elif not merge:
-                raise DuplicateId(f"session id {session.id!r} is already used")
-            else:
-                sid, count = state[0], state[2]
-            first_count = count
-            inserted = 0
-            for ev in events:
-                tx.doing = f"{doing} (at event {ev.id!r})"
-                _require_event_data(ev.event_data, ev.id)
-                if ev.session_id != session.id:
-                    raise InvalidEvent(
-                        f"event {ev.id!r} belongs to session {ev.session_id!r}, not {session.id!r}"
-                    )
-                try:
-                    conn.execute(
-                        _sql.EVENT_APPEND_BATCH_ROW,
-                        (
-                            sid,
-                            count + 1,
-                            ev.id,
-                            ev.parent_id,
-                            ev.invocation_id,
-                            ev.event_type,
-                            ev.event_data,
-                            ev.created_at,
-                        ),
-                    )
-                except apsw.ConstraintError as exc:
-                    error = constraint_error(str(exc), ev.id)
-                    if merge and isinstance(error, DuplicateId):
-                        stored = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
-                        if stored is not None and StoredEvent._make(stored) == tuple(ev):
-                            continue
-                        raise DuplicateId(
-                            f"event {ev.id!r} conflicts with the stored event of that id "
-                            f"(different content or session)"
-                        ) from None
-                    raise error from None
-                if conn.changes() == 0:
-                    raise InvalidEvent(
-                        f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
-                        f"of session {session.id!r}"
-                    )
-                count += 1
-                inserted += 1
-            tx.doing = doing
-            if (
-                session.head_id is not None
-                and not conn.execute(_sql.EVENT_IN_SESSION, (session.head_id, sid)).fetchone()
-            ):
-                raise InvalidEvent(
-                    f"session {session.id!r}: head {session.head_id!r} is not one of its events"
-                )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
-            conn.execute(
-                _sql.SESSION_IMPORT_MERGE,
-                (
-                    session.head_id,
-                    session.server_session_id,
-                    session.updated_at,
-                    session.archived_at,
-                    count,
-                    sid,
-                ),
+        evs, meta = check_import(session, events, metadata)
+        with Atomic(self, f"importing session {session.id!r}") as conn:
+            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
+            state = None if row is None else self._session_state(session.id)
+            existing: dict[str, StoredEvent] = {}
+            for ev in evs:
+                found = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
+                if found is not None:
+                    existing[ev.id] = _new_tuple(StoredEvent, found)
+            plan = plan_import(
+                session,
+                evs,
+                merge=merge,
+                stored=None if row is None else _stored_state(row),
+                existing=existing,
+                known=[
+                    ref
+                    for ref in references(session, evs)
+                    if state is not None
+                    and conn.execute(_sql.EVENT_IN_SESSION, (ref, state[0])).fetchone()
+                ],
+                stored_metadata=self.get_all_metadata(session.id) if row and meta else None,
+                metadata=meta,
             )
-            for key, value in (metadata or {}).items():
-                conn.execute(_sql.METADATA_IMPORT, (sid, key, value, session.updated_at))
-        return inserted
+            self._write_import(conn, session, plan, state)
+        return len(plan.events)
+
+    def _write_import(
+        self,
+        conn: apsw.Connection,
+        session: StoredSession | SessionSummary,
+        plan: ImportPlan,
+        state: tuple[int, int | None, int] | None,
+    ) -> None:
+        """Execute an import plan inside the import's transaction."""
+        if state is None:
+            fields = (session.id, None, plan.server_session_id, session.directory)
+            times = (session.created_at, plan.updated_at, plan.archived_at)
+            conn.execute(_sql.SESSION_IMPORT_INSERT, (*fields, session.git_root, *times))
+            sid, count = conn.last_insert_rowid(), 0
+        else:
+            sid, count = state[0], state[2]
+        first = count
+        for ev in plan.events:
+            count += 1
+            row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
+            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
+        if self._search_index and count > first:
+            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first, count))
+        if plan.touch:
+            state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
+            conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))
+        for key, value in plan.metadata:
+            conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
 
     # -- history tools: search, export/import, retention (issue 6) ------------
     # Thin entry points; the work lives in search.py, exporting.py, retention.py.
