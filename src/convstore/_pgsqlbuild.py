@@ -496,6 +496,7 @@ def render() -> str:
         "Every PostgreSQL statement convstore.postgres runs, as plain strings.",
         "_pgsql",
         "test_pgsql_drift.py",
+        readable=True,
     )
 
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
-from pypika.dialects import PostgreSQLQuery
 from pypika.queries import QueryBuilder
-from pypika.terms import Case, ExistsCriterion, Function, Star
+from pypika.terms import ExistsCriterion, Star
 
 __all__ = ["build", "render"]
 
@@ -61,6 +60,74 @@ def V(n: int) -> Parameter:
     and keeps the statement prepared.
     """
     return Parameter(f"+?{n}")
+
+
+def upsert(insert: QueryBuilder, keys: tuple[str, ...], updates: tuple[str, ...]) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col``, in SQLite's words.
+
+    pypika's generic ``Query`` has no upsert (only its PostgreSQL dialect does,
+    and a SQLite statement should not be built as PostgreSQL), so the clause is
+    appended here, from the same column names.
+    """
+    conflict = ",".join(f'"{k}"' for k in keys)
+    sets = ",".join(f'"{c}"=excluded."{c}"' for c in updates)
+    return f"{insert.get_sql()} ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+
+
+#: Clauses that start a new line in a generated statement (outside parentheses and quotes).
+_BREAK_BEFORE = (
+    "FROM",
+    "JOIN",
+    "LEFT JOIN",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "SET",
+    "VALUES",
+    "SELECT",
+    "ON CONFLICT",
+    "DO UPDATE",
+    "RETURNING",
+    "UNION ALL",
+)
+
+
+def layout(sql: str) -> str:
+    """Break a one-line statement before its main clauses, so a reviewer reads it top-down.
+
+    Only at the top level: text inside parentheses (subqueries, column lists)
+    and inside quotes stays on its line. SQLite and PostgreSQL ignore the
+    line breaks; the statement's meaning is unchanged.
+
+    >>> print(layout('SELECT "a" FROM "t" WHERE "b"=(SELECT 1 FROM "u") ORDER BY "a"'))
+    SELECT "a"
+    FROM "t"
+    WHERE "b"=(SELECT 1 FROM "u")
+    ORDER BY "a"
+    """
+    out: list[str] = []
+    depth, quote, i = 0, "", 0
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == " " and depth == 0 and i > 0:
+            rest = sql[i + 1 :]
+            word = next((w for w in _BREAK_BEFORE if rest.startswith(w + " ")), None)
+            if word is not None and not (word == "SELECT" and sql[:i].endswith("AS")):
+                out.append("\n")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _session_fields(table: Table = sessions) -> list[object]:
@@ -228,7 +295,6 @@ def _event_statements() -> dict[str, str]:
         .where(events.id == P(1))
         .where(events.sid == P(2))
         .get_sql(),
-        "EVENT_ID_EXISTS": Query.from_(events).select(1).where(events.id == P(1)).get_sql(),
         # How many rows a batch inserted: its seqs all follow the old event_count.
         "EVENTS_COUNT_AFTER": Query.from_(events)
         .select(fn.Count(Star()))
@@ -302,15 +368,15 @@ def _metadata_and_branch_statements() -> dict[str, str]:
     )
     return {
         # Upsert; inserts nothing when the session does not exist (caller reports it).
-        "METADATA_SET": PostgreSQLQuery.into(metadata)
-        .columns("sid", "key", "value", "updated_at")
-        .from_(sessions)
-        .select(sessions.sid, P(2), P(3), P(4))
-        .where(sessions.id == P(1))
-        .on_conflict("sid", "key")
-        .do_update("value")
-        .do_update("updated_at")
-        .get_sql(),
+        "METADATA_SET": upsert(
+            Query.into(metadata)
+            .columns("sid", "key", "value", "updated_at")
+            .from_(sessions)
+            .select(sessions.sid, P(2), P(3), P(4))
+            .where(sessions.id == P(1)),
+            ("sid", "key"),
+            ("value", "updated_at"),
+        ),
         # One row when the session exists; its value is NULL when the key is unset.
         "METADATA_GET": Query.from_(sessions)
         .left_join(metadata)
@@ -340,27 +406,23 @@ def _import_statements() -> dict[str, str]:
         .columns(*SESSION_COLUMNS)
         .insert(P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8))
         .get_sql(),
-        # Merge an imported session's state into the stored row: the newer
-        # activity decides the head; archiving and server ids are never undone.
-        "SESSION_IMPORT_MERGE": Query.update(sessions)
-        .set(
-            sessions.head_id,
-            Case().when(P(3) >= sessions.updated_at, P(1)).else_(sessions.head_id),
-        )
-        .set(sessions.updated_at, Function("MAX", sessions.updated_at, P(3)))
-        .set(sessions.server_session_id, fn.Coalesce(P(2), sessions.server_session_id))
-        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P(4)))
+        # An import's outcome, decided by convstore._importplan: written as planned.
+        "SESSION_SET_IMPORTED_STATE": Query.update(sessions)
+        .set(sessions.head_id, P(1))
+        .set(sessions.server_session_id, P(2))
+        .set(sessions.updated_at, P(3))
+        .set(sessions.archived_at, P(4))
         .set(sessions.event_count, P(5))
         .where(sessions.sid == P(6))
         .get_sql(),
         "EVENT_GET_BY_ID": _event_record_query().where(events.id == P(1)).get_sql(),
-        "METADATA_IMPORT": PostgreSQLQuery.into(metadata)
-        .columns("sid", "key", "value", "updated_at")
-        .insert(P(1), P(2), P(3), P(4))
-        .on_conflict("sid", "key")
-        .do_update("value")
-        .do_update("updated_at")
-        .get_sql(),
+        "METADATA_IMPORT": upsert(
+            Query.into(metadata)
+            .columns("sid", "key", "value", "updated_at")
+            .insert(P(1), P(2), P(3), P(4)),
+            ("sid", "key"),
+            ("value", "updated_at"),
+        ),
         "METADATA_ALL": Query.from_(metadata)
         .join(sessions)
         .on(sessions.sid == metadata.sid)
@@ -405,7 +467,6 @@ def _pragmas() -> dict[str, str]:
         "PRAGMA_WAL_AUTOCHECKPOINT": "PRAGMA wal_autocheckpoint=1000",
         "PRAGMA_JOURNAL_SIZE_LIMIT": "PRAGMA journal_size_limit=8388608",
         "PRAGMA_SET_USER_VERSION": "PRAGMA user_version={version:d}",
-        "PRAGMA_INTEGRITY_CHECK": "PRAGMA integrity_check",
         # Transaction control. Writes always take the lock up front (IMMEDIATE), so
         # they wait on the busy timeout instead of failing mid-transaction.
         "BEGIN_IMMEDIATE": "BEGIN IMMEDIATE",
@@ -461,7 +522,7 @@ def _export_import_purge_statements() -> dict[str, str]:
         .orderby(events.seq)
         .get_sql(),
         # Import: every stored field as given (sid comes from last_insert_rowid).
-        "IMPORT_SESSION": Query.into(sessions)
+        "SESSION_INSERT_EXPORTED": Query.into(sessions)
         .columns(*SESSION_COLUMNS, "event_count")
         .insert(*[P(n) for n in range(1, 10)])
         .get_sql(),
@@ -515,12 +576,11 @@ def _export_import_purge_statements() -> dict[str, str]:
         .select(search_config.value)
         .where(search_config.key == "indexing")
         .get_sql(),
-        "SEARCH_INDEXING_SET": PostgreSQLQuery.into(search_config)
-        .columns("key", "value")
-        .insert("indexing", P(1))
-        .on_conflict("key")
-        .do_update("value")
-        .get_sql(),
+        "SEARCH_INDEXING_SET": upsert(
+            Query.into(search_config).columns("key", "value").insert("indexing", P(1)),
+            ("key",),
+            ("value",),
+        ),
     }
 
 
@@ -653,10 +713,14 @@ def build() -> dict[str, str]:
     return out
 
 
-def render_module(statements: dict[str, str], title: str, module: str, test: str) -> str:
+def render_module(
+    statements: dict[str, str], title: str, module: str, test: str, *, readable: bool = False
+) -> str:
     """The text of a generated module of constants (``_sql`` here, ``_pgsql`` for PostgreSQL).
 
     It imports nothing at run time: ``Final`` is for type checkers only.
+    ``readable=True`` lays every statement out over several lines
+    (:func:`layout`), one Python string piece per line.
     """
     lines = [
         f'"""{title}',
@@ -673,7 +737,14 @@ def render_module(statements: dict[str, str], title: str, module: str, test: str
         "    from typing import Final",
         "",
     ]
-    lines.extend(f"{name}: Final = {sql!r}" for name, sql in statements.items())
+    for name, sql in statements.items():
+        parts = layout(sql).splitlines(keepends=True) if readable else [sql]
+        if len(parts) == 1:
+            lines.append(f"{name}: Final = {sql!r}")
+        else:
+            lines.append(f"{name}: Final = (")
+            lines.extend(f"    {part!r}" for part in parts)
+            lines.append(")")
     return "\n".join(lines) + "\n"
 
 
@@ -684,6 +755,7 @@ def render() -> str:
         "Every SQL statement convstore runs, as plain strings.",
         "_sql",
         "test_sql_drift.py",
+        readable=True,
     )
 
 

@@ -247,7 +247,7 @@ class _Importer:
         if not isinstance(metadata, dict):
             raise line.fail("field 'metadata' must be an object")
         try:
-            self.conn.execute(_sql.IMPORT_SESSION, fields)
+            self.conn.execute(_sql.SESSION_INSERT_EXPORTED, fields)
         except apsw.ConstraintError:
             raise DuplicateId(
                 f"line {line.number}: session id {session_id!r} is already used; "

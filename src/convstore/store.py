@@ -851,8 +851,8 @@ class SessionStore:
         if self._search_index and count > first:
             conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first, count))
         if plan.touch:
-            state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
-            conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))
+            after = (plan.head_id, plan.server_session_id, plan.updated_at, plan.archived_at)
+            conn.execute(_sql.SESSION_SET_IMPORTED_STATE, (*after, count, sid))
         for key, value in plan.metadata:
             conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
 
