@@ -75,7 +75,20 @@ def export_jsonl(
     git_root: str | None = None,
     include_archived: bool = True,
 ) -> Iterator[str]:
-    """Lines (each ending in ``\\n``) exporting the chosen sessions; see :meth:`SessionStore.export_jsonl`."""  # noqa: E501
+    """Stream sessions as JSON Lines: a header line per session, then one line per event.
+
+    ``session_ids`` picks sessions (all must exist: :class:`SessionNotFound`
+    otherwise, before anything is produced); without it every session
+    matching ``directory``/``git_root`` (``include_archived`` by default)
+    is exported, oldest first. A generator: one row in memory at a time.
+    Format: :mod:`convstore.exporting`.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+    ...     _ = store.create_session("s1")
+    ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
+    ['session']
+    """
     for what, value in (("directory", directory), ("git_root", git_root)):
         if value is not None and type(value) is not str:
             raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
@@ -343,7 +356,22 @@ def import_jsonl(
     *,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import an export, all or nothing; see :meth:`SessionStore.import_jsonl`."""
+    """Import JSON Lines written by :meth:`export_jsonl`, exactly, in one transaction.
+
+    Ids, parents, timestamps, head, archived state, server id and
+    metadata come back as they were. Any problem — an id already used
+    (:class:`DuplicateId`), a malformed line or a truncated session
+    (:class:`InvalidArgument` naming the line), a bad parent
+    (:class:`InvalidEvent`) — refuses the whole input and writes nothing.
+    ``lines`` is read lazily (an open file works); ``progress(sessions,
+    events)`` is called every 1000 events and at the end.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
+    ...     _ = a.create_session("s1")
+    ...     b.import_jsonl(a.export_jsonl()).sessions
+    1
+    """
     importer = _Importer(store, progress)
     with store.atomic("importing sessions"):
         for number, raw in enumerate(lines, start=1):

@@ -72,7 +72,22 @@ def purge(
     vacuum: bool = False,
     progress: Callable[[PurgeReport], None] | None = None,
 ) -> PurgeReport:
-    """Delete sessions archived before ``archived_before``; see :meth:`SessionStore.purge`."""
+    """Delete sessions archived before ``archived_before`` (Unix seconds), for good.
+
+    Their events, metadata and search-index rows go too, in batches of at
+    most ``batch_size`` events, each its own short write transaction.
+    ``dry_run`` only counts. ``vacuum`` then returns the freed space to
+    the file system. Returns a :class:`~convstore.retention.PurgeReport`;
+    ``progress`` gets the running report after every batch. Live
+    (unarchived) sessions are never touched.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+    ...     _ = store.create_session("s1")
+    ...     store.archive_session("s1")
+    ...     store.purge(archived_before=1_800_000_000, dry_run=True).sessions
+    1
+    """
     cutoff = _as_cutoff(archived_before)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")

@@ -26,7 +26,6 @@ import apsw
 
 from . import _sql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
-from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import MEMORY, close_quietly, normalize_path, open_connection
 from .errors import (
@@ -43,16 +42,15 @@ from .migrations import ensure_current
 from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Sequence
     from types import TracebackType
     from typing import Any
 
+    from . import exporting, retention
+    from . import search as search_tool
     from ._common import Clock
-    from ._importplan import ImportPlan
+    from ._importplan import ImportPlan, StoredState
     from .connection import PathArg, Synchronous
-    from .exporting import ImportReport
-    from .retention import PurgeReport
-    from .search import SearchHit
 
 __all__ = ["SessionStore", "NewEvent"]
 
@@ -74,6 +72,33 @@ class NewEvent(NamedTuple):
     invocation_id: str
     event_type: str
     event_data: str
+
+
+class _ToolMethod:
+    """A :class:`SessionStore` method whose code lives in a history-tool module.
+
+    ``store.search(...)`` is :func:`convstore.search.search` bound to the
+    store, imported on first use, so ``import convstore`` stays lean and the
+    signature and docstring are written once, where the code is.
+    """
+
+    __slots__ = ("_function", "_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+        self._function: Any = None
+
+    def __get__(self, store: SessionStore | None, owner: type | None = None) -> Any:
+        function = self._function
+        if function is None:
+            import sys
+
+            __import__(f"convstore.{self._module}")
+            function = self._function = getattr(
+                sys.modules[f"convstore.{self._module}"], self._name
+            )
+        return function if store is None else function.__get__(store, owner)
 
 
 class Atomic:
@@ -125,6 +150,8 @@ class Atomic:
 
 def _stored_state(row: tuple[Any, ...]) -> StoredState:
     """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
+    from ._importplan import StoredState
+
     _, head, server, directory, git_root, created, updated, archived = row
     return StoredState(directory, git_root, created, updated, archived, head, server)
 
@@ -801,6 +828,8 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
+        from ._importplan import check_import, plan_import, references  # import and sync only
+
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
             row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
@@ -856,67 +885,29 @@ class SessionStore:
         for key, value in plan.metadata:
             conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
 
-    # -- history tools: search, export/import, retention (issue 6) ------------
-    # Thin entry points; the work lives in search.py, exporting.py, retention.py.
+    # -- history tools: search, export/import, retention --------------------
+    # Their code lives in convstore.search, convstore.exporting and
+    # convstore.retention, which use only this class's public surface (atomic,
+    # translate_error, connection, indexes_search). Each is a method here by
+    # reference, imported on first use: no copied signatures, and
+    # ``import convstore`` loads none of them.
 
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        event_types: Iterable[str] | None = None,
-        limit: int = 20,
-        literal: bool = False,
-        markers: tuple[str, str] = ("[", "]"),
-        order: str = "rank",
-    ) -> list[SearchHit]:
-        """Full-text search over event content, best match first.
-
-        ``query`` uses FTS5 syntax (words, ``"a phrase"``, ``prefix*``,
-        ``OR``, ``NOT``, ``NEAR``); ``literal=True`` searches the words as
-        typed instead. Filters: sessions in ``directory`` and/or under
-        ``git_root`` (both must match when both are given), events whose
-        type is in ``event_types``. Archived sessions are searched too.
-        ``order="rank"`` sorts by relevance (bm25, which scores every match);
-        ``order="recent"`` returns the newest matches, newest session first, at
-        a cost that does not grow with the number of matches. Each
-        :class:`~convstore.search.SearchHit` has the session and event ids,
-        the event type, a snippet with every match wrapped in ``markers``,
-        the bm25 ``rank`` (lower is better) and ``created_at``. What is
-        indexed: :mod:`convstore.search`. Bad syntax raises
-        :class:`InvalidArgument` explaining it.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     _ = store.create_session("s1")
-        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "fix the WAL"}')
-        ...     [h.snippet for h in store.search("wal OR journal")]
-        ['fix the [WAL]']
-        """
-        from .search import search
-
-        return search(
-            self,
-            query,
-            directory=directory,
-            git_root=git_root,
-            event_types=event_types,
-            limit=limit,
-            literal=literal,
-            markers=markers,
-            order=order,
-        )
-
-    def search_fields(self) -> tuple[str, ...]:
-        """The JSON paths of ``event_data`` the search index covers.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     store.search_fields()
-        ('$.content',)
-        """
-        from .search import search_fields
-
-        return search_fields(self)
+    if TYPE_CHECKING:
+        search = search_tool.search
+        search_fields = search_tool.search_fields
+        set_search_indexing = search_tool.set_search_indexing
+        configure_search = search_tool.configure_search
+        export_jsonl = exporting.export_jsonl
+        import_jsonl = exporting.import_jsonl
+        purge = retention.purge
+    else:
+        search = _ToolMethod("search", "search")
+        search_fields = _ToolMethod("search", "search_fields")
+        set_search_indexing = _ToolMethod("search", "set_search_indexing")
+        configure_search = _ToolMethod("search", "configure_search")
+        export_jsonl = _ToolMethod("exporting", "export_jsonl")
+        import_jsonl = _ToolMethod("exporting", "import_jsonl")
+        purge = _ToolMethod("retention", "purge")
 
     def search_indexing(self) -> bool:
         """Whether this database keeps new events in the full-text index (default: on).
@@ -931,135 +922,6 @@ class SessionStore:
             raise self.translate_error(exc, "reading the search setting") from None
         self._search_index = value != "off"  # another process may have switched it
         return self._search_index
-
-    def set_search_indexing(self, enabled: bool) -> None:
-        """Turn full-text indexing on or off for this database (stored in the file).
-
-        Off empties the index and makes every append cheaper (it no longer
-        writes index segments: about half of a single append's cost, see
-        ``benchmarks/RESULTS.md``) — for clients that never search. On
-        rebuilds the index over every stored event. Other processes pick the
-        setting up when they next open the file.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     store.set_search_indexing(False)
-        ...     _ = store.create_session("s1")
-        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
-        ...     store.set_search_indexing(True)
-        ...     [h.event_id for h in store.search("hi")]
-        ['e1']
-        """
-        from .search import set_search_indexing
-
-        set_search_indexing(self, enabled)
-
-    def configure_search(self, fields: Sequence[str]) -> None:
-        """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     _ = store.create_session("s1")
-        ...     data = '{"input": {"cmd": "ls -la"}}'
-        ...     _ = store.append_event("s1", "e1", None, "i", "tool", data)
-        ...     before = len(store.search("ls"))
-        ...     store.configure_search(["$.content", "$.input.cmd"])
-        ...     before, [h.event_id for h in store.search("ls")]
-        (0, ['e1'])
-        """
-        from .search import configure_search
-
-        configure_search(self, fields)
-
-    def export_jsonl(
-        self,
-        session_ids: Iterable[str] | None = None,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        include_archived: bool = True,
-    ) -> Iterator[str]:
-        """Stream sessions as JSON Lines: a header line per session, then one line per event.
-
-        ``session_ids`` picks sessions (all must exist: :class:`SessionNotFound`
-        otherwise, before anything is produced); without it every session
-        matching ``directory``/``git_root`` (``include_archived`` by default)
-        is exported, oldest first. A generator: one row in memory at a time.
-        Format: :mod:`convstore.exporting`.
-
-        >>> import json
-        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
-        ...     _ = store.create_session("s1")
-        ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
-        ['session']
-        """
-        from .exporting import export_jsonl
-
-        return export_jsonl(
-            self,
-            session_ids,
-            directory=directory,
-            git_root=git_root,
-            include_archived=include_archived,
-        )
-
-    def import_jsonl(
-        self,
-        lines: Iterable[str | bytes],
-        *,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> ImportReport:
-        """Import JSON Lines written by :meth:`export_jsonl`, exactly, in one transaction.
-
-        Ids, parents, timestamps, head, archived state, server id and
-        metadata come back as they were. Any problem — an id already used
-        (:class:`DuplicateId`), a malformed line or a truncated session
-        (:class:`InvalidArgument` naming the line), a bad parent
-        (:class:`InvalidEvent`) — refuses the whole input and writes nothing.
-        ``lines`` is read lazily (an open file works); ``progress(sessions,
-        events)`` is called every 1000 events and at the end.
-
-        >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
-        ...     _ = a.create_session("s1")
-        ...     b.import_jsonl(a.export_jsonl()).sessions
-        1
-        """
-        from .exporting import import_jsonl
-
-        return import_jsonl(self, lines, progress=progress)
-
-    def purge(
-        self,
-        *,
-        archived_before: int,
-        dry_run: bool = False,
-        batch_size: int = 2000,
-        vacuum: bool = False,
-        progress: Callable[[PurgeReport], None] | None = None,
-    ) -> PurgeReport:
-        """Delete sessions archived before ``archived_before`` (Unix seconds), for good.
-
-        Their events, metadata and search-index rows go too, in batches of at
-        most ``batch_size`` events, each its own short write transaction.
-        ``dry_run`` only counts. ``vacuum`` then returns the freed space to
-        the file system. Returns a :class:`~convstore.retention.PurgeReport`;
-        ``progress`` gets the running report after every batch. Live
-        (unarchived) sessions are never touched.
-
-        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
-        ...     _ = store.create_session("s1")
-        ...     store.archive_session("s1")
-        ...     store.purge(archived_before=1_800_000_000, dry_run=True).sessions
-        1
-        """
-        from .retention import purge
-
-        return purge(
-            self,
-            archived_before=archived_before,
-            dry_run=dry_run,
-            batch_size=batch_size,
-            vacuum=vacuum,
-            progress=progress,
-        )
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {
