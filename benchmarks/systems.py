@@ -198,7 +198,20 @@ class Convstore(System):
         self.store.close()
 
 
-def move_head(conn: apsw.Connection, params: tuple[object, ...]) -> None:
+#: The named parameters of ``EVENT_APPEND_BATCH_ROW``, in the order of a batch row.
+BATCH_ROW_KEYS = (
+    "sid",
+    "seq",
+    "event_id",
+    "parent_id",
+    "invocation_id",
+    "event_type",
+    "event_data",
+    "created_at",
+)
+
+
+def move_head(conn: apsw.Connection, params: dict[str, object]) -> None:
     """The store's head move: skip ``updated_at`` (and its indexes) within the same second."""
     conn.execute(_sql.SESSION_MOVE_HEAD_SAME_SECOND, params)
     if conn.changes() == 0:
@@ -213,7 +226,15 @@ class Floor(System):
     def __init__(self, path: Path, targets: Targets, ids: IdClock) -> None:
         super().__init__(path, targets, ids)
         self.conn = raw_connection(path)
-        self.conn.execute(_sql.SESSION_INSERT, (self.scratch, SCRATCH_DIR, None, targets.now))
+        self.conn.execute(
+            _sql.SESSION_INSERT,
+            {
+                "session_id": self.scratch,
+                "directory": SCRATCH_DIR,
+                "git_root": None,
+                "now": targets.now,
+            },
+        )
 
     def op_append(self, *, search_index: bool = True) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
@@ -223,14 +244,23 @@ class Floor(System):
         def call(eid: str) -> None:
             conn.execute(begin)
             conn.execute(
-                append, (eid, self.head, self.invocation, APPEND_TYPE, APPEND_DATA, now, sid)
+                append,
+                {
+                    "session_id": sid,
+                    "event_id": eid,
+                    "parent_id": self.head,
+                    "invocation_id": self.invocation,
+                    "event_type": APPEND_TYPE,
+                    "event_data": APPEND_DATA,
+                    "now": now,
+                },
             )
             if conn.changes() == 0:
                 conn.execute(rollback)
                 raise RuntimeError("append refused")
             if search_index:
-                conn.execute(index, (eid,))
-            move_head(conn, (eid, now, 1, sid))
+                conn.execute(index, {"event_id": eid})
+            move_head(conn, {"head_id": eid, "now": now, "added": 1, "session_id": sid})
             conn.execute(commit)
             self.head = eid
 
@@ -241,16 +271,22 @@ class Floor(System):
 
         def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
             conn.execute(_sql.BEGIN_IMMEDIATE)
-            key, _archived, count = conn.execute(_sql.SESSION_STATE, (sid,)).fetchone()
+            key, _archived, count = conn.execute(_sql.SESSION_STATE, {"session_id": sid}).fetchone()
             conn.executemany(
                 _sql.EVENT_APPEND_BATCH_ROW,
-                [(key, count + i, *r, now) for i, r in enumerate(rows, 1)],
+                [
+                    dict(zip(BATCH_ROW_KEYS, (key, count + i, *r, now), strict=True))
+                    for i, r in enumerate(rows, 1)
+                ],
             )
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, (key, count)).get != len(rows):
+            after = {"sid": key, "after_seq": count}
+            if conn.execute(_sql.EVENTS_COUNT_AFTER, after).get != len(rows):
                 conn.execute(_sql.ROLLBACK)
                 raise RuntimeError("batch refused")
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (key, count, count + len(rows)))
-            move_head(conn, (rows[-1][0], now, len(rows), sid))
+            conn.execute(_sql.SEARCH_INDEX_RANGE, {**after, "last_seq": count + len(rows)})
+            move_head(
+                conn, {"head_id": rows[-1][0], "now": now, "added": len(rows), "session_id": sid}
+            )
             conn.execute(_sql.COMMIT)
             self.head = rows[-1][0]
 
@@ -261,12 +297,24 @@ class Floor(System):
 
     def op_search_recent(self) -> Op:
         conn, sql = self.conn, _sql.SEARCH_EVENTS_RECENT
-        params = (SEARCH_WORD, "[", "]", "…", SNIPPET_TOKENS, 20, None, None, None)
+        params = {
+            "query": SEARCH_WORD,
+            "open": "[",
+            "close": "]",
+            "ellipsis": "…",
+            "tokens": SNIPPET_TOKENS,
+            "limit": 20,
+            "directory": None,
+            "git_root": None,
+            "event_types": None,
+        }
         return Op(lambda: None, lambda _: conn.execute(sql, params).fetchall())
 
     def op_get_session(self) -> Op:
         conn, sql = self.conn, _sql.SESSION_GET
-        return Op(self.t.next_session, lambda sid: conn.execute(sql, (sid,)).fetchone())
+        return Op(
+            self.t.next_session, lambda sid: conn.execute(sql, {"session_id": sid}).fetchone()
+        )
 
     def op_resume(self, crowded: bool) -> Op:
         conn, (d, g) = self.conn, _resume_args(self.t, crowded)
@@ -274,8 +322,8 @@ class Floor(System):
 
         def call(_: None) -> Any:
             cutoff = self.t.now - MAX_AGE_SECS
-            best = conn.execute(by_dir, (d, cutoff)).fetchone()
-            other = conn.execute(by_root, (g, cutoff)).fetchone()
+            best = conn.execute(by_dir, {"directory": d, "cutoff": cutoff}).fetchone()
+            other = conn.execute(by_root, {"git_root": g, "cutoff": cutoff}).fetchone()
             if other is not None and (best is None or other[6] > best[6]):
                 best = other
             return best
@@ -284,7 +332,10 @@ class Floor(System):
 
     def op_load_warm(self) -> Op:
         conn, sql = self.conn, _sql.EVENTS_LOAD
-        return Op(lambda: next(self.t.loads), lambda sid: conn.execute(sql, (sid,)).fetchall())
+        return Op(
+            lambda: next(self.t.loads),
+            lambda sid: conn.execute(sql, {"session_id": sid}).fetchall(),
+        )
 
     def op_load_cold(self) -> Op:
         sql = _sql.EVENTS_LOAD
@@ -292,7 +343,11 @@ class Floor(System):
         def prepare() -> tuple[apsw.Connection, str]:
             return raw_connection(self.path), next(self.t.loads)
 
-        return Op(prepare, lambda a: a[0].execute(sql, (a[1],)).fetchall(), lambda a: a[0].close())
+        return Op(
+            prepare,
+            lambda a: a[0].execute(sql, {"session_id": a[1]}).fetchall(),
+            lambda a: a[0].close(),
+        )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -234,7 +234,13 @@ def migrate(
             duration_ms = (time.perf_counter() - started) * 1000.0
             conn.execute(
                 _sql.MIGRATIONS_INSERT,
-                (mig.version, mig.name, mig.checksum, int(clock()), duration_ms),
+                {
+                    "version": mig.version,
+                    "name": mig.name,
+                    "checksum": mig.checksum,
+                    "applied_at": int(clock()),
+                    "duration_ms": duration_ms,
+                },
             )
             # user_version mirrors the applied version: the cheap read-only check on open.
             conn.execute(_sql.PRAGMA_SET_USER_VERSION.format(version=mig.version))

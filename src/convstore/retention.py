@@ -95,7 +95,7 @@ def purge(
     if dry_run:
         try:
             counts = [
-                conn.execute(sql, (cutoff,)).get
+                conn.execute(sql, {"cutoff": cutoff}).get
                 for sql in (
                     _sql.PURGE_COUNT_SESSIONS,
                     _sql.PURGE_COUNT_EVENTS,
@@ -111,22 +111,23 @@ def purge(
     while True:
         with store.atomic(f"purging sessions archived before {cutoff}"):
             candidates = conn.execute(
-                _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
+                _sql.PURGE_CANDIDATES,
+                {"cutoff": cutoff, "after_sid": after_sid, "limit": batch_size},
             ).fetchall()
             budget = batch_size
             for row in candidates:
                 sid = cast(int, row[0])
                 if budget <= 0:
                     break
-                conn.execute(_sql.PURGE_EVENTS_CHUNK, (sid, budget))
+                conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": budget})
                 deleted = conn.changes()
                 events += deleted
                 budget -= deleted
-                if budget <= 0 and conn.execute(_sql.PURGE_HAS_EVENTS, (sid,)).fetchall():
+                if budget <= 0 and conn.execute(_sql.PURGE_HAS_EVENTS, {"sid": sid}).fetchall():
                     break  # the rest of this session goes in the next batch
-                conn.execute(_sql.PURGE_METADATA, (sid,))
+                conn.execute(_sql.PURGE_METADATA, {"sid": sid})
                 metadata += conn.changes()
-                conn.execute(_sql.PURGE_SESSION, (sid,))
+                conn.execute(_sql.PURGE_SESSION, {"sid": sid})
                 sessions += conn.changes()
                 budget -= 1
                 after_sid = sid

@@ -161,14 +161,22 @@ def search(
         raise InvalidArgument("search query is empty")
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
-    params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
+    params = {
+        "query": match,
+        "open": markers[0],
+        "close": markers[1],
+        "ellipsis": "…",
+        "tokens": SNIPPET_TOKENS,
+        "limit": limit,
+        "directory": directory,
+        "git_root": git_root,
+        "event_types": types_json,
+    }
     sql = _sql.SEARCH_EVENTS
     if order == "recent":
         sql = _sql.SEARCH_EVENTS_RECENT
-        params = (*params, directory, git_root, types_json)
     elif directory is not None or git_root is not None or types_json is not None:
         sql = _sql.SEARCH_EVENTS_FILTERED
-        params = (*params, directory, git_root, types_json)
     try:
         rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
@@ -223,7 +231,7 @@ def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
         if type(path) is not str or not path.startswith("$") or "\x00" in path:
             raise InvalidArgument(f"search field {path!r} is not a JSON path like '$.content'")
         try:
-            store.connection.execute(_sql.SEARCH_CHECK_PATH, (path,)).fetchall()
+            store.connection.execute(_sql.SEARCH_CHECK_PATH, {"path": path}).fetchall()
         except apsw.SQLError as exc:
             raise InvalidArgument(
                 f"search field {path!r} is not a valid JSON path: {exc}"
@@ -273,8 +281,8 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
             _sql.SEARCH_CREATE_TRIGGER_UPDATE,
         ):
             conn.execute(create.format(**bodies))
-        conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
-        conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
+        conn.execute(_sql.SEARCH_FIELDS_SET, {"fields": json.dumps(paths)})
+        conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "on"})
         conn.execute(_sql.SEARCH_REBUILD)
     store.search_indexing()  # the store picks the new setting up
 
@@ -308,7 +316,7 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
         conn.execute(_sql.SEARCH_DELETE_ALL)
-        conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
+        conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "off"})
     store.search_indexing()  # the store picks the new setting up
 
 

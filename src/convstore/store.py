@@ -156,6 +156,20 @@ def _stored_state(row: tuple[Any, ...]) -> StoredState:
     return StoredState(directory, git_root, created, updated, archived, head, server)
 
 
+def event_row(sid: int, seq: int, event: NewEvent | StoredEvent, created_at: int) -> dict[str, Any]:
+    """The parameters of :data:`_sql.EVENT_APPEND_BATCH_ROW` for one event at ``seq``."""
+    return {
+        "sid": sid,
+        "seq": seq,
+        "event_id": event.id,
+        "parent_id": event.parent_id,
+        "invocation_id": event.invocation_id,
+        "event_type": event.event_type,
+        "event_data": event.event_data,
+        "created_at": created_at,
+    }
+
+
 def constraint_error(message: str, event_id: str) -> StoreError:
     """Sort SQLite's constraint failure (its message) into the typed error for ``event_id``."""
     if "UNIQUE" in message or "PRIMARY KEY" in message:
@@ -392,7 +406,10 @@ class SessionStore:
         now = self._now()
         doing = f"creating session {id!r}"
         try:
-            self._conn.execute(_sql.SESSION_INSERT, (id, directory, git_root, now))
+            self._conn.execute(
+                _sql.SESSION_INSERT,
+                {"session_id": id, "directory": directory, "git_root": git_root, "now": now},
+            )
         except apsw.ConstraintError:
             raise DuplicateId(f"session id {id!r} is already used") from None
         except (apsw.Error, UnicodeError) as exc:
@@ -402,7 +419,7 @@ class SessionStore:
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
         try:
-            row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
+            row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading session {id!r}")
             return None
@@ -433,11 +450,15 @@ class SessionStore:
         try:
             if directory is not None:
                 best = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, directory, cutoff, doing
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY,
+                    {"directory": directory, "cutoff": cutoff},
+                    doing,
                 )
             if git_root is not None:
                 by_root = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, git_root, cutoff, doing
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT,
+                    {"git_root": git_root, "cutoff": cutoff},
+                    doing,
                 )
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
@@ -445,14 +466,14 @@ class SessionStore:
             raise self.translate_error(exc, doing) from None
         return None if best is None else _new_tuple(StoredSession, best)
 
-    def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
+    def _fetch_one(self, sql: str, params: dict[str, Any], doing: str) -> tuple[Any, ...] | None:
         """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
 
         Each filter on its own: a directory with a lone surrogate must not hide a
         session that matches by git root.
         """
         try:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, (value, cutoff)).fetchone()
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
         except UnicodeError as exc:
             self._read_failed(exc, doing)
             return None
@@ -462,7 +483,10 @@ class SessionStore:
         """Record the id a sync server gave this session."""
         _require_optional_str(server_session_id, "server_session_id")
         try:
-            self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
+            self._conn.execute(
+                _sql.SESSION_SET_SERVER_ID,
+                {"server_session_id": server_session_id, "session_id": session_id},
+            )
             changed = self._conn.changes()
         except (apsw.Error, UnicodeError) as exc:
             doing = f"setting the server id of session {session_id!r}"
@@ -478,7 +502,7 @@ class SessionStore:
         now = self._now()
         doing = f"archiving session {session_id!r}"
         try:
-            self._conn.execute(_sql.SESSION_ARCHIVE, (now, session_id))
+            self._conn.execute(_sql.SESSION_ARCHIVE, {"now": now, "session_id": session_id})
             if self._conn.changes() == 0 and self._session_state(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
         except (apsw.Error, UnicodeError) as exc:
@@ -500,14 +524,14 @@ class SessionStore:
         second changed: most appends of a streamed answer land in the same
         second, and skipping it spares three index entries per append.
         """
-        params = (head_id, now, added, session_id)
+        params = {"head_id": head_id, "now": now, "added": added, "session_id": session_id}
         self._conn.execute(_sql.SESSION_MOVE_HEAD_SAME_SECOND, params)
         if self._conn.changes() == 0:
             self._conn.execute(_sql.SESSION_MOVE_HEAD, params)
 
     def _session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
         """``(sid, archived_at, event_count)`` of a session, or ``None``."""
-        row = self._conn.execute(_sql.SESSION_STATE, (session_id,)).fetchone()
+        row = self._conn.execute(_sql.SESSION_STATE, {"session_id": session_id}).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     # -- events --------------------------------------------------------------
@@ -547,12 +571,20 @@ class SessionStore:
             now = self._now()  # under the write lock: the log's time never moves backwards
             conn.execute(
                 _sql.EVENT_APPEND,
-                (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "parent_id": parent_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
             if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+                conn.execute(_sql.SEARCH_INDEX_EVENT, {"event_id": event_id})
             self._move_head(event_id, now, 1, session_id)
         return StoredEvent(
             event_id, session_id, parent_id, invocation_id, event_type, event_data, now
@@ -581,12 +613,19 @@ class SessionStore:
             now = self._now()  # under the write lock: the log's time never moves backwards
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
             if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+                conn.execute(_sql.SEARCH_INDEX_EVENT, {"event_id": event_id})
             self._move_head(event_id, now, 1, session_id)
         parent = cast("str | None", row[0][0])
         return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
@@ -627,28 +666,29 @@ class SessionStore:
                 raise SessionArchived(
                     f"session {session_id!r} is archived; start a new session to continue"
                 )
-            rows = [
-                (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
-                for seq, e in enumerate(items, start=count + 1)
-            ]
+            rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
+            after = {"sid": sid, "after_seq": count}
             try:
                 # One prepared statement stepped for every row, in C.
                 conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
             except apsw.ConstraintError as exc:
                 # executemany stops at the failing row: the rows before it went in.
-                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get]
+                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, after).get]
                 raise constraint_error(str(exc), current.id) from None
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get != len(rows):
+            if conn.execute(_sql.EVENTS_COUNT_AFTER, after).get != len(rows):
                 # A row whose parent check failed inserted nothing: name the first.
                 current = next(
-                    e for e in items if not conn.execute(_sql.EVENT_IN_SESSION, (e.id, sid)).get
+                    e
+                    for e in items
+                    if not conn.execute(_sql.EVENT_IN_SESSION, {"event_id": e.id, "sid": sid}).get
                 )
                 raise InvalidEvent(
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
             if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
+                span = {"sid": sid, "after_seq": count, "last_seq": count + len(items)}
+                conn.execute(_sql.SEARCH_INDEX_RANGE, span)
             self._move_head(items[-1].id, now, len(items), session_id)
         return [
             StoredEvent(
@@ -664,7 +704,7 @@ class SessionStore:
                 map(
                     _new_tuple,
                     repeat(StoredEvent),
-                    self._conn.execute(_sql.EVENTS_LOAD, (session_id,)),
+                    self._conn.execute(_sql.EVENTS_LOAD, {"session_id": session_id}),
                 )
             )
         except (apsw.Error, UnicodeError) as exc:
@@ -674,7 +714,8 @@ class SessionStore:
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
         try:
-            row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
+            params = {"event_id": event_id, "session_id": session_id}
+            row = self._conn.execute(_sql.EVENT_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading event {event_id!r}")
             return None
@@ -688,7 +729,7 @@ class SessionStore:
         branch is returned; :meth:`load_events` still returns every event.
         """
         try:
-            rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
+            rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
             return list(map(_new_tuple, repeat(StoredEvent), rows))
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading the history of session {session_id!r}")
@@ -704,7 +745,9 @@ class SessionStore:
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         with Atomic(self, doing):
             now = self._now()  # under the write lock: updated_at never moves backwards
-            self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
+            self._conn.execute(
+                _sql.SESSION_SET_HEAD, {"head_id": event_id, "now": now, "session_id": session_id}
+            )
             if self._conn.changes() == 0:
                 why = self._why_not_appended(session_id, event_id, event_id)
                 if isinstance(why, InvalidEvent):
@@ -728,7 +771,10 @@ class SessionStore:
         _require_str(value, "metadata value")
         doing = f"setting metadata {key!r} of session {session_id!r}"
         try:
-            self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
+            self._conn.execute(
+                _sql.METADATA_SET,
+                {"session_id": session_id, "key": key, "value": value, "now": self._now()},
+            )
             changed = self._conn.changes()
         except (apsw.Error, UnicodeError) as exc:
             raise self.translate_error(exc, doing) from None
@@ -738,7 +784,8 @@ class SessionStore:
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
         try:
-            row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
+            params = {"session_id": session_id, "key": key}
+            row = self._conn.execute(_sql.METADATA_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading metadata of session {session_id!r}")
             # A key that cannot be stored was never set: the session alone decides
@@ -779,13 +826,21 @@ class SessionStore:
                 cursor: tuple[Any, ...] = FIRST_PAGE
             else:
                 before_id = before if isinstance(before, str) else before.id
-                found = self._conn.execute(_sql.SESSION_CURSOR, (before_id,)).fetchone()
+                found = self._conn.execute(
+                    _sql.SESSION_CURSOR, {"session_id": before_id}
+                ).fetchone()
                 if found is None:
                     raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
                 cursor = found if isinstance(before, str) else (before.updated_at, found[1])
-            filters = tuple(value for value in (directory, git_root) if value is not None)
             sql = _LIST_SQL[list_filter(directory, git_root), include_archived]
-            rows = self._conn.execute(sql, (*cursor, limit, *filters))
+            params = {
+                "cursor_updated_at": cursor[0],
+                "cursor_sid": cursor[1],
+                "limit": limit,
+                "directory": directory,
+                "git_root": git_root,
+            }
+            rows = self._conn.execute(sql, params)
             return list(map(_new_tuple, repeat(SessionSummary), rows))
         except (apsw.Error, UnicodeError) as exc:
             raise self.translate_error(exc, "listing sessions") from None
@@ -795,7 +850,7 @@ class SessionStore:
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
         try:
-            rows = self._conn.execute(_sql.METADATA_ALL, (session_id,))
+            rows = self._conn.execute(_sql.METADATA_ALL, {"session_id": session_id})
             return {cast(str, key): cast(str, value) for key, value in rows}
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading metadata of session {session_id!r}")
@@ -832,11 +887,11 @@ class SessionStore:
 
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
-            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
+            row = conn.execute(_sql.SESSION_GET, {"session_id": session.id}).fetchone()
             state = None if row is None else self._session_state(session.id)
             existing: dict[str, StoredEvent] = {}
             for ev in evs:
-                found = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
+                found = conn.execute(_sql.EVENT_GET_BY_ID, {"event_id": ev.id}).fetchone()
                 if found is not None:
                     existing[ev.id] = _new_tuple(StoredEvent, found)
             plan = plan_import(
@@ -849,7 +904,7 @@ class SessionStore:
                     ref
                     for ref in references(session, evs)
                     if state is not None
-                    and conn.execute(_sql.EVENT_IN_SESSION, (ref, state[0])).fetchone()
+                    and conn.execute(_sql.EVENT_IN_SESSION, {"event_id": ref, "sid": state[0]}).get
                 ],
                 stored_metadata=self.get_all_metadata(session.id) if row and meta else None,
                 metadata=meta,
@@ -866,24 +921,46 @@ class SessionStore:
     ) -> None:
         """Execute an import plan inside the import's transaction."""
         if state is None:
-            fields = (session.id, None, plan.server_session_id, session.directory)
-            times = (session.created_at, plan.updated_at, plan.archived_at)
-            conn.execute(_sql.SESSION_IMPORT_INSERT, (*fields, session.git_root, *times))
+            conn.execute(
+                _sql.SESSION_IMPORT_INSERT,
+                {
+                    "session_id": session.id,
+                    "head_id": None,  # set with the events, below
+                    "server_session_id": plan.server_session_id,
+                    "directory": session.directory,
+                    "git_root": session.git_root,
+                    "created_at": session.created_at,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                },
+            )
             sid, count = conn.last_insert_rowid(), 0
         else:
             sid, count = state[0], state[2]
         first = count
         for ev in plan.events:
             count += 1
-            row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
-            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
+            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count, ev, ev.created_at))
         if self._search_index and count > first:
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first, count))
+            span = {"sid": sid, "after_seq": first, "last_seq": count}
+            conn.execute(_sql.SEARCH_INDEX_RANGE, span)
         if plan.touch:
-            after = (plan.head_id, plan.server_session_id, plan.updated_at, plan.archived_at)
-            conn.execute(_sql.SESSION_SET_IMPORTED_STATE, (*after, count, sid))
+            conn.execute(
+                _sql.SESSION_SET_IMPORTED_STATE,
+                {
+                    "sid": sid,
+                    "head_id": plan.head_id,
+                    "server_session_id": plan.server_session_id,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                    "event_count": count,
+                },
+            )
         for key, value in plan.metadata:
-            conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
+            conn.execute(
+                _sql.METADATA_IMPORT,
+                {"sid": sid, "key": key, "value": value, "updated_at": plan.updated_at},
+            )
 
     # -- history tools: search, export/import, retention --------------------
     # Their code lives in convstore.search, convstore.exporting and
