@@ -144,24 +144,18 @@ def test_processes_starting_at_once_apply_exactly_once(pg_cluster: Any) -> None:
     assert [r[0] for r in rows] == everything
 
 
-def test_services_starting_at_once_on_a_new_database_all_work(pg_cluster: Any) -> None:
-    import threading
+def test_opening_never_migrates_and_names_the_deploy_command(pg_cluster: Any) -> None:
+    import psycopg
 
     from convstore.postgres import PostgresSessionService
+    from convstore.postgres_migrations import migrate_server
 
     dsn = _fresh_db(pg_cluster)
-    errors: list[BaseException] = []
-
-    def start(i: int) -> None:
-        try:
-            with PostgresSessionService(dsn, owner=f"o{i}") as svc:
-                svc.create_session("s")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    with pytest.raises(MigrationError, match=r"convstore server migrate --conninfo"):
+        PostgresSessionService(dsn, owner="o1")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
+    applied, hint = migrate_server(dsn)
+    assert hint is None and [m.version for m in applied][-2:] == [4, 5]
+    with PostgresSessionService(dsn, owner="o1") as svc:
+        svc.create_session("s")

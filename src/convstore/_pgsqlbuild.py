@@ -467,6 +467,34 @@ def _history_statement() -> dict[str, str]:
     }
 
 
+def _deploy_statements() -> dict[str, str]:
+    # Roles and the served-clients record (SPEC 6.1). pypika has no CREATE
+    # ROLE and no current_user; these few are written out.
+    compat = Table("convstore_compat")
+    return {
+        "COMPAT_OLDEST_CLIENT": Query.from_(compat).select(compat.oldest_client).get_sql(),
+        "COMPAT_RAISE_OLDEST_CLIENT": Query.update(compat)
+        .set(
+            compat.oldest_client,
+            fn.Coalesce(Function("GREATEST", compat.oldest_client, P("oldest")), P("oldest")),
+        )
+        .get_sql(),
+        # Who this connection is, and whether it may act for other owners
+        # (superusers and BYPASSRLS roles bypass row-level security anyway).
+        "ROLE_WHOAMI": (
+            "SELECT current_user::text, "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'convstore_service' "
+            "AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')) "
+            "OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user "
+            "AND (r.rolsuper OR r.rolbypassrls))"
+        ),
+        "ROLE_SERVICE_EXISTS": (
+            "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = 'convstore_service'"
+        ),
+        "ROLE_SERVICE_CREATE": "CREATE ROLE convstore_service NOLOGIN",
+    }
+
+
 def _transaction_statements() -> dict[str, str]:
     # pypika has no transaction control. An export reads the session and its
     # events from one snapshot.
@@ -483,6 +511,7 @@ def build() -> dict[str, str]:
     out.update(_metadata_statements())
     out.update(_sync_statements())
     out.update(_history_statement())
+    out.update(_deploy_statements())
     out.update(_transaction_statements())
     return out
 

@@ -61,7 +61,7 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
-from .postgres_migrations import ensure_current
+from .postgres_migrations import SERVICE_ROLE, check_schema
 
 __all__ = ["PostgresSessionService"]
 
@@ -123,28 +123,29 @@ class PostgresSessionService:
     """
 
     __slots__ = ("_clock", "_owner", "_pool", "_timeout", "_where")
+    _owner: str
 
     def __init__(
         self,
         conninfo: str,
         *,
-        owner: str,
+        owner: str | None = None,
         clock: Clock | None = None,
         min_size: int = 1,
         max_size: int = 8,
-        timeout: float = 30.0,
-        migrate: bool = True,
+        timeout: float = 5.0,
     ) -> None:
         _require_str(conninfo, "conninfo")
-        _require_str(owner, "owner")
-        if not owner:
-            raise InvalidArgument("owner must be a non-empty str")
+        _require_optional_str(owner, "owner")
+        if owner == "":
+            raise InvalidArgument("owner must be a non-empty str or None (the login role)")
         if not 0 <= min_size <= max_size or max_size < 1:
             raise InvalidArgument(
                 f"pool sizes must satisfy 0 <= min_size <= max_size, max_size >= 1: "
                 f"{min_size}, {max_size}"
             )
-        self._owner = owner
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
         self._clock: Clock = clock if clock is not None else time.time
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
@@ -155,13 +156,22 @@ class PostgresSessionService:
             kwargs={"autocommit": True},
             timeout=self._timeout,
             open=False,
-            name=f"convstore:{owner}",
+            name=f"convstore:{owner or 'login-role'}",
         )
         try:
             self._pool.open(wait=min_size > 0, timeout=self._timeout)
-            if migrate:
-                with self._conn("checking the schema") as conn:
-                    ensure_current(conn, self._where, self._clock)
+            with self._conn("checking the schema") as conn:
+                check_schema(conn, self._where)
+                row = conn.execute(_pgsql.ROLE_WHOAMI).fetchone()
+            assert row is not None
+            login, acts_for_others = str(row[0]), bool(row[1])
+            if owner is not None and owner != login and not acts_for_others:
+                raise StoreError(
+                    f"role {login!r} may not act for owner {owner!r} on {self._where}: that "
+                    f"needs membership in the role {SERVICE_ROLE!r} "
+                    f"(GRANT {SERVICE_ROLE} TO {login}); pass owner=None to use your own rows"
+                )
+            self._owner = login if owner is None else owner
         except BaseException as exc:
             self._pool.close()
             if isinstance(exc, PoolTimeout):
@@ -205,8 +215,8 @@ class PostgresSessionService:
             return InvalidArgument(f"{doing}: a value cannot be stored ({exc})")
         if isinstance(exc, psycopg.errors.UndefinedTable):
             return StoreError(
-                f"{self._where} has no convstore schema while {doing}: open it with "
-                "migrate=True once"
+                f"{self._where} has no convstore schema while {doing}: run "
+                "`convstore server migrate --conninfo ...` once"
             )
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return StoreError(f"lost the connection to {self._where} while {doing}: {exc}")
