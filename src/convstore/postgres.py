@@ -40,7 +40,6 @@ Design:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, NoReturn
@@ -146,7 +145,7 @@ class PostgresSessionService:
             )
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
-        self._clock: Clock = clock if clock is not None else time.time
+        self._clock: Clock | None = clock
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
         self._pool: ConnectionPool[Conn] = ConnectionPool(
@@ -193,8 +192,9 @@ class PostgresSessionService:
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
 
-    def _now(self) -> int:
-        return int(self._clock())
+    def _now(self) -> int | None:
+        """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
+        return None if self._clock is None else int(self._clock())
 
     def _translate(self, exc: BaseException, doing: str) -> BaseException:
         """Map a psycopg/pool exception to the typed error a caller can act on."""
@@ -313,12 +313,14 @@ class PostgresSessionService:
         }
         try:
             with self._pool.connection() as conn:
-                conn.execute(_pgsql.SESSION_INSERT, params)
+                row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
         except pgerrors.UniqueViolation:
             raise DuplicateId(f"session id {id!r} is already used") from None
         except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
             self._fail(exc, doing)
-        return StoredSession(id, None, None, directory, git_root, now, now, None)
+        assert row is not None
+        created: int = row[0]
+        return StoredSession(id, None, None, directory, git_root, created, created, None)
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
@@ -333,13 +335,19 @@ class PostgresSessionService:
         self, directory: str | None, git_root: str | None, max_age_secs: int
     ) -> StoredSession | None:
         """Newest live session of this owner for the directory or git root, in the window."""
+        if isinstance(max_age_secs, bool) or not isinstance(max_age_secs, int | float):
+            raise InvalidArgument(f"max_age_secs must be a number of seconds: {max_age_secs!r}")
+        if max_age_secs != max_age_secs:  # NaN
+            raise InvalidArgument("max_age_secs must be a number of seconds, not NaN")
+        max_age = int(max(-(1 << 62), min(1 << 62, max_age_secs)))
         row = self._one(
             _pgsql.SESSION_RESUMABLE,
             {
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "cutoff": self._now() - int(max_age_secs),
+                "now": self._now(),
+                "max_age": max_age,
             },
             "looking up a resumable session",
         )
@@ -407,7 +415,9 @@ class PostgresSessionService:
             self._fail(self._event_error(exc, event_id), doing)
         if row is None:
             raise self._why_not(session_id, event_id, parent_id)
-        return StoredEvent(event_id, session_id, row[0], invocation_id, event_type, event_data, now)
+        return StoredEvent(
+            event_id, session_id, row[0], invocation_id, event_type, event_data, row[1]
+        )
 
     def append_event(
         self,
