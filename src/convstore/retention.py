@@ -97,6 +97,8 @@ def purge(
         doing = f"purging sessions archived before {cutoff}"
         store._begin_write(doing)
         try:
+            # Index pending events first: the delete trigger removes index rows.
+            store._catch_up_search()
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
             ).fetchall()

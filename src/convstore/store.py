@@ -26,7 +26,13 @@ import apsw
 
 from . import _sql
 from ._lean import TYPE_CHECKING, NamedTuple, cast
-from .connection import MEMORY, close_quietly, normalize_path, open_connection
+from .connection import (
+    MEMORY,
+    BackgroundCheckpointer,
+    close_quietly,
+    normalize_path,
+    open_connection,
+)
 from .errors import (
     CommitUncertain,
     DuplicateId,
@@ -122,7 +128,7 @@ class SessionStore:
     >>> store.close()
     """
 
-    __slots__ = ("_clock", "_conn", "_path", "_search_index", "_timeout")
+    __slots__ = ("_checkpointer", "_clock", "_conn", "_path", "_search_index", "_timeout")
 
     def __init__(
         self,
@@ -140,9 +146,17 @@ class SessionStore:
         self._path = normalize_path(path)
         self._timeout = float(timeout)
         self._clock: Clock = clock if clock is not None else time.time
+        # Checkpoints off the appending call, on a thread of their own; not through a
+        # caller's VFS (it may not expect a second thread) nor for ":memory:" (no WAL).
+        background = self._path != MEMORY and vfs is None
+        self._checkpointer = BackgroundCheckpointer(self._path, vfs) if background else None
         try:
             self._conn = open_connection(
-                self._path, timeout=self._timeout, synchronous=synchronous, vfs=vfs
+                self._path,
+                timeout=self._timeout,
+                synchronous=synchronous,
+                vfs=vfs,
+                checkpointer=self._checkpointer,
             )
         except apsw.Error as exc:
             raise self._translate(exc, "opening the database") from None
@@ -151,11 +165,16 @@ class SessionStore:
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
-            close_quietly(self._conn)
+            self._close_quietly()
             raise self._translate(exc, "checking the schema") from None
         except BaseException:
-            close_quietly(self._conn)
+            self._close_quietly()
             raise
+
+    def _close_quietly(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        close_quietly(self._conn)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -246,6 +265,8 @@ class SessionStore:
 
     def close(self) -> None:
         """Close the connection. Further calls raise :class:`StoreError`. Idempotent."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # first: the last connection to close removes the WAL
         try:
             self._conn.close()
         except apsw.Error as exc:
@@ -406,6 +427,55 @@ class SessionStore:
         row = self._conn.execute(_sql.SESSION_STATE, (session_id,)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
+    def _catch_up_search(self) -> int:
+        """Index every event appended since the last catch-up; inside a write transaction.
+
+        Appends leave the full-text index alone (migration 0005): each pending
+        session carries a watermark, and this single range statement indexes
+        everything above the watermarks at once, then clears them. With
+        indexing off it only clears them. Returns the rows indexed.
+        """
+        conn = self._conn
+        if not conn.execute(_sql.SEARCH_PENDING_ANY).get:
+            return 0
+        indexed = 0
+        # The stored setting, not this process's copy: another process may have switched it.
+        self._search_index = conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
+        if self._search_index:
+            conn.execute(_sql.SEARCH_CATCH_UP)
+            indexed = conn.changes()
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
+        return indexed
+
+    def index_pending(self) -> int:
+        """Bring the full-text index up to date now; return how many events it indexed.
+
+        Appends do not index (that would double what each commit writes); the
+        index catches up in bulk instead -- inside :meth:`search`, inside
+        :meth:`append_events` and imports, and here. A client may call this
+        when it is idle so that the next search has nothing to catch up. Cheap
+        when there is nothing to do: one read, no write lock.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+        ...     store.index_pending(), store.index_pending()
+        (1, 0)
+        """
+        doing = "indexing new events for search"
+        try:
+            if not self._conn.execute(_sql.SEARCH_PENDING_ANY).get:
+                return 0
+        except apsw.Error as exc:
+            raise self._translate(exc, doing) from None
+        self._begin_write(doing)
+        try:
+            indexed = self._catch_up_search()
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+        return indexed
+
     # -- events --------------------------------------------------------------
 
     def _why_not_appended(
@@ -463,8 +533,6 @@ class SessionStore:
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -504,8 +572,6 @@ class SessionStore:
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, event_id), doing)
@@ -574,8 +640,7 @@ class SessionStore:
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
+            self._catch_up_search()
             self._move_head(items[-1].id, now, len(items), session_id)
         except apsw.ConstraintError as exc:
             self._fail_write(self._constraint_error(exc, current.id), doing)
@@ -814,7 +879,6 @@ class SessionStore:
                 raise DuplicateId(f"session id {session.id!r} is already used")
             else:
                 sid, count = state[0], state[2]
-            first_count = count
             inserted = 0
             for ev in events:
                 current_id = ev.id
@@ -863,8 +927,7 @@ class SessionStore:
                 raise InvalidEvent(
                     f"session {session.id!r}: head {session.head_id!r} is not one of its events"
                 )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
+            self._catch_up_search()
             conn.execute(
                 _sql.SESSION_IMPORT_MERGE,
                 (
