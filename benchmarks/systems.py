@@ -212,6 +212,8 @@ class Convstore(System):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
+            # Index what is pending first: the delete trigger removes index rows.
+            self.store.index_pending()
             conn = self.store.connection
             conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
         self.store.close()
@@ -528,6 +530,8 @@ def remove_leftover_scratch(paths: dict[str, Path]) -> None:
     """Delete scratch sessions an interrupted run left behind (the cache stays clean)."""
     rng = (SCRATCH_PREFIX, _SCRATCH_END)
     if "convstore" in paths:
+        with SessionStore(paths["convstore"]) as store:
+            store.index_pending()  # before deleting: the delete trigger removes index rows
         conn = raw_connection(paths["convstore"])
         with conn:
             conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", rng)

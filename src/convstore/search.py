@@ -19,7 +19,9 @@ How it is kept
     imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
     search sees every event whose append has returned, in any process, and a
     crash between an append and the catch-up loses nothing. Deletions (purge)
-    catch up first, then triggers remove the rows, in the same transaction.
+    catch up first, then triggers remove the rows, in the same transaction:
+    code that deletes events by hand must do the same (``index_pending()``
+    first), or the delete trigger removes index entries that were never added.
 
 Ranking
     ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
