@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from .connection import PathArg, Synchronous
     from .models import StoredEvent, StoredSession
     from .service import SessionService
-    from .store import Clock
+    from ._common import Clock
 
 __all__ = [
     "AsyncSessionStore",
