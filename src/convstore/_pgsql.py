@@ -29,7 +29,8 @@ MIGRATIONS_INSERT: Final = (
 )
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("owner","id","directory","git_root","created_at","updated_at")\n'
-    'VALUES (%(owner)s,%(session_id)s,%(directory)s,%(git_root)s,%(now)s,%(now)s)'
+    'VALUES (%(owner)s,%(session_id)s,%(directory)s,%(git_root)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)),COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'RETURNING "created_at"'
 )
 SESSION_GET: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
@@ -42,8 +43,8 @@ SESSION_STATE: Final = (
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s'
 )
 SESSION_RESUMABLE: Final = (
-    '(SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "directory"=%(directory)s AND "archived_at" IS NULL AND "updated_at">%(cutoff)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
-    'UNION ALL (SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "git_root"=%(git_root)s AND "archived_at" IS NULL AND "updated_at">%(cutoff)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
+    '(SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "directory"=%(directory)s AND "archived_at" IS NULL AND "updated_at">COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
+    'UNION ALL (SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "git_root"=%(git_root)s AND "archived_at" IS NULL AND "updated_at">COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -54,7 +55,7 @@ SESSION_SET_SERVER_ID: Final = (
 )
 SESSION_ARCHIVE: Final = (
     'UPDATE "sessions"\n'
-    'SET "archived_at"=COALESCE("archived_at",%(now)s)\n'
+    'SET "archived_at"=COALESCE("archived_at",COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s'
 )
 SESSION_SUMMARIES: Final = (
@@ -63,13 +64,13 @@ SESSION_SUMMARIES: Final = (
     'WHERE "owner"=%(owner)s AND "id"=ANY(%(ids)s)'
 )
 EVENT_APPEND: Final = (
-    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,%(parent_id)s,%(invocation_id)s,%(event_type)s,%(event_data)s,%(now)s FROM locked WHERE CAST(%(parent_id)s AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(parent_id)s AND "session_events"."sid"="locked"."sid") RETURNING "sid","parent_id") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=%(now)s,"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
-    'SELECT "ins"."parent_id"\n'
+    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,%(parent_id)s,%(invocation_id)s,%(event_type)s,%(event_data)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM locked WHERE CAST(%(parent_id)s AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(parent_id)s AND "session_events"."sid"="locked"."sid") RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
+    'SELECT "ins"."parent_id","ins"."created_at"\n'
     'FROM ins'
 )
 EVENT_APPEND_AT_HEAD: Final = (
-    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,"locked"."head_id",%(invocation_id)s,%(event_type)s,%(event_data)s,%(now)s FROM locked RETURNING "sid","parent_id") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=%(now)s,"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
-    'SELECT "ins"."parent_id"\n'
+    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,"locked"."head_id",%(invocation_id)s,%(event_type)s,%(event_data)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM locked RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
+    'SELECT "ins"."parent_id","ins"."created_at"\n'
     'FROM ins'
 )
 EVENT_GET: Final = (
@@ -87,7 +88,7 @@ EVENTS_LOAD: Final = (
 )
 SESSION_SET_HEAD: Final = (
     'UPDATE "sessions"\n'
-    'SET "head_id"=%(event_id)s,"updated_at"=%(now)s\n'
+    'SET "head_id"=%(event_id)s,"updated_at"=GREATEST("updated_at",COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(event_id)s AND "session_events"."sid"="sessions"."sid")'
 )
 LIST_SESSIONS_ALL: Final = (
@@ -153,7 +154,7 @@ SESSION_CURSOR: Final = (
 )
 METADATA_SET: Final = (
     'INSERT INTO "session_metadata" ("sid","owner","key","value","updated_at")\n'
-    'SELECT "sid","owner",%(key)s,%(value)s,%(now)s\n'
+    'SELECT "sid","owner",%(key)s,%(value)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'FROM "sessions"\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s\n'
     'ON CONFLICT ("sid", "key")\n'
@@ -212,4 +213,19 @@ EVENTS_HISTORY: Final = (
     'FROM chain\n'
     'ORDER BY seq'
 )
+COMPAT_OLDEST_CLIENT: Final = (
+    'SELECT "oldest_client"\n'
+    'FROM "convstore_compat"'
+)
+COMPAT_RAISE_OLDEST_CLIENT: Final = (
+    'UPDATE "convstore_compat"\n'
+    'SET "oldest_client"=COALESCE(GREATEST("oldest_client",%(oldest)s),%(oldest)s)'
+)
+ROLE_WHOAMI: Final = "SELECT current_user::text, EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'convstore_service' AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')) OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND (r.rolsuper OR r.rolbypassrls))"
+ROLE_SERVICE_EXISTS: Final = (
+    'SELECT count(*)\n'
+    'FROM pg_catalog.pg_roles\n'
+    "WHERE rolname = 'convstore_service'"
+)
+ROLE_SERVICE_CREATE: Final = 'CREATE ROLE convstore_service NOLOGIN'
 TX_SNAPSHOT: Final = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY'

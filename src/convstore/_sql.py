@@ -379,6 +379,23 @@ SEARCH_INDEX_RANGE: Final = (
     'FROM event_search_source\n'
     'WHERE rid > :sid * 4294967296 + :after_seq AND rid <= :sid * 4294967296 + :last_seq'
 )
+SEARCH_PENDING_ANY: Final = 'SELECT EXISTS (SELECT 1 FROM search_pending)'
+SEARCH_CATCH_UP: Final = (
+    'INSERT INTO event_search (rowid, body)\n'
+    'SELECT v.rid, v.body\n'
+    'FROM search_pending p\n'
+    'JOIN event_search_source v ON v.rid > p.sid * 4294967296 + p.after_seq AND v.rid < (p.sid + 1) * 4294967296'
+)
+SEARCH_PENDING_CLEAR: Final = (
+    'DELETE\n'
+    'FROM search_pending'
+)
+SEARCH_DROP_TRIGGER_PENDING: Final = 'DROP TRIGGER IF EXISTS event_search_pending'
+SEARCH_CREATE_TRIGGER_PENDING: Final = (
+    'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq)\n'
+    'VALUES (new.sid, new.seq - 1)\n'
+    'ON CONFLICT (sid) DO NOTHING; END'
+)
 SEARCH_REBUILD: Final = (
     'INSERT INTO event_search (event_search)\n'
     "VALUES ('rebuild')"

@@ -345,10 +345,6 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        if self.store.indexes_search:
-            self.conn.execute(
-                _sql.SEARCH_INDEX_RANGE, {"sid": self.sid, "after_seq": 0, "last_seq": self.seen}
-            )
         head = line.data.get("head_id")
         if (
             head is not None
@@ -383,7 +379,8 @@ def import_jsonl(
     1
     """
     importer = _Importer(store, progress)
-    with store.atomic("importing sessions"):
+    write = store.atomic("importing sessions")
+    with write:
         for number, raw in enumerate(lines, start=1):
             line = _parse(number, raw)
             if line is None:
@@ -396,6 +393,7 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
+        write.catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

@@ -109,7 +109,10 @@ def purge(
     sessions = events = metadata = batches = 0
     after_sid = 0
     while True:
-        with store.atomic(f"purging sessions archived before {cutoff}"):
+        write = store.atomic(f"purging sessions archived before {cutoff}")
+        with write:
+            # Index pending events first: the delete trigger removes index rows.
+            write.catch_up_search()
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES,
                 {"cutoff": cutoff, "after_sid": after_sid, "limit": batch_size},
