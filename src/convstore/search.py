@@ -104,6 +104,40 @@ def _bad_query(query: str, exc: apsw.Error) -> InvalidArgument:
     )
 
 
+def _checked(
+    query: str,
+    directory: str | None,
+    git_root: str | None,
+    event_types: Iterable[str] | None,
+    limit: int,
+    literal: bool,
+    markers: tuple[str, str],
+    order: str,
+) -> tuple[str, str | None]:
+    """Validate :func:`search`'s arguments; return the FTS5 query and the types as JSON."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
+    for what, value in (("directory", directory), ("git_root", git_root)):
+        if value is not None and type(value) is not str:
+            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
+    if len(markers) != 2 or not all(type(m) is str for m in markers):
+        raise InvalidArgument(f"markers must be a pair of strings: {markers!r}")
+    types_json: str | None = None
+    if event_types is not None:
+        if isinstance(event_types, str):
+            event_types = [event_types]
+        types = list(event_types)
+        if not all(type(t) is str for t in types):
+            raise InvalidArgument(f"event_types must be strings: {types!r}")
+        types_json = json.dumps(types)
+    match = literal_query(query) if literal else query
+    if not match.strip():
+        raise InvalidArgument("search query is empty")
+    if order not in ("rank", "recent"):
+        raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    return match, types_json
+
+
 def search(
     store: SessionStore,
     query: str,
@@ -146,26 +180,9 @@ def search(
             f"search indexing is off for database {store.path!r}: turn it on with "
             "set_search_indexing(True) (rebuilds the index)"
         )
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
-        raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
-    for what, value in (("directory", directory), ("git_root", git_root)):
-        if value is not None and type(value) is not str:
-            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
-    if len(markers) != 2 or not all(type(m) is str for m in markers):
-        raise InvalidArgument(f"markers must be a pair of strings: {markers!r}")
-    types_json: str | None = None
-    if event_types is not None:
-        if isinstance(event_types, str):
-            event_types = [event_types]
-        types = list(event_types)
-        if not all(type(t) is str for t in types):
-            raise InvalidArgument(f"event_types must be strings: {types!r}")
-        types_json = json.dumps(types)
-    match = literal_query(query) if literal else query
-    if not match.strip():
-        raise InvalidArgument("search query is empty")
-    if order not in ("rank", "recent"):
-        raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    match, types_json = _checked(
+        query, directory, git_root, event_types, limit, literal, markers, order
+    )
     store.index_pending()  # read-your-writes: index what was appended since the last search
     params = {
         "query": match,
