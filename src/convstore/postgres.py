@@ -750,3 +750,6 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+from .postgres_aio import AsyncPostgresSessionService as AsyncPostgresSessionService  # noqa: E402
