@@ -752,4 +752,14 @@ def _is_json(text: str) -> bool:
     return True
 
 
-from .postgres_aio import AsyncPostgresSessionService as AsyncPostgresSessionService  # noqa: E402
+if TYPE_CHECKING:
+    from .postgres_aio import AsyncPostgresSessionService as AsyncPostgresSessionService
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncPostgresSessionService`` lives in :mod:`convstore.postgres_aio`, loaded on use."""
+    if name == "AsyncPostgresSessionService":
+        from .postgres_aio import AsyncPostgresSessionService
+
+        return AsyncPostgresSessionService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

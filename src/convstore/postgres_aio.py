@@ -6,11 +6,14 @@ psycopg's :class:`~psycopg_pool.AsyncConnectionPool`: no thread per call, the
 loop never blocks on the network or on a row lock. The statements, parameters,
 results and typed errors are the sync service's (same generated SQL in
 :mod:`convstore._pgsql`, same error mapping), so both drive one database
-interchangeably. Import it from :mod:`convstore.postgres`.
+interchangeably. Import it from :mod:`convstore.postgres`::
 
->>> from convstore.postgres import AsyncPostgresSessionService  # doctest: +SKIP
->>> service = await AsyncPostgresSessionService.open(conninfo, owner="alice")  # doctest: +SKIP
->>> manager = AsyncSessionManager(service, cwd=".")  # doctest: +SKIP
+    from convstore.aio import AsyncSessionManager
+    from convstore.postgres import AsyncPostgresSessionService
+
+    async with await AsyncPostgresSessionService.open(conninfo, owner="alice") as service:
+        manager = AsyncSessionManager(service, cwd=".")
+        await manager.start()
 """
 
 from __future__ import annotations
