@@ -1,0 +1,240 @@
+"""What agent frameworks need beyond the conversation log: blobs, deletion, a bare head.
+
+These are the SQLite side of :class:`~convstore.service.ExtendedSessionService`
+(what :class:`~convstore.LocalSessionService` exposes), written as functions
+on an open :class:`~convstore.SessionStore` so the integrations add a module
+instead of editing ``store.py``:
+
+- **blobs** (migration 0008, table ``session_blobs``): raw bytes attached to
+  a session under a ``namespace`` and a ``key``, with small JSON ``meta`` the
+  caller can filter on. LangGraph's checkpoints and pending writes live here,
+  as bytes, not base64 text.
+- :func:`delete_session` removes a session with its events, metadata and
+  blobs, for good (ADK's ``delete_session``, LangGraph's ``delete_thread``);
+  the id can then be created again.
+- :func:`clear_head` moves a session's head back to "no event" (the events
+  stay): undoing the first item of a conversation.
+
+>>> from convstore import SessionStore
+>>> with SessionStore(":memory:") as store:
+...     _ = store.create_session("t1")
+...     put_blobs(store, "t1", "ckpt", [("0001", '{"step": 1}', b"\\x00\\x01")])
+...     get_blob(store, "t1", "ckpt", "0001").data
+b'\\x00\\x01'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import apsw
+
+from . import _blobsql
+from .errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .store import SessionStore
+
+__all__ = [
+    "Blob",
+    "clear_head",
+    "delete_blobs",
+    "delete_session",
+    "get_blob",
+    "latest_blob",
+    "list_blobs",
+    "put_blobs",
+    "prefix_range",
+]
+
+_TOP = "\U0010ffff"
+
+
+class Blob(NamedTuple):
+    """One stored blob: where it is, its JSON ``meta`` text and its raw ``data``."""
+
+    session_id: str
+    namespace: str
+    key: str
+    meta: str
+    data: bytes
+    created_at: int
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """``(low, high)`` such that ``low <= s < high`` holds for every ``s`` starting with ``prefix``.
+
+    >>> prefix_range("ab") == ("ab", "ab\\U0010ffff")
+    True
+    """
+    return prefix, prefix + _TOP
+
+
+def _check_text(value: object, what: str) -> str:
+    if type(value) is not str:
+        raise InvalidArgument(f"{what} must be a str, got {type(value).__name__}")
+    return value
+
+
+def _sid(store: SessionStore, session_id: str, *, live: bool) -> int:
+    state = store._session_state(session_id)
+    if state is None:
+        raise SessionNotFound(f"session {session_id!r} does not exist")
+    if live and state[1] is not None:
+        raise SessionArchived(
+            f"session {session_id!r} is archived; start a new session to continue"
+        )
+    return state[0]
+
+
+def put_blobs(
+    store: SessionStore,
+    session_id: str,
+    namespace: str,
+    items: Iterable[tuple[str, str, bytes]],
+    *,
+    replace: bool = True,
+) -> None:
+    """Store ``(key, meta, data)`` blobs of one session in one transaction (all or nothing).
+
+    ``replace`` decides what happens to a key already stored: overwritten
+    (True) or left as it was (False). Raises :class:`SessionNotFound`, and
+    :class:`InvalidArgument` for a non-JSON ``meta`` or non-bytes ``data``.
+    Blobs can be written to an archived session (they are not events).
+    """
+    _check_text(namespace, "blob namespace")
+    rows = []
+    for key, meta, data in items:
+        _check_text(key, "blob key")
+        _check_text(meta, "blob meta")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"blob {key!r}: data must be bytes, got {type(data).__name__}")
+        rows.append((key, meta, bytes(data)))
+    doing = f"storing {len(rows)} blobs in session {session_id!r}"
+    store._begin_write(doing)
+    try:
+        sid = _sid(store, session_id, live=False)
+        now = store._now()
+        sql = _blobsql.BLOB_PUT_REPLACE if replace else _blobsql.BLOB_PUT_KEEP
+        store._conn.executemany(
+            sql, [(sid, namespace, key, meta, data, now) for key, meta, data in rows]
+        )
+    except apsw.ConstraintError as exc:
+        store._fail_write(InvalidArgument(f"{doing}: meta is not valid JSON ({exc})"), doing)
+    except UnicodeError as exc:
+        store._fail_write(InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})"), doing)
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+
+
+def _blob(row: Sequence[object]) -> Blob:
+    return Blob(*row)  # type: ignore[arg-type]
+
+
+def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
+    try:
+        return [_blob(row) for row in store._conn.execute(sql, params)]
+    except apsw.Error as exc:
+        raise store._translate(exc, doing) from None
+    except UnicodeError as exc:
+        raise StoreError(f"{doing}: stored text is not UTF-8 ({exc})") from None
+
+
+def get_blob(store: SessionStore, session_id: str, namespace: str, key: str) -> Blob | None:
+    """One blob, or ``None`` (also when the session does not exist)."""
+    rows = _read(
+        store,
+        _blobsql.BLOB_GET,
+        (session_id, namespace, key),
+        f"reading blob {key!r} of session {session_id!r}",
+    )
+    return rows[0] if rows else None
+
+
+def latest_blob(store: SessionStore, session_id: str, namespace: str) -> Blob | None:
+    """The blob with the greatest key in one namespace of a session, or ``None``."""
+    rows = _read(
+        store,
+        _blobsql.BLOB_LATEST,
+        (session_id, namespace),
+        f"reading the latest blob of session {session_id!r}",
+    )
+    return rows[0] if rows else None
+
+
+def list_blobs(
+    store: SessionStore,
+    session_id: str | None,
+    namespace_prefix: str = "",
+    key_prefix: str = "",
+) -> list[Blob]:
+    """Blobs whose namespace and key start with the prefixes, by session, namespace, key.
+
+    ``session_id=None`` lists every session's blobs.
+    """
+    low, high = prefix_range(namespace_prefix)
+    klow, khigh = prefix_range(key_prefix)
+    sql = _blobsql.BLOB_LIST_ALL if session_id is None else _blobsql.BLOB_LIST
+    return _read(
+        store, sql, (session_id, low, high, klow, khigh), f"listing blobs of {session_id!r}"
+    )
+
+
+def delete_blobs(store: SessionStore, session_id: str, namespace_prefix: str = "") -> None:
+    """Delete a session's blobs whose namespace starts with the prefix (nothing if no session)."""
+    low, high = prefix_range(namespace_prefix)
+    doing = f"deleting blobs of session {session_id!r}"
+    store._begin_write(doing)
+    try:
+        state = store._session_state(session_id)
+        if state is not None:
+            store._conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+
+
+def delete_session(store: SessionStore, session_id: str) -> bool:
+    """Delete a session, its events, metadata and blobs, for good; ``False`` if there was none.
+
+    Unlike :meth:`~convstore.SessionStore.archive_session` nothing is kept: a
+    framework asked for deletion (ADK ``delete_session``, LangGraph
+    ``delete_thread``). The id (and its events' ids) can be used again.
+    """
+    _check_text(session_id, "session id")
+    doing = f"deleting session {session_id!r}"
+    store._begin_write(doing)
+    try:
+        state = store._session_state(session_id)
+        if state is not None:
+            conn = store._conn
+            sid = state[0]
+            conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION_BLOBS, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION, (sid,))
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    return state is not None
+
+
+def clear_head(store: SessionStore, session_id: str) -> None:
+    """Move the session's head back to "no event"; every event stays in the log.
+
+    :meth:`~convstore.SessionStore.history` is then empty and the next
+    append-at-head starts a new root. Raises :class:`SessionNotFound` and
+    :class:`SessionArchived`.
+    """
+    doing = f"clearing the head of session {session_id!r}"
+    store._begin_write(doing)
+    try:
+        store._conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+        if store._conn.changes() == 0:
+            _sid(store, session_id, live=True)
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
