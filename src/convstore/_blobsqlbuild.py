@@ -101,6 +101,34 @@ def build() -> dict[str, str]:
         .get_sql(),
         "DELETE_SESSION_BLOBS": Query.from_(blobs).where(blobs.sid == P(1)).delete().get_sql(),
         "DELETE_SESSION": Query.from_(sessions).where(sessions.sid == P(1)).delete().get_sql(),
+        # Hand-written: pypika has no WITH RECURSIVE. The chain from the head
+        # back, stopped after ?2 events (-1: all) by the LIMIT on the recursion.
+        "HISTORY_TAIL": (
+            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, "
+            "e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s "
+            "JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+            "UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, "
+            "e.event_data, e.created_at FROM chain c JOIN session_events e "
+            "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq LIMIT ?2) "
+            "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+            "FROM chain ORDER BY seq"
+        ),
+        "SESSION_HEAD_EVENT": Query.from_(events)
+        .join(sessions)
+        .on((sessions.sid == events.sid) & (sessions.head_id == events.id))
+        .select(
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(sessions.id == P(1))
+        .where(sessions.archived_at.isnull())
+        .get_sql(),
         "SESSION_CLEAR_HEAD": Query.update(sessions)
         .set(sessions.head_id, None)
         .where(sessions.id == P(1))

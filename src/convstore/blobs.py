@@ -25,7 +25,7 @@ b'\\x00\\x01'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import apsw
 
@@ -35,10 +35,14 @@ from .errors import InvalidArgument, SessionArchived, SessionNotFound, StoreErro
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from .models import StoredEvent
     from .store import SessionStore
 
 __all__ = [
     "Blob",
+    "append_events_at_head",
+    "history_tail",
+    "pop_head",
     "clear_head",
     "delete_blobs",
     "delete_session",
@@ -238,3 +242,120 @@ def clear_head(store: SessionStore, session_id: str) -> None:
     except BaseException as exc:
         store._fail_write(exc, doing)
     store._commit(doing)
+
+
+def append_events_at_head(
+    store: SessionStore, session_id: str, items: Sequence[tuple[str, str, str, str]]
+) -> list[StoredEvent]:
+    """Append ``(event_id, invocation_id, event_type, event_data)`` items as one chain at the head.
+
+    One write transaction: the first item's parent is the head *as read inside
+    the write*, each next item's parent is the one before, and the head ends
+    on the last. All or nothing; errors as
+    :meth:`~convstore.SessionStore.append_event_at_head`.
+    """
+    from . import _sql
+    from .errors import InvalidEvent
+    from .models import StoredEvent
+
+    for event_id, invocation_id, event_type, event_data in items:
+        _check_text(event_id, "event id")
+        _check_text(invocation_id, "invocation_id")
+        _check_text(event_type, "event_type")
+        if type(event_data) is not str:
+            raise InvalidEvent(f"event {event_id!r}: event_data must be JSON text")
+    if not items:
+        return []
+    conn = store._conn
+    doing = f"appending {len(items)} events to session {session_id!r}"
+    out: list[StoredEvent] = []
+    current = items[0][0]
+    store._begin_write(doing)
+    try:
+        now = store._now()
+        indexing = store._search_index
+        for event_id, invocation_id, event_type, event_data in items:
+            current = event_id
+            row = conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD,
+                (event_id, invocation_id, event_type, event_data, now, session_id),
+            ).fetchall()
+            if not row:
+                raise store._why_not_appended(session_id, event_id, None)
+            if indexing:
+                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+            store._move_head(event_id, now, 1, session_id)
+            out.append(
+                StoredEvent(
+                    event_id,
+                    session_id,
+                    cast("str | None", row[0][0]),
+                    invocation_id,
+                    event_type,
+                    event_data,
+                    now,
+                )
+            )
+    except apsw.ConstraintError as exc:
+        store._fail_write(store._constraint_error(exc, current), doing)
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    return out
+
+
+def history_tail(store: SessionStore, session_id: str, limit: int | None) -> list[StoredEvent]:
+    """The last ``limit`` events of :meth:`~convstore.SessionStore.history`, oldest first.
+
+    Walks back from the head only ``limit`` steps (``None``: the whole chain),
+    so reading the latest 200 items of a long conversation costs 200 rows.
+    """
+    from .models import StoredEvent
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+    if limit is not None and limit <= 0:
+        return []
+    doing = f"reading the history of session {session_id!r}"
+    try:
+        params = (session_id, -1 if limit is None else limit)
+        rows = store._conn.execute(_blobsql.HISTORY_TAIL, params)
+        return [StoredEvent(*row) for row in rows]
+    except apsw.Error as exc:
+        raise store._translate(exc, doing) from None
+    except UnicodeError as exc:
+        raise StoreError(f"{doing}: stored text is not UTF-8 ({exc})") from None
+
+
+def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
+    """Move the head back to its parent and return the event it left (``None``: no head).
+
+    The event stays in the log (:meth:`~convstore.SessionStore.load_events`
+    still returns it); only the conversation the head describes loses it.
+    One write transaction. Raises :class:`SessionArchived` for an archived
+    session; an unknown session has nothing to pop (``None``).
+    """
+    from . import _sql
+    from .models import StoredEvent
+
+    doing = f"popping the head of session {session_id!r}"
+    store._begin_write(doing)
+    try:
+        row = store._conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
+        if row is None:
+            state = store._session_state(session_id)
+            if state is not None and state[1] is not None:
+                _sid(store, session_id, live=True)
+            popped = None
+        else:
+            popped = StoredEvent(*row)
+            if popped.parent_id is None:
+                store._conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+            else:
+                store._conn.execute(
+                    _sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id)
+                )
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    return popped

@@ -177,6 +177,26 @@ class LocalSessionService:
 
         blobs.clear_head(self.store, session_id)
 
+    def append_events_at_head(
+        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
+    ) -> list[StoredEvent]:
+        """See :func:`convstore.blobs.append_events_at_head`."""
+        from . import blobs
+
+        return blobs.append_events_at_head(self.store, session_id, items)
+
+    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
+        """See :func:`convstore.blobs.history_tail`."""
+        from . import blobs
+
+        return blobs.history_tail(self.store, session_id, limit)
+
+    def pop_head(self, session_id: str) -> StoredEvent | None:
+        """See :func:`convstore.blobs.pop_head`."""
+        from . import blobs
+
+        return blobs.pop_head(self.store, session_id)
+
     def close(self) -> None:
         """Close the store if this service opened it."""
         if self._owns:

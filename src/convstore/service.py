@@ -162,3 +162,17 @@ class ExtendedSessionService(SessionService, Protocol):
     def clear_head(self, session_id: str) -> None:
         """Move the head back to "no event" (events stay)."""
         ...
+
+    def append_events_at_head(
+        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
+    ) -> list[StoredEvent]:
+        """Append ``(event_id, invocation_id, event_type, event_data)`` as one chain at the head."""
+        ...
+
+    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
+        """The last ``limit`` events of the head's chain, oldest first."""
+        ...
+
+    def pop_head(self, session_id: str) -> StoredEvent | None:
+        """Move the head back one event and return it (the event stays in the log)."""
+        ...
