@@ -48,7 +48,7 @@ def text_message(content: str) -> ResponseOutputMessage:
 # -- realistic items -------------------------------------------------------------------------
 
 
-WORDS = ["weather", "Paris", "naïve", "日本語", "emoji 🎉", "quote \"x\"", "new\nline", "'; DROP"]
+WORDS = ["weather", "Paris", "naïve", "日本語", "emoji 🎉", 'quote "x"', "new\nline", "'; DROP"]
 
 
 def random_item(rng: random.Random, n: int) -> dict[str, Any]:

@@ -135,9 +135,7 @@ class ConvstoreSession:
         """Append the items in order, in one transaction (all or none)."""
         if not items:
             return
-        rows = [
-            (new_id(), self._invocation, ITEM_EVENT_TYPE, json.dumps(item)) for item in items
-        ]
+        rows = [(new_id(), self._invocation, ITEM_EVENT_TYPE, json.dumps(item)) for item in items]
         current = await self._writable()
         try:
             await acall(self._service, "append_events_at_head", current, rows)
