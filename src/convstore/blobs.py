@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from .store import SessionStore
 
 __all__ = [
+    "ANY_HEAD",
     "Blob",
+    "HeadMoved",
+    "append_event_with_metadata",
     "append_events_at_head",
     "history_tail",
     "pop_head",
@@ -359,3 +362,90 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
         store._fail_write(exc, doing)
     store._commit(doing)
     return popped
+
+
+class HeadMoved(StoreError):
+    """The session's head is not the one the caller last saw: its copy is stale.
+
+    Raised by :func:`append_event_with_metadata` when ``expected_head`` is
+    given and differs; nothing was written.
+    """
+
+
+ANY_HEAD = "\x00any-head"
+"""``expected_head`` value meaning "do not check the head"."""
+
+
+def append_event_with_metadata(
+    store: SessionStore,
+    session_id: str,
+    expected_head: str | None,
+    event: tuple[str, str, str, str] | None,
+    metadata: Sequence[tuple[str, str, str]] = (),
+) -> StoredEvent | None:
+    """Append one event at the head and upsert metadata, in one transaction.
+
+    ``expected_head`` is the head the caller last saw (``None``: no event
+    yet), or :data:`ANY_HEAD` to skip the check; a different head raises
+    :class:`HeadMoved`. ``event`` is ``(event_id, invocation_id, event_type,
+    event_data)`` or ``None`` (metadata only). ``metadata`` holds
+    ``(session_id, key, value)`` upserts; they may target other sessions
+    (shared state), which are created, empty, when missing. All or nothing.
+    """
+    from . import _sql
+    from .models import StoredEvent
+
+    for target, key, value in metadata:
+        _check_text(target, "session id")
+        _check_text(key, "metadata key")
+        _check_text(value, "metadata value")
+    doing = f"committing an event to session {session_id!r}"
+    conn = store._conn
+    appended: StoredEvent | None = None
+    store._begin_write(doing)
+    try:
+        now = store._now()
+        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if row[7] is not None:
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        if expected_head != ANY_HEAD and row[1] != expected_head:
+            raise HeadMoved(
+                f"session {session_id!r} moved on (head {row[1]!r}, expected "
+                f"{expected_head!r}): reload it"
+            )
+        created: set[str] = {session_id}
+        for target, key, value in metadata:
+            if target not in created:
+                if store._session_state(target) is None:
+                    conn.execute(_sql.SESSION_INSERT, (target, None, None, now))
+                created.add(target)
+            conn.execute(_sql.METADATA_SET, (target, key, value, now))
+        if event is not None:
+            event_id, invocation_id, event_type, event_data = event
+            parent = conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD,
+                (event_id, invocation_id, event_type, event_data, now, session_id),
+            ).fetchall()
+            if store._search_index:
+                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
+            store._move_head(event_id, now, 1, session_id)
+            appended = StoredEvent(
+                event_id,
+                session_id,
+                cast("str | None", parent[0][0]),
+                invocation_id,
+                event_type,
+                event_data,
+                now,
+            )
+    except apsw.ConstraintError as exc:
+        name = event[0] if event is not None else session_id
+        store._fail_write(store._constraint_error(exc, name), doing)
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    return appended

@@ -197,6 +197,24 @@ class LocalSessionService:
 
         return blobs.pop_head(self.store, session_id)
 
+    def append_event_with_metadata(
+        self,
+        session_id: str,
+        expected_head: str | None,
+        event: tuple[str, str, str, str] | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredEvent | None:
+        """See :func:`convstore.blobs.append_event_with_metadata`."""
+        from . import blobs
+
+        return blobs.append_event_with_metadata(
+            self.store, session_id, expected_head, event, metadata
+        )
+
+    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+        """See :meth:`SessionStore.get_all_metadata`."""
+        return self.store.get_all_metadata(session_id)
+
     def close(self) -> None:
         """Close the store if this service opened it."""
         if self._owns:

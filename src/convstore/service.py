@@ -176,3 +176,17 @@ class ExtendedSessionService(SessionService, Protocol):
     def pop_head(self, session_id: str) -> StoredEvent | None:
         """Move the head back one event and return it (the event stays in the log)."""
         ...
+
+    def append_event_with_metadata(
+        self,
+        session_id: str,
+        expected_head: str | None,
+        event: tuple[str, str, str, str] | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredEvent | None:
+        """Append at the head if it is ``expected_head`` and upsert metadata, atomically."""
+        ...
+
+    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+        """Every metadata key and value of a session (empty when none)."""
+        ...
