@@ -120,21 +120,18 @@ def put_blobs(
             raise InvalidArgument(f"blob {key!r}: data must be bytes, got {type(data).__name__}")
         rows.append((key, meta, bytes(data)))
     doing = f"storing {len(rows)} blobs in session {session_id!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing) as conn:
         sid = _sid(store, session_id, live=False)
         now = store._now()
         sql = _blobsql.BLOB_PUT_REPLACE if replace else _blobsql.BLOB_PUT_KEEP
-        store._conn.executemany(
-            sql, [(sid, namespace, key, meta, data, now) for key, meta, data in rows]
-        )
-    except apsw.ConstraintError as exc:
-        store._fail_write(InvalidArgument(f"{doing}: meta is not valid JSON ({exc})"), doing)
-    except UnicodeError as exc:
-        store._fail_write(InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})"), doing)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
+        try:
+            conn.executemany(
+                sql, [(sid, namespace, key, meta, data, now) for key, meta, data in rows]
+            )
+        except apsw.ConstraintError as exc:
+            raise InvalidArgument(f"{doing}: meta is not valid JSON ({exc})") from None
+        except UnicodeError as exc:
+            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})") from None
 
 
 def _blob(row: Sequence[object]) -> Blob:
@@ -144,10 +141,9 @@ def _blob(row: Sequence[object]) -> Blob:
 def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
     try:
         return [_blob(row) for row in store._conn.execute(sql, params)]
-    except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
-    except UnicodeError as exc:
-        raise StoreError(f"{doing}: stored text is not UTF-8 ({exc})") from None
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, doing)
+        return []
 
 
 def get_blob(store: SessionStore, session_id: str, namespace: str, key: str) -> Blob | None:
@@ -194,14 +190,10 @@ def delete_blobs(store: SessionStore, session_id: str, namespace_prefix: str = "
     """Delete a session's blobs whose namespace starts with the prefix (nothing if no session)."""
     low, high = prefix_range(namespace_prefix)
     doing = f"deleting blobs of session {session_id!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing) as conn:
         state = store._session_state(session_id)
         if state is not None:
-            store._conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
+            conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
 
 
 def delete_session(store: SessionStore, session_id: str) -> bool:
@@ -213,19 +205,14 @@ def delete_session(store: SessionStore, session_id: str) -> bool:
     """
     _check_text(session_id, "session id")
     doing = f"deleting session {session_id!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing) as conn:
         state = store._session_state(session_id)
         if state is not None:
-            conn = store._conn
             sid = state[0]
             conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
             conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
             conn.execute(_blobsql.DELETE_SESSION_BLOBS, (sid,))
             conn.execute(_blobsql.DELETE_SESSION, (sid,))
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
     return state is not None
 
 
@@ -237,14 +224,10 @@ def clear_head(store: SessionStore, session_id: str) -> None:
     :class:`SessionArchived`.
     """
     doing = f"clearing the head of session {session_id!r}"
-    store._begin_write(doing)
-    try:
-        store._conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
-        if store._conn.changes() == 0:
+    with store.atomic(doing) as conn:
+        conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+        if conn.changes() == 0:
             _sid(store, session_id, live=True)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
 
 
 def append_events_at_head(
@@ -269,24 +252,19 @@ def append_events_at_head(
             raise InvalidEvent(f"event {event_id!r}: event_data must be JSON text")
     if not items:
         return []
-    conn = store._conn
     doing = f"appending {len(items)} events to session {session_id!r}"
     out: list[StoredEvent] = []
-    current = items[0][0]
-    store._begin_write(doing)
-    try:
+    atomic = store.atomic(doing, items[0][0])
+    with atomic as conn:
         now = store._now()
-        indexing = store._search_index
         for event_id, invocation_id, event_type, event_data in items:
-            current = event_id
+            atomic.event_id = event_id
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
                 (event_id, invocation_id, event_type, event_data, now, session_id),
             ).fetchall()
             if not row:
                 raise store._why_not_appended(session_id, event_id, None)
-            if indexing:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             store._move_head(event_id, now, 1, session_id)
             out.append(
                 StoredEvent(
@@ -299,11 +277,6 @@ def append_events_at_head(
                     now,
                 )
             )
-    except apsw.ConstraintError as exc:
-        store._fail_write(store._constraint_error(exc, current), doing)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
     return out
 
 
@@ -324,10 +297,9 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
         params = (session_id, -1 if limit is None else limit)
         rows = store._conn.execute(_blobsql.HISTORY_TAIL, params)
         return [StoredEvent(*row) for row in rows]
-    except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
-    except UnicodeError as exc:
-        raise StoreError(f"{doing}: stored text is not UTF-8 ({exc})") from None
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, doing)
+        return []
 
 
 def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
@@ -342,9 +314,8 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
     from .models import StoredEvent
 
     doing = f"popping the head of session {session_id!r}"
-    store._begin_write(doing)
-    try:
-        row = store._conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
+    with store.atomic(doing) as conn:
+        row = conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
         if row is None:
             state = store._session_state(session_id)
             if state is not None and state[1] is not None:
@@ -353,14 +324,9 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
         else:
             popped = StoredEvent(*row)
             if popped.parent_id is None:
-                store._conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+                conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
             else:
-                store._conn.execute(
-                    _sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id)
-                )
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
+                conn.execute(_sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id))
     return popped
 
 
@@ -400,10 +366,8 @@ def append_event_with_metadata(
         _check_text(key, "metadata key")
         _check_text(value, "metadata value")
     doing = f"committing an event to session {session_id!r}"
-    conn = store._conn
     appended: StoredEvent | None = None
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store._now()
         row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
         if row is None:
@@ -430,8 +394,6 @@ def append_event_with_metadata(
                 _sql.EVENT_APPEND_AT_HEAD,
                 (event_id, invocation_id, event_type, event_data, now, session_id),
             ).fetchall()
-            if store._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             store._move_head(event_id, now, 1, session_id)
             appended = StoredEvent(
                 event_id,
@@ -442,10 +404,4 @@ def append_event_with_metadata(
                 event_data,
                 now,
             )
-    except apsw.ConstraintError as exc:
-        name = event[0] if event is not None else session_id
-        store._fail_write(store._constraint_error(exc, name), doing)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
     return appended

@@ -90,19 +90,15 @@ def export_jsonl(
                 if row is None:
                     raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
                 rows.append(row)
-        except apsw.Error as exc:
-            raise store._translate(exc, "reading sessions to export") from None
-        except UnicodeError:
-            raise InvalidArgument("session ids to export must be valid UTF-8 text") from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise store.translate_error(exc, "reading sessions to export") from None
         return _generate(store, iter(rows))
     try:
         cursor = conn.execute(
             _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
         )
-    except apsw.Error as exc:
-        raise store._translate(exc, "reading sessions to export") from None
-    except UnicodeError:
-        raise InvalidArgument("export filters must be valid UTF-8 text") from None
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, "reading sessions to export") from None
     return _generate(store, cursor)
 
 
@@ -157,7 +153,7 @@ def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Itera
                     }
                 )
     except apsw.Error as exc:
-        raise store._translate(exc, "exporting sessions") from None
+        raise store.translate_error(exc, "exporting sessions") from None
 
 
 # -- import ------------------------------------------------------------------
@@ -330,8 +326,6 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        if self.store._search_index:
-            self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
         head = line.data.get("head_id")
         if (
             head is not None
@@ -349,9 +343,7 @@ def import_jsonl(
 ) -> ImportReport:
     """Import an export, all or nothing; see :meth:`SessionStore.import_jsonl`."""
     importer = _Importer(store, progress)
-    doing = "importing sessions"
-    store._begin_write(doing)
-    try:
+    with store.atomic("importing sessions"):
         for number, raw in enumerate(lines, start=1):
             line = _parse(number, raw)
             if line is None:
@@ -364,9 +356,7 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
+        store._catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

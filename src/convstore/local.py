@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
+    from ._common import Clock
     from .blobs import Blob
     from .connection import PathArg
     from .models import SessionSummary, StoredEvent, StoredSession
-    from .store import Clock
 
 __all__ = ["LocalSessionService"]
 

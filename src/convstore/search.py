@@ -11,11 +11,17 @@ What is indexed
 
 How it is kept
     An external-content FTS5 table (``event_search``) holds tokens only; the
-    text is read back from ``session_events`` for snippets. It is updated
-    inside the same transaction as every insert or delete of an event (new
-    events by explicit statements in the store's append and import paths,
-    deletions by triggers), so appends, batch appends, imports and purges all
-    keep it exact, and a rolled-back append leaves no trace in it.
+    text is read back from ``session_events`` for snippets. Appends do not
+    write it: a trigger records, once per session, the watermark above which
+    that session's events are not indexed yet (table ``search_pending``, in
+    the append's own transaction), and the index catches up in bulk -- one
+    range statement -- before every search, inside ``append_events`` and
+    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    search sees every event whose append has returned, in any process, and a
+    crash between an append and the catch-up loses nothing. Deletions (purge)
+    catch up first, then triggers remove the rows, in the same transaction:
+    code that deletes events by hand must do the same (``index_pending()``
+    first), or the delete trigger removes index entries that were never added.
 
 Ranking
     ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
@@ -116,10 +122,9 @@ def search(
     """
     if type(query) is not str:
         raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
-    if not store._search_index:
-        store._search_index = search_indexing(store)  # another process may have turned it on
-        if not store._search_index:
-            raise InvalidArgument(
+    if not store.indexes_search and not store.search_indexing():
+        # (read again: another process may have turned it on)
+        raise InvalidArgument(
                 f"search indexing is off for database {store.path!r}: turn it on with "
                 "set_search_indexing(True) (rebuilds the index)"
             )
@@ -143,6 +148,7 @@ def search(
         raise InvalidArgument("search query is empty")
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    store.index_pending()  # read-your-writes: index what was appended since the last search
     params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
     sql = _sql.SEARCH_EVENTS
     if order == "recent":
@@ -155,10 +161,8 @@ def search(
         rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
         raise _bad_query(query, exc) from None
-    except UnicodeError as exc:
-        raise InvalidArgument(f"search: a value is not valid UTF-8 text ({exc})") from None
-    except apsw.Error as exc:
-        raise store._translate(exc, f"searching for {query!r}") from None
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, f"searching for {query!r}") from None
     return [SearchHit._make(row) for row in rows]
 
 
@@ -167,7 +171,7 @@ def search_fields(store: SessionStore) -> tuple[str, ...]:
     try:
         value = store.connection.execute(_sql.SEARCH_FIELDS_GET).get
     except apsw.Error as exc:
-        raise store._translate(exc, "reading the search configuration") from None
+        raise store.translate_error(exc, "reading the search configuration") from None
     if not isinstance(value, str):
         raise StoreError(f"database {store.path!r}: the search configuration is missing")
     return tuple(json.loads(value))
@@ -221,10 +225,7 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
     current fields also repairs a damaged index.
     """
     paths = _validate_fields(store, fields)
-    conn = store.connection
-    doing = f"configuring search fields {paths!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(f"configuring search fields {paths!r}") as conn:
         for drop in (
             _sql.SEARCH_DROP_TRIGGER_INSERT,
             _sql.SEARCH_DROP_TRIGGER_DELETE,
@@ -244,21 +245,20 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
             _sql.SEARCH_CREATE_TRIGGER_UPDATE,
         ):
             conn.execute(create.format(**bodies))
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
         conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
         conn.execute(_sql.SEARCH_REBUILD)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = True
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
+    store.search_indexing()  # the store picks the new setting up
 
 
 def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     """Turn full-text indexing of new events on or off for this database.
 
-    Off: the index is emptied, its triggers dropped, and appends skip the
-    index statement (a single append then costs about half as much — see
-    ``benchmarks/RESULTS.md``); :func:`search` raises :class:`InvalidArgument`.
+    Off: the index is emptied and its triggers dropped, so appends no longer
+    record a watermark and batches and imports skip the catch-up;
+    :func:`search` raises :class:`InvalidArgument`.
     On: the index is rebuilt over every stored event (as long as the
     migration that first built it) and kept in step again. The setting is
     stored in the database; other processes pick it up when they next open it,
@@ -269,31 +269,27 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     if enabled:
         configure_search(store, search_fields(store))
         return
-    conn = store.connection
-    doing = "turning search indexing off"
-    store._begin_write(doing)
-    try:
+    with store.atomic("turning search indexing off") as conn:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_DELETE_ALL)
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
         conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = False
+    store.search_indexing()  # the store picks the new setting up
 
 
 def search_indexing(store: SessionStore) -> bool:
     """Whether this database indexes new events for search (stored setting, default on)."""
-    try:
-        value = store.connection.execute(_sql.SEARCH_INDEXING_GET).get
-    except apsw.Error as exc:
-        raise store._translate(exc, "reading the search setting") from None
-    return bool(value != "off")
+    return store.search_indexing()
 
 
 def check_index(store: SessionStore) -> None:
-    """Raise :class:`StoreError` when the index disagrees with the stored events."""
+    """Raise :class:`StoreError` when the index disagrees with the stored events.
+
+    Pending events are indexed first: an event not indexed *yet* is no damage.
+    """
+    store.index_pending()
     try:
         store.connection.execute(_sql.SEARCH_INTEGRITY_CHECK)
     except apsw.Error as exc:
