@@ -68,10 +68,10 @@ from .store import SessionStore
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ._common import Clock
     from .connection import PathArg, Synchronous
     from .models import StoredEvent, StoredSession
     from .service import SessionService
-    from .store import Clock
 
 __all__ = [
     "AsyncSessionStore",
