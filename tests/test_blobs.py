@@ -152,3 +152,10 @@ def test_local_service_is_an_extended_service(tmp_path: Path) -> None:
         service.put_blobs("s", "ns", [("k", "{}", b"v")])
         assert service.get_blob("s", "ns", "k").data == b"v"  # type: ignore[union-attr]
         assert service.delete_session("s") is True
+
+
+def test_deleted_session_leaves_search_consistent(store: SessionStore) -> None:
+    store.append_event_at_head("a", "e1", "i", "msg", '{"content": "zebra crossing"}')
+    store.append_event_at_head("b", "e2", "i", "msg", '{"content": "zebra stripes"}')
+    delete_session(store, "a")
+    assert [hit.session_id for hit in store.search("zebra")] == ["b"]

@@ -208,6 +208,9 @@ def delete_session(store: SessionStore, session_id: str) -> bool:
     with store.atomic(doing) as conn:
         state = store._session_state(session_id)
         if state is not None:
+            # As purge does: index what is pending first, so the index's delete
+            # triggers see every row they must remove and no watermark is orphaned.
+            store._catch_up_search()
             sid = state[0]
             conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
             conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
