@@ -603,6 +603,7 @@ class AsyncSessionStore:
     search = _twin(SessionStore.search, WORKER)
     search_fields = _twin(SessionStore.search_fields)
     search_indexing = _twin(SessionStore.search_indexing)
+    index_pending = _twin(SessionStore.index_pending, WORKER)
     set_search_indexing = _twin(SessionStore.set_search_indexing, WORKER)
     configure_search = _twin(SessionStore.configure_search, WORKER)
     export_jsonl = _agen_twin(SessionStore.export_jsonl)

@@ -296,6 +296,15 @@ class SessionStore:
         """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
         return self._conn
 
+    @property
+    def indexes_search(self) -> bool:
+        """Whether full-text indexing is on, as this store last read the setting.
+
+        :meth:`search_indexing` reads it again from the file (another process
+        may have switched it).
+        """
+        return self._search_index
+
     def _now(self) -> int:
         return int(self._clock())
 
