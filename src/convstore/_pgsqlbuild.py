@@ -346,16 +346,7 @@ def _sync_statements() -> dict[str, str]:
     return {
         # Creates the session with the pushed fields unless the owner already has it.
         "SYNC_SESSION_INSERT": Query.into(sessions)
-        .columns(
-            "owner",
-            "id",
-            "server_session_id",
-            "directory",
-            "git_root",
-            "created_at",
-            "updated_at",
-            "archived_at",
-        )
+        .columns("owner", *[c for c in SESSION_COLUMNS if c != "head_id"])
         .insert(
             OWNER,
             SESSION_ID,

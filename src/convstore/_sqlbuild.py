@@ -627,6 +627,23 @@ def _fts_statements() -> dict[str, str]:
     # The match in context, each hit between :open and :close (the caller's markers).
     snippet = "snippet(event_search, 0, :open, :close, :ellipsis, :tokens)"
 
+    def filtered(order_by: str) -> str:
+        # Filters (NULL = any) on the session and the event type, then the order.
+        return (
+            "SELECT s.id, e.id, e.event_type, "
+            f"{snippet}, bm25(event_search), e.created_at "
+            "FROM event_search "
+            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
+            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
+            "JOIN sessions s ON s.sid = e.sid "
+            "WHERE event_search MATCH :query "
+            "AND (:directory IS NULL OR s.directory = :directory) "
+            "AND (:git_root IS NULL OR s.git_root = :git_root) "
+            "AND (:event_types IS NULL "
+            "OR e.event_type IN (SELECT value FROM json_each(:event_types))) "
+            f"ORDER BY {order_by} LIMIT :limit"
+        )
+
     def sync(op: str, row: str) -> str:
         if op == "insert":
             head = "INSERT INTO event_search (rowid, body) SELECT"
@@ -651,37 +668,11 @@ def _fts_statements() -> dict[str, str]:
         ),
         # Filters (NULL = any): bm25 and snippet are computed only for matches
         # that pass them, which is what makes a selective filter fast.
-        "SEARCH_EVENTS_FILTERED": (
-            "SELECT s.id, e.id, e.event_type, "
-            f"{snippet}, bm25(event_search), e.created_at "
-            "FROM event_search "
-            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
-            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
-            "JOIN sessions s ON s.sid = e.sid "
-            "WHERE event_search MATCH :query "
-            "AND (:directory IS NULL OR s.directory = :directory) "
-            "AND (:git_root IS NULL OR s.git_root = :git_root) "
-            "AND (:event_types IS NULL "
-            "OR e.event_type IN (SELECT value FROM json_each(:event_types))) "
-            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT :limit"
-        ),
+        "SEARCH_EVENTS_FILTERED": filtered("bm25(event_search), e.sid, e.seq"),
         # order="recent": newest session first, newest event first within it
         # (the key is sid * 2**32 + seq). FTS5 walks its index in key order and
         # stops after LIMIT rows, so the cost does not grow with the matches.
-        "SEARCH_EVENTS_RECENT": (
-            "SELECT s.id, e.id, e.event_type, "
-            f"{snippet}, bm25(event_search), e.created_at "
-            "FROM event_search "
-            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
-            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
-            "JOIN sessions s ON s.sid = e.sid "
-            "WHERE event_search MATCH :query "
-            "AND (:directory IS NULL OR s.directory = :directory) "
-            "AND (:git_root IS NULL OR s.git_root = :git_root) "
-            "AND (:event_types IS NULL "
-            "OR e.event_type IN (SELECT value FROM json_each(:event_types))) "
-            "ORDER BY event_search.rowid DESC LIMIT :limit"
-        ),
+        "SEARCH_EVENTS_RECENT": filtered("event_search.rowid DESC"),
         # New events enter the index by explicit statements in the append's own
         # transaction, not by an AFTER INSERT trigger: FTS5 flushes its pending
         # terms to a new segment at every statement savepoint, and a trigger
