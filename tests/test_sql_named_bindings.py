@@ -48,6 +48,12 @@ def test_named_statements_are_bound_from_dicts(clock: FakeClock) -> None:
         other.import_jsonl(lines)
         other.connection.exec_trace = tracer
         other.import_session(store.get_session("s1"), store.load_events("s1"), merge=True)
+        from convstore.blobs import append_event_with_metadata, append_events_at_head, pop_head
+
+        append_events_at_head(store, "s1", [("b1", "i", "t", "{}")])
+        pop_head(store, "s1")
+        head = store.get_session("s1").head_id
+        append_event_with_metadata(store, "s1", head, ("b2", "i", "t", "{}"), [("s9", "k", "v")])
         store.configure_search(["$.content"])
         store.archive_session("s1")
         store.purge(archived_before=clock.now + 1, dry_run=True)

@@ -264,7 +264,14 @@ def append_events_at_head(
             atomic.event_id = event_id
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             ).fetchall()
             if not row:
                 raise store._why_not_appended(session_id, event_id, None)
@@ -329,7 +336,10 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
             if popped.parent_id is None:
                 conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
             else:
-                conn.execute(_sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id))
+                conn.execute(
+                    _sql.SESSION_SET_HEAD,
+                    {"head_id": popped.parent_id, "now": store._now(), "session_id": session_id},
+                )
     return popped
 
 
@@ -372,7 +382,7 @@ def append_event_with_metadata(
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store._now()
-        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
+        row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if row[7] is not None:
@@ -388,14 +398,26 @@ def append_event_with_metadata(
         for target, key, value in metadata:
             if target not in created:
                 if store._session_state(target) is None:
-                    conn.execute(_sql.SESSION_INSERT, (target, None, None, now))
+                    conn.execute(
+                        _sql.SESSION_INSERT,
+                        {"session_id": target, "directory": None, "git_root": None, "now": now},
+                    )
                 created.add(target)
-            conn.execute(_sql.METADATA_SET, (target, key, value, now))
+            conn.execute(
+                _sql.METADATA_SET, {"session_id": target, "key": key, "value": value, "now": now}
+            )
         if event is not None:
             event_id, invocation_id, event_type, event_data = event
             parent = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             ).fetchall()
             store._move_head(event_id, now, 1, session_id)
             appended = StoredEvent(
