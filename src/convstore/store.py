@@ -41,13 +41,14 @@ from .migrations import ensure_current
 from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from types import TracebackType
     from typing import Any, NoReturn
 
     from .connection import PathArg, Synchronous
     from .exporting import ImportReport
-    from .retention import PurgeReport
+    from .lifecycle import UsageTotal
+    from .retention import PurgeReport, RetentionPolicy, RetentionReport
     from .search import SearchHit
 
     #: A zero-argument callable returning the current Unix time in seconds.
@@ -616,16 +617,23 @@ class SessionStore:
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
-    def history(self, session_id: str) -> list[StoredEvent]:
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
         """The conversation as the model should see it: head back to root, oldest first.
 
         Follows ``parent_id`` from the session's ``head_id`` in one recursive
         query, so after :meth:`set_head` (a fork or rewind) only the current
         branch is returned; :meth:`load_events` still returns every event.
+        After :meth:`compact`, the newest summary stands for the events it
+        covers; ``full=True`` returns the whole branch, originals included.
         """
         try:
             rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
-            return list(map(_new_tuple, repeat(StoredEvent), rows))
+            chain = list(map(_new_tuple, repeat(StoredEvent), rows))
+            if full:
+                return chain
+            from .lifecycle import fold_history
+
+            return fold_history(chain)
         except apsw.Error as exc:
             raise self._translate(exc, f"reading the history of session {session_id!r}") from None
         except UnicodeError as exc:
@@ -1085,6 +1093,117 @@ class SessionStore:
             vacuum=vacuum,
             progress=progress,
         )
+
+    # -- conversation lifecycle (issue 18, SPEC §9) ----------------------------
+    # Thin entry points; the work lives in lifecycle.py and retention.py.
+
+    def compact(
+        self,
+        session_id: str,
+        summary_data: str | Mapping[str, Any],
+        *,
+        through_event_id: str,
+        event_id: str | None = None,
+        invocation_id: str | None = None,
+    ) -> StoredEvent:
+        """Append a summary that stands, in :meth:`history`, for the chain it covers.
+
+        The summary covers the current branch up to and including
+        ``through_event_id``. ``summary_data`` is a JSON object (text or
+        dict); the stored summary is an event of type ``"compaction"`` with
+        ``"compacted_through"`` added.
+        The originals stay (:meth:`load_events`, search, export,
+        ``history(full=True)``). ``through_event_id`` must be an event
+        :meth:`history` still shows. ``event_id`` defaults to a new id (pass one
+        to make a retry safe); ``invocation_id`` to the head's. See
+        :mod:`convstore.lifecycle`.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "long"}')
+        ...     _ = store.compact("s1", '{"content": "short"}', through_event_id="e1")
+        ...     [e.event_type for e in store.history("s1")]
+        ['compaction']
+        """
+        from .lifecycle import compact
+
+        return compact(
+            self,
+            session_id,
+            summary_data,
+            through_event_id=through_event_id,
+            event_id=event_id,
+            invocation_id=invocation_id,
+        )
+
+    def record_usage(
+        self,
+        session_id: str,
+        event_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cost: float | None = None,
+    ) -> None:
+        """Record a model call's token usage (and optional cost) against the event it produced.
+
+        One record per event and model: an identical retry is a no-op, other
+        values are :class:`DuplicateId`. Errors: :class:`SessionNotFound`,
+        :class:`InvalidEvent` (not an event of that session),
+        :class:`InvalidArgument` (bad counts or cost); nothing is written.
+        """
+        from .lifecycle import record_usage
+
+        record_usage(
+            self,
+            session_id,
+            event_id,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached_tokens,
+            cost=cost,
+        )
+
+    def usage(
+        self,
+        *,
+        session_id: str | None = None,
+        since: int | None = None,
+        group_by: str = "model",
+    ) -> list[UsageTotal]:
+        """Token usage totals grouped by ``"model"``, ``"day"`` (UTC) or ``"session"``.
+
+        Optionally only one session's, or only events since ``since`` (Unix
+        seconds). One scan of a covering index.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     store.usage(group_by="day")
+        []
+        """
+        from .lifecycle import usage
+
+        return usage(self, session_id=session_id, since=since, group_by=group_by)
+
+    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+        """Apply a retention policy — by default only report what it would do.
+
+        Archives live sessions idle longer than ``archive_idle_days``; deletes
+        sessions archived longer than ``delete_archived_after_days`` ago, and
+        (oldest archive first) as many more archived sessions as it takes to
+        bring the data under ``max_bytes``. A live session is never deleted.
+        See :mod:`convstore.retention`.
+
+        >>> from convstore.retention import RetentionPolicy
+        >>> with SessionStore(":memory:") as store:
+        ...     store.apply_retention(RetentionPolicy(archive_idle_days=30)).archived
+        ()
+        """
+        from .retention import apply_retention
+
+        return apply_retention(self, policy, dry_run=dry_run)
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {
