@@ -180,11 +180,112 @@ def _retention_statements() -> dict[str, str]:
     }
 
 
+_PG_SUMS = (
+    "SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, "
+    "SUM(cost), COUNT(*)"
+)
+_PG_SESSION = (
+    "(CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions "
+    "WHERE owner = %(owner)s AND id = %(session_id)s))"
+)
+_PG_SIZE = (
+    "COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) "
+    "+ octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) "
+    "+ 24), 0)::bigint"
+)
+
+
+def _postgres_statements() -> dict[str, str]:
+    """The same work on the PostgreSQL team server, every statement scoped by owner."""
+    return {
+        "PG_SESSION_LOCK": (
+            "SELECT archived_at FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s "
+            "FOR UPDATE"
+        ),
+        "PG_USAGE_RECORD": (
+            "INSERT INTO usage_ledger (sid, seq, owner, model, input_tokens, output_tokens, "
+            "cached_tokens, cost, created_at) SELECT e.sid, e.seq, e.owner, %(model)s, "
+            "%(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost)s, e.created_at "
+            "FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.owner = %(owner)s "
+            "AND e.id = %(event_id)s ON CONFLICT (sid, seq, model) DO NOTHING RETURNING 1"
+        ),
+        "PG_USAGE_GET": (
+            "SELECT u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "
+            "FROM usage_ledger u JOIN session_events e ON e.sid = u.sid AND e.seq = u.seq "
+            "WHERE e.owner = %(owner)s AND e.id = %(event_id)s AND u.model = %(model)s"
+        ),
+        "PG_EVENT_IN_SESSION": (
+            "SELECT 1 FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.id = %(event_id)s"
+        ),
+        "PG_SESSION_EXISTS": (
+            "SELECT 1 FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s"
+        ),
+        "PG_USAGE_BY_MODEL": (
+            f"SELECT model, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
+            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY model ORDER BY model"
+        ),
+        "PG_USAGE_BY_DAY": (
+            f"SELECT created_at / 86400, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
+            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY created_at / 86400 "
+            "ORDER BY 1"
+        ),
+        "PG_USAGE_BY_SESSION": (
+            "SELECT s.id, t.i, t.o, t.c, t.k, t.n FROM (SELECT sid, "
+            "SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o, "
+            "SUM(cached_tokens)::bigint AS c, SUM(cost) AS k, COUNT(*) AS n FROM usage_ledger "
+            f"WHERE owner = %(owner)s AND created_at >= %(since)s AND {_PG_SESSION} "
+            "GROUP BY sid) t JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
+        ),
+        "PG_USAGE_EXPORT": (
+            "SELECT e.id, u.model, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "
+            "FROM sessions s JOIN usage_ledger u ON u.sid = s.sid "
+            "JOIN session_events e ON e.sid = u.sid AND e.seq = u.seq "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s ORDER BY u.seq, u.model"
+        ),
+        "PG_RETENTION_IDLE_LIVE": (
+            "SELECT sid, id FROM sessions WHERE owner = %(owner)s AND archived_at IS NULL "
+            "AND updated_at < %(cutoff)s ORDER BY updated_at, sid"
+        ),
+        "PG_RETENTION_ARCHIVED": (
+            "SELECT sid, id FROM sessions WHERE owner = %(owner)s AND archived_at IS NOT NULL "
+            "AND archived_at < %(cutoff)s ORDER BY archived_at, sid"
+        ),
+        "PG_RETENTION_SESSION_BYTES": (
+            f"SELECT (SELECT {_PG_SIZE} FROM session_events WHERE sid = %(sid)s) "
+            "+ (SELECT COALESCE(SUM(octet_length(key) + octet_length(value) + 16), 0)::bigint "
+            "FROM session_metadata WHERE sid = %(sid)s) "
+            "+ (SELECT COUNT(*) * 64 FROM usage_ledger WHERE sid = %(sid)s), "
+            "(SELECT event_count FROM sessions WHERE sid = %(sid)s)"
+        ),
+        "PG_OWNER_BYTES": f"SELECT {_PG_SIZE} FROM session_events WHERE owner = %(owner)s",
+        "PG_RETENTION_ARCHIVE": (
+            "UPDATE sessions SET archived_at = %(now)s WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NULL AND updated_at < %(cutoff)s"
+        ),
+        "PG_RETENTION_DELETE": (
+            "DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NOT NULL"
+        ),
+        "PG_SEARCH": (
+            "SELECT s.id, e.id, e.event_type, e.event_data, e.created_at "
+            "FROM session_events e JOIN sessions s ON s.sid = e.sid "
+            "WHERE e.owner = %(owner)s AND s.owner = %(owner)s "
+            "AND (CAST(%(directory)s AS TEXT) IS NULL OR s.directory = %(directory)s) "
+            "AND (CAST(%(git_root)s AS TEXT) IS NULL OR s.git_root = %(git_root)s) "
+            "AND e.event_data ILIKE ALL (%(patterns)s) "
+            "ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC LIMIT %(limit)s"
+        ),
+    }
+
+
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
     out: dict[str, str] = {}
     out.update(_usage_statements())
     out.update(_retention_statements())
+    out.update(_postgres_statements())
     return out
 
 

@@ -61,6 +61,7 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
+from .postgres_lifecycle import PostgresLifecycleMixin
 from .postgres_migrations import ensure_current
 
 __all__ = ["PostgresSessionService"]
@@ -111,7 +112,7 @@ def _describe(conninfo: str) -> str:
     return f"PostgreSQL server {host}:{port}/{db}"
 
 
-class PostgresSessionService:
+class PostgresSessionService(PostgresLifecycleMixin):
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
     ``conninfo`` is a libpq connection string or URI. ``owner`` scopes every
