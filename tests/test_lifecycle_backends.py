@@ -180,3 +180,32 @@ def test_postgres_usage_and_retention_are_scoped_by_owner(pg_dsn: str, clock: Fa
         assert alice.apply_retention(RetentionPolicy(delete_archived_after_days=0)).deleted == (
             "s",
         )
+
+
+def test_usage_survives_sync_both_ways(pg_dsn: str, clock: FakeClock) -> None:
+    from convstore import SessionStore
+    from convstore.postgres import PostgresSessionService
+    from convstore.sync import pull, push
+
+    owner = unique_owner()
+    with SessionStore(":memory:", clock=clock) as laptop, SessionStore(
+        ":memory:", clock=clock
+    ) as desktop, PostgresSessionService(pg_dsn, owner=owner, clock=clock) as server:
+        laptop.create_session("s")
+        laptop.append_event("s", "e1", None, "i", "assistant", '{"content": "a"}')
+        laptop.record_usage("s", "e1", model="m", input_tokens=7, output_tokens=3, cost=0.5)
+        push(laptop, server)
+        assert server.usage() == laptop.usage()
+        # Usage recorded after the events were synced still travels.
+        laptop.record_usage("s", "e1", model="m2", input_tokens=1, output_tokens=1)
+        push(laptop, server)
+        assert server.usage() == laptop.usage()
+        pull(desktop, server)
+        assert desktop.usage() == laptop.usage()
+        laptop.compact("s", {"content": "sum"}, through_event_id="e1")
+        push(laptop, server)
+        pull(desktop, server)
+        assert desktop.usage() == laptop.usage() == server.usage()
+        assert [e.event_type for e in desktop.history("s")] == ["compaction"]
+        push(laptop, server)  # idempotent
+        assert len(server.usage()) == 2

@@ -177,6 +177,16 @@ def _retention_statements() -> dict[str, str]:
         ),
         "PRAGMA_FREELIST_COUNT": "PRAGMA freelist_count",
         "USAGE_COUNT_PLAIN": Query.from_(ledger).select(fn.Count("*")).get_sql(),
+        # Ledger rows per session, for a page of session ids (?1: a JSON array).
+        "USAGE_COUNTS": (
+            'SELECT "s"."id",COUNT(*) FROM "sessions" "s" JOIN "usage_ledger" "u" '
+            'ON "u"."sid"="s"."sid" WHERE "s"."id" IN (SELECT "value" FROM json_each(?1)) '
+            'GROUP BY "s"."id"'
+        ),
+        "SESSION_SID": Query.from_(sessions)
+        .select(sessions.sid)
+        .where(sessions.id == P(1))
+        .get_sql(),
     }
 
 
@@ -243,6 +253,18 @@ def _postgres_statements() -> dict[str, str]:
             "FROM sessions s JOIN usage_ledger u ON u.sid = s.sid "
             "JOIN session_events e ON e.sid = u.sid AND e.seq = u.seq "
             "WHERE s.owner = %(owner)s AND s.id = %(session_id)s ORDER BY u.seq, u.model"
+        ),
+        "PG_USAGE_COUNTS": (
+            "SELECT s.id, COUNT(*) FROM sessions s JOIN usage_ledger u ON u.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = ANY(%(ids)s) GROUP BY s.id"
+        ),
+        "PG_USAGE_IMPORT": (
+            "INSERT INTO usage_ledger (sid, seq, owner, model, input_tokens, output_tokens, "
+            "cached_tokens, cost, created_at) SELECT e.sid, e.seq, e.owner, %(model)s, "
+            "%(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost)s, e.created_at "
+            "FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.owner = %(owner)s "
+            "AND e.id = %(event_id)s ON CONFLICT (sid, seq, model) DO NOTHING"
         ),
         "PG_RETENTION_IDLE_LIVE": (
             "SELECT sid, id FROM sessions WHERE owner = %(owner)s AND archived_at IS NULL "

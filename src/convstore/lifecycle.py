@@ -519,3 +519,77 @@ def import_usage_line(store: SessionStore, sid: int, session_id: str, line: Any)
             f"usage of event {record.event_id!r}, which is not an event of session "
             f"{session_id!r}"
         )
+
+
+# -- sync (push / pull of the ledger) ------------------------------------------------
+
+
+def usage_counts(store: SessionStore, ids: Sequence[str]) -> dict[str, int]:
+    """Ledger rows per session for a page of session ids."""
+    rows = store.connection.execute(L.USAGE_COUNTS, (json.dumps(list(ids)),))
+    return {cast(str, r[0]): cast(int, r[1]) for r in rows}
+
+
+def session_usage(store: SessionStore, session_id: str) -> list[UsageRecord]:
+    """Every ledger row of a session, by its id (empty for an unknown session)."""
+    row = store.connection.execute(L.SESSION_SID, (session_id,)).fetchone()
+    return [] if row is None else export_usage(store, cast(int, row[0]))
+
+
+def import_usage_records(
+    store: SessionStore, session_id: str, records: Sequence[UsageRecord]
+) -> int:
+    """Add ledger rows to a session in one transaction; identical rows already stored are kept.
+
+    Records for events the session lacks are skipped. Returns rows added.
+    """
+    conn = store.connection
+    doing = f"importing usage of session {session_id!r}"
+    added = 0
+    store._begin_write(doing)
+    try:
+        row = conn.execute(L.SESSION_SID, (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        for rec in records:
+            args = check_usage_args(session_id, *rec)
+            conn.execute(L.USAGE_IMPORT, (row[0], *args[1:]))
+            added += conn.changes()
+    except BaseException as exc:
+        store._fail_write(exc, doing)
+    store._commit(doing)
+    return added
+
+
+def sync_usage(
+    store: SessionStore, service: Any, ids: Sequence[str], *, direction: str
+) -> int:
+    """Make the ledger of sessions ``ids`` match (``"push"``: local → server, ``"pull"``).
+
+    Called by :mod:`convstore.sync` once per page of sessions: one batched
+    count on each side, then only sessions whose counts differ are compared
+    row by row. Rows are keyed by (event, model); the receiving side keeps a
+    row it already has. A server without a ledger (no ``usage_counts``) is
+    skipped. Returns rows written.
+    """
+    counts = getattr(service, "usage_counts", None)
+    if counts is None or not ids:
+        return 0
+    here, there = usage_counts(store, ids), counts(ids)
+    written = 0
+    for sid in ids:
+        if here.get(sid, 0) == there.get(sid, 0):
+            continue
+        local = session_usage(store, sid)
+        remote = service.export_usage(sid)
+        if direction == "push":
+            have = {(r.event_id, r.model) for r in remote}
+            missing = [r for r in local if (r.event_id, r.model) not in have]
+            if missing and service.get_session(sid) is not None:
+                written += service.import_usage(sid, missing)
+        else:
+            have = {(r.event_id, r.model) for r in local}
+            missing = [r for r in remote if (r.event_id, r.model) not in have]
+            if missing and store.get_session(sid) is not None:
+                written += import_usage_records(store, sid, missing)
+    return written

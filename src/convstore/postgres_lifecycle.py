@@ -32,7 +32,7 @@ from .models import StoredEvent
 from .retention import RetentionPolicy, RetentionReport, check_policy, cutoff
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from contextlib import AbstractContextManager
 
     from .search import SearchHit
@@ -219,6 +219,43 @@ class PostgresLifecycleMixin:
             f"reading usage of session {session_id!r}",
         )
         return [UsageRecord(*r) for r in rows]
+
+    def usage_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Ledger rows per session for a page of session ids (sync compares these)."""
+        rows = self._all(
+            L.PG_USAGE_COUNTS, {"owner": self._owner, "ids": list(ids)}, "counting usage"
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def import_usage(self, session_id: str, records: Sequence[UsageRecord]) -> int:
+        """Add ledger rows to a session (one transaction); rows already stored are kept.
+
+        Records whose event the session lacks are skipped. Returns rows added.
+        """
+        rows = []
+        for rec in records:
+            _, eid, name, i, o, c, k = check_usage_args(
+                session_id, rec.event_id, rec.model, rec.input_tokens, rec.output_tokens,
+                rec.cached_tokens, rec.cost,
+            )
+            rows.append(
+                {
+                    "owner": self._owner,
+                    "session_id": session_id,
+                    "event_id": eid,
+                    "model": name,
+                    "input_tokens": i,
+                    "output_tokens": o,
+                    "cached_tokens": c,
+                    "cost": k,
+                }
+            )
+        added = 0
+        doing = f"importing usage of session {session_id!r}"
+        with self._conn(doing) as conn, conn.transaction():
+            for params in rows:
+                added += conn.execute(L.PG_USAGE_IMPORT, params).rowcount
+        return added
 
     # -- retention ----------------------------------------------------------------------
 
