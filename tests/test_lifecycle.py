@@ -479,3 +479,27 @@ def test_database_stats(tmp_path: Path, clock: FakeClock) -> None:
         store.close()
         with pytest.raises(StoreError):
             database_stats(store)
+
+
+def test_history_walk_that_stops_at_the_summary_matches_the_full_fold(
+    store: SessionStore,
+) -> None:
+    """Random appends, forks and compactions: history() == fold_history(history(full=True))."""
+    import random
+
+    rng = random.Random(18)
+    store.create_session("s")
+    n = 0
+    for _ in range(300):
+        action = rng.random()
+        visible = store.history("s")
+        if action < 0.6 or not visible:
+            n += 1
+            store.append_event_at_head("s", f"e{n}", "i", "user", f'{{"content": "m{n}"}}')
+        elif action < 0.8:
+            target = rng.choice(visible).id
+            n += 1
+            store.compact("s", {"content": f"sum{n}"}, through_event_id=target, event_id=f"e{n}")
+        else:
+            store.set_head("s", rng.choice(store.load_events("s")).id)
+        assert store.history("s") == fold_history(store.history("s", full=True))

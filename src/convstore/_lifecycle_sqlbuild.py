@@ -83,15 +83,17 @@ def _usage_statements() -> dict[str, str]:
         .where(events.id == P(2))
         .get_sql(),
     }
-    # Totals: one scan of a covering index already in group order (?1 = since).
+    # Totals: one scan of a covering index already in group order (?1 = since);
+    # for one session, a range of the primary key (sid, ...) instead.
     for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
+        by_model = "" if scope else ' INDEXED BY "usage_ledger_by_model"'
+        by_day = "" if scope else ' INDEXED BY "usage_ledger_by_day"'
         out[f"USAGE_BY_MODEL{scope}"] = (
-            f'SELECT "model",{_SUMS} FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '
+            f'SELECT "model",{_SUMS} FROM "usage_ledger"{by_model} '
             f'WHERE "created_at">=?1{where} GROUP BY "model" ORDER BY "model"'
         )
         out[f"USAGE_BY_DAY{scope}"] = (
-            f'SELECT "created_at"/86400,{_SUMS} FROM "usage_ledger" '
-            f'INDEXED BY "usage_ledger_by_day" '
+            f'SELECT "created_at"/86400,{_SUMS} FROM "usage_ledger"{by_day} '
             f'WHERE "created_at">=?1{where} GROUP BY "created_at"/86400 ORDER BY 1'
         )
         out[f"USAGE_BY_SESSION{scope}"] = (
@@ -101,6 +103,38 @@ def _usage_statements() -> dict[str, str]:
             f'WHERE "created_at">=?1{where} GROUP BY "sid") "t" '
             'JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
         )
+    # The floor the totals are measured against: the same grouping, counting only.
+    out["USAGE_COUNT_BY_MODEL"] = (
+        'SELECT "model",COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '
+        'WHERE "created_at">=?1 GROUP BY "model"'
+    )
+    out["USAGE_COUNT_BY_DAY"] = (
+        'SELECT "created_at"/86400,COUNT(*) FROM "usage_ledger" '
+        'INDEXED BY "usage_ledger_by_day" WHERE "created_at">=?1 GROUP BY "created_at"/86400'
+    )
+    # history() of a compacted branch: the walk from the head stops at the event
+    # the nearest summary covers through (kept: fold_history needs to see it), so
+    # the cost follows what the model sees, not the session's length.
+    cols = (
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
+        "e.created_at"
+    )
+    stop = (
+        "CASE WHEN e.event_type = 'compaction' "
+        "THEN json_extract(e.event_data, '$.compacted_through') END"
+    )
+    out["EVENTS_HISTORY_COMPACTED"] = (
+        "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+        "event_data, created_at, stop) AS ("
+        f"SELECT {cols}, {stop} FROM sessions s JOIN session_events e "
+        "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+        "UNION ALL "
+        f"SELECT {cols}, COALESCE(c.stop, {stop}) FROM chain c JOIN session_events e "
+        "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq "
+        "WHERE c.stop IS NULL OR c.id IS NOT c.stop"
+        ") SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+        "FROM chain ORDER BY seq"
+    )
     return out
 
 

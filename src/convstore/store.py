@@ -24,7 +24,7 @@ from itertools import repeat
 
 import apsw
 
-from . import _sql
+from . import _lifecycle_sql, _sql
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import MEMORY, close_quietly, normalize_path, open_connection
 from .errors import (
@@ -627,10 +627,12 @@ class SessionStore:
         covers; ``full=True`` returns the whole branch, originals included.
         """
         try:
-            rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
-            chain = list(map(_new_tuple, repeat(StoredEvent), rows))
             if full:
-                return chain
+                rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
+                return list(map(_new_tuple, repeat(StoredEvent), rows))
+            # The same walk, stopping at what the newest summary covers (SPEC §9).
+            rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
+            chain = list(map(_new_tuple, repeat(StoredEvent), rows))
             from .lifecycle import fold_history
 
             return fold_history(chain)
