@@ -266,10 +266,8 @@ def compact(
     sid_text, data, eid, inv = check_compact_args(
         session_id, summary_data, through_event_id, event_id, invocation_id
     )
-    conn = store.connection
     doing = f"compacting session {sid_text!r} through {through_event_id!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing, eid) as conn:
         state = store._session_state(sid_text)
         if state is None:
             raise SessionNotFound(f"session {sid_text!r} does not exist")
@@ -280,22 +278,18 @@ def compact(
         head = check_compaction_target(
             sid_text, store.history(sid_text, full=True), through_event_id
         )
-        inv = head.invocation_id if inv is None else inv
+        head_inv = head.invocation_id if inv is None else inv
         now = store._now()
         conn.execute(
-            _sql.EVENT_APPEND, (eid, head.id, inv, COMPACTION_EVENT_TYPE, data, now, sid_text)
+            _sql.EVENT_APPEND,
+            (eid, head.id, head_inv, COMPACTION_EVENT_TYPE, data, now, sid_text),
         )
         if conn.changes() == 0:  # pragma: no cover - the head was read in this transaction
             raise InvalidEvent(f"summary {eid!r} could not be appended to session {sid_text!r}")
         if store._search_index:
             conn.execute(_sql.SEARCH_INDEX_EVENT, (eid,))
         store._move_head(eid, now, 1, sid_text)
-    except apsw.ConstraintError as exc:
-        store._fail_write(store._constraint_error(exc, eid), doing)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    return StoredEvent(eid, sid_text, head.id, inv, COMPACTION_EVENT_TYPE, data, now)
+    return StoredEvent(eid, sid_text, head.id, head_inv, COMPACTION_EVENT_TYPE, data, now)
 
 
 # -- usage ledger --------------------------------------------------------------
@@ -406,11 +400,8 @@ def record_usage(
             ) from None
         if conn.changes() == 0:
             raise _describe_missing(store, sid, eid)
-    except UnicodeError as exc:
-        store._check_stored_text(exc, doing)
-        raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-    except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
+    except (UnicodeError, apsw.Error) as exc:
+        raise store.translate_error(exc, doing) from None
 
 
 def usage(
@@ -428,11 +419,9 @@ def usage(
         name, params = name + "_SESSION", (start, sid)
     try:
         rows = store.connection.execute(getattr(L, name), params).fetchall()
-    except UnicodeError as exc:
-        store._check_stored_text(exc, "summing usage")
+    except (UnicodeError, apsw.Error) as exc:
+        store._read_failed(exc, "summing usage")  # an id that cannot be stored matches nothing
         return []
-    except apsw.Error as exc:
-        raise store._translate(exc, "summing usage") from None
     if group == "day":
         rows = [(usage_day_key(cast(int, r[0])), *r[1:]) for r in rows]
     return [_new_tuple(UsageTotal, r) for r in rows]
@@ -543,11 +532,9 @@ def import_usage_records(
 
     Records for events the session lacks are skipped. Returns rows added.
     """
-    conn = store.connection
     doing = f"importing usage of session {session_id!r}"
     added = 0
-    store._begin_write(doing)
-    try:
+    with store.atomic(doing) as conn:
         row = conn.execute(L.SESSION_SID, (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
@@ -555,9 +542,6 @@ def import_usage_records(
             args = check_usage_args(session_id, *rec)
             conn.execute(L.USAGE_IMPORT, (row[0], *args[1:]))
             added += conn.changes()
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
     return added
 
 

@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
+    from ._common import Clock
     from .connection import PathArg
     from .lifecycle import UsageTotal
     from .models import SessionSummary, StoredEvent, StoredSession
     from .retention import RetentionPolicy, RetentionReport
     from .search import SearchHit
-    from .store import Clock
 
 __all__ = ["LocalSessionService"]
 

@@ -103,15 +103,13 @@ def purge(
                 )
             ]
         except apsw.Error as exc:
-            raise store._translate(exc, "counting sessions to purge") from None
+            raise store.translate_error(exc, "counting sessions to purge") from None
         return PurgeReport(int(counts[0]), int(counts[1]), int(counts[2]), 0, True, 0)
 
     sessions = events = metadata = batches = 0
     after_sid = 0
     while True:
-        doing = f"purging sessions archived before {cutoff}"
-        store._begin_write(doing)
-        try:
+        with store.atomic(f"purging sessions archived before {cutoff}"):
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
             ).fetchall()
@@ -132,9 +130,6 @@ def purge(
                 sessions += conn.changes()
                 budget -= 1
                 after_sid = sid
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
         if not candidates:
             break
         batches += 1
@@ -150,12 +145,8 @@ def _vacuum(store: SessionStore) -> int:
     doing = "compacting the database after a purge"
     try:
         before = int(conn.execute(_sql.PRAGMA_PAGE_COUNT).get)
-        store._begin_write(doing)
-        try:
+        with store.atomic(doing):
             conn.execute(_sql.SEARCH_OPTIMIZE)
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
         if conn.execute(_sql.PRAGMA_AUTO_VACUUM).get == _AUTO_VACUUM_INCREMENTAL:
             conn.execute(_sql.PRAGMA_INCREMENTAL_VACUUM).fetchall()
         else:
@@ -163,7 +154,7 @@ def _vacuum(store: SessionStore) -> int:
         after = int(conn.execute(_sql.PRAGMA_PAGE_COUNT).get)
         size = int(conn.execute(_sql.PRAGMA_PAGE_SIZE).get)
     except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
+        raise store.translate_error(exc, doing) from None
     return max(0, before - after) * size
 
 
@@ -355,7 +346,7 @@ def apply_retention(
             if conn.in_transaction:
                 conn.execute(_sql.COMMIT)
     except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
+        raise store.translate_error(exc, doing) from None
     if dry_run:
         return RetentionReport(
             True,
@@ -368,16 +359,11 @@ def apply_retention(
         )
     archived: list[str] = []
     if plan.archive:
-        doing = "archiving idle sessions"
-        store._begin_write(doing)
-        try:
+        with store.atomic("archiving idle sessions") as write:
             for sid, sid_text in plan.archive:
-                conn.execute(_L.RETENTION_ARCHIVE, (now, sid, plan.idle_cutoff))
-                if conn.changes():
+                write.execute(_L.RETENTION_ARCHIVE, (now, sid, plan.idle_cutoff))
+                if write.changes():
                     archived.append(sid_text)
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
     deleted: list[str] = []
     events = freed = 0
     for sid, sid_text, size, count in plan.delete:
@@ -398,11 +384,9 @@ def apply_retention(
 
 def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
     """Delete one archived session in short batches; ``False`` when it is not archived."""
-    conn = store.connection
     doing = f"deleting archived session {sid_text!r}"
     while True:
-        store._begin_write(doing)
-        try:
+        with store.atomic(doing) as conn:
             if not conn.execute(_L.RETENTION_IS_ARCHIVED, (sid,)).fetchall():
                 done, result = True, False  # gone, or live again: never delete it
             else:
@@ -412,9 +396,6 @@ def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
                     conn.execute(_sql.PURGE_METADATA, (sid,))
                     conn.execute(_sql.PURGE_SESSION, (sid,))
                 result = True
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
         if done:
             return result
 
@@ -496,7 +477,7 @@ def database_stats(store: SessionStore, *, top: int = 10, days: int = 7) -> Data
             if conn.in_transaction:
                 conn.execute(_sql.COMMIT)
     except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
+        raise store.translate_error(exc, doing) from None
     file_bytes = 0
     if store.path != ":memory:":
         for suffix in ("", "-wal", "-shm"):
