@@ -60,6 +60,7 @@ def test_compaction(svc: Any) -> None:
     svc.create_session("s1")
     _chain(svc, "s1", 4)
     s1 = svc.compact("s1", {"content": "1-2"}, through_event_id="e2", event_id="S1")
+    assert svc.compact("s1", {"content": "1-2"}, through_event_id="e2", event_id="S1") == s1
     assert s1.parent_id == "e4" and json.loads(s1.event_data)["compacted_through"] == "e2"
     assert _ids(svc.history("s1")) == ["S1", "e3", "e4"]
     assert _ids(svc.history("s1", full=True)) == ["e1", "e2", "e3", "e4", "S1"]

@@ -235,6 +235,15 @@ def check_compact_args(
     return sid, data, eid if eid is not None else new_id(), inv
 
 
+def is_replay(stored: StoredEvent | None, event_data: str) -> bool:
+    """Whether ``stored`` is the summary a retried ``compact`` with the same id would write."""
+    return (
+        stored is not None
+        and stored.event_type == COMPACTION_EVENT_TYPE
+        and stored.event_data == event_data
+    )
+
+
 def check_compaction_target(
     session_id: str, chain: Sequence[StoredEvent], through_event_id: str
 ) -> StoredEvent:
@@ -268,6 +277,10 @@ def compact(
     )
     doing = f"compacting session {sid_text!r} through {through_event_id!r}"
     with store.atomic(doing, eid) as conn:
+        if event_id is not None:  # a retry of a compaction that was stored: return it (§2.1)
+            stored = store.get_event(sid_text, eid)
+            if is_replay(stored, data):
+                return cast(StoredEvent, stored)
         state = store._session_state(sid_text)
         if state is None:
             raise SessionNotFound(f"session {sid_text!r} does not exist")

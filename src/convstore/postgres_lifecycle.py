@@ -26,6 +26,7 @@ from .lifecycle import (
     check_compaction_target,
     check_usage_args,
     check_usage_query,
+    is_replay,
     usage_day_key,
 )
 from .models import StoredEvent
@@ -113,6 +114,13 @@ class PostgresLifecycleMixin:
         with self._conn(doing) as conn:
             try:
                 with conn.transaction():
+                    if event_id is not None:  # a retry of a stored compaction (§2.1)
+                        row = conn.execute(
+                            _pgsql.EVENT_GET, {**params, "event_id": eid}
+                        ).fetchone()
+                        stored = None if row is None else StoredEvent._make(row)
+                        if stored is not None and is_replay(stored, data):
+                            return stored
                     state = conn.execute(L.PG_SESSION_LOCK, params).fetchone()
                     if state is None:
                         raise SessionNotFound(f"session {sid!r} does not exist")

@@ -1092,7 +1092,8 @@ class SessionStore:
         The originals stay (:meth:`load_events`, search, export,
         ``history(full=True)``). ``through_event_id`` must be an event
         :meth:`history` still shows. ``event_id`` defaults to a new id (pass one
-        to make a retry safe); ``invocation_id`` to the head's. See
+        to make a retry safe: a retry of a stored summary returns it);
+        ``invocation_id`` to the head's. See
         :mod:`convstore.lifecycle`.
 
         >>> with SessionStore(":memory:") as store:
