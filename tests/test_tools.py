@@ -144,6 +144,7 @@ def test_read_conversation_shows_the_summary_or_the_originals(store: SessionStor
         ("search_conversations", {"query": "x", "limit": 10**9}, "limit must be"),
         ("search_conversations", {"query": "x", "limit": True}, "limit must be"),
         ("search_conversations", {"query": "x", "drop": 1}, "takes no argument"),
+        ("search_conversations", {"query": "x", 1: 2, "z": 3}, "takes no argument"),
         ("search_conversations", {"query": '"unbalanced AND ('}, ""),
         ("read_conversation", {"session_id": "nope"}, "no conversation"),
         ("read_conversation", {"session_id": "a\udc80"}, "no conversation"),

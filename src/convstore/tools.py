@@ -244,10 +244,10 @@ class RecallTools:
                 )
             args = self._parse(arguments)
             allowed = set(_PARAMETERS[name]["properties"])
-            extra = sorted(set(args) - allowed)
+            extra = [key for key in args if key not in allowed]
             if extra:
                 raise _BadCall(
-                    f"{name} takes no argument {extra[0][:80]!r} (it takes: "
+                    f"{name} takes no argument {str(extra[0])[:80]!r} (it takes: "
                     f"{', '.join(sorted(allowed))})"
                 )
             runner: Callable[[dict[str, Any]], str] = getattr(self, "_" + name)
