@@ -21,3 +21,13 @@ CREATE INDEX usage_ledger_by_model ON usage_ledger (owner, model, created_at)
     INCLUDE (input_tokens, output_tokens, cached_tokens, cost, sid);
 CREATE INDEX usage_ledger_by_day ON usage_ledger (owner, (created_at / 86400), created_at)
     INCLUDE (input_tokens, output_tokens, cached_tokens, cost, sid);
+
+-- The server enforces the owner here too (as 0004 does for the other tables).
+ALTER TABLE usage_ledger ENABLE ROW LEVEL SECURITY;
+ALTER TABLE usage_ledger FORCE ROW LEVEL SECURITY;
+CREATE POLICY usage_ledger_owner ON usage_ledger
+    USING (owner = current_user OR (SELECT convstore_acts_for_others()))
+    WITH CHECK (owner = current_user OR (SELECT convstore_acts_for_others()));
+ALTER TABLE usage_ledger ALTER COLUMN owner SET DEFAULT current_user;
+REVOKE ALL ON usage_ledger FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON usage_ledger TO PUBLIC;

@@ -242,6 +242,7 @@ _PG_SIZE = (
 def _postgres_statements() -> dict[str, str]:
     """The same work on the PostgreSQL team server, every statement scoped by owner."""
     return {
+        "PG_NOW": "SELECT CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)",
         "PG_SESSION_LOCK": (
             "SELECT archived_at FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s "
             "FOR UPDATE"

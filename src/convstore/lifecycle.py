@@ -299,9 +299,7 @@ def compact(
         )
         if conn.changes() == 0:  # pragma: no cover - the head was read in this transaction
             raise InvalidEvent(f"summary {eid!r} could not be appended to session {sid_text!r}")
-        if store._search_index:
-            conn.execute(_sql.SEARCH_INDEX_EVENT, (eid,))
-        store._move_head(eid, now, 1, sid_text)
+        store._move_head(eid, now, 1, sid_text)  # like every append: indexed in bulk later
     return StoredEvent(eid, sid_text, head.id, head_inv, COMPACTION_EVENT_TYPE, data, now)
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-import psycopg
-
 from . import _lifecycle_sql as L
 from . import _pgsql
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
@@ -33,7 +31,7 @@ from .models import StoredEvent
 from .retention import RetentionPolicy, RetentionReport, check_policy, cutoff
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from contextlib import AbstractContextManager
 
     from .search import SearchHit
@@ -82,13 +80,18 @@ class PostgresLifecycleMixin:
     if TYPE_CHECKING:
         _owner: str
 
-        def _now(self) -> int: ...
+        def _now(self) -> int | None: ...
 
-        def _conn(self, doing: str) -> AbstractContextManager[Any]: ...
+        def _conn(
+            self,
+            doing: str,
+            *,
+            write: bool = False,
+            budget: float | None = None,
+            mapper: Callable[[BaseException], BaseException] | None = None,
+        ) -> AbstractContextManager[Any]: ...
 
         def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
-
-        def _translate(self, exc: BaseException, doing: str) -> BaseException: ...
 
         def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
 
@@ -111,47 +114,43 @@ class PostgresLifecycleMixin:
         )
         doing = f"compacting session {sid!r} through {through_event_id!r}"
         params: dict[str, Any] = {"owner": self._owner, "session_id": sid}
-        with self._conn(doing) as conn:
-            try:
-                with conn.transaction():
-                    if event_id is not None:  # a retry of a stored compaction (§2.1)
-                        row = conn.execute(
-                            _pgsql.EVENT_GET, {**params, "event_id": eid}
-                        ).fetchone()
-                        stored = None if row is None else StoredEvent._make(row)
-                        if stored is not None and is_replay(stored, data):
-                            return stored
-                    state = conn.execute(L.PG_SESSION_LOCK, params).fetchone()
-                    if state is None:
-                        raise SessionNotFound(f"session {sid!r} does not exist")
-                    if state[0] is not None:
-                        raise SessionArchived(
-                            f"session {sid!r} is archived; start a new session to continue"
-                        )
-                    chain = [
-                        StoredEvent._make(r)
-                        for r in conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
-                    ]
-                    head = check_compaction_target(sid, chain, through_event_id)
-                    inv = head.invocation_id if inv is None else inv
-                    now = self._now()
-                    row = conn.execute(
-                        _pgsql.EVENT_APPEND,
-                        {
-                            **params,
-                            "event_id": eid,
-                            "parent_id": head.id,
-                            "invocation_id": inv,
-                            "event_type": COMPACTION_EVENT_TYPE,
-                            "event_data": data,
-                            "now": now,
-                        },
-                    ).fetchone()
-                    if row is None:  # pragma: no cover - the row is locked
-                        raise InvalidEvent(f"summary {eid!r} could not be appended to {sid!r}")
-            except psycopg.Error as exc:
-                raise self._translate(self._event_error(exc, eid), doing) from None
-        return StoredEvent(eid, sid, head.id, inv, COMPACTION_EVENT_TYPE, data, now)
+        mapper = lambda exc: self._event_error(exc, eid)  # noqa: E731
+        with self._conn(doing, write=True, mapper=mapper) as conn, conn.transaction():
+            if event_id is not None:  # a retry of a stored compaction (§2.1)
+                row = conn.execute(
+                    _pgsql.EVENT_GET, {**params, "event_id": eid}
+                ).fetchone()
+                stored = None if row is None else StoredEvent._make(row)
+                if stored is not None and is_replay(stored, data):
+                    return stored
+            state = conn.execute(L.PG_SESSION_LOCK, params).fetchone()
+            if state is None:
+                raise SessionNotFound(f"session {sid!r} does not exist")
+            if state[0] is not None:
+                raise SessionArchived(
+                    f"session {sid!r} is archived; start a new session to continue"
+                )
+            chain = [
+                StoredEvent._make(r)
+                for r in conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
+            ]
+            head = check_compaction_target(sid, chain, through_event_id)
+            inv = head.invocation_id if inv is None else inv
+            row = conn.execute(
+                _pgsql.EVENT_APPEND,
+                {
+                    **params,
+                    "event_id": eid,
+                    "parent_id": head.id,
+                    "invocation_id": inv,
+                    "event_type": COMPACTION_EVENT_TYPE,
+                    "event_data": data,
+                    "now": self._now(),  # None: the server's clock
+                },
+            ).fetchone()
+            if row is None:  # pragma: no cover - the row is locked
+                raise InvalidEvent(f"summary {eid!r} could not be appended to {sid!r}")
+        return StoredEvent(eid, sid, head.id, inv, COMPACTION_EVENT_TYPE, data, int(row[-1]))
 
     # -- usage ledger ----------------------------------------------------------------
 
@@ -181,8 +180,9 @@ class PostgresLifecycleMixin:
             "cost": k,
         }
         doing = f"recording usage of event {eid!r} in session {sid!r}"
-        if self._one(L.PG_USAGE_RECORD, params, doing) is not None:
-            return
+        with self._conn(doing, write=True) as conn:
+            if conn.execute(L.PG_USAGE_RECORD, params).fetchone() is not None:
+                return
         if self._one(L.PG_EVENT_IN_SESSION, params, doing) is None:
             if self._one(L.PG_SESSION_EXISTS, params, doing) is None:
                 raise SessionNotFound(f"session {sid!r} does not exist")
@@ -260,7 +260,7 @@ class PostgresLifecycleMixin:
             )
         added = 0
         doing = f"importing usage of session {session_id!r}"
-        with self._conn(doing) as conn, conn.transaction():
+        with self._conn(doing, write=True) as conn, conn.transaction():
             for params in rows:
                 added += conn.execute(L.PG_USAGE_IMPORT, params).rowcount
         return added
@@ -271,6 +271,8 @@ class PostgresLifecycleMixin:
         """See :meth:`convstore.SessionStore.apply_retention`; ``max_bytes``: the owner's data."""
         policy = check_policy(policy, dry_run)
         now = self._now()
+        if now is None:  # the server's clock decides (SPEC 6.1)
+            now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
         owner = self._owner
         doing = "planning retention"
         archive: list[tuple[int, str]] = []
@@ -326,7 +328,7 @@ class PostgresLifecycleMixin:
         archived: list[str] = []
         deleted: list[str] = []
         events = freed = 0
-        with self._conn("applying retention") as conn:
+        with self._conn("applying retention", write=True) as conn:
             for sid, name in archive:
                 cur = conn.execute(
                     L.PG_RETENTION_ARCHIVE,

@@ -110,6 +110,8 @@ def purge(
     after_sid = 0
     while True:
         with store.atomic(f"purging sessions archived before {cutoff}"):
+            # Index pending events first: the delete trigger removes index rows.
+            store._catch_up_search()
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
             ).fetchall()
@@ -387,6 +389,8 @@ def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
     doing = f"deleting archived session {sid_text!r}"
     while True:
         with store.atomic(doing) as conn:
+            # Index pending events first: the delete trigger removes index rows.
+            store._catch_up_search()
             if not conn.execute(_L.RETENTION_IS_ARCHIVED, (sid,)).fetchall():
                 done, result = True, False  # gone, or live again: never delete it
             else:
