@@ -503,3 +503,30 @@ def test_history_walk_that_stops_at_the_summary_matches_the_full_fold(
         else:
             store.set_head("s", rng.choice(store.load_events("s")).id)
         assert store.history("s") == fold_history(store.history("s", full=True))
+
+
+def test_the_async_twins_exist_and_work() -> None:
+    """SPEC §7: each lifecycle method has a coroutine twin with the same parameters."""
+    import asyncio
+    import inspect
+
+    from convstore.aio import AsyncLocalSessionService, AsyncSessionStore
+
+    names = ("compact", "record_usage", "usage", "apply_retention")
+    for name in names:
+        sync = inspect.signature(getattr(SessionStore, name)).parameters
+        twin = inspect.signature(getattr(AsyncSessionStore, name)).parameters
+        assert list(sync) == list(twin)
+        assert hasattr(AsyncLocalSessionService, name)
+
+    async def run() -> None:
+        async with await AsyncSessionStore.open(":memory:", clock=lambda: 1_700_000_000) as s:
+            await s.create_session("s")
+            await s.append_event("s", "e1", None, "i", "user", '{"content": "x"}')
+            await s.compact("s", {"content": "sum"}, through_event_id="e1")
+            assert len(await s.history("s")) == 1 and len(await s.history("s", full=True)) == 2
+            await s.record_usage("s", "e1", model="m", input_tokens=1, output_tokens=2)
+            assert (await AsyncLocalSessionService(s).usage())[0].output_tokens == 2
+            assert (await s.apply_retention(RetentionPolicy())).dry_run
+
+    asyncio.run(run())

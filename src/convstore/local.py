@@ -13,7 +13,7 @@ from ._lean import TYPE_CHECKING
 from .store import SessionStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from types import TracebackType
     from typing import Any
 
@@ -183,9 +183,29 @@ class LocalSessionService:
         """See :meth:`SessionStore.apply_retention`."""
         return self.store.apply_retention(policy, dry_run=dry_run)
 
-    def search(self, query: str, **filters: Any) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        event_types: Iterable[str] | None = None,
+        limit: int = 20,
+        literal: bool = False,
+        markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
+    ) -> list[SearchHit]:
         """See :meth:`SessionStore.search` (used by :mod:`convstore.tools`)."""
-        return self.store.search(query, **filters)
+        return self.store.search(
+            query,
+            directory=directory,
+            git_root=git_root,
+            event_types=event_types,
+            limit=limit,
+            literal=literal,
+            markers=markers,
+            order=order,
+        )
 
     def close(self) -> None:
         """Close the store if this service opened it."""
