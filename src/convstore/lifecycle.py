@@ -271,7 +271,27 @@ def compact(
     event_id: str | None = None,
     invocation_id: str | None = None,
 ) -> StoredEvent:
-    """Append a summary standing for the chain through ``through_event_id``; see the module."""
+    """Append a summary that stands, in ``history()``, for the chain it covers (``store.compact``).
+
+    The summary covers the current branch up to and including
+    ``through_event_id``, which must be an event ``history()`` still shows.
+    ``summary_data`` is a JSON object (text or dict); the stored summary is an
+    event of type ``"compaction"`` with ``"compacted_through"`` added. The
+    originals stay (``load_events``, search, export, ``history(full=True)``).
+    ``event_id`` defaults to a new id (pass one to make a retry safe: a retry
+    of a stored summary returns it); ``invocation_id`` to the head's. Errors,
+    nothing written: :class:`SessionNotFound`, :class:`SessionArchived`,
+    :class:`InvalidEvent` (bad JSON, a hidden or foreign event),
+    :class:`DuplicateId`.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     _ = store.create_session("s1")
+    ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "long"}')
+    ...     _ = store.compact("s1", '{"content": "short"}', through_event_id="e1")
+    ...     [e.event_type for e in store.history("s1")]
+    ['compaction']
+    """
     sid_text, data, eid, inv = check_compact_args(
         session_id, summary_data, through_event_id, event_id, invocation_id
     )
@@ -295,7 +315,15 @@ def compact(
         now = store._now()
         conn.execute(
             _sql.EVENT_APPEND,
-            (eid, head.id, head_inv, COMPACTION_EVENT_TYPE, data, now, sid_text),
+            {
+                "session_id": sid_text,
+                "event_id": eid,
+                "parent_id": head.id,
+                "invocation_id": head_inv,
+                "event_type": COMPACTION_EVENT_TYPE,
+                "event_data": data,
+                "now": now,
+            },
         )
         if conn.changes() == 0:  # pragma: no cover - the head was read in this transaction
             raise InvalidEvent(f"summary {eid!r} could not be appended to session {sid_text!r}")
@@ -391,7 +419,16 @@ def record_usage(
     cached_tokens: int = 0,
     cost: float | None = None,
 ) -> None:
-    """Record one model call's usage against ``event_id``; see the module."""
+    """Record a model call's token usage (and optional cost) against the event it produced.
+
+    ``store.record_usage(session_id, event_id, model=…, input_tokens=…,
+    output_tokens=…, cached_tokens=0, cost=None)``. One record per event and
+    model: an identical retry is a no-op, other values are
+    :class:`DuplicateId`. Errors, nothing written: :class:`SessionNotFound`,
+    :class:`InvalidEvent` (not an event of that session),
+    :class:`InvalidArgument` (bad counts or cost). Archived sessions accept
+    late records.
+    """
     args = check_usage_args(
         session_id, event_id, model, input_tokens, output_tokens, cached_tokens, cost
     )
@@ -422,7 +459,17 @@ def usage(
     since: int | None = None,
     group_by: str = "model",
 ) -> list[UsageTotal]:
-    """Usage totals per ``group_by``, one indexed query; see the module."""
+    """Token usage totals grouped by ``"model"``, ``"day"`` (UTC) or ``"session"``.
+
+    ``store.usage(session_id=None, since=None, group_by="model")``: optionally
+    one session's, or only events since ``since`` (Unix seconds). One scan of
+    a covering index, in group order.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     store.usage(group_by="day")
+    []
+    """
     sid, start, group = check_usage_query(session_id, since, group_by)
     name = {"model": "USAGE_BY_MODEL", "day": "USAGE_BY_DAY", "session": "USAGE_BY_SESSION"}[group]
     params: tuple[Any, ...] = (start,)
