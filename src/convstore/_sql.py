@@ -30,6 +30,8 @@ MIGRATIONS_TABLE_EXISTS: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "ty
 SCHEMA_USER_OBJECT_COUNT: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "name" NOT LIKE \'sqlite_%\''
 MIGRATIONS_SELECT_APPLIED: Final = 'SELECT "version","name","checksum","applied_at","duration_ms" FROM "convstore_migrations" ORDER BY "version"'
 MIGRATIONS_INSERT: Final = 'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms") VALUES (?1,?2,?3,?4,?5)'
+MIGRATIONS_CHECKSUMS: Final = 'SELECT group_concat(checksum, \',\') FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+MIGRATIONS_FINGERPRINT: Final = '5:438905932b59e6bfa2f41a17204a214ed000e1bd44f20381b430c8537abea6af'
 SESSION_INSERT: Final = 'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at") VALUES (?1,?2,?3,?4,?4)'
 SESSION_GET: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at" FROM "sessions" WHERE "id"=?1'
 SESSION_STATE: Final = 'SELECT "sid","archived_at","event_count" FROM "sessions" WHERE "id"=?1'

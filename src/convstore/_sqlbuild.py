@@ -18,6 +18,8 @@ reader still finds every statement in one place.
 
 from __future__ import annotations
 
+import hashlib
+
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
 from pypika.dialects import PostgreSQLQuery
@@ -122,7 +124,29 @@ def _migration_statements() -> dict[str, str]:
         .columns("version", "name", "checksum", "applied_at", "duration_ms")
         .insert(P(1), P(2), P(3), P(4), P(5))
         .get_sql(),
+        # The cheap open: the recorded checksums, in order, as one string.
+        "MIGRATIONS_CHECKSUMS": (
+            "SELECT group_concat(checksum, ',') FROM "
+            '(SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+        ),
+        "MIGRATIONS_FINGERPRINT": migrations_fingerprint(),
     }
+
+
+def migrations_fingerprint() -> str:
+    """``"N:sha256"`` of the shipped migrations: their count and the hash of their checksums.
+
+    An up-to-date database gives the same string from its own bookkeeping
+    (``PRAGMA user_version`` and the recorded checksums), so opening it needs
+    neither to read nor to hash the migration files (see
+    :func:`convstore.migrations.ensure_current`). Rebuilt with the rest of
+    ``_sql.py`` whenever a migration is added.
+    """
+    from .migrations import load_migrations, migrations_dir
+
+    known = load_migrations(migrations_dir())
+    joined = ",".join(m.checksum for m in known)
+    return f"{len(known)}:{hashlib.sha256(joined.encode()).hexdigest()}"
 
 
 def _session_statements() -> dict[str, str]:
