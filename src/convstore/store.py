@@ -942,8 +942,8 @@ class SessionStore:
         a cost that does not grow with the number of matches. Each
         :class:`~convstore.search.SearchHit` has the session and event ids,
         the event type, a snippet with every match wrapped in ``markers``,
-        the bm25 ``rank`` (lower is better) and ``created_at``. What is
-        indexed: :mod:`convstore.search`. Bad syntax raises
+        the bm25 ``rank`` (lower is better; ``0.0`` with ``order="recent"``)
+        and ``created_at``. What is indexed: :mod:`convstore.search`. Bad syntax raises
         :class:`InvalidArgument` explaining it.
 
         >>> with SessionStore(":memory:") as store:
