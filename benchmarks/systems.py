@@ -120,6 +120,10 @@ class System:
     def op_open(self) -> Op | None:
         return None
 
+    def op_ingest(self) -> Op | None:
+        """Bulk ingest: by default one batch of INGEST_SIZE events."""
+        return self.op_append_batch(INGEST_SIZE)
+
     def op_search_recent(self) -> Op | None:
         return None
 
@@ -179,6 +183,17 @@ class Convstore(System):
             self.head = rows[-1][0]
 
         return Op(lambda: self.batch_rows(size), call)
+
+    def op_ingest(self) -> Op:
+        """Bulk ingest, search index included: a batch of 1000, then the index catch-up."""
+        store, sid = self.store, self.scratch
+
+        def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
+            store.append_events(sid, rows)
+            store.index_pending()
+            self.head = rows[-1][0]
+
+        return Op(lambda: self.batch_rows(INGEST_SIZE), call)
 
     def op_open(self) -> Op:
         path, now = self.path, self.t.now

@@ -249,14 +249,24 @@ class BackgroundCheckpointer:
         self._pid = 0
         self._wake: threading.Event | None = None
         self._stopping = False
+        self._armed = True
 
     def hook(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
-        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap."""
-        if pages >= CHECKPOINT_PAGES:
-            if pages >= CHECKPOINT_INLINE_PAGES:
-                _checkpoint_quietly(conn, dbname)
-            else:
-                self._request()
+        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap.
+
+        One wake-up per filling of the WAL: the commits that follow while the
+        thread copies pages back must not wake it again (each extra checkpoint
+        would fsync the database file once more -- a storm of fsyncs under a
+        stream of commits). The next wake-up is armed once the WAL has been
+        restarted (a commit sees fewer pages than the threshold).
+        """
+        if pages < CHECKPOINT_PAGES:
+            self._armed = True
+        elif pages >= CHECKPOINT_INLINE_PAGES:
+            _checkpoint_quietly(conn, dbname)
+        elif self._armed:
+            self._armed = False
+            self._request()
         return apsw.SQLITE_OK
 
     def _request(self) -> None:

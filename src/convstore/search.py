@@ -15,8 +15,8 @@ How it is kept
     write it: a trigger records, once per session, the watermark above which
     that session's events are not indexed yet (table ``search_pending``, in
     the append's own transaction), and the index catches up in bulk -- one
-    range statement -- before every search, inside ``append_events`` and
-    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    range statement -- before every search, inside imports and purges, and in
+    :meth:`~convstore.SessionStore.index_pending`. So a
     search sees every event whose append has returned, in any process, and a
     crash between an append and the catch-up loses nothing. Deletions (purge)
     catch up first, then triggers remove the rows, in the same transaction:
