@@ -84,3 +84,12 @@ def test_indexing_switch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> N
     assert indexing_switch.main(["--events", "600", "--appends", "20", "--runs", "1"]) == 0
     out = capsys.readouterr().out
     assert "| on |" in out and "| off |" in out
+
+
+def test_schema_layout_benchmark_runs() -> None:
+    from benchmarks import schema_rowid
+
+    table = schema_rowid.run(rows=200, appends=6, rounds=2)
+    for size in ("200 B", "1,024 B", "8,192 B"):
+        assert f"| {size} | rowid |" in table and f"| {size} | without_rowid |" in table
+    assert max(len(line) for line in table.splitlines()) <= 100
