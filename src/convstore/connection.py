@@ -88,8 +88,8 @@ def check_file_header(path: str) -> bool:
     """
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # the caller creates the folders (and reports a file in the way)
     except OSError as exc:
         raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
@@ -97,8 +97,11 @@ def check_file_header(path: str) -> bool:
     if st.st_size == 0:
         return True
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        fd = os.open(path, os.O_RDONLY)  # unbuffered: cheaper than open() for 100 bytes
+        try:
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
     if not header.startswith(SQLITE_HEADER):
@@ -363,9 +366,8 @@ def open_connection(
     SQLite database; raw ``apsw`` errors are translated by the caller.
     """
     is_memory = path == MEMORY
-    if not is_memory:
+    if not is_memory and not check_file_header(path):  # an existing file's folders exist
         make_parent_directories(path)
-        check_file_header(path)
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
     # Owner-only umask while SQLite creates the file and its -wal/-shm: they are
     # 0600 from the first byte, with no window where others could read them.

@@ -297,9 +297,12 @@ def fingerprint(conn: apsw.Connection) -> str | None:
     the file this code ships. ``None`` for a database without migrations.
     """
     version = conn.execute(_sql.PRAGMA_USER_VERSION).get
-    if not version or not conn.execute(_sql.MIGRATIONS_TABLE_EXISTS).get:
+    if not version:
         return None
-    joined = conn.execute(_sql.MIGRATIONS_CHECKSUMS).get
+    try:
+        joined = conn.execute(_sql.MIGRATIONS_CHECKSUMS).get
+    except apsw.SQLError:  # no bookkeeping table: not a database migrations made
+        return None
     if not isinstance(joined, str):
         return None
     return f"{version}:{sha256(joined.encode()).hexdigest()}"
