@@ -231,6 +231,10 @@ class Convstore(System):
             self.store.index_pending()
             conn = self.store.connection
             conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
+            # Merge the index: the deletions leave tombstones that slow every later
+            # search until merged (0.3 -> 34 ms at 10k after a run), and the cached
+            # dataset must stay as built.
+            conn.execute(_sql.SEARCH_OPTIMIZE)
         self.store.close()
 
 
@@ -550,6 +554,8 @@ def remove_leftover_scratch(paths: dict[str, Path]) -> None:
         conn = raw_connection(paths["convstore"])
         with conn:
             conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", rng)
+            if conn.changes():
+                conn.execute(_sql.SEARCH_OPTIMIZE)  # merge away the deletions' tombstones
         conn.close()
     if "floor" in paths:
         conn = floor_connection(paths["floor"])
