@@ -329,7 +329,7 @@ class SessionStore:
 
         Appends do not index (that would double what each commit writes); the
         index catches up in bulk instead -- inside :meth:`search`, inside
-        :meth:`append_events` and imports, and here. A client may call this
+        imports and purges, and here. A client may call this
         when it is idle so that the next search has nothing to catch up. Cheap
         when there is nothing to do: one read, no write lock.
 
@@ -705,7 +705,10 @@ class SessionStore:
         Each item is ``(id, parent_id, invocation_id, event_type, event_data)``;
         a parent may be an event earlier in the same batch. The head moves to
         the last event. Streaming clients that write many small events should
-        batch them here: one commit instead of one per event.
+        batch them here: one commit instead of one per event. Like single
+        appends, batches leave the search index to catch up later (at the
+        next search, import or :meth:`index_pending`): a batch is a hot path
+        too, and FTS5's work costs several times the insert itself.
 
         >>> with SessionStore(":memory:") as store:
         ...     _ = store.create_session("s1")
@@ -753,7 +756,6 @@ class SessionStore:
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
-            self._catch_up_search()
             self._move_head(items[-1].id, now, len(items), session_id)
         return [
             StoredEvent(
