@@ -114,6 +114,35 @@ def build() -> dict[str, str]:
             "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
             "FROM chain ORDER BY seq"
         ),
+        # The newest events by append order, with the head: when they chain
+        # (the usual, unforked case) they are the history's tail, read as one
+        # range scan instead of one index probe per step.
+        "HISTORY_TAIL_LINEAR": Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(
+            sessions.head_id,
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(sessions.id == P(1))
+        .orderby(events.seq, order=Order.desc)
+        .limit(P(2))
+        .get_sql(),
+        "BLOB_LIST_EXACT": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == P(1))
+        .where(blobs.namespace == P(2))
+        .where((blobs.key >= P(4)) & (blobs.key < P(5)))
+        .orderby(blobs.key)
+        .get_sql(),
         "SESSION_HEAD_EVENT": Query.from_(events)
         .join(sessions)
         .on((sessions.sid == events.sid) & (sessions.head_id == events.id))

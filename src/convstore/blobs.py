@@ -25,7 +25,7 @@ b'\\x00\\x01'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
@@ -173,13 +173,23 @@ def list_blobs(
     session_id: str | None,
     namespace_prefix: str = "",
     key_prefix: str = "",
+    *,
+    exact: bool = False,
 ) -> list[Blob]:
     """Blobs whose namespace and key start with the prefixes, by session, namespace, key.
 
-    ``session_id=None`` lists every session's blobs.
+    ``session_id=None`` lists every session's blobs. ``exact``: the namespace
+    must equal ``namespace_prefix`` (one index range instead of a prefix scan).
     """
     low, high = prefix_range(namespace_prefix)
     klow, khigh = prefix_range(key_prefix)
+    if exact and session_id is not None:
+        return _read(
+            store,
+            _blobsql.BLOB_LIST_EXACT,
+            (session_id, namespace_prefix, None, klow, khigh),
+            f"listing blobs of {session_id!r}",
+        )
     sql = _blobsql.BLOB_LIST_ALL if session_id is None else _blobsql.BLOB_LIST
     return _read(
         store, sql, (session_id, low, high, klow, khigh), f"listing blobs of {session_id!r}"
@@ -296,13 +306,32 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
+    wanted = -1 if limit is None else limit
     try:
-        params = (session_id, -1 if limit is None else limit)
-        rows = store._conn.execute(_blobsql.HISTORY_TAIL, params)
-        return [StoredEvent(*row) for row in rows]
+        rows: list[Any] = store._conn.execute(
+            _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
+        ).fetchall()
+        if _chains(rows, limit):
+            rows.reverse()
+            return [StoredEvent(*row[1:]) for row in rows]
+        chain = store._conn.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
+        return [StoredEvent(*row) for row in chain]
     except (apsw.Error, UnicodeError) as exc:
         store._read_failed(exc, doing)
         return []
+
+
+def _chains(rows: list[Any], limit: int | None) -> bool:
+    """Whether the newest events (head first) are the head's chain, as far as asked."""
+    if not rows:
+        return True  # no events at all: the history is empty
+    expected = rows[0][0]  # the head
+    for row in rows:
+        if row[1] != expected:
+            return False
+        expected = row[3]  # its parent must be the next row
+    # All rows chain. A full page is the tail; a short one must end at the root.
+    return (limit is not None and len(rows) == limit) or expected is None
 
 
 def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:

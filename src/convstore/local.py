@@ -152,12 +152,17 @@ class LocalSessionService:
         return blobs.latest_blob(self.store, session_id, namespace)
 
     def list_blobs(
-        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+        self,
+        session_id: str | None,
+        namespace_prefix: str = "",
+        key_prefix: str = "",
+        *,
+        exact: bool = False,
     ) -> list[Blob]:
         """See :func:`convstore.blobs.list_blobs`."""
         from . import blobs
 
-        return blobs.list_blobs(self.store, session_id, namespace_prefix, key_prefix)
+        return blobs.list_blobs(self.store, session_id, namespace_prefix, key_prefix, exact=exact)
 
     def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
         """See :func:`convstore.blobs.delete_blobs`."""

@@ -146,7 +146,12 @@ class ExtendedSessionService(SessionService, Protocol):
         ...
 
     def list_blobs(
-        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+        self,
+        session_id: str | None,
+        namespace_prefix: str = "",
+        key_prefix: str = "",
+        *,
+        exact: bool = False,
     ) -> list[Blob]:
         """Blobs by prefix, ordered by session, namespace, key (``None``: every session)."""
         ...

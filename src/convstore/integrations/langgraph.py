@@ -141,11 +141,11 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     async def _writes_of(
         self, session: str, ns: str, checkpoint_id: str
     ) -> list[tuple[str, str, Any]]:
-        blobs = await acall(self.service, "list_blobs", session, _WRITES + ns, f"{checkpoint_id}\t")
+        blobs = await acall(
+            self.service, "list_blobs", session, _WRITES + ns, f"{checkpoint_id}\t", exact=True
+        )
         rows = []
         for blob in blobs:
-            if blob.namespace != _WRITES + ns:
-                continue
             meta = json.loads(blob.meta)
             rows.append((meta, blob.data))
         rows.sort(key=lambda r: writes_sort_key(r[0]["task_path"], r[0]["task_id"], r[0]["idx"]))
