@@ -9,7 +9,8 @@
   delta), get_session (100 events).
 
 Every store is file-backed in one temporary directory; each operation is
-timed call by call (``perf_counter_ns``) after a warm-up; the table shows
+timed call by call (``perf_counter_ns``) after a warm-up, the systems taking
+turns call by call so that load on the machine hits them alike; the table shows
 p50 and p95 in microseconds and convstore's speed-up on p50. Run::
 
     python -m benchmarks.integrations_bench [--n 300] [--json out.json]
@@ -27,12 +28,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-Sync = Callable[[], Any]
-Async = Callable[[], Awaitable[Any]]
 
 TARGETS = [
     ("openai-agents", "add_items(1)", "SQLiteSession", 3.0),
@@ -54,26 +52,34 @@ def _stats(samples: list[int]) -> dict[str, float]:
     }
 
 
-def _time_sync(fn: Sync, n: int, warm: int) -> dict[str, float]:
-    for _ in range(warm):
-        fn()
-    out = []
-    for _ in range(n):
+async def _interleaved(
+    fns: dict[str, Callable[[], Any]], n: int, warm: int
+) -> dict[str, dict[str, float]]:
+    """Time each system's call in turn, round after round, so load spikes hit all alike.
+
+    A call that returns an awaitable is awaited inside its timing.
+    """
+
+    async def once(fn: Callable[[], Any]) -> int:
         t = time.perf_counter_ns()
-        fn()
-        out.append(time.perf_counter_ns() - t)
-    return _stats(out)
+        result = fn()
+        if hasattr(result, "__await__"):
+            await result
+        return time.perf_counter_ns() - t
+
+    for _ in range(warm):
+        for fn in fns.values():
+            await once(fn)
+    samples: dict[str, list[int]] = {name: [] for name in fns}
+    for _ in range(n):
+        for name, fn in fns.items():
+            samples[name].append(await once(fn))
+    return {name: _stats(values) for name, values in samples.items()}
 
 
-async def _time_async(fn: Async, n: int, warm: int) -> dict[str, float]:
-    for _ in range(warm):
-        await fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        await fn()
-        out.append(time.perf_counter_ns() - t)
-    return _stats(out)
+def _merge(results: dict[str, dict[str, Any]], op: str, stats: dict[str, Any]) -> None:
+    for system, value in stats.items():
+        results.setdefault(system, {})[op] = value
 
 
 def _item(i: int) -> dict[str, Any]:
@@ -86,19 +92,21 @@ async def bench_openai_agents(root: Path, n: int) -> dict[str, dict[str, Any]]:
 
     from convstore.integrations.openai_agents import ConvstoreSession
 
+    sessions = {
+        "SQLiteSession": SQLiteSession("bench", root / "agents-sdk.db"),
+        "convstore": ConvstoreSession("bench", root / "agents-convstore.db"),
+    }
+    counter = iter(range(10**9))
     results: dict[str, dict[str, Any]] = {}
-    for name, make in (
-        ("SQLiteSession", lambda: SQLiteSession("bench", root / "agents-sdk.db")),
-        ("convstore", lambda: ConvstoreSession("bench", root / "agents-convstore.db")),
-    ):
-        session = make()
-        counter = iter(range(10**9))
-        add = await _time_async(lambda s=session, c=counter: s.add_items([_item(next(c))]), n, 20)
+    adds = {name: (lambda s=s: s.add_items([_item(next(counter))])) for name, s in sessions.items()}
+    _merge(results, "add_items(1)", await _interleaved(adds, n, 20))
+    for session in sessions.values():
         while len(await session.get_items()) < 1000:
             await session.add_items([_item(next(counter)) for _ in range(100)])
-        get = await _time_async(lambda s=session: s.get_items(limit=200), n, 10)
+    gets = {name: (lambda s=s: s.get_items(limit=200)) for name, s in sessions.items()}
+    _merge(results, "get_items(200)", await _interleaved(gets, n, 10))
+    for session in sessions.values():
         assert len(await session.get_items(limit=200)) == 200
-        results[name] = {"add_items(1)": add, "get_items(200)": get}
         session.close()
     return results
 
@@ -116,37 +124,6 @@ def _checkpoint(step: int) -> Any:
     return cp
 
 
-def _lg_ops(saver: Any, n: int) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": "bench", "checkpoint_ns": ""}}
-    steps = iter(range(10**9))
-
-    def put() -> None:
-        step = next(steps)
-        saver.put(config, _checkpoint(step), {"source": "loop", "step": step}, {})
-
-    out = {"put": _time_sync(put, n, 20)}
-    out["get_tuple"] = _time_sync(lambda: saver.get_tuple(config), n, 10)
-    out["list(10)"] = _time_sync(lambda: list(saver.list(config, limit=10)), max(n // 3, 10), 3)
-    return out
-
-
-async def _lg_aops(saver: Any, n: int) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": "abench", "checkpoint_ns": ""}}
-    steps = iter(range(10**9))
-
-    async def put() -> None:
-        step = next(steps)
-        await saver.aput(config, _checkpoint(step), {"source": "loop", "step": step}, {})
-
-    async def lst() -> None:
-        [x async for x in saver.alist(config, limit=10)]
-
-    out = {"aput": await _time_async(put, n, 20)}
-    out["aget_tuple"] = await _time_async(lambda: saver.aget_tuple(config), n, 10)
-    out["alist(10)"] = await _time_async(lst, max(n // 3, 10), 3)
-    return out
-
-
 async def bench_langgraph(root: Path, n: int) -> dict[str, dict[str, Any]]:
     """put, get_tuple and list; sync against SqliteSaver, async against AsyncSqliteSaver."""
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -154,14 +131,46 @@ async def bench_langgraph(root: Path, n: int) -> dict[str, dict[str, Any]]:
 
     from convstore.integrations.langgraph import ConvstoreSaver
 
+    config = {"configurable": {"thread_id": "bench", "checkpoint_ns": ""}}
+    steps = iter(range(10**9))
     results: dict[str, dict[str, Any]] = {}
-    with SqliteSaver.from_conn_string(str(root / "lg-sqlite.db")) as saver:
-        results["SqliteSaver"] = _lg_ops(saver, n)
-    async with AsyncSqliteSaver.from_conn_string(str(root / "lg-asqlite.db")) as asaver:
-        results["AsyncSqliteSaver"] = await _lg_aops(asaver, n)
-    with ConvstoreSaver.from_path(root / "lg-convstore.db") as ours:
-        results["convstore"] = _lg_ops(ours, n)
-        results["convstore"].update(await _lg_aops(ours, n))
+
+    def put(saver: Any) -> Callable[[], Any]:
+        def call() -> Any:
+            step = next(steps)
+            return saver.put(config, _checkpoint(step), {"source": "loop", "step": step}, {})
+
+        return call
+
+    def aput(saver: Any) -> Callable[[], Any]:
+        def call() -> Any:
+            step = next(steps)
+            return saver.aput(config, _checkpoint(step), {"source": "loop", "step": step}, {})
+
+        return call
+
+    async def alist(saver: Any) -> None:
+        [x async for x in saver.alist(config, limit=10)]
+
+    few = max(n // 3, 10)
+    with (
+        SqliteSaver.from_conn_string(str(root / "lg-sqlite.db")) as theirs,
+        ConvstoreSaver.from_path(root / "lg-convstore.db") as ours,
+    ):
+        pair = {"SqliteSaver": theirs, "convstore": ours}
+        _merge(results, "put", await _interleaved({k: put(v) for k, v in pair.items()}, n, 20))
+        gets = {k: (lambda v=v: v.get_tuple(config)) for k, v in pair.items()}
+        _merge(results, "get_tuple", await _interleaved(gets, n, 10))
+        lists = {k: (lambda v=v: list(v.list(config, limit=10))) for k, v in pair.items()}
+        _merge(results, "list(10)", await _interleaved(lists, few, 3))
+        async with AsyncSqliteSaver.from_conn_string(str(root / "lg-asqlite.db")) as atheirs:
+            apair = {"AsyncSqliteSaver": atheirs, "convstore": ours}
+            aputs = {k: aput(v) for k, v in apair.items()}
+            _merge(results, "aput", await _interleaved(aputs, n, 20))
+            agets = {k: (lambda v=v: v.aget_tuple(config)) for k, v in apair.items()}
+            _merge(results, "aget_tuple", await _interleaved(agets, n, 10))
+            alists = {k: (lambda v=v: alist(v)) for k, v in apair.items()}
+            _merge(results, "alist(10)", await _interleaved(alists, few, 3))
     return results
 
 
@@ -182,33 +191,39 @@ async def bench_adk(root: Path, n: int) -> dict[str, dict[str, Any]]:
             actions=EventActions(state_delta={"turn": i, "user:last": i}),
         )
 
+    services = {
+        "DatabaseSessionService": DatabaseSessionService(f"sqlite+aiosqlite:///{root}/adk-db.db"),
+        "SqliteSessionService": SqliteSessionService(str(root / "adk-sqlite.db")),
+        "convstore": ConvstoreSessionService(root / "adk-convstore.db"),
+    }
+    counter = iter(range(10**9))
+    writers = {
+        name: await service.create_session(app_name="bench", user_id="u")
+        for name, service in services.items()
+    }
+    appends = {
+        name: (lambda s=service, w=writers[name]: s.append_event(w, event(next(counter))))
+        for name, service in services.items()
+    }
     results: dict[str, dict[str, Any]] = {}
-    services = [
-        ("DatabaseSessionService", DatabaseSessionService(f"sqlite+aiosqlite:///{root}/adk-db.db")),
-        ("SqliteSessionService", SqliteSessionService(str(root / "adk-sqlite.db"))),
-        ("convstore", ConvstoreSessionService(root / "adk-convstore.db")),
-    ]
-    for name, service in services:
-        session = await service.create_session(app_name="bench", user_id="u")
-        counter = iter(range(10**9))
-        holder = [session]
-
-        async def append(
-            service: Any = service, holder: list[Any] = holder, c: Any = counter
-        ) -> None:
-            await service.append_event(holder[0], event(next(c)))
-
-        m = max(n // 3, 30) if name == "DatabaseSessionService" else n
-        app = await _time_async(append, m, 10)
+    few = max(n // 3, 30)
+    _merge(results, "append_event", await _interleaved(appends, few, 10))
+    readers = {}
+    for name, service in services.items():
         reader = await service.create_session(app_name="bench", user_id="u")
         for i in range(100):
             await service.append_event(reader, event(i))
-
-        async def get(service: Any = service, sid: str = reader.id) -> None:
-            await service.get_session(app_name="bench", user_id="u", session_id=sid)
-
-        got = await _time_async(get, max(n // 3, 30), 5)
-        results[name] = {"append_event": app, "get_session(100)": got}
+        readers[name] = reader.id
+    gets = {
+        name: (
+            lambda s=service, sid=readers[name]: s.get_session(
+                app_name="bench", user_id="u", session_id=sid
+            )
+        )
+        for name, service in services.items()
+    }
+    _merge(results, "get_session(100)", await _interleaved(gets, few, 5))
+    for service in services.values():
         close = getattr(service, "close", None)
         if close is not None:
             await close()

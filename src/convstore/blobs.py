@@ -43,6 +43,7 @@ __all__ = [
     "Blob",
     "HeadMoved",
     "append_event_with_metadata",
+    "get_blob_with_children",
     "append_events_at_head",
     "history_tail",
     "pop_head",
@@ -134,13 +135,9 @@ def put_blobs(
             raise InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})") from None
 
 
-def _blob(row: Sequence[object]) -> Blob:
-    return Blob(*row)  # type: ignore[arg-type]
-
-
 def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
     try:
-        return [_blob(row) for row in store._conn.execute(sql, params)]
+        return list(map(Blob._make, store._conn.execute(sql, params)))
     except (apsw.Error, UnicodeError) as exc:
         store._read_failed(exc, doing)
         return []
@@ -166,6 +163,27 @@ def latest_blob(store: SessionStore, session_id: str, namespace: str) -> Blob | 
         f"reading the latest blob of session {session_id!r}",
     )
     return rows[0] if rows else None
+
+
+def get_blob_with_children(
+    store: SessionStore, session_id: str, namespace: str, key: str | None, child_namespace: str
+) -> tuple[Blob | None, list[Blob]]:
+    """One blob (``key``, or the latest in ``namespace`` when ``None``) and its children.
+
+    The children are the blobs of ``child_namespace`` whose key is the
+    blob's key, a tab, and anything (a checkpoint's pending writes), in key
+    order. One statement, so one read snapshot.
+    """
+    try:
+        found = store._conn.execute(
+            _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
+        ).fetchall()
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, f"reading blob {key!r} of session {session_id!r}")
+        return None, []
+    if not found:
+        return None, []
+    return Blob._make(found[0][1:]), [Blob._make(row[1:]) for row in found[1:]]
 
 
 def list_blobs(

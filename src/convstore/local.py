@@ -151,6 +151,16 @@ class LocalSessionService:
 
         return blobs.latest_blob(self.store, session_id, namespace)
 
+    def get_blob_with_children(
+        self, session_id: str, namespace: str, key: str | None, child_namespace: str
+    ) -> tuple[Blob | None, list[Blob]]:
+        """See :func:`convstore.blobs.get_blob_with_children`."""
+        from . import blobs
+
+        return blobs.get_blob_with_children(
+            self.store, session_id, namespace, key, child_namespace
+        )
+
     def list_blobs(
         self,
         session_id: str | None,
