@@ -239,7 +239,13 @@ def migrate(
             duration_ms = (time.perf_counter() - started) * 1000.0
             conn.execute(
                 _sql.MIGRATIONS_INSERT,
-                (mig.version, mig.name, mig.checksum, int(clock()), duration_ms),
+                {
+                    "version": mig.version,
+                    "name": mig.name,
+                    "checksum": mig.checksum,
+                    "applied_at": int(clock()),
+                    "duration_ms": duration_ms,
+                },
             )
             # user_version mirrors the highest applied version: the cheap read-only check
             # on open (a migration filling a gap never lowers it).
