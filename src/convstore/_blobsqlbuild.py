@@ -158,6 +158,16 @@ def build() -> dict[str, str]:
             "WHERE w.sid = s.sid AND w.namespace = +?4 "
             "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
         ),
+        "BLOB_LIST_EXACT_DESC": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == V(1))
+        .where(blobs.namespace == V(2))
+        .where(blobs.key < V(3))
+        .orderby(blobs.key, order=Order.desc)
+        .limit(P(4))
+        .get_sql(),
         "SESSION_HEAD_EVENT": Query.from_(events)
         .join(sessions)
         .on((sessions.sid == events.sid) & (sessions.head_id == events.id))

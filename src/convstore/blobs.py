@@ -193,14 +193,34 @@ def list_blobs(
     key_prefix: str = "",
     *,
     exact: bool = False,
+    newest_first: bool = False,
+    before_key: str | None = None,
+    limit: int | None = None,
 ) -> list[Blob]:
     """Blobs whose namespace and key start with the prefixes, by session, namespace, key.
 
     ``session_id=None`` lists every session's blobs. ``exact``: the namespace
     must equal ``namespace_prefix`` (one index range instead of a prefix scan).
+    ``newest_first`` (with ``exact`` and a session; no key prefix): greatest
+    key first, only keys below ``before_key``, at most ``limit`` — one index
+    range read backwards, so "the 10 newest" costs 10 rows.
     """
     low, high = prefix_range(namespace_prefix)
     klow, khigh = prefix_range(key_prefix)
+    if newest_first:
+        if not exact or session_id is None or key_prefix:
+            raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
+        return _read(
+            store,
+            _blobsql.BLOB_LIST_EXACT_DESC,
+            (
+                session_id,
+                namespace_prefix,
+                _TOP if before_key is None else before_key,
+                -1 if limit is None else limit,
+            ),
+            f"listing blobs of {session_id!r}",
+        )
     if exact and session_id is not None:
         return _read(
             store,
@@ -292,7 +312,14 @@ def append_events_at_head(
             atomic.event_id = event_id
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                    "session_id": session_id,
+                },
             ).fetchall()
             if not row:
                 raise store._why_not_appended(session_id, event_id, None)
@@ -376,7 +403,12 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
             if popped.parent_id is None:
                 conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
             else:
-                conn.execute(_sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id))
+                params = {
+                    "head_id": popped.parent_id,
+                    "now": store._now(),
+                    "session_id": session_id,
+                }
+                conn.execute(_sql.SESSION_SET_HEAD, params)
     return popped
 
 
@@ -419,7 +451,7 @@ def append_event_with_metadata(
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store._now()
-        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
+        row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if row[7] is not None:
@@ -435,14 +467,24 @@ def append_event_with_metadata(
         for target, key, value in metadata:
             if target not in created:
                 if store._session_state(target) is None:
-                    conn.execute(_sql.SESSION_INSERT, (target, None, None, now))
+                    new = {"session_id": target, "directory": None, "git_root": None, "now": now}
+                    conn.execute(_sql.SESSION_INSERT, new)
                 created.add(target)
-            conn.execute(_sql.METADATA_SET, (target, key, value, now))
+            conn.execute(
+                _sql.METADATA_SET, {"session_id": target, "key": key, "value": value, "now": now}
+            )
         if event is not None:
             event_id, invocation_id, event_type, event_data = event
             parent = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                    "session_id": session_id,
+                },
             ).fetchall()
             store._move_head(event_id, now, 1, session_id)
             appended = StoredEvent(

@@ -168,11 +168,23 @@ class LocalSessionService:
         key_prefix: str = "",
         *,
         exact: bool = False,
+        newest_first: bool = False,
+        before_key: str | None = None,
+        limit: int | None = None,
     ) -> list[Blob]:
         """See :func:`convstore.blobs.list_blobs`."""
         from . import blobs
 
-        return blobs.list_blobs(self.store, session_id, namespace_prefix, key_prefix, exact=exact)
+        return blobs.list_blobs(
+            self.store,
+            session_id,
+            namespace_prefix,
+            key_prefix,
+            exact=exact,
+            newest_first=newest_first,
+            before_key=before_key,
+            limit=limit,
+        )
 
     def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
         """See :func:`convstore.blobs.delete_blobs`."""

@@ -158,6 +158,9 @@ class ExtendedSessionService(SessionService, Protocol):
         key_prefix: str = "",
         *,
         exact: bool = False,
+        newest_first: bool = False,
+        before_key: str | None = None,
+        limit: int | None = None,
     ) -> list[Blob]:
         """Blobs by prefix, ordered by session, namespace, key (``None``: every session)."""
         ...

@@ -197,6 +197,27 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     ) -> list[CheckpointTuple]:
         ns: str | None = None
         checkpoint_id = None
+        if (
+            config is not None
+            and config["configurable"].get("checkpoint_ns") is not None
+            and not get_checkpoint_id(config)
+            and not filter
+            and (limit is None or limit > 0)
+        ):
+            # One thread and namespace, newest first: read only what is returned.
+            ns = config["configurable"]["checkpoint_ns"]
+            thread_id = str(config["configurable"]["thread_id"])
+            newest = await acall(
+                self.service,
+                "list_blobs",
+                THREAD_PREFIX + thread_id,
+                _CKPT + ns,
+                exact=True,
+                newest_first=True,
+                before_key=get_checkpoint_id(before) if before is not None else None,
+                limit=limit,
+            )
+            return [await self._tuple(thread_id, blob) for blob in newest]
         if config is not None:
             blobs = await acall(
                 self.service,
