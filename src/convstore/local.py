@@ -234,13 +234,40 @@ class LocalSessionService:
 
         return blobs.latest_blob(self.store, session_id, namespace)
 
+    def get_blob_with_children(
+        self, session_id: str, namespace: str, key: str | None, child_namespace: str
+    ) -> tuple[Blob | None, list[Blob]]:
+        """See :func:`convstore.blobs.get_blob_with_children`."""
+        from . import blobs
+
+        return blobs.get_blob_with_children(
+            self.store, session_id, namespace, key, child_namespace
+        )
+
     def list_blobs(
-        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+        self,
+        session_id: str | None,
+        namespace_prefix: str = "",
+        key_prefix: str = "",
+        *,
+        exact: bool = False,
+        newest_first: bool = False,
+        before_key: str | None = None,
+        limit: int | None = None,
     ) -> list[Blob]:
         """See :func:`convstore.blobs.list_blobs`."""
         from . import blobs
 
-        return blobs.list_blobs(self.store, session_id, namespace_prefix, key_prefix)
+        return blobs.list_blobs(
+            self.store,
+            session_id,
+            namespace_prefix,
+            key_prefix,
+            exact=exact,
+            newest_first=newest_first,
+            before_key=before_key,
+            limit=limit,
+        )
 
     def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
         """See :func:`convstore.blobs.delete_blobs`."""

@@ -205,8 +205,22 @@ class ExtendedSessionService(SessionService, Protocol):
         """The blob with the greatest key in a namespace, or ``None``."""
         ...
 
+    def get_blob_with_children(
+        self, session_id: str, namespace: str, key: str | None, child_namespace: str
+    ) -> tuple[Blob | None, list[Blob]]:
+        """A blob (or the latest) and the ``child_namespace`` blobs keyed ``<its key>\t…``."""
+        ...
+
     def list_blobs(
-        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+        self,
+        session_id: str | None,
+        namespace_prefix: str = "",
+        key_prefix: str = "",
+        *,
+        exact: bool = False,
+        newest_first: bool = False,
+        before_key: str | None = None,
+        limit: int | None = None,
     ) -> list[Blob]:
         """Blobs by prefix, ordered by session, namespace, key (``None``: every session)."""
         ...
