@@ -8,8 +8,8 @@ from conftest import REPO
 def test_generated_blob_sql_matches_pypika_builder() -> None:
     from convstore import _blobsqlbuild
 
-    on_disk = (REPO / "src" / "convstore" / "_blobsql.py").read_text()
+    on_disk = (REPO / "src" / "convstore" / "sqlite" / "_blobsql.py").read_text()
     assert on_disk == _blobsqlbuild.render(), (
-        "src/convstore/_blobsql.py is stale: run "
-        "`python -m convstore._blobsqlbuild > src/convstore/_blobsql.py`"
+        "src/convstore/sqlite/_blobsql.py is stale: run "
+        "`python -m convstore.sqlite._blobsqlbuild > src/convstore/sqlite/_blobsql.py`"
     )

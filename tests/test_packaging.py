@@ -79,7 +79,7 @@ def test_wheel_contains_package_migrations_and_type_marker(wheel: Path) -> None:
     for name in repo_migrations:
         assert f"convstore/migrations/{name}" in names
     assert "convstore/py.typed" in names
-    assert "convstore/_sql.py" in names
+    assert "convstore/sqlite/_sql.py" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "migrations/")) for n in names)
 
 

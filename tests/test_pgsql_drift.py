@@ -11,10 +11,10 @@ from conftest import PYTHON, REPO, child_env
 def test_generated_pgsql_matches_pypika_builder() -> None:
     from convstore import _pgsqlbuild
 
-    on_disk = (REPO / "src" / "convstore" / "_pgsql.py").read_text()
+    on_disk = (REPO / "src" / "convstore" / "postgres" / "_pgsql.py").read_text()
     assert on_disk == _pgsqlbuild.render(), (
-        "src/convstore/_pgsql.py is stale: run "
-        "`python -m convstore._pgsqlbuild > src/convstore/_pgsql.py`"
+        "src/convstore/postgres/_pgsql.py is stale: run "
+        "`python -m convstore.postgres._pgsqlbuild > src/convstore/postgres/_pgsql.py`"
     )
 
 

@@ -8,8 +8,8 @@ from conftest import REPO
 def test_generated_sql_matches_pypika_builder() -> None:
     from convstore import _sqlbuild
 
-    on_disk = (REPO / "src" / "convstore" / "_sql.py").read_text()
+    on_disk = (REPO / "src" / "convstore" / "sqlite" / "_sql.py").read_text()
     assert on_disk == _sqlbuild.render(), (
-        "src/convstore/_sql.py is stale: run "
-        "`python -m convstore._sqlbuild > src/convstore/_sql.py`"
+        "src/convstore/sqlite/_sql.py is stale: run "
+        "`python -m convstore.sqlite._sqlbuild > src/convstore/sqlite/_sql.py`"
     )

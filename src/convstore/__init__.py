@@ -27,17 +27,17 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
-from .store import NewEvent, SessionStore
+from .sqlite.store import NewEvent, SessionStore
 
 if TYPE_CHECKING:
-    from .exporting import ImportReport
     from .ids import new_id
     from .lifecycle import UsageTotal
     from .local import LocalSessionService
     from .manager import BOUNDARY_EVENT_TYPE, SessionManager
-    from .retention import PurgeReport, RetentionPolicy, RetentionReport
-    from .search import SearchHit
     from .service import LifecycleService, SessionService
+    from .sqlite.exporting import ImportReport
+    from .sqlite.retention import PurgeReport, RetentionPolicy, RetentionReport
+    from .sqlite.search import SearchHit
 
 __version__ = "0.1.0"
 
@@ -78,11 +78,11 @@ _LAZY = {
     "LocalSessionService": "local",
     "SessionService": "service",
     "new_id": "ids",
-    "SearchHit": "search",
-    "ImportReport": "exporting",
-    "PurgeReport": "retention",
-    "RetentionPolicy": "retention",
-    "RetentionReport": "retention",
+    "SearchHit": "sqlite.search",
+    "ImportReport": "sqlite.exporting",
+    "PurgeReport": "sqlite.retention",
+    "RetentionPolicy": "sqlite.retention",
+    "RetentionReport": "sqlite.retention",
     "UsageTotal": "lifecycle",
     "LifecycleService": "service",
 }
@@ -102,3 +102,68 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+#: Module paths from before the sqlite/ and postgres/ packages (convstore 0.1):
+#: ``import convstore.store`` and the like keep working, as the same module objects.
+_MOVED = {
+    "convstore._blobsql": "convstore.sqlite._blobsql",
+    "convstore._blobsqlbuild": "convstore.sqlite._blobsqlbuild",
+    "convstore._pgdeadline": "convstore.postgres._pgdeadline",
+    "convstore._pgsql": "convstore.postgres._pgsql",
+    "convstore._pgsqlbuild": "convstore.postgres._pgsqlbuild",
+    "convstore._sql": "convstore.sqlite._sql",
+    "convstore._sqlbuild": "convstore.sqlite._sqlbuild",
+    "convstore.blobs": "convstore.sqlite.blobs",
+    "convstore.connection": "convstore.sqlite.connection",
+    "convstore.exporting": "convstore.sqlite.exporting",
+    "convstore.migrations": "convstore.sqlite.migrations",
+    "convstore.postgres_aio": "convstore.postgres.aio",
+    "convstore.postgres_lifecycle": "convstore.postgres.lifecycle",
+    "convstore.postgres_migrations": "convstore.postgres.migrations",
+    "convstore.retention": "convstore.sqlite.retention",
+    "convstore.search": "convstore.sqlite.search",
+    "convstore.store": "convstore.sqlite.store",
+}
+
+
+class _MovedModule:
+    """Import hook: an old module path gives the module at its new path (no second copy).
+
+    First in ``sys.meta_path`` (the installed wheel also has a ``convstore/migrations``
+    data folder, which would otherwise pass for ``convstore.migrations``); it
+    answers a dict lookup for every other name, and costs ``import convstore``
+    nothing but this class.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.spec: object = None
+
+    @classmethod
+    def find_spec(cls, name: str, path: object = None, target: object = None) -> object:
+        new = _MOVED.get(name)
+        if new is None:
+            return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, cls(new))  # type: ignore[arg-type]  # a loader by protocol
+
+    def create_module(self, spec: object) -> object:
+        import importlib
+
+        module = importlib.import_module(self.target)
+        self.spec = module.__spec__
+        return module
+
+    def exec_module(self, module: object) -> None:
+        module.__spec__ = self.spec  # type: ignore[attr-defined]  # keep the real spec
+
+
+def _install_moved_modules() -> None:
+    import sys
+
+    sys.meta_path.insert(0, _MovedModule)  # type: ignore[arg-type]
+
+
+_install_moved_modules()

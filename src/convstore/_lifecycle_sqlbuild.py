@@ -1,6 +1,6 @@
 """The SQL of the conversation lifecycle (SPEC §9), built with pypika — ahead of time.
 
-Like :mod:`convstore._sqlbuild`, but kept apart so the lifecycle's statements
+Like :mod:`convstore.sqlite._sqlbuild`, but kept apart so the lifecycle's statements
 (usage ledger, retention, stats) never collide with edits to the core
 statements. Regenerate after editing this file::
 
@@ -348,7 +348,7 @@ def build() -> dict[str, str]:
 
 def render() -> str:
     """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
-    from ._sqlbuild import render_module
+    from .sqlite._sqlbuild import render_module
 
     return render_module(
         build(),

@@ -63,15 +63,15 @@ import apsw.aio
 from .errors import InvalidEvent, StoreBusy, StoreError
 from .local import LocalSessionService
 from .manager import BOUNDARY_EVENT_TYPE, SessionManager
-from .store import SessionStore
+from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from ._common import Clock
-    from .connection import PathArg, Synchronous
     from .models import StoredEvent, StoredSession
     from .service import SessionService
+    from .sqlite.connection import PathArg, Synchronous
 
 __all__ = [
     "AsyncSessionStore",

@@ -30,10 +30,10 @@ from typing import IO, Any, NoReturn
 
 import apsw
 
-from . import migrations
-from .connection import check_file_header, normalize_path, open_connection
 from .errors import SessionNotFound, StoreError
-from .store import SessionStore
+from .sqlite import migrations
+from .sqlite.connection import check_file_header, normalize_path, open_connection
+from .sqlite.store import SessionStore
 
 __all__ = ["main", "default_db_path", "parse_when"]
 

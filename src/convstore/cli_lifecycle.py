@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from . import cli as _cli
-from .retention import RetentionPolicy, database_stats
+from .sqlite.retention import RetentionPolicy, database_stats
 
 __all__ = ["add_commands", "cmd_stats", "cmd_usage", "cmd_retention", "parse_size"]
 

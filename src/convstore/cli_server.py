@@ -33,7 +33,7 @@ def cmd_server_migrate(args: argparse.Namespace) -> int:
     if not conninfo:
         raise StoreError(f"no server given: pass --conninfo or set ${CONNINFO_ENV}")
     try:
-        from .postgres_migrations import migrate_server
+        from .postgres.migrations import migrate_server
     except ImportError:  # pragma: no cover - the extra is not installed
         raise StoreError(
             "the PostgreSQL extra is not installed: pip install 'convstore[postgres]'"

@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import apsw
 
 from . import _lifecycle_sql as L
-from . import _sql
 from .errors import (
     DuplicateId,
     InvalidArgument,
@@ -62,11 +61,12 @@ from .errors import (
 )
 from .ids import new_id
 from .models import StoredEvent
+from .sqlite import _sql
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from .store import SessionStore
+    from .sqlite.store import SessionStore
 
 __all__ = [
     "COMPACTION_EVENT_TYPE",
@@ -524,7 +524,7 @@ def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
 
 
 def export_usage_lines(store: SessionStore, sid: int, session_id: str) -> Iterator[str]:
-    """The ``usage`` lines of one session for :func:`convstore.exporting.export_jsonl`."""
+    """The ``usage`` lines of one session for :func:`convstore.sqlite.exporting.export_jsonl`."""
     for rec in export_usage(store, sid):
         yield (
             json.dumps(

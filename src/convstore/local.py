@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from ._lean import TYPE_CHECKING
-from .store import SessionStore
+from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._common import Clock
-    from .blobs import Blob
-    from .connection import PathArg
     from .lifecycle import UsageTotal
     from .models import SessionSummary, StoredEvent, StoredSession
-    from .retention import RetentionPolicy, RetentionReport
-    from .search import SearchHit
+    from .sqlite.blobs import Blob
+    from .sqlite.connection import PathArg
+    from .sqlite.retention import RetentionPolicy, RetentionReport
+    from .sqlite.search import SearchHit
 
 __all__ = ["LocalSessionService"]
 
@@ -207,7 +207,7 @@ class LocalSessionService:
             markers=markers,
             order=order,
         )
-    # -- ExtendedSessionService (convstore.blobs) ---------------------------
+    # -- ExtendedSessionService (convstore.sqlite.blobs) ---------------------------
 
     def put_blobs(
         self,
@@ -217,28 +217,28 @@ class LocalSessionService:
         *,
         replace: bool = True,
     ) -> None:
-        """See :func:`convstore.blobs.put_blobs`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.put_blobs`."""
+        from .sqlite import blobs
 
         blobs.put_blobs(self.store, session_id, namespace, items, replace=replace)
 
     def get_blob(self, session_id: str, namespace: str, key: str) -> Blob | None:
-        """See :func:`convstore.blobs.get_blob`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.get_blob`."""
+        from .sqlite import blobs
 
         return blobs.get_blob(self.store, session_id, namespace, key)
 
     def latest_blob(self, session_id: str, namespace: str) -> Blob | None:
-        """See :func:`convstore.blobs.latest_blob`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.latest_blob`."""
+        from .sqlite import blobs
 
         return blobs.latest_blob(self.store, session_id, namespace)
 
     def get_blob_with_children(
         self, session_id: str, namespace: str, key: str | None, child_namespace: str
     ) -> tuple[Blob | None, list[Blob]]:
-        """See :func:`convstore.blobs.get_blob_with_children`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.get_blob_with_children`."""
+        from .sqlite import blobs
 
         return blobs.get_blob_with_children(
             self.store, session_id, namespace, key, child_namespace
@@ -255,8 +255,8 @@ class LocalSessionService:
         before_key: str | None = None,
         limit: int | None = None,
     ) -> list[Blob]:
-        """See :func:`convstore.blobs.list_blobs`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.list_blobs`."""
+        from .sqlite import blobs
 
         return blobs.list_blobs(
             self.store,
@@ -270,40 +270,40 @@ class LocalSessionService:
         )
 
     def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
-        """See :func:`convstore.blobs.delete_blobs`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.delete_blobs`."""
+        from .sqlite import blobs
 
         blobs.delete_blobs(self.store, session_id, namespace_prefix)
 
     def delete_session(self, session_id: str) -> bool:
-        """See :func:`convstore.blobs.delete_session`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.delete_session`."""
+        from .sqlite import blobs
 
         return blobs.delete_session(self.store, session_id)
 
     def clear_head(self, session_id: str) -> None:
-        """See :func:`convstore.blobs.clear_head`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.clear_head`."""
+        from .sqlite import blobs
 
         blobs.clear_head(self.store, session_id)
 
     def append_events_at_head(
         self, session_id: str, items: Sequence[tuple[str, str, str, str]]
     ) -> list[StoredEvent]:
-        """See :func:`convstore.blobs.append_events_at_head`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.append_events_at_head`."""
+        from .sqlite import blobs
 
         return blobs.append_events_at_head(self.store, session_id, items)
 
     def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
-        """See :func:`convstore.blobs.history_tail`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.history_tail`."""
+        from .sqlite import blobs
 
         return blobs.history_tail(self.store, session_id, limit)
 
     def pop_head(self, session_id: str) -> StoredEvent | None:
-        """See :func:`convstore.blobs.pop_head`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.pop_head`."""
+        from .sqlite import blobs
 
         return blobs.pop_head(self.store, session_id)
 
@@ -314,8 +314,8 @@ class LocalSessionService:
         event: tuple[str, str, str, str] | None,
         metadata: Sequence[tuple[str, str, str]] = (),
     ) -> StoredEvent | None:
-        """See :func:`convstore.blobs.append_event_with_metadata`."""
-        from . import blobs
+        """See :func:`convstore.sqlite.blobs.append_event_with_metadata`."""
+        from .sqlite import blobs
 
         return blobs.append_event_with_metadata(
             self.store, session_id, expected_head, event, metadata

@@ -19,9 +19,9 @@ from .models import SessionSummary, StoredEvent, StoredSession
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .blobs import Blob
     from .lifecycle import UsageTotal
-    from .retention import RetentionPolicy, RetentionReport
+    from .sqlite.blobs import Blob
+    from .sqlite.retention import RetentionPolicy, RetentionReport
 
 __all__ = ["ExtendedSessionService", "LifecycleService", "SessionService"]
 
@@ -183,7 +183,7 @@ class ExtendedSessionService(SessionService, Protocol):
     JSON ``meta``), deleting a session for good, and clearing a head. The
     framework adapters in :mod:`convstore.integrations` require it;
     :class:`~convstore.LocalSessionService` implements it (see
-    :mod:`convstore.blobs` for the semantics).
+    :mod:`convstore.sqlite.blobs` for the semantics).
     """
 
     def put_blobs(

@@ -41,7 +41,7 @@ from . import lifecycle as _lifecycle
 from .errors import DuplicateId, InvalidArgument
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
-from .store import SessionStore
+from .sqlite.store import SessionStore
 
 __all__ = ["SyncReport", "SyncServer", "push", "pull"]
 

@@ -56,9 +56,9 @@ from google.adk.sessions.base_session_service import (
 from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
 
-from ..blobs import ANY_HEAD, HeadMoved
 from ..errors import DuplicateId, SessionNotFound
 from ..ids import new_id
+from ..sqlite.blobs import ANY_HEAD, HeadMoved
 from ._common import acall, open_service
 
 try:

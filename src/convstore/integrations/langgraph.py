@@ -12,7 +12,7 @@ How LangGraph's ids map onto convstore (inspect them with the ``convstore`` CLI)
 
 - a thread ``T`` is the convstore session ``langgraph:T`` (created by the
   first ``put``; ``delete_thread`` deletes that session and everything in it);
-- a checkpoint is a blob (``convstore.blobs``, table ``session_blobs``) in
+- a checkpoint is a blob (``convstore.sqlite.blobs``, table ``session_blobs``) in
   namespace ``langgraph.checkpoint:<checkpoint_ns>`` under its checkpoint
   id, the serialised checkpoint as raw bytes, its parent id, serde type and
   metadata in the blob's JSON ``meta``;
@@ -98,7 +98,7 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     def __init__(self, store: Any, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
         from ..local import LocalSessionService
-        from ..store import SessionStore
+        from ..sqlite.store import SessionStore
 
         if isinstance(store, SessionStore):
             store = LocalSessionService(store)

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
+from ..errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
 from . import _blobsql
-from .errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from .models import StoredEvent
+    from ..models import StoredEvent
     from .store import SessionStore
 
 __all__ = [
@@ -291,9 +291,9 @@ def append_events_at_head(
     on the last. All or nothing; errors as
     :meth:`~convstore.SessionStore.append_event_at_head`.
     """
+    from ..errors import InvalidEvent
+    from ..models import StoredEvent
     from . import _sql
-    from .errors import InvalidEvent
-    from .models import StoredEvent
 
     for event_id, invocation_id, event_type, event_data in items:
         _check_text(event_id, "event id")
@@ -344,7 +344,7 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
     Walks back from the head only ``limit`` steps (``None``: the whole chain),
     so reading the latest 200 items of a long conversation costs 200 rows.
     """
-    from .models import StoredEvent
+    from ..models import StoredEvent
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InvalidArgument(f"limit must be an int or None: {limit!r}")
@@ -387,8 +387,8 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
     One write transaction. Raises :class:`SessionArchived` for an archived
     session; an unknown session has nothing to pop (``None``).
     """
+    from ..models import StoredEvent
     from . import _sql
-    from .models import StoredEvent
 
     doing = f"popping the head of session {session_id!r}"
     with store.atomic(doing) as conn:
@@ -440,8 +440,8 @@ def append_event_with_metadata(
     ``(session_id, key, value)`` upserts; they may target other sessions
     (shared state), which are created, empty, when missing. All or nothing.
     """
+    from ..models import StoredEvent
     from . import _sql
-    from .models import StoredEvent
 
     for target, key, value in metadata:
         _check_text(target, "session id")

@@ -1,15 +1,15 @@
 """Every PostgreSQL statement the team-server backend runs, built with pypika ahead of time.
 
-The twin of :mod:`convstore._sqlbuild` for :mod:`convstore.postgres`: the
+The twin of :mod:`convstore.sqlite._sqlbuild` for :mod:`convstore.postgres`: the
 statements are built here with pypika's PostgreSQL dialect, written as plain
-strings to :mod:`convstore._pgsql`, and that module is what the backend
+strings to :mod:`convstore.postgres._pgsql`, and that module is what the backend
 imports (so neither ``import convstore`` nor ``import convstore.postgres``
 pays for pypika). ``tests/test_pgsql_drift.py`` rebuilds them and fails if the
 two differ.
 
 Regenerate after editing this file::
 
-    python -m convstore._pgsqlbuild > src/convstore/_pgsql.py
+    python -m convstore.postgres._pgsqlbuild > src/convstore/postgres/_pgsql.py
 
 Parameters are psycopg's named placeholders (``%(owner)s``), always bound,
 never formatted into the text; a name used twice is bound once. Every
@@ -499,13 +499,13 @@ def build() -> dict[str, str]:
 
 
 def render() -> str:
-    """The text of :mod:`convstore._pgsql`, exactly as it must be on disk."""
-    from ._sqlbuild import render_module
+    """The text of :mod:`convstore.postgres._pgsql`, exactly as it must be on disk."""
+    from ..sqlite._sqlbuild import render_module
 
     return render_module(
         build(),
         "Every PostgreSQL statement convstore.postgres runs, as plain strings.",
-        "_pgsql",
+        "postgres._pgsql",
         "test_pgsql_drift.py",
         readable=True,
     )

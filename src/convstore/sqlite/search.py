@@ -53,8 +53,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import apsw
 
+from ..errors import InvalidArgument, StoreError
 from . import _sql
-from .errors import InvalidArgument, StoreError
 
 if TYPE_CHECKING:
     from .store import SessionStore
@@ -160,10 +160,10 @@ def search(
     ``order="rank"`` sorts by relevance (bm25, which scores every match);
     ``order="recent"`` returns the newest matches, newest session first, at
     a cost that does not grow with the number of matches. Each
-    :class:`~convstore.search.SearchHit` has the session and event ids,
+    :class:`~convstore.sqlite.search.SearchHit` has the session and event ids,
     the event type, a snippet with every match wrapped in ``markers``,
     the bm25 ``rank`` (lower is better) and ``created_at``. What is
-    indexed: :mod:`convstore.search`. Bad syntax raises
+    indexed: :mod:`convstore.sqlite.search`. Bad syntax raises
     :class:`InvalidArgument` explaining it.
 
     >>> from convstore import SessionStore

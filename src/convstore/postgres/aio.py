@@ -5,7 +5,7 @@ The :class:`~convstore.service.SessionService` methods of
 psycopg's :class:`~psycopg_pool.AsyncConnectionPool`: no thread per call, the
 loop never blocks on the network or on a row lock. The statements, parameters,
 results and typed errors are the sync service's (same generated SQL in
-:mod:`convstore._pgsql`, same error mapping), so both drive one database
+:mod:`convstore.postgres._pgsql`, same error mapping), so both drive one database
 interchangeably. Import it from :mod:`convstore.postgres`::
 
     from convstore.aio import AsyncSessionManager
@@ -26,14 +26,14 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import _pgsql
-from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
-from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound, StoreError
-from .models import SessionSummary, StoredEvent, StoredSession
-from .postgres import (
+from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound, StoreError
+from ..models import SessionSummary, StoredEvent, StoredSession
+from . import (
     _LIST_SQL,
     PostgresSessionService,
     _describe,
+    _pgsql,
     _require_optional_str,
     _require_str,
 )
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from psycopg.rows import TupleRow
 
-    from ._common import Clock
+    from .._common import Clock
 
     AConn = psycopg.AsyncConnection[TupleRow]
 

@@ -16,7 +16,7 @@ database at once produce exactly one application of each migration.
 Example::
 
     >>> import apsw
-    >>> from convstore.migrations import migrate, status
+    >>> from convstore.sqlite.migrations import migrate, status
     >>> conn = apsw.Connection(":memory:")
     >>> [m.version for m in migrate(conn, "(memory)")][:2]
     [1, 2]
@@ -31,9 +31,9 @@ import time
 
 import apsw
 
+from .._lean import TYPE_CHECKING, NamedTuple
+from ..errors import MigrationError, StoreBusy, StoreError
 from . import _sql
-from ._lean import TYPE_CHECKING, NamedTuple
-from .errors import MigrationError, StoreBusy, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,7 +95,7 @@ class MigrationStatus(NamedTuple):
 
 def migrations_dir() -> str:
     """Where the migration files are: inside the installed package, else the repo's folder."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # convstore/
     packaged = os.path.join(here, "migrations")
     if os.path.isdir(packaged):
         return packaged
@@ -306,7 +306,7 @@ def check_compatible(conn: apsw.Connection, where: str) -> None:
 def fingerprint(conn: apsw.Connection) -> str | None:
     """``"N:sha256"`` of the database's bookkeeping: ``user_version`` and its recorded checksums.
 
-    Equal to :data:`convstore._sql.MIGRATIONS_FINGERPRINT` exactly when the
+    Equal to :data:`convstore.sqlite._sql.MIGRATIONS_FINGERPRINT` exactly when the
     database has every shipped migration applied, each with the checksum of
     the file this code ships. ``None`` for a database without migrations.
     """
@@ -330,7 +330,7 @@ def ensure_current(
     """Bring the schema up to date; read-only (no write lock) when it already is.
 
     The cheap open: when the database's :func:`fingerprint` equals the one
-    recorded in :mod:`convstore._sql` for the shipped migrations, it is up to
+    recorded in :mod:`convstore.sqlite._sql` for the shipped migrations, it is up to
     date and nothing else is read -- no migration file is opened or hashed.
     Otherwise (a new, older, newer or tampered database, or migration files
     that changed after ``_sql.py`` was generated) the full check runs: every

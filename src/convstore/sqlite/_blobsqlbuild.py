@@ -1,14 +1,14 @@
 """The SQLite statements of the framework-integration extensions, built with pypika.
 
 Blobs (``session_blobs``, migration 0008), deleting a session for good, and
-moving a head back to "no event". Kept apart from :mod:`convstore._sqlbuild`
+moving a head back to "no event". Kept apart from :mod:`convstore.sqlite._sqlbuild`
 so the integrations add a module instead of editing a shared one; written
-out the same way, ahead of time, to :mod:`convstore._blobsql`, and
+out the same way, ahead of time, to :mod:`convstore.sqlite._blobsql`, and
 ``tests/test_blobsql_drift.py`` fails if the two differ.
 
 Regenerate after editing this file::
 
-    python -m convstore._blobsqlbuild > src/convstore/_blobsql.py
+    python -m convstore.sqlite._blobsqlbuild > src/convstore/sqlite/_blobsql.py
 """
 
 from __future__ import annotations
@@ -192,11 +192,11 @@ def build() -> dict[str, str]:
 
 
 def render() -> str:
-    """The text of :mod:`convstore._blobsql`, exactly as it must be on disk."""
+    """The text of :mod:`convstore.sqlite._blobsql`, exactly as it must be on disk."""
     return render_module(
         build(),
         "The SQL of the framework-integration extensions, as plain strings.",
-        "_blobsql",
+        "sqlite._blobsql",
         "test_blobsql_drift.py",
     )
 

@@ -1,7 +1,7 @@
 """``SessionStore``: sessions and their append-only event log in one SQLite file.
 
 One method per operation, one statement per method where the operation allows
-it; every statement is a constant from :mod:`convstore._sql`. Writes that span
+it; every statement is a constant from :mod:`convstore.sqlite._sql`. Writes that span
 several statements run in one ``BEGIN IMMEDIATE`` transaction, so a failed call
 changes nothing and a concurrent writer waits (up to ``timeout``) instead of
 failing half-way.
@@ -24,17 +24,10 @@ from itertools import repeat
 
 import apsw
 
-from . import _lifecycle_sql, _sql
-from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
-from ._lean import TYPE_CHECKING, NamedTuple, cast
-from .connection import (
-    MEMORY,
-    BackgroundCheckpointer,
-    close_quietly,
-    normalize_path,
-    open_connection,
-)
-from .errors import (
+from .. import _lifecycle_sql
+from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from .._lean import TYPE_CHECKING, NamedTuple, cast
+from ..errors import (
     CommitUncertain,
     DuplicateId,
     InvalidArgument,
@@ -44,18 +37,27 @@ from .errors import (
     StoreBusy,
     StoreError,
 )
+from ..models import SessionSummary, StoredEvent, StoredSession
+from . import _sql
+from .connection import (
+    MEMORY,
+    BackgroundCheckpointer,
+    close_quietly,
+    normalize_path,
+    open_connection,
+)
 from .migrations import ensure_current
-from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from types import TracebackType
     from typing import Any
 
-    from . import exporting, lifecycle, retention
+    from .. import lifecycle
+    from .._common import Clock
+    from .._importplan import ImportPlan, StoredState
+    from . import exporting, retention
     from . import search as search_tool
-    from ._common import Clock
-    from ._importplan import ImportPlan, StoredState
     from .connection import PathArg, Synchronous
 
 __all__ = ["SessionStore", "NewEvent"]
@@ -83,7 +85,7 @@ class NewEvent(NamedTuple):
 class _ToolMethod:
     """A :class:`SessionStore` method whose code lives in a history-tool module.
 
-    ``store.search(...)`` is :func:`convstore.search.search` bound to the
+    ``store.search(...)`` is :func:`convstore.sqlite.search.search` bound to the
     store, imported on first use, so ``import convstore`` stays lean and the
     signature and docstring are written once, where the code is.
     """
@@ -160,7 +162,7 @@ class Atomic:
 
 def _stored_state(row: tuple[Any, ...]) -> StoredState:
     """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
-    from ._importplan import StoredState
+    from .._importplan import StoredState
 
     _, head, server, directory, git_root, created, updated, archived = row
     return StoredState(directory, git_root, created, updated, archived, head, server)
@@ -367,8 +369,8 @@ class SessionStore:
         damaged file); any other :class:`UnicodeError` is an argument that
         cannot be stored (:class:`InvalidArgument`). Anything else (an
         interrupt, a bug) is returned unchanged. The history tools
-        (:mod:`convstore.search`, :mod:`convstore.exporting`,
-        :mod:`convstore.retention`) translate their errors here too.
+        (:mod:`convstore.sqlite.search`, :mod:`convstore.sqlite.exporting`,
+        :mod:`convstore.sqlite.retention`) translate their errors here too.
 
         >>> with SessionStore(":memory:") as store:
         ...     type(store.translate_error(apsw.BusyError("locked"), "testing")).__name__
@@ -813,7 +815,7 @@ class SessionStore:
             # The same walk, stopping at what the newest summary covers (SPEC §9).
             rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
             chain = list(map(_new_tuple, repeat(StoredEvent), rows))
-            from .lifecycle import fold_history
+            from ..lifecycle import fold_history
 
             return fold_history(chain)
         except (apsw.Error, UnicodeError) as exc:
@@ -968,7 +970,7 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
-        from ._importplan import check_import, plan_import, references  # import and sync only
+        from .._importplan import check_import, plan_import, references  # import and sync only
 
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
@@ -1045,8 +1047,8 @@ class SessionStore:
             )
 
     # -- history tools: search, export/import, retention --------------------
-    # Their code lives in convstore.search, convstore.exporting and
-    # convstore.retention, which use only this class's public surface (atomic,
+    # Their code lives in convstore.sqlite.search, convstore.sqlite.exporting and
+    # convstore.sqlite.retention, which use only this class's public surface (atomic,
     # translate_error, connection, search_indexing). Each is a method here by
     # reference, imported on first use: no copied signatures, and
     # ``import convstore`` loads none of them.
@@ -1064,18 +1066,18 @@ class SessionStore:
         usage = lifecycle.usage
         apply_retention = retention.apply_retention
     else:
-        search = _ToolMethod("search", "search")
-        search_fields = _ToolMethod("search", "search_fields")
-        set_search_indexing = _ToolMethod("search", "set_search_indexing")
-        configure_search = _ToolMethod("search", "configure_search")
-        export_jsonl = _ToolMethod("exporting", "export_jsonl")
-        import_jsonl = _ToolMethod("exporting", "import_jsonl")
-        purge = _ToolMethod("retention", "purge")
-        # The conversation lifecycle (SPEC §9): convstore.lifecycle, convstore.retention.
+        search = _ToolMethod("sqlite.search", "search")
+        search_fields = _ToolMethod("sqlite.search", "search_fields")
+        set_search_indexing = _ToolMethod("sqlite.search", "set_search_indexing")
+        configure_search = _ToolMethod("sqlite.search", "configure_search")
+        export_jsonl = _ToolMethod("sqlite.exporting", "export_jsonl")
+        import_jsonl = _ToolMethod("sqlite.exporting", "import_jsonl")
+        purge = _ToolMethod("sqlite.retention", "purge")
+        # The conversation lifecycle (SPEC §9): convstore.lifecycle, convstore.sqlite.retention.
         compact = _ToolMethod("lifecycle", "compact")
         record_usage = _ToolMethod("lifecycle", "record_usage")
         usage = _ToolMethod("lifecycle", "usage")
-        apply_retention = _ToolMethod("retention", "apply_retention")
+        apply_retention = _ToolMethod("sqlite.retention", "apply_retention")
 
     def search_indexing(self) -> bool:
         """Whether this database keeps new events in the full-text index (default: on).

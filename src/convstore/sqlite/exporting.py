@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apsw
 
+from .. import lifecycle as _lifecycle
+from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound
 from . import _sql
-from . import lifecycle as _lifecycle
-from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound
 
 if TYPE_CHECKING:
     from .store import SessionStore
@@ -88,7 +88,7 @@ def export_jsonl(
     otherwise, before anything is produced); without it every session
     matching ``directory``/``git_root`` (``include_archived`` by default)
     is exported, oldest first. A generator: one row in memory at a time.
-    Format: :mod:`convstore.exporting`.
+    Format: :mod:`convstore.sqlite.exporting`.
 
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:

@@ -3,7 +3,7 @@
 Each ``set_*`` function sets exactly one thing, so a reader can see the
 whole configuration in :func:`open_connection`::
 
-    >>> from convstore.connection import open_connection
+    >>> from convstore.sqlite.connection import open_connection
     >>> conn = open_connection(":memory:", timeout=1.0)
     >>> conn.execute("PRAGMA foreign_keys").fetchall()
     [(1,)]
@@ -22,9 +22,9 @@ import time
 
 import apsw
 
+from .._lean import TYPE_CHECKING
+from ..errors import StoreError
 from . import _sql
-from ._lean import TYPE_CHECKING
-from .errors import StoreError
 from .migrations import check_compatible
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ __all__ = [
 
 MEMORY = ":memory:"
 SQLITE_HEADER = b"SQLite format 3\x00"
-#: Large enough for every statement in :mod:`convstore._sql` plus the
+#: Large enough for every statement in :mod:`convstore.sqlite._sql` plus the
 #: variants the listing functions use, so hot statements are never re-prepared.
 STATEMENT_CACHE_SIZE = 128
 #: Owner read/write only: conversation logs are private.

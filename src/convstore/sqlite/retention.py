@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import apsw
 
-from . import _lifecycle_sql as _L
+from .. import _lifecycle_sql as _L
+from ..errors import InvalidArgument
 from . import _sql
-from .errors import InvalidArgument
 
 if TYPE_CHECKING:
     from .store import SessionStore
@@ -92,7 +92,7 @@ def purge(
     Their events, metadata and search-index rows go too, in batches of at
     most ``batch_size`` events, each its own short write transaction.
     ``dry_run`` only counts. ``vacuum`` then returns the freed space to
-    the file system. Returns a :class:`~convstore.retention.PurgeReport`;
+    the file system. Returns a :class:`~convstore.sqlite.retention.PurgeReport`;
     ``progress`` gets the running report after every batch. Live
     (unarchived) sessions are never touched.
 
@@ -481,7 +481,7 @@ def database_stats(store: SessionStore, *, top: int = 10, days: int = 7) -> Data
     for what, value, high in (("top", top, 10_000), ("days", days, 36_500)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
             raise InvalidArgument(f"{what} must be an int between 0 and {high}: {value!r}")
-    from .lifecycle import usage_day_key
+    from ..lifecycle import usage_day_key
 
     conn = store.connection
     doing = "reading database statistics"

@@ -4,7 +4,7 @@ A mixin of :class:`convstore.postgres.PostgresSessionService`: compaction,
 the token usage ledger (``migrations/postgres/0006``), retention, and a
 plain substring ``search`` for :class:`convstore.tools.RecallTools`. Same
 semantics, validation and errors as the local store (the shared checks live
-in :mod:`convstore.lifecycle` and :mod:`convstore.retention`); every
+in :mod:`convstore.lifecycle` and :mod:`convstore.sqlite.retention`); every
 statement is scoped by the service's owner.
 """
 
@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from . import _lifecycle_sql as L
-from . import _pgsql
-from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
-from .lifecycle import (
+from .. import _lifecycle_sql as L
+from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
+from ..lifecycle import (
     COMPACTION_EVENT_TYPE,
     UsageRecord,
     UsageTotal,
@@ -27,14 +26,15 @@ from .lifecycle import (
     is_replay,
     usage_day_key,
 )
-from .models import StoredEvent
-from .retention import RetentionPolicy, RetentionReport, check_policy, cutoff
+from ..models import StoredEvent
+from ..sqlite.retention import RetentionPolicy, RetentionReport, check_policy, cutoff
+from . import _pgsql
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from contextlib import AbstractContextManager
 
-    from .search import SearchHit
+    from ..sqlite.search import SearchHit
 
 __all__ = ["PostgresLifecycleMixin"]
 
@@ -364,7 +364,7 @@ class PostgresLifecycleMixin:
         A plain substring search (no index): enough for
         :class:`~convstore.tools.RecallTools` on a team server; ``rank`` is 0.
         """
-        from .search import SearchHit
+        from ..sqlite.search import SearchHit
 
         if type(query) is not str:
             raise InvalidArgument(f"query must be a str, got {type(query).__name__}")

@@ -15,8 +15,8 @@ Design:
   autocommit, so each single-statement operation is its own transaction and
   costs one round trip. Hot statements are prepared server-side by psycopg
   after a few uses.
-* **Statements** are constants from :mod:`convstore._pgsql` (built with
-  pypika by :mod:`convstore._pgsqlbuild`); values are always bound.
+* **Statements** are constants from :mod:`convstore.postgres._pgsql` (built with
+  pypika by :mod:`convstore.postgres._pgsqlbuild`); values are always bound.
 * **Ownership.** Every row has an ``owner`` and every statement filters on the
   service's owner. Session ids and event ids are unique *per owner*
   (``UNIQUE (owner, id)``), so another owner's session behaves exactly like
@@ -32,7 +32,7 @@ Design:
   escape), name the session or event, and are raised only after the
   statement's transaction rolled back: a failed call writes nothing.
 * **Migrations** (``migrations/postgres``) are applied on open by
-  :mod:`convstore.postgres_migrations`, safely when many processes start at once.
+  :mod:`convstore.postgres.migrations`, safely when many processes start at once.
 
 ``import convstore`` does not import this module (nor psycopg).
 """
@@ -52,11 +52,9 @@ from psycopg import errors as pgerrors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import _pgsql
-from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
-from ._importplan import ImportPlan, StoredState, check_import, plan_import, references
-from ._pgdeadline import Watchdog, idle_connection_is_dead
-from .errors import (
+from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
+from ..errors import (
     CommitUncertain,
     DuplicateId,
     InvalidArgument,
@@ -65,12 +63,14 @@ from .errors import (
     StoreBusy,
     StoreError,
 )
-from .models import SessionSummary, StoredEvent, StoredSession
-from .postgres_lifecycle import PostgresLifecycleMixin
-from .postgres_migrations import SERVICE_ROLE, check_schema
+from ..models import SessionSummary, StoredEvent, StoredSession
+from . import _pgsql
+from ._pgdeadline import Watchdog, idle_connection_is_dead
+from .lifecycle import PostgresLifecycleMixin
+from .migrations import SERVICE_ROLE, check_schema
 
 if TYPE_CHECKING:
-    from ._common import Clock
+    from .._common import Clock
 
 __all__ = ["PostgresSessionService"]
 
@@ -662,7 +662,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         chain = list(map(StoredEvent._make, rows))
         if full:
             return chain
-        from .lifecycle import fold_history
+        from ..lifecycle import fold_history
 
         return fold_history(chain)
 
@@ -991,13 +991,13 @@ def _is_json(text: str) -> bool:
 
 
 if TYPE_CHECKING:
-    from .postgres_aio import AsyncPostgresSessionService as AsyncPostgresSessionService
+    from .aio import AsyncPostgresSessionService as AsyncPostgresSessionService
 
 
 def __getattr__(name: str) -> Any:
-    """``AsyncPostgresSessionService`` lives in :mod:`convstore.postgres_aio`, loaded on use."""
+    """``AsyncPostgresSessionService`` lives in :mod:`convstore.postgres.aio`, loaded on use."""
     if name == "AsyncPostgresSessionService":
-        from .postgres_aio import AsyncPostgresSessionService
+        from .aio import AsyncPostgresSessionService
 
         return AsyncPostgresSessionService
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

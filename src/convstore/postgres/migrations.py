@@ -3,7 +3,7 @@
 The PostgreSQL migrations are numbered ``.sql`` files in their own folder,
 ``migrations/postgres/`` (shipped in the wheel as
 ``convstore/migrations/postgres``), checked and recorded exactly like the
-SQLite ones (:mod:`convstore.migrations`): a bookkeeping table with version,
+SQLite ones (:mod:`convstore.sqlite.migrations`): a bookkeeping table with version,
 name, SHA-256 checksum, applied time and duration; a changed file or an
 applied version this code does not know is a :class:`MigrationError` and
 nothing is touched; :func:`status` only reads.
@@ -43,15 +43,15 @@ from collections.abc import Callable
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
-from . import _pgsql
-from .errors import MigrationError
-from .migrations import (
+from ..errors import MigrationError
+from ..sqlite.migrations import (
     AppliedMigration,
     Migration,
     MigrationStatus,
     _check,
     migrations_dir,
 )
+from . import _pgsql
 
 if TYPE_CHECKING:
     import psycopg
@@ -291,7 +291,7 @@ def migrate_server(
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    from .errors import StoreError
+    from ..errors import StoreError
 
     try:
         parts = conninfo_to_dict(conninfo)
