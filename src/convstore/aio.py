@@ -609,6 +609,11 @@ class AsyncSessionStore:
     export_jsonl = _agen_twin(SessionStore.export_jsonl)
     import_jsonl = _twin(SessionStore.import_jsonl, WORKER)
     purge = _twin(SessionStore.purge, WORKER)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(SessionStore.compact)
+    record_usage = _twin(SessionStore.record_usage)
+    usage = _twin(SessionStore.usage, WORKER)
+    apply_retention = _twin(SessionStore.apply_retention, WORKER)
 
 
 # -- the service ----------------------------------------------------------------------------
@@ -675,6 +680,12 @@ class AsyncLocalSessionService:
     set_metadata = _twin(LocalSessionService.set_metadata)
     get_metadata = _twin(LocalSessionService.get_metadata)
     list_sessions = _twin(LocalSessionService.list_sessions)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(LocalSessionService.compact)
+    record_usage = _twin(LocalSessionService.record_usage)
+    usage = _twin(LocalSessionService.usage, WORKER)
+    apply_retention = _twin(LocalSessionService.apply_retention, WORKER)
+    search = _twin(LocalSessionService.search, WORKER)
 
 
 # -- the manager ----------------------------------------------------------------------------
