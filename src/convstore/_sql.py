@@ -48,7 +48,7 @@ MIGRATIONS_CHECKSUMS: Final = (
     "SELECT group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '8:3f13f5e233d2ff18c8019ce521f33ef6c9f3aa193436ceb6e02747b9e350dea6'
+MIGRATIONS_FINGERPRINT: Final = '8:c1733a67125c87f52ab3f6c99914ed0b6506bd1623007440cf8f39d91c8d0265'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
