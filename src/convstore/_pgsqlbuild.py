@@ -503,6 +503,30 @@ def _deploy_statements() -> dict[str, str]:
     }
 
 
+def _sync_v2_statements() -> dict[str, str]:
+    """Incremental sync: positions (seq) where histories agree, and what follows them."""
+    after = (
+        Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(*_event_fields())
+        .where(_mine())
+        .where(events.seq > P("after"))
+        .orderby(events.seq)
+    )
+    return {
+        "SYNC_EVENTS_AFTER": after.get_sql(),
+        # For each (session id, seq) pair: this owner's event there (a StoredEvent row). One
+        # round trip for a page of sessions; (sid, seq) is the primary key.
+        "SYNC_EVENTS_AT": (
+            "SELECT e.id, s.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
+            "e.created_at FROM unnest(%(ids)s::text[], %(seqs)s::bigint[]) AS q(id, seq) "
+            "JOIN sessions s ON s.owner = %(owner)s AND s.id = q.id "
+            "JOIN session_events e ON e.sid = s.sid AND e.seq = q.seq"
+        ),
+    }
+
+
 def _transaction_statements() -> dict[str, str]:
     # pypika has no transaction control. An export reads the session and its
     # events from one snapshot.
@@ -520,6 +544,7 @@ def build() -> dict[str, str]:
     out.update(_sync_statements())
     out.update(_history_statement())
     out.update(_deploy_statements())
+    out.update(_sync_v2_statements())
     out.update(_transaction_statements())
     return out
 

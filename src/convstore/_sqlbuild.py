@@ -637,6 +637,42 @@ def _fts_statements() -> dict[str, str]:
     }
 
 
+def _sync_statements() -> dict[str, str]:
+    """Incremental sync (:mod:`convstore.sync`): a session's position and what follows it."""
+    this_sid = Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1))
+    return {
+        # The event at a position (seq): where two sides' histories last agree.
+        "SYNC_EVENT_AT": Query.from_(events)
+        .select(
+            events.id,
+            P(1),
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.sid == this_sid)
+        .where(events.seq == P(2))
+        .get_sql(),
+        # The events after a position, in append order: only what the other side lacks.
+        "SYNC_EVENTS_AFTER": Query.from_(events)
+        .select(
+            events.id,
+            P(1),
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.sid == this_sid)
+        .where(events.seq > P(2))
+        .orderby(events.seq)
+        .get_sql(),
+    }
+
+
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
     out: dict[str, str] = {}
@@ -650,6 +686,7 @@ def build() -> dict[str, str]:
     out.update(_history_statement())
     out.update(_export_import_purge_statements())
     out.update(_fts_statements())
+    out.update(_sync_statements())
     return out
 
 

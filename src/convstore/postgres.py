@@ -768,6 +768,40 @@ class PostgresSessionService:
             out.setdefault(session_id, {})[key] = value
         return out
 
+    def events_at(self, positions: dict[str, int]) -> dict[str, StoredEvent]:
+        """For each session id, its event at that position (seq), in one round trip.
+
+        Incremental sync compares one event per session: when both sides have
+        the same event at position *n*, everything up to *n* is common and
+        only what follows needs to travel. Sessions or positions this owner
+        does not have are absent from the answer.
+        """
+        if not positions:
+            return {}
+        ids = list(positions)
+        rows = self._all(
+            _pgsql.SYNC_EVENTS_AT,
+            {"owner": self._owner, "ids": ids, "seqs": [positions[i] for i in ids]},
+            f"reading the sync positions of {len(ids)} sessions",
+        )
+        return {row[1]: StoredEvent._make(row) for row in rows}
+
+    def export_session_after(
+        self, session_id: str, after: int
+    ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
+        """Like :meth:`export_session`, but only the events after position ``after``."""
+        params = {"owner": self._owner, "session_id": session_id, "after": after}
+        meta_params = {"owner": self._owner, "ids": [session_id]}
+        with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            rows = conn.execute(_pgsql.SYNC_EVENTS_AFTER, params).fetchall()
+            meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
+        if row is None:
+            return None
+        events = list(map(StoredEvent._make, rows))
+        return StoredSession._make(row), events, {key: value for _, key, value in meta}
+
     def export_session(
         self, session_id: str
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
