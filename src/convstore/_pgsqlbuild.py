@@ -527,6 +527,41 @@ def _sync_v2_statements() -> dict[str, str]:
     }
 
 
+def _purge_statements() -> dict[str, str]:
+    """Retention on the server: this owner's sessions archived before a cutoff."""
+    old = (sessions.owner == OWNER) & (sessions.archived_at < P("cutoff"))
+    return {
+        "PURGE_COUNT": Query.from_(sessions)
+        .select(fn.Count(Star()), fn.Coalesce(fn.Sum(sessions.event_count), 0))
+        .where(old)
+        .get_sql(),
+        "PURGE_COUNT_METADATA": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(fn.Count(Star()))
+        .where(old)
+        .get_sql(),
+        "PURGE_CANDIDATES": Query.from_(sessions)
+        .select(sessions.sid, sessions.event_count)
+        .where(old)
+        .where(sessions.sid > P("after"))
+        .orderby(sessions.sid)
+        .limit(P("limit"))
+        .get_sql(),
+        "PURGE_METADATA_OF": Query.from_(metadata)
+        .select(fn.Count(Star()))
+        .where(metadata.sid == Function("ANY", P("sids")))
+        .get_sql(),
+        # Events and metadata go with their session (ON DELETE CASCADE).
+        "PURGE_DELETE": Query.from_(sessions)
+        .delete()
+        .where(old)
+        .where(sessions.sid == Function("ANY", P("sids")))
+        .returning(sessions.event_count)
+        .get_sql(),
+    }
+
+
 def _transaction_statements() -> dict[str, str]:
     # pypika has no transaction control. An export reads the session and its
     # events from one snapshot.
@@ -545,6 +580,7 @@ def build() -> dict[str, str]:
     out.update(_history_statement())
     out.update(_deploy_statements())
     out.update(_sync_v2_statements())
+    out.update(_purge_statements())
     out.update(_transaction_statements())
     return out
 

@@ -67,6 +67,7 @@ from .errors import (
 )
 from .models import SessionSummary, StoredEvent, StoredSession
 from .postgres_migrations import SERVICE_ROLE, check_schema
+from .retention import PurgeReport
 
 if TYPE_CHECKING:
     from ._common import Clock
@@ -767,6 +768,72 @@ class PostgresSessionService:
         for session_id, key, value in rows:
             out.setdefault(session_id, {})[key] = value
         return out
+
+    # -- retention -----------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        archived_before: int,
+        dry_run: bool = False,
+        batch_size: int = 2000,
+        progress: Callable[[PurgeReport], None] | None = None,
+    ) -> PurgeReport:
+        """Delete this owner's sessions archived before ``archived_before``, for good.
+
+        The server twin of :meth:`convstore.SessionStore.purge`: the same
+        selection (archived strictly before the cutoff; live sessions are
+        never touched) and the same :class:`~convstore.retention.PurgeReport`
+        counts. Sessions go in batches of at most ``batch_size`` events (a
+        larger session alone), each its own short transaction; their events
+        and metadata go with them. ``dry_run`` only counts. Space is reclaimed
+        by the server's autovacuum (``bytes_freed`` is 0).
+        """
+        if isinstance(archived_before, bool) or not isinstance(archived_before, int | float):
+            raise InvalidArgument(
+                f"archived_before must be Unix seconds (int), got {archived_before!r}"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")
+        cutoff = int(max(-(1 << 62), min(1 << 62, archived_before)))
+        base = {"owner": self._owner, "cutoff": cutoff}
+        doing = f"purging sessions archived before {cutoff}"
+        if dry_run:
+            with self._conn(doing) as conn, conn.transaction():
+                conn.execute(_pgsql.TX_SNAPSHOT)
+                row = conn.execute(_pgsql.PURGE_COUNT, base).fetchone()
+                meta = conn.execute(_pgsql.PURGE_COUNT_METADATA, base).fetchone()
+            assert row is not None and meta is not None
+            return PurgeReport(int(row[0]), int(row[1]), int(meta[0]), 0, True, 0)
+        sessions = events = metadata = batches = 0
+        after = 0
+        while True:
+            with self._conn(doing, write=True) as conn, conn.transaction():
+                rows = conn.execute(
+                    _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
+                ).fetchall()
+                chosen: list[int] = []
+                budget = batch_size
+                for sid, count in rows:
+                    if chosen and count + 1 > budget:
+                        break
+                    chosen.append(sid)
+                    budget -= count + 1
+                if chosen:
+                    found = conn.execute(_pgsql.PURGE_METADATA_OF, {"sids": chosen}).fetchone()
+                    deleted = conn.execute(
+                        _pgsql.PURGE_DELETE, {**base, "sids": chosen}
+                    ).fetchall()
+                    metadata += int(found[0]) if found is not None else 0
+                    sessions += len(deleted)
+                    events += sum(int(r[0]) for r in deleted)
+                    after = chosen[-1]
+            if not chosen:
+                break
+            batches += 1
+            if progress is not None:
+                progress(PurgeReport(sessions, events, metadata, batches, False, 0))
+        return PurgeReport(sessions, events, metadata, batches, False, 0)
 
     def events_at(self, positions: dict[str, int]) -> dict[str, StoredEvent]:
         """For each session id, its event at that position (seq), in one round trip.
