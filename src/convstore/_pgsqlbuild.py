@@ -527,6 +527,35 @@ def _sync_v2_statements() -> dict[str, str]:
     }
 
 
+def _search_statements() -> dict[str, str]:
+    """Server search (migration 0008): the GIN-indexed tsvector, the local API's shape.
+
+    Written out: pypika has no tsquery operators. Rank is ``-ts_rank`` so that,
+    as with FTS5's bm25, lower is better; the headline (snippet) is computed
+    for the returned rows only (PostgreSQL evaluates it after the LIMIT).
+    """
+    out: dict[str, str] = {}
+    for parser, fn_name in (("WEB", "websearch_to_tsquery"), ("PLAIN", "plainto_tsquery")):
+        for order, order_by in (
+            ("RANK", "5, e.created_at DESC, e.seq DESC"),
+            ("RECENT", "e.created_at DESC, e.sid DESC, e.seq DESC"),
+        ):
+            out[f"SEARCH_{parser}_{order}"] = (
+                "SELECT s.id, e.id, e.event_type, "
+                "ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), "
+                "-ts_rank(e.search, q.q), e.created_at "
+                f"FROM (SELECT {fn_name}('simple', %(query)s) AS q) AS q "
+                "JOIN session_events e ON e.search @@ q.q "
+                "JOIN sessions s ON s.sid = e.sid "
+                "WHERE s.owner = %(owner)s AND e.owner = %(owner)s "
+                "AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) "
+                "AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) "
+                "AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[])) "
+                f"ORDER BY {order_by} LIMIT %(limit)s"
+            )
+    return out
+
+
 def _purge_statements() -> dict[str, str]:
     """Retention on the server: this owner's sessions archived before a cutoff."""
     old = (sessions.owner == OWNER) & (sessions.archived_at < P("cutoff"))
@@ -581,6 +610,7 @@ def build() -> dict[str, str]:
     out.update(_deploy_statements())
     out.update(_sync_v2_statements())
     out.update(_purge_statements())
+    out.update(_search_statements())
     out.update(_transaction_statements())
     return out
 

@@ -68,6 +68,7 @@ from .errors import (
 from .models import SessionSummary, StoredEvent, StoredSession
 from .postgres_migrations import SERVICE_ROLE, check_schema
 from .retention import PurgeReport
+from .search import SearchHit
 
 if TYPE_CHECKING:
     from ._common import Clock
@@ -81,6 +82,13 @@ _CHUNK = 1000
 #: error, fire first; the watchdog is the backstop for a server that does not
 #: answer at all. Every call returns within ``timeout + _GRACE`` (< 1 s over).
 _GRACE = 0.5
+
+_SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
+    (False, "rank"): _pgsql.SEARCH_WEB_RANK,
+    (False, "recent"): _pgsql.SEARCH_WEB_RECENT,
+    (True, "rank"): _pgsql.SEARCH_PLAIN_RANK,
+    (True, "recent"): _pgsql.SEARCH_PLAIN_RECENT,
+}
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
@@ -768,6 +776,74 @@ class PostgresSessionService:
         for session_id, key, value in rows:
             out.setdefault(session_id, {})[key] = value
         return out
+
+    # -- search --------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        event_types: Iterable[str] | None = None,
+        limit: int = 20,
+        literal: bool = False,
+        markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
+    ) -> list[SearchHit]:
+        """This owner's events whose ``content`` matches ``query``, best first.
+
+        The server twin of :meth:`convstore.SessionStore.search`: the same
+        arguments and :class:`~convstore.search.SearchHit` rows (``rank``:
+        lower is better; ``snippet`` with ``markers`` around matches). The
+        index is PostgreSQL full text search (``tsvector`` + GIN, 'simple'
+        configuration) over each event's ``content``. ``query`` follows
+        ``websearch_to_tsquery``: words are ANDed, ``"a phrase"``, ``or``,
+        ``-word``; ``literal=True`` matches every word as typed
+        (``plainto_tsquery``). ``order="recent"``: newest first.
+        """
+        if type(query) is not str:
+            raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+        if not query.strip():
+            raise InvalidArgument("search query is empty")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
+        _require_optional_str(directory, "directory")
+        _require_optional_str(git_root, "git_root")
+        if (
+            not isinstance(markers, tuple | list)
+            or len(markers) != 2
+            or not all(type(m) is str and '"' not in m and "," not in m for m in markers)
+        ):
+            raise InvalidArgument(
+                f"markers must be a pair of strings without quotes or commas: {markers!r}"
+            )
+        types: list[str] | None = None
+        if event_types is not None:
+            types = [event_types] if isinstance(event_types, str) else list(event_types)
+            if not all(type(t) is str for t in types):
+                raise InvalidArgument(f"event_types must be strings: {types!r}")
+        if order not in ("rank", "recent"):
+            raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+        options = (
+            f'StartSel="{markers[0]}", StopSel="{markers[1]}", MaxWords=16, MinWords=4, '
+            'MaxFragments=1, FragmentDelimiter="…"'
+        )
+        sql = _SEARCH_SQL[bool(literal), order]
+        rows = self._all(
+            sql,
+            {
+                "owner": self._owner,
+                "query": query,
+                "options": options,
+                "directory": directory,
+                "git_root": git_root,
+                "types": types,
+                "limit": limit,
+            },
+            f"searching for {query!r}",
+        )
+        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), r[5]) for r in rows]
 
     # -- retention -----------------------------------------------------------
 
