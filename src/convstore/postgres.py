@@ -281,8 +281,12 @@ class PostgresSessionService:
                 f"{self._where} has no convstore schema while {doing}: run "
                 "`convstore server migrate --conninfo ...` once"
             )
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(exc, psycopg.OperationalError) and state and not _connection_state(state):
+            # The server answered with an error (resources, limits): not a lost connection.
+            return StoreError(f"{self._where}: {doing} failed: {exc}")
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            if write and getattr(exc, "sqlstate", None) is None:
+            if write and state is None:
                 return CommitUncertain(
                     f"lost the connection to {self._where} while {doing}: the write may or "
                     "may not be stored; retry with the same ids (a stored one is returned, "
@@ -370,6 +374,10 @@ class PostgresSessionService:
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
+            return event_refused("json", event_id)
+        if isinstance(exc, pgerrors.StatementTooComplex | pgerrors.ProgramLimitExceeded):
+            # JSON nested deeper than the server's stack allows: the local store's
+            # json_valid() refuses it as invalid JSON too (parity).
             return event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
@@ -1117,6 +1125,11 @@ class PostgresSessionService:
             ]
             with conn.cursor() as cur:
                 cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+
+
+def _connection_state(sqlstate: str) -> bool:
+    """SQLSTATEs that mean the connection (not the statement) is gone."""
+    return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
 
 
 def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
