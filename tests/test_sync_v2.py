@@ -143,3 +143,37 @@ def test_concurrent_appends_keep_both_branches_and_name_the_conflict(
             assert [e.id for e in side.history("s")] == ["root", "from-b"]  # newer activity
         a.set_head("s", "from-a")  # the other branch stays addressable
         assert [e.id for e in a.history("s")] == ["root", "from-a"]
+
+
+def test_metadata_merges_last_writer_wins_on_its_own_time(tmp_path: Path, pg_dsn: str) -> None:
+    from convstore.postgres import PostgresSessionService
+
+    t = [1_000]
+    clock = lambda: t[0]  # noqa: E731
+    with (
+        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        SessionStore(tmp_path / "a.db", clock=clock) as a,
+        SessionStore(tmp_path / "b.db", clock=clock) as b,
+    ):
+        a.create_session("s", "/p")
+        a.set_metadata("s", "title", "from a, early")
+        push(a, svc)
+        pull(b, svc)
+        t[0] = 2_000
+        svc.set_metadata("s", "title", "set on the server, later")
+        t[0] = 1_500  # an older edit pushed afterwards loses
+        a.set_metadata("s", "title", "from a, older")
+        push(a, svc)
+        assert svc.get_metadata("s", "title") == "set on the server, later"
+        pull(a, svc)
+        assert a.get_metadata("s", "title") == "set on the server, later"
+        t[0] = 3_000  # a newer edit wins
+        a.set_metadata("s", "title", "from a, newest")
+        push(a, svc)
+        assert svc.get_metadata("s", "title") == "from a, newest"
+        t[0] = 3_000  # same time, different value: the server's stays and wins on pull
+        b.set_metadata("s", "title", "from b, same second")
+        push(b, svc)
+        assert svc.get_metadata("s", "title") == "from a, newest"
+        pull(b, svc)
+        assert b.get_metadata("s", "title") == "from a, newest"

@@ -515,6 +515,26 @@ def _sync_v2_statements() -> dict[str, str]:
         .orderby(events.seq)
     )
     return {
+        # Metadata with its own times: sync merges it last-writer-wins.
+        "SYNC_METADATA_TIMES": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(sessions.id, metadata.key, metadata.value, metadata.updated_at)
+        .where(sessions.owner == OWNER)
+        .where(sessions.id == Function("ANY", P("ids")))
+        .orderby(sessions.id)
+        .orderby(metadata.key)
+        .get_sql(),
+        # Upsert only over an older value: ties keep the server's (pypika has
+        # no ON CONFLICT ... DO UPDATE ... WHERE).
+        "SYNC_METADATA_PUT_IF_NEWER": (
+            "INSERT INTO session_metadata (sid, owner, key, value, updated_at) "
+            "SELECT sid, owner, %(key)s, %(value)s, %(updated_at)s FROM sessions "
+            "WHERE owner = %(owner)s AND id = %(session_id)s "
+            "ON CONFLICT (sid, key) DO UPDATE SET value = EXCLUDED.value, "
+            "updated_at = EXCLUDED.updated_at "
+            "WHERE session_metadata.updated_at < EXCLUDED.updated_at"
+        ),
         "SYNC_EVENTS_AFTER": after.get_sql(),
         # For each (session id, seq) pair: this owner's event there (a StoredEvent row). One
         # round trip for a page of sessions; (sid, seq) is the primary key.

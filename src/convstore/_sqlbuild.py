@@ -674,6 +674,19 @@ def _sync_statements() -> dict[str, str]:
         .where(events.sid == this_sid)
         .where(events.seq == P(2))
         .get_sql(),
+        # A session's metadata with its own times: sync merges it last-writer-wins.
+        "SYNC_METADATA_TIMES": (
+            "SELECT key, value, updated_at FROM session_metadata "
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = ?1) ORDER BY key"
+        ),
+        # Upsert a pulled value unless the local one is strictly newer (ties: the server's).
+        "SYNC_METADATA_PUT_IF_NEWER": (
+            "INSERT INTO session_metadata (sid, key, value, updated_at) "
+            "SELECT sid, ?2, ?3, ?4 FROM sessions WHERE id = ?1 "
+            "ON CONFLICT (sid, key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at "
+            "WHERE session_metadata.updated_at <= excluded.updated_at"
+        ),
         # The events after a position, in append order: only what the other side lacks.
         "SYNC_EVENTS_AFTER": Query.from_(events)
         .select(

@@ -919,6 +919,40 @@ class PostgresSessionService:
                 progress(PurgeReport(sessions, events, metadata, batches, False, 0))
         return PurgeReport(sessions, events, metadata, batches, False, 0)
 
+    def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
+        rows = self._all(
+            _pgsql.SYNC_METADATA_TIMES,
+            {"owner": self._owner, "ids": list(ids)},
+            f"reading the metadata of {len(ids)} sessions",
+        )
+        out: dict[str, dict[str, tuple[str, int]]] = {}
+        for session_id, key, value, updated_at in rows:
+            out.setdefault(session_id, {})[key] = (value, updated_at)
+        return out
+
+    def merge_metadata(self, session_id: str, values: dict[str, tuple[str, int]]) -> int:
+        """Upsert ``{key: (value, updated_at)}`` where the stored value is older; return count.
+
+        Last writer wins on the value's own ``updated_at``; a tie keeps the
+        server's value. One transaction.
+        """
+        doing = f"merging metadata into session {session_id!r}"
+        changed = 0
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            for key, (value, updated_at) in sorted(values.items()):
+                changed += conn.execute(
+                    _pgsql.SYNC_METADATA_PUT_IF_NEWER,
+                    {
+                        "owner": self._owner,
+                        "session_id": session_id,
+                        "key": key,
+                        "value": value,
+                        "updated_at": updated_at,
+                    },
+                ).rowcount
+        return changed
+
     def events_at(self, positions: dict[str, int]) -> dict[str, StoredEvent]:
         """For each session id, its event at that position (seq), in one round trip.
 

@@ -28,6 +28,8 @@ Rules (SPEC 6, sync v2):
   the head follows the newer activity, so ``history()`` shows that branch,
   and the other branch stays addressable (``load_events``, ``set_head`` to
   its last event). The session is named in :attr:`SyncReport.conflicts`.
+* **Metadata: last writer wins**, value by value, on each value's own
+  ``updated_at`` (a tie keeps the server's value).
 * **Resumable, never half-written.** Each session is written in one
   transaction; running an interrupted sync again finishes the work.
 * **Ids.** The server keeps a session under the same id as the client
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from . import _sql
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, StoreError
@@ -110,6 +112,10 @@ class SyncServer(Protocol):
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None: ...
 
     def events_at(self, positions: dict[str, int]) -> dict[str, StoredEvent]: ...
+
+    def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]: ...
+
+    def merge_metadata(self, session_id: str, values: dict[str, tuple[str, int]]) -> int: ...
 
     def import_session(
         self,
@@ -183,6 +189,40 @@ def _local_events_after(store: SessionStore, session_id: str, seq: int) -> list[
     return [StoredEvent._make(r) for r in rows]
 
 
+def _local_metadata_times(store: SessionStore, session_id: str) -> dict[str, tuple[str, int]]:
+    try:
+        rows = store.connection.execute(_sql.SYNC_METADATA_TIMES, (session_id,)).fetchall()
+    except Exception as exc:
+        raise store.translate_error(exc, f"reading the metadata of {session_id!r}") from None
+    return {str(k): (str(v), int(cast(int, t))) for k, v, t in rows}
+
+
+def _values(times: dict[str, tuple[str, int]]) -> dict[str, str]:
+    return {k: v for k, (v, _) in times.items()}
+
+
+def _newer(
+    mine: dict[str, tuple[str, int]], theirs: dict[str, tuple[str, int]], *, ties: bool
+) -> dict[str, tuple[str, int]]:
+    """Values of ``mine`` that win over ``theirs``: later ``updated_at`` (or equal, if ``ties``)."""
+    out = {}
+    for key, (value, at) in mine.items():
+        other = theirs.get(key)
+        if other is None or (other[0] != value and (at > other[1] or (ties and at == other[1]))):
+            out[key] = (value, at)
+    return out
+
+
+def _merge_local_metadata(
+    store: SessionStore, session_id: str, values: dict[str, tuple[str, int]]
+) -> None:
+    if not values:
+        return
+    with store.atomic(f"merging metadata into session {session_id!r}"):
+        for key, (value, at) in sorted(values.items()):
+            store.connection.execute(_sql.SYNC_METADATA_PUT_IF_NEWER, (session_id, key, value, at))
+
+
 def _common_positions(
     service: SyncServer,
     pairs: Iterable[tuple[SessionSummary, SessionSummary | None]],
@@ -229,14 +269,14 @@ def push(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
     for page in _pages(store, batch_size):
         ids = [s.id for s in page]
         remote = service.session_summaries(ids)
-        remote_meta = service.session_metadata(ids)
-        metas = {s.id: store.get_all_metadata(s.id) for s in page}
+        remote_times = service.metadata_times(ids)
+        times = {s.id: _local_metadata_times(store, s.id) for s in page}
         todo = [
             local
             for local in page
             if (there := remote.get(local.id)) is None
             or _state(there) != _state(local)
-            or remote_meta.get(local.id, {}) != metas[local.id]
+            or _values(remote_times.get(local.id, {})) != _values(times[local.id])
         ]
         common = _common_positions(service, ((t, remote.get(t.id)) for t in todo), store)
         for local in page:
@@ -244,9 +284,11 @@ def push(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
             if local in todo:
                 there = remote.get(local.id)
                 server_count = there.event_count if there is not None else 0
-                meta = metas[local.id]
+                newer = _newer(times[local.id], remote_times.get(local.id, {}), ties=False)
                 try:
-                    added, both = _push_one(store, service, local, server_count, common, meta)
+                    added, both = _push_one(store, service, local, server_count, common)
+                    if newer:
+                        service.merge_metadata(local.id, newer)
                 except _REFUSED as exc:
                     skipped.append((local.id, str(exc)))
                     continue
@@ -265,25 +307,22 @@ def _push_one(
     local: SessionSummary,
     server_count: int,
     common: dict[str, int],
-    meta: dict[str, str],
 ) -> tuple[int, bool]:
-    """Push one session; return (events added, whether both sides had new events)."""
+    """Push one session's events; return (events added, whether both sides had new ones).
+
+    Metadata travels separately, last-writer-wins on each value's own time.
+    """
     session = _session(local, local.id)
     m = common.get(local.id)
     if m is not None:
         try:
             added = service.import_session(
-                session,
-                _local_events_after(store, local.id, m),
-                merge=True,
-                metadata=meta or None,
+                session, _local_events_after(store, local.id, m), merge=True
             )
             return added, local.event_count > m and server_count > m
         except InvalidEvent:
             pass  # e.g. a parent before the common position: the full merge decides
-    added = service.import_session(
-        session, store.load_events(local.id), merge=True, metadata=meta or None
-    )
+    added = service.import_session(session, store.load_events(local.id), merge=True)
     return added, added > 0 and server_count > local.event_count - added
 
 
@@ -303,7 +342,7 @@ def pull(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
     skipped: list[tuple[str, str]] = []
     conflicts: list[str] = []
     for page in _pages(service, batch_size):
-        remote_meta = service.session_metadata([s.id for s in page])
+        remote_times = service.metadata_times([s.id for s in page])
         todo: list[SessionSummary] = []
         for remote in page:
             checked += 1
@@ -311,7 +350,8 @@ def pull(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
             if (
                 here is not None
                 and _state(here) == _state(remote)
-                and store.get_all_metadata(remote.id) == remote_meta.get(remote.id, {})
+                and _values(_local_metadata_times(store, remote.id))
+                == _values(remote_times.get(remote.id, {}))
             ):
                 if here.server_session_id != remote.id:
                     store.update_server_session_id(remote.id, remote.id)
@@ -324,6 +364,10 @@ def pull(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
             local_count = here.event_count if here is not None else 0
             try:
                 result = _pull_one(store, service, remote, local_count, common)
+                if result is not None:
+                    mine = _local_metadata_times(store, remote.id)
+                    theirs = remote_times.get(remote.id, {})
+                    _merge_local_metadata(store, remote.id, _newer(theirs, mine, ties=True))
             except _REFUSED as exc:
                 skipped.append((remote.id, str(exc)))
                 continue
@@ -350,23 +394,21 @@ def _pull_one(
         exported = service.export_session_after(remote.id, m)
         if exported is None:
             return None
-        session, evs, meta = exported
+        session, evs, _ = exported
         try:
-            added = _store_import(store, session, evs, meta)
+            added = _store_import(store, session, evs)
             return added, local_count > m and remote.event_count > m
         except InvalidEvent:
             pass  # the full merge decides
     exported = service.export_session(remote.id)
     if exported is None:
         return None
-    session, evs, meta = exported
-    added = _store_import(store, session, evs, meta)
+    session, evs, _ = exported
+    added = _store_import(store, session, evs)
     return added, added > 0 and local_count > len(evs) - added
 
 
-def _store_import(
-    store: SessionStore, session: StoredSession, evs: list[StoredEvent], meta: dict[str, str]
-) -> int:
+def _store_import(store: SessionStore, session: StoredSession, evs: list[StoredEvent]) -> int:
     """Import into the local store; a refusal of the data becomes :class:`InvalidEvent`.
 
     SQLite reports some refusals (a CHECK such as ``json_valid`` on JSON nested
@@ -375,10 +417,7 @@ def _store_import(
     """
     try:
         return store.import_session(
-            session._replace(server_session_id=session.id),
-            evs,
-            merge=True,
-            metadata=meta or None,
+            session._replace(server_session_id=session.id), evs, merge=True
         )
     except StoreError as exc:
         if type(exc) is StoreError and "constraint" in str(exc).lower():
