@@ -5,7 +5,8 @@ Install the extra (``pip install 'convstore[postgres]'``), then::
     from convstore import SessionManager
     from convstore.postgres import PostgresSessionService
 
-    service = PostgresSessionService("host=db.internal dbname=convstore", owner="alice")
+    # logs in as alice (SCRAM, TLS); owner=None: the rows are alice's
+    service = PostgresSessionService("host=db.internal dbname=convstore user=alice")
     manager = SessionManager(service, cwd=os.getcwd())
     manager.start()
 
@@ -17,12 +18,16 @@ Design:
   after a few uses.
 * **Statements** are constants from :mod:`convstore._pgsql` (built with
   pypika by :mod:`convstore._pgsqlbuild`); values are always bound.
-* **Ownership.** Every row has an ``owner`` and every statement filters on the
-  service's owner. Session ids and event ids are unique *per owner*
-  (``UNIQUE (owner, id)``), so another owner's session behaves exactly like
-  one that does not exist — :class:`SessionNotFound` on writes, ``None`` or
-  ``[]`` on reads — and reusing an id another owner has is no error and no
-  hint. Ids from :func:`convstore.new_id` (UUIDv7) are unique anyway.
+* **Ownership, enforced by the server.** Every row has an ``owner``; forced
+  row-level security (migration 0004) lets a role see and write only rows
+  whose owner is its login name, unless it is a member of
+  ``convstore_service`` (a trusted backend, which may pass ``owner=``).
+  Every statement also filters on the service's owner. Session ids and
+  event ids are unique *per owner* (``UNIQUE (owner, id)``), so another
+  owner's session behaves exactly like one that does not exist —
+  :class:`SessionNotFound` on writes, ``None`` or ``[]`` on reads — and
+  reusing an id another owner has is no error and no hint. Ids from
+  :func:`convstore.new_id` (UUIDv7) are unique anyway.
 * **Appends stay linear.** An append is one statement whose first step locks
   the session row (``SELECT ... FOR UPDATE``); the head (the parent of
   :meth:`append_event_at_head`) and the event counter are read under that
@@ -31,8 +36,19 @@ Design:
 * **Errors** are convstore's typed errors (raw psycopg exceptions never
   escape), name the session or event, and are raised only after the
   statement's transaction rolled back: a failed call writes nothing.
-* **Migrations** (``migrations/postgres``) are applied on open by
-  :mod:`convstore.postgres_migrations`, safely when many processes start at once.
+* **Bounded calls.** ``timeout`` is one budget per call, connect included:
+  pool wait, ``statement_timeout``/``lock_timeout``, TCP keepalives and a
+  client-side watchdog (:mod:`convstore._pgdeadline`) for a server that never
+  answers. Idle connections are checked (without a round trip) before use.
+* **Safe retries** (SPEC 2.1): an identical replay of ``append_event``,
+  ``append_event_at_head`` or ``create_session`` returns what is stored; a
+  write whose answer was lost is :class:`CommitUncertain` unless a check
+  finds it stored.
+* **Server time.** Timestamps come from the server's clock (``clock``, when
+  given, is a test hook); ``updated_at`` never moves backwards.
+* **Migrations** (``migrations/postgres``) are never applied by a client:
+  ``convstore server migrate`` (:func:`convstore.postgres_migrations.migrate_server`)
+  is the deploy step; opening only checks (:func:`~convstore.postgres_migrations.check_schema`).
 
 ``import convstore`` does not import this module (nor psycopg).
 """
@@ -132,12 +148,17 @@ def _describe(conninfo: str) -> str:
 class PostgresSessionService:
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
-    ``conninfo`` is a libpq connection string or URI. ``owner`` scopes every
-    read and write (a user name, a team member's id). ``clock`` replaces
-    ``time.time`` for every timestamp the service writes or compares.
-    ``min_size``/``max_size`` bound the connection pool; ``timeout`` is how
-    long a call waits for a free connection (then :class:`StoreBusy`).
-    Opening applies pending migrations.
+    ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the
+    default) is the role the connection logs in as; another owner needs
+    membership in ``convstore_service`` (else :class:`StoreError` here).
+    ``clock`` is a test hook replacing the server's clock for the timestamps
+    this service writes and the resume window (``updated_at`` still never
+    moves backwards). ``min_size``/``max_size`` bound the connection pool;
+    ``timeout`` (seconds) bounds every call, connect included: it returns or
+    raises within ``timeout`` + 1 s (:class:`StoreBusy` for a lock or pool
+    wait, :class:`StoreError` for a server down or hung). Opening never
+    migrates: a schema this client cannot use is a :class:`MigrationError`
+    naming ``convstore server migrate``.
     """
 
     __slots__ = (
@@ -905,9 +926,7 @@ class PostgresSessionService:
                     budget -= count + 1
                 if chosen:
                     found = conn.execute(_pgsql.PURGE_METADATA_OF, {"sids": chosen}).fetchone()
-                    deleted = conn.execute(
-                        _pgsql.PURGE_DELETE, {**base, "sids": chosen}
-                    ).fetchall()
+                    deleted = conn.execute(_pgsql.PURGE_DELETE, {**base, "sids": chosen}).fetchall()
                     metadata += int(found[0]) if found is not None else 0
                     sessions += len(deleted)
                     events += sum(int(r[0]) for r in deleted)

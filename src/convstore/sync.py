@@ -153,9 +153,7 @@ def _session(s: SessionSummary, server_session_id: str | None) -> StoredSession:
     )
 
 
-def _pages(
-    lister: SessionStore | SyncServer, batch_size: int
-) -> Iterator[list[SessionSummary]]:
+def _pages(lister: SessionStore | SyncServer, batch_size: int) -> Iterator[list[SessionSummary]]:
     """Every session (archived too), a page at a time, newest activity first."""
     before: SessionSummary | None = None
     while True:
@@ -416,9 +414,7 @@ def _store_import(store: SessionStore, session: StoredSession, evs: list[StoredE
     subclasses (busy, uncertain commit, ...) still propagate.
     """
     try:
-        return store.import_session(
-            session._replace(server_session_id=session.id), evs, merge=True
-        )
+        return store.import_session(session._replace(server_session_id=session.id), evs, merge=True)
     except StoreError as exc:
         if type(exc) is StoreError and "constraint" in str(exc).lower():
             raise InvalidEvent(f"the local store refused session {session.id!r}: {exc}") from None
