@@ -125,9 +125,9 @@ def search(
     if not store.indexes_search and not store.search_indexing():
         # (read again: another process may have turned it on)
         raise InvalidArgument(
-            f"search indexing is off for database {store.path!r}: turn it on with "
-            "set_search_indexing(True) (rebuilds the index)"
-        )
+                f"search indexing is off for database {store.path!r}: turn it on with "
+                "set_search_indexing(True) (rebuilds the index)"
+            )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
         raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
     for what, value in (("directory", directory), ("git_root", git_root)):
