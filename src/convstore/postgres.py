@@ -1063,7 +1063,12 @@ class PostgresSessionService:
                         return mapped
             return exc
 
-        with self._conn(doing, write=True, mapper=culprit) as conn, conn.transaction():
+        # A bulk write: one ``timeout`` per started chunk of events, not one in all.
+        budget = self._timeout * (1 + len(evs) // _CHUNK)
+        with (
+            self._conn(doing, write=True, budget=budget, mapper=culprit) as conn,
+            conn.transaction(),
+        ):
             sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
             self._write_import(conn, sid, count, plan)
         return len(plan.events)
