@@ -73,7 +73,7 @@ def test_changed_file_and_newer_database_are_refused_without_change(
         # A database migrated by a newer convstore (one more migration than we know).
         conn.execute(
             "INSERT INTO convstore_migrations VALUES (%s, 'future.sql', 'x', 0, 0)",
-            (len(known_migrations()) + 1,),
+            (known_migrations()[-1].version + 1,),
         )
         with pytest.raises(MigrationError, match="newer convstore"):
             status(conn, "db")

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 from . import _sql
+from . import lifecycle as _lifecycle
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, StoreError
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
@@ -292,6 +293,7 @@ def push(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
                     conflicts.append(local.id)
             if local.server_session_id != local.id:
                 store.update_server_session_id(local.id, local.id)
+        _lifecycle.sync_usage(store, service, ids, direction="push")  # the token ledger
     return SyncReport(checked, written, events, tuple(skipped), tuple(conflicts))
 
 
@@ -372,6 +374,7 @@ def pull(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
             events += added
             if both:
                 conflicts.append(remote.id)
+        _lifecycle.sync_usage(store, service, [s.id for s in page], direction="pull")
     return SyncReport(checked, written, events, tuple(skipped), tuple(conflicts))
 
 
