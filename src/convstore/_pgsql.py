@@ -228,6 +228,11 @@ ROLE_SERVICE_EXISTS: Final = (
     "WHERE rolname = 'convstore_service'"
 )
 ROLE_SERVICE_CREATE: Final = 'CREATE ROLE convstore_service NOLOGIN'
+SYNC_EVENTS_INSERT_MANY: Final = (
+    'INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, event_type, event_data, created_at)\n'
+    'SELECT %(sid)s, u.seq, %(owner)s, u.id, u.parent_id, u.invocation_id, u.event_type, u.event_data, u.created_at\n'
+    'FROM unnest(%(seqs)s::bigint[], %(ids)s::text[], %(parents)s::text[], %(invocations)s::text[], %(types)s::text[], %(datas)s::text[], %(created)s::bigint[]) AS u(seq, id, parent_id, invocation_id, event_type, event_data, created_at)'
+)
 SYNC_METADATA_TIMES: Final = (
     'SELECT "sessions"."id","session_metadata"."key","session_metadata"."value","session_metadata"."updated_at"\n'
     'FROM "sessions"\n'

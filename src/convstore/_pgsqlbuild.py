@@ -498,6 +498,18 @@ def _sync_v2_statements() -> dict[str, str]:
         .orderby(events.seq)
     )
     return {
+        # A chunk of imported events in one statement (one round trip, one
+        # plan) instead of one INSERT per event: arrays in, rows out.
+        "SYNC_EVENTS_INSERT_MANY": (
+            "INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, "
+            "event_type, event_data, created_at) "
+            "SELECT %(sid)s, u.seq, %(owner)s, u.id, u.parent_id, u.invocation_id, "
+            "u.event_type, u.event_data, u.created_at "
+            "FROM unnest(%(seqs)s::bigint[], %(ids)s::text[], %(parents)s::text[], "
+            "%(invocations)s::text[], %(types)s::text[], %(datas)s::text[], "
+            "%(created)s::bigint[]) "
+            "AS u(seq, id, parent_id, invocation_id, event_type, event_data, created_at)"
+        ),
         # Metadata with its own times: sync merges it last-writer-wins.
         "SYNC_METADATA_TIMES": Query.from_(sessions)
         .join(metadata)

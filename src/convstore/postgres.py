@@ -1160,23 +1160,24 @@ class PostgresSessionService(PostgresLifecycleMixin):
     def _write_import(self, conn: Conn, sid: int, count: int, plan: ImportPlan) -> None:
         """Execute an import plan inside the import's transaction."""
         owner = self._owner
-        added = [
-            {
-                "owner": owner,
-                "sid": sid,
-                "seq": seq,
-                "event_id": ev.id,
-                "parent_id": ev.parent_id,
-                "invocation_id": ev.invocation_id,
-                "event_type": ev.event_type,
-                "event_data": ev.event_data,
-                "created_at": ev.created_at,
-            }
-            for seq, ev in enumerate(plan.events, start=count + 1)
-        ]
-        with conn.cursor() as cur:
-            for start in range(0, len(added), _CHUNK):
-                cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
+        evs = plan.events
+        for start in range(0, len(evs), _CHUNK):
+            chunk = evs[start : start + _CHUNK]
+            conn.execute(
+                _pgsql.SYNC_EVENTS_INSERT_MANY,
+                {
+                    "sid": sid,
+                    "owner": owner,
+                    "seqs": list(range(count + 1 + start, count + 1 + start + len(chunk))),
+                    "ids": [e.id for e in chunk],
+                    "parents": [e.parent_id for e in chunk],
+                    "invocations": [e.invocation_id for e in chunk],
+                    "types": [e.event_type for e in chunk],
+                    "datas": [e.event_data for e in chunk],
+                    "created": [e.created_at for e in chunk],
+                },
+            )
+        added = evs
         if plan.touch:
             conn.execute(
                 _pgsql.SYNC_SESSION_FINISH,
