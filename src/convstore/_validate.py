@@ -23,8 +23,9 @@ The rules, in one place:
   ``±2**62``); ``timeout`` must be finite (the busy timeout is a C ``int`` of
   milliseconds).
 * **Timestamps from ``clock``**: a finite number within ``±2**62``;
-  anything else (``None``, NaN, infinity, ``2**70``, an exception) is an
-  :class:`InvalidArgument` naming ``clock``.
+  anything else (``None``, NaN, infinity, ``2**70``) is an
+  :class:`InvalidArgument` naming ``clock`` (an exception the clock itself
+  raises passes through unchanged, after the write is rolled back).
 * **event_data**: JSON text (the database checks the grammar) without a NUL,
   without a lone surrogate -- raw, or escaped as ``\\ud800`` (SQLite would
   store it and every later read, search or export of it would fail) -- and
@@ -272,12 +273,7 @@ def clock(value: Callable[[], float] | None, name: str = "clock") -> Callable[[]
 
 def now(read: Callable[[], float], name: str = "clock") -> int:
     """Call the clock; its result as whole Unix seconds, or :class:`InvalidArgument` naming it."""
-    try:
-        value = read()
-    except StoreError:
-        raise
-    except Exception as exc:
-        raise InvalidArgument(f"{name} raised {_kind(exc)}: {exc}") from None
+    value = read()  # an exception the clock raises is the caller's own: it passes through
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and -TIME_LIMIT < value < TIME_LIMIT:
         return int(value)  # (False for NaN and infinities)

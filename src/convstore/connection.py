@@ -55,26 +55,15 @@ FILE_MODE = 0o600
 def normalize_path(path: PathArg) -> str:
     """Return ``path`` as a UTF-8-clean ``str``, or raise :class:`StoreError` naming it.
 
+    A value that is not a path at all (``123``, ``None``) is an
+    :class:`~convstore.errors.InvalidArgument`.
+
     >>> normalize_path(b"/tmp/x.db")
     '/tmp/x.db'
     """
-    raw = os.fspath(path)
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise StoreError(f"database path is not valid UTF-8: {raw!r}") from None
-    else:
-        text = raw
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise StoreError(f"database path is not valid UTF-8: {text!r}") from None
-    if not text:
-        raise StoreError("database path is empty")
-    if "\x00" in text:
-        raise StoreError(f"database path contains a NUL byte: {text!r}")
-    return text
+    from ._validate import path as valid_path
+
+    return valid_path(path)
 
 
 def check_file_header(path: str) -> bool:

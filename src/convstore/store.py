@@ -25,6 +25,7 @@ from itertools import repeat
 import apsw
 
 from . import _sql
+from . import _validate as _v
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import MEMORY, close_quietly, normalize_path, open_connection
 from .errors import (
@@ -78,30 +79,51 @@ class NewEvent(NamedTuple):
     event_data: str
 
 
+def _new_events(events: object) -> list[NewEvent]:
+    """The items of an :meth:`SessionStore.append_events` batch, each field checked."""
+    if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
+        raise InvalidArgument(
+            f"events must be an iterable of (id, parent_id, invocation_id, event_type, "
+            f"event_data) tuples, got {type(events).__name__}"
+        )
+    items: list[NewEvent] = []
+    for index, item in enumerate(cast("Iterable[object]", events)):
+        fields = tuple(item) if isinstance(item, tuple | list) else None
+        if fields is None or len(fields) != 5:
+            raise InvalidEvent(
+                f"events[{index}] must be a 5-tuple (id, parent_id, invocation_id, event_type, "
+                f"event_data), got {_v._clip(item)}"
+            )
+        _v.event_fields(*fields)
+        items.append(NewEvent(*fields))
+    return items
+
+
 def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    if type(value) is not str:
-        raise error(f"{what} must be a str, got {type(value).__name__}")
+    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
+    _v.text(value, what, error=error)
 
 
 def _require_event_data(value: object, event_id: object) -> None:
-    """``event_data`` must be a str of JSON text without NUL characters.
+    """``event_data`` that every backend can store and read back: :func:`_validate.event_data`.
 
     SQLite's ``json_valid()`` stops reading at the first NUL, so the CHECK
     constraint alone accepts ``'{}\\x00anything'``; a raw NUL is never valid
     JSON (inside a string it must be escaped as ``\\u0000``).
     """
-    _require_str(value, "event_data", InvalidEvent)
-    if "\x00" in cast(str, value):
-        raise InvalidEvent(
-            f"event {event_id!r}: event_data is not valid JSON (it contains a NUL character)"
-        )
+    _v.event_data(value, event_id)
 
 
 def _require_optional_str(
     value: object, what: str, error: type[InvalidArgument] = InvalidArgument
 ) -> None:
-    if value is not None and type(value) is not str:
-        raise error(f"{what} must be a str or None, got {type(value).__name__}")
+    """``None`` or a ``str`` that can be stored: :func:`convstore._validate.optional_text`."""
+    _v.optional_text(value, what, error=error)
+
+
+def _lookup(value: object, what: str) -> bool:
+    """Type-check a name used only for a lookup; ``False`` when it can match nothing."""
+    return _v.lookup_text(value, what)
 
 
 class SessionStore:
@@ -133,12 +155,14 @@ class SessionStore:
         synchronous: Synchronous = "NORMAL",
         vfs: str | None = None,
     ) -> None:
-        if not isinstance(timeout, int | float) or timeout < 0:
-            raise InvalidArgument(f"timeout must be a non-negative number of seconds: {timeout!r}")
+        # Every argument first: a refused call creates no file and no directory.
+        timeout = _v.seconds(timeout, "timeout")
+        _v.clock(clock)
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidArgument(f"synchronous must be 'NORMAL' or 'FULL': {synchronous!r}")
+        _v.optional_text(vfs, "vfs")
         self._path = normalize_path(path)
-        self._timeout = float(timeout)
+        self._timeout = timeout
         self._clock: Clock = clock if clock is not None else time.time
         try:
             self._conn = open_connection(
@@ -170,7 +194,11 @@ class SessionStore:
         return self._conn
 
     def _now(self) -> int:
-        return int(self._clock())
+        """``clock()`` as whole seconds; :class:`InvalidArgument` naming ``clock`` if it is not."""
+        clock = self._clock
+        if clock is time.time:
+            return int(clock())
+        return _v.now(clock)
 
     def _translate(self, exc: BaseException, doing: str) -> StoreError:
         """Map a raw apsw exception to the typed error a caller can act on."""
@@ -272,8 +300,11 @@ class SessionStore:
     ) -> StoredSession:
         """Create an empty session and return it.
 
-        Raises :class:`DuplicateId` when ``id`` is taken (the stored session is
-        left as it was).
+        A retry of a call that did create it (same ``id``, ``directory`` and
+        ``git_root``, e.g. after :class:`CommitUncertain`) is an idempotent
+        replay: it returns the stored session and writes nothing (SPEC §2.1).
+        Raises :class:`DuplicateId` when ``id`` is taken by a session with
+        another directory or git root (the stored session is left as it was).
         """
         _require_str(id, "session id")
         _require_optional_str(directory, "directory")
@@ -283,7 +314,13 @@ class SessionStore:
         try:
             self._conn.execute(_sql.SESSION_INSERT, (id, directory, git_root, now))
         except apsw.ConstraintError:
-            raise DuplicateId(f"session id {id!r} is already used") from None
+            stored = self.get_session(id)
+            if stored is not None and (stored.directory, stored.git_root) == (directory, git_root):
+                return stored  # a replay of the call that created it
+            raise DuplicateId(
+                f"session id {id!r} is already used (with directory {stored and stored.directory!r}"
+                f", git_root {stored and stored.git_root!r})"
+            ) from None
         except UnicodeError as exc:
             raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
         except apsw.Error as exc:
@@ -292,6 +329,8 @@ class SessionStore:
 
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
+        if not _lookup(id, "session id"):
+            return None
         try:
             row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
         except apsw.Error as exc:
@@ -311,14 +350,11 @@ class SessionStore:
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        try:
-            age = int(max_age_secs)
-        except OverflowError:  # float("inf"): no age limit (or, negative, nothing is young enough)
-            age = _INT64_MAX if max_age_secs > 0 else -_INT64_MAX
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                f"max_age_secs must be a number of seconds: {max_age_secs!r}"
-            ) from None
+        _v.optional_lookup_text(directory, "directory")
+        _v.optional_lookup_text(git_root, "git_root")
+        # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
+        # means no age limit (or, negative, that nothing is young enough).
+        age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
         cutoff = min(max(self._now() - age, -_INT64_MAX), _INT64_MAX)
         doing = "looking up a resumable session"
@@ -354,6 +390,8 @@ class SessionStore:
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
         _require_optional_str(server_session_id, "server_session_id")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         try:
             self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
             changed = self._conn.changes()
@@ -369,6 +407,8 @@ class SessionStore:
 
         Archiving an archived session keeps its first ``archived_at``.
         """
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         now = self._now()
         doing = f"archiving session {session_id!r}"
         try:
@@ -423,6 +463,40 @@ class SessionStore:
             f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
         )
 
+    def _replay(
+        self,
+        event_id: str,
+        session_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+        *,
+        compare_parent: bool = True,
+    ) -> StoredEvent | None:
+        """The stored event when this append is an idempotent replay (SPEC §2.1), else None.
+
+        ``None``: no event has this id. An event of this id with any differing
+        field (the parent only when ``compare_parent``) is :class:`DuplicateId`.
+        """
+        row = self._conn.execute(_sql.EVENT_GET_BY_ID, (event_id,)).fetchone()
+        if row is None:
+            return None
+        stored: StoredEvent = _new_tuple(StoredEvent, row)
+        if (
+            stored.session_id == session_id
+            and stored.invocation_id == invocation_id
+            and stored.event_type == event_type
+            and stored.event_data == event_data
+            and (not compare_parent or stored.parent_id == parent_id)
+        ):
+            return stored
+        raise DuplicateId(
+            f"event id {event_id!r} is already used by a different event (of session "
+            f"{stored.session_id!r}); a retry must repeat the session, parent, invocation, "
+            "type and data exactly"
+        )
+
     def _constraint_error(self, exc: apsw.ConstraintError, event_id: str) -> StoreError:
         text = str(exc)
         if "UNIQUE" in text or "PRIMARY KEY" in text:
@@ -446,28 +520,39 @@ class SessionStore:
         ``event_data`` must be JSON text. Errors (nothing is written for any):
         :class:`SessionNotFound`, :class:`SessionArchived`, :class:`DuplicateId`
         (event id taken anywhere in the store), :class:`InvalidEvent`.
+
+        Retrying an append that was in fact stored (same id, session, parent,
+        invocation, type and data -- after :class:`CommitUncertain`, say) is an
+        idempotent replay: it returns the stored event and writes nothing.
         """
-        _require_str(event_id, "event id", InvalidEvent)
-        _require_optional_str(parent_id, "parent_id", InvalidEvent)
-        _require_str(invocation_id, "invocation_id", InvalidEvent)
-        _require_str(event_type, "event_type", InvalidEvent)
-        _require_event_data(event_data, event_id)
+        _require_str(session_id, "session id")
+        _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
+        fields = (session_id, parent_id, invocation_id, event_type, event_data)
         try:
             now = self._now()  # under the write lock: the log's time never moves backwards
-            conn.execute(
-                _sql.EVENT_APPEND,
-                (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
-            )
-            if conn.changes() == 0:
+            try:
+                conn.execute(
+                    _sql.EVENT_APPEND,
+                    (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
+                )
+                inserted = conn.changes()
+            except apsw.ConstraintError as exc:
+                error = self._constraint_error(exc, event_id)
+                if not isinstance(error, DuplicateId):
+                    raise error from None
+                inserted = 0
+            if inserted == 0:
+                replay = self._replay(event_id, *fields)
+                if replay is not None:
+                    self._rollback()
+                    return replay
                 raise self._why_not_appended(session_id, event_id, parent_id)
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, event_id), doing)
         except BaseException as exc:
             self._fail_write(exc, doing)
         self._commit(doing)
@@ -488,27 +573,41 @@ class SessionStore:
         This is the client's append: two processes appending to one session at
         the same moment produce one linear chain (the second sees the first's
         event as head), never a silent fork. Errors as :meth:`append_event`.
+        A replay (the event is stored with the same session, invocation, type
+        and data; the parent is not compared, since on a retry the head is the
+        event itself) returns the stored event and writes nothing.
         """
-        _require_str(event_id, "event id", InvalidEvent)
-        _require_str(invocation_id, "invocation_id", InvalidEvent)
-        _require_str(event_type, "event_type", InvalidEvent)
-        _require_event_data(event_data, event_id)
+        _require_str(session_id, "session id")
+        _v.event_fields(
+            event_id, None, invocation_id, event_type, event_data, check_parent=False
+        )
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
         try:
             now = self._now()  # under the write lock: the log's time never moves backwards
-            row = conn.execute(
-                _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
-            ).fetchall()
+            try:
+                row = conn.execute(
+                    _sql.EVENT_APPEND_AT_HEAD,
+                    (event_id, invocation_id, event_type, event_data, now, session_id),
+                ).fetchall()
+            except apsw.ConstraintError as exc:
+                error = self._constraint_error(exc, event_id)
+                if not isinstance(error, DuplicateId):
+                    raise error from None
+                row = []
             if not row:
+                replay = self._replay(
+                    event_id, session_id, None, invocation_id, event_type, event_data,
+                    compare_parent=False,
+                )  # fmt: skip
+                if replay is not None:
+                    self._rollback()
+                    return replay
                 raise self._why_not_appended(session_id, event_id, None)
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, event_id), doing)
         except BaseException as exc:
             self._fail_write(exc, doing)
         self._commit(doing)
@@ -525,60 +624,43 @@ class SessionStore:
         the last event. Streaming clients that write many small events should
         batch them here: one commit instead of one per event.
 
+        An item already stored with exactly these fields is an idempotent
+        replay (a retried batch): it is skipped, returned as stored, and the
+        rest are appended. Errors name the first offending item.
+
         >>> with SessionStore(":memory:") as store:
         ...     _ = store.create_session("s1")
         ...     batch = [("e1", None, "i", "t", "{}"), ("e2", "e1", "i", "t", "{}")]
         ...     [e.id for e in store.append_events("s1", batch)]
         ['e1', 'e2']
         """
-        items = [NewEvent(*item) for item in events]
+        _require_str(session_id, "session id")
+        items = _new_events(events)
         if not items:
             return []
-        for item in items:
-            _require_str(item.id, "event id", InvalidEvent)
-            _require_optional_str(item.parent_id, "parent_id", InvalidEvent)
-            _require_str(item.invocation_id, "invocation_id", InvalidEvent)
-            _require_str(item.event_type, "event_type", InvalidEvent)
-            _require_event_data(item.event_data, item.id)
         conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
         self._begin_write(doing)
-        current = items[0]
         try:
             now = self._now()  # under the write lock: the log's time never moves backwards
-            state = self._session_state(session_id)
-            if state is None:
-                raise SessionNotFound(f"session {session_id!r} does not exist")
-            sid, archived_at, count = state
-            if archived_at is not None:
-                raise SessionArchived(
-                    f"session {session_id!r} is archived; start a new session to continue"
-                )
+            sid, count = self._writable_state(session_id, items)
             rows = [
                 (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
                 for seq, e in enumerate(items, start=count + 1)
             ]
             try:
-                # One prepared statement stepped for every row, in C.
+                # One prepared statement stepped for every row, in C: the usual batch.
                 conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
-            except apsw.ConstraintError as exc:
-                # executemany stops at the failing row: the rows before it went in.
-                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get]
-                raise self._constraint_error(exc, current.id) from None
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get != len(rows):
-                # A row whose parent check failed inserted nothing: name the first.
-                current = next(
-                    e for e in items if not conn.execute(_sql.EVENT_IN_SESSION, (e.id, sid)).get
-                )
-                raise InvalidEvent(
-                    f"event {current.id!r}: parent {current.parent_id!r} is not an event "
-                    f"of session {session_id!r}"
-                )
+                complete = conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get == len(rows)
+            except apsw.ConstraintError:
+                complete = False
+            if not complete:
+                # A replayed, duplicate, orphaned or invalid item: undo, then check each one.
+                self._rollback()
+                return self._append_events_checked(session_id, items, doing)
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
             self._move_head(items[-1].id, now, len(items), session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, current.id), doing)
         except BaseException as exc:
             self._fail_write(exc, doing)
         self._commit(doing)
@@ -588,6 +670,79 @@ class SessionStore:
             )
             for e in items
         ]
+
+    def _writable_state(self, session_id: str, items: Sequence[NewEvent]) -> tuple[int, int]:
+        """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
+        state = self._session_state(session_id)
+        if state is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        sid, archived_at, count = state
+        if archived_at is not None:
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        return sid, count
+
+    def _append_events_checked(
+        self, session_id: str, items: list[NewEvent], doing: str
+    ) -> list[StoredEvent]:
+        """:meth:`append_events`, item by item: skip replays, blame the first bad item exactly.
+
+        Its own write transaction (the fast path's was rolled back). Each item
+        in order: an id already stored is a replay (identical fields: skipped)
+        or :class:`DuplicateId`; an id repeated within the batch is
+        :class:`DuplicateId`; a parent must be an event of this session or an
+        earlier item. Only then is anything inserted.
+        """
+        conn = self._conn
+        self._begin_write(doing)
+        try:
+            now = self._now()
+            result: list[StoredEvent] = []
+            fresh: list[NewEvent] = []
+            batch_ids: set[str] = set()
+            sid = -1
+            for item in items:
+                replay = self._replay(item.id, session_id, *item[1:])
+                if replay is not None:
+                    result.append(replay)
+                    continue
+                if sid < 0:  # the first new item: the session must take appends
+                    sid, count = self._writable_state(session_id, items)
+                if item.id in batch_ids:
+                    raise DuplicateId(f"event id {item.id!r} appears twice in the batch")
+                parent = item.parent_id
+                if (
+                    parent is not None
+                    and parent not in batch_ids
+                    and not conn.execute(_sql.EVENT_IN_SESSION, (parent, sid)).get
+                ):
+                    raise InvalidEvent(
+                        f"event {item.id!r}: parent {parent!r} is not an event of session "
+                        f"{session_id!r}"
+                    )
+                batch_ids.add(item.id)
+                fresh.append(item)
+                result.append(StoredEvent(item.id, session_id, *item[1:], now))
+            if not fresh:  # every item was a replay: nothing to write
+                self._rollback()
+                return result
+            for seq, e in enumerate(fresh, start=count + 1):
+                try:
+                    conn.execute(
+                        _sql.EVENT_APPEND_BATCH_ROW,
+                        (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type,
+                         e.event_data, now),
+                    )  # fmt: skip
+                except apsw.ConstraintError as exc:
+                    raise self._constraint_error(exc, e.id) from None
+            if self._search_index:
+                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(fresh)))
+            self._move_head(fresh[-1].id, now, len(fresh), session_id)
+        except BaseException as exc:
+            self._fail_write(exc, doing)
+        self._commit(doing)
+        return result
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
