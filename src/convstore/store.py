@@ -171,7 +171,7 @@ class SessionStore:
         except apsw.Error as exc:
             raise self._translate(exc, "opening the database") from None
         try:
-            ensure_current(self._conn, repr(self._path), self._clock)
+            ensure_current(self._conn, repr(self._path), self._now)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
@@ -578,9 +578,7 @@ class SessionStore:
         event itself) returns the stored event and writes nothing.
         """
         _require_str(session_id, "session id")
-        _v.event_fields(
-            event_id, None, invocation_id, event_type, event_data, check_parent=False
-        )
+        _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
         conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
         self._begin_write(doing)
@@ -746,6 +744,8 @@ class SessionStore:
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
+        if not _lookup(session_id, "session id"):
+            return []
         try:
             return list(
                 map(
@@ -762,6 +762,8 @@ class SessionStore:
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
+        if not (_lookup(session_id, "session id") & _lookup(event_id, "event id")):
+            return None
         try:
             row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
         except apsw.Error as exc:
@@ -778,6 +780,8 @@ class SessionStore:
         query, so after :meth:`set_head` (a fork or rewind) only the current
         branch is returned; :meth:`load_events` still returns every event.
         """
+        if not _lookup(session_id, "session id"):
+            return []
         try:
             rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
             return list(map(_new_tuple, repeat(StoredEvent), rows))
@@ -794,6 +798,10 @@ class SessionStore:
         :class:`SessionNotFound`, :class:`SessionArchived`, or
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if not _lookup(event_id, "event id"):
+            raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         self._begin_write(doing)
         try:
@@ -823,6 +831,8 @@ class SessionStore:
         """
         _require_str(key, "metadata key")
         _require_str(value, "metadata value")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         doing = f"setting metadata {key!r} of session {session_id!r}"
         try:
             self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
@@ -836,6 +846,9 @@ class SessionStore:
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        _lookup(key, "metadata key")  # a key that cannot be stored was never set: None below
         try:
             row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
         except apsw.Error as exc:
@@ -873,8 +886,12 @@ class SessionStore:
         ...     [s.id for s in page], [s.id for s in store.list_sessions(before=page[-1])]
         (['s2', 's1'], ['s0'])
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
+        _v.optional_lookup_text(directory, "directory")
+        _v.optional_lookup_text(git_root, "git_root")
+        _v.boolean(include_archived, "include_archived")
+        limit = _v.limit(limit)
+        if before is not None:
+            _check_cursor(before)
         try:
             if before is None:
                 cursor: tuple[Any, ...] = _FIRST_PAGE
@@ -905,6 +922,8 @@ class SessionStore:
 
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
+        if not _lookup(session_id, "session id"):
+            return {}
         try:
             rows = self._conn.execute(_sql.METADATA_ALL, (session_id,))
             return {cast(str, key): cast(str, value) for key, value in rows}
@@ -939,11 +958,18 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
-        _require_str(session.id, "session id")
-        if metadata is not None and not all(
-            type(k) is str and type(v) is str for k, v in metadata.items()
-        ):
-            raise InvalidArgument("metadata keys and values must be str")
+        _check_imported_session(session)
+        _v.boolean(merge, "merge")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise InvalidArgument(f"metadata must be a dict, got {type(metadata).__name__}")
+            for key, value in metadata.items():
+                _v.text(key, "metadata key")
+                _v.text(value, f"metadata {key!r}")
+        if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
+            raise InvalidArgument(
+                f"events must be an iterable of StoredEvent, got {type(events).__name__}"
+            )
         conn = self._conn
         doing = f"importing session {session.id!r}"
         self._begin_write(doing)
@@ -972,8 +998,8 @@ class SessionStore:
             first_count = count
             inserted = 0
             for ev in events:
+                _check_imported_event(ev)
                 current_id = ev.id
-                _require_event_data(ev.event_data, ev.id)
                 if ev.session_id != session.id:
                     raise InvalidEvent(
                         f"event {ev.id!r} belongs to session {ev.session_id!r}, not {session.id!r}"
@@ -1240,6 +1266,58 @@ class SessionStore:
             vacuum=vacuum,
             progress=progress,
         )
+
+
+def _check_imported_session(session: object) -> None:
+    """A session record to import (sync pull, export/import): every field storable."""
+    if not isinstance(session, tuple) or not all(
+        hasattr(session, name) for name in StoredSession._fields
+    ):
+        raise InvalidArgument(
+            f"session must be a StoredSession or SessionSummary, got {type(session).__name__}"
+        )
+    s = cast(StoredSession, session)
+    _v.text(s.id, "session id")
+    where = f"session {s.id!r}"
+    for name in ("head_id", "server_session_id", "directory", "git_root"):
+        _v.optional_text(getattr(s, name), f"{where}: {name}")
+    for name in ("created_at", "updated_at"):
+        _v.integer(
+            getattr(s, name), f"{where}: {name}", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
+        )
+    if s.archived_at is not None:
+        _v.integer(
+            s.archived_at, f"{where}: archived_at", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
+        )
+
+
+def _check_imported_event(event: object) -> None:
+    """An event to import: the checks of an append, plus its session id and timestamp."""
+    if not isinstance(event, tuple) or len(event) != len(StoredEvent._fields):
+        raise InvalidEvent(f"events must be StoredEvent records, got {_v._clip(event)}")
+    e = cast(StoredEvent, event)
+    _v.event_fields(e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data)
+    _v.text(e.session_id, f"event {e.id!r}: session_id", error=InvalidEvent)
+    _v.integer(
+        e.created_at, f"event {e.id!r}: created_at", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
+    )
+
+
+def _check_cursor(before: object) -> None:
+    """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
+    if isinstance(before, str):
+        _v.lookup_text(before, "before")
+        return
+    if isinstance(before, StoredSession | SessionSummary) or (
+        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
+    ):
+        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
+        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
+        return
+    raise InvalidArgument(
+        "before must be a session id (str) or a row of an earlier page (StoredSession or "
+        f"SessionSummary), got {type(before).__name__}"
+    )
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {
