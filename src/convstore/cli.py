@@ -655,6 +655,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for python -m benchmarks")
     p.set_defaults(func=cmd_bench)
+
+    from .cli_server import add_server_commands  # the team server's deploy step (issue 17)
+
+    add_server_commands(commands)
     return parser
 
 

@@ -115,12 +115,9 @@ def export_jsonl(
             _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
         )
         return _generate(store, conn, cursor)
-    except UnicodeError:
+    except (apsw.Error, UnicodeError) as exc:
         _release(store, conn)
-        raise InvalidArgument("export filters and session ids must be valid UTF-8 text") from None
-    except apsw.Error as exc:
-        _release(store, conn)
-        raise store._translate(exc, "reading sessions to export") from None
+        raise store.translate_error(exc, "reading sessions to export") from None
     except BaseException:
         _release(store, conn)
         raise
@@ -138,21 +135,21 @@ def _snapshot(store: SessionStore) -> apsw.Connection:
         try:
             main.execute(_sql.SEARCH_FIELDS_GET)  # raises for a closed store
         except apsw.Error as exc:
-            raise store._translate(exc, "reading sessions to export") from None
+            raise store.translate_error(exc, "reading sessions to export") from None
         return main
     try:
         conn = apsw.Connection(
             main.filename, flags=apsw.SQLITE_OPEN_READONLY, vfs=main.open_vfs
         )
     except apsw.Error as exc:
-        raise store._translate(exc, "opening a snapshot to export") from None
+        raise store.translate_error(exc, "opening a snapshot to export") from None
     try:
         conn.set_busy_timeout(int(store._timeout * 1000))
         conn.execute(_sql.BEGIN_DEFERRED)
         conn.execute(_sql.SEARCH_FIELDS_GET).fetchall()  # the snapshot starts here
     except apsw.Error as exc:
         conn.close()
-        raise store._translate(exc, "opening a snapshot to export") from None
+        raise store.translate_error(exc, "opening a snapshot to export") from None
     return conn
 
 
@@ -215,11 +212,8 @@ def _generate(
                         "created_at": at,
                     }
                 )
-    except apsw.Error as exc:
-        raise store._translate(exc, "exporting sessions") from None
-    except UnicodeDecodeError as exc:
-        store._check_stored_text(exc, "exporting sessions")
-        raise
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, "exporting sessions") from None
     finally:
         _release(store, conn)
 
@@ -471,8 +465,6 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        if self.store._search_index:
-            self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
         head = line.data.get("head_id")
         if (
             head is not None
@@ -497,9 +489,7 @@ def import_jsonl(
     if progress is not None and not callable(progress):
         raise InvalidArgument(f"progress must be a callable or None, got {type(progress).__name__}")
     importer = _Importer(store, progress)
-    doing = "importing sessions"
-    store._begin_write(doing)
-    try:
+    with store.atomic("importing sessions"):
         for number, raw in enumerate(lines, start=1):
             line = _parse(number, raw)
             if line is None:
@@ -512,9 +502,7 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
+        store._catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

@@ -26,16 +26,23 @@ import time
 
 from . import _validate as _v
 from ._lean import TYPE_CHECKING
-from .errors import CommitUncertain, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
+from .errors import (
+    CommitUncertain,
+    InvalidArgument,
+    InvalidEvent,
+    NotStarted,
+    SessionArchived,
+    SessionNotFound,
+)
 from .gitroot import find_git_root
 from .ids import new_id
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._common import Clock
     from .models import StoredEvent
     from .service import SessionService
-    from .store import Clock
 
 __all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
 
@@ -92,24 +99,28 @@ class SessionManager:
         session_continue_minutes: float = 60,
         clock: Clock | None = None,
     ) -> None:
-        if (
-            isinstance(session_continue_minutes, bool)
-            or not isinstance(session_continue_minutes, int | float)
-            or not session_continue_minutes >= 0  # also refuses NaN
+        if isinstance(session_continue_minutes, bool) or not isinstance(
+            session_continue_minutes, int | float
         ):
             raise InvalidArgument(
-                "session_continue_minutes must be a number >= 0 (0 disables resuming), "
+                f"session_continue_minutes must be a number, got {session_continue_minutes!r}"
+            )
+        if not 0 <= session_continue_minutes < float("inf"):
+            raise InvalidArgument(
+                f"session_continue_minutes must be >= 0 and finite (0 disables resuming), "
                 f"got {session_continue_minutes!r}"
             )
-        _v.clock(clock)
-        if not isinstance(cwd, str | bytes | os.PathLike):
-            raise InvalidArgument(f"cwd must be a str or os.PathLike, got {type(cwd).__name__}")
+        if not isinstance(cwd, str | os.PathLike) or not isinstance(os.fspath(cwd), str):
+            raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {cwd!r}")
+        if clock is not None and not callable(clock):
+            raise InvalidArgument(f"clock must be a zero-argument callable, got {clock!r}")
         self._service = service
-        absolute = os.path.abspath(os.fsdecode(cwd))
+        absolute = os.path.abspath(cwd)
+        # Matched and stored as text every backend can hold (see storable_path).
         self._directory = storable_path(absolute)
         root = find_git_root(absolute)
         self._git_root = None if root is None else storable_path(root)
-        self._continue_secs = _v.window(session_continue_minutes * 60, "session_continue_minutes")
+        self._continue_secs = int(session_continue_minutes * 60)
         self._clock: Clock = clock if clock is not None else time.time
         self._invocation_id = new_id()
         self._session_id: str | None = None
@@ -136,9 +147,9 @@ class SessionManager:
 
     @property
     def session_id(self) -> str:
-        """The current session's id. Raises ``RuntimeError`` before :meth:`start`."""
+        """The current session's id. Raises :class:`~convstore.NotStarted` before :meth:`start`."""
         if self._session_id is None:
-            raise RuntimeError("SessionManager.start() has not been called")
+            raise NotStarted("SessionManager.start() has not been called: no current session yet")
         return self._session_id
 
     def start(self) -> bool:

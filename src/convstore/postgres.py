@@ -40,10 +40,12 @@ Design:
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, LiteralString, NoReturn
+from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -51,24 +53,33 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import _pgsql
+from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ._importplan import ImportPlan, StoredState, check_import, plan_import, references
+from ._pgdeadline import Watchdog, idle_connection_is_dead
 from .errors import (
+    CommitUncertain,
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
-    SessionArchived,
     SessionNotFound,
     StoreBusy,
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
-from .postgres_migrations import ensure_current
+from .postgres_migrations import SERVICE_ROLE, check_schema
+
+if TYPE_CHECKING:
+    from ._common import Clock
 
 __all__ = ["PostgresSessionService"]
 
-#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
-_FIRST_PAGE = (1 << 62, 1 << 62)
 #: Rows per round trip when a sync moves events in bulk.
 _CHUNK = 1000
+#: How long past ``timeout`` the client-side watchdog waits before it aborts a
+#: call: the server's own statement/lock timeouts, which give the precise
+#: error, fire first; the watchdog is the backstop for a server that does not
+#: answer at all. Every call returns within ``timeout + _GRACE`` (< 1 s over).
+_GRACE = 0.5
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
@@ -81,8 +92,6 @@ _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
 }
 
-#: A zero-argument callable returning the current Unix time in seconds.
-Clock = Callable[[], float]
 Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]
 
@@ -122,48 +131,73 @@ class PostgresSessionService:
     Opening applies pending migrations.
     """
 
-    __slots__ = ("_clock", "_owner", "_pool", "_timeout", "_where")
+    __slots__ = (
+        "_clock",
+        "_in_use",
+        "_lock",
+        "_max_size",
+        "_owner",
+        "_pool",
+        "_timeout",
+        "_watchdog",
+        "_where",
+    )
+    _owner: str
 
     def __init__(
         self,
         conninfo: str,
         *,
-        owner: str,
+        owner: str | None = None,
         clock: Clock | None = None,
         min_size: int = 1,
         max_size: int = 8,
-        timeout: float = 30.0,
-        migrate: bool = True,
+        timeout: float = 5.0,
     ) -> None:
         _require_str(conninfo, "conninfo")
-        _require_str(owner, "owner")
-        if not owner:
-            raise InvalidArgument("owner must be a non-empty str")
+        _require_optional_str(owner, "owner")
+        if owner == "":
+            raise InvalidArgument("owner must be a non-empty str or None (the login role)")
         if not 0 <= min_size <= max_size or max_size < 1:
             raise InvalidArgument(
                 f"pool sizes must satisfy 0 <= min_size <= max_size, max_size >= 1: "
                 f"{min_size}, {max_size}"
             )
-        self._owner = owner
-        self._clock: Clock = clock if clock is not None else time.time
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
+        self._clock: Clock | None = clock
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
+        self._lock = threading.Lock()
+        self._in_use = 0
+        self._max_size = max_size
+        self._watchdog = Watchdog(owner or "login-role")
         self._pool: ConnectionPool[Conn] = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            kwargs=_connection_settings(conninfo, self._timeout),
             timeout=self._timeout,
             open=False,
-            name=f"convstore:{owner}",
+            name=f"convstore:{owner or 'login-role'}",
         )
         try:
             self._pool.open(wait=min_size > 0, timeout=self._timeout)
-            if migrate:
-                with self._conn("checking the schema") as conn:
-                    ensure_current(conn, self._where, self._clock)
+            with self._conn("checking the schema") as conn:
+                check_schema(conn, self._where)
+                row = conn.execute(_pgsql.ROLE_WHOAMI).fetchone()
+            assert row is not None
+            login, acts_for_others = str(row[0]), bool(row[1])
+            if owner is not None and owner != login and not acts_for_others:
+                raise StoreError(
+                    f"role {login!r} may not act for owner {owner!r} on {self._where}: that "
+                    f"needs membership in the role {SERVICE_ROLE!r} "
+                    f"(GRANT {SERVICE_ROLE} TO {login}); pass owner=None to use your own rows"
+                )
+            self._owner = login if owner is None else owner
         except BaseException as exc:
             self._pool.close()
+            self._watchdog.close()
             if isinstance(exc, PoolTimeout):
                 raise StoreError(
                     f"cannot connect to {self._where} within {self._timeout:g}s "
@@ -183,20 +217,50 @@ class PostgresSessionService:
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
 
-    def _now(self) -> int:
-        return int(self._clock())
+    def _now(self) -> int | None:
+        """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
+        return None if self._clock is None else int(self._clock())
 
-    def _translate(self, exc: BaseException, doing: str) -> BaseException:
-        """Map a psycopg/pool exception to the typed error a caller can act on."""
+    def _translate(
+        self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
+    ) -> BaseException:
+        """Map a psycopg/pool exception to the typed error a caller can act on.
+
+        ``fired``: the client-side deadline aborted the call. ``write``: the
+        call sent a write, so a connection lost before the answer arrived is
+        :class:`CommitUncertain` (the write may be stored; retry with the same
+        ids, SPEC 2.1), not a plain failure.
+        """
         if isinstance(exc, StoreError):
             return exc
         if isinstance(exc, PoolTimeout):
-            return StoreBusy(
-                f"no connection to {self._where} became free within {self._timeout:g}s "
-                f"while {doing}"
+            if self._in_use >= self._max_size:
+                return StoreBusy(
+                    f"all {self._max_size} connections to {self._where} stayed busy for "
+                    f"{self._timeout:g}s while {doing} (a larger max_size, or fewer threads)"
+                )
+            return StoreError(
+                f"cannot reach {self._where} within {self._timeout:g}s while {doing}: the "
+                "server is down, unreachable or not accepting connections"
             )
-        if isinstance(exc, pgerrors.LockNotAvailable | pgerrors.QueryCanceled):
+        if fired:
+            if write:
+                return CommitUncertain(
+                    f"{self._where} did not answer within {self._timeout:g}s while {doing}: "
+                    "the write may or may not be stored; retry with the same ids (a stored "
+                    "one is returned, never doubled)"
+                )
+            return StoreError(
+                f"{self._where} did not answer within {self._timeout:g}s while {doing}: the "
+                "server is hung or unreachable"
+            )
+        if isinstance(exc, pgerrors.LockNotAvailable):
             return StoreBusy(f"{self._where} stayed locked while {doing}: {exc}")
+        if isinstance(exc, pgerrors.QueryCanceled):
+            return StoreError(
+                f"{self._where} did not finish {doing} within {self._timeout:g}s "
+                f"(statement_timeout): {exc}"
+            )
         if isinstance(exc, pgerrors.DeadlockDetected | pgerrors.SerializationFailure):
             return StoreBusy(f"{self._where}: {doing} conflicted with another writer: {exc}")
         if isinstance(exc, UnicodeError):
@@ -205,10 +269,16 @@ class PostgresSessionService:
             return InvalidArgument(f"{doing}: a value cannot be stored ({exc})")
         if isinstance(exc, psycopg.errors.UndefinedTable):
             return StoreError(
-                f"{self._where} has no convstore schema while {doing}: open it with "
-                "migrate=True once"
+                f"{self._where} has no convstore schema while {doing}: run "
+                "`convstore server migrate --conninfo ...` once"
             )
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            if write and getattr(exc, "sqlstate", None) is None:
+                return CommitUncertain(
+                    f"lost the connection to {self._where} while {doing}: the write may or "
+                    "may not be stored; retry with the same ids (a stored one is returned, "
+                    "never doubled)"
+                )
             return StoreError(f"lost the connection to {self._where} while {doing}: {exc}")
         if isinstance(exc, psycopg.Error):
             return StoreError(f"{self._where}: {doing} failed: {exc}")
@@ -218,13 +288,46 @@ class PostgresSessionService:
         raise self._translate(exc, doing) from None
 
     @contextmanager
-    def _conn(self, doing: str) -> Iterator[Conn]:
-        """A pooled connection; every psycopg error inside becomes a typed error."""
+    def _conn(
+        self,
+        doing: str,
+        *,
+        write: bool = False,
+        budget: float | None = None,
+        mapper: Callable[[BaseException], BaseException] | None = None,
+    ) -> Iterator[Conn]:
+        """A pooled connection for one call, bounded by ``timeout`` (or ``budget``) in all.
+
+        The pool wait gets the budget; the work gets what is left, watched by
+        the client-side deadline. Every psycopg error becomes a typed error
+        (``mapper`` first, for errors a caller names more precisely).
+        """
+        budget = self._timeout if budget is None else budget
+        fired = False
+        start = time.monotonic()
         try:
-            with self._pool.connection() as conn:
+            while True:
+                conn = self._pool.getconn(timeout=max(0.0, start + budget - time.monotonic()))
+                if not idle_connection_is_dead(conn):
+                    break
+                conn.close()  # closed by the server (a restart): discard, take the next
+                self._pool.putconn(conn)
+            with self._lock:
+                self._in_use += 1
+            token = self._watchdog.arm(start + budget + _GRACE, conn)
+            try:
                 yield conn
+            finally:
+                fired = self._watchdog.disarm(token)
+                with self._lock:
+                    self._in_use -= 1
+                self._pool.putconn(conn)
         except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(exc, doing)
+            if mapper is not None and not fired:
+                mapped = mapper(exc)
+                if mapped is not exc:
+                    raise mapped from None
+            raise self._translate(exc, doing, fired=fired, write=write) from None
 
     def _one(self, sql: LiteralString, params: dict[str, Any], doing: str) -> Row | None:
         with self._conn(doing) as conn:
@@ -235,7 +338,7 @@ class PostgresSessionService:
             return conn.execute(sql, params).fetchall()
 
     def _rowcount(self, sql: LiteralString, params: dict[str, Any], doing: str) -> int:
-        with self._conn(doing) as conn:
+        with self._conn(doing, write=True) as conn:
             return conn.execute(sql, params).rowcount
 
     def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> StoreError:
@@ -245,19 +348,12 @@ class PostgresSessionService:
             {"owner": self._owner, "session_id": session_id},
             f"reading session {session_id!r}",
         )
-        if row is None:
-            return SessionNotFound(f"session {session_id!r} does not exist")
-        if row[0] is not None:
-            return SessionArchived(
-                f"session {session_id!r} is archived; start a new session to continue"
-            )
-        return InvalidEvent(
-            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
-        )
+        archived = None if row is None else row[0] is not None
+        return why_not_appended(session_id, event_id, parent_id, archived)
 
     def _event_error(self, exc: BaseException, event_id: str) -> BaseException:
         if isinstance(exc, pgerrors.UniqueViolation):
-            return DuplicateId(f"event id {event_id!r} is already used")
+            return event_refused("duplicate", event_id)
         if isinstance(
             exc,
             pgerrors.CheckViolation
@@ -265,7 +361,7 @@ class PostgresSessionService:
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
-            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+            return event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
         return exc
@@ -273,6 +369,7 @@ class PostgresSessionService:
     def close(self) -> None:
         """Close the pool (waits for connections in use). Idempotent."""
         self._pool.close()
+        self._watchdog.close()
 
     def __enter__(self) -> PostgresSessionService:
         return self
@@ -301,14 +398,47 @@ class PostgresSessionService:
             "git_root": git_root,
             "now": now,
         }
+        start = time.monotonic()
+
+        def duplicate(exc: BaseException) -> BaseException:
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return DuplicateId(f"session id {id!r} is already used")
+            return exc
+
         try:
-            with self._pool.connection() as conn:
-                conn.execute(_pgsql.SESSION_INSERT, params)
-        except pgerrors.UniqueViolation:
-            raise DuplicateId(f"session id {id!r} is already used") from None
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(exc, doing)
-        return StoredSession(id, None, None, directory, git_root, now, now, None)
+            with self._conn(doing, write=True, mapper=duplicate) as conn:
+                row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
+        except DuplicateId:
+            same = self._stored_session_if_same(id, directory, git_root)
+            if same is None:
+                raise
+            return same  # SPEC 2.1: an idempotent replay
+        except CommitUncertain:
+            left = self._timeout - (time.monotonic() - start)
+            if left < 0.2:
+                raise
+            try:
+                same = self._stored_session_if_same(id, directory, git_root, budget=left)
+            except StoreError:
+                same = None
+            if same is None:
+                raise
+            return same  # the lost commit was stored: resolved here
+        assert row is not None
+        created: int = row[0]
+        return StoredSession(id, None, None, directory, git_root, created, created, None)
+
+    def _stored_session_if_same(
+        self, id: str, directory: str | None, git_root: str | None, budget: float | None = None
+    ) -> StoredSession | None:
+        """The stored session when it has this directory and git root (a replay), else None."""
+        with self._conn(f"reading session {id!r}", budget=budget) as conn:
+            row = conn.execute(_pgsql.SESSION_GET, {"owner": self._owner, "session_id": id})
+            found = row.fetchone()
+        if found is None:
+            return None
+        stored = StoredSession._make(found)
+        return stored if (stored.directory, stored.git_root) == (directory, git_root) else None
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
@@ -323,13 +453,19 @@ class PostgresSessionService:
         self, directory: str | None, git_root: str | None, max_age_secs: int
     ) -> StoredSession | None:
         """Newest live session of this owner for the directory or git root, in the window."""
+        if isinstance(max_age_secs, bool) or not isinstance(max_age_secs, int | float):
+            raise InvalidArgument(f"max_age_secs must be a number of seconds: {max_age_secs!r}")
+        if max_age_secs != max_age_secs:  # NaN
+            raise InvalidArgument("max_age_secs must be a number of seconds, not NaN")
+        max_age = int(max(-(1 << 62), min(1 << 62, max_age_secs)))
         row = self._one(
             _pgsql.SESSION_RESUMABLE,
             {
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "cutoff": self._now() - int(max_age_secs),
+                "now": self._now(),
+                "max_age": max_age,
             },
             "looking up a resumable session",
         )
@@ -390,14 +526,68 @@ class PostgresSessionService:
             "event_data": event_data,
             "now": now,
         }
+        at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
+        replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
+        start = time.monotonic()
         try:
-            with self._pool.connection() as conn:
+            with self._conn(
+                doing, write=True, mapper=lambda exc: self._event_error(exc, event_id)
+            ) as conn:
                 row = conn.execute(sql, params).fetchone()
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(self._event_error(exc, event_id), doing)
+        except DuplicateId:
+            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            if same is None:
+                raise
+            return same  # SPEC 2.1: an idempotent replay
+        except CommitUncertain:
+            left = self._timeout - (time.monotonic() - start)
+            if left < 0.2:
+                raise
+            try:
+                same = self._stored_event_if_same(
+                    *replay, event_type, event_data, at_head, budget=left
+                )
+            except StoreError:
+                same = None
+            if same is None:
+                raise
+            return same  # the lost commit was stored: resolved here
         if row is None:
+            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            if same is not None:
+                return same  # a replay on a session archived since
             raise self._why_not(session_id, event_id, parent_id)
-        return StoredEvent(event_id, session_id, row[0], invocation_id, event_type, event_data, now)
+        return StoredEvent(
+            event_id, session_id, row[0], invocation_id, event_type, event_data, row[1]
+        )
+
+    def _stored_event_if_same(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+        any_parent: bool,
+        budget: float | None = None,
+    ) -> StoredEvent | None:
+        """The stored event when it is this exact append (SPEC 2.1 replay), else None."""
+        with self._conn(f"reading event {event_id!r}", budget=budget) as conn:
+            rows = conn.execute(
+                _pgsql.SYNC_EVENTS_EXISTING, {"owner": self._owner, "ids": [event_id]}
+            ).fetchall()
+        if not rows:
+            return None
+        ev = StoredEvent._make(rows[0])
+        same = (
+            ev.session_id == session_id
+            and (any_parent or ev.parent_id == parent_id)
+            and ev.invocation_id == invocation_id
+            and ev.event_type == event_type
+            and ev.event_data == event_data
+        )
+        return ev if same else None
 
     def append_event(
         self,
@@ -529,7 +719,7 @@ class PostgresSessionService:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
-        cursor: tuple[int, int] = _FIRST_PAGE
+        cursor: tuple[int, int] = FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
             found = self._one(
@@ -541,16 +731,8 @@ class PostgresSessionService:
                 raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
             updated_at = found[0] if isinstance(before, str) else before.updated_at
             cursor = (updated_at, found[1])
-        if directory is not None and git_root is not None:
-            filt = "EITHER"
-        elif directory is not None:
-            filt = "DIRECTORY"
-        elif git_root is not None:
-            filt = "GIT_ROOT"
-        else:
-            filt = "ALL"
         rows = self._all(
-            _LIST_SQL[filt, bool(include_archived)],
+            _LIST_SQL[list_filter(directory, git_root), bool(include_archived)],
             {
                 "owner": self._owner,
                 "cursor_updated_at": cursor[0],
@@ -613,172 +795,181 @@ class PostgresSessionService:
         """Store a session and its events with their own ids and times; return events added.
 
         The server twin of :meth:`convstore.SessionStore.import_session`, with
-        the same rules, in one transaction under the session's row lock: a new
-        session is created with all its fields; an existing one (same id,
-        directory, git root and creation time) receives only the events it
-        lacks, appended in the given order (parents first). An event this
-        owner already has with identical content is skipped; with different
-        content (or in another session) it is a :class:`DuplicateId` naming
-        it, and nothing at all is written. The head follows the newer activity
-        (ties: the incoming side), ``updated_at`` is the later one, an archived
-        session stays archived, and ``metadata`` values are upserted.
+        the same rules (:mod:`convstore._importplan` decides for both), in one
+        transaction under the session's row lock: a new session is created
+        with all its fields; an existing one (same id, directory, git root and
+        creation time) receives only the events it lacks, appended in the
+        given order (parents first). An event this owner already has with
+        identical content is skipped; with different content (or in another
+        session) it is a :class:`DuplicateId` naming it, and nothing at all is
+        written. The head follows the newer activity (ties: the incoming
+        side), ``updated_at`` is the later one, an archived session stays
+        archived, and changed ``metadata`` values are upserted.
         ``merge=False`` refuses an existing session instead.
         """
-        evs = list(events)
-        name = session.id
-        _require_str(name, "session id")
-        for ev in evs:
-            if ev.session_id != name:
-                raise InvalidEvent(
-                    f"event {ev.id!r} belongs to session {ev.session_id!r}, not {name!r}"
+        evs, meta = check_import(session, events, metadata)
+        doing = f"importing session {session.id!r}"
+        plan: ImportPlan | None = None
+
+        def culprit(exc: BaseException) -> BaseException:
+            """Name what a failed import stumbled on (the transaction rolled back)."""
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return DuplicateId(
+                    f"{doing}: an event id was taken by a concurrent writer; nothing was written"
                 )
-        meta = dict(metadata or {})
-        if not all(type(k) is str and type(v) is str for k, v in meta.items()):
-            raise InvalidArgument("metadata keys and values must be str")
-        base = {"owner": self._owner, "session_id": name}
-        doing = f"importing session {name!r}"
-        current: str | None = None
-        added: list[dict[str, Any]] = []
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                created = (
-                    conn.execute(
-                        _pgsql.SYNC_SESSION_INSERT,
-                        {
-                            **base,
-                            "directory": session.directory,
-                            "git_root": session.git_root,
-                            "created_at": session.created_at,
-                            "updated_at": session.updated_at,
-                            "archived_at": session.archived_at,
-                        },
-                    ).rowcount
-                    == 1
-                )
-                locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
-                if locked is None:  # pragma: no cover - inserted or present, and locked
-                    raise StoreError(f"{doing}: the session vanished")
-                sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
-                if not created:
-                    if not merge:
-                        raise DuplicateId(f"session id {name!r} is already used")
-                    if (directory, git_root, created_at) != (
-                        session.directory,
-                        session.git_root,
-                        session.created_at,
-                    ):
-                        raise DuplicateId(
-                            f"session {name!r} already exists with a different directory, git "
-                            "root or creation time: another session with the same id"
-                        )
-                existing: dict[str, StoredEvent] = {}
-                for start in range(0, len(evs), _CHUNK):
-                    ids = [e.id for e in evs[start : start + _CHUNK]]
-                    rows = conn.execute(_pgsql.SYNC_EVENTS_EXISTING, {**base, "ids": ids})
-                    for row in rows.fetchall():
-                        existing[row[0]] = StoredEvent._make(row)
-                known = {e.id for e in existing.values() if e.session_id == name}
-                if head is not None:
-                    known.add(head)
-                outside = {e.parent_id for e in evs if e.parent_id is not None} - known
-                if outside - {e.id for e in evs} and count:
-                    # Rare: a parent the batch does not carry; it may be older on the server.
-                    known.update(r[0] for r in conn.execute(_pgsql.EVENTS_LOAD, base).fetchall())
-                for ev in evs:
-                    current = ev.id
-                    old = existing.get(ev.id)
-                    if old is not None:
-                        if old != ev:
-                            what = (
-                                f"in session {old.session_id!r}"
-                                if old.session_id != name
-                                else "with different content"
-                            )
-                            raise DuplicateId(
-                                f"event {ev.id!r} of session {name!r} conflicts: the server "
-                                f"already has an event with that id {what}; nothing was written"
-                            )
-                        continue
-                    if ev.parent_id is not None and ev.parent_id not in known:
-                        raise InvalidEvent(
-                            f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
-                            f"of session {name!r}"
-                        )
-                    known.add(ev.id)
-                    count += 1
-                    added.append(
-                        {
-                            **base,
-                            "sid": sid,
-                            "seq": count,
-                            "event_id": ev.id,
-                            "parent_id": ev.parent_id,
-                            "invocation_id": ev.invocation_id,
-                            "event_type": ev.event_type,
-                            "event_data": ev.event_data,
-                            "created_at": ev.created_at,
-                        }
-                    )
-                current = None
-                if created or session.updated_at >= updated_at:
-                    new_head, new_updated = session.head_id, session.updated_at
-                else:
-                    new_head, new_updated = head, updated_at
-                if new_head is not None and new_head not in known:
-                    raise InvalidEvent(
-                        f"session {name!r}: head {new_head!r} is not one of its events"
-                    )
-                new_archived = archived_at if archived_at is not None else session.archived_at
-                with conn.cursor() as cur:
-                    for start in range(0, len(added), _CHUNK):
-                        cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
-                if (
-                    created
-                    or added
-                    or (new_head, new_updated, new_archived)
-                    != (
-                        head,
-                        updated_at,
-                        archived_at,
-                    )
-                ):
-                    conn.execute(
-                        _pgsql.SYNC_SESSION_FINISH,
-                        {
-                            **base,
-                            "sid": sid,
-                            "head_id": new_head,
-                            "updated_at": new_updated,
-                            "archived_at": new_archived,
-                            "added": len(added),
-                        },
-                    )
-                if meta:
-                    stored = conn.execute(
-                        _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [name]}
-                    ).fetchall()
-                    have = {key: value for _, key, value in stored}
-                    changed = [
-                        {"owner": self._owner, "sid": sid, "key": k, "value": v, "now": new_updated}
-                        for k, v in sorted(meta.items())
-                        if have.get(k) != v
-                    ]
-                    if changed:
-                        with conn.cursor() as cur:
-                            cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
-        except StoreError:
-            raise
-        except pgerrors.UniqueViolation:
-            raise DuplicateId(
-                f"{doing}: an event id was taken by a concurrent writer; nothing was written"
-            ) from None
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            if current is None and added:  # failed inside the bulk insert: find the culprit
-                current = next((e.id for e in evs if not _is_json(e.event_data)), None)
-            if current is not None:
-                self._fail(self._event_error(exc, current), f"{doing} (at event {current!r})")
-            self._fail(exc, doing)
-        return len(added)
+            if plan is not None and plan.events:  # failed inside the bulk insert: find it
+                bad = next((e.id for e in plan.events if not _is_json(e.event_data)), None)
+                if bad is not None:
+                    mapped = self._event_error(exc, bad)
+                    if mapped is not exc:
+                        return mapped
+            return exc
+
+        with self._conn(doing, write=True, mapper=culprit) as conn, conn.transaction():
+            sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
+            self._write_import(conn, sid, count, plan)
+        return len(plan.events)
+
+    def _plan_import(
+        self,
+        conn: Conn,
+        session: StoredSession | SessionSummary,
+        evs: list[StoredEvent],
+        meta: dict[str, str],
+        merge: bool,
+    ) -> tuple[int, int, ImportPlan]:
+        """Create-or-lock the session row, read what the plan needs, decide."""
+        base = {"owner": self._owner, "session_id": session.id}
+        created = (
+            conn.execute(
+                _pgsql.SYNC_SESSION_INSERT,
+                {
+                    **base,
+                    "directory": session.directory,
+                    "git_root": session.git_root,
+                    "created_at": session.created_at,
+                    "updated_at": session.updated_at,
+                    "archived_at": session.archived_at,
+                },
+            ).rowcount
+            == 1
+        )
+        locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
+        if locked is None:  # pragma: no cover - inserted or present, and locked
+            raise StoreError(f"importing session {session.id!r}: the session vanished")
+        sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
+        # The server records its own id (SYNC_SESSION_FINISH): the client's is not compared.
+        stored = StoredState(
+            directory,
+            git_root,
+            created_at,
+            updated_at,
+            archived_at,
+            head,
+            session.server_session_id,
+        )
+        existing = self._stored_events(conn, [e.id for e in evs])
+        refs = references(session, evs)
+        known = [
+            e.id for e in self._stored_events(conn, refs).values() if e.session_id == session.id
+        ]
+        stored_meta: dict[str, str] = {}
+        if meta and not created:
+            rows = conn.execute(
+                _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [session.id]}
+            )
+            stored_meta = {key: value for _, key, value in rows.fetchall()}
+        plan = plan_import(
+            session,
+            evs,
+            merge=merge,
+            stored=None if created else stored,
+            existing=existing,
+            known=known,
+            stored_metadata=stored_meta,
+            metadata=meta,
+        )
+        return sid, count, plan
+
+    def _stored_events(self, conn: Conn, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """This owner's stored events among ``ids`` (any session), by id, a chunk a round trip."""
+        wanted = list(ids)
+        found: dict[str, StoredEvent] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            params = {"owner": self._owner, "ids": wanted[start : start + _CHUNK]}
+            for row in conn.execute(_pgsql.SYNC_EVENTS_EXISTING, params).fetchall():
+                found[row[0]] = StoredEvent._make(row)
+        return found
+
+    def _write_import(self, conn: Conn, sid: int, count: int, plan: ImportPlan) -> None:
+        """Execute an import plan inside the import's transaction."""
+        owner = self._owner
+        added = [
+            {
+                "owner": owner,
+                "sid": sid,
+                "seq": seq,
+                "event_id": ev.id,
+                "parent_id": ev.parent_id,
+                "invocation_id": ev.invocation_id,
+                "event_type": ev.event_type,
+                "event_data": ev.event_data,
+                "created_at": ev.created_at,
+            }
+            for seq, ev in enumerate(plan.events, start=count + 1)
+        ]
+        with conn.cursor() as cur:
+            for start in range(0, len(added), _CHUNK):
+                cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
+        if plan.touch:
+            conn.execute(
+                _pgsql.SYNC_SESSION_FINISH,
+                {
+                    "owner": owner,
+                    "sid": sid,
+                    "head_id": plan.head_id,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                    "added": len(added),
+                },
+            )
+        if plan.metadata:
+            changed = [
+                {"owner": owner, "sid": sid, "key": k, "value": v, "now": plan.updated_at}
+                for k, v in plan.metadata
+            ]
+            with conn.cursor() as cur:
+                cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+
+
+def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
+    """libpq settings that bound every call by ``timeout`` on the server and the wire.
+
+    ``connect_timeout`` (whole seconds, at least 2: libpq's floor);
+    ``statement_timeout`` and a slightly shorter ``lock_timeout`` (so a lock
+    wait is reported as one: :class:`StoreBusy`); TCP keepalives and
+    ``tcp_user_timeout`` to notice a peer that vanished. Settings already in
+    ``conninfo``'s ``options`` come first and ours are appended. Behind
+    PgBouncer in transaction mode set ``ignore_startup_parameters = options``
+    and give the roles these timeouts with ``ALTER ROLE ... SET`` instead
+    (docs/deploy-server.md).
+    """
+    ms = max(1, int(timeout * 1000))
+    try:
+        given = conninfo_to_dict(conninfo).get("options") or ""
+    except psycopg.Error:
+        given = ""
+    options = f"{given} -c statement_timeout={ms} -c lock_timeout={max(1, int(ms * 0.8))}"
+    return {
+        "autocommit": True,
+        "connect_timeout": max(2, math.ceil(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, int(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": ms,
+        "options": options.strip(),
+    }
 
 
 def _is_json(text: str) -> bool:

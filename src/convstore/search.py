@@ -11,11 +11,17 @@ What is indexed
 
 How it is kept
     An external-content FTS5 table (``event_search``) holds tokens only; the
-    text is read back from ``session_events`` for snippets. It is updated
-    inside the same transaction as every insert or delete of an event (new
-    events by explicit statements in the store's append and import paths,
-    deletions by triggers), so appends, batch appends, imports and purges all
-    keep it exact, and a rolled-back append leaves no trace in it.
+    text is read back from ``session_events`` for snippets. Appends do not
+    write it: a trigger records, once per session, the watermark above which
+    that session's events are not indexed yet (table ``search_pending``, in
+    the append's own transaction), and the index catches up in bulk -- one
+    range statement -- before every search, inside ``append_events`` and
+    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    search sees every event whose append has returned, in any process, and a
+    crash between an append and the catch-up loses nothing. Deletions (purge)
+    catch up first, then triggers remove the rows, in the same transaction:
+    code that deletes events by hand must do the same (``index_pending()``
+    first), or the delete trigger removes index entries that were never added.
 
 Ranking
     ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
@@ -115,7 +121,7 @@ def search(
 
     See :meth:`convstore.SessionStore.search`.
     """
-    # Arguments first (the query's cost is capped before SQLite plans it).
+    # Arguments first; the query's cost is capped before SQLite plans it.
     _v.search_query(query, literal=_v.boolean(literal, "literal"))
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
         raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
@@ -125,32 +131,30 @@ def search(
         raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
     _v.text(markers[0], "markers[0]")
     _v.text(markers[1], "markers[1]")
-    if event_types is not None and (
-        isinstance(event_types, bytes) or not hasattr(event_types, "__iter__")
-    ):
-        raise InvalidArgument(
-            f"event_types must be a str or an iterable of str, got {type(event_types).__name__}"
-        )
-    if not store._search_index:
-        store._search_index = search_indexing(store)  # another process may have turned it on
-        if not store._search_index:
-            raise InvalidArgument(
-                f"search indexing is off for database {store.path!r}: turn it on with "
-                "set_search_indexing(True) (rebuilds the index)"
-            )
     types_json: str | None = None
     if event_types is not None:
         if isinstance(event_types, str):
             event_types = [event_types]
+        if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
+            raise InvalidArgument(
+                f"event_types must be a str or an iterable of str, got {type(event_types).__name__}"
+            )
         types = list(event_types)
         for kind in types:
             _v.text(kind, "event_types item")
         types_json = json.dumps(types)
+    if not store.indexes_search and not store.search_indexing():
+        # (read again: another process may have turned it on)
+        raise InvalidArgument(
+            f"search indexing is off for database {store.path!r}: turn it on with "
+            "set_search_indexing(True) (rebuilds the index)"
+        )
     match = literal_query(query) if literal else query
     if not match.strip():
         raise InvalidArgument("search query is empty")
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    store.index_pending()  # read-your-writes: index what was appended since the last search
     params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
     sql = _sql.SEARCH_EVENTS
     if order == "recent":
@@ -163,10 +167,8 @@ def search(
         rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
         raise _bad_query(query, exc) from None
-    except UnicodeError as exc:
-        raise InvalidArgument(f"search: a value is not valid UTF-8 text ({exc})") from None
-    except apsw.Error as exc:
-        raise store._translate(exc, f"searching for {query!r}") from None
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, f"searching for {query!r}") from None
     return [SearchHit._make(row) for row in rows]
 
 
@@ -175,7 +177,7 @@ def search_fields(store: SessionStore) -> tuple[str, ...]:
     try:
         value = store.connection.execute(_sql.SEARCH_FIELDS_GET).get
     except apsw.Error as exc:
-        raise store._translate(exc, "reading the search configuration") from None
+        raise store.translate_error(exc, "reading the search configuration") from None
     if not isinstance(value, str):
         raise StoreError(f"database {store.path!r}: the search configuration is missing")
     return tuple(json.loads(value))
@@ -231,10 +233,7 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
     current fields also repairs a damaged index.
     """
     paths = _validate_fields(store, fields)
-    conn = store.connection
-    doing = f"configuring search fields {paths!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(f"configuring search fields {paths!r}") as conn:
         for drop in (
             _sql.SEARCH_DROP_TRIGGER_INSERT,
             _sql.SEARCH_DROP_TRIGGER_DELETE,
@@ -254,21 +253,20 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
             _sql.SEARCH_CREATE_TRIGGER_UPDATE,
         ):
             conn.execute(create.format(**bodies))
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
         conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
         conn.execute(_sql.SEARCH_REBUILD)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = True
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
+    store.search_indexing()  # the store picks the new setting up
 
 
 def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     """Turn full-text indexing of new events on or off for this database.
 
-    Off: the index is emptied, its triggers dropped, and appends skip the
-    index statement (a single append then costs about half as much — see
-    ``benchmarks/RESULTS.md``); :func:`search` raises :class:`InvalidArgument`.
+    Off: the index is emptied and its triggers dropped, so appends no longer
+    record a watermark and batches and imports skip the catch-up;
+    :func:`search` raises :class:`InvalidArgument`.
     On: the index is rebuilt over every stored event (as long as the
     migration that first built it) and kept in step again. The setting is
     stored in the database; other processes pick it up when they next open it,
@@ -279,31 +277,27 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     if enabled:
         configure_search(store, search_fields(store))
         return
-    conn = store.connection
-    doing = "turning search indexing off"
-    store._begin_write(doing)
-    try:
+    with store.atomic("turning search indexing off") as conn:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_DELETE_ALL)
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
         conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = False
+    store.search_indexing()  # the store picks the new setting up
 
 
 def search_indexing(store: SessionStore) -> bool:
     """Whether this database indexes new events for search (stored setting, default on)."""
-    try:
-        value = store.connection.execute(_sql.SEARCH_INDEXING_GET).get
-    except apsw.Error as exc:
-        raise store._translate(exc, "reading the search setting") from None
-    return bool(value != "off")
+    return store.search_indexing()
 
 
 def check_index(store: SessionStore) -> None:
-    """Raise :class:`StoreError` when the index disagrees with the stored events."""
+    """Raise :class:`StoreError` when the index disagrees with the stored events.
+
+    Pending events are indexed first: an event not indexed *yet* is no damage.
+    """
+    store.index_pending()
     try:
         store.connection.execute(_sql.SEARCH_INTEGRITY_CHECK)
     except apsw.Error as exc:

@@ -26,8 +26,16 @@ import apsw
 
 from . import _sql
 from . import _validate as _v
+from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
-from .connection import MEMORY, close_quietly, normalize_path, open_connection
+from .connection import (
+    MEMORY,
+    BackgroundCheckpointer,
+    close_quietly,
+    normalize_path,
+    open_connection,
+)
 from .errors import (
     CommitUncertain,
     DuplicateId,
@@ -44,24 +52,20 @@ from .models import SessionSummary, StoredEvent, StoredSession
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
-    from typing import Any, NoReturn
+    from typing import Any
 
+    from ._common import Clock
+    from ._importplan import ImportPlan
     from .connection import PathArg, Synchronous
     from .exporting import ImportReport
     from .retention import PurgeReport
     from .search import SearchHit
-
-    #: A zero-argument callable returning the current Unix time in seconds.
-    Clock = Callable[[], float]
 
 __all__ = ["SessionStore", "NewEvent"]
 
 #: ``tuple.__new__(Record, row)``: builds a record from a row entirely in C, about
 #: twice as fast as ``Record._make`` — it matters when a load returns thousands.
 _new_tuple = tuple.__new__
-
-#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
-_FIRST_PAGE = (1 << 62, 1 << 62)
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -77,6 +81,83 @@ class NewEvent(NamedTuple):
     invocation_id: str
     event_type: str
     event_data: str
+
+
+class Atomic:
+    """The write transaction :meth:`SessionStore.atomic` returns (a context manager).
+
+    A class rather than :func:`contextlib.contextmanager`: it costs a few
+    hundred nanoseconds on the append's hot path instead of a generator's
+    microsecond, and ``import convstore`` stays free of :mod:`contextlib`.
+    ``doing`` and ``event_id`` may be updated inside the block so that an
+    error names the step that failed.
+    """
+
+    __slots__ = ("_store", "doing", "event_id")
+
+    def __init__(self, store: SessionStore, doing: str, event_id: str | None = None) -> None:
+        self._store = store
+        self.doing = doing
+        self.event_id = event_id
+
+    def __enter__(self) -> apsw.Connection:
+        store = self._store
+        try:
+            store._conn.execute(_sql.BEGIN_IMMEDIATE)
+        except apsw.Error as exc:
+            raise store.translate_error(exc, self.doing) from None
+        return store._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        store = self._store
+        if exc is None:
+            try:
+                store._conn.execute(_sql.COMMIT)
+            except apsw.Error as error:
+                store._rollback()
+                raise store.translate_error(error, self.doing) from None
+            return
+        store._rollback()
+        if isinstance(exc, apsw.ConstraintError) and self.event_id is not None:
+            raise constraint_error(str(exc), self.event_id) from None
+        typed = store.translate_error(exc, self.doing)
+        if typed is not exc:
+            raise typed from None
+
+
+def _stored_state(row: tuple[Any, ...]) -> StoredState:
+    """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
+    _, head, server, directory, git_root, created, updated, archived = row
+    return StoredState(directory, git_root, created, updated, archived, head, server)
+
+
+def constraint_error(message: str, event_id: str) -> StoreError:
+    """Sort SQLite's constraint failure (its message) into the typed error for ``event_id``."""
+    if "UNIQUE" in message or "PRIMARY KEY" in message:
+        return event_refused("duplicate", event_id)
+    return event_refused("json" if "CHECK" in message else "other", event_id, message)
+
+
+def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
+    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
+    _v.text(value, what, error=error)
+
+
+def _require_optional_str(
+    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
+) -> None:
+    """``None`` or a ``str`` that can be stored: :func:`convstore._validate.optional_text`."""
+    _v.optional_text(value, what, error=error)
+
+
+def _lookup(value: object, what: str) -> bool:
+    """Type-check a name used only for a lookup; ``False`` when it can match nothing."""
+    return _v.lookup_text(value, what)
 
 
 def _new_events(events: object) -> list[NewEvent]:
@@ -99,31 +180,25 @@ def _new_events(events: object) -> list[NewEvent]:
     return items
 
 
-def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
-    _v.text(value, what, error=error)
+def _check_cursor(before: object) -> None:
+    """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
+    if isinstance(before, str):
+        _v.lookup_text(before, "before")
+        return
+    if isinstance(before, StoredSession | SessionSummary) or (
+        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
+    ):
+        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
+        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
+        return
+    raise InvalidArgument(
+        "before must be a session id (str) or a row of an earlier page (StoredSession or "
+        f"SessionSummary), got {type(before).__name__}"
+    )
 
 
-def _require_event_data(value: object, event_id: object) -> None:
-    """``event_data`` that every backend can store and read back: :func:`_validate.event_data`.
-
-    SQLite's ``json_valid()`` stops reading at the first NUL, so the CHECK
-    constraint alone accepts ``'{}\\x00anything'``; a raw NUL is never valid
-    JSON (inside a string it must be escaped as ``\\u0000``).
-    """
-    _v.event_data(value, event_id)
-
-
-def _require_optional_str(
-    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
-) -> None:
-    """``None`` or a ``str`` that can be stored: :func:`convstore._validate.optional_text`."""
-    _v.optional_text(value, what, error=error)
-
-
-def _lookup(value: object, what: str) -> bool:
-    """Type-check a name used only for a lookup; ``False`` when it can match nothing."""
-    return _v.lookup_text(value, what)
+class _CheckEachItem(Exception):
+    """Internal: the fast batch hit a replayed or bad item; roll back and go item by item."""
 
 
 class SessionStore:
@@ -144,7 +219,7 @@ class SessionStore:
     >>> store.close()
     """
 
-    __slots__ = ("_clock", "_conn", "_path", "_search_index", "_timeout")
+    __slots__ = ("_checkpointer", "_clock", "_conn", "_path", "_search_index", "_timeout")
 
     def __init__(
         self,
@@ -164,22 +239,35 @@ class SessionStore:
         self._path = normalize_path(path)
         self._timeout = timeout
         self._clock: Clock = clock if clock is not None else time.time
+        # Checkpoints off the appending call, on a thread of their own; not through a
+        # caller's VFS (it may not expect a second thread) nor for ":memory:" (no WAL).
+        background = self._path != MEMORY and vfs is None
+        self._checkpointer = BackgroundCheckpointer(self._path, vfs) if background else None
         try:
             self._conn = open_connection(
-                self._path, timeout=self._timeout, synchronous=synchronous, vfs=vfs
+                self._path,
+                timeout=self._timeout,
+                synchronous=synchronous,
+                vfs=vfs,
+                checkpointer=self._checkpointer,
             )
         except apsw.Error as exc:
-            raise self._translate(exc, "opening the database") from None
+            raise self.translate_error(exc, "opening the database") from None
         try:
             ensure_current(self._conn, repr(self._path), self._now)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
-            close_quietly(self._conn)
-            raise self._translate(exc, "checking the schema") from None
+            self._close_quietly()
+            raise self.translate_error(exc, "checking the schema") from None
         except BaseException:
-            close_quietly(self._conn)
+            self._close_quietly()
             raise
+
+    def _close_quietly(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        close_quietly(self._conn)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -193,6 +281,15 @@ class SessionStore:
         """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
         return self._conn
 
+    @property
+    def indexes_search(self) -> bool:
+        """Whether appends keep the full-text index, as this store last read the setting.
+
+        :meth:`search_indexing` reads it again from the file (another process
+        may have switched it).
+        """
+        return self._search_index
+
     def _now(self) -> int:
         """``clock()`` as whole seconds; :class:`InvalidArgument` naming ``clock`` if it is not."""
         clock = self._clock
@@ -200,9 +297,78 @@ class SessionStore:
             return int(clock())
         return _v.now(clock)
 
-    def _translate(self, exc: BaseException, doing: str) -> StoreError:
-        """Map a raw apsw exception to the typed error a caller can act on."""
+    def _catch_up_search(self) -> int:
+        """Index every event appended since the last catch-up; inside a write transaction.
+
+        Appends leave the full-text index alone (migration 0005): each pending
+        session carries a watermark, and this single range statement indexes
+        everything above the watermarks at once, then clears them. With
+        indexing off it only clears them. Returns the rows indexed.
+        """
+        conn = self._conn
+        if not conn.execute(_sql.SEARCH_PENDING_ANY).get:
+            return 0
+        indexed = 0
+        # The stored setting, not this process's copy: another process may have switched it.
+        self._search_index = conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
+        if self._search_index:
+            conn.execute(_sql.SEARCH_CATCH_UP)
+            indexed = conn.changes()
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
+        return indexed
+
+    def index_pending(self) -> int:
+        """Bring the full-text index up to date now; return how many events it indexed.
+
+        Appends do not index (that would double what each commit writes); the
+        index catches up in bulk instead -- inside :meth:`search`, inside
+        :meth:`append_events` and imports, and here. A client may call this
+        when it is idle so that the next search has nothing to catch up. Cheap
+        when there is nothing to do: one read, no write lock.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+        ...     store.index_pending(), store.index_pending()
+        (1, 0)
+        """
+        doing = "indexing new events for search"
+        try:
+            if not self._conn.execute(_sql.SEARCH_PENDING_ANY).get:
+                return 0
+        except apsw.Error as exc:
+            raise self.translate_error(exc, doing) from None
+        with self.atomic(doing):
+            indexed = self._catch_up_search()
+        return indexed
+
+    def translate_error(self, exc: BaseException, doing: str) -> BaseException:
+        """The one place a raw error becomes the typed error a caller can act on.
+
+        Typed errors pass through; ``apsw`` errors map by kind (busy, closed,
+        corrupt, fsync failure, disk full, permissions, I/O); a
+        :class:`UnicodeDecodeError` is *stored* text that is not UTF-8 (a
+        damaged file); any other :class:`UnicodeError` is an argument that
+        cannot be stored (:class:`InvalidArgument`). Anything else (an
+        interrupt, a bug) is returned unchanged. The history tools
+        (:mod:`convstore.search`, :mod:`convstore.exporting`,
+        :mod:`convstore.retention`) translate their errors here too.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     type(store.translate_error(apsw.BusyError("locked"), "testing")).__name__
+        'StoreBusy'
+        """
+        if isinstance(exc, StoreError):
+            return exc
         where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
+        if isinstance(exc, UnicodeDecodeError):
+            return StoreError(
+                f"{where} is corrupt: stored text is not valid UTF-8 ({doing}): {exc.reason}"
+            )
+        if isinstance(exc, UnicodeError):
+            return InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})")
+        if not isinstance(exc, apsw.Error):
+            return exc
         if isinstance(exc, apsw.BusyError | apsw.LockedError):
             return StoreBusy(
                 f"{where} stayed locked by another connection for more than "
@@ -225,19 +391,17 @@ class SessionStore:
             return StoreError(f"I/O error on {where} while {doing}: {exc}")
         return StoreError(f"{where}: {doing} failed: {exc}")
 
-    def _check_stored_text(self, exc: UnicodeError, doing: str) -> None:
-        """Raise :class:`StoreError` when ``exc`` came from *stored* bytes that are not UTF-8.
+    def _read_failed(self, exc: apsw.Error | UnicodeError, doing: str) -> None:
+        """Raise the typed error for a failed read, or return when nothing can match.
 
-        A :class:`UnicodeEncodeError` is an argument that cannot be stored (a lone
-        surrogate): it matches nothing, and the caller answers "not found". A
-        :class:`UnicodeDecodeError` means text read back from the file is not
-        UTF-8 -- the file is damaged -- and must not pass for an empty result.
+        An argument that cannot be stored (a lone surrogate: a
+        :class:`UnicodeEncodeError`) matches nothing, and the caller answers
+        "not found"; stored bytes that are not UTF-8 are a damaged file and
+        must not pass for an empty result.
         """
-        if isinstance(exc, UnicodeDecodeError):
-            where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
-            raise StoreError(
-                f"{where} is corrupt: stored text is not valid UTF-8 ({doing}): {exc.reason}"
-            ) from None
+        if isinstance(exc, UnicodeError) and not isinstance(exc, UnicodeDecodeError):
+            return
+        raise self.translate_error(exc, doing) from None
 
     def _rollback(self) -> None:
         """Roll back the open transaction, if SQLite has not already done so."""
@@ -247,37 +411,34 @@ class SessionStore:
         except apsw.Error:
             pass
 
-    def _begin_write(self, doing: str) -> None:
-        try:
-            self._conn.execute(_sql.BEGIN_IMMEDIATE)
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+    def atomic(self, doing: str = "writing", event_id: str | None = None) -> Atomic:
+        """A write transaction: ``with store.atomic("what it does") as conn: ...``.
 
-    def _commit(self, doing: str) -> None:
-        try:
-            self._conn.execute(_sql.COMMIT)
-        except apsw.Error as exc:
-            self._rollback()
-            raise self._translate(exc, doing) from None
+        ``BEGIN IMMEDIATE`` on entry (waiting up to ``timeout`` for another
+        writer), ``COMMIT`` on a clean exit; any error inside rolls back and
+        leaves as the typed error :meth:`translate_error` gives, naming
+        ``doing``. A constraint failure while ``event_id`` is set (the body may
+        update it as it goes) is sorted into :class:`DuplicateId` or
+        :class:`InvalidEvent` for that event. Every write of the store and of
+        the history tools runs in one of these.
 
-    def _fail_write(self, exc: BaseException, doing: str) -> NoReturn:
-        """Roll back, then raise ``exc`` as a typed error (typed errors pass through)."""
-        self._rollback()
-        if isinstance(exc, StoreError):
-            raise exc
-        if isinstance(exc, UnicodeError):
-            self._check_stored_text(exc, doing)
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        if isinstance(exc, apsw.Error):
-            raise self._translate(exc, doing) from None
-        raise exc
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     with store.atomic("renaming metadata") as conn:
+        ...         _ = conn.execute("SELECT 1")
+        ...     store.connection.in_transaction
+        False
+        """
+        return Atomic(self, doing, event_id)
 
     def close(self) -> None:
         """Close the connection. Further calls raise :class:`StoreError`. Idempotent."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # first: the last connection to close removes the WAL
         try:
             self._conn.close()
         except apsw.Error as exc:
-            raise self._translate(exc, "closing") from None
+            raise self.translate_error(exc, "closing") from None
 
     def __enter__(self) -> SessionStore:
         return self
@@ -321,10 +482,8 @@ class SessionStore:
                 f"session id {id!r} is already used (with directory {stored and stored.directory!r}"
                 f", git_root {stored and stored.git_root!r})"
             ) from None
-        except UnicodeError as exc:
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, doing) from None
         return StoredSession(id, None, None, directory, git_root, now, now, None)
 
     def get_session(self, id: str) -> StoredSession | None:
@@ -333,10 +492,8 @@ class SessionStore:
             return None
         try:
             row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading session {id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading session {id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading session {id!r}")
             return None
         return None if row is None else _new_tuple(StoredSession, row)
 
@@ -371,7 +528,7 @@ class SessionStore:
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
         except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+            raise self.translate_error(exc, doing) from None
         return None if best is None else _new_tuple(StoredSession, best)
 
     def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
@@ -383,7 +540,7 @@ class SessionStore:
         try:
             row: tuple[Any, ...] | None = self._conn.execute(sql, (value, cutoff)).fetchone()
         except UnicodeError as exc:
-            self._check_stored_text(exc, doing)
+            self._read_failed(exc, doing)
             return None
         return row
 
@@ -395,10 +552,9 @@ class SessionStore:
         try:
             self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
             changed = self._conn.changes()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"setting the server id of session {session_id!r}") from None
-        except UnicodeError as exc:
-            raise InvalidArgument(f"server_session_id is not valid UTF-8 text ({exc})") from None
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"setting the server id of session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
         if changed == 0:
             raise SessionNotFound(f"session {session_id!r} does not exist")
 
@@ -415,19 +571,17 @@ class SessionStore:
             self._conn.execute(_sql.SESSION_ARCHIVE, (now, session_id))
             if self._conn.changes() == 0 and self._session_state(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
-        except UnicodeError:
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, doing)  # an id that cannot be stored names no session
             raise SessionNotFound(f"session {session_id!r} does not exist") from None
 
     def _session_exists(self, session_id: str) -> bool:
         """Whether the session exists (``False`` for an id that cannot be stored)."""
         try:
             return self._session_state(session_id) is not None
-        except UnicodeEncodeError:
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading session {session_id!r}")
             return False
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading session {session_id!r}") from None
 
     def _move_head(self, head_id: str, now: int, added: int, session_id: str) -> None:
         """Point the session at its new head, count the events, record the activity time.
@@ -453,14 +607,8 @@ class SessionStore:
     ) -> StoreError:
         """Explain an append that inserted nothing (runs inside the failed transaction)."""
         state = self._session_state(session_id)
-        if state is None:
-            return SessionNotFound(f"session {session_id!r} does not exist")
-        if state[1] is not None:
-            return SessionArchived(
-                f"session {session_id!r} is archived; start a new session to continue"
-            )
-        return InvalidEvent(
-            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
+        return why_not_appended(
+            session_id, event_id, parent_id, None if state is None else state[1] is not None
         )
 
     def _replay(
@@ -497,14 +645,6 @@ class SessionStore:
             "type and data exactly"
         )
 
-    def _constraint_error(self, exc: apsw.ConstraintError, event_id: str) -> StoreError:
-        text = str(exc)
-        if "UNIQUE" in text or "PRIMARY KEY" in text:
-            return DuplicateId(f"event id {event_id!r} is already used")
-        if "CHECK" in text:
-            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
-        return InvalidEvent(f"event {event_id!r} was refused by the database: {text}")
-
     def append_event(
         self,
         session_id: str,
@@ -527,11 +667,8 @@ class SessionStore:
         """
         _require_str(session_id, "session id")
         _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
-        conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
-        self._begin_write(doing)
-        fields = (session_id, parent_id, invocation_id, event_type, event_data)
-        try:
+        with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
             try:
                 conn.execute(
@@ -540,22 +677,16 @@ class SessionStore:
                 )
                 inserted = conn.changes()
             except apsw.ConstraintError as exc:
-                error = self._constraint_error(exc, event_id)
-                if not isinstance(error, DuplicateId):
-                    raise error from None
+                if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
+                    raise
                 inserted = 0
             if inserted == 0:
+                fields = (session_id, parent_id, invocation_id, event_type, event_data)
                 replay = self._replay(event_id, *fields)
                 if replay is not None:
-                    self._rollback()
-                    return replay
+                    return replay  # nothing was written: the empty transaction commits
                 raise self._why_not_appended(session_id, event_id, parent_id)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
         return StoredEvent(
             event_id, session_id, parent_id, invocation_id, event_type, event_data, now
         )
@@ -578,11 +709,11 @@ class SessionStore:
         event itself) returns the stored event and writes nothing.
         """
         _require_str(session_id, "session id")
-        _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
-        conn = self._conn
+        _v.event_fields(
+            event_id, None, invocation_id, event_type, event_data, check_parent=False
+        )
         doing = f"appending event {event_id!r} to session {session_id!r}"
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
             try:
                 row = conn.execute(
@@ -590,9 +721,8 @@ class SessionStore:
                     (event_id, invocation_id, event_type, event_data, now, session_id),
                 ).fetchall()
             except apsw.ConstraintError as exc:
-                error = self._constraint_error(exc, event_id)
-                if not isinstance(error, DuplicateId):
-                    raise error from None
+                if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
+                    raise
                 row = []
             if not row:
                 replay = self._replay(
@@ -600,15 +730,9 @@ class SessionStore:
                     compare_parent=False,
                 )  # fmt: skip
                 if replay is not None:
-                    self._rollback()
-                    return replay
+                    return replay  # nothing was written: the empty transaction commits
                 raise self._why_not_appended(session_id, event_id, None)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
         parent = cast("str | None", row[0][0])
         return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
 
@@ -636,32 +760,28 @@ class SessionStore:
         items = _new_events(events)
         if not items:
             return []
-        conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
-        self._begin_write(doing)
         try:
-            now = self._now()  # under the write lock: the log's time never moves backwards
-            sid, count = self._writable_state(session_id, items)
-            rows = [
-                (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
-                for seq, e in enumerate(items, start=count + 1)
-            ]
-            try:
-                # One prepared statement stepped for every row, in C: the usual batch.
-                conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
-                complete = conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get == len(rows)
-            except apsw.ConstraintError:
-                complete = False
-            if not complete:
-                # A replayed, duplicate, orphaned or invalid item: undo, then check each one.
-                self._rollback()
-                return self._append_events_checked(session_id, items, doing)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
-            self._move_head(items[-1].id, now, len(items), session_id)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
+            with Atomic(self, doing) as conn:
+                now = self._now()  # under the write lock: the log's time never moves backwards
+                sid, count = self._writable_state(session_id)
+                rows = [
+                    (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
+                    for seq, e in enumerate(items, start=count + 1)
+                ]
+                try:
+                    # One prepared statement stepped for every row, in C: the usual batch.
+                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
+                    complete = conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get == len(rows)
+                except apsw.ConstraintError:
+                    complete = False
+                if not complete:
+                    raise _CheckEachItem  # rolls the partial batch back
+                self._catch_up_search()
+                self._move_head(items[-1].id, now, len(items), session_id)
+        except _CheckEachItem:
+            # A replayed, duplicate, orphaned or invalid item: check each one, then write.
+            return self._append_events_checked(session_id, items, doing)
         return [
             StoredEvent(
                 e.id, session_id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now
@@ -669,7 +789,7 @@ class SessionStore:
             for e in items
         ]
 
-    def _writable_state(self, session_id: str, items: Sequence[NewEvent]) -> tuple[int, int]:
+    def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
         state = self._session_state(session_id)
         if state is None:
@@ -692,21 +812,19 @@ class SessionStore:
         :class:`DuplicateId`; a parent must be an event of this session or an
         earlier item. Only then is anything inserted.
         """
-        conn = self._conn
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing) as conn:
             now = self._now()
             result: list[StoredEvent] = []
             fresh: list[NewEvent] = []
             batch_ids: set[str] = set()
-            sid = -1
+            sid = count = -1
             for item in items:
                 replay = self._replay(item.id, session_id, *item[1:])
                 if replay is not None:
                     result.append(replay)
                     continue
                 if sid < 0:  # the first new item: the session must take appends
-                    sid, count = self._writable_state(session_id, items)
+                    sid, count = self._writable_state(session_id)
                 if item.id in batch_ids:
                     raise DuplicateId(f"event id {item.id!r} appears twice in the batch")
                 parent = item.parent_id
@@ -722,9 +840,6 @@ class SessionStore:
                 batch_ids.add(item.id)
                 fresh.append(item)
                 result.append(StoredEvent(item.id, session_id, *item[1:], now))
-            if not fresh:  # every item was a replay: nothing to write
-                self._rollback()
-                return result
             for seq, e in enumerate(fresh, start=count + 1):
                 try:
                     conn.execute(
@@ -733,13 +848,10 @@ class SessionStore:
                          e.event_data, now),
                     )  # fmt: skip
                 except apsw.ConstraintError as exc:
-                    raise self._constraint_error(exc, e.id) from None
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(fresh)))
-            self._move_head(fresh[-1].id, now, len(fresh), session_id)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
+                    raise constraint_error(str(exc), e.id) from None
+            if fresh:  # else every item was a replay: nothing written, nothing moves
+                self._catch_up_search()
+                self._move_head(fresh[-1].id, now, len(fresh), session_id)
         return result
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
@@ -754,10 +866,8 @@ class SessionStore:
                     self._conn.execute(_sql.EVENTS_LOAD, (session_id,)),
                 )
             )
-        except apsw.Error as exc:
-            raise self._translate(exc, f"loading events of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"loading events of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"loading events of session {session_id!r}")
             return []
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
@@ -766,10 +876,8 @@ class SessionStore:
             return None
         try:
             row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading event {event_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading event {event_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading event {event_id!r}")
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
@@ -785,10 +893,8 @@ class SessionStore:
         try:
             rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
             return list(map(_new_tuple, repeat(StoredEvent), rows))
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading the history of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading the history of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading the history of session {session_id!r}")
             return []
 
     def set_head(self, session_id: str, event_id: str) -> None:
@@ -803,8 +909,7 @@ class SessionStore:
         if not _lookup(event_id, "event id"):
             raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing):
             now = self._now()  # under the write lock: updated_at never moves backwards
             self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
             if self._conn.changes() == 0:
@@ -814,9 +919,6 @@ class SessionStore:
                         f"event {event_id!r} is not an event of session {session_id!r}"
                     )
                 raise why
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
 
     # -- metadata ------------------------------------------------------------
 
@@ -837,10 +939,8 @@ class SessionStore:
         try:
             self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
             changed = self._conn.changes()
-        except UnicodeError as exc:
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, doing) from None
         if changed == 0:
             raise SessionNotFound(f"session {session_id!r} does not exist")
 
@@ -851,10 +951,8 @@ class SessionStore:
         _lookup(key, "metadata key")  # a key that cannot be stored was never set: None below
         try:
             row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading metadata of session {session_id!r}")
             # A key that cannot be stored was never set: the session alone decides
             # between None and SessionNotFound.
             row = (None,) if self._session_exists(session_id) else None
@@ -894,29 +992,19 @@ class SessionStore:
             _check_cursor(before)
         try:
             if before is None:
-                cursor: tuple[Any, ...] = _FIRST_PAGE
+                cursor: tuple[Any, ...] = FIRST_PAGE
             else:
                 before_id = before if isinstance(before, str) else before.id
                 found = self._conn.execute(_sql.SESSION_CURSOR, (before_id,)).fetchone()
                 if found is None:
                     raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
                 cursor = found if isinstance(before, str) else (before.updated_at, found[1])
-            params: tuple[Any, ...] = (*cursor, limit)
-            if directory is not None and git_root is not None:
-                sql, params = _LIST_SQL["EITHER", include_archived], (*params, directory, git_root)
-            elif directory is not None:
-                sql, params = _LIST_SQL["DIRECTORY", include_archived], (*params, directory)
-            elif git_root is not None:
-                sql, params = _LIST_SQL["GIT_ROOT", include_archived], (*params, git_root)
-            else:
-                sql = _LIST_SQL["ALL", include_archived]
-            rows = self._conn.execute(sql, params)
+            filters = tuple(value for value in (directory, git_root) if value is not None)
+            sql = _LIST_SQL[list_filter(directory, git_root), include_archived]
+            rows = self._conn.execute(sql, (*cursor, limit, *filters))
             return list(map(_new_tuple, repeat(SessionSummary), rows))
-        except apsw.Error as exc:
-            raise self._translate(exc, "listing sessions") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, "listing sessions")
-            raise InvalidArgument(f"listing sessions: a filter is not UTF-8 ({exc})") from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, "listing sessions") from None
 
     # -- import (export/import, sync) -----------------------------------------
 
@@ -927,10 +1015,8 @@ class SessionStore:
         try:
             rows = self._conn.execute(_sql.METADATA_ALL, (session_id,))
             return {cast(str, key): cast(str, value) for key, value in rows}
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading metadata of session {session_id!r}")
             return {}
 
     def import_session(
@@ -944,12 +1030,14 @@ class SessionStore:
         """Write a session and its events with their original ids, parents and timestamps.
 
         All in one transaction: on any error nothing is written. ``events`` are
-        taken in append order (parents before children) and may be a generator.
-        Without ``merge``, an existing session id is :class:`DuplicateId`. With
-        ``merge=True`` (sync's pull), an existing session receives only the
-        events it lacks: identical events already stored are skipped, an event
-        whose id exists with different content raises :class:`DuplicateId`
-        naming it. The head follows the newer activity; archiving is kept.
+        taken in append order (parents before children). Without ``merge``, an
+        existing session id is :class:`DuplicateId`. With ``merge=True``
+        (sync's pull), an existing session — the same directory, git root and
+        creation time, else :class:`DuplicateId` — receives only the events it
+        lacks: identical events already stored are skipped, an event whose id
+        exists with different content raises :class:`DuplicateId` naming it.
+        The head follows the newer activity; archiving is kept. The rules are
+        :mod:`convstore._importplan`'s, shared with the PostgreSQL backend.
         Returns the number of events inserted.
 
         >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
@@ -958,112 +1046,58 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
-        _check_imported_session(session)
-        _v.boolean(merge, "merge")
-        if metadata is not None:
-            if not isinstance(metadata, dict):
-                raise InvalidArgument(f"metadata must be a dict, got {type(metadata).__name__}")
-            for key, value in metadata.items():
-                _v.text(key, "metadata key")
-                _v.text(value, f"metadata {key!r}")
-        if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
-            raise InvalidArgument(
-                f"events must be an iterable of StoredEvent, got {type(events).__name__}"
+        evs, meta = check_import(session, events, metadata)
+        with Atomic(self, f"importing session {session.id!r}") as conn:
+            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
+            state = None if row is None else self._session_state(session.id)
+            existing: dict[str, StoredEvent] = {}
+            for ev in evs:
+                found = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
+                if found is not None:
+                    existing[ev.id] = _new_tuple(StoredEvent, found)
+            plan = plan_import(
+                session,
+                evs,
+                merge=merge,
+                stored=None if row is None else _stored_state(row),
+                existing=existing,
+                known=[
+                    ref
+                    for ref in references(session, evs)
+                    if state is not None
+                    and conn.execute(_sql.EVENT_IN_SESSION, (ref, state[0])).fetchone()
+                ],
+                stored_metadata=self.get_all_metadata(session.id) if row and meta else None,
+                metadata=meta,
             )
-        conn = self._conn
-        doing = f"importing session {session.id!r}"
-        self._begin_write(doing)
-        current_id = ""
-        try:
-            state = self._session_state(session.id)
-            if state is None:
-                conn.execute(
-                    _sql.SESSION_IMPORT_INSERT,
-                    (
-                        session.id,
-                        None,
-                        session.server_session_id,
-                        session.directory,
-                        session.git_root,
-                        session.created_at,
-                        session.updated_at,
-                        session.archived_at,
-                    ),
-                )
-                sid, count = conn.last_insert_rowid(), 0
-            elif not merge:
-                raise DuplicateId(f"session id {session.id!r} is already used")
-            else:
-                sid, count = state[0], state[2]
-            first_count = count
-            inserted = 0
-            for ev in events:
-                _check_imported_event(ev)
-                current_id = ev.id
-                if ev.session_id != session.id:
-                    raise InvalidEvent(
-                        f"event {ev.id!r} belongs to session {ev.session_id!r}, not {session.id!r}"
-                    )
-                try:
-                    conn.execute(
-                        _sql.EVENT_APPEND_BATCH_ROW,
-                        (
-                            sid,
-                            count + 1,
-                            ev.id,
-                            ev.parent_id,
-                            ev.invocation_id,
-                            ev.event_type,
-                            ev.event_data,
-                            ev.created_at,
-                        ),
-                    )
-                except apsw.ConstraintError as exc:
-                    error = self._constraint_error(exc, ev.id)
-                    if merge and isinstance(error, DuplicateId):
-                        stored = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
-                        if stored is not None and StoredEvent._make(stored) == tuple(ev):
-                            continue
-                        raise DuplicateId(
-                            f"event {ev.id!r} conflicts with the stored event of that id "
-                            f"(different content or session)"
-                        ) from None
-                    raise error from None
-                if conn.changes() == 0:
-                    raise InvalidEvent(
-                        f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
-                        f"of session {session.id!r}"
-                    )
-                count += 1
-                inserted += 1
-            current_id = ""
-            if (
-                session.head_id is not None
-                and not conn.execute(_sql.EVENT_IN_SESSION, (session.head_id, sid)).fetchone()
-            ):
-                raise InvalidEvent(
-                    f"session {session.id!r}: head {session.head_id!r} is not one of its events"
-                )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
-            conn.execute(
-                _sql.SESSION_IMPORT_MERGE,
-                (
-                    session.head_id,
-                    session.server_session_id,
-                    session.updated_at,
-                    session.archived_at,
-                    count,
-                    sid,
-                ),
-            )
-            for key, value in (metadata or {}).items():
-                conn.execute(_sql.METADATA_IMPORT, (sid, key, value, session.updated_at))
-        except BaseException as exc:
-            where = f"{doing} (at event {current_id!r})" if current_id else doing
-            self._fail_write(exc, where)
-        self._commit(doing)
-        return inserted
+            self._write_import(conn, session, plan, state)
+        return len(plan.events)
+
+    def _write_import(
+        self,
+        conn: apsw.Connection,
+        session: StoredSession | SessionSummary,
+        plan: ImportPlan,
+        state: tuple[int, int | None, int] | None,
+    ) -> None:
+        """Execute an import plan inside the import's transaction."""
+        if state is None:
+            fields = (session.id, None, plan.server_session_id, session.directory)
+            times = (session.created_at, plan.updated_at, plan.archived_at)
+            conn.execute(_sql.SESSION_IMPORT_INSERT, (*fields, session.git_root, *times))
+            sid, count = conn.last_insert_rowid(), 0
+        else:
+            sid, count = state[0], state[2]
+        for ev in plan.events:
+            count += 1
+            row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
+            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
+        self._catch_up_search()
+        if plan.touch:
+            state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
+            conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))
+        for key, value in plan.metadata:
+            conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
 
     # -- history tools: search, export/import, retention (issue 6) ------------
     # Thin entry points; the work lives in search.py, exporting.py, retention.py.
@@ -1134,9 +1168,12 @@ class SessionStore:
         ...     store.search_indexing()
         True
         """
-        from .search import search_indexing
-
-        return search_indexing(self)
+        try:
+            value = self._conn.execute(_sql.SEARCH_INDEXING_GET).get
+        except apsw.Error as exc:
+            raise self.translate_error(exc, "reading the search setting") from None
+        self._search_index = value != "off"  # another process may have switched it
+        return self._search_index
 
     def set_search_indexing(self, enabled: bool) -> None:
         """Turn full-text indexing on or off for this database (stored in the file).
@@ -1266,58 +1303,6 @@ class SessionStore:
             vacuum=vacuum,
             progress=progress,
         )
-
-
-def _check_imported_session(session: object) -> None:
-    """A session record to import (sync pull, export/import): every field storable."""
-    if not isinstance(session, tuple) or not all(
-        hasattr(session, name) for name in StoredSession._fields
-    ):
-        raise InvalidArgument(
-            f"session must be a StoredSession or SessionSummary, got {type(session).__name__}"
-        )
-    s = cast(StoredSession, session)
-    _v.text(s.id, "session id")
-    where = f"session {s.id!r}"
-    for name in ("head_id", "server_session_id", "directory", "git_root"):
-        _v.optional_text(getattr(s, name), f"{where}: {name}")
-    for name in ("created_at", "updated_at"):
-        _v.integer(
-            getattr(s, name), f"{where}: {name}", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
-        )
-    if s.archived_at is not None:
-        _v.integer(
-            s.archived_at, f"{where}: archived_at", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
-        )
-
-
-def _check_imported_event(event: object) -> None:
-    """An event to import: the checks of an append, plus its session id and timestamp."""
-    if not isinstance(event, tuple) or len(event) != len(StoredEvent._fields):
-        raise InvalidEvent(f"events must be StoredEvent records, got {_v._clip(event)}")
-    e = cast(StoredEvent, event)
-    _v.event_fields(e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data)
-    _v.text(e.session_id, f"event {e.id!r}: session_id", error=InvalidEvent)
-    _v.integer(
-        e.created_at, f"event {e.id!r}: created_at", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1
-    )
-
-
-def _check_cursor(before: object) -> None:
-    """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
-    if isinstance(before, str):
-        _v.lookup_text(before, "before")
-        return
-    if isinstance(before, StoredSession | SessionSummary) or (
-        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
-    ):
-        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
-        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
-        return
-    raise InvalidArgument(
-        "before must be a session id (str) or a row of an earlier page (StoredSession or "
-        f"SessionSummary), got {type(before).__name__}"
-    )
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {
