@@ -183,7 +183,8 @@ def _new_events(events: object) -> list[NewEvent]:
 def _check_cursor(before: object) -> None:
     """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
     if isinstance(before, str):
-        _v.lookup_text(before, "before")
+        if not _v.lookup_text(before, "before"):
+            raise SessionNotFound(f"session {before!r} (the page cursor, before) does not exist")
         return
     if isinstance(before, StoredSession | SessionSummary) or (
         isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
@@ -984,12 +985,20 @@ class SessionStore:
         ...     [s.id for s in page], [s.id for s in store.list_sessions(before=page[-1])]
         (['s2', 's1'], ['s0'])
         """
-        _v.optional_lookup_text(directory, "directory")
-        _v.optional_lookup_text(git_root, "git_root")
+        directory_ok = _v.optional_lookup_text(directory, "directory")
+        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
         _v.boolean(include_archived, "include_archived")
         limit = _v.limit(limit)
         if before is not None:
             _check_cursor(before)
+        if not (directory_ok and git_root_ok):
+            # A filter that could never have been stored matches nothing; the other still may.
+            if not (directory_ok and directory is not None) and not (
+                git_root_ok and git_root is not None
+            ):
+                return []
+            directory = directory if directory_ok else None
+            git_root = git_root if git_root_ok else None
         try:
             if before is None:
                 cursor: tuple[Any, ...] = FIRST_PAGE
