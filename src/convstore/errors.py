@@ -76,7 +76,12 @@ class CommitUncertain(StoreError):
     file: this connection treats the transaction as rolled back, but if no
     later write replaces those bytes (the disk stays broken, or the process
     dies first), the change reappears the next time the database is opened.
-    Every database has this ambiguity after a failed fsync. Retry with the
-    *same* ids: an event that was in fact stored then raises
-    :class:`DuplicateId` instead of being written twice.
+    Every database has this ambiguity after a failed fsync (and a server
+    connection lost during a commit has the same one). Retrying is safe
+    (SPEC §2.1): retry with the *same* ids and fields, and a write that was in
+    fact stored is an idempotent replay -- it returns the stored event or
+    session and writes nothing (in a batch, replayed items are skipped and
+    the rest appended). Only a retry that differs in some field raises
+    :class:`DuplicateId`. :class:`~convstore.SessionManager` retries once by
+    itself.
     """
