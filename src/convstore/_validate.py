@@ -413,14 +413,36 @@ def event_fields(
     *,
     check_parent: bool = True,
 ) -> None:
-    """Every field of one new event, each error naming the event and the field."""
-    eid = text(event_id, "event id", error=InvalidEvent)
-    where = f"event {_clip(eid)}"
-    if check_parent:
-        optional_text(parent_id, f"{where}: parent_id", error=InvalidEvent)
-    text(invocation_id, f"{where}: invocation_id", error=InvalidEvent)
-    text(event_type, f"{where}: event_type", error=InvalidEvent)
-    event_data(data, eid)
+    """Every field of one new event, each error naming the event and the field.
+
+    On the append's hot path: the usual event (ASCII ids, no NUL, short or
+    flat data) passes a handful of C-speed checks; messages are only built
+    for an event that fails.
+    """
+    parent_ok = (
+        parent_id is None
+        or not check_parent
+        or (type(parent_id) is str and parent_id.isascii() and "\x00" not in parent_id)
+    )
+    if not (
+        parent_ok
+        and type(event_id) is str
+        and type(invocation_id) is str
+        and type(event_type) is str
+        and event_id.isascii()
+        and invocation_id.isascii()
+        and event_type.isascii()
+        and "\x00" not in event_id
+        and "\x00" not in invocation_id
+        and "\x00" not in event_type
+    ):
+        eid = text(event_id, "event id", error=InvalidEvent)
+        where = f"event {_clip(eid)}"
+        if check_parent:
+            optional_text(parent_id, f"{where}: parent_id", error=InvalidEvent)
+        text(invocation_id, f"{where}: invocation_id", error=InvalidEvent)
+        text(event_type, f"{where}: event_type", error=InvalidEvent)
+    event_data(data, event_id)
 
 
 def search_query(query: object, *, literal: bool) -> str:

@@ -114,6 +114,14 @@ class SessionManager:
             raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {cwd!r}")
         if clock is not None and not callable(clock):
             raise InvalidArgument(f"clock must be a zero-argument callable, got {clock!r}")
+        if not all(
+            callable(getattr(service, name, None))
+            for name in ("find_resumable_session", "create_session", "append_event_at_head")
+        ):
+            raise InvalidArgument(
+                f"service must be a SessionService (e.g. LocalSessionService), got "
+                f"{type(service).__name__}"
+            )
         self._service = service
         absolute = os.path.abspath(cwd)
         # Matched and stored as text every backend can hold (see storable_path).
