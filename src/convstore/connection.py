@@ -112,16 +112,25 @@ def _uri(path: str, query: str) -> str:
 def open_probe(path: str, *, timeout: float, vfs: str | None = None) -> apsw.Connection:
     """A read-only look at an existing database file that writes nothing of it.
 
-    A file with no ``-wal`` beside it holds all its data in the main file and
-    is opened ``immutable`` (no locks, no ``-shm``/``-wal`` created). A file
-    with a ``-wal`` (its application is running, or crashed) is opened
-    read-only through that WAL: it reads the newest data, never checkpoints
-    (a read-only connection cannot), so the database and its ``-wal`` keep
-    every byte; SQLite may update the shared-memory index ``-shm``, as every
-    reader of that file does.
+    A WAL-mode file with no ``-wal`` beside it (no connection has it open)
+    holds all its data in the main file, which nothing is changing: it is
+    opened ``immutable`` (no locks, no ``-shm``/``-wal`` created). Any other
+    file is opened read-only with normal locking: a rollback-journal file
+    gets no companion files, and a WAL file with a ``-wal`` (its application
+    is running, or crashed) is read through that WAL -- the newest data,
+    never a checkpoint (a read-only connection cannot), so the database and
+    its ``-wal`` keep every byte; SQLite may update the shared-memory index
+    ``-shm``, as every reader of that file does.
     """
     flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
-    query = "mode=ro" if os.path.exists(path + "-wal") else "immutable=1"
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError as exc:
+        raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
+    wal_mode = len(header) == 20 and header[18] == 2
+    quiet = wal_mode and not os.path.exists(path + "-wal")
+    query = "immutable=1" if quiet else "mode=ro"
     conn = apsw.Connection(_uri(path, query), flags=flags, vfs=vfs)
     set_busy_timeout(conn, timeout)
     return conn
