@@ -34,6 +34,7 @@ from convstore import (
     SessionArchived,
     SessionManager,
     SessionStore,
+    StoreClosed,
     StoredEvent,
     StoreError,
 )
@@ -321,7 +322,7 @@ def test_use_after_close_is_a_store_error_naming_the_file(tmp_path: Path) -> Non
         lambda: store.archive_session("s1"),
     ]
     for call in calls:
-        with pytest.raises(StoreError) as info:
+        with pytest.raises(StoreClosed) as info:
             call()
         assert str(path) in str(info.value) and "closed" in str(info.value)
     store.close()  # idempotent

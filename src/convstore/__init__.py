@@ -24,6 +24,7 @@ from .errors import (
     SessionArchived,
     SessionNotFound,
     StoreBusy,
+    StoreClosed,
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
@@ -61,6 +62,7 @@ __all__ = [
     "StoreBusy",
     "CommitUncertain",
     "NotStarted",
+    "StoreClosed",
     "SearchHit",
     "ImportReport",
     "PurgeReport",

@@ -29,6 +29,7 @@ __all__ = [
     "StoreBusy",
     "CommitUncertain",
     "NotStarted",
+    "StoreClosed",
 ]
 
 
@@ -66,6 +67,10 @@ class StoreBusy(StoreError, TimeoutError):
 
 class NotStarted(StoreError, RuntimeError):
     """A :class:`~convstore.SessionManager` was used before its ``start()``."""
+
+
+class StoreClosed(StoreError):
+    """The store (or service) was closed: open a new one. The message names the file."""
 
 
 class CommitUncertain(StoreError):

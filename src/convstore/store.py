@@ -43,6 +43,7 @@ from .errors import (
     SessionArchived,
     SessionNotFound,
     StoreBusy,
+    StoreClosed,
     StoreError,
 )
 from .migrations import ensure_current
@@ -422,7 +423,7 @@ class SessionStore:
                 f"{self._timeout:g}s while {doing}"
             )
         if isinstance(exc, apsw.ConnectionClosedError):
-            return StoreError(f"the store for {where} is closed (while {doing})")
+            return StoreClosed(f"the store for {where} is closed (while {doing})")
         if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
             return StoreError(f"{where} is corrupt or not an SQLite database ({doing}): {exc}")
         if getattr(exc, "extendedresult", None) in _FSYNC_FAILED:
