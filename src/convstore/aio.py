@@ -591,6 +591,7 @@ class AsyncSessionStore:
     list_sessions = _twin(SessionStore.list_sessions)
     import_session = _twin(SessionStore.import_session, WORKER)
     search = _twin(SessionStore.search, WORKER)
+    index_pending = _twin(SessionStore.index_pending, WORKER)
     search_fields = _twin(SessionStore.search_fields)
     search_indexing = _twin(SessionStore.search_indexing)
     set_search_indexing = _twin(SessionStore.set_search_indexing, WORKER)
