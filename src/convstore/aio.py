@@ -417,11 +417,16 @@ def _generate(
             or list(sig.parameters.values())[i + 1].kind is not p.POSITIONAL_ONLY
         ):
             params.append("/")
-    first = args[0]
+    # The first parameter is the instance: ``self`` in a method, ``store`` in a
+    # history-tool function that SessionStore offers as a method.
+    if not args or next(iter(sig.parameters.values())).kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(f"{fn.__qualname__}: the first parameter must be the instance")
+    params[0] = "self"
     call = f"lambda: _fn({', '.join(['self._sync', *args[1:]])})"
     src = f"async def {name or fn.__name__}({', '.join(params)}):\n    _call = {call}\n    {body}\n"
-    if first != "self":
-        raise TypeError(f"{fn.__qualname__}: the first parameter must be self")
     exec(compile(src, f"<convstore.aio twin of {fn.__qualname__}>", "exec"), namespace)
     twin = namespace[name or fn.__name__]
     twin.__annotations__ = dict(fn.__annotations__)
@@ -502,7 +507,7 @@ class AsyncSessionStore:
         if not isinstance(store, SessionStore):
             raise StoreError(f"AsyncSessionStore wraps a SessionStore, got {type(store).__name__}")
         self._sync = store
-        self._runner = _Runner(store.connection, store._timeout, inline_budget)
+        self._runner = _Runner(store.connection, store.timeout, inline_budget)
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncSessionStore:
@@ -536,6 +541,11 @@ class AsyncSessionStore:
     def path(self) -> str:
         """The database path as given (normalised to ``str``), or ``":memory:"``."""
         return self._sync.path
+
+    @property
+    def timeout(self) -> float:
+        """See :attr:`SessionStore.timeout`."""
+        return self._sync.timeout
 
     @property
     def connection(self) -> apsw.Connection:
