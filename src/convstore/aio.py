@@ -552,11 +552,6 @@ class AsyncSessionStore:
         """The underlying APSW connection (advanced use; calls on it bypass the store lock)."""
         return self._sync.connection
 
-    @property
-    def indexes_search(self) -> bool:
-        """Whether appends keep the full-text index, as this store last read the setting."""
-        return self._sync.indexes_search
-
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""
         return self._sync.translate_error(exc, doing)
@@ -686,6 +681,19 @@ class AsyncLocalSessionService:
     set_metadata = _twin(LocalSessionService.set_metadata)
     get_metadata = _twin(LocalSessionService.get_metadata)
     list_sessions = _twin(LocalSessionService.list_sessions)
+    get_all_metadata = _twin(LocalSessionService.get_all_metadata)
+    # the integrations' helpers (each one short transaction, or one read)
+    put_blobs = _twin(LocalSessionService.put_blobs)
+    get_blob = _twin(LocalSessionService.get_blob)
+    latest_blob = _twin(LocalSessionService.latest_blob)
+    list_blobs = _twin(LocalSessionService.list_blobs)
+    delete_blobs = _twin(LocalSessionService.delete_blobs)
+    delete_session = _twin(LocalSessionService.delete_session)
+    clear_head = _twin(LocalSessionService.clear_head)
+    append_events_at_head = _twin(LocalSessionService.append_events_at_head)
+    history_tail = _twin(LocalSessionService.history_tail)
+    pop_head = _twin(LocalSessionService.pop_head)
+    append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
 
 
 # -- the manager ----------------------------------------------------------------------------
