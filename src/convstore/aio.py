@@ -156,7 +156,9 @@ class _Runner:
         "budget",
     )
 
-    def __init__(self, conn: apsw.Connection, timeout: float, budget: float) -> None:
+    def __init__(
+        self, conn: apsw.Connection, timeout: float, budget: float, checkpoints: bool = True
+    ) -> None:
         self._conn = conn
         self._timeout = timeout
         self.budget = budget
@@ -172,7 +174,8 @@ class _Runner:
         self._checkpoint_due = False
         self._checkpointing: asyncio.Task[None] | None = None
         conn.set_busy_timeout(0)
-        conn.set_wal_hook(self._wal_hook)
+        if checkpoints:  # else the store's own background checkpointer keeps them off the loop
+            conn.set_wal_hook(self._wal_hook)
         conn.set_commit_hook(self._commit_hook)
         conn.set_progress_handler(self._progress, 1000, id=self)
 
@@ -507,7 +510,12 @@ class AsyncSessionStore:
         if not isinstance(store, SessionStore):
             raise StoreError(f"AsyncSessionStore wraps a SessionStore, got {type(store).__name__}")
         self._sync = store
-        self._runner = _Runner(store.connection, store.timeout, inline_budget)
+        self._runner = _Runner(
+            store.connection,
+            store.timeout,
+            inline_budget,
+            checkpoints=getattr(store, "_checkpointer", None) is None,
+        )
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncSessionStore:
@@ -551,6 +559,11 @@ class AsyncSessionStore:
     def connection(self) -> apsw.Connection:
         """The underlying APSW connection (advanced use; calls on it bypass the store lock)."""
         return self._sync.connection
+
+    @property
+    def indexes_search(self) -> bool:
+        """Whether appends keep the full-text index, as this store last read the setting."""
+        return self._sync._search_index
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""
@@ -611,10 +624,16 @@ class AsyncSessionStore:
     search_fields = _twin(SessionStore.search_fields)
     search_indexing = _twin(SessionStore.search_indexing)
     set_search_indexing = _twin(SessionStore.set_search_indexing, WORKER)
+    index_pending = _twin(SessionStore.index_pending, WORKER)
     configure_search = _twin(SessionStore.configure_search, WORKER)
     export_jsonl = _agen_twin(SessionStore.export_jsonl)
     import_jsonl = _twin(SessionStore.import_jsonl, WORKER)
     purge = _twin(SessionStore.purge, WORKER)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(SessionStore.compact)
+    record_usage = _twin(SessionStore.record_usage)
+    usage = _twin(SessionStore.usage, WORKER)
+    apply_retention = _twin(SessionStore.apply_retention, WORKER)
 
 
 # -- the service ----------------------------------------------------------------------------
@@ -694,6 +713,13 @@ class AsyncLocalSessionService:
     history_tail = _twin(LocalSessionService.history_tail)
     pop_head = _twin(LocalSessionService.pop_head)
     append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
+    get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(LocalSessionService.compact)
+    record_usage = _twin(LocalSessionService.record_usage)
+    usage = _twin(LocalSessionService.usage, WORKER)
+    apply_retention = _twin(LocalSessionService.apply_retention, WORKER)
+    search = _twin(LocalSessionService.search, WORKER)
 
 
 # -- the manager ----------------------------------------------------------------------------

@@ -155,3 +155,12 @@ class AsyncPostgresSessionService:
     session_metadata = _twin(PostgresSessionService.session_metadata)
     export_session = _twin(PostgresSessionService.export_session)
     import_session = _twin(PostgresSessionService.import_session)
+    # the conversation lifecycle (SPEC §9)
+    compact = _twin(PostgresSessionService.compact)
+    record_usage = _twin(PostgresSessionService.record_usage)
+    usage = _twin(PostgresSessionService.usage)
+    usage_counts = _twin(PostgresSessionService.usage_counts)
+    export_usage = _twin(PostgresSessionService.export_usage)
+    import_usage = _twin(PostgresSessionService.import_usage)
+    apply_retention = _twin(PostgresSessionService.apply_retention)
+    search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
