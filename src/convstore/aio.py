@@ -32,8 +32,9 @@ a commit hook marks that) — is it handed to the store's worker thread (APSW's
 :class:`apsw.aio.AsyncIO` controller, with a daemon thread), which waits up to
 ``timeout`` for the lock while the loop keeps running. Calls that may run long
 by nature (imports, purges, search, batches, opening, closing) always go to the
-worker. WAL checkpoints (an fsync) run there too: a WAL hook replaces SQLite's
-auto-checkpoint. Measured: awaited append 1.05x a sync append (p50), load_events
+worker. WAL checkpoints (an fsync) never run on the loop: the store's own
+background checkpointer takes them, or (a store without one, e.g. a custom VFS)
+this worker, through a WAL hook. Measured: awaited append 1.05x a sync append (p50), load_events
 1.12x, resume 1.20x.
 
 Inline calls complete without suspending, so a task calling in a loop would
