@@ -74,8 +74,13 @@ def export_jsonl(
     directory: str | None = None,
     git_root: str | None = None,
     include_archived: bool = True,
+    progress: Progress | None = None,
 ) -> Iterator[str]:
-    """Lines (each ending in ``\\n``) exporting the chosen sessions; see :meth:`SessionStore.export_jsonl`."""  # noqa: E501
+    """Lines (each ending in ``\\n``) exporting the chosen sessions; see :meth:`SessionStore.export_jsonl`.
+
+    ``progress(sessions, events)``, when given, is called every
+    :data:`PROGRESS_EVERY` events and once at the end with the totals.
+    """  # noqa: E501
     for what, value in (("directory", directory), ("git_root", git_root)):
         if value is not None and type(value) is not str:
             raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
@@ -94,7 +99,7 @@ def export_jsonl(
             raise store._translate(exc, "reading sessions to export") from None
         except UnicodeError:
             raise InvalidArgument("session ids to export must be valid UTF-8 text") from None
-        return _generate(store, iter(rows))
+        return _generate(store, iter(rows), progress)
     try:
         cursor = conn.execute(
             _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
@@ -103,11 +108,14 @@ def export_jsonl(
         raise store._translate(exc, "reading sessions to export") from None
     except UnicodeError:
         raise InvalidArgument("export filters must be valid UTF-8 text") from None
-    return _generate(store, cursor)
+    return _generate(store, cursor, progress)
 
 
-def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Iterator[str]:
+def _generate(
+    store: SessionStore, sessions: Iterator[tuple[Any, ...]], progress: Progress | None = None
+) -> Iterator[str]:
     conn = store.connection
+    done_sessions = done_events = 0
     try:
         for row in sessions:
             (
@@ -156,8 +164,14 @@ def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Itera
                         "created_at": at,
                     }
                 )
+                done_events += 1
+                if progress is not None and done_events % PROGRESS_EVERY == 0:
+                    progress(done_sessions, done_events)
+            done_sessions += 1
     except apsw.Error as exc:
         raise store._translate(exc, "exporting sessions") from None
+    if progress is not None:
+        progress(done_sessions, done_events)
 
 
 # -- import ------------------------------------------------------------------

@@ -42,7 +42,7 @@ Query syntax
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import apsw
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SearchHit",
+    "InvalidQuery",
     "DEFAULT_FIELDS",
     "search",
     "search_fields",
@@ -68,6 +69,8 @@ DEFAULT_FIELDS: tuple[str, ...] = ("$.content",)
 #: Words of context around the match in :attr:`SearchHit.snippet`.
 SNIPPET_TOKENS = 16
 _MAX_LIMIT = 10_000
+#: The largest ``seq`` a search key can hold (it packs ``sid * 2**32 + seq``).
+_LAST_SEQ = 2**32 - 1
 
 
 class SearchHit(NamedTuple):
@@ -90,12 +93,22 @@ def literal_query(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def _bad_query(query: str, exc: apsw.Error) -> InvalidArgument:
+class InvalidQuery(InvalidArgument):
+    """A search query FTS5 cannot parse; ``query`` and ``reason`` say which and why."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        super().__init__(
+            f'invalid search query {query!r}: {reason}. FTS5 syntax: words, "exact phrase", '
+            "prefix*, a OR b, a NOT b; quote text with punctuation, or pass literal=True "
+            "to search the text as typed"
+        )
+        self.query = query
+        self.reason = reason
+
+
+def _bad_query(query: str, exc: apsw.Error) -> InvalidQuery:
     reason = str(exc).removeprefix("SQLError: ").removeprefix("fts5: ")
-    return InvalidArgument(
-        f'invalid search query {query!r}: {reason}. FTS5 syntax: words, "exact phrase", '
-        "prefix*, a OR b, a NOT b; quote text with punctuation (or use literal=True / --literal)"
-    )
+    return InvalidQuery(query, reason)
 
 
 def search(
@@ -211,14 +224,20 @@ def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
     return out
 
 
-def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
+def configure_search(
+    store: SessionStore,
+    fields: Sequence[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
 
     One write transaction: the view and triggers are rewritten for the new
     paths and every stored event is re-indexed (on a large database this
     takes a while, like the migration that first built the index). Missing
     triggers, view or key index are recreated, so calling it with the
-    current fields also repairs a damaged index.
+    current fields also repairs a damaged index. ``progress(done, total)``,
+    when given, is called with events re-indexed so far, session by session.
     """
     paths = _validate_fields(store, fields)
     conn = store.connection
@@ -246,14 +265,36 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
             conn.execute(create.format(**bodies))
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
         conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
-        conn.execute(_sql.SEARCH_REBUILD)
+        _rebuild(store, progress)
     except BaseException as exc:
         store._fail_write(exc, doing)
     store._commit(doing)
     store._search_index = True
 
 
-def set_search_indexing(store: SessionStore, enabled: bool) -> None:
+def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -> None:
+    """Re-index every event (inside the caller's transaction); session by session with progress."""
+    conn = store.connection
+    if progress is None:
+        conn.execute(_sql.SEARCH_REBUILD)
+        return
+    sessions = [(row[-1], row[-2]) for row in conn.execute(_sql.EXPORT_SESSIONS, (None, None, 1))]
+    total = sum(count for _, count in sessions)
+    conn.execute(_sql.SEARCH_DELETE_ALL)
+    done = 0
+    progress(0, total)
+    for sid, count in sessions:
+        conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, 0, _LAST_SEQ))
+        done += count
+        progress(done, total)
+
+
+def set_search_indexing(
+    store: SessionStore,
+    enabled: bool,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Turn full-text indexing of new events on or off for this database.
 
     Off: the index is emptied, its triggers dropped, and appends skip the
@@ -262,12 +303,13 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     On: the index is rebuilt over every stored event (as long as the
     migration that first built it) and kept in step again. The setting is
     stored in the database; other processes pick it up when they next open it,
-    so switch while no other process is writing.
+    so switch while no other process is writing. ``progress`` is as for
+    :func:`configure_search` (turning on rebuilds the index).
     """
     if type(enabled) is not bool:
         raise InvalidArgument(f"enabled must be a bool: {enabled!r}")
     if enabled:
-        configure_search(store, search_fields(store))
+        configure_search(store, search_fields(store), progress=progress)
         return
     conn = store.connection
     doing = "turning search indexing off"
