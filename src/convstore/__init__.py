@@ -74,6 +74,9 @@ _LAZY = {
     "SearchHit": "search",
     "ImportReport": "exporting",
     "PurgeReport": "retention",
+    # Lives in convstore.postgres (the optional 'postgres' extra); reachable
+    # here too, and without the extra the import error says what to install.
+    "PostgresSessionService": "postgres",
 }
 
 
