@@ -213,3 +213,24 @@ def test_session_id_before_start_is_a_clear_error(
 ) -> None:
     with pytest.raises(RuntimeError, match="start"):
         _ = manager(service, clock, tmp_path).session_id
+
+
+def test_bad_arguments_and_use_before_start_are_typed_store_errors(
+    service: SessionService, clock: FakeClock, tmp_path: Path
+) -> None:
+    from convstore import InvalidArgument, InvalidEvent, NotStarted, StoreError
+
+    for bad in ("60", -1, float("nan"), float("inf"), True):
+        with pytest.raises(InvalidArgument, match="session_continue_minutes"):
+            manager(service, clock, tmp_path, session_continue_minutes=bad)
+    with pytest.raises(InvalidArgument, match="cwd"):
+        SessionManager(service, cwd=42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="clock"):
+        SessionManager(service, cwd=str(tmp_path), clock=5)  # type: ignore[arg-type]
+    m = manager(service, clock, tmp_path)
+    with pytest.raises(NotStarted, match="start") as info:
+        m.append("user", {"content": "too early"})
+    assert isinstance(info.value, StoreError)
+    m.start()
+    with pytest.raises(InvalidEvent, match="JSON"):
+        m.append("user", {"not": object()})

@@ -28,6 +28,7 @@ __all__ = [
     "MigrationError",
     "StoreBusy",
     "CommitUncertain",
+    "NotStarted",
 ]
 
 
@@ -61,6 +62,10 @@ class MigrationError(StoreError):
 
 class StoreBusy(StoreError, TimeoutError):
     """The database stayed locked by another connection past ``timeout``."""
+
+
+class NotStarted(StoreError, RuntimeError):
+    """A :class:`~convstore.SessionManager` was used before its ``start()``."""
 
 
 class CommitUncertain(StoreError):

@@ -95,19 +95,15 @@ def export_jsonl(
                 if row is None:
                     raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
                 rows.append(row)
-        except apsw.Error as exc:
-            raise store._translate(exc, "reading sessions to export") from None
-        except UnicodeError:
-            raise InvalidArgument("session ids to export must be valid UTF-8 text") from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise store.translate_error(exc, "reading sessions to export") from None
         return _generate(store, iter(rows), progress)
     try:
         cursor = conn.execute(
             _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
         )
-    except apsw.Error as exc:
-        raise store._translate(exc, "reading sessions to export") from None
-    except UnicodeError:
-        raise InvalidArgument("export filters must be valid UTF-8 text") from None
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, "reading sessions to export") from None
     return _generate(store, cursor, progress)
 
 
@@ -169,7 +165,7 @@ def _generate(
                     progress(done_sessions, done_events)
             done_sessions += 1
     except apsw.Error as exc:
-        raise store._translate(exc, "exporting sessions") from None
+        raise store.translate_error(exc, "exporting sessions") from None
     if progress is not None:
         progress(done_sessions, done_events)
 
@@ -344,7 +340,7 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        if self.store._search_index:
+        if self.store.indexes_search:
             self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
         head = line.data.get("head_id")
         if (
@@ -363,9 +359,7 @@ def import_jsonl(
 ) -> ImportReport:
     """Import an export, all or nothing; see :meth:`SessionStore.import_jsonl`."""
     importer = _Importer(store, progress)
-    doing = "importing sessions"
-    store._begin_write(doing)
-    try:
+    with store.atomic("importing sessions"):
         for number, raw in enumerate(lines, start=1):
             line = _parse(number, raw)
             if line is None:
@@ -378,9 +372,6 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

@@ -15,9 +15,9 @@ from .store import SessionStore
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ._common import Clock
     from .connection import PathArg
     from .models import SessionSummary, StoredEvent, StoredSession
-    from .store import Clock
 
 __all__ = ["LocalSessionService"]
 

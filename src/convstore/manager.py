@@ -25,15 +25,16 @@ import os
 import time
 
 from ._lean import TYPE_CHECKING
+from .errors import InvalidArgument, InvalidEvent, NotStarted
 from .gitroot import find_git_root
 from .ids import new_id
 
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._common import Clock
     from .models import StoredEvent
     from .service import SessionService
-    from .store import Clock
 
 __all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
 
@@ -71,14 +72,18 @@ class SessionManager:
         if isinstance(session_continue_minutes, bool) or not isinstance(
             session_continue_minutes, int | float
         ):
-            raise TypeError(
+            raise InvalidArgument(
                 f"session_continue_minutes must be a number, got {session_continue_minutes!r}"
             )
-        if session_continue_minutes < 0:
-            raise ValueError(
-                f"session_continue_minutes must be >= 0 (0 disables resuming), "
+        if not 0 <= session_continue_minutes < float("inf"):
+            raise InvalidArgument(
+                f"session_continue_minutes must be >= 0 and finite (0 disables resuming), "
                 f"got {session_continue_minutes!r}"
             )
+        if not isinstance(cwd, str | os.PathLike) or not isinstance(os.fspath(cwd), str):
+            raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {cwd!r}")
+        if clock is not None and not callable(clock):
+            raise InvalidArgument(f"clock must be a zero-argument callable, got {clock!r}")
         self._service = service
         self._directory = os.path.abspath(cwd)
         self._git_root = find_git_root(self._directory)
@@ -109,9 +114,9 @@ class SessionManager:
 
     @property
     def session_id(self) -> str:
-        """The current session's id. Raises ``RuntimeError`` before :meth:`start`."""
+        """The current session's id. Raises :class:`~convstore.NotStarted` before :meth:`start`."""
         if self._session_id is None:
-            raise RuntimeError("SessionManager.start() has not been called")
+            raise NotStarted("SessionManager.start() has not been called: no current session yet")
         return self._session_id
 
     def start(self) -> bool:
@@ -152,7 +157,12 @@ class SessionManager:
         else:
             import json  # only clients that pass objects pay for the json import
 
-            text = json.dumps(data, ensure_ascii=False)
+            try:
+                text = json.dumps(data, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InvalidEvent(
+                    f"{event_type!r} event data is not JSON-serialisable: {exc}"
+                ) from None
         return self._service.append_event_at_head(
             self.session_id, new_id(), self._invocation_id, event_type, text
         )

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, LiteralString, NoReturn
+from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
 
 try:
     import psycopg
@@ -56,11 +56,12 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
     raise missing_extra(__name__, "postgres", _missing) from None
 
 from . import _pgsql
+from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ._importplan import ImportPlan, StoredState, check_import, plan_import, references
 from .errors import (
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
-    SessionArchived,
     SessionNotFound,
     StoreBusy,
     StoreError,
@@ -68,10 +69,11 @@ from .errors import (
 from .models import SessionSummary, StoredEvent, StoredSession
 from .postgres_migrations import ensure_current
 
+if TYPE_CHECKING:
+    from ._common import Clock
+
 __all__ = ["PostgresSessionService"]
 
-#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
-_FIRST_PAGE = (1 << 62, 1 << 62)
 #: Rows per round trip when a sync moves events in bulk.
 _CHUNK = 1000
 
@@ -86,8 +88,6 @@ _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
 }
 
-#: A zero-argument callable returning the current Unix time in seconds.
-Clock = Callable[[], float]
 Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]
 
@@ -250,19 +250,12 @@ class PostgresSessionService:
             {"owner": self._owner, "session_id": session_id},
             f"reading session {session_id!r}",
         )
-        if row is None:
-            return SessionNotFound(f"session {session_id!r} does not exist")
-        if row[0] is not None:
-            return SessionArchived(
-                f"session {session_id!r} is archived; start a new session to continue"
-            )
-        return InvalidEvent(
-            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
-        )
+        archived = None if row is None else row[0] is not None
+        return why_not_appended(session_id, event_id, parent_id, archived)
 
     def _event_error(self, exc: BaseException, event_id: str) -> BaseException:
         if isinstance(exc, pgerrors.UniqueViolation):
-            return DuplicateId(f"event id {event_id!r} is already used")
+            return event_refused("duplicate", event_id)
         if isinstance(
             exc,
             pgerrors.CheckViolation
@@ -270,7 +263,7 @@ class PostgresSessionService:
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
-            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+            return event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
         return exc
@@ -534,7 +527,7 @@ class PostgresSessionService:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
-        cursor: tuple[int, int] = _FIRST_PAGE
+        cursor: tuple[int, int] = FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
             found = self._one(
@@ -546,16 +539,8 @@ class PostgresSessionService:
                 raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
             updated_at = found[0] if isinstance(before, str) else before.updated_at
             cursor = (updated_at, found[1])
-        if directory is not None and git_root is not None:
-            filt = "EITHER"
-        elif directory is not None:
-            filt = "DIRECTORY"
-        elif git_root is not None:
-            filt = "GIT_ROOT"
-        else:
-            filt = "ALL"
         rows = self._all(
-            _LIST_SQL[filt, bool(include_archived)],
+            _LIST_SQL[list_filter(directory, git_root), bool(include_archived)],
             {
                 "owner": self._owner,
                 "cursor_updated_at": cursor[0],
@@ -618,159 +603,25 @@ class PostgresSessionService:
         """Store a session and its events with their own ids and times; return events added.
 
         The server twin of :meth:`convstore.SessionStore.import_session`, with
-        the same rules, in one transaction under the session's row lock: a new
-        session is created with all its fields; an existing one (same id,
-        directory, git root and creation time) receives only the events it
-        lacks, appended in the given order (parents first). An event this
-        owner already has with identical content is skipped; with different
-        content (or in another session) it is a :class:`DuplicateId` naming
-        it, and nothing at all is written. The head follows the newer activity
-        (ties: the incoming side), ``updated_at`` is the later one, an archived
-        session stays archived, and ``metadata`` values are upserted.
+        the same rules (:mod:`convstore._importplan` decides for both), in one
+        transaction under the session's row lock: a new session is created
+        with all its fields; an existing one (same id, directory, git root and
+        creation time) receives only the events it lacks, appended in the
+        given order (parents first). An event this owner already has with
+        identical content is skipped; with different content (or in another
+        session) it is a :class:`DuplicateId` naming it, and nothing at all is
+        written. The head follows the newer activity (ties: the incoming
+        side), ``updated_at`` is the later one, an archived session stays
+        archived, and changed ``metadata`` values are upserted.
         ``merge=False`` refuses an existing session instead.
         """
-        evs = list(events)
-        name = session.id
-        _require_str(name, "session id")
-        for ev in evs:
-            if ev.session_id != name:
-                raise InvalidEvent(
-                    f"event {ev.id!r} belongs to session {ev.session_id!r}, not {name!r}"
-                )
-        meta = dict(metadata or {})
-        if not all(type(k) is str and type(v) is str for k, v in meta.items()):
-            raise InvalidArgument("metadata keys and values must be str")
-        base = {"owner": self._owner, "session_id": name}
-        doing = f"importing session {name!r}"
-        current: str | None = None
-        added: list[dict[str, Any]] = []
+        evs, meta = check_import(session, events, metadata)
+        doing = f"importing session {session.id!r}"
+        plan: ImportPlan | None = None
         try:
             with self._pool.connection() as conn, conn.transaction():
-                created = (
-                    conn.execute(
-                        _pgsql.SYNC_SESSION_INSERT,
-                        {
-                            **base,
-                            "directory": session.directory,
-                            "git_root": session.git_root,
-                            "created_at": session.created_at,
-                            "updated_at": session.updated_at,
-                            "archived_at": session.archived_at,
-                        },
-                    ).rowcount
-                    == 1
-                )
-                locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
-                if locked is None:  # pragma: no cover - inserted or present, and locked
-                    raise StoreError(f"{doing}: the session vanished")
-                sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
-                if not created:
-                    if not merge:
-                        raise DuplicateId(f"session id {name!r} is already used")
-                    if (directory, git_root, created_at) != (
-                        session.directory,
-                        session.git_root,
-                        session.created_at,
-                    ):
-                        raise DuplicateId(
-                            f"session {name!r} already exists with a different directory, git "
-                            "root or creation time: another session with the same id"
-                        )
-                existing: dict[str, StoredEvent] = {}
-                for start in range(0, len(evs), _CHUNK):
-                    ids = [e.id for e in evs[start : start + _CHUNK]]
-                    rows = conn.execute(_pgsql.SYNC_EVENTS_EXISTING, {**base, "ids": ids})
-                    for row in rows.fetchall():
-                        existing[row[0]] = StoredEvent._make(row)
-                known = {e.id for e in existing.values() if e.session_id == name}
-                if head is not None:
-                    known.add(head)
-                outside = {e.parent_id for e in evs if e.parent_id is not None} - known
-                if outside - {e.id for e in evs} and count:
-                    # Rare: a parent the batch does not carry; it may be older on the server.
-                    known.update(r[0] for r in conn.execute(_pgsql.EVENTS_LOAD, base).fetchall())
-                for ev in evs:
-                    current = ev.id
-                    old = existing.get(ev.id)
-                    if old is not None:
-                        if old != ev:
-                            what = (
-                                f"in session {old.session_id!r}"
-                                if old.session_id != name
-                                else "with different content"
-                            )
-                            raise DuplicateId(
-                                f"event {ev.id!r} of session {name!r} conflicts: the server "
-                                f"already has an event with that id {what}; nothing was written"
-                            )
-                        continue
-                    if ev.parent_id is not None and ev.parent_id not in known:
-                        raise InvalidEvent(
-                            f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
-                            f"of session {name!r}"
-                        )
-                    known.add(ev.id)
-                    count += 1
-                    added.append(
-                        {
-                            **base,
-                            "sid": sid,
-                            "seq": count,
-                            "event_id": ev.id,
-                            "parent_id": ev.parent_id,
-                            "invocation_id": ev.invocation_id,
-                            "event_type": ev.event_type,
-                            "event_data": ev.event_data,
-                            "created_at": ev.created_at,
-                        }
-                    )
-                current = None
-                if created or session.updated_at >= updated_at:
-                    new_head, new_updated = session.head_id, session.updated_at
-                else:
-                    new_head, new_updated = head, updated_at
-                if new_head is not None and new_head not in known:
-                    raise InvalidEvent(
-                        f"session {name!r}: head {new_head!r} is not one of its events"
-                    )
-                new_archived = archived_at if archived_at is not None else session.archived_at
-                with conn.cursor() as cur:
-                    for start in range(0, len(added), _CHUNK):
-                        cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
-                if (
-                    created
-                    or added
-                    or (new_head, new_updated, new_archived)
-                    != (
-                        head,
-                        updated_at,
-                        archived_at,
-                    )
-                ):
-                    conn.execute(
-                        _pgsql.SYNC_SESSION_FINISH,
-                        {
-                            **base,
-                            "sid": sid,
-                            "head_id": new_head,
-                            "updated_at": new_updated,
-                            "archived_at": new_archived,
-                            "added": len(added),
-                        },
-                    )
-                if meta:
-                    stored = conn.execute(
-                        _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [name]}
-                    ).fetchall()
-                    have = {key: value for _, key, value in stored}
-                    changed = [
-                        {"owner": self._owner, "sid": sid, "key": k, "value": v, "now": new_updated}
-                        for k, v in sorted(meta.items())
-                        if have.get(k) != v
-                    ]
-                    if changed:
-                        with conn.cursor() as cur:
-                            cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+                sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
+                self._write_import(conn, sid, count, plan)
         except StoreError:
             raise
         except pgerrors.UniqueViolation:
@@ -778,12 +629,124 @@ class PostgresSessionService:
                 f"{doing}: an event id was taken by a concurrent writer; nothing was written"
             ) from None
         except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            if current is None and added:  # failed inside the bulk insert: find the culprit
-                current = next((e.id for e in evs if not _is_json(e.event_data)), None)
-            if current is not None:
-                self._fail(self._event_error(exc, current), f"{doing} (at event {current!r})")
+            if plan is not None and plan.events:  # failed inside the bulk insert: find the culprit
+                culprit = next((e.id for e in plan.events if not _is_json(e.event_data)), None)
+                if culprit is not None:
+                    where = f"{doing} (at event {culprit!r})"
+                    self._fail(self._event_error(exc, culprit), where)
             self._fail(exc, doing)
-        return len(added)
+        return len(plan.events)
+
+    def _plan_import(
+        self,
+        conn: Conn,
+        session: StoredSession | SessionSummary,
+        evs: list[StoredEvent],
+        meta: dict[str, str],
+        merge: bool,
+    ) -> tuple[int, int, ImportPlan]:
+        """Create-or-lock the session row, read what the plan needs, decide."""
+        base = {"owner": self._owner, "session_id": session.id}
+        created = (
+            conn.execute(
+                _pgsql.SYNC_SESSION_INSERT,
+                {
+                    **base,
+                    "directory": session.directory,
+                    "git_root": session.git_root,
+                    "created_at": session.created_at,
+                    "updated_at": session.updated_at,
+                    "archived_at": session.archived_at,
+                },
+            ).rowcount
+            == 1
+        )
+        locked = conn.execute(_pgsql.SYNC_SESSION_LOCK, base).fetchone()
+        if locked is None:  # pragma: no cover - inserted or present, and locked
+            raise StoreError(f"importing session {session.id!r}: the session vanished")
+        sid, directory, git_root, created_at, updated_at, archived_at, head, count = locked
+        # The server records its own id (SYNC_SESSION_FINISH): the client's is not compared.
+        stored = StoredState(
+            directory,
+            git_root,
+            created_at,
+            updated_at,
+            archived_at,
+            head,
+            session.server_session_id,
+        )
+        existing = self._stored_events(conn, [e.id for e in evs])
+        refs = references(session, evs)
+        known = [
+            e.id for e in self._stored_events(conn, refs).values() if e.session_id == session.id
+        ]
+        stored_meta: dict[str, str] = {}
+        if meta and not created:
+            rows = conn.execute(
+                _pgsql.SYNC_METADATA_OF, {"owner": self._owner, "ids": [session.id]}
+            )
+            stored_meta = {key: value for _, key, value in rows.fetchall()}
+        plan = plan_import(
+            session,
+            evs,
+            merge=merge,
+            stored=None if created else stored,
+            existing=existing,
+            known=known,
+            stored_metadata=stored_meta,
+            metadata=meta,
+        )
+        return sid, count, plan
+
+    def _stored_events(self, conn: Conn, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """This owner's stored events among ``ids`` (any session), by id, a chunk a round trip."""
+        wanted = list(ids)
+        found: dict[str, StoredEvent] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            params = {"owner": self._owner, "ids": wanted[start : start + _CHUNK]}
+            for row in conn.execute(_pgsql.SYNC_EVENTS_EXISTING, params).fetchall():
+                found[row[0]] = StoredEvent._make(row)
+        return found
+
+    def _write_import(self, conn: Conn, sid: int, count: int, plan: ImportPlan) -> None:
+        """Execute an import plan inside the import's transaction."""
+        owner = self._owner
+        added = [
+            {
+                "owner": owner,
+                "sid": sid,
+                "seq": seq,
+                "event_id": ev.id,
+                "parent_id": ev.parent_id,
+                "invocation_id": ev.invocation_id,
+                "event_type": ev.event_type,
+                "event_data": ev.event_data,
+                "created_at": ev.created_at,
+            }
+            for seq, ev in enumerate(plan.events, start=count + 1)
+        ]
+        with conn.cursor() as cur:
+            for start in range(0, len(added), _CHUNK):
+                cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
+        if plan.touch:
+            conn.execute(
+                _pgsql.SYNC_SESSION_FINISH,
+                {
+                    "owner": owner,
+                    "sid": sid,
+                    "head_id": plan.head_id,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                    "added": len(added),
+                },
+            )
+        if plan.metadata:
+            changed = [
+                {"owner": owner, "sid": sid, "key": k, "value": v, "now": plan.updated_at}
+                for k, v in plan.metadata
+            ]
+            with conn.cursor() as cur:
+                cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
 
 
 def _is_json(text: str) -> bool:

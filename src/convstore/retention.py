@@ -88,15 +88,13 @@ def purge(
                 )
             ]
         except apsw.Error as exc:
-            raise store._translate(exc, "counting sessions to purge") from None
+            raise store.translate_error(exc, "counting sessions to purge") from None
         return PurgeReport(int(counts[0]), int(counts[1]), int(counts[2]), 0, True, 0)
 
     sessions = events = metadata = batches = 0
     after_sid = 0
     while True:
-        doing = f"purging sessions archived before {cutoff}"
-        store._begin_write(doing)
-        try:
+        with store.atomic(f"purging sessions archived before {cutoff}"):
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
             ).fetchall()
@@ -117,9 +115,6 @@ def purge(
                 sessions += conn.changes()
                 budget -= 1
                 after_sid = sid
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
         if not candidates:
             break
         batches += 1
@@ -135,12 +130,8 @@ def _vacuum(store: SessionStore) -> int:
     doing = "compacting the database after a purge"
     try:
         before = int(conn.execute(_sql.PRAGMA_PAGE_COUNT).get)
-        store._begin_write(doing)
-        try:
+        with store.atomic(doing):
             conn.execute(_sql.SEARCH_OPTIMIZE)
-        except BaseException as exc:
-            store._fail_write(exc, doing)
-        store._commit(doing)
         if conn.execute(_sql.PRAGMA_AUTO_VACUUM).get == _AUTO_VACUUM_INCREMENTAL:
             conn.execute(_sql.PRAGMA_INCREMENTAL_VACUUM).fetchall()
         else:
@@ -148,5 +139,5 @@ def _vacuum(store: SessionStore) -> int:
         after = int(conn.execute(_sql.PRAGMA_PAGE_COUNT).get)
         size = int(conn.execute(_sql.PRAGMA_PAGE_SIZE).get)
     except apsw.Error as exc:
-        raise store._translate(exc, doing) from None
+        raise store.translate_error(exc, doing) from None
     return max(0, before - after) * size

@@ -129,10 +129,9 @@ def search(
     """
     if type(query) is not str:
         raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
-    if not store._search_index:
-        store._search_index = search_indexing(store)  # another process may have turned it on
-        if not store._search_index:
-            raise InvalidArgument(
+    if not store.indexes_search and not store.search_indexing():
+        # (read again: another process may have turned it on)
+        raise InvalidArgument(
                 f"search indexing is off for database {store.path!r}: turn it on with "
                 "set_search_indexing(True) (rebuilds the index)"
             )
@@ -168,10 +167,8 @@ def search(
         rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
         raise _bad_query(query, exc) from None
-    except UnicodeError as exc:
-        raise InvalidArgument(f"search: a value is not valid UTF-8 text ({exc})") from None
-    except apsw.Error as exc:
-        raise store._translate(exc, f"searching for {query!r}") from None
+    except (apsw.Error, UnicodeError) as exc:
+        raise store.translate_error(exc, f"searching for {query!r}") from None
     return [SearchHit._make(row) for row in rows]
 
 
@@ -180,7 +177,7 @@ def search_fields(store: SessionStore) -> tuple[str, ...]:
     try:
         value = store.connection.execute(_sql.SEARCH_FIELDS_GET).get
     except apsw.Error as exc:
-        raise store._translate(exc, "reading the search configuration") from None
+        raise store.translate_error(exc, "reading the search configuration") from None
     if not isinstance(value, str):
         raise StoreError(f"database {store.path!r}: the search configuration is missing")
     return tuple(json.loads(value))
@@ -240,10 +237,7 @@ def configure_search(
     when given, is called with events re-indexed so far, session by session.
     """
     paths = _validate_fields(store, fields)
-    conn = store.connection
-    doing = f"configuring search fields {paths!r}"
-    store._begin_write(doing)
-    try:
+    with store.atomic(f"configuring search fields {paths!r}") as conn:
         for drop in (
             _sql.SEARCH_DROP_TRIGGER_INSERT,
             _sql.SEARCH_DROP_TRIGGER_DELETE,
@@ -266,10 +260,7 @@ def configure_search(
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
         conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
         _rebuild(store, progress)
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = True
+    store.search_indexing()  # the store picks the new setting up
 
 
 def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -> None:
@@ -311,27 +302,17 @@ def set_search_indexing(
     if enabled:
         configure_search(store, search_fields(store), progress=progress)
         return
-    conn = store.connection
-    doing = "turning search indexing off"
-    store._begin_write(doing)
-    try:
+    with store.atomic("turning search indexing off") as conn:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
         conn.execute(_sql.SEARCH_DELETE_ALL)
         conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
-    except BaseException as exc:
-        store._fail_write(exc, doing)
-    store._commit(doing)
-    store._search_index = False
+    store.search_indexing()  # the store picks the new setting up
 
 
 def search_indexing(store: SessionStore) -> bool:
     """Whether this database indexes new events for search (stored setting, default on)."""
-    try:
-        value = store.connection.execute(_sql.SEARCH_INDEXING_GET).get
-    except apsw.Error as exc:
-        raise store._translate(exc, "reading the search setting") from None
-    return bool(value != "off")
+    return store.search_indexing()
 
 
 def check_index(store: SessionStore) -> None:

@@ -25,6 +25,8 @@ from itertools import repeat
 import apsw
 
 from . import _sql
+from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import MEMORY, close_quietly, normalize_path, open_connection
 from .errors import (
@@ -43,24 +45,20 @@ from .models import SessionSummary, StoredEvent, StoredSession
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
-    from typing import Any, NoReturn
+    from typing import Any
 
+    from ._common import Clock
+    from ._importplan import ImportPlan
     from .connection import PathArg, Synchronous
     from .exporting import ImportReport
     from .retention import PurgeReport
     from .search import SearchHit
-
-    #: A zero-argument callable returning the current Unix time in seconds.
-    Clock = Callable[[], float]
 
 __all__ = ["SessionStore", "NewEvent"]
 
 #: ``tuple.__new__(Record, row)``: builds a record from a row entirely in C, about
 #: twice as fast as ``Record._make`` — it matters when a load returns thousands.
 _new_tuple = tuple.__new__
-
-#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
-_FIRST_PAGE = (1 << 62, 1 << 62)
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -76,6 +74,66 @@ class NewEvent(NamedTuple):
     invocation_id: str
     event_type: str
     event_data: str
+
+
+class Atomic:
+    """The write transaction :meth:`SessionStore.atomic` returns (a context manager).
+
+    A class rather than :func:`contextlib.contextmanager`: it costs a few
+    hundred nanoseconds on the append's hot path instead of a generator's
+    microsecond, and ``import convstore`` stays free of :mod:`contextlib`.
+    ``doing`` and ``event_id`` may be updated inside the block so that an
+    error names the step that failed.
+    """
+
+    __slots__ = ("_store", "doing", "event_id")
+
+    def __init__(self, store: SessionStore, doing: str, event_id: str | None = None) -> None:
+        self._store = store
+        self.doing = doing
+        self.event_id = event_id
+
+    def __enter__(self) -> apsw.Connection:
+        store = self._store
+        try:
+            store._conn.execute(_sql.BEGIN_IMMEDIATE)
+        except apsw.Error as exc:
+            raise store.translate_error(exc, self.doing) from None
+        return store._conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        store = self._store
+        if exc is None:
+            try:
+                store._conn.execute(_sql.COMMIT)
+            except apsw.Error as error:
+                store._rollback()
+                raise store.translate_error(error, self.doing) from None
+            return
+        store._rollback()
+        if isinstance(exc, apsw.ConstraintError) and self.event_id is not None:
+            raise constraint_error(str(exc), self.event_id) from None
+        typed = store.translate_error(exc, self.doing)
+        if typed is not exc:
+            raise typed from None
+
+
+def _stored_state(row: tuple[Any, ...]) -> StoredState:
+    """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
+    _, head, server, directory, git_root, created, updated, archived = row
+    return StoredState(directory, git_root, created, updated, archived, head, server)
+
+
+def constraint_error(message: str, event_id: str) -> StoreError:
+    """Sort SQLite's constraint failure (its message) into the typed error for ``event_id``."""
+    if "UNIQUE" in message or "PRIMARY KEY" in message:
+        return event_refused("duplicate", event_id)
+    return event_refused("json" if "CHECK" in message else "other", event_id, message)
 
 
 def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
@@ -145,14 +203,14 @@ class SessionStore:
                 self._path, timeout=self._timeout, synchronous=synchronous, vfs=vfs
             )
         except apsw.Error as exc:
-            raise self._translate(exc, "opening the database") from None
+            raise self.translate_error(exc, "opening the database") from None
         try:
             ensure_current(self._conn, repr(self._path), self._clock)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
             close_quietly(self._conn)
-            raise self._translate(exc, "checking the schema") from None
+            raise self.translate_error(exc, "checking the schema") from None
         except BaseException:
             close_quietly(self._conn)
             raise
@@ -169,12 +227,45 @@ class SessionStore:
         """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
         return self._conn
 
+    @property
+    def indexes_search(self) -> bool:
+        """Whether appends keep the full-text index, as this store last read the setting.
+
+        :meth:`search_indexing` reads it again from the file (another process
+        may have switched it).
+        """
+        return self._search_index
+
     def _now(self) -> int:
         return int(self._clock())
 
-    def _translate(self, exc: BaseException, doing: str) -> StoreError:
-        """Map a raw apsw exception to the typed error a caller can act on."""
+    def translate_error(self, exc: BaseException, doing: str) -> BaseException:
+        """The one place a raw error becomes the typed error a caller can act on.
+
+        Typed errors pass through; ``apsw`` errors map by kind (busy, closed,
+        corrupt, fsync failure, disk full, permissions, I/O); a
+        :class:`UnicodeDecodeError` is *stored* text that is not UTF-8 (a
+        damaged file); any other :class:`UnicodeError` is an argument that
+        cannot be stored (:class:`InvalidArgument`). Anything else (an
+        interrupt, a bug) is returned unchanged. The history tools
+        (:mod:`convstore.search`, :mod:`convstore.exporting`,
+        :mod:`convstore.retention`) translate their errors here too.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     type(store.translate_error(apsw.BusyError("locked"), "testing")).__name__
+        'StoreBusy'
+        """
+        if isinstance(exc, StoreError):
+            return exc
         where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
+        if isinstance(exc, UnicodeDecodeError):
+            return StoreError(
+                f"{where} is corrupt: stored text is not valid UTF-8 ({doing}): {exc.reason}"
+            )
+        if isinstance(exc, UnicodeError):
+            return InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})")
+        if not isinstance(exc, apsw.Error):
+            return exc
         if isinstance(exc, apsw.BusyError | apsw.LockedError):
             return StoreBusy(
                 f"{where} stayed locked by another connection for more than "
@@ -197,19 +288,17 @@ class SessionStore:
             return StoreError(f"I/O error on {where} while {doing}: {exc}")
         return StoreError(f"{where}: {doing} failed: {exc}")
 
-    def _check_stored_text(self, exc: UnicodeError, doing: str) -> None:
-        """Raise :class:`StoreError` when ``exc`` came from *stored* bytes that are not UTF-8.
+    def _read_failed(self, exc: apsw.Error | UnicodeError, doing: str) -> None:
+        """Raise the typed error for a failed read, or return when nothing can match.
 
-        A :class:`UnicodeEncodeError` is an argument that cannot be stored (a lone
-        surrogate): it matches nothing, and the caller answers "not found". A
-        :class:`UnicodeDecodeError` means text read back from the file is not
-        UTF-8 -- the file is damaged -- and must not pass for an empty result.
+        An argument that cannot be stored (a lone surrogate: a
+        :class:`UnicodeEncodeError`) matches nothing, and the caller answers
+        "not found"; stored bytes that are not UTF-8 are a damaged file and
+        must not pass for an empty result.
         """
-        if isinstance(exc, UnicodeDecodeError):
-            where = "in-memory database" if self._path == MEMORY else f"database {self._path!r}"
-            raise StoreError(
-                f"{where} is corrupt: stored text is not valid UTF-8 ({doing}): {exc.reason}"
-            ) from None
+        if isinstance(exc, UnicodeError) and not isinstance(exc, UnicodeDecodeError):
+            return
+        raise self.translate_error(exc, doing) from None
 
     def _rollback(self) -> None:
         """Roll back the open transaction, if SQLite has not already done so."""
@@ -219,37 +308,32 @@ class SessionStore:
         except apsw.Error:
             pass
 
-    def _begin_write(self, doing: str) -> None:
-        try:
-            self._conn.execute(_sql.BEGIN_IMMEDIATE)
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+    def atomic(self, doing: str = "writing", event_id: str | None = None) -> Atomic:
+        """A write transaction: ``with store.atomic("what it does") as conn: ...``.
 
-    def _commit(self, doing: str) -> None:
-        try:
-            self._conn.execute(_sql.COMMIT)
-        except apsw.Error as exc:
-            self._rollback()
-            raise self._translate(exc, doing) from None
+        ``BEGIN IMMEDIATE`` on entry (waiting up to ``timeout`` for another
+        writer), ``COMMIT`` on a clean exit; any error inside rolls back and
+        leaves as the typed error :meth:`translate_error` gives, naming
+        ``doing``. A constraint failure while ``event_id`` is set (the body may
+        update it as it goes) is sorted into :class:`DuplicateId` or
+        :class:`InvalidEvent` for that event. Every write of the store and of
+        the history tools runs in one of these.
 
-    def _fail_write(self, exc: BaseException, doing: str) -> NoReturn:
-        """Roll back, then raise ``exc`` as a typed error (typed errors pass through)."""
-        self._rollback()
-        if isinstance(exc, StoreError):
-            raise exc
-        if isinstance(exc, UnicodeError):
-            self._check_stored_text(exc, doing)
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        if isinstance(exc, apsw.Error):
-            raise self._translate(exc, doing) from None
-        raise exc
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     with store.atomic("renaming metadata") as conn:
+        ...         _ = conn.execute("SELECT 1")
+        ...     store.connection.in_transaction
+        False
+        """
+        return Atomic(self, doing, event_id)
 
     def close(self) -> None:
         """Close the connection. Further calls raise :class:`StoreError`. Idempotent."""
         try:
             self._conn.close()
         except apsw.Error as exc:
-            raise self._translate(exc, "closing") from None
+            raise self.translate_error(exc, "closing") from None
 
     def __enter__(self) -> SessionStore:
         return self
@@ -284,20 +368,16 @@ class SessionStore:
             self._conn.execute(_sql.SESSION_INSERT, (id, directory, git_root, now))
         except apsw.ConstraintError:
             raise DuplicateId(f"session id {id!r} is already used") from None
-        except UnicodeError as exc:
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, doing) from None
         return StoredSession(id, None, None, directory, git_root, now, now, None)
 
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
         try:
             row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading session {id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading session {id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading session {id!r}")
             return None
         return None if row is None else _new_tuple(StoredSession, row)
 
@@ -335,7 +415,7 @@ class SessionStore:
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
         except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+            raise self.translate_error(exc, doing) from None
         return None if best is None else _new_tuple(StoredSession, best)
 
     def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
@@ -347,7 +427,7 @@ class SessionStore:
         try:
             row: tuple[Any, ...] | None = self._conn.execute(sql, (value, cutoff)).fetchone()
         except UnicodeError as exc:
-            self._check_stored_text(exc, doing)
+            self._read_failed(exc, doing)
             return None
         return row
 
@@ -357,10 +437,9 @@ class SessionStore:
         try:
             self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
             changed = self._conn.changes()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"setting the server id of session {session_id!r}") from None
-        except UnicodeError as exc:
-            raise InvalidArgument(f"server_session_id is not valid UTF-8 text ({exc})") from None
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"setting the server id of session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
         if changed == 0:
             raise SessionNotFound(f"session {session_id!r} does not exist")
 
@@ -375,19 +454,17 @@ class SessionStore:
             self._conn.execute(_sql.SESSION_ARCHIVE, (now, session_id))
             if self._conn.changes() == 0 and self._session_state(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
-        except UnicodeError:
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, doing)  # an id that cannot be stored names no session
             raise SessionNotFound(f"session {session_id!r} does not exist") from None
 
     def _session_exists(self, session_id: str) -> bool:
         """Whether the session exists (``False`` for an id that cannot be stored)."""
         try:
             return self._session_state(session_id) is not None
-        except UnicodeEncodeError:
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading session {session_id!r}")
             return False
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading session {session_id!r}") from None
 
     def _move_head(self, head_id: str, now: int, added: int, session_id: str) -> None:
         """Point the session at its new head, count the events, record the activity time.
@@ -413,23 +490,9 @@ class SessionStore:
     ) -> StoreError:
         """Explain an append that inserted nothing (runs inside the failed transaction)."""
         state = self._session_state(session_id)
-        if state is None:
-            return SessionNotFound(f"session {session_id!r} does not exist")
-        if state[1] is not None:
-            return SessionArchived(
-                f"session {session_id!r} is archived; start a new session to continue"
-            )
-        return InvalidEvent(
-            f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
+        return why_not_appended(
+            session_id, event_id, parent_id, None if state is None else state[1] is not None
         )
-
-    def _constraint_error(self, exc: apsw.ConstraintError, event_id: str) -> StoreError:
-        text = str(exc)
-        if "UNIQUE" in text or "PRIMARY KEY" in text:
-            return DuplicateId(f"event id {event_id!r} is already used")
-        if "CHECK" in text:
-            return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
-        return InvalidEvent(f"event {event_id!r} was refused by the database: {text}")
 
     def append_event(
         self,
@@ -452,10 +515,8 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_event_data(event_data, event_id)
-        conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
             conn.execute(
                 _sql.EVENT_APPEND,
@@ -466,11 +527,6 @@ class SessionStore:
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, event_id), doing)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
         return StoredEvent(
             event_id, session_id, parent_id, invocation_id, event_type, event_data, now
         )
@@ -493,10 +549,8 @@ class SessionStore:
         _require_str(invocation_id, "invocation_id", InvalidEvent)
         _require_str(event_type, "event_type", InvalidEvent)
         _require_event_data(event_data, event_id)
-        conn = self._conn
         doing = f"appending event {event_id!r} to session {session_id!r}"
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
@@ -507,11 +561,6 @@ class SessionStore:
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, event_id), doing)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
         parent = cast("str | None", row[0][0])
         return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
 
@@ -540,11 +589,8 @@ class SessionStore:
             _require_str(item.invocation_id, "invocation_id", InvalidEvent)
             _require_str(item.event_type, "event_type", InvalidEvent)
             _require_event_data(item.event_data, item.id)
-        conn = self._conn
         doing = f"appending {len(items)} events to session {session_id!r}"
-        self._begin_write(doing)
-        current = items[0]
-        try:
+        with Atomic(self, doing, items[0].id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
             state = self._session_state(session_id)
             if state is None:
@@ -564,7 +610,7 @@ class SessionStore:
             except apsw.ConstraintError as exc:
                 # executemany stops at the failing row: the rows before it went in.
                 current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get]
-                raise self._constraint_error(exc, current.id) from None
+                raise constraint_error(str(exc), current.id) from None
             if conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get != len(rows):
                 # A row whose parent check failed inserted nothing: name the first.
                 current = next(
@@ -577,11 +623,6 @@ class SessionStore:
             if self._search_index:
                 conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
             self._move_head(items[-1].id, now, len(items), session_id)
-        except apsw.ConstraintError as exc:
-            self._fail_write(self._constraint_error(exc, current.id), doing)
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
         return [
             StoredEvent(
                 e.id, session_id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now
@@ -599,20 +640,16 @@ class SessionStore:
                     self._conn.execute(_sql.EVENTS_LOAD, (session_id,)),
                 )
             )
-        except apsw.Error as exc:
-            raise self._translate(exc, f"loading events of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"loading events of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"loading events of session {session_id!r}")
             return []
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
         try:
             row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading event {event_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading event {event_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading event {event_id!r}")
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
@@ -626,10 +663,8 @@ class SessionStore:
         try:
             rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
             return list(map(_new_tuple, repeat(StoredEvent), rows))
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading the history of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading the history of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading the history of session {session_id!r}")
             return []
 
     def set_head(self, session_id: str, event_id: str) -> None:
@@ -640,8 +675,7 @@ class SessionStore:
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
-        self._begin_write(doing)
-        try:
+        with Atomic(self, doing):
             now = self._now()  # under the write lock: updated_at never moves backwards
             self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
             if self._conn.changes() == 0:
@@ -651,9 +685,6 @@ class SessionStore:
                         f"event {event_id!r} is not an event of session {session_id!r}"
                     )
                 raise why
-        except BaseException as exc:
-            self._fail_write(exc, doing)
-        self._commit(doing)
 
     # -- metadata ------------------------------------------------------------
 
@@ -672,10 +703,8 @@ class SessionStore:
         try:
             self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
             changed = self._conn.changes()
-        except UnicodeError as exc:
-            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 text ({exc})") from None
-        except apsw.Error as exc:
-            raise self._translate(exc, doing) from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, doing) from None
         if changed == 0:
             raise SessionNotFound(f"session {session_id!r} does not exist")
 
@@ -683,10 +712,8 @@ class SessionStore:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
         try:
             row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading metadata of session {session_id!r}")
             # A key that cannot be stored was never set: the session alone decides
             # between None and SessionNotFound.
             row = (None,) if self._session_exists(session_id) else None
@@ -722,29 +749,19 @@ class SessionStore:
             raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
         try:
             if before is None:
-                cursor: tuple[Any, ...] = _FIRST_PAGE
+                cursor: tuple[Any, ...] = FIRST_PAGE
             else:
                 before_id = before if isinstance(before, str) else before.id
                 found = self._conn.execute(_sql.SESSION_CURSOR, (before_id,)).fetchone()
                 if found is None:
                     raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
                 cursor = found if isinstance(before, str) else (before.updated_at, found[1])
-            params: tuple[Any, ...] = (*cursor, limit)
-            if directory is not None and git_root is not None:
-                sql, params = _LIST_SQL["EITHER", include_archived], (*params, directory, git_root)
-            elif directory is not None:
-                sql, params = _LIST_SQL["DIRECTORY", include_archived], (*params, directory)
-            elif git_root is not None:
-                sql, params = _LIST_SQL["GIT_ROOT", include_archived], (*params, git_root)
-            else:
-                sql = _LIST_SQL["ALL", include_archived]
-            rows = self._conn.execute(sql, params)
+            filters = tuple(value for value in (directory, git_root) if value is not None)
+            sql = _LIST_SQL[list_filter(directory, git_root), include_archived]
+            rows = self._conn.execute(sql, (*cursor, limit, *filters))
             return list(map(_new_tuple, repeat(SessionSummary), rows))
-        except apsw.Error as exc:
-            raise self._translate(exc, "listing sessions") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, "listing sessions")
-            raise InvalidArgument(f"listing sessions: a filter is not UTF-8 ({exc})") from None
+        except (apsw.Error, UnicodeError) as exc:
+            raise self.translate_error(exc, "listing sessions") from None
 
     # -- import (export/import, sync) -----------------------------------------
 
@@ -753,10 +770,8 @@ class SessionStore:
         try:
             rows = self._conn.execute(_sql.METADATA_ALL, (session_id,))
             return {cast(str, key): cast(str, value) for key, value in rows}
-        except apsw.Error as exc:
-            raise self._translate(exc, f"reading metadata of session {session_id!r}") from None
-        except UnicodeError as exc:
-            self._check_stored_text(exc, f"reading metadata of session {session_id!r}")
+        except (apsw.Error, UnicodeError) as exc:
+            self._read_failed(exc, f"reading metadata of session {session_id!r}")
             return {}
 
     def import_session(
@@ -770,12 +785,14 @@ class SessionStore:
         """Write a session and its events with their original ids, parents and timestamps.
 
         All in one transaction: on any error nothing is written. ``events`` are
-        taken in append order (parents before children) and may be a generator.
-        Without ``merge``, an existing session id is :class:`DuplicateId`. With
-        ``merge=True`` (sync's pull), an existing session receives only the
-        events it lacks: identical events already stored are skipped, an event
-        whose id exists with different content raises :class:`DuplicateId`
-        naming it. The head follows the newer activity; archiving is kept.
+        taken in append order (parents before children). Without ``merge``, an
+        existing session id is :class:`DuplicateId`. With ``merge=True``
+        (sync's pull), an existing session — the same directory, git root and
+        creation time, else :class:`DuplicateId` — receives only the events it
+        lacks: identical events already stored are skipped, an event whose id
+        exists with different content raises :class:`DuplicateId` naming it.
+        The head follows the newer activity; archiving is kept. The rules are
+        :mod:`convstore._importplan`'s, shared with the PostgreSQL backend.
         Returns the number of events inserted.
 
         >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
@@ -784,105 +801,60 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
-        _require_str(session.id, "session id")
-        if metadata is not None and not all(
-            type(k) is str and type(v) is str for k, v in metadata.items()
-        ):
-            raise InvalidArgument("metadata keys and values must be str")
-        conn = self._conn
-        doing = f"importing session {session.id!r}"
-        self._begin_write(doing)
-        current_id = ""
-        try:
-            state = self._session_state(session.id)
-            if state is None:
-                conn.execute(
-                    _sql.SESSION_IMPORT_INSERT,
-                    (
-                        session.id,
-                        None,
-                        session.server_session_id,
-                        session.directory,
-                        session.git_root,
-                        session.created_at,
-                        session.updated_at,
-                        session.archived_at,
-                    ),
-                )
-                sid, count = conn.last_insert_rowid(), 0
-            elif not merge:
-                raise DuplicateId(f"session id {session.id!r} is already used")
-            else:
-                sid, count = state[0], state[2]
-            first_count = count
-            inserted = 0
-            for ev in events:
-                current_id = ev.id
-                _require_event_data(ev.event_data, ev.id)
-                if ev.session_id != session.id:
-                    raise InvalidEvent(
-                        f"event {ev.id!r} belongs to session {ev.session_id!r}, not {session.id!r}"
-                    )
-                try:
-                    conn.execute(
-                        _sql.EVENT_APPEND_BATCH_ROW,
-                        (
-                            sid,
-                            count + 1,
-                            ev.id,
-                            ev.parent_id,
-                            ev.invocation_id,
-                            ev.event_type,
-                            ev.event_data,
-                            ev.created_at,
-                        ),
-                    )
-                except apsw.ConstraintError as exc:
-                    error = self._constraint_error(exc, ev.id)
-                    if merge and isinstance(error, DuplicateId):
-                        stored = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
-                        if stored is not None and StoredEvent._make(stored) == tuple(ev):
-                            continue
-                        raise DuplicateId(
-                            f"event {ev.id!r} conflicts with the stored event of that id "
-                            f"(different content or session)"
-                        ) from None
-                    raise error from None
-                if conn.changes() == 0:
-                    raise InvalidEvent(
-                        f"event {ev.id!r}: parent {ev.parent_id!r} is not an earlier event "
-                        f"of session {session.id!r}"
-                    )
-                count += 1
-                inserted += 1
-            current_id = ""
-            if (
-                session.head_id is not None
-                and not conn.execute(_sql.EVENT_IN_SESSION, (session.head_id, sid)).fetchone()
-            ):
-                raise InvalidEvent(
-                    f"session {session.id!r}: head {session.head_id!r} is not one of its events"
-                )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first_count, count))
-            conn.execute(
-                _sql.SESSION_IMPORT_MERGE,
-                (
-                    session.head_id,
-                    session.server_session_id,
-                    session.updated_at,
-                    session.archived_at,
-                    count,
-                    sid,
-                ),
+        evs, meta = check_import(session, events, metadata)
+        with Atomic(self, f"importing session {session.id!r}") as conn:
+            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
+            state = None if row is None else self._session_state(session.id)
+            existing: dict[str, StoredEvent] = {}
+            for ev in evs:
+                found = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
+                if found is not None:
+                    existing[ev.id] = _new_tuple(StoredEvent, found)
+            plan = plan_import(
+                session,
+                evs,
+                merge=merge,
+                stored=None if row is None else _stored_state(row),
+                existing=existing,
+                known=[
+                    ref
+                    for ref in references(session, evs)
+                    if state is not None
+                    and conn.execute(_sql.EVENT_IN_SESSION, (ref, state[0])).fetchone()
+                ],
+                stored_metadata=self.get_all_metadata(session.id) if row and meta else None,
+                metadata=meta,
             )
-            for key, value in (metadata or {}).items():
-                conn.execute(_sql.METADATA_IMPORT, (sid, key, value, session.updated_at))
-        except BaseException as exc:
-            where = f"{doing} (at event {current_id!r})" if current_id else doing
-            self._fail_write(exc, where)
-        self._commit(doing)
-        return inserted
+            self._write_import(conn, session, plan, state)
+        return len(plan.events)
+
+    def _write_import(
+        self,
+        conn: apsw.Connection,
+        session: StoredSession | SessionSummary,
+        plan: ImportPlan,
+        state: tuple[int, int | None, int] | None,
+    ) -> None:
+        """Execute an import plan inside the import's transaction."""
+        if state is None:
+            fields = (session.id, None, plan.server_session_id, session.directory)
+            times = (session.created_at, plan.updated_at, plan.archived_at)
+            conn.execute(_sql.SESSION_IMPORT_INSERT, (*fields, session.git_root, *times))
+            sid, count = conn.last_insert_rowid(), 0
+        else:
+            sid, count = state[0], state[2]
+        first = count
+        for ev in plan.events:
+            count += 1
+            row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
+            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
+        if self._search_index and count > first:
+            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first, count))
+        if plan.touch:
+            state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
+            conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))
+        for key, value in plan.metadata:
+            conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
 
     # -- history tools: search, export/import, retention (issue 6) ------------
     # Thin entry points; the work lives in search.py, exporting.py, retention.py.
@@ -953,9 +925,12 @@ class SessionStore:
         ...     store.search_indexing()
         True
         """
-        from .search import search_indexing
-
-        return search_indexing(self)
+        try:
+            value = self._conn.execute(_sql.SEARCH_INDEXING_GET).get
+        except apsw.Error as exc:
+            raise self.translate_error(exc, "reading the search setting") from None
+        self._search_index = value != "off"  # another process may have switched it
+        return self._search_index
 
     def set_search_indexing(self, enabled: bool) -> None:
         """Turn full-text indexing on or off for this database (stored in the file).

@@ -1,0 +1,102 @@
+"""What the SQLite store and the PostgreSQL service share, written once.
+
+Both backends keep the same rules; only how they reach the database differs.
+What lives here is everything that is *not* SQL and *not* a connection:
+
+* the ``Clock`` type (a zero-argument callable giving Unix seconds);
+* the listing's keyset cursor (:data:`FIRST_PAGE`) and which of the four
+  filtered statements a ``list_sessions`` call needs (:func:`list_filter`);
+* sorting a refused insert into :class:`DuplicateId` or :class:`InvalidEvent`
+  (:func:`event_refused`);
+* explaining an append that wrote nothing (:func:`why_not_appended`);
+* the column lists of the two records.
+
+Input validation (argument types, event JSON) lives in :mod:`convstore._validate`;
+the import/merge decision in :mod:`convstore._importplan`.
+Importing this module costs nothing: it loads only convstore's own errors.
+
+>>> list_filter("/p", None)
+'DIRECTORY'
+>>> type(event_refused("duplicate", "e1")).__name__
+'DuplicateId'
+"""
+
+from __future__ import annotations
+
+from ._lean import TYPE_CHECKING
+from .errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    #: A zero-argument callable returning the current Unix time in seconds.
+    Clock = Callable[[], float]
+
+__all__ = [
+    "FIRST_PAGE",
+    "LIST_FILTERS",
+    "SESSION_COLUMNS",
+    "EVENT_COLUMNS",
+    "list_filter",
+    "event_refused",
+    "why_not_appended",
+]
+
+#: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
+FIRST_PAGE = (1 << 62, 1 << 62)
+
+#: The four listing statements each backend has (times "with archived" or not).
+LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
+
+#: The fields of a :class:`~convstore.StoredSession`, in order (also the SELECT lists).
+SESSION_COLUMNS = (
+    "id",
+    "head_id",
+    "server_session_id",
+    "directory",
+    "git_root",
+    "created_at",
+    "updated_at",
+    "archived_at",
+)
+#: An event's own columns, in the order of a :class:`~convstore.StoredEvent` minus its session.
+EVENT_COLUMNS = ("id", "parent_id", "invocation_id", "event_type", "event_data", "created_at")
+
+
+def list_filter(directory: str | None, git_root: str | None) -> str:
+    """Which listing statement serves these filters: both given means either matches."""
+    if directory is not None:
+        return "EITHER" if git_root is not None else "DIRECTORY"
+    return "GIT_ROOT" if git_root is not None else "ALL"
+
+
+def event_refused(kind: str, event_id: str, detail: str = "") -> StoreError:
+    """The typed error for an event the database refused to insert.
+
+    ``kind`` is what the backend recognised in its own exception:
+    ``"duplicate"`` (a unique key), ``"json"`` (the JSON check), anything else
+    is reported with ``detail``.
+    """
+    if kind == "duplicate":
+        return DuplicateId(f"event id {event_id!r} is already used")
+    if kind == "json":
+        return InvalidEvent(f"event {event_id!r}: event_data is not valid JSON")
+    return InvalidEvent(f"event {event_id!r} was refused by the database: {detail}")
+
+
+def why_not_appended(
+    session_id: str, event_id: str, parent_id: str | None, archived: bool | None
+) -> StoreError:
+    """Explain an append that inserted nothing, from the session's state.
+
+    ``archived`` is ``None`` when the session does not exist (for this owner).
+    """
+    if archived is None:
+        return SessionNotFound(f"session {session_id!r} does not exist")
+    if archived:
+        return SessionArchived(
+            f"session {session_id!r} is archived; start a new session to continue"
+        )
+    return InvalidEvent(
+        f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
+    )
