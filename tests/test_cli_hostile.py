@@ -439,3 +439,19 @@ def test_no_function_in_the_cli_is_longer_than_80_lines() -> None:
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_migrate_status_leaves_a_rollback_journal_file_untouched(tmp_path: Path) -> None:
+    import apsw
+
+    path = tmp_path / "plain.db"
+    conn = apsw.Connection(str(path))
+    conn.execute("CREATE TABLE notes(x)")
+    conn.close()
+    path.chmod(0o644)
+    before = path.read_bytes()
+    proc = run("migrate", "status", "--json", db=path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["exists"] is True
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o644
+    assert _files(tmp_path) == {"plain.db"}  # no -wal, no -shm

@@ -148,6 +148,25 @@ def test_installed_wheel_opens_a_store_with_its_own_migrations(wheel: Path, tmp_
     assert report["events"] == ["e1"]
     assert report["pypika_loaded"] is False
 
+    # The installed command: --version, and `bench` explains that the suite is not here.
+    command = str(env_dir / bindir / "convstore")
+
+    def convstore(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [command, *args], cwd=workdir, env=clean_env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    assert convstore("--version").stdout == "convstore 0.1.0\n"
+    helped = convstore("bench", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: convstore bench")
+    assert "not in the installed package" in helped.stdout and "not found here" in helped.stdout
+    ran = convstore("bench")
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr.startswith("convstore: error: the benchmark suite is not available")
+    assert ran.stderr.count("\n") == 1
+
 
 # -- licence, sdist, optional extras ---------------------------------------------
 

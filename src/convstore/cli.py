@@ -47,7 +47,7 @@ from ._cliutil import (
     safe_json,
     safe_line,
 )
-from .connection import check_file_header, normalize_path, open_connection
+from .connection import check_file_header, normalize_path
 from .errors import SessionNotFound, StoreError
 from .store import SessionStore
 
@@ -205,9 +205,12 @@ def _read_status(path: str) -> tuple[bool, migrations.MigrationStatus]:
     """(exists, status) without creating or changing anything (missing: all pending)."""
     if path != ":memory:" and not check_file_header(path):
         return False, migrations.MigrationStatus(applied=(), pending=migrations.known_migrations())
+    # Opened as it is: no journal-mode switch, no chmod, never created (no
+    # OPEN_CREATE); read-write only so that closing cleans up a -wal/-shm.
     try:
-        conn = open_connection(path, timeout=5.0)
+        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READWRITE)
         try:
+            conn.set_busy_timeout(5000)
             return True, migrations.status(conn, repr(path))
         finally:
             conn.close()
