@@ -71,11 +71,12 @@ def _make_service(
 
         return FakeSessionService(clock)
     if name == "postgres":
-        from convstore.postgres import PostgresSessionService
-
         # The cluster starts on first use only; each test is its own owner, so
         # tests share one database and still never see each other's rows.
+        # Asked for first: without psycopg or the server binaries it skips.
         dsn: str = request.getfixturevalue("pg_dsn")
+        from convstore.postgres import PostgresSessionService
+
         return PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
     raise AssertionError(f"unknown backend {name}")
 

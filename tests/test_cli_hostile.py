@@ -455,3 +455,36 @@ def test_migrate_status_leaves_a_rollback_journal_file_untouched(tmp_path: Path)
     assert json.loads(proc.stdout)["exists"] is True
     assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o644
     assert _files(tmp_path) == {"plain.db"}  # no -wal, no -shm
+
+
+def test_export_to_a_terminal_escapes_control_characters(tmp_path: Path) -> None:
+    path = tmp_path / "evil.db"
+    data = json.dumps({"content": f"evil {EVIL}"}, ensure_ascii=False)
+    with SessionStore(path) as store:
+        store.create_session("s1", directory=f"/home/{EVIL}")
+        store.append_event("s1", "e1", None, "i", "t", data)
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*COMMAND, "--db", str(path), "export"], stdout=slave, env=child_env()
+        )
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+    text = shown.decode()
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\x7f"):
+        assert raw not in text
+    header, event = (json.loads(line) for line in text.splitlines() if line.strip())
+    assert header["directory"] == f"/home/{EVIL}" and event["event_data"] == data  # same values
+    piped = run("export", db=path).stdout  # piped: the bytes the library wrote
+    assert "\x9b" in piped and "\x1b" not in piped  # (json.dumps escapes C0 itself)

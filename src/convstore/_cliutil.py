@@ -32,6 +32,7 @@ __all__ = [
     "plural",
     "safe_block",
     "safe_json",
+    "safe_json_text",
     "safe_line",
 ]
 
@@ -194,8 +195,23 @@ def safe_json(value: Any) -> str:
     >>> safe_json({"x": "a\\x9b2J\\x1b"})
     '{\\n  "x": "a\\\\u009b2J\\\\u001b"\\n}'
     """
-    text = json.dumps(value, ensure_ascii=False, indent=2)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return safe_json_text(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def safe_json_text(text: str) -> str:
+    """JSON text (as ``json.dumps`` writes it) with DEL, C1 and bidi controls escaped too.
+
+    The same JSON value, other bytes: ``json.loads`` of the result equals
+    ``json.loads(text)``.
+
+    >>> safe_json_text('["\x9b"]')
+    '["\\\\u009b"]'
+    """
+    return _UNSAFE_IN_JSON.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 # -- progress ------------------------------------------------------------------

@@ -45,6 +45,7 @@ from ._cliutil import (
     plural,
     safe_block,
     safe_json,
+    safe_json_text,
     safe_line,
 )
 from .connection import check_file_header, normalize_path
@@ -460,8 +461,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             if to_file:
                 _write_atomically(args.output, lines)
-            else:
-                sys.stdout.writelines(lines)
+            else:  # on a terminal, stored control characters are escaped (same JSON values)
+                tty = sys.stdout.isatty()
+                sys.stdout.writelines(map(safe_json_text, lines) if tty else lines)
                 sys.stdout.flush()
         finally:
             progress.finish()
