@@ -84,7 +84,11 @@ def add_percentiles(benchmark: Any) -> None:
         s = sorted(x * 1e9 for x in data)
         summary = runner.summarize(s)
         benchmark.extra_info.update(
-            {k: round(v, 2) for k, v in summary.items() if not math.isnan(v)}
+            {
+                k: round(v, 2)
+                for k, v in summary.items()
+                if isinstance(v, float | int) and not math.isnan(v)
+            }
         )
 
 

@@ -9,6 +9,9 @@ loaded into every schema under test, so all systems see the same data:
 
 * ``convstore`` — the project's own migrations (a ``SessionStore`` creates the
   file), loaded with raw ``executemany``;
+* ``floor`` — the leanest schema that serves the same lookups, for the
+  hand-written raw-APSW floor (:data:`FLOOR_SCHEMA`: no search index, events
+  in a rowid table keyed by ``sid * 2**32 + seq``);
 * ``reference`` — Atuin AI's original schema (TEXT primary keys, eight
   single-column indexes);
 * ``peer`` — the OpenAI Agents SDK ``SQLiteSession`` schema (only when the SDK
@@ -59,7 +62,7 @@ CONCURRENCY = 32
 TARGET_EVENTS = 200
 CROWDED_MAX = 1000
 BATCH = 100_000
-KINDS = ("convstore", "reference", "peer")
+KINDS = ("convstore", "floor", "reference", "peer")
 
 REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO / "migrations"
@@ -297,6 +300,41 @@ def stream(plan: Plan, batch: int = BATCH) -> Iterator[list[EventRow]]:
 
 # -- loading ------------------------------------------------------------------
 
+#: The floor: the leanest schema serving the library's lookups -- session by id,
+#: resume by directory or git root (live, newest), a session's events in append
+#: order, an event by id (duplicates, parents) -- and nothing else: no search
+#: index, no listing index. Events sit in a rowid table whose key is
+#: ``sid * 2**32 + seq``: clustered by session like convstore's, with large
+#: payloads in overflow pages as SQLite expects of a rowid table.
+FLOOR_SCHEMA = """
+CREATE TABLE sessions (
+    sid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    head_id TEXT,
+    server_session_id TEXT,
+    directory TEXT,
+    git_root TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    archived_at INTEGER,
+    event_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_live_directory ON sessions (directory, updated_at)
+    WHERE archived_at IS NULL;
+CREATE INDEX sessions_live_git_root ON sessions (git_root, updated_at)
+    WHERE archived_at IS NULL AND git_root IS NOT NULL;
+CREATE TABLE events (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    invocation_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_data TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX events_id ON events (id);
+"""
+
 REFERENCE_SCHEMA = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
@@ -351,17 +389,32 @@ def _create_reference(path: Path) -> None:
     conn.close()
 
 
+def _create_floor(path: Path) -> None:
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA journal_mode=WAL")
+    with conn:
+        conn.execute(FLOOR_SCHEMA)
+    conn.close()
+
+
 def _create_peer(path: Path) -> None:
     from agents import SQLiteSession
 
     SQLiteSession("schema-only", str(path)).close()
 
 
-_CREATE = {"convstore": _create_convstore, "reference": _create_reference, "peer": _create_peer}
+_CREATE = {
+    "convstore": _create_convstore,
+    "floor": _create_floor,
+    "reference": _create_reference,
+    "peer": _create_peer,
+}
 
 _EVENT_INSERT = {
     "convstore": "INSERT INTO session_events (sid, seq, id, parent_id, invocation_id, event_type, "
     "event_data, created_at) VALUES (?,?,?,?,?,?,?,?)",
+    "floor": "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, "
+    "created_at) VALUES (?,?,?,?,?,?,?)",
     "reference": "INSERT INTO session_events (id, session_id, parent_id, invocation_id, "
     "event_type, event_data, created_at) VALUES (?,?,?,?,?,?,?)",
     "peer": "INSERT INTO agent_messages (session_id, message_data, created_at) VALUES (?,?,?)",
@@ -369,6 +422,7 @@ _EVENT_INSERT = {
 #: The events table of each kind: its secondary indexes are the ones re-created after the load.
 _EVENT_TABLE = {
     "convstore": "session_events",
+    "floor": "events",
     "reference": "session_events",
     "peer": "agent_messages",
 }
@@ -377,6 +431,8 @@ _EVENT_TABLE = {
 def _rows_for(kind: str, ids: list[str]) -> Callable[[list[EventRow]], list[tuple[Any, ...]]]:
     if kind == "convstore":
         return lambda rows: [(r[0] + 1, *r[1:]) for r in rows]
+    if kind == "floor":
+        return lambda rows: [((r[0] + 1) * 4294967296 + r[1], *r[2:]) for r in rows]
     if kind == "reference":
         return lambda rows: [(r[2], ids[r[0]], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
@@ -394,7 +450,7 @@ def _rows_for(kind: str, ids: list[str]) -> Callable[[list[EventRow]], list[tupl
 
 def _sessions_for(kind: str, plan: Plan, final: SessionFinal) -> tuple[str, list[tuple[Any, ...]]]:
     p = plan
-    if kind == "convstore":
+    if kind in ("convstore", "floor"):
         sql = (
             "INSERT INTO sessions (sid, id, head_id, server_session_id, directory, git_root, "
             "created_at, updated_at, archived_at, event_count) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -446,10 +502,15 @@ def _sessions_for(kind: str, plan: Plan, final: SessionFinal) -> tuple[str, list
 
 
 class Progress:
-    """A plain stderr progress bar (no dependency); silent when ``enabled`` is false."""
+    """A plain stderr progress bar (no dependency).
+
+    Drawn only when stderr is a terminal (and ``enabled``): piped or logged
+    output gets no carriage-return noise.
+    """
 
     def __init__(self, total: int, label: str, enabled: bool = True) -> None:
-        self.total, self.label, self.enabled = total, label, enabled
+        self.total, self.label = total, label
+        self.enabled = enabled and sys.stderr.isatty()
         self.done = 0
         self.start = time.perf_counter()
         self._last = 0.0
@@ -564,6 +625,7 @@ def build(
                 sys.stderr.write("convstore: building the search index ...\n")
             with conn:
                 conn.execute(_sql.SEARCH_REBUILD)
+                conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the bulk load's watermarks
             timings["convstore_search_index_s"] = round(time.perf_counter() - t, 2)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.close()
@@ -593,7 +655,12 @@ class Dataset:
 
 def dataset_paths(directory: Path, kinds: list[str]) -> dict[str, Path]:
     digest = migrations_digest()
-    names = {"convstore": f"convstore-{digest}.db", "reference": "reference.db", "peer": "peer.db"}
+    names = {
+        "convstore": f"convstore-{digest}.db",
+        "floor": f"floor-{hashlib.sha256(FLOOR_SCHEMA.encode()).hexdigest()[:8]}.db",
+        "reference": "reference.db",
+        "peer": "peer.db",
+    }
     return {k: directory / names[k] for k in kinds}
 
 

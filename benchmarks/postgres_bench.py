@@ -42,6 +42,7 @@ from pgcluster import PgCluster  # noqa: E402
 
 from convstore import SessionStore, new_id  # noqa: E402
 from convstore.postgres import PostgresSessionService  # noqa: E402
+from convstore.postgres_migrations import migrate_server  # noqa: E402
 
 #: Durable, production-like settings (commits wait for fsync of the WAL).
 SETTINGS = {
@@ -128,7 +129,7 @@ def load(dsn: str, n_sessions: int, n_events: int) -> float:
 
 
 def _writer(dsn: str, session_id: str, seconds: float, ready: Any, go: Any, q: Any) -> None:
-    svc = PostgresSessionService(dsn, owner=OWNER, max_size=1, migrate=False)
+    svc = PostgresSessionService(dsn, owner=OWNER, max_size=1)
     svc.get_session(session_id)  # connected and warm before the clock starts
     ready.put(1)
     go.wait()
@@ -145,7 +146,7 @@ def throughput(dsn: str, clients: int, shared: bool, seconds: float) -> float:
     """Appends/s of ``clients`` processes released together once all are connected."""
     ctx = mp.get_context("spawn")
     ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    with PostgresSessionService(dsn, owner=OWNER, migrate=False) as svc:
+    with PostgresSessionService(dsn, owner=OWNER) as svc:
         names = [f"tp-{clients}-{shared}-{i}-{new_id()}" for i in range(clients)]
         for name in set(names[:1] if shared else names):
             svc.create_session(name, "/tp")
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster.start()
         dsn = cluster.create_database("bench")
-        PostgresSessionService(dsn, owner=OWNER).close()  # schema
+        migrate_server(dsn)  # the deploy step
         load_secs = load(dsn, args.sessions, args.events)
         per = args.events // args.sessions
         rng = random.Random(7)

@@ -23,13 +23,11 @@ from .ids import IdClock
 
 #: (name, description, calls per run at full scale). Counts are totals over all rounds.
 OPERATIONS: list[tuple[str, str, int]] = [
-    ("append", "append_event, one event per transaction", 2000),
-    (
-        "append_no_fts",
-        "the floor's append without its search-index statement: what full-text search costs",
-        2000,
-    ),
-    ("append_batch100", "append_events, 100 events in one transaction", 200),
+    ("append", "append_event of a ~200 B event, one transaction", 3000),
+    ("append_1k", "the same with a 1 KB event", 1500),
+    ("append_8k", "the same with an 8 KB event", 1500),
+    ("append_batch100", "append_events, 100 events in one transaction", 300),
+    ("ingest1000", "append_events, 1000 events in one transaction (bulk ingest)", 60),
     ("get_session", "get_session by id", 5000),
     ("resume_1", "find_resumable_session, 1 session in the directory", 5000),
     ("resume_1000", "find_resumable_session, 1000 sessions in the directory", 5000),
@@ -37,9 +35,10 @@ OPERATIONS: list[tuple[str, str, int]] = [
     ("load_cold", "load_events of a 200-event session, freshly opened store", 200),
     (
         "load_uncached",
-        "the same with the file evicted from the OS page cache first (reads hit the disk)",
+        "load_cold with the file evicted from the OS page cache (reads hit the disk)",
         30,
     ),
+    ("open", "open an up-to-date database (SessionStore(path); raw connect for the floor)", 300),
     ("search_recent", "search one word, newest 20 matches with snippets (FTS5)", 1000),
     ("cold_start", "new process: import, open, resume, load 200 events (wall)", 20),
     ("cold_start_inproc", "the same, timed inside the process (no interpreter start-up)", 0),
@@ -47,7 +46,7 @@ OPERATIONS: list[tuple[str, str, int]] = [
 OP_NAMES = [o[0] for o in OPERATIONS]
 SYSTEM_NAMES = ["convstore", "floor", "reference", "peer"]
 #: The peer is ~30x slower per call: fewer calls keep the run short.
-PEER_SHARE = {"append": 0.5, "cold_start": 0.25}
+PEER_SHARE = {"append": 0.5, "append_1k": 0.5, "append_8k": 0.5, "cold_start": 0.25}
 
 
 def percentile(sorted_samples: list[float], q: float) -> float:
@@ -58,10 +57,14 @@ def percentile(sorted_samples: list[float], q: float) -> float:
     return sorted_samples[k]
 
 
-def summarize(samples_ns: list[float]) -> dict[str, float]:
+def summarize(samples_ns: list[float], rounds: list[list[float]] | None = None) -> dict[str, Any]:
+    """p50/p95/p99 over every sample, and p50/p99 of each round (for the spread)."""
     s = sorted(samples_ns)
     us = 1e-3
+    per_round = [sorted(r) for r in (rounds or []) if r]
     return {
+        "round_p50_us": [percentile(r, 0.50) * us for r in per_round],
+        "round_p99_us": [percentile(r, 0.99) * us for r in per_round],
         "n": len(s),
         "p50_us": percentile(s, 0.50) * us,
         "p95_us": percentile(s, 0.95) * us,
@@ -120,10 +123,47 @@ def evict_from_os_cache(path: Path) -> None:
             os.close(fd)
 
 
+def measure_interleaved(
+    ops: dict[str, systems.Op], counts: dict[str, int], warmup: int
+) -> dict[str, list[float]]:
+    """Time every system's calls of one operation alternately, call by call.
+
+    System A's call i, then B's call i, ... (the order rotating with i): a
+    noisy moment on the machine hits every system alike, so per-round ratios
+    compare like with like.
+    """
+    for op in ops.values():
+        for _ in range(warmup):
+            a = op.prepare()
+            op.call(a)
+            if op.finish is not None:
+                op.finish(a)
+    clock = time.perf_counter_ns
+    out: dict[str, list[float]] = {name: [] for name in ops}
+    names = list(ops)
+    for i in range(max(counts.values(), default=0)):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            if i >= counts[name]:
+                continue
+            op = ops[name]
+            a = op.prepare()
+            t0 = clock()
+            op.call(a)
+            t1 = clock()
+            if op.finish is not None:
+                op.finish(a)
+            out[name].append(t1 - t0)
+    return out
+
+
 def op_of(system: systems.System, name: str) -> systems.Op | None:
     getters: dict[str, Callable[[], systems.Op | None]] = {
-        "append": system.op_append,
-        "append_no_fts": system.op_append_no_fts,
+        "append": lambda: system.op_append(systems.PAYLOADS["append"]),
+        "append_1k": lambda: system.op_append(systems.PAYLOADS["append_1k"]),
+        "append_8k": lambda: system.op_append(systems.PAYLOADS["append_8k"]),
+        "ingest1000": lambda: system.op_append_batch(systems.INGEST_SIZE),
+        "open": system.op_open,
         "search_recent": system.op_search_recent,
         "append_batch100": system.op_append_batch,
         "get_session": system.op_get_session,
@@ -142,7 +182,7 @@ class SizeResult:
     sessions: int
     crowded: int
     build: dict[str, Any]
-    stats: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # op -> system
+    stats: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # op -> system
 
 
 def run_size(
@@ -165,6 +205,7 @@ def run_size(
         targets = systems.Targets(manifest, systems.all_session_ids(ds.paths[kind], kind))
         active[name] = systems.SYSTEMS[name](ds.paths[kind], targets, ids)
     samples: dict[str, dict[str, list[float]]] = {op: {} for op in OP_NAMES}
+    rounds: dict[str, dict[str, list[list[float]]]] = {op: {} for op in OP_NAMES}
     try:
         order = list(active)
         for r in range(repeat):
@@ -172,15 +213,23 @@ def run_size(
             for op_name, _desc, count in OPERATIONS:
                 if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue
+                ops: dict[str, systems.Op] = {}
+                counts: dict[str, int] = {}
                 for name in order:
                     op = op_of(active[name], op_name)
                     if op is None:
                         continue
                     share = PEER_SHARE.get(op_name, 1.0) if name == "peer" else 1.0
-                    n = max(1, round(count * scale * share / repeat))
-                    gc.collect()
-                    got = measure(op, n, warmup=min(n, 60 if op_name == "load_warm" else 5))
-                    samples[op_name].setdefault(name, []).extend(got)
+                    ops[name] = op
+                    counts[name] = max(1, round(count * scale * share / repeat))
+                if not ops:
+                    continue
+                gc.collect()
+                warm = 60 if op_name == "load_warm" else 5
+                got = measure_interleaved(ops, counts, warmup=min(min(counts.values()), warm))
+                for name, values in got.items():
+                    samples[op_name].setdefault(name, []).extend(values)
+                    rounds[op_name].setdefault(name, []).append(values)
             # cold start: whole processes, the same rounds
             scripts = coldstart.scripts({k: p for k, p in ds.paths.items()}, manifest)
             env = coldstart.child_env()
@@ -191,10 +240,14 @@ def run_size(
                 share = PEER_SHARE.get("cold_start", 1.0) if name == "peer" else 1.0
                 n = max(1, round(count * scale * share / repeat))
                 coldstart.run_once(scripts[name], env)  # warm the OS cache like the others
+                walls, inprocs = [], []
                 for _ in range(n):
                     wall, inproc = coldstart.run_once(scripts[name], env)
-                    samples["cold_start"].setdefault(name, []).append(wall * 1e9)
-                    samples["cold_start_inproc"].setdefault(name, []).append(inproc * 1e9)
+                    walls.append(wall * 1e9)
+                    inprocs.append(inproc * 1e9)
+                for op_name, values in (("cold_start", walls), ("cold_start_inproc", inprocs)):
+                    samples[op_name].setdefault(name, []).extend(values)
+                    rounds[op_name].setdefault(name, []).append(values)
             order = order[1:] + order[:1]
         # Last, so the evictions cannot slow any other operation: one call per system
         # in turn, the file evicted from the OS page cache before each.
@@ -215,7 +268,11 @@ def run_size(
         build=ds.build,
     )
     for op_name in OP_NAMES:
-        result.stats[op_name] = {name: summarize(v) for name, v in samples[op_name].items() if v}
+        result.stats[op_name] = {
+            name: summarize(v, rounds[op_name].get(name))
+            for name, v in samples[op_name].items()
+            if v
+        }
     return result
 
 

@@ -1,9 +1,9 @@
 """The systems under test, each exposing the same benchmark operations.
 
 * ``convstore`` — the library's public API (``SessionStore``).
-* ``floor`` — the same file, the same statements from :mod:`convstore._sql`,
-  executed by hand on a raw ``apsw.Connection`` with the same pragmas: what the
-  library would cost if it were free.
+* ``floor`` — the physical floor: the leanest hand-written raw-APSW code doing
+  the same job on the leanest schema serving the same lookups
+  (``dataset.FLOOR_SCHEMA``), same durability, no search index.
 * ``reference`` — Atuin AI's original schema and SQL, raw on APSW, same pragmas.
 * ``peer`` — OpenAI Agents SDK ``SQLiteSession`` (optional).
 
@@ -26,7 +26,6 @@ import apsw
 
 from convstore import SessionStore, _sql
 from convstore.connection import STATEMENT_CACHE_SIZE
-from convstore.search import SNIPPET_TOKENS
 
 from .ids import IdClock
 
@@ -36,7 +35,19 @@ BATCH_SIZE = 100
 APPEND_TYPE = "text"
 #: A word of the generated conversations (dataset.py's templates) for search.
 SEARCH_WORD = "workflow"
-APPEND_DATA = '{"content": "a streamed chunk of assistant text, about this long"}'
+
+
+#: Payloads of the append operations: ~200 B (the default), 1 KB and 8 KB of JSON.
+def payload(size: int) -> str:
+    """A JSON event of ``size`` bytes: ``{"content": "...words..."}``."""
+    words = "a streamed chunk of assistant text about the build and its workflow "
+    body = (words * (size // len(words) + 1))[: size - len('{"content": ""}')]
+    return '{"content": "' + body + '"}'
+
+
+APPEND_DATA = payload(200)
+PAYLOADS = {"append": APPEND_DATA, "append_1k": payload(1024), "append_8k": payload(8192)}
+INGEST_SIZE = 1000
 SCRATCH_DIR = "/bench/scratch"
 SCRATCH_PREFIX = "bench-scratch-"
 _SCRATCH_END = "bench-scratch."  # the first string after every "bench-scratch-..." id
@@ -100,13 +111,13 @@ class System:
         self.invocation = ids.next()
 
     # Each returns an Op, or None when the system has no such operation.
-    def op_append(self) -> Op | None:
+    def op_append(self, data: str = APPEND_DATA) -> Op | None:
         return None
 
-    def op_append_batch(self) -> Op | None:
+    def op_append_batch(self, size: int = BATCH_SIZE) -> Op | None:
         return None
 
-    def op_append_no_fts(self) -> Op | None:
+    def op_open(self) -> Op | None:
         return None
 
     def op_search_recent(self) -> Op | None:
@@ -124,10 +135,10 @@ class System:
     def op_load_cold(self) -> Op | None:
         return None
 
-    def batch_rows(self) -> list[tuple[str, str | None, str, str, str]]:
+    def batch_rows(self, size: int = BATCH_SIZE) -> list[tuple[str, str | None, str, str, str]]:
         rows = []
         parent = self.head
-        for _ in range(BATCH_SIZE):
+        for _ in range(size):
             eid = self.ids.next()
             rows.append((eid, parent, self.invocation, APPEND_TYPE, APPEND_DATA))
             parent = eid
@@ -151,23 +162,31 @@ class Convstore(System):
         self.store = SessionStore(path, clock=lambda: now)
         self.store.create_session(self.scratch, directory=SCRATCH_DIR)
 
-    def op_append(self) -> Op:
+    def op_append(self, data: str = APPEND_DATA) -> Op:
         store, sid = self.store, self.scratch
 
         def call(eid: str) -> None:
-            store.append_event(sid, eid, self.head, self.invocation, APPEND_TYPE, APPEND_DATA)
+            store.append_event(sid, eid, self.head, self.invocation, APPEND_TYPE, data)
             self.head = eid
 
         return Op(self.ids.next, call)
 
-    def op_append_batch(self) -> Op:
+    def op_append_batch(self, size: int = BATCH_SIZE) -> Op:
         store, sid = self.store, self.scratch
 
         def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
             store.append_events(sid, rows)
             self.head = rows[-1][0]
 
-        return Op(self.batch_rows, call)
+        return Op(lambda: self.batch_rows(size), call)
+
+    def op_open(self) -> Op:
+        path, now = self.path, self.t.now
+
+        def call(box: list[SessionStore]) -> None:
+            box.append(SessionStore(path, clock=lambda: now))
+
+        return Op(list, call, lambda box: box[0].close())
 
     def op_get_session(self) -> Op:
         return Op(self.t.next_session, self.store.get_session)
@@ -193,76 +212,119 @@ class Convstore(System):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
+            # Index what is pending first: the delete trigger removes index rows.
+            self.store.index_pending()
             conn = self.store.connection
             conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
         self.store.close()
 
 
-def move_head(conn: apsw.Connection, params: tuple[object, ...]) -> None:
-    """The store's head move: skip ``updated_at`` (and its indexes) within the same second."""
-    conn.execute(_sql.SESSION_MOVE_HEAD_SAME_SECOND, params)
+# The floor's statements: the leanest hand-written SQL for the same job, on
+# dataset.FLOOR_SCHEMA (events keyed by sid * 2**32 + seq, no search index).
+FLOOR_APPEND = (
+    "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, created_at) "
+    "SELECT sid * 4294967296 + event_count + 1, ?1, ?2, ?3, ?4, ?5, ?6 FROM sessions WHERE id = ?7"
+)
+FLOOR_HEAD_SAME_SECOND = (
+    "UPDATE sessions SET head_id = ?1, event_count = event_count + ?3 "
+    "WHERE id = ?4 AND updated_at = ?2"
+)
+FLOOR_HEAD = (
+    "UPDATE sessions SET head_id = ?1, updated_at = ?2, event_count = event_count + ?3 "
+    "WHERE id = ?4"
+)
+FLOOR_STATE = "SELECT sid, event_count FROM sessions WHERE id = ?1"
+FLOOR_BATCH_ROW = (
+    "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+)
+FLOOR_LOAD = (
+    "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at FROM events "
+    "WHERE key > (SELECT sid FROM sessions WHERE id = ?1) * 4294967296 "
+    "AND key < (SELECT sid + 1 FROM sessions WHERE id = ?1) * 4294967296 ORDER BY key"
+)
+FLOOR_PRAGMAS = (
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA journal_size_limit=8388608",
+)
+
+
+def floor_connection(path: Path) -> apsw.Connection:
+    """A raw connection with the same durability as the library (WAL, NORMAL), nothing else."""
+    conn = apsw.Connection(
+        str(path), flags=apsw.SQLITE_OPEN_READWRITE, statementcachesize=STATEMENT_CACHE_SIZE
+    )
+    conn.set_busy_timeout(5000)
+    if str(conn.execute("PRAGMA journal_mode").get).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL").fetchall()
+    for pragma in FLOOR_PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+def _floor_head(conn: apsw.Connection, params: tuple[object, ...]) -> None:
+    """Move the head; ``updated_at`` (and its indexes) only when the second changed."""
+    conn.execute(FLOOR_HEAD_SAME_SECOND, params)
     if conn.changes() == 0:
-        conn.execute(_sql.SESSION_MOVE_HEAD, params)
+        conn.execute(FLOOR_HEAD, params)
 
 
 class Floor(System):
-    """convstore's own statements, by hand, on a raw connection."""
+    """The physical floor: the leanest raw-APSW code doing the same job, no search index.
+
+    Insert the event and move the session's head in one transaction, WAL with
+    ``synchronous=NORMAL`` (SQLite's own automatic checkpoint), on the leanest
+    schema serving the same lookups (``dataset.FLOOR_SCHEMA``). No parent
+    check, no JSON check, no search index: everything the library does on top
+    is overhead measured against this.
+    """
 
     name = "floor"
 
     def __init__(self, path: Path, targets: Targets, ids: IdClock) -> None:
         super().__init__(path, targets, ids)
-        self.conn = raw_connection(path)
-        self.conn.execute(_sql.SESSION_INSERT, (self.scratch, SCRATCH_DIR, None, targets.now))
+        self.conn = floor_connection(path)
+        self.conn.execute(
+            "INSERT INTO sessions (id, directory, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            (self.scratch, SCRATCH_DIR, targets.now),
+        )
 
-    def op_append(self, *, search_index: bool = True) -> Op:
+    def op_append(self, data: str = APPEND_DATA) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
-        begin, commit, rollback = _sql.BEGIN_IMMEDIATE, _sql.COMMIT, _sql.ROLLBACK
-        append, index = _sql.EVENT_APPEND, _sql.SEARCH_INDEX_EVENT
 
         def call(eid: str) -> None:
-            conn.execute(begin)
+            conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                append, (eid, self.head, self.invocation, APPEND_TYPE, APPEND_DATA, now, sid)
+                FLOOR_APPEND, (eid, self.head, self.invocation, APPEND_TYPE, data, now, sid)
             )
-            if conn.changes() == 0:
-                conn.execute(rollback)
-                raise RuntimeError("append refused")
-            if search_index:
-                conn.execute(index, (eid,))
-            move_head(conn, (eid, now, 1, sid))
-            conn.execute(commit)
+            _floor_head(conn, (eid, now, 1, sid))
+            conn.execute("COMMIT")
             self.head = eid
 
         return Op(self.ids.next, call)
 
-    def op_append_batch(self) -> Op:
+    def op_append_batch(self, size: int = BATCH_SIZE) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
 
         def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
-            conn.execute(_sql.BEGIN_IMMEDIATE)
-            key, _archived, count = conn.execute(_sql.SESSION_STATE, (sid,)).fetchone()
-            conn.executemany(
-                _sql.EVENT_APPEND_BATCH_ROW,
-                [(key, count + i, *r, now) for i, r in enumerate(rows, 1)],
-            )
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, (key, count)).get != len(rows):
-                conn.execute(_sql.ROLLBACK)
-                raise RuntimeError("batch refused")
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (key, count, count + len(rows)))
-            move_head(conn, (rows[-1][0], now, len(rows), sid))
-            conn.execute(_sql.COMMIT)
+            conn.execute("BEGIN IMMEDIATE")
+            key, count = conn.execute(FLOOR_STATE, (sid,)).fetchone()
+            base = key * 4294967296 + count
+            conn.executemany(FLOOR_BATCH_ROW, [(base + i, *r, now) for i, r in enumerate(rows, 1)])
+            _floor_head(conn, (rows[-1][0], now, len(rows), sid))
+            conn.execute("COMMIT")
             self.head = rows[-1][0]
 
-        return Op(self.batch_rows, call)
+        return Op(lambda: self.batch_rows(size), call)
 
-    def op_append_no_fts(self) -> Op:
-        return self.op_append(search_index=False)
+    def op_open(self) -> Op:
+        def call(_: None) -> apsw.Connection:
+            conn = floor_connection(self.path)
+            conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()  # the schema is read
+            return conn
 
-    def op_search_recent(self) -> Op:
-        conn, sql = self.conn, _sql.SEARCH_EVENTS_RECENT
-        params = (SEARCH_WORD, "[", "]", "…", SNIPPET_TOKENS, 20, None, None, None)
-        return Op(lambda: None, lambda _: conn.execute(sql, params).fetchall())
+        return Op(list, lambda box: box.append(call(None)), lambda box: box[0].close())
 
     def op_get_session(self) -> Op:
         conn, sql = self.conn, _sql.SESSION_GET
@@ -283,19 +345,27 @@ class Floor(System):
         return Op(lambda: None, call)
 
     def op_load_warm(self) -> Op:
-        conn, sql = self.conn, _sql.EVENTS_LOAD
-        return Op(lambda: next(self.t.loads), lambda sid: conn.execute(sql, (sid,)).fetchall())
+        conn = self.conn
+        return Op(
+            lambda: next(self.t.loads), lambda sid: conn.execute(FLOOR_LOAD, (sid,)).fetchall()
+        )
 
     def op_load_cold(self) -> Op:
-        sql = _sql.EVENTS_LOAD
-
         def prepare() -> tuple[apsw.Connection, str]:
-            return raw_connection(self.path), next(self.t.loads)
+            return floor_connection(self.path), next(self.t.loads)
 
-        return Op(prepare, lambda a: a[0].execute(sql, (a[1],)).fetchall(), lambda a: a[0].close())
+        return Op(
+            prepare, lambda a: a[0].execute(FLOOR_LOAD, (a[1],)).fetchall(), lambda a: a[0].close()
+        )
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), self.conn:
+            self.conn.execute(
+                "DELETE FROM events WHERE key >= "
+                "(SELECT sid FROM sessions WHERE id = ?1) * 4294967296 "
+                "AND key < (SELECT sid + 1 FROM sessions WHERE id = ?1) * 4294967296",
+                (self.scratch,),
+            )
             self.conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
         self.conn.close()
 
@@ -336,14 +406,14 @@ class Reference(System):
         self.conn = raw_connection(path)
         self.conn.execute(REF_INSERT_SESSION, (self.scratch, SCRATCH_DIR, None, targets.now))
 
-    def op_append(self) -> Op:
+    def op_append(self, data: str = APPEND_DATA) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
 
         def call(eid: str) -> None:
             conn.execute("BEGIN")
             conn.execute(
                 REF_INSERT_EVENT,
-                (eid, sid, self.head, self.invocation, APPEND_TYPE, APPEND_DATA, now),
+                (eid, sid, self.head, self.invocation, APPEND_TYPE, data, now),
             )
             conn.execute(REF_MOVE_HEAD, (eid, now, sid))
             conn.execute("COMMIT")
@@ -351,7 +421,7 @@ class Reference(System):
 
         return Op(self.ids.next, call)
 
-    def op_append_batch(self) -> Op:
+    def op_append_batch(self, size: int = BATCH_SIZE) -> Op:
         """The reference has no batch API; this is the best its schema allows (one transaction)."""
         conn, sid, now = self.conn, self.scratch, self.t.now
 
@@ -362,7 +432,7 @@ class Reference(System):
             conn.execute("COMMIT")
             self.head = rows[-1][0]
 
-        return Op(self.batch_rows, call)
+        return Op(lambda: self.batch_rows(size), call)
 
     def op_get_session(self) -> Op:
         conn = self.conn
@@ -409,11 +479,12 @@ class Peer(System):
         self.session = SQLiteSession(self.scratch, str(path))
         self._sessions: dict[str, Any] = {}
 
-    def op_append(self) -> Op:
+    def op_append(self, data: str = APPEND_DATA) -> Op:
         run, session = self.loop.run_until_complete, self.session
+        text = data[len('{"content": "') : -2]
 
         def prepare() -> list[dict[str, str]]:
-            return [{"role": "assistant", "content": f"chunk {self.ids.next()}"}]
+            return [{"role": "assistant", "content": f"{self.ids.next()} {text}"}]
 
         return Op(prepare, lambda items: run(session.add_items(items)))
 
@@ -452,15 +523,27 @@ SYSTEMS: dict[str, type[System]] = {
     "peer": Peer,
 }
 #: Which database file each system runs on.
-FILE_OF = {"convstore": "convstore", "floor": "convstore", "reference": "reference", "peer": "peer"}
+FILE_OF = {"convstore": "convstore", "floor": "floor", "reference": "reference", "peer": "peer"}
 
 
 def remove_leftover_scratch(paths: dict[str, Path]) -> None:
     """Delete scratch sessions an interrupted run left behind (the cache stays clean)."""
     rng = (SCRATCH_PREFIX, _SCRATCH_END)
     if "convstore" in paths:
+        with SessionStore(paths["convstore"]) as store:
+            store.index_pending()  # before deleting: the delete trigger removes index rows
         conn = raw_connection(paths["convstore"])
         with conn:
+            conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", rng)
+        conn.close()
+    if "floor" in paths:
+        conn = floor_connection(paths["floor"])
+        with conn:
+            conn.execute(
+                "DELETE FROM events WHERE key >= (SELECT min(sid) FROM sessions "
+                "WHERE id >= ?1 AND id < ?2) * 4294967296",
+                rng,
+            )
             conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", rng)
         conn.close()
     if "reference" in paths:

@@ -139,10 +139,10 @@ def pg_cluster() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def pg_dsn(pg_cluster: Any) -> str:
     """conninfo of a database on the test cluster with convstore's schema applied."""
-    from convstore.postgres import PostgresSessionService
+    from convstore.postgres_migrations import migrate_server
 
     dsn: str = pg_cluster.create_database("convstore_test")
-    PostgresSessionService(dsn, owner="setup").close()  # applies the migrations once
+    migrate_server(dsn)  # the deploy step, once: opening never migrates
     return dsn
 
 

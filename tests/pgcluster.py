@@ -3,7 +3,8 @@
 Used by the test fixture (``tests/conftest.py``), the benchmarks and the
 documentation's example. ``initdb`` + ``pg_ctl`` in a directory of its own,
 listening on 127.0.0.1 (and a Unix socket inside that directory) only, trust
-authentication for the one superuser ``convstore``. ``initdb`` refuses to run
+authentication for the one superuser ``convstore``; every other role logs in
+over TCP with a SCRAM-SHA-256 password (:meth:`PgCluster.create_role`). ``initdb`` refuses to run
 as root, so when we are root the cluster runs as an unprivileged system user
 (``postgres`` when the Debian package created it, else ``nobody``) that owns
 the directory.
@@ -100,6 +101,8 @@ class PgCluster:
     bindir: Path | None = None
     settings: dict[str, str] = field(default_factory=lambda: dict(TEST_SETTINGS))
     user: str = "convstore"
+    #: Set by :meth:`start` with ``tls=True``: the CA file clients verify against.
+    ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         self.datadir = Path(self.datadir)
@@ -118,6 +121,46 @@ class PgCluster:
 
     def conninfo(self, dbname: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}"
+
+    def _write_hba(self) -> None:
+        """Trust for the superuser (the test harness), SCRAM passwords for every other role."""
+        hba = self.datadir / "pg_hba.conf"
+        hba.write_text(
+            "# written by tests/pgcluster.py\n"
+            "local all all trust\n"
+            f"host all {self.user} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+
+    def create_role(
+        self,
+        name: str,
+        password: str | None = None,
+        *,
+        login: bool = True,
+        dbname: str = "postgres",
+    ) -> str:
+        """A role (non-superuser, SCRAM password); returns a conninfo logging in as it."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(
+                sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
+                    sql.Identifier(name),
+                    sql.SQL("LOGIN" if login else "NOLOGIN"),
+                    sql.Literal(password),
+                )
+            )
+        return f"host=127.0.0.1 port={self.port} user={name} password={password} dbname={dbname}"
+
+    def sql(self, statement: str, dbname: str = "postgres") -> None:
+        """Run one statement as the superuser (grants, role changes in tests)."""
+        import psycopg
+
+        with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
+            conn.execute(statement.encode())
 
     def _cmd(self, *args: str) -> list[str]:
         assert self.bindir is not None
@@ -171,6 +214,7 @@ class PgCluster:
                 "--locale=C",
                 "--no-sync",
             )
+            self._write_hba()
         opts = [
             "-c listen_addresses=127.0.0.1",
             f"-p {self.port}",

@@ -61,7 +61,8 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     "command",
     [[], ["migrate"], ["migrate", "status"], ["migrate", "apply"], ["sessions"],
      ["sessions", "list"], ["sessions", "show"], ["search"], ["export"], ["import"], ["purge"],
-     ["index"], ["index", "status"], ["index", "rebuild"], ["index", "off"], ["bench"]],
+     ["index"], ["index", "status"], ["index", "rebuild"], ["index", "off"], ["bench"],
+     ["server"], ["server", "migrate"]],
 )  # fmt: skip
 def test_help_everywhere(command: list[str]) -> None:
     proc = run(*command, "--help")

@@ -180,6 +180,10 @@ HOSTILE: list[tuple[list[str], int]] = [
     (["index", "rebuild", "--field", "$..["], 1),
     (["--db", "", "sessions", "list"], 1),
     (["--db", "\udcff.db", "sessions", "list"], 1),
+    (["server", "migrate"], 1),  # no --conninfo, no $CONVSTORE_PG_CONNINFO
+    (["server", "migrate", "--conninfo", "host=/no/such/dir port=1 dbname=x"], 1),
+    (["server", "migrate", "--conninfo", "\x1b]0;owned\x07"], 1),
+    (["server", "bogus"], 2),
     (["frobnicate"], 2),
 ]
 
@@ -195,7 +199,7 @@ def test_hostile_arguments_one_line_no_traceback_no_new_file(
     proc = subprocess.run(
         [os.fsencode(a) for a in full],
         cwd=tmp_path,
-        env={**child_env(), "TZ": "UTC"},
+        env={k: v for k, v in child_env().items() if k != "CONVSTORE_PG_CONNINFO"} | {"TZ": "UTC"},
         capture_output=True,
         timeout=120,
     )

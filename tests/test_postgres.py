@@ -276,7 +276,7 @@ def test_pool_exhaustion_is_store_busy(pg_dsn: str) -> None:
 
     svc = PostgresSessionService(pg_dsn, owner=unique_owner(), max_size=1, timeout=0.2)
     try:
-        with svc.pool.connection(), pytest.raises(StoreBusy, match="no connection"):
+        with svc._conn("holding the only connection"), pytest.raises(StoreBusy, match="busy"):
             svc.get_session("x")
     finally:
         svc.close()

@@ -144,24 +144,113 @@ def test_processes_starting_at_once_apply_exactly_once(pg_cluster: Any) -> None:
     assert [r[0] for r in rows] == everything
 
 
-def test_services_starting_at_once_on_a_new_database_all_work(pg_cluster: Any) -> None:
-    import threading
+def test_opening_never_migrates_and_names_the_deploy_command(pg_cluster: Any) -> None:
+    import psycopg
 
     from convstore.postgres import PostgresSessionService
+    from convstore.postgres_migrations import migrate_server
 
     dsn = _fresh_db(pg_cluster)
-    errors: list[BaseException] = []
+    with pytest.raises(MigrationError, match=r"convstore server migrate --conninfo"):
+        PostgresSessionService(dsn, owner="o1")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
+    applied, hint = migrate_server(dsn)
+    assert hint is None and [m.version for m in applied][-2:] == [4, 5]
+    with PostgresSessionService(dsn, owner="o1") as svc:
+        svc.create_session("s")
 
-    def start(i: int) -> None:
-        try:
-            with PostgresSessionService(dsn, owner=f"o{i}") as svc:
-                svc.create_session("s")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
 
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+def test_server_migrate_command_by_a_schema_owner_without_superuser(
+    pg_cluster: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deploy step as a team runs it: a non-superuser owning the database migrates;
+    application roles then work without any DDL right, and FORCE applies to the owner."""
+    from convstore.cli import main
+    from convstore.postgres import PostgresSessionService
+
+    tag = uuid.uuid4().hex[:8]
+    db = f"deploy_{tag}"
+    deployer = pg_cluster.create_role(f"deployer_{tag}", f"pw-d-{tag}", dbname=db)
+    pg_cluster.sql(f'CREATE DATABASE "{db}" OWNER "deployer_{tag}"')
+    app = pg_cluster.create_role(f"app_{tag}", f"pw-a-{tag}", dbname=db)
+
+    assert main(["server", "migrate", "--conninfo", deployer]) == 0
+    out = capsys.readouterr().out
+    assert "applied 0001_create_sessions.sql" in out and "applied 0005_oldest_client.sql" in out
+    assert main(["server", "migrate", "--conninfo", deployer]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    with PostgresSessionService(app) as svc:
+        svc.create_session("s", directory="/d")
+        svc.append_event_at_head("s", "e", "i", "user", "{}")
+    with PostgresSessionService(deployer) as owner_of_tables:
+        assert owner_of_tables.get_session("s") is None  # FORCE: the table owner is no exception
+    # A bad conninfo is a one-line error, never a traceback (nor the password).
+    bad = deployer.replace("password=pw-d-", "password=nope-")
+    assert main(["server", "migrate", "--conninfo", bad]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("convstore: error: cannot migrate") and "nope-" not in err
+
+
+def _versions_folder(tmp_path: Path, extra: dict[str, str]) -> Path:
+    from convstore.postgres_migrations import known_migrations
+
+    folder = tmp_path / f"v{len(extra)}"
+    folder.mkdir()
+    for m in known_migrations():
+        shutil.copy(m.path, folder / m.name)
+    for name, text in extra.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_older_clients_keep_working_across_additive_migrations(
+    pg_cluster: Any, tmp_path: Path
+) -> None:
+    """Two library versions' schemas: a newer release adds 0009 (additive), then 0010
+    declares it breaks older clients. The current client works after 0009, not after 0010."""
+    import psycopg
+
+    from convstore.postgres import PostgresSessionService
+    from convstore.postgres_migrations import (
+        client_version,
+        load_postgres_migrations,
+        migrate,
+        migrate_server,
+    )
+
+    dsn = _fresh_db(pg_cluster)
+    # A server still at an older schema: the client refuses, naming the deploy step.
+    older = _versions_folder(tmp_path, {})
+    for name in ("0004_row_level_security.sql", "0005_oldest_client.sql"):
+        (older / name).unlink()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrate(conn, "db", load_postgres_migrations(older))
+    with pytest.raises(MigrationError, match=r"0004_row_level_security.*server migrate"):
+        PostgresSessionService(dsn, owner="o")
+    migrate_server(dsn)
+    with PostgresSessionService(dsn, owner="o") as svc:
+        svc.create_session("before")
+
+    additive = {
+        "0009_event_kinds.sql": "CREATE INDEX session_events_type ON session_events (event_type);\n"
+    }
+    newer = load_postgres_migrations(_versions_folder(tmp_path, additive))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert [m.version for m in migrate(conn, "db", newer)] == [9]
+    with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to 5
+        assert client_version() == 5
+        assert svc.get_session("before") is not None
+        svc.create_session("after-additive")
+
+    breaking = {
+        **additive,
+        "0010_breaking.sql": "-- convstore: oldest-client 10\nALTER TABLE sessions ADD x int;\n",
+    }
+    newest = load_postgres_migrations(_versions_folder(tmp_path, breaking))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert [m.version for m in migrate(conn, "db", newest)] == [10]
+        assert conn.execute("SELECT oldest_client FROM convstore_compat").fetchone() == (10,)
+    with pytest.raises(MigrationError, match=r"from schema version 10 on.*upgrade convstore"):
+        PostgresSessionService(dsn, owner="o")

@@ -26,7 +26,7 @@ from pypika import functions as fn
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.functions import Cast
 from pypika.queries import QueryBuilder
-from pypika.terms import ExistsCriterion, Function, Star
+from pypika.terms import ExistsCriterion, Function, LiteralValue, Star
 
 __all__ = ["build", "render"]
 
@@ -66,6 +66,13 @@ def P(name: str) -> Parameter:
 
 OWNER = P("owner")
 SESSION_ID = P("session_id")
+#: "Now", in Unix seconds: the server's clock (SPEC 6.1), unless the caller
+#: binds ``%(now)s`` (a test's ``clock``). Clients' clocks may be hours off.
+NOW = Function(
+    "COALESCE",
+    Cast(P("now"), "bigint"),
+    LiteralValue("CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)"),
+)
 
 
 def _session_fields(table: Table = sessions) -> list[object]:
@@ -139,7 +146,7 @@ def _session_statements() -> dict[str, str]:
             .where(sessions.owner == OWNER)
             .where(sessions.field(column) == P(column))
             .where(sessions.archived_at.isnull())
-            .where(sessions.updated_at > P("cutoff"))
+            .where(sessions.updated_at > NOW - P("max_age"))
             .orderby(sessions.updated_at, order=Order.desc)
             .orderby(sessions.sid, order=Order.desc)
             .limit(1)
@@ -155,7 +162,8 @@ def _session_statements() -> dict[str, str]:
     return {
         "SESSION_INSERT": Query.into(sessions)
         .columns("owner", "id", "directory", "git_root", "created_at", "updated_at")
-        .insert(OWNER, SESSION_ID, P("directory"), P("git_root"), P("now"), P("now"))
+        .insert(OWNER, SESSION_ID, P("directory"), P("git_root"), NOW, NOW)
+        .returning(sessions.created_at)
         .get_sql(),
         "SESSION_GET": Query.from_(sessions).select(*_session_fields()).where(_mine()).get_sql(),
         # Why did a write change nothing? (missing vs archived; read after the fact.)
@@ -170,7 +178,7 @@ def _session_statements() -> dict[str, str]:
         .get_sql(),
         # Archiving twice keeps the first archived_at; one statement, one row count.
         "SESSION_ARCHIVE": Query.update(sessions)
-        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P("now")))
+        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, NOW))
         .where(_mine())
         .get_sql(),
         "SESSION_SUMMARIES": Query.from_(sessions)
@@ -214,9 +222,9 @@ def _append_statement(at_head: bool) -> str:
             P("invocation_id"),
             P("event_type"),
             P("event_data"),
-            P("now"),
+            NOW,
         )
-        .returning(events.sid, events.parent_id)
+        .returning(events.sid, events.parent_id, events.created_at)
     )
     if not at_head:
         parent_in_session = ExistsCriterion(
@@ -232,7 +240,7 @@ def _append_statement(at_head: bool) -> str:
         Query.update(sessions)
         .from_(ins)
         .set(sessions.head_id, P("event_id"))
-        .set(sessions.updated_at, P("now"))
+        .set(sessions.updated_at, Function("GREATEST", sessions.updated_at, ins.created_at))
         .set(sessions.event_count, sessions.event_count + 1)
         .where(sessions.sid == ins.sid)
     )
@@ -241,7 +249,7 @@ def _append_statement(at_head: bool) -> str:
         .with_(insert, "ins")
         .with_(move, "moved")
         .from_(ins)
-        .select(ins.parent_id)
+        .select(ins.parent_id, ins.created_at)
         .get_sql()
     )
 
@@ -267,7 +275,7 @@ def _event_statements() -> dict[str, str]:
         # fork: move the head back to one of the session's own events.
         "SESSION_SET_HEAD": Query.update(sessions)
         .set(sessions.head_id, P("event_id"))
-        .set(sessions.updated_at, P("now"))
+        .set(sessions.updated_at, Function("GREATEST", sessions.updated_at, NOW))
         .where(_mine())
         .where(sessions.archived_at.isnull())
         .where(
@@ -334,7 +342,7 @@ def _metadata_statements() -> dict[str, str]:
         "METADATA_SET": Query.into(metadata)
         .columns("sid", "owner", "key", "value", "updated_at")
         .from_(sessions)
-        .select(sessions.sid, sessions.owner, P("key"), P("value"), P("now"))
+        .select(sessions.sid, sessions.owner, P("key"), P("value"), NOW)
         .where(_mine())
         .on_conflict("sid", "key")
         .do_update("value")
@@ -467,6 +475,34 @@ def _history_statement() -> dict[str, str]:
     }
 
 
+def _deploy_statements() -> dict[str, str]:
+    # Roles and the served-clients record (SPEC 6.1). pypika has no CREATE
+    # ROLE and no current_user; these few are written out.
+    compat = Table("convstore_compat")
+    return {
+        "COMPAT_OLDEST_CLIENT": Query.from_(compat).select(compat.oldest_client).get_sql(),
+        "COMPAT_RAISE_OLDEST_CLIENT": Query.update(compat)
+        .set(
+            compat.oldest_client,
+            fn.Coalesce(Function("GREATEST", compat.oldest_client, P("oldest")), P("oldest")),
+        )
+        .get_sql(),
+        # Who this connection is, and whether it may act for other owners
+        # (superusers and BYPASSRLS roles bypass row-level security anyway).
+        "ROLE_WHOAMI": (
+            "SELECT current_user::text, "
+            "EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'convstore_service' "
+            "AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')) "
+            "OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user "
+            "AND (r.rolsuper OR r.rolbypassrls))"
+        ),
+        "ROLE_SERVICE_EXISTS": (
+            "SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = 'convstore_service'"
+        ),
+        "ROLE_SERVICE_CREATE": "CREATE ROLE convstore_service NOLOGIN",
+    }
+
+
 def _transaction_statements() -> dict[str, str]:
     # pypika has no transaction control. An export reads the session and its
     # events from one snapshot.
@@ -483,6 +519,7 @@ def build() -> dict[str, str]:
     out.update(_metadata_statements())
     out.update(_sync_statements())
     out.update(_history_statement())
+    out.update(_deploy_statements())
     out.update(_transaction_statements())
     return out
 

@@ -87,6 +87,11 @@ SEARCH_EVENTS_FILTERED: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_
 SEARCH_EVENTS_RECENT: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY event_search.rowid DESC LIMIT ?6'
 SEARCH_INDEX_EVENT: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid = (SELECT sid * 4294967296 + seq FROM session_events WHERE id = ?1)'
 SEARCH_INDEX_RANGE: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid > ?1 * 4294967296 + ?2 AND rid <= ?1 * 4294967296 + ?3'
+SEARCH_PENDING_ANY: Final = 'SELECT EXISTS (SELECT 1 FROM search_pending)'
+SEARCH_CATCH_UP: Final = 'INSERT INTO event_search (rowid, body) SELECT v.rid, v.body FROM search_pending p JOIN event_search_source v ON v.rid > p.sid * 4294967296 + p.after_seq AND v.rid < (p.sid + 1) * 4294967296'
+SEARCH_PENDING_CLEAR: Final = 'DELETE FROM search_pending'
+SEARCH_DROP_TRIGGER_PENDING: Final = 'DROP TRIGGER IF EXISTS event_search_pending'
+SEARCH_CREATE_TRIGGER_PENDING: Final = 'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, new.seq - 1) ON CONFLICT (sid) DO NOTHING; END'
 SEARCH_REBUILD: Final = "INSERT INTO event_search (event_search) VALUES ('rebuild')"
 SEARCH_DELETE_ALL: Final = "INSERT INTO event_search (event_search) VALUES ('delete-all')"
 SEARCH_OPTIMIZE: Final = "INSERT INTO event_search (event_search) VALUES ('optimize')"

@@ -602,6 +602,25 @@ def _fts_statements() -> dict[str, str]:
             "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source "
             f"WHERE rid > ?1 * {SEARCH_KEY_FACTOR} + ?2 AND rid <= ?1 * {SEARCH_KEY_FACTOR} + ?3"
         ),
+        # Off the append path (migration 0005): an append only records, through the
+        # trigger event_search_pending, that its session has events above the
+        # index's watermark; the index catches up in bulk, one range statement over
+        # every pending session, inside search(), append_events, imports and
+        # index_pending(). Read through the view: follows the configured fields.
+        "SEARCH_PENDING_ANY": "SELECT EXISTS (SELECT 1 FROM search_pending)",
+        "SEARCH_CATCH_UP": (
+            "INSERT INTO event_search (rowid, body) SELECT v.rid, v.body "
+            "FROM search_pending p JOIN event_search_source v "
+            f"ON v.rid > p.sid * {SEARCH_KEY_FACTOR} + p.after_seq "
+            f"AND v.rid < (p.sid + 1) * {SEARCH_KEY_FACTOR}"
+        ),
+        "SEARCH_PENDING_CLEAR": "DELETE FROM search_pending",
+        "SEARCH_DROP_TRIGGER_PENDING": "DROP TRIGGER IF EXISTS event_search_pending",
+        "SEARCH_CREATE_TRIGGER_PENDING": (
+            "CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events "
+            "BEGIN INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, new.seq - 1) "
+            "ON CONFLICT (sid) DO NOTHING; END"
+        ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
         "SEARCH_DELETE_ALL": "INSERT INTO event_search (event_search) VALUES ('delete-all')",
         "SEARCH_OPTIMIZE": "INSERT INTO event_search (event_search) VALUES ('optimize')",

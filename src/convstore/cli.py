@@ -868,6 +868,13 @@ def add_bench(commands: _Commands, shared: _Shared) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def add_server(commands: _Commands, shared: _Shared) -> None:
+    """``server migrate``: the team server's deploy step (:mod:`convstore.cli_server`)."""
+    from .cli_server import add_server_commands
+
+    add_server_commands(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, with help for every command."""
     parser = _Parser(
@@ -892,6 +899,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_purge(commands, shared)
     add_index(commands, shared)
     add_bench(commands, shared)
+    add_server(commands, shared)
     parser.set_defaults(search_options=frozenset(search_parser._option_string_actions))
     return parser
 
@@ -954,6 +962,10 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
         _fail(f"database error: {exc}")
     except RecursionError:
         _fail("the input is nested too deeply to process")
+    except ImportError as exc:  # an optional extra the command needs
+        psycopg = (exc.name or "").startswith("psycopg") and "pip install" not in str(exc)
+        hint = " (pip install 'convstore[postgres]')" if psycopg else ""
+        _fail(f"{exc}{hint}")
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130

@@ -340,8 +340,6 @@ class _Importer:
                 f"session {self.session_id!r} declares {expected} events but the file has "
                 f"{self.seen} (truncated or edited file?)"
             )
-        if self.store.indexes_search:
-            self.conn.execute(_sql.SEARCH_INDEX_RANGE, (self.sid, 0, self.seen))
         head = line.data.get("head_id")
         if (
             head is not None
@@ -372,6 +370,7 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
+        store._catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

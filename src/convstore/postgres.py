@@ -40,8 +40,10 @@ Design:
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
 
@@ -58,7 +60,9 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
 from . import _pgsql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from ._importplan import ImportPlan, StoredState, check_import, plan_import, references
+from ._pgdeadline import Watchdog, idle_connection_is_dead
 from .errors import (
+    CommitUncertain,
     DuplicateId,
     InvalidArgument,
     InvalidEvent,
@@ -67,7 +71,7 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
-from .postgres_migrations import ensure_current
+from .postgres_migrations import SERVICE_ROLE, check_schema
 
 if TYPE_CHECKING:
     from ._common import Clock
@@ -76,6 +80,11 @@ __all__ = ["PostgresSessionService"]
 
 #: Rows per round trip when a sync moves events in bulk.
 _CHUNK = 1000
+#: How long past ``timeout`` the client-side watchdog waits before it aborts a
+#: call: the server's own statement/lock timeouts, which give the precise
+#: error, fire first; the watchdog is the backstop for a server that does not
+#: answer at all. Every call returns within ``timeout + _GRACE`` (< 1 s over).
+_GRACE = 0.5
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
@@ -127,48 +136,73 @@ class PostgresSessionService:
     Opening applies pending migrations.
     """
 
-    __slots__ = ("_clock", "_owner", "_pool", "_timeout", "_where")
+    __slots__ = (
+        "_clock",
+        "_in_use",
+        "_lock",
+        "_max_size",
+        "_owner",
+        "_pool",
+        "_timeout",
+        "_watchdog",
+        "_where",
+    )
+    _owner: str
 
     def __init__(
         self,
         conninfo: str,
         *,
-        owner: str,
+        owner: str | None = None,
         clock: Clock | None = None,
         min_size: int = 1,
         max_size: int = 8,
-        timeout: float = 30.0,
-        migrate: bool = True,
+        timeout: float = 5.0,
     ) -> None:
         _require_str(conninfo, "conninfo")
-        _require_str(owner, "owner")
-        if not owner:
-            raise InvalidArgument("owner must be a non-empty str")
+        _require_optional_str(owner, "owner")
+        if owner == "":
+            raise InvalidArgument("owner must be a non-empty str or None (the login role)")
         if not 0 <= min_size <= max_size or max_size < 1:
             raise InvalidArgument(
                 f"pool sizes must satisfy 0 <= min_size <= max_size, max_size >= 1: "
                 f"{min_size}, {max_size}"
             )
-        self._owner = owner
-        self._clock: Clock = clock if clock is not None else time.time
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
+        self._clock: Clock | None = clock
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
+        self._lock = threading.Lock()
+        self._in_use = 0
+        self._max_size = max_size
+        self._watchdog = Watchdog(owner or "login-role")
         self._pool: ConnectionPool[Conn] = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            kwargs=_connection_settings(conninfo, self._timeout),
             timeout=self._timeout,
             open=False,
-            name=f"convstore:{owner}",
+            name=f"convstore:{owner or 'login-role'}",
         )
         try:
             self._pool.open(wait=min_size > 0, timeout=self._timeout)
-            if migrate:
-                with self._conn("checking the schema") as conn:
-                    ensure_current(conn, self._where, self._clock)
+            with self._conn("checking the schema") as conn:
+                check_schema(conn, self._where)
+                row = conn.execute(_pgsql.ROLE_WHOAMI).fetchone()
+            assert row is not None
+            login, acts_for_others = str(row[0]), bool(row[1])
+            if owner is not None and owner != login and not acts_for_others:
+                raise StoreError(
+                    f"role {login!r} may not act for owner {owner!r} on {self._where}: that "
+                    f"needs membership in the role {SERVICE_ROLE!r} "
+                    f"(GRANT {SERVICE_ROLE} TO {login}); pass owner=None to use your own rows"
+                )
+            self._owner = login if owner is None else owner
         except BaseException as exc:
             self._pool.close()
+            self._watchdog.close()
             if isinstance(exc, PoolTimeout):
                 raise StoreError(
                     f"cannot connect to {self._where} within {self._timeout:g}s "
@@ -188,20 +222,50 @@ class PostgresSessionService:
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
 
-    def _now(self) -> int:
-        return int(self._clock())
+    def _now(self) -> int | None:
+        """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
+        return None if self._clock is None else int(self._clock())
 
-    def _translate(self, exc: BaseException, doing: str) -> BaseException:
-        """Map a psycopg/pool exception to the typed error a caller can act on."""
+    def _translate(
+        self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
+    ) -> BaseException:
+        """Map a psycopg/pool exception to the typed error a caller can act on.
+
+        ``fired``: the client-side deadline aborted the call. ``write``: the
+        call sent a write, so a connection lost before the answer arrived is
+        :class:`CommitUncertain` (the write may be stored; retry with the same
+        ids, SPEC 2.1), not a plain failure.
+        """
         if isinstance(exc, StoreError):
             return exc
         if isinstance(exc, PoolTimeout):
-            return StoreBusy(
-                f"no connection to {self._where} became free within {self._timeout:g}s "
-                f"while {doing}"
+            if self._in_use >= self._max_size:
+                return StoreBusy(
+                    f"all {self._max_size} connections to {self._where} stayed busy for "
+                    f"{self._timeout:g}s while {doing} (a larger max_size, or fewer threads)"
+                )
+            return StoreError(
+                f"cannot reach {self._where} within {self._timeout:g}s while {doing}: the "
+                "server is down, unreachable or not accepting connections"
             )
-        if isinstance(exc, pgerrors.LockNotAvailable | pgerrors.QueryCanceled):
+        if fired:
+            if write:
+                return CommitUncertain(
+                    f"{self._where} did not answer within {self._timeout:g}s while {doing}: "
+                    "the write may or may not be stored; retry with the same ids (a stored "
+                    "one is returned, never doubled)"
+                )
+            return StoreError(
+                f"{self._where} did not answer within {self._timeout:g}s while {doing}: the "
+                "server is hung or unreachable"
+            )
+        if isinstance(exc, pgerrors.LockNotAvailable):
             return StoreBusy(f"{self._where} stayed locked while {doing}: {exc}")
+        if isinstance(exc, pgerrors.QueryCanceled):
+            return StoreError(
+                f"{self._where} did not finish {doing} within {self._timeout:g}s "
+                f"(statement_timeout): {exc}"
+            )
         if isinstance(exc, pgerrors.DeadlockDetected | pgerrors.SerializationFailure):
             return StoreBusy(f"{self._where}: {doing} conflicted with another writer: {exc}")
         if isinstance(exc, UnicodeError):
@@ -210,10 +274,16 @@ class PostgresSessionService:
             return InvalidArgument(f"{doing}: a value cannot be stored ({exc})")
         if isinstance(exc, psycopg.errors.UndefinedTable):
             return StoreError(
-                f"{self._where} has no convstore schema while {doing}: open it with "
-                "migrate=True once"
+                f"{self._where} has no convstore schema while {doing}: run "
+                "`convstore server migrate --conninfo ...` once"
             )
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            if write and getattr(exc, "sqlstate", None) is None:
+                return CommitUncertain(
+                    f"lost the connection to {self._where} while {doing}: the write may or "
+                    "may not be stored; retry with the same ids (a stored one is returned, "
+                    "never doubled)"
+                )
             return StoreError(f"lost the connection to {self._where} while {doing}: {exc}")
         if isinstance(exc, psycopg.Error):
             return StoreError(f"{self._where}: {doing} failed: {exc}")
@@ -223,13 +293,46 @@ class PostgresSessionService:
         raise self._translate(exc, doing) from None
 
     @contextmanager
-    def _conn(self, doing: str) -> Iterator[Conn]:
-        """A pooled connection; every psycopg error inside becomes a typed error."""
+    def _conn(
+        self,
+        doing: str,
+        *,
+        write: bool = False,
+        budget: float | None = None,
+        mapper: Callable[[BaseException], BaseException] | None = None,
+    ) -> Iterator[Conn]:
+        """A pooled connection for one call, bounded by ``timeout`` (or ``budget``) in all.
+
+        The pool wait gets the budget; the work gets what is left, watched by
+        the client-side deadline. Every psycopg error becomes a typed error
+        (``mapper`` first, for errors a caller names more precisely).
+        """
+        budget = self._timeout if budget is None else budget
+        fired = False
+        start = time.monotonic()
         try:
-            with self._pool.connection() as conn:
+            while True:
+                conn = self._pool.getconn(timeout=max(0.0, start + budget - time.monotonic()))
+                if not idle_connection_is_dead(conn):
+                    break
+                conn.close()  # closed by the server (a restart): discard, take the next
+                self._pool.putconn(conn)
+            with self._lock:
+                self._in_use += 1
+            token = self._watchdog.arm(start + budget + _GRACE, conn)
+            try:
                 yield conn
+            finally:
+                fired = self._watchdog.disarm(token)
+                with self._lock:
+                    self._in_use -= 1
+                self._pool.putconn(conn)
         except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(exc, doing)
+            if mapper is not None and not fired:
+                mapped = mapper(exc)
+                if mapped is not exc:
+                    raise mapped from None
+            raise self._translate(exc, doing, fired=fired, write=write) from None
 
     def _one(self, sql: LiteralString, params: dict[str, Any], doing: str) -> Row | None:
         with self._conn(doing) as conn:
@@ -240,7 +343,7 @@ class PostgresSessionService:
             return conn.execute(sql, params).fetchall()
 
     def _rowcount(self, sql: LiteralString, params: dict[str, Any], doing: str) -> int:
-        with self._conn(doing) as conn:
+        with self._conn(doing, write=True) as conn:
             return conn.execute(sql, params).rowcount
 
     def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> StoreError:
@@ -271,6 +374,7 @@ class PostgresSessionService:
     def close(self) -> None:
         """Close the pool (waits for connections in use). Idempotent."""
         self._pool.close()
+        self._watchdog.close()
 
     def __enter__(self) -> PostgresSessionService:
         return self
@@ -299,14 +403,47 @@ class PostgresSessionService:
             "git_root": git_root,
             "now": now,
         }
+        start = time.monotonic()
+
+        def duplicate(exc: BaseException) -> BaseException:
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return DuplicateId(f"session id {id!r} is already used")
+            return exc
+
         try:
-            with self._pool.connection() as conn:
-                conn.execute(_pgsql.SESSION_INSERT, params)
-        except pgerrors.UniqueViolation:
-            raise DuplicateId(f"session id {id!r} is already used") from None
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(exc, doing)
-        return StoredSession(id, None, None, directory, git_root, now, now, None)
+            with self._conn(doing, write=True, mapper=duplicate) as conn:
+                row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
+        except DuplicateId:
+            same = self._stored_session_if_same(id, directory, git_root)
+            if same is None:
+                raise
+            return same  # SPEC 2.1: an idempotent replay
+        except CommitUncertain:
+            left = self._timeout - (time.monotonic() - start)
+            if left < 0.2:
+                raise
+            try:
+                same = self._stored_session_if_same(id, directory, git_root, budget=left)
+            except StoreError:
+                same = None
+            if same is None:
+                raise
+            return same  # the lost commit was stored: resolved here
+        assert row is not None
+        created: int = row[0]
+        return StoredSession(id, None, None, directory, git_root, created, created, None)
+
+    def _stored_session_if_same(
+        self, id: str, directory: str | None, git_root: str | None, budget: float | None = None
+    ) -> StoredSession | None:
+        """The stored session when it has this directory and git root (a replay), else None."""
+        with self._conn(f"reading session {id!r}", budget=budget) as conn:
+            row = conn.execute(_pgsql.SESSION_GET, {"owner": self._owner, "session_id": id})
+            found = row.fetchone()
+        if found is None:
+            return None
+        stored = StoredSession._make(found)
+        return stored if (stored.directory, stored.git_root) == (directory, git_root) else None
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
@@ -321,13 +458,19 @@ class PostgresSessionService:
         self, directory: str | None, git_root: str | None, max_age_secs: int
     ) -> StoredSession | None:
         """Newest live session of this owner for the directory or git root, in the window."""
+        if isinstance(max_age_secs, bool) or not isinstance(max_age_secs, int | float):
+            raise InvalidArgument(f"max_age_secs must be a number of seconds: {max_age_secs!r}")
+        if max_age_secs != max_age_secs:  # NaN
+            raise InvalidArgument("max_age_secs must be a number of seconds, not NaN")
+        max_age = int(max(-(1 << 62), min(1 << 62, max_age_secs)))
         row = self._one(
             _pgsql.SESSION_RESUMABLE,
             {
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "cutoff": self._now() - int(max_age_secs),
+                "now": self._now(),
+                "max_age": max_age,
             },
             "looking up a resumable session",
         )
@@ -388,14 +531,68 @@ class PostgresSessionService:
             "event_data": event_data,
             "now": now,
         }
+        at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
+        replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
+        start = time.monotonic()
         try:
-            with self._pool.connection() as conn:
+            with self._conn(
+                doing, write=True, mapper=lambda exc: self._event_error(exc, event_id)
+            ) as conn:
                 row = conn.execute(sql, params).fetchone()
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            self._fail(self._event_error(exc, event_id), doing)
+        except DuplicateId:
+            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            if same is None:
+                raise
+            return same  # SPEC 2.1: an idempotent replay
+        except CommitUncertain:
+            left = self._timeout - (time.monotonic() - start)
+            if left < 0.2:
+                raise
+            try:
+                same = self._stored_event_if_same(
+                    *replay, event_type, event_data, at_head, budget=left
+                )
+            except StoreError:
+                same = None
+            if same is None:
+                raise
+            return same  # the lost commit was stored: resolved here
         if row is None:
+            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            if same is not None:
+                return same  # a replay on a session archived since
             raise self._why_not(session_id, event_id, parent_id)
-        return StoredEvent(event_id, session_id, row[0], invocation_id, event_type, event_data, now)
+        return StoredEvent(
+            event_id, session_id, row[0], invocation_id, event_type, event_data, row[1]
+        )
+
+    def _stored_event_if_same(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+        any_parent: bool,
+        budget: float | None = None,
+    ) -> StoredEvent | None:
+        """The stored event when it is this exact append (SPEC 2.1 replay), else None."""
+        with self._conn(f"reading event {event_id!r}", budget=budget) as conn:
+            rows = conn.execute(
+                _pgsql.SYNC_EVENTS_EXISTING, {"owner": self._owner, "ids": [event_id]}
+            ).fetchall()
+        if not rows:
+            return None
+        ev = StoredEvent._make(rows[0])
+        same = (
+            ev.session_id == session_id
+            and (any_parent or ev.parent_id == parent_id)
+            and ev.invocation_id == invocation_id
+            and ev.event_type == event_type
+            and ev.event_data == event_data
+        )
+        return ev if same else None
 
     def append_event(
         self,
@@ -618,23 +815,24 @@ class PostgresSessionService:
         evs, meta = check_import(session, events, metadata)
         doing = f"importing session {session.id!r}"
         plan: ImportPlan | None = None
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
-                self._write_import(conn, sid, count, plan)
-        except StoreError:
-            raise
-        except pgerrors.UniqueViolation:
-            raise DuplicateId(
-                f"{doing}: an event id was taken by a concurrent writer; nothing was written"
-            ) from None
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            if plan is not None and plan.events:  # failed inside the bulk insert: find the culprit
-                culprit = next((e.id for e in plan.events if not _is_json(e.event_data)), None)
-                if culprit is not None:
-                    where = f"{doing} (at event {culprit!r})"
-                    self._fail(self._event_error(exc, culprit), where)
-            self._fail(exc, doing)
+
+        def culprit(exc: BaseException) -> BaseException:
+            """Name what a failed import stumbled on (the transaction rolled back)."""
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return DuplicateId(
+                    f"{doing}: an event id was taken by a concurrent writer; nothing was written"
+                )
+            if plan is not None and plan.events:  # failed inside the bulk insert: find it
+                bad = next((e.id for e in plan.events if not _is_json(e.event_data)), None)
+                if bad is not None:
+                    mapped = self._event_error(exc, bad)
+                    if mapped is not exc:
+                        return mapped
+            return exc
+
+        with self._conn(doing, write=True, mapper=culprit) as conn, conn.transaction():
+            sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
+            self._write_import(conn, sid, count, plan)
         return len(plan.events)
 
     def _plan_import(
@@ -747,6 +945,36 @@ class PostgresSessionService:
             ]
             with conn.cursor() as cur:
                 cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+
+
+def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
+    """libpq settings that bound every call by ``timeout`` on the server and the wire.
+
+    ``connect_timeout`` (whole seconds, at least 2: libpq's floor);
+    ``statement_timeout`` and a slightly shorter ``lock_timeout`` (so a lock
+    wait is reported as one: :class:`StoreBusy`); TCP keepalives and
+    ``tcp_user_timeout`` to notice a peer that vanished. Settings already in
+    ``conninfo``'s ``options`` come first and ours are appended. Behind
+    PgBouncer in transaction mode set ``ignore_startup_parameters = options``
+    and give the roles these timeouts with ``ALTER ROLE ... SET`` instead
+    (docs/deploy-server.md).
+    """
+    ms = max(1, int(timeout * 1000))
+    try:
+        given = conninfo_to_dict(conninfo).get("options") or ""
+    except psycopg.Error:
+        given = ""
+    options = f"{given} -c statement_timeout={ms} -c lock_timeout={max(1, int(ms * 0.8))}"
+    return {
+        "autocommit": True,
+        "connect_timeout": max(2, math.ceil(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, int(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": ms,
+        "options": options.strip(),
+    }
 
 
 def _is_json(text: str) -> bool:

@@ -21,13 +21,26 @@ transactional, so all pending migrations are applied in that one transaction
 (each still recorded with its own row and duration). A failing migration rolls
 the whole upgrade back: a server is never left half-way between two versions,
 and "exactly one process applies" holds without a gap between steps.
+
+Deploying (SPEC 6.1): clients never migrate. ``convstore server migrate
+--conninfo ...`` (:func:`migrate_server`), run by the role that owns the
+schema, applies what is pending and creates the NOLOGIN role
+``convstore_service`` when it may. A client opening the server calls
+:func:`check_schema`, which only reads: a schema missing one of the client's
+migrations is a :class:`MigrationError` naming that command; a schema with
+migrations the client does not know is served as long as the client is at or
+above the recorded *oldest client served* (``convstore_compat``), which only
+a migration declaring ``-- convstore: oldest-client N`` raises. Versions are
+sorted, not necessarily contiguous (numbers are allocated per feature).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from . import _pgsql
@@ -37,23 +50,83 @@ from .migrations import (
     Migration,
     MigrationStatus,
     _check,
-    load_migrations,
     migrations_dir,
 )
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LOCK_KEY", "postgres_migrations_dir", "known_migrations", "status", "migrate"]
+__all__ = [
+    "LOCK_KEY",
+    "SERVICE_ROLE",
+    "MIGRATE_COMMAND",
+    "postgres_migrations_dir",
+    "load_postgres_migrations",
+    "known_migrations",
+    "client_version",
+    "status",
+    "migrate",
+    "check_schema",
+    "ensure_service_role",
+    "migrate_server",
+]
 
 #: The advisory lock key every convstore process agrees on ("convstor" as a bigint).
 LOCK_KEY = int.from_bytes(b"convstor", "big")
 _TABLE = "convstore_migrations"
+_COMPAT = "convstore_compat"
+#: The NOLOGIN role whose members may act for other owners.
+SERVICE_ROLE = "convstore_service"
+#: The deploy step every "not migrated" message names.
+MIGRATE_COMMAND = "convstore server migrate --conninfo ..."
+_OLDEST_CLIENT = re.compile(r"^--\s*convstore:\s*oldest-client\s+(\d+)\s*$", re.MULTILINE)
+_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
 
 
 def postgres_migrations_dir() -> str:
     """``migrations/postgres`` inside the installed package, else in the repository."""
     return os.path.join(migrations_dir(), "postgres")
+
+
+def load_postgres_migrations(folder: str | os.PathLike[str]) -> tuple[Migration, ...]:
+    """Every ``NNNN_name.sql`` in ``folder``, checksummed, in version order.
+
+    Unlike the SQLite folder, versions may leave gaps (numbers are reserved
+    per feature); a version used twice is refused.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise MigrationError(f"migrations folder {folder!r} is missing")
+    found: list[Migration] = []
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith(".sql"):
+            continue
+        m = _NAME.match(filename)
+        if m is None:
+            raise MigrationError(f"migration file {filename!r} is not named NNNN_name.sql")
+        path = os.path.join(folder, filename)
+        with open(path, "rb") as f:
+            data = f.read()
+        version = int(m.group(1))
+        if found and found[-1].version == version:
+            raise MigrationError(
+                f"migration files {found[-1].name!r} and {filename!r} share version {version}"
+            )
+        found.append(
+            Migration(version, filename, path, data.decode("utf-8"), sha256(data).hexdigest())
+        )
+    return tuple(found)
+
+
+def client_version(known: tuple[Migration, ...] | None = None) -> int:
+    """This code's schema version: the highest migration it ships."""
+    known = known_migrations() if known is None else known
+    return known[-1].version if known else 0
+
+
+def _declared_oldest_client(mig: Migration) -> int | None:
+    found = _OLDEST_CLIENT.findall(mig.sql)
+    return max(map(int, found)) if found else None
 
 
 _KNOWN: tuple[Migration, ...] | None = None
@@ -63,7 +136,7 @@ def known_migrations() -> tuple[Migration, ...]:
     """The PostgreSQL migrations this code ships (read from disk once per process)."""
     global _KNOWN
     if _KNOWN is None:
-        _KNOWN = load_migrations(postgres_migrations_dir())
+        _KNOWN = load_postgres_migrations(postgres_migrations_dir())
     return _KNOWN
 
 
@@ -123,6 +196,9 @@ def migrate(
                     },
                 )
                 applied_here.append(current)
+                oldest = _declared_oldest_client(current)
+                if oldest is not None:
+                    conn.execute(_pgsql.COMPAT_RAISE_OLDEST_CLIENT, {"oldest": oldest})
     except psycopg.Error as exc:
         what = f"migration {current.name!r}" if current is not None else "migrating"
         raise MigrationError(
@@ -132,8 +208,110 @@ def migrate(
     return tuple(applied_here)
 
 
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute(_pgsql.MIGRATIONS_TABLE_EXISTS, {"table": table}).fetchone()
+    return row is not None and bool(row[0])
+
+
+def check_schema(
+    conn: psycopg.Connection[Any], where: str, known: tuple[Migration, ...] | None = None
+) -> int:
+    """Refuse a schema this client cannot use; return the server's oldest client served.
+
+    Only reads (two or three statements, no lock). Raises
+    :class:`MigrationError` when a migration this client ships is not applied
+    (run :data:`MIGRATE_COMMAND`), when an applied file changed, or when the
+    server has moved past this client (``oldest_client`` above
+    :func:`client_version`: upgrade convstore). Migrations the client does not
+    know are fine while it is still served: that is how additive upgrades
+    keep older clients working.
+    """
+    known = known_migrations() if known is None else known
+    mine = client_version(known)
+    applied = _read_applied(conn)
+    by_version = {m.version: m for m in known}
+    oldest = 0
+    if any(a.version >= 5 for a in applied) and _exists(conn, _COMPAT):
+        row = conn.execute(_pgsql.COMPAT_OLDEST_CLIENT).fetchone()
+        oldest = int(row[0]) if row is not None else 0
+    if oldest > mine:
+        raise MigrationError(
+            f"{where} serves convstore clients from schema version {oldest} on, and this "
+            f"convstore knows only up to {mine}: upgrade convstore"
+        )
+    for row in applied:
+        mig = by_version.get(row.version)
+        if mig is not None and mig.checksum != row.checksum:
+            raise MigrationError(
+                f"migration file {mig.name!r} differs from the one applied to {where} "
+                f"(checksum {row.checksum[:12]}… recorded, {mig.checksum[:12]}… shipped): "
+                "this convstore and the server's schema disagree; upgrade convstore"
+            )
+    done = {row.version for row in applied}
+    pending = [m.name for m in known if m.version not in done]
+    if pending:
+        what = "has no convstore schema" if not applied else "is not migrated to this convstore"
+        raise MigrationError(
+            f"{where} {what} (pending: {', '.join(pending)}): run `{MIGRATE_COMMAND}` "
+            "as the role that owns the schema, then open it again"
+        )
+    return oldest
+
+
+def ensure_service_role(conn: psycopg.Connection[Any]) -> str | None:
+    """Create the NOLOGIN role ``convstore_service`` when missing and allowed.
+
+    Returns ``None`` when the role exists (or was created here), else the
+    ``CREATE ROLE`` statement a role with CREATEROLE must run.
+    """
+    import psycopg
+
+    row = conn.execute(_pgsql.ROLE_SERVICE_EXISTS).fetchone()
+    if row is not None and row[0]:
+        return None
+    try:
+        with conn.transaction():
+            conn.execute(_pgsql.ROLE_SERVICE_CREATE)
+    except psycopg.errors.DuplicateObject:
+        return None  # created by a concurrent migrate
+    except psycopg.errors.InsufficientPrivilege:
+        return _pgsql.ROLE_SERVICE_CREATE + ";"
+    return None
+
+
+def migrate_server(
+    conninfo: str, *, connect_timeout: float = 10.0
+) -> tuple[tuple[Migration, ...], str | None]:
+    """The deploy step: apply pending migrations, ensure ``convstore_service``.
+
+    Run by the role that owns (or will own) the schema. Returns the
+    migrations applied here and, when the service role could not be created,
+    the ``CREATE ROLE`` statement to run as a role with CREATEROLE.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from .errors import StoreError
+
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise StoreError(f"invalid conninfo: {exc}") from None
+    host, port = parts.get("host", "localhost"), parts.get("port", "5432")
+    where = f"PostgreSQL server {host}:{port}/{parts.get('dbname', '')}"
+    try:
+        with psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=max(1, int(connect_timeout))
+        ) as conn:
+            applied = migrate(conn, where)
+            hint = ensure_service_role(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot migrate {where}: {exc}") from None
+    return applied, hint
+
+
 def ensure_current(
     conn: psycopg.Connection[Any], where: str, clock: Callable[[], float] = time.time
 ) -> None:
-    """Bring the schema up to date; only reads when it already is."""
+    """Bring the schema up to date; only reads when it already is (tests, tools)."""
     migrate(conn, where, clock=clock)

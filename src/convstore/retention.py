@@ -95,6 +95,8 @@ def purge(
     after_sid = 0
     while True:
         with store.atomic(f"purging sessions archived before {cutoff}"):
+            # Index pending events first: the delete trigger removes index rows.
+            store._catch_up_search()
             candidates = conn.execute(
                 _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
             ).fetchall()

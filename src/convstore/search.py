@@ -11,11 +11,17 @@ What is indexed
 
 How it is kept
     An external-content FTS5 table (``event_search``) holds tokens only; the
-    text is read back from ``session_events`` for snippets. It is updated
-    inside the same transaction as every insert or delete of an event (new
-    events by explicit statements in the store's append and import paths,
-    deletions by triggers), so appends, batch appends, imports and purges all
-    keep it exact, and a rolled-back append leaves no trace in it.
+    text is read back from ``session_events`` for snippets. Appends do not
+    write it: a trigger records, once per session, the watermark above which
+    that session's events are not indexed yet (table ``search_pending``, in
+    the append's own transaction), and the index catches up in bulk -- one
+    range statement -- before every search, inside ``append_events`` and
+    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    search sees every event whose append has returned, in any process, and a
+    crash between an append and the catch-up loses nothing. Deletions (purge)
+    catch up first, then triggers remove the rows, in the same transaction:
+    code that deletes events by hand must do the same (``index_pending()``
+    first), or the delete trigger removes index entries that were never added.
 
 Ranking
     ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
@@ -155,6 +161,7 @@ def search(
         raise InvalidArgument("search query is empty")
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+    store.index_pending()  # read-your-writes: index what was appended since the last search
     params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
     sql = _sql.SEARCH_EVENTS
     if order == "recent":
@@ -257,9 +264,11 @@ def configure_search(
             _sql.SEARCH_CREATE_TRIGGER_UPDATE,
         ):
             conn.execute(create.format(**bodies))
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
         conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
         _rebuild(store, progress)
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
     store.search_indexing()  # the store picks the new setting up
 
 
@@ -288,9 +297,9 @@ def set_search_indexing(
 ) -> None:
     """Turn full-text indexing of new events on or off for this database.
 
-    Off: the index is emptied, its triggers dropped, and appends skip the
-    index statement (a single append then costs about half as much — see
-    ``benchmarks/RESULTS.md``); :func:`search` raises :class:`InvalidArgument`.
+    Off: the index is emptied and its triggers dropped, so appends no longer
+    record a watermark and batches and imports skip the catch-up;
+    :func:`search` raises :class:`InvalidArgument`.
     On: the index is rebuilt over every stored event (as long as the
     migration that first built it) and kept in step again. The setting is
     stored in the database; other processes pick it up when they next open it,
@@ -305,7 +314,9 @@ def set_search_indexing(
     with store.atomic("turning search indexing off") as conn:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_DELETE_ALL)
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
         conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
     store.search_indexing()  # the store picks the new setting up
 
@@ -316,7 +327,11 @@ def search_indexing(store: SessionStore) -> bool:
 
 
 def check_index(store: SessionStore) -> None:
-    """Raise :class:`StoreError` when the index disagrees with the stored events."""
+    """Raise :class:`StoreError` when the index disagrees with the stored events.
+
+    Pending events are indexed first: an event not indexed *yet* is no damage.
+    """
+    store.index_pending()
     try:
         store.connection.execute(_sql.SEARCH_INTEGRITY_CHECK)
     except apsw.Error as exc:

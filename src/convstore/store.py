@@ -28,7 +28,13 @@ from . import _sql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
-from .connection import MEMORY, close_quietly, normalize_path, open_connection
+from .connection import (
+    MEMORY,
+    BackgroundCheckpointer,
+    close_quietly,
+    normalize_path,
+    open_connection,
+)
 from .errors import (
     CommitUncertain,
     DuplicateId,
@@ -180,7 +186,7 @@ class SessionStore:
     >>> store.close()
     """
 
-    __slots__ = ("_clock", "_conn", "_path", "_search_index", "_timeout")
+    __slots__ = ("_checkpointer", "_clock", "_conn", "_path", "_search_index", "_timeout")
 
     def __init__(
         self,
@@ -198,9 +204,17 @@ class SessionStore:
         self._path = normalize_path(path)
         self._timeout = float(timeout)
         self._clock: Clock = clock if clock is not None else time.time
+        # Checkpoints off the appending call, on a thread of their own; not through a
+        # caller's VFS (it may not expect a second thread) nor for ":memory:" (no WAL).
+        background = self._path != MEMORY and vfs is None
+        self._checkpointer = BackgroundCheckpointer(self._path, vfs) if background else None
         try:
             self._conn = open_connection(
-                self._path, timeout=self._timeout, synchronous=synchronous, vfs=vfs
+                self._path,
+                timeout=self._timeout,
+                synchronous=synchronous,
+                vfs=vfs,
+                checkpointer=self._checkpointer,
             )
         except apsw.Error as exc:
             raise self.translate_error(exc, "opening the database") from None
@@ -209,11 +223,16 @@ class SessionStore:
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
-            close_quietly(self._conn)
+            self._close_quietly()
             raise self.translate_error(exc, "checking the schema") from None
         except BaseException:
-            close_quietly(self._conn)
+            self._close_quietly()
             raise
+
+    def _close_quietly(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        close_quietly(self._conn)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -238,6 +257,51 @@ class SessionStore:
 
     def _now(self) -> int:
         return int(self._clock())
+
+    def _catch_up_search(self) -> int:
+        """Index every event appended since the last catch-up; inside a write transaction.
+
+        Appends leave the full-text index alone (migration 0005): each pending
+        session carries a watermark, and this single range statement indexes
+        everything above the watermarks at once, then clears them. With
+        indexing off it only clears them. Returns the rows indexed.
+        """
+        conn = self._conn
+        if not conn.execute(_sql.SEARCH_PENDING_ANY).get:
+            return 0
+        indexed = 0
+        # The stored setting, not this process's copy: another process may have switched it.
+        self._search_index = conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
+        if self._search_index:
+            conn.execute(_sql.SEARCH_CATCH_UP)
+            indexed = conn.changes()
+        conn.execute(_sql.SEARCH_PENDING_CLEAR)
+        return indexed
+
+    def index_pending(self) -> int:
+        """Bring the full-text index up to date now; return how many events it indexed.
+
+        Appends do not index (that would double what each commit writes); the
+        index catches up in bulk instead -- inside :meth:`search`, inside
+        :meth:`append_events` and imports, and here. A client may call this
+        when it is idle so that the next search has nothing to catch up. Cheap
+        when there is nothing to do: one read, no write lock.
+
+        >>> with SessionStore(":memory:") as store:
+        ...     _ = store.create_session("s1")
+        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+        ...     store.index_pending(), store.index_pending()
+        (1, 0)
+        """
+        doing = "indexing new events for search"
+        try:
+            if not self._conn.execute(_sql.SEARCH_PENDING_ANY).get:
+                return 0
+        except apsw.Error as exc:
+            raise self.translate_error(exc, doing) from None
+        with self.atomic(doing):
+            indexed = self._catch_up_search()
+        return indexed
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """The one place a raw error becomes the typed error a caller can act on.
@@ -330,6 +394,8 @@ class SessionStore:
 
     def close(self) -> None:
         """Close the connection. Further calls raise :class:`StoreError`. Idempotent."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # first: the last connection to close removes the WAL
         try:
             self._conn.close()
         except apsw.Error as exc:
@@ -524,8 +590,6 @@ class SessionStore:
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
         return StoredEvent(
             event_id, session_id, parent_id, invocation_id, event_type, event_data, now
@@ -558,8 +622,6 @@ class SessionStore:
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_EVENT, (event_id,))
             self._move_head(event_id, now, 1, session_id)
         parent = cast("str | None", row[0][0])
         return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
@@ -620,8 +682,7 @@ class SessionStore:
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
-            if self._search_index:
-                conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, count, count + len(items)))
+            self._catch_up_search()
             self._move_head(items[-1].id, now, len(items), session_id)
         return [
             StoredEvent(
@@ -843,13 +904,11 @@ class SessionStore:
             sid, count = conn.last_insert_rowid(), 0
         else:
             sid, count = state[0], state[2]
-        first = count
         for ev in plan.events:
             count += 1
             row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
             conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
-        if self._search_index and count > first:
-            conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, first, count))
+        self._catch_up_search()
         if plan.touch:
             state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
             conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))

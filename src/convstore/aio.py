@@ -1,0 +1,734 @@
+"""The async API: the store, the service and the manager as coroutines (SPEC §7).
+
+``import convstore.aio`` is the only way in (``import convstore`` loads no
+asyncio). Every public method of :class:`~convstore.SessionStore`,
+:class:`~convstore.LocalSessionService` and :class:`~convstore.SessionManager`
+exists on its twin as a coroutine with the same name, parameters, results and
+typed errors; ``close()`` becomes ``aclose()``, generators become async
+generators, properties stay plain attributes.
+
+>>> import asyncio
+>>> from convstore.aio import AsyncLocalSessionService, AsyncSessionManager
+>>> async def main() -> list[str]:
+...     async with await AsyncLocalSessionService.open(":memory:") as service:
+...         manager = AsyncSessionManager(service, cwd="/tmp/project")
+...         await manager.start()
+...         await manager.append("user_message", {"content": "hello"})
+...         return [e.event_type for e in await manager.history()]
+>>> asyncio.run(main())
+['user_message']
+
+How a call runs (the design, measured in ``benchmarks/async_bench.py``)
+-----------------------------------------------------------------------
+A thread hop costs ~100 µs, several times an append (~25 µs), so a call is
+first tried **inline on the loop thread** with the connection's busy timeout at
+zero: in WAL mode a read never waits, and a write's ``BEGIN IMMEDIATE`` either
+gets the write lock at once or fails at once with nothing done. Only when it
+fails busy (another connection holds the write lock) — or when an inline call
+runs longer than ``inline_budget`` seconds (a long read: a progress handler
+interrupts it, the transaction rolls back) — is the call handed to the store's
+worker thread (APSW's :class:`apsw.aio.AsyncIO` controller), which waits up to
+``timeout`` for the lock while the loop keeps running. Calls that may run long
+by nature (imports, purges, search, batches, opening, closing) always go to the
+worker. The loop is therefore never blocked by a lock wait, and an uncontended
+call costs what the sync call costs plus an uncontended :class:`asyncio.Lock`.
+
+One :class:`asyncio.Lock` per store serialises calls: many tasks sharing a
+store never interleave one call's statements with another's. Cancelling a task
+during a worker call returns at once; the call is interrupted (progress and
+busy handlers see the flag), rolls back, and the lock is released only when
+the worker is done with it — so the database stays consistent and the next
+call starts on a clean connection.
+
+Adding a twin for a new sync method is one line in the class body, e.g.
+``compact = _twin(SessionStore.compact, WORKER)``; ``tests/test_aio.py`` fails
+until every public sync method has one with an identical signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, cast
+
+import apsw
+import apsw.aio
+
+from .errors import StoreBusy, StoreError
+from .local import LocalSessionService
+from .manager import BOUNDARY_EVENT_TYPE, SessionManager
+from .store import SessionStore
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._common import Clock
+    from .connection import PathArg, Synchronous
+    from .models import StoredEvent, StoredSession
+    from .service import SessionService
+
+__all__ = [
+    "AsyncSessionStore",
+    "AsyncLocalSessionService",
+    "AsyncSessionManager",
+    "AsyncSessionService",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+Mode = Literal["inline", "worker"]
+#: Try on the loop thread first (short, single-transaction calls).
+INLINE: Mode = "inline"
+#: Always run on the worker thread (long or multi-transaction calls).
+WORKER: Mode = "worker"
+
+#: Async generators pull this many items from the sync generator per worker hop.
+ITER_BATCH = 256
+
+
+class _Controller(apsw.aio.AsyncIO):
+    """APSW's asyncio controller with a daemon worker (an unclosed store never blocks exit)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.loop = asyncio.get_running_loop()
+        threading.Thread(
+            name="convstore apsw worker", target=self.worker_thread_run, daemon=True
+        ).start()
+
+
+class _Job:
+    """One call handed to the worker; the hand-over of the store lock on cancellation."""
+
+    __slots__ = ("cancelled", "deadline", "mu", "release_when_done", "state")
+
+    def __init__(self) -> None:
+        self.mu = threading.Lock()
+        self.state = "pending"  # -> running -> done, or pending -> abandoned
+        self.cancelled = False
+        self.release_when_done = False
+        self.deadline = 0.0
+
+
+class _Runner:
+    """Runs sync calls of one connection for the event loop: inline when they cannot wait."""
+
+    __slots__ = (
+        "_closed",
+        "_conn",
+        "_ctl",
+        "_deadline",
+        "_inline",
+        "_job",
+        "_lock",
+        "_overran",
+        "_timeout",
+        "budget",
+    )
+
+    def __init__(self, conn: apsw.Connection, timeout: float, budget: float) -> None:
+        self._conn = conn
+        self._timeout = timeout
+        self.budget = budget
+        self._ctl: _Controller | None = None
+        self._lock: asyncio.Lock | None = None
+        self._inline = False
+        self._overran = False
+        self._deadline = 0.0
+        self._job: _Job | None = None
+        self._closed = False
+        conn.set_busy_timeout(0)
+        conn.set_progress_handler(self._progress, 1000, id=self)
+
+    def _progress(self) -> bool:
+        """SQLite's progress handler: interrupt an overrunning inline call or a cancelled job."""
+        if self._inline:
+            if time.perf_counter() > self._deadline:
+                self._overran = True
+                return True
+            return False
+        job = self._job
+        return job is not None and job.cancelled
+
+    async def run(self, call: Callable[[], R], mode: Mode) -> R:
+        """Run ``call`` alone on the connection: inline if it cannot wait, else on the worker."""
+        lock = self._lock
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        await lock.acquire()
+        if mode == INLINE or self._closed:
+            self._overran = False
+            self._deadline = time.perf_counter() + self.budget
+            self._inline = True
+            try:
+                result = call()
+            except StoreBusy:
+                if self._closed:
+                    self._inline = False
+                    lock.release()
+                    raise
+            except StoreError:
+                if not self._overran or self._closed:
+                    self._inline = False
+                    lock.release()
+                    raise
+            except BaseException:
+                self._inline = False
+                lock.release()
+                raise
+            else:
+                self._inline = False
+                lock.release()
+                return result
+            self._inline = False
+        return await self._hop(call, lock)
+
+    async def _hop(self, call: Callable[[], R], lock: asyncio.Lock) -> R:
+        """Run ``call`` on the worker; the caller holds ``lock``, released here exactly once."""
+        job = _Job()
+        try:
+            ctl = self._ctl
+            if ctl is None:
+                ctl = self._ctl = _Controller()
+            result = await ctl.send(lambda: self._work(job, call, lock))
+        except BaseException:
+            with job.mu:
+                if job.state == "running":  # cancelled mid-call: interrupt, hand over the lock
+                    job.cancelled = True
+                    job.release_when_done = True
+                    return_lock = False
+                else:
+                    if job.state == "pending":
+                        job.state = "abandoned"
+                    return_lock = True
+            if return_lock:
+                lock.release()
+            raise
+        lock.release()
+        return cast("R", result)
+
+    def _work(self, job: _Job, call: Callable[[], R], lock: asyncio.Lock) -> R | None:
+        """In the worker thread: run the call with a cancellable busy wait of ``timeout``."""
+        with job.mu:
+            if job.state == "abandoned":
+                return None
+            job.state = "running"
+        conn = self._conn
+        job.deadline = time.monotonic() + self._timeout
+
+        def busy(prior_calls: int) -> bool:
+            left = job.deadline - time.monotonic()
+            if job.cancelled or left <= 0:
+                return False
+            time.sleep(min(0.001 * (1 + prior_calls), 0.02, left))
+            return True
+
+        self._job = job
+        try:
+            if not self._closed:
+                conn.set_busy_handler(busy)
+            return call()
+        finally:
+            self._job = None
+            if not self._closed:
+                with contextlib.suppress(apsw.Error):  # closed by this very call
+                    conn.set_busy_timeout(0)
+            with job.mu:
+                job.state = "done"
+                release = job.release_when_done
+            if release:
+                self._ctl_loop().call_soon_threadsafe(lock.release)
+
+    def _ctl_loop(self) -> asyncio.AbstractEventLoop:
+        assert self._ctl is not None
+        return self._ctl.loop
+
+    async def iterate(self, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+        """Drive a sync generator on the worker, ``ITER_BATCH`` items per hop (locked per hop)."""
+        it = await self.run(make, WORKER)
+
+        def batch() -> list[T]:
+            out: list[T] = []
+            for item in it:
+                out.append(item)
+                if len(out) >= ITER_BATCH:
+                    break
+            return out
+
+        while True:
+            items = await self.run(batch, WORKER)
+            for item in items:
+                yield item
+            if len(items) < ITER_BATCH:
+                return
+
+    async def close(self, close: Callable[[], None]) -> None:
+        """Run ``close`` on the worker, then stop the worker thread."""
+        if self._closed:
+            await self.run(close, INLINE)
+            return
+        try:
+            await self.run(close, WORKER)
+        finally:
+            self._closed = True
+            if self._ctl is not None:
+                self._ctl.close()  # type: ignore[no-untyped-call]
+                self._ctl = None
+
+
+# -- twins: generated with the sync method's exact parameters -------------------------------
+
+
+def _generate(
+    fn: Callable[..., Any], body: str, *, is_async_gen: bool = False, name: str | None = None
+) -> Callable[..., Any]:
+    """Build ``async def name(<fn's parameters>): <body>`` (body sees ``_call``: the bound call).
+
+    The parameters (names, kinds, defaults) and annotations are copied from
+    ``fn``, so ``inspect.signature`` of the twin equals the sync method's and a
+    wrong call fails exactly as it would on the sync class.
+    """
+    sig = inspect.signature(fn)
+    namespace: dict[str, Any] = {"_fn": fn}
+    params: list[str] = []
+    args: list[str] = []
+    star = False
+    for i, p in enumerate(sig.parameters.values()):
+        text = p.name
+        if p.kind is p.VAR_POSITIONAL:
+            text, star = "*" + p.name, True
+            args.append(text)
+        elif p.kind is p.VAR_KEYWORD:
+            text = "**" + p.name
+            args.append(text)
+        elif p.kind is p.KEYWORD_ONLY:
+            if not star:
+                params.append("*")
+                star = True
+            args.append(f"{p.name}={p.name}")
+        elif p.kind is p.POSITIONAL_ONLY:
+            args.append(p.name)
+        else:
+            args.append(p.name)
+        if p.default is not p.empty:
+            namespace[f"_d{i}"] = p.default
+            text += f"=_d{i}"
+        params.append(text)
+        if p.kind is p.POSITIONAL_ONLY and (
+            i + 1 == len(sig.parameters)
+            or list(sig.parameters.values())[i + 1].kind is not p.POSITIONAL_ONLY
+        ):
+            params.append("/")
+    first = args[0]
+    call = f"lambda: _fn({', '.join(['self._sync', *args[1:]])})"
+    src = f"async def {name or fn.__name__}({', '.join(params)}):\n    _call = {call}\n    {body}\n"
+    if first != "self":
+        raise TypeError(f"{fn.__qualname__}: the first parameter must be self")
+    exec(compile(src, f"<convstore.aio twin of {fn.__qualname__}>", "exec"), namespace)
+    twin = namespace[name or fn.__name__]
+    twin.__annotations__ = dict(fn.__annotations__)
+    twin.__doc__ = f"Awaitable :meth:`{fn.__qualname__}` (same arguments, result and errors)."
+    twin.__qualname__ = fn.__qualname__
+    twin.__module__ = __name__
+    assert inspect.isasyncgenfunction(twin) == is_async_gen
+    return cast("Callable[..., Any]", twin)
+
+
+def _twin(
+    fn: Callable[Concatenate[Any, P], R], mode: Mode = INLINE
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+    """The coroutine twin of a sync method: ``await twin(...)`` == ``fn(sync, ...)``."""
+    return _generate(fn, f"return await self._runner.run(_call, {mode!r})")
+
+
+def _agen_twin(
+    fn: Callable[Concatenate[Any, P], Iterator[T]],
+) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
+    """The async-generator twin of a sync method returning an iterator."""
+    return _generate(
+        fn,
+        "async for _item in self._runner.iterate(_call):\n        yield _item",
+        is_async_gen=True,
+    )
+
+
+def _open_twin(init: Callable[..., None], cls_name: str) -> Any:
+    """``open`` classmethod with ``init``'s parameters (after the first) as its own."""
+    sig = inspect.signature(init)
+    params = list(sig.parameters.values())
+    new = sig.replace(parameters=[params[0].replace(name="cls"), *params[1:]])
+    names = ", ".join(
+        f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name for p in params[1:]
+    )
+    ns: dict[str, Any] = {}
+    defs = []
+    star = False
+    for i, p in enumerate(params[1:]):
+        text = p.name
+        if p.kind is p.KEYWORD_ONLY and not star:
+            defs.append("*")
+            star = True
+        if p.default is not p.empty:
+            ns[f"_d{i}"] = p.default
+            text += f"=_d{i}"
+        defs.append(text)
+    src = f"async def open(cls, {', '.join(defs)}):\n    return await cls._open({names})\n"
+    exec(compile(src, f"<convstore.aio {cls_name}.open>", "exec"), ns)
+    opener = ns["open"]
+    opener.__annotations__ = {**dict(init.__annotations__), "return": cls_name}
+    opener.__qualname__ = f"{cls_name}.open"
+    opener.__module__ = __name__
+    opener.__doc__ = (
+        f"Open on the worker thread (migrations may wait for a lock); same arguments as "
+        f"the sync class. ``{cls_name}.open(...)`` must be awaited inside the loop that uses it."
+    )
+    assert new.parameters.keys() == inspect.signature(opener).parameters.keys()
+    return classmethod(opener)
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+class AsyncSessionStore:
+    """:class:`~convstore.SessionStore` for an event loop. Open with :meth:`open`.
+
+    ``AsyncSessionStore(store)`` wraps an open sync store and takes it over
+    (``aclose()`` closes it; don't use the sync store directly meanwhile).
+    ``inline_budget`` (seconds) bounds how long a call may run on the loop
+    thread before it is moved to the worker.
+    """
+
+    __slots__ = ("_runner", "_sync")
+
+    def __init__(self, store: SessionStore, *, inline_budget: float = 0.001) -> None:
+        if not isinstance(store, SessionStore):
+            raise StoreError(f"AsyncSessionStore wraps a SessionStore, got {type(store).__name__}")
+        self._sync = store
+        self._runner = _Runner(store.connection, store._timeout, inline_budget)
+
+    @classmethod
+    async def _open(cls, *args: Any, **kwargs: Any) -> AsyncSessionStore:
+        def make() -> SessionStore:
+            return SessionStore(*args, **kwargs)
+
+        ctl = _Controller()
+        try:
+            store = cast(SessionStore, await ctl.send(make))
+        finally:
+            ctl.close()  # type: ignore[no-untyped-call]
+        return cls(store)
+
+    if TYPE_CHECKING:
+
+        @classmethod
+        async def open(
+            cls,
+            path: PathArg,
+            *,
+            timeout: float = 5.0,
+            clock: Clock | None = None,
+            synchronous: Synchronous = "NORMAL",
+            vfs: str | None = None,
+        ) -> AsyncSessionStore:
+            """Open on the worker thread, with :class:`SessionStore`'s arguments."""
+    else:
+        open = _open_twin(SessionStore.__init__, "AsyncSessionStore")
+
+    @property
+    def path(self) -> str:
+        """The database path as given (normalised to ``str``), or ``":memory:"``."""
+        return self._sync.path
+
+    @property
+    def connection(self) -> apsw.Connection:
+        """The underlying APSW connection (advanced use; calls on it bypass the store lock)."""
+        return self._sync.connection
+
+    @property
+    def sync(self) -> SessionStore:
+        """The wrapped sync store (for code that runs off the loop, e.g. in a worker thread)."""
+        return self._sync
+
+    async def aclose(self) -> None:
+        """Close the store (on the worker thread) and stop its worker. Idempotent."""
+        await self._runner.close(self._sync.close)
+
+    async def __aenter__(self) -> AsyncSessionStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncSessionStore({self._sync.path!r})"
+
+    # One line per sync method (tests/test_aio.py checks none is missing).
+    create_session = _twin(SessionStore.create_session)
+    get_session = _twin(SessionStore.get_session)
+    find_resumable_session = _twin(SessionStore.find_resumable_session)
+    update_server_session_id = _twin(SessionStore.update_server_session_id)
+    archive_session = _twin(SessionStore.archive_session)
+    append_event = _twin(SessionStore.append_event)
+    append_event_at_head = _twin(SessionStore.append_event_at_head)
+    append_events = _twin(SessionStore.append_events, WORKER)
+    load_events = _twin(SessionStore.load_events)
+    get_event = _twin(SessionStore.get_event)
+    history = _twin(SessionStore.history)
+    set_head = _twin(SessionStore.set_head)
+    set_metadata = _twin(SessionStore.set_metadata)
+    get_metadata = _twin(SessionStore.get_metadata)
+    get_all_metadata = _twin(SessionStore.get_all_metadata)
+    list_sessions = _twin(SessionStore.list_sessions)
+    import_session = _twin(SessionStore.import_session, WORKER)
+    search = _twin(SessionStore.search, WORKER)
+    search_fields = _twin(SessionStore.search_fields)
+    search_indexing = _twin(SessionStore.search_indexing)
+    set_search_indexing = _twin(SessionStore.set_search_indexing, WORKER)
+    configure_search = _twin(SessionStore.configure_search, WORKER)
+    export_jsonl = _agen_twin(SessionStore.export_jsonl)
+    import_jsonl = _twin(SessionStore.import_jsonl, WORKER)
+    purge = _twin(SessionStore.purge, WORKER)
+
+
+# -- the service ----------------------------------------------------------------------------
+
+
+class AsyncLocalSessionService:
+    """:class:`~convstore.LocalSessionService` for an event loop.
+
+    ``AsyncLocalSessionService(store)`` serves an open :class:`AsyncSessionStore`
+    (the caller keeps it: ``aclose()`` leaves it open);
+    ``await AsyncLocalSessionService.open(path, ...)`` opens and owns one.
+    """
+
+    __slots__ = ("_owns", "_runner", "_sync", "store")
+
+    def __init__(self, store: AsyncSessionStore) -> None:
+        if not isinstance(store, AsyncSessionStore):
+            raise StoreError(
+                f"AsyncLocalSessionService serves an AsyncSessionStore, got {type(store).__name__}"
+                " (use `await AsyncLocalSessionService.open(path)` to open one)"
+            )
+        self.store = store
+        self._runner = store._runner
+        self._sync = LocalSessionService(store.sync)
+        self._owns = False
+
+    @classmethod
+    async def open(
+        cls, path: Any, *, timeout: float = 5.0, clock: Clock | None = None
+    ) -> AsyncLocalSessionService:
+        """Open the store at ``path`` (on the worker thread) and own it."""
+        store = await AsyncSessionStore._open(path, timeout=timeout, clock=clock)
+        service = cls(store)
+        service._owns = True
+        return service
+
+    async def aclose(self) -> None:
+        """Close the store if this service opened it."""
+        if self._owns:
+            await self.store.aclose()
+
+    async def __aenter__(self) -> AsyncLocalSessionService:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    create_session = _twin(LocalSessionService.create_session)
+    get_session = _twin(LocalSessionService.get_session)
+    find_resumable_session = _twin(LocalSessionService.find_resumable_session)
+    append_event = _twin(LocalSessionService.append_event)
+    append_event_at_head = _twin(LocalSessionService.append_event_at_head)
+    get_event = _twin(LocalSessionService.get_event)
+    load_events = _twin(LocalSessionService.load_events)
+    history = _twin(LocalSessionService.history)
+    set_head = _twin(LocalSessionService.set_head)
+    archive_session = _twin(LocalSessionService.archive_session)
+    update_server_session_id = _twin(LocalSessionService.update_server_session_id)
+    set_metadata = _twin(LocalSessionService.set_metadata)
+    get_metadata = _twin(LocalSessionService.get_metadata)
+    list_sessions = _twin(LocalSessionService.list_sessions)
+
+
+# -- the manager ----------------------------------------------------------------------------
+
+
+class AsyncSessionService:
+    """What :class:`AsyncSessionManager` needs: the :class:`SessionService` methods, awaitable.
+
+    Documentation only (duck-typed): :class:`AsyncLocalSessionService` and
+    ``convstore.postgres.AsyncPostgresSessionService`` provide it.
+    """
+
+    async def find_resumable_session(
+        self, directory: str | None, git_root: str | None, max_age_secs: int
+    ) -> StoredSession | None:
+        """Newest live session for the directory or git root, active within the window."""
+        raise NotImplementedError
+
+    async def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+        """One event of the session, or ``None``."""
+        raise NotImplementedError
+
+    async def create_session(
+        self, id: str, directory: str | None = None, git_root: str | None = None
+    ) -> StoredSession:
+        """Create an empty session."""
+        raise NotImplementedError
+
+    async def append_event_at_head(
+        self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
+    ) -> StoredEvent:
+        """Append with the head (read inside the write) as parent."""
+        raise NotImplementedError
+
+    async def archive_session(self, session_id: str) -> None:
+        """Archive: never resumed, no more appends."""
+        raise NotImplementedError
+
+    async def history(self, session_id: str) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first."""
+        raise NotImplementedError
+
+    async def set_head(self, session_id: str, event_id: str) -> None:
+        """Move the head to one of the session's events."""
+        raise NotImplementedError
+
+
+class AsyncSessionManager:
+    """:class:`~convstore.SessionManager` for an event loop, on any async service.
+
+    Same constructor, attributes (``session_id``, ``invocation_id``,
+    ``directory``, ``git_root``, ``service``) and behaviour; the methods are
+    coroutines. Each is one or two service calls, so an append costs one
+    awaited store append.
+    """
+
+    __slots__ = ("_core", "_service")
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        cwd: str | os.PathLike[str],
+        session_continue_minutes: float = 60,
+        clock: Clock | None = None,
+    ) -> None:
+        # The sync manager validates the arguments and holds the state; only
+        # the service calls differ, and those are awaited here.
+        self._core = SessionManager(
+            cast("SessionService", service),
+            cwd=cwd,
+            session_continue_minutes=session_continue_minutes,
+            clock=clock,
+        )
+        self._service = service
+
+    @property
+    def service(self) -> Any:
+        """The async backend this manager drives."""
+        return self._service
+
+    @property
+    def directory(self) -> str:
+        """The absolute working directory sessions are matched on."""
+        return self._core.directory
+
+    @property
+    def git_root(self) -> str | None:
+        """The working directory's git root, if it is inside a repository."""
+        return self._core.git_root
+
+    @property
+    def invocation_id(self) -> str:
+        """This invocation's id: every event it appends carries it."""
+        return self._core.invocation_id
+
+    @property
+    def session_id(self) -> str:
+        """The current session's id. Raises ``RuntimeError`` before :meth:`start`."""
+        return self._core.session_id
+
+    async def start(self) -> bool:
+        """See :meth:`SessionManager.start`: ``True`` when resumed (one boundary event)."""
+        core = self._core
+        if core._continue_secs > 0:
+            found = await self._service.find_resumable_session(
+                core._directory, core._git_root, core._continue_secs
+            )
+            if found is not None:
+                core._session_id = found.id
+                previous = (
+                    await self._service.get_event(found.id, found.head_id)
+                    if found.head_id is not None
+                    else None
+                )
+                boundary = {
+                    "previous_invocation_id": previous.invocation_id if previous else None,
+                    "invocation_id": core._invocation_id,
+                    "gap_secs": max(0, int(core._clock()) - found.updated_at),
+                }
+                await self._append(BOUNDARY_EVENT_TYPE, boundary)
+                return True
+        await self._create()
+        return False
+
+    async def _create(self) -> None:
+        from .ids import new_id
+
+        core = self._core
+        session = await self._service.create_session(new_id(), core._directory, core._git_root)
+        core._session_id = session.id
+
+    async def _append(self, event_type: str, data: Any) -> StoredEvent:
+        from .ids import new_id
+
+        if isinstance(data, str):
+            text = data
+        else:
+            import json
+
+            text = json.dumps(data, ensure_ascii=False)
+        core = self._core
+        return cast(
+            "StoredEvent",
+            await self._service.append_event_at_head(
+                core.session_id, new_id(), core._invocation_id, event_type, text
+            ),
+        )
+
+    async def append(self, event_type: str, data: Any) -> str:
+        """See :meth:`SessionManager.append`: the new event's id (parent: the head)."""
+        return (await self._append(event_type, data)).id
+
+    async def new_session(self) -> None:
+        """See :meth:`SessionManager.new_session`: archive this session, start anew."""
+        await self._service.archive_session(self.session_id)
+        await self._create()
+
+    async def history(self) -> list[StoredEvent]:
+        """See :meth:`SessionManager.history`: the current branch, oldest first."""
+        return cast("list[StoredEvent]", await self._service.history(self.session_id))
+
+    async def fork(self, event_id: str) -> None:
+        """See :meth:`SessionManager.fork`: move the head back to ``event_id``."""
+        await self._service.set_head(self.session_id, event_id)

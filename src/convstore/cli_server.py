@@ -1,0 +1,80 @@
+"""``convstore server ...``: the team server's deploy commands (SPEC 6.1).
+
+Kept apart from :mod:`convstore.cli` so the PostgreSQL commands stay one
+self-contained piece: :func:`add_server_commands` registers them on the main
+parser. psycopg is imported only when a server command runs.
+
+``convstore server migrate --conninfo CONNINFO`` is the deploy step. Run it as
+the role that owns (or will own) the convstore tables, before starting
+upgraded clients: it applies the pending PostgreSQL migrations under an
+advisory lock (several at once are safe), creates the NOLOGIN role
+``convstore_service`` when it may, and otherwise prints the ``CREATE ROLE``
+statement for someone with CREATEROLE to run. Clients never migrate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .errors import StoreError
+
+__all__ = ["add_server_commands", "cmd_server_migrate"]
+
+#: Where ``--conninfo`` falls back to: keeps passwords off the command line.
+CONNINFO_ENV = "CONVSTORE_PG_CONNINFO"
+
+
+def cmd_server_migrate(args: argparse.Namespace) -> int:
+    """Apply pending PostgreSQL migrations and make sure ``convstore_service`` exists."""
+    conninfo: str | None = args.conninfo or os.environ.get(CONNINFO_ENV)
+    if not conninfo:
+        raise StoreError(f"no server given: pass --conninfo or set ${CONNINFO_ENV}")
+    try:
+        from .postgres_migrations import migrate_server
+    except ImportError:  # pragma: no cover - the extra is not installed
+        raise StoreError(
+            "the PostgreSQL extra is not installed: pip install 'convstore[postgres]'"
+        ) from None
+    applied, hint = migrate_server(conninfo)
+    if applied:
+        for mig in applied:
+            print(f"applied {mig.name}")
+    else:
+        print("the schema is up to date; nothing to apply")
+    if hint is not None:
+        print(
+            "this role may not create roles; to let a trusted backend act for other "
+            f"owners, run as a role with CREATEROLE:\n  {hint}\n  "
+            "GRANT convstore_service TO <backend_role>;"
+        )
+    return 0
+
+
+def add_server_commands(commands: Any) -> None:
+    """Register ``server migrate`` on the main parser's subcommands."""
+    srv = commands.add_parser(
+        "server",
+        help="deploy the PostgreSQL team server",
+        description="The PostgreSQL team server's deploy commands.",
+    )
+    actions = srv.add_subparsers(dest="action", metavar="ACTION")
+    p = actions.add_parser(
+        "migrate",
+        help="apply pending schema migrations to the server (the deploy step)",
+        description="Apply pending PostgreSQL migrations, as the role owning the schema, "
+        "and create the NOLOGIN role convstore_service when allowed. Clients never migrate.",
+    )
+    p.add_argument(
+        "--conninfo",
+        metavar="CONNINFO",
+        default=None,
+        help=f"libpq connection string or URI (default: ${CONNINFO_ENV})",
+    )
+    p.set_defaults(func=cmd_server_migrate)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run `convstore server migrate --conninfo ...`")
