@@ -316,3 +316,10 @@ def test_main_runs_in_process(db: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["s1"]
     assert cli.main(["--db", str(db), "search", "AND"]) == 1
     assert capsys.readouterr().err.startswith("convstore: error: invalid search query 'AND'")
+
+
+def test_bench_help_usage_is_aligned_under_this_command() -> None:
+    usage = run("bench", "--help").stdout.split("The suite's options:\n\n")[1].split("\n\n")[0]
+    first, *rest = usage.splitlines()
+    assert first.startswith("usage: convstore bench [")
+    assert rest and all(line.startswith(" " * 23 + "[") for line in rest)

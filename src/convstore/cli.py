@@ -624,6 +624,27 @@ _BENCH_ABOUT = (
 )
 
 
+def _renamed_usage(
+    text: str, old: str = "python -m benchmarks", new: str = "convstore bench"
+) -> str:
+    r"""The suite's help with its usage block naming this command, continuation lines aligned.
+
+    >>> print(_renamed_usage("usage: python -m benchmarks [-h]\n" + " " * 28 + "[--x]\n\nmore"))
+    usage: convstore bench [-h]
+                           [--x]
+    <BLANKLINE>
+    more
+    """
+    head, sep, rest = text.partition("\n\n")
+    if not head.startswith(f"usage: {old}"):
+        return text
+    shift = len(old) - len(new)
+    lines = head.split("\n")
+    lines[0] = lines[0].replace(old, new, 1)
+    lines[1:] = [line[shift:] if line.startswith(" " * shift) else line for line in lines[1:]]
+    return "\n".join(lines) + sep + rest
+
+
 def _bench_help(root: str | None, env: dict[str, str]) -> int:
     import subprocess
 
@@ -634,8 +655,7 @@ def _bench_help(root: str | None, env: dict[str, str]) -> int:
     suite = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--help"], env=env, capture_output=True, text=True
     )
-    text = suite.stdout.replace("usage: python -m benchmarks", "usage: convstore bench", 1)
-    sys.stdout.write("\nThe suite's options:\n\n" + text)
+    sys.stdout.write("\nThe suite's options:\n\n" + _renamed_usage(suite.stdout))
     return suite.returncode
 
 
@@ -811,10 +831,15 @@ def add_purge(commands: _Commands, shared: _Shared) -> None:
         description="Delete sessions archived before a time, with their events, metadata "
         "and search entries, in short batches. Live sessions are never touched. "
         f"WHEN is {WHEN_GRAMMAR}; a date without a zone is local time, y is 365 days, "
-        "and m is refused as ambiguous (write 90min, or 30d).",
+        "m is refused as ambiguous (write 90min, or 30d), and a bare number must be "
+        "at least 1000000000 (2001-09-09): 30 is refused, write 30d.",
     )
     p.add_argument(
-        "--archived-before", type=_when, required=True, metavar="WHEN", help="the cutoff"
+        "--archived-before",
+        type=_when,
+        required=True,
+        metavar="WHEN",
+        help="delete sessions archived before this time (see above)",
     )
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.add_argument(
