@@ -100,14 +100,9 @@ def unique_owner(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster for the whole test run (see ``tests/pgcluster.py``).
-
-    Missing server binaries skip the PostgreSQL tests with the install command,
-    except under ``CI=true``, where they fail: CI installs the server.
-    """
-    from pgcluster import INSTALL_HINT, find_bindir, temporary_cluster
+def require_postgres() -> None:
+    """Skip (fail under ``CI=true``) unless the server binaries and psycopg are installed."""
+    from pgcluster import INSTALL_HINT, find_bindir
 
     if find_bindir() is None:
         if os.environ.get("CI", "").lower() == "true":
@@ -121,6 +116,18 @@ def pg_cluster() -> Iterator[Any]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the whole test run (see ``tests/pgcluster.py``).
+
+    Missing server binaries or psycopg skip the PostgreSQL tests with the
+    install command, except under ``CI=true``, where they fail: CI installs both.
+    """
+    from pgcluster import temporary_cluster
+
+    require_postgres()
     cluster = temporary_cluster()
     try:
         cluster.start()

@@ -72,3 +72,16 @@ def test_library_does_not_import_json_on_start_up() -> None:
 def test_service_protocol_is_still_importable_on_demand() -> None:
     loaded = _loaded_by("from convstore import SessionService")
     assert "convstore.service" in loaded
+
+
+FRAMEWORKS = ["agents", "openai", "langgraph", "langchain_core", "google.adk", "google.genai"]
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import convstore", "import convstore.integrations", "from convstore import blobs"],
+)
+def test_no_agent_framework_is_imported(imports: str) -> None:
+    """The integrations are optional extras: each imports its framework only when imported."""
+    loaded = _loaded_by(imports)
+    assert not (loaded & set(FRAMEWORKS)), sorted(loaded & set(FRAMEWORKS))

@@ -37,9 +37,8 @@ TABLES = ("sessions", "session_events")
 
 def plan(conn: apsw.Connection, sql: str) -> list[str]:
     """The detail lines of ``EXPLAIN QUERY PLAN sql``, every parameter bound to NULL."""
-    numbered = [int(n) for n in re.findall(r"\?(\d+)", sql)]
-    count = max(numbered) if numbered else sql.count("?")
-    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (None,) * count)]
+    names = dict.fromkeys(re.findall(r":(\w+)", sql), None)
+    return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, names)]
 
 
 def problems(details: list[str], *, no_temp_btree: bool) -> list[str]:
@@ -100,5 +99,5 @@ def test_the_checker_catches_scans_and_sorts(conn: apsw.Connection) -> None:
     """The reference schema's resume query would fail here: temp B-tree for ORDER BY."""
     sorted_scan = plan(conn, 'SELECT id FROM sessions ORDER BY "directory" DESC')
     assert problems(sorted_scan, no_temp_btree=True)
-    event_scan = plan(conn, "SELECT id FROM session_events WHERE event_type = ?1")
+    event_scan = plan(conn, "SELECT id FROM session_events WHERE event_type = :event_type")
     assert problems(event_scan, no_temp_btree=False)

@@ -28,6 +28,8 @@ from pypika.functions import Cast
 from pypika.queries import QueryBuilder
 from pypika.terms import ExistsCriterion, Function, LiteralValue, Star
 
+from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
+
 __all__ = ["build", "render"]
 
 sessions = Table("sessions")
@@ -36,27 +38,8 @@ migrations = Table("convstore_migrations")
 metadata = Table("session_metadata")
 pg_tables = Table("pg_tables", schema="pg_catalog")
 
-SESSION_COLUMNS = (
-    "id",
-    "head_id",
-    "server_session_id",
-    "directory",
-    "git_root",
-    "created_at",
-    "updated_at",
-    "archived_at",
-)
-EVENT_STORAGE_COLUMNS = (
-    "sid",
-    "seq",
-    "owner",
-    "id",
-    "parent_id",
-    "invocation_id",
-    "event_type",
-    "event_data",
-    "created_at",
-)
+#: The owner column sits between the storage keys and the event's own columns.
+EVENT_STORAGE_COLUMNS = ("sid", "seq", "owner", *EVENT_COLUMNS)
 
 
 def P(name: str) -> Parameter:
@@ -533,6 +516,7 @@ def render() -> str:
         "Every PostgreSQL statement convstore.postgres runs, as plain strings.",
         "_pgsql",
         "test_pgsql_drift.py",
+        readable=True,
     )
 
 

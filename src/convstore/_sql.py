@@ -20,91 +20,424 @@ PRAGMA_USER_VERSION: Final = 'PRAGMA user_version'
 PRAGMA_WAL_AUTOCHECKPOINT: Final = 'PRAGMA wal_autocheckpoint=1000'
 PRAGMA_JOURNAL_SIZE_LIMIT: Final = 'PRAGMA journal_size_limit=8388608'
 PRAGMA_SET_USER_VERSION: Final = 'PRAGMA user_version={version:d}'
-PRAGMA_INTEGRITY_CHECK: Final = 'PRAGMA integrity_check'
 BEGIN_IMMEDIATE: Final = 'BEGIN IMMEDIATE'
 BEGIN_DEFERRED: Final = 'BEGIN'
 COMMIT: Final = 'COMMIT'
 ROLLBACK: Final = 'ROLLBACK'
 MIGRATIONS_CREATE_TABLE: Final = 'CREATE TABLE IF NOT EXISTS "convstore_migrations" ("version" INTEGER NOT NULL,"name" TEXT NOT NULL,"checksum" TEXT NOT NULL,"applied_at" INTEGER NOT NULL,"duration_ms" REAL NOT NULL,PRIMARY KEY ("version"))'
-MIGRATIONS_TABLE_EXISTS: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "type"=\'table\' AND "name"=\'convstore_migrations\''
-SCHEMA_USER_OBJECT_COUNT: Final = 'SELECT COUNT(*) FROM "sqlite_master" WHERE "name" NOT LIKE \'sqlite_%\''
-MIGRATIONS_SELECT_APPLIED: Final = 'SELECT "version","name","checksum","applied_at","duration_ms" FROM "convstore_migrations" ORDER BY "version"'
-MIGRATIONS_INSERT: Final = 'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms") VALUES (?1,?2,?3,?4,?5)'
-SESSION_INSERT: Final = 'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at") VALUES (?1,?2,?3,?4,?4)'
-SESSION_GET: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at" FROM "sessions" WHERE "id"=?1'
-SESSION_STATE: Final = 'SELECT "sid","archived_at","event_count" FROM "sessions" WHERE "id"=?1'
-SESSION_RESUMABLE_BY_DIRECTORY: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at" FROM "sessions" WHERE "directory"=+?1 AND "archived_at" IS NULL AND "updated_at">?2 ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1'
-SESSION_RESUMABLE_BY_GIT_ROOT: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at" FROM "sessions" WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2 ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1'
-SESSION_SET_SERVER_ID: Final = 'UPDATE "sessions" SET "server_session_id"=?1 WHERE "id"=?2'
-SESSION_ARCHIVE: Final = 'UPDATE "sessions" SET "archived_at"=?1 WHERE "id"=?2 AND "archived_at" IS NULL'
-SESSION_MOVE_HEAD_SAME_SECOND: Final = 'UPDATE "sessions" SET "head_id"=?1,"event_count"="event_count"+?3 WHERE "id"=?4 AND "updated_at"=?2'
-SESSION_MOVE_HEAD: Final = 'UPDATE "sessions" SET "head_id"=?1,"updated_at"=?2,"event_count"="event_count"+?3 WHERE "id"=?4'
-EVENT_APPEND: Final = 'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "sid","event_count"+1,?1,?2,?3,?4,?5,?6 FROM "sessions" WHERE "id"=?7 AND "archived_at" IS NULL AND (?2 IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=?2 AND "session_events"."sid"="sessions"."sid"))'
-EVENT_APPEND_AT_HEAD: Final = 'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "sid","event_count"+1,?1,"head_id",?2,?3,?4,?5 FROM "sessions" WHERE "id"=?6 AND "archived_at" IS NULL RETURNING "parent_id"'
-EVENT_APPEND_BATCH_ROW: Final = 'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT ?1,?2,?3,?4,?5,?6,?7,?8 WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "id"=?4 AND "sid"=?1)'
-EVENT_IN_SESSION: Final = 'SELECT 1 FROM "session_events" WHERE "id"=?1 AND "sid"=?2'
-EVENT_ID_EXISTS: Final = 'SELECT 1 FROM "session_events" WHERE "id"=?1'
-EVENTS_COUNT_AFTER: Final = 'SELECT COUNT(*) FROM "session_events" WHERE "sid"=?1 AND "seq">?2'
-EVENTS_LOAD: Final = 'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at" FROM "session_events" WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1) ORDER BY "seq"'
-LIST_SESSIONS_ALL: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_ALL_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_DIRECTORY: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "directory"=+?4 AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "directory"=+?4 ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_GIT_ROOT: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "git_root"=+?4 AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND "git_root"=+?4 ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_EITHER: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND ("directory"=+?4 OR "git_root"=+?5) AND "archived_at" IS NULL ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-LIST_SESSIONS_EITHER_WITH_ARCHIVED: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count" FROM "sessions" WHERE ("updated_at","sid")<(?1,?2) AND ("directory"=+?4 OR "git_root"=+?5) ORDER BY "updated_at" DESC,"sid" DESC LIMIT ?3'
-SESSION_CURSOR: Final = 'SELECT "updated_at","sid" FROM "sessions" WHERE "id"=?1'
-METADATA_SET: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") SELECT "sid",?2,?3,?4 FROM "sessions" WHERE "id"=?1 ON CONFLICT ("sid", "key") DO UPDATE SET "value"=EXCLUDED."value","updated_at"=EXCLUDED."updated_at"'
-METADATA_GET: Final = 'SELECT "session_metadata"."value" FROM "sessions" LEFT JOIN "session_metadata" ON "session_metadata"."sid"="sessions"."sid" AND "session_metadata"."key"=?2 WHERE "sessions"."id"=?1'
-EVENT_GET: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "session_events" JOIN "sessions" ON "sessions"."sid"="session_events"."sid" WHERE "session_events"."id"=?1 AND "sessions"."id"=?2'
-SESSION_SET_HEAD: Final = 'UPDATE "sessions" SET "head_id"=?1,"updated_at"=?2 WHERE "id"=?3 AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=?1 AND "session_events"."sid"="sessions"."sid")'
-SESSION_IMPORT_INSERT: Final = 'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at") VALUES (?1,?2,?3,?4,?5,?6,?7,?8)'
-SESSION_IMPORT_MERGE: Final = 'UPDATE "sessions" SET "head_id"=CASE WHEN ?3>="updated_at" THEN ?1 ELSE "head_id" END,"updated_at"=MAX("updated_at",?3),"server_session_id"=COALESCE(?2,"server_session_id"),"archived_at"=COALESCE("archived_at",?4),"event_count"=?5 WHERE "sid"=?6'
-EVENT_GET_BY_ID: Final = 'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at" FROM "session_events" JOIN "sessions" ON "sessions"."sid"="session_events"."sid" WHERE "session_events"."id"=?1'
-METADATA_IMPORT: Final = 'INSERT INTO "session_metadata" ("sid","key","value","updated_at") VALUES (?1,?2,?3,?4) ON CONFLICT ("sid", "key") DO UPDATE SET "value"=EXCLUDED."value","updated_at"=EXCLUDED."updated_at"'
-METADATA_ALL: Final = 'SELECT "session_metadata"."key","session_metadata"."value" FROM "session_metadata" JOIN "sessions" ON "sessions"."sid"="session_metadata"."sid" WHERE "sessions"."id"=?1 ORDER BY "session_metadata"."key"'
-EVENTS_HISTORY: Final = 'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq) SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at FROM chain ORDER BY seq'
-EXPORT_SESSIONS: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid" FROM "sessions" WHERE (?1 IS NULL OR "directory"=?1) AND (?2 IS NULL OR "git_root"=?2) AND (?3=1 OR "archived_at" IS NULL) ORDER BY "sid"'
-EXPORT_SESSION: Final = 'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid" FROM "sessions" WHERE "id"=?1'
-EXPORT_METADATA: Final = 'SELECT "key","value","updated_at" FROM "session_metadata" WHERE "sid"=?1 ORDER BY "key"'
-EXPORT_EVENTS: Final = 'SELECT "id","parent_id","invocation_id","event_type","event_data","created_at" FROM "session_events" WHERE "sid"=?1 AND "seq"<=?2 ORDER BY "seq"'
-IMPORT_SESSION: Final = 'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)'
-PURGE_CANDIDATES: Final = 'SELECT "sid","id" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1 AND "sid">?2 ORDER BY "sid" LIMIT ?3'
-PURGE_COUNT_SESSIONS: Final = 'SELECT COUNT(*) FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1'
-PURGE_COUNT_EVENTS: Final = 'SELECT COUNT(*) FROM "session_events" WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1)'
-PURGE_COUNT_METADATA: Final = 'SELECT COUNT(*) FROM "session_metadata" WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<?1)'
-PURGE_EVENTS_CHUNK: Final = 'DELETE FROM "session_events" WHERE "sid"=?1 AND "seq" IN (SELECT "seq" FROM "session_events" WHERE "sid"=?1 ORDER BY "seq" DESC LIMIT ?2)'
-PURGE_HAS_EVENTS: Final = 'SELECT 1 FROM "session_events" WHERE "sid"=?1 LIMIT 1'
-PURGE_METADATA: Final = 'DELETE FROM "session_metadata" WHERE "sid"=?1'
-PURGE_SESSION: Final = 'DELETE FROM "sessions" WHERE "sid"=?1 AND NOT "archived_at" IS NULL'
-SEARCH_FIELDS_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'fields\''
-SEARCH_FIELDS_SET: Final = 'UPDATE "search_config" SET "value"=?1 WHERE "key"=\'fields\''
-SEARCH_INDEXING_GET: Final = 'SELECT "value" FROM "search_config" WHERE "key"=\'indexing\''
-SEARCH_INDEXING_SET: Final = 'INSERT INTO "search_config" ("key","value") VALUES (\'indexing\',?1) ON CONFLICT ("key") DO UPDATE SET "value"=EXCLUDED."value"'
-SEARCH_EVENTS: Final = 'WITH top(key, snip, score) AS MATERIALIZED (SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top JOIN session_events e ON e.sid = top.key / 4294967296 AND e.seq = top.key % 4294967296 JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key'
-SEARCH_EVENTS_FILTERED: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6'
-SEARCH_EVENTS_RECENT: Final = 'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at FROM event_search JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296 JOIN sessions s ON s.sid = e.sid WHERE event_search MATCH ?1 AND (?7 IS NULL OR s.directory = ?7) AND (?8 IS NULL OR s.git_root = ?8) AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) ORDER BY event_search.rowid DESC LIMIT ?6'
-SEARCH_INDEX_EVENT: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid = (SELECT sid * 4294967296 + seq FROM session_events WHERE id = ?1)'
-SEARCH_INDEX_RANGE: Final = 'INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source WHERE rid > ?1 * 4294967296 + ?2 AND rid <= ?1 * 4294967296 + ?3'
+MIGRATIONS_TABLE_EXISTS: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "sqlite_master"\n'
+    'WHERE "type"=\'table\' AND "name"=\'convstore_migrations\''
+)
+SCHEMA_USER_OBJECT_COUNT: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "sqlite_master"\n'
+    'WHERE "name" NOT LIKE \'sqlite_%\''
+)
+MIGRATIONS_SELECT_APPLIED: Final = (
+    'SELECT "version","name","checksum","applied_at","duration_ms"\n'
+    'FROM "convstore_migrations"\n'
+    'ORDER BY "version"'
+)
+MIGRATIONS_INSERT: Final = (
+    'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
+    'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
+)
+SESSION_INSERT: Final = (
+    'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
+    'VALUES (:session_id,:directory,:git_root,:now,:now)'
+)
+SESSION_GET: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id'
+)
+SESSION_STATE: Final = (
+    'SELECT "sid","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id'
+)
+SESSION_RESUMABLE_BY_DIRECTORY: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
+    'FROM "sessions"\n'
+    'WHERE "directory"=+:directory AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT 1'
+)
+SESSION_RESUMABLE_BY_GIT_ROOT: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
+    'FROM "sessions"\n'
+    'WHERE "git_root"=+:git_root AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT 1'
+)
+SESSION_SET_SERVER_ID: Final = (
+    'UPDATE "sessions"\n'
+    'SET "server_session_id"=:server_session_id\n'
+    'WHERE "id"=:session_id'
+)
+SESSION_ARCHIVE: Final = (
+    'UPDATE "sessions"\n'
+    'SET "archived_at"=:now\n'
+    'WHERE "id"=:session_id AND "archived_at" IS NULL'
+)
+SESSION_MOVE_HEAD_SAME_SECOND: Final = (
+    'UPDATE "sessions"\n'
+    'SET "head_id"=:head_id,"event_count"="event_count"+:added\n'
+    'WHERE "id"=:session_id AND "updated_at"=:now'
+)
+SESSION_MOVE_HEAD: Final = (
+    'UPDATE "sessions"\n'
+    'SET "head_id"=:head_id,"updated_at"=:now,"event_count"="event_count"+:added\n'
+    'WHERE "id"=:session_id'
+)
+EVENT_APPEND: Final = (
+    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT "sid","event_count"+1,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:now\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id AND "archived_at" IS NULL AND (:parent_id IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=:parent_id AND "session_events"."sid"="sessions"."sid"))'
+)
+EVENT_APPEND_AT_HEAD: Final = (
+    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT "sid","event_count"+1,:event_id,"head_id",:invocation_id,:event_type,:event_data,:now\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id AND "archived_at" IS NULL\n'
+    'RETURNING "parent_id"'
+)
+EVENT_APPEND_BATCH_ROW: Final = (
+    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT :sid,:seq,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at\n'
+    'WHERE :parent_id IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "id"=:parent_id AND "sid"=:sid)'
+)
+EVENT_IN_SESSION: Final = (
+    'SELECT 1\n'
+    'FROM "session_events"\n'
+    'WHERE "id"=:event_id AND "sid"=:sid'
+)
+EVENTS_COUNT_AFTER: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=:sid AND "seq">:after_seq'
+)
+EVENTS_LOAD: Final = (
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)\n'
+    'ORDER BY "seq"'
+)
+LIST_SESSIONS_ALL: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND "archived_at" IS NULL\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_ALL_WITH_ARCHIVED: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid)\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_DIRECTORY: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND "directory"=+:directory AND "archived_at" IS NULL\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND "directory"=+:directory\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_GIT_ROOT: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND "git_root"=+:git_root AND "archived_at" IS NULL\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND "git_root"=+:git_root\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_EITHER: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND ("directory"=+:directory OR "git_root"=+:git_root) AND "archived_at" IS NULL\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+LIST_SESSIONS_EITHER_WITH_ARCHIVED: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE ("updated_at","sid")<(:cursor_updated_at,:cursor_sid) AND ("directory"=+:directory OR "git_root"=+:git_root)\n'
+    'ORDER BY "updated_at" DESC,"sid" DESC\n'
+    'LIMIT :limit'
+)
+SESSION_CURSOR: Final = (
+    'SELECT "updated_at","sid"\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id'
+)
+METADATA_SET: Final = (
+    'INSERT INTO "session_metadata" ("sid","key","value","updated_at")\n'
+    'SELECT "sid",:key,:value,:now\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id\n'
+    'ON CONFLICT ("sid","key")\n'
+    'DO UPDATE\n'
+    'SET "value"=excluded."value","updated_at"=excluded."updated_at"'
+)
+METADATA_GET: Final = (
+    'SELECT "session_metadata"."value"\n'
+    'FROM "sessions"\n'
+    'LEFT\n'
+    'JOIN "session_metadata" ON "session_metadata"."sid"="sessions"."sid" AND "session_metadata"."key"=:key\n'
+    'WHERE "sessions"."id"=:session_id'
+)
+EVENT_GET: Final = (
+    'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at"\n'
+    'FROM "session_events"\n'
+    'JOIN "sessions" ON "sessions"."sid"="session_events"."sid"\n'
+    'WHERE "session_events"."id"=:event_id AND "sessions"."id"=:session_id'
+)
+SESSION_SET_HEAD: Final = (
+    'UPDATE "sessions"\n'
+    'SET "head_id"=:head_id,"updated_at"=:now\n'
+    'WHERE "id"=:session_id AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=:head_id AND "session_events"."sid"="sessions"."sid")'
+)
+SESSION_IMPORT_INSERT: Final = (
+    'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at")\n'
+    'VALUES (:session_id,:head_id,:server_session_id,:directory,:git_root,:created_at,:updated_at,:archived_at)'
+)
+SESSION_SET_IMPORTED_STATE: Final = (
+    'UPDATE "sessions"\n'
+    'SET "head_id"=:head_id,"server_session_id"=:server_session_id,"updated_at"=:updated_at,"archived_at"=:archived_at,"event_count"=:event_count\n'
+    'WHERE "sid"=:sid'
+)
+EVENT_GET_BY_ID: Final = (
+    'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at"\n'
+    'FROM "session_events"\n'
+    'JOIN "sessions" ON "sessions"."sid"="session_events"."sid"\n'
+    'WHERE "session_events"."id"=:event_id'
+)
+METADATA_IMPORT: Final = (
+    'INSERT INTO "session_metadata" ("sid","key","value","updated_at")\n'
+    'VALUES (:sid,:key,:value,:updated_at)\n'
+    'ON CONFLICT ("sid","key")\n'
+    'DO UPDATE\n'
+    'SET "value"=excluded."value","updated_at"=excluded."updated_at"'
+)
+METADATA_ALL: Final = (
+    'SELECT "session_metadata"."key","session_metadata"."value"\n'
+    'FROM "session_metadata"\n'
+    'JOIN "sessions" ON "sessions"."sid"="session_metadata"."sid"\n'
+    'WHERE "sessions"."id"=:session_id\n'
+    'ORDER BY "session_metadata"."key"'
+)
+EVENTS_HISTORY: Final = (
+    'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq)\n'
+    'SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, created_at\n'
+    'FROM chain\n'
+    'ORDER BY seq'
+)
+EXPORT_SESSIONS: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid"\n'
+    'FROM "sessions"\n'
+    'WHERE (:directory IS NULL OR "directory"=:directory) AND (:git_root IS NULL OR "git_root"=:git_root) AND (:include_archived=1 OR "archived_at" IS NULL)\n'
+    'ORDER BY "sid"'
+)
+EXPORT_SESSION: Final = (
+    'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count","sid"\n'
+    'FROM "sessions"\n'
+    'WHERE "id"=:session_id'
+)
+EXPORT_METADATA: Final = (
+    'SELECT "key","value","updated_at"\n'
+    'FROM "session_metadata"\n'
+    'WHERE "sid"=:sid\n'
+    'ORDER BY "key"'
+)
+EXPORT_EVENTS: Final = (
+    'SELECT "id","parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=:sid AND "seq"<=:event_count\n'
+    'ORDER BY "seq"'
+)
+SESSION_INSERT_EXPORTED: Final = (
+    'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count")\n'
+    'VALUES (:session_id,:head_id,:server_session_id,:directory,:git_root,:created_at,:updated_at,:archived_at,:event_count)'
+)
+PURGE_CANDIDATES: Final = (
+    'SELECT "sid","id"\n'
+    'FROM "sessions"\n'
+    'WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff AND "sid">:after_sid\n'
+    'ORDER BY "sid"\n'
+    'LIMIT :limit'
+)
+PURGE_COUNT_SESSIONS: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "sessions"\n'
+    'WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff'
+)
+PURGE_COUNT_EVENTS: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "session_events"\n'
+    'WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff)'
+)
+PURGE_COUNT_METADATA: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "session_metadata"\n'
+    'WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff)'
+)
+PURGE_EVENTS_CHUNK: Final = (
+    'DELETE\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=:sid AND "seq" IN (SELECT "seq" FROM "session_events" WHERE "sid"=:sid ORDER BY "seq" DESC LIMIT :budget)'
+)
+PURGE_HAS_EVENTS: Final = (
+    'SELECT 1\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=:sid\n'
+    'LIMIT 1'
+)
+PURGE_METADATA: Final = (
+    'DELETE\n'
+    'FROM "session_metadata"\n'
+    'WHERE "sid"=:sid'
+)
+PURGE_SESSION: Final = (
+    'DELETE\n'
+    'FROM "sessions"\n'
+    'WHERE "sid"=:sid AND NOT "archived_at" IS NULL'
+)
+SEARCH_FIELDS_GET: Final = (
+    'SELECT "value"\n'
+    'FROM "search_config"\n'
+    'WHERE "key"=\'fields\''
+)
+SEARCH_FIELDS_SET: Final = (
+    'UPDATE "search_config"\n'
+    'SET "value"=:fields\n'
+    'WHERE "key"=\'fields\''
+)
+SEARCH_INDEXING_GET: Final = (
+    'SELECT "value"\n'
+    'FROM "search_config"\n'
+    'WHERE "key"=\'indexing\''
+)
+SEARCH_INDEXING_SET: Final = (
+    'INSERT INTO "search_config" ("key","value")\n'
+    "VALUES ('indexing',:indexing)\n"
+    'ON CONFLICT ("key")\n'
+    'DO UPDATE\n'
+    'SET "value"=excluded."value"'
+)
+SEARCH_EVENTS: Final = (
+    'WITH top(key, snip, score) AS MATERIALIZED (SELECT rowid, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), rank FROM event_search WHERE event_search MATCH :query ORDER BY rank LIMIT :limit)\n'
+    'SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at\n'
+    'FROM top\n'
+    'JOIN session_events e ON e.sid = top.key / 4294967296 AND e.seq = top.key % 4294967296\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'ORDER BY top.score, top.key'
+)
+SEARCH_EVENTS_FILTERED: Final = (
+    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), bm25(event_search), e.created_at\n'
+    'FROM event_search\n'
+    'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE event_search MATCH :query AND (:directory IS NULL OR s.directory = :directory) AND (:git_root IS NULL OR s.git_root = :git_root) AND (:event_types IS NULL OR e.event_type IN (SELECT value FROM json_each(:event_types)))\n'
+    'ORDER BY bm25(event_search), e.sid, e.seq\n'
+    'LIMIT :limit'
+)
+SEARCH_EVENTS_RECENT: Final = (
+    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), bm25(event_search), e.created_at\n'
+    'FROM event_search\n'
+    'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE event_search MATCH :query AND (:directory IS NULL OR s.directory = :directory) AND (:git_root IS NULL OR s.git_root = :git_root) AND (:event_types IS NULL OR e.event_type IN (SELECT value FROM json_each(:event_types)))\n'
+    'ORDER BY event_search.rowid DESC\n'
+    'LIMIT :limit'
+)
+SEARCH_INDEX_EVENT: Final = (
+    'INSERT INTO event_search (rowid, body)\n'
+    'SELECT rid, body\n'
+    'FROM event_search_source\n'
+    'WHERE rid = (SELECT sid * 4294967296 + seq FROM session_events WHERE id = :event_id)'
+)
+SEARCH_INDEX_RANGE: Final = (
+    'INSERT INTO event_search (rowid, body)\n'
+    'SELECT rid, body\n'
+    'FROM event_search_source\n'
+    'WHERE rid > :sid * 4294967296 + :after_seq AND rid <= :sid * 4294967296 + :last_seq'
+)
 SEARCH_PENDING_ANY: Final = 'SELECT EXISTS (SELECT 1 FROM search_pending)'
-SEARCH_CATCH_UP: Final = 'INSERT INTO event_search (rowid, body) SELECT v.rid, v.body FROM search_pending p JOIN event_search_source v ON v.rid > p.sid * 4294967296 + p.after_seq AND v.rid < (p.sid + 1) * 4294967296'
-SEARCH_PENDING_CLEAR: Final = 'DELETE FROM search_pending'
+SEARCH_CATCH_UP: Final = (
+    'INSERT INTO event_search (rowid, body)\n'
+    'SELECT v.rid, v.body\n'
+    'FROM search_pending p\n'
+    'JOIN event_search_source v ON v.rid > p.sid * 4294967296 + p.after_seq AND v.rid < (p.sid + 1) * 4294967296'
+)
+SEARCH_PENDING_CLEAR: Final = (
+    'DELETE\n'
+    'FROM search_pending'
+)
 SEARCH_DROP_TRIGGER_PENDING: Final = 'DROP TRIGGER IF EXISTS event_search_pending'
-SEARCH_CREATE_TRIGGER_PENDING: Final = 'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, new.seq - 1) ON CONFLICT (sid) DO NOTHING; END'
-SEARCH_REBUILD: Final = "INSERT INTO event_search (event_search) VALUES ('rebuild')"
-SEARCH_DELETE_ALL: Final = "INSERT INTO event_search (event_search) VALUES ('delete-all')"
-SEARCH_OPTIMIZE: Final = "INSERT INTO event_search (event_search) VALUES ('optimize')"
-SEARCH_INTEGRITY_CHECK: Final = "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
-SEARCH_CHECK_PATH: Final = "SELECT json_extract('{}', ?1), json_extract('[]', ?1)"
+SEARCH_CREATE_TRIGGER_PENDING: Final = (
+    'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq)\n'
+    'VALUES (new.sid, new.seq - 1)\n'
+    'ON CONFLICT (sid) DO NOTHING; END'
+)
+SEARCH_REBUILD: Final = (
+    'INSERT INTO event_search (event_search)\n'
+    "VALUES ('rebuild')"
+)
+SEARCH_DELETE_ALL: Final = (
+    'INSERT INTO event_search (event_search)\n'
+    "VALUES ('delete-all')"
+)
+SEARCH_OPTIMIZE: Final = (
+    'INSERT INTO event_search (event_search)\n'
+    "VALUES ('optimize')"
+)
+SEARCH_INTEGRITY_CHECK: Final = (
+    'INSERT INTO event_search (event_search, rank)\n'
+    "VALUES ('integrity-check', 1)"
+)
+SEARCH_CHECK_PATH: Final = "SELECT json_extract('{}', :path), json_extract('[]', :path)"
 SEARCH_DROP_VIEW: Final = 'DROP VIEW IF EXISTS event_search_source'
 SEARCH_DROP_TRIGGER_INSERT: Final = 'DROP TRIGGER IF EXISTS event_search_insert'
 SEARCH_DROP_TRIGGER_DELETE: Final = 'DROP TRIGGER IF EXISTS event_search_delete'
 SEARCH_DROP_TRIGGER_UPDATE: Final = 'DROP TRIGGER IF EXISTS event_search_update'
 SEARCH_CREATE_KEY_INDEX: Final = 'CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events (sid * 4294967296 + seq)'
-SEARCH_CREATE_VIEW: Final = 'CREATE VIEW event_search_source AS SELECT sid * 4294967296 + seq AS rid, body FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL'
-SEARCH_CREATE_TRIGGER_DELETE: Final = "CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body) SELECT 'delete', old.sid * 4294967296 + old.seq, body FROM (SELECT {old_body} AS body) WHERE body IS NOT NULL; END"
-SEARCH_CREATE_TRIGGER_UPDATE: Final = "CREATE TRIGGER event_search_update AFTER UPDATE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body) SELECT 'delete', old.sid * 4294967296 + old.seq, body FROM (SELECT {old_body} AS body) WHERE body IS NOT NULL; INSERT INTO event_search (rowid, body) SELECT new.sid * 4294967296 + new.seq, body FROM (SELECT {new_body} AS body) WHERE body IS NOT NULL; END"
+SEARCH_CREATE_VIEW: Final = (
+    'CREATE VIEW event_search_source AS SELECT sid * 4294967296 + seq AS rid, body\n'
+    'FROM (SELECT sid, seq, {body} AS body FROM session_events)\n'
+    'WHERE body IS NOT NULL'
+)
+SEARCH_CREATE_TRIGGER_DELETE: Final = (
+    'CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body)\n'
+    "SELECT 'delete', old.sid * 4294967296 + old.seq, body\n"
+    'FROM (SELECT {old_body} AS body)\n'
+    'WHERE body IS NOT NULL; END'
+)
+SEARCH_CREATE_TRIGGER_UPDATE: Final = (
+    'CREATE TRIGGER event_search_update AFTER UPDATE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body)\n'
+    "SELECT 'delete', old.sid * 4294967296 + old.seq, body\n"
+    'FROM (SELECT {old_body} AS body)\n'
+    'WHERE body IS NOT NULL; INSERT INTO event_search (rowid, body)\n'
+    'SELECT new.sid * 4294967296 + new.seq, body\n'
+    'FROM (SELECT {new_body} AS body)\n'
+    'WHERE body IS NOT NULL; END'
+)
 VACUUM: Final = 'VACUUM'
 PRAGMA_INCREMENTAL_VACUUM: Final = 'PRAGMA incremental_vacuum'
 PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'

@@ -10,19 +10,22 @@ Regenerate after editing this file::
 
     python -m convstore._sqlbuild > src/convstore/_sql.py
 
-Parameters are numbered (``?1``, ``?2`` …) and always bound, never formatted
-into the text. Statements pypika cannot express (``PRAGMA``, ``WITH
-RECURSIVE``) are written out by hand at the end of :func:`build` so that a
-reader still finds every statement in one place.
+Parameters are named (``:session_id``, ``:event_id`` …), bound from a dict
+with those keys, never formatted into the text; each name says what the value
+is, and the same name means the same value throughout a statement.
+Statements pypika cannot express (``PRAGMA``, ``WITH RECURSIVE``, FTS5) are
+written out by hand in this file so that a reader still finds every
+statement in one place.
 """
 
 from __future__ import annotations
 
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
-from pypika.dialects import PostgreSQLQuery
 from pypika.queries import QueryBuilder
-from pypika.terms import Case, ExistsCriterion, Function, Star
+from pypika.terms import ExistsCriterion, Star
+
+from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
 
 __all__ = ["build", "render"]
 
@@ -31,22 +34,21 @@ events = Table("session_events")
 migrations = Table("convstore_migrations")
 metadata = Table("session_metadata")
 
-SESSION_COLUMNS = (
-    "id",
-    "head_id",
-    "server_session_id",
-    "directory",
-    "git_root",
-    "created_at",
-    "updated_at",
-    "archived_at",
-)
-EVENT_COLUMNS = ("id", "parent_id", "invocation_id", "event_type", "event_data", "created_at")
 EVENT_STORAGE_COLUMNS = ("sid", "seq", *EVENT_COLUMNS)
 
 
+def N(name: str) -> Parameter:
+    """Named parameter ``:name``, bound from a dict with that key."""
+    return Parameter(f":{name}")
+
+
+def NV(name: str) -> Parameter:
+    """``+:name``: a named parameter the planner must not peek at (see :func:`V`)."""
+    return Parameter(f"+:{name}")
+
+
 def P(n: int) -> Parameter:
-    """Numbered positional parameter ``?n``."""
+    """Numbered positional parameter ``?n`` (the other builders' style; this one names them)."""
     return Parameter(f"?{n}")
 
 
@@ -61,6 +63,79 @@ def V(n: int) -> Parameter:
     and keeps the statement prepared.
     """
     return Parameter(f"+?{n}")
+
+
+def upsert(insert: QueryBuilder, keys: tuple[str, ...], updates: tuple[str, ...]) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col``, in SQLite's words.
+
+    pypika's generic ``Query`` has no upsert (only its PostgreSQL dialect does,
+    and a SQLite statement should not be built as PostgreSQL), so the clause is
+    appended here, from the same column names.
+    """
+    conflict = ",".join(f'"{k}"' for k in keys)
+    sets = ",".join(f'"{c}"=excluded."{c}"' for c in updates)
+    return f"{insert.get_sql()} ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+
+
+#: Clauses that start a new line in a generated statement (outside parentheses and quotes).
+_BREAK_BEFORE = (
+    "FROM",
+    "JOIN",
+    "LEFT JOIN",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "SET",
+    "VALUES",
+    "SELECT",
+    "ON CONFLICT",
+    "DO UPDATE",
+    "RETURNING",
+    "UNION ALL",
+)
+
+
+def layout(sql: str) -> str:
+    """Break a one-line statement before its main clauses, so a reviewer reads it top-down.
+
+    Only at the top level: text inside parentheses (subqueries, column lists)
+    and inside quotes stays on its line. SQLite and PostgreSQL ignore the
+    line breaks; the statement's meaning is unchanged.
+
+    >>> print(layout('SELECT "a" FROM "t" WHERE "b"=(SELECT 1 FROM "u") ORDER BY "a"'))
+    SELECT "a"
+    FROM "t"
+    WHERE "b"=(SELECT 1 FROM "u")
+    ORDER BY "a"
+    """
+    out: list[str] = []
+    depth, quote, i = 0, "", 0
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == " " and depth == 0 and i > 0:
+            rest = sql[i + 1 :]
+            word = next((w for w in _BREAK_BEFORE if rest.startswith(w + " ")), None)
+            if word is not None and not (word == "SELECT" and sql[:i].endswith("AS")):
+                out.append("\n")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _event_values(time: str) -> list[Parameter]:
+    """An event's own values, named as in a ``StoredEvent``; its time is ``:{time}``."""
+    return [N(c) for c in ("event_id", *EVENT_COLUMNS[1:-1], time)]
 
 
 def _session_fields(table: Table = sessions) -> list[object]:
@@ -120,7 +195,7 @@ def _migration_statements() -> dict[str, str]:
         .get_sql(),
         "MIGRATIONS_INSERT": Query.into(migrations)
         .columns("version", "name", "checksum", "applied_at", "duration_ms")
-        .insert(P(1), P(2), P(3), P(4), P(5))
+        .insert(N("version"), N("name"), N("checksum"), N("applied_at"), N("duration_ms"))
         .get_sql(),
     }
 
@@ -131,9 +206,9 @@ def _session_statements() -> dict[str, str]:
         return (
             Query.from_(sessions)
             .select(*_session_fields())
-            .where(sessions.field(column) == V(1))
+            .where(sessions.field(column) == NV(column))
             .where(sessions.archived_at.isnull())
-            .where(sessions.updated_at > P(2))
+            .where(sessions.updated_at > N("cutoff"))
             .orderby(sessions.updated_at, order=Order.desc)
             .orderby(sessions.sid, order=Order.desc)
             .limit(1)
@@ -143,48 +218,50 @@ def _session_statements() -> dict[str, str]:
     return {
         "SESSION_INSERT": Query.into(sessions)
         .columns("id", "directory", "git_root", "created_at", "updated_at")
-        .insert(P(1), P(2), P(3), P(4), P(4))
+        .insert(N("session_id"), N("directory"), N("git_root"), N("now"), N("now"))
         .get_sql(),
         "SESSION_GET": Query.from_(sessions)
         .select(*_session_fields())
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "SESSION_STATE": Query.from_(sessions)
         .select(sessions.sid, sessions.archived_at, sessions.event_count)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "SESSION_RESUMABLE_BY_DIRECTORY": live_newest("directory"),
         "SESSION_RESUMABLE_BY_GIT_ROOT": live_newest("git_root"),
         "SESSION_SET_SERVER_ID": Query.update(sessions)
-        .set(sessions.server_session_id, P(1))
-        .where(sessions.id == P(2))
+        .set(sessions.server_session_id, N("server_session_id"))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "SESSION_ARCHIVE": Query.update(sessions)
-        .set(sessions.archived_at, P(1))
-        .where(sessions.id == P(2))
+        .set(sessions.archived_at, N("now"))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .get_sql(),
         # Appends in the same second as the last activity (streamed chunks) leave
         # updated_at alone, so the three indexes keyed on it are not rewritten;
         # when this changes no row, SESSION_MOVE_HEAD runs instead.
         "SESSION_MOVE_HEAD_SAME_SECOND": Query.update(sessions)
-        .set(sessions.head_id, P(1))
-        .set(sessions.event_count, sessions.event_count + P(3))
-        .where(sessions.id == P(4))
-        .where(sessions.updated_at == P(2))
+        .set(sessions.head_id, N("head_id"))
+        .set(sessions.event_count, sessions.event_count + N("added"))
+        .where(sessions.id == N("session_id"))
+        .where(sessions.updated_at == N("now"))
         .get_sql(),
         "SESSION_MOVE_HEAD": Query.update(sessions)
-        .set(sessions.head_id, P(1))
-        .set(sessions.updated_at, P(2))
-        .set(sessions.event_count, sessions.event_count + P(3))
-        .where(sessions.id == P(4))
+        .set(sessions.head_id, N("head_id"))
+        .set(sessions.updated_at, N("now"))
+        .set(sessions.event_count, sessions.event_count + N("added"))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
     }
 
 
 def _event_statements() -> dict[str, str]:
     parent_in_session = ExistsCriterion(
-        Query.from_(events).select(1).where((events.id == P(2)) & (events.sid == sessions.sid))
+        Query.from_(events)
+        .select(1)
+        .where((events.id == N("parent_id")) & (events.sid == sessions.sid))
     )
     # Fast path of append_event: one statement checks that the session exists,
     # is not archived and owns the parent, and inserts. If it inserts nothing,
@@ -193,10 +270,10 @@ def _event_statements() -> dict[str, str]:
         Query.into(events)
         .columns(*EVENT_STORAGE_COLUMNS)
         .from_(sessions)
-        .select(sessions.sid, sessions.event_count + 1, P(1), P(2), P(3), P(4), P(5), P(6))
-        .where(sessions.id == P(7))
+        .select(sessions.sid, sessions.event_count + 1, *_event_values("now"))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
-        .where(P(2).isnull() | parent_in_session)
+        .where(N("parent_id").isnull() | parent_in_session)
     )
     # The client's append: the parent is the head as read inside the write
     # transaction, so concurrent appenders form one chain.
@@ -205,19 +282,28 @@ def _event_statements() -> dict[str, str]:
         .columns(*EVENT_STORAGE_COLUMNS)
         .from_(sessions)
         .select(
-            sessions.sid, sessions.event_count + 1, P(1), sessions.head_id, P(2), P(3), P(4), P(5)
+            sessions.sid,
+            sessions.event_count + 1,
+            N("event_id"),
+            sessions.head_id,
+            N("invocation_id"),
+            N("event_type"),
+            N("event_data"),
+            N("now"),
         )
-        .where(sessions.id == P(6))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
     )
     parent_in_batch_session = ExistsCriterion(
-        Query.from_(events).select(1).where((events.id == P(4)) & (events.sid == P(1)))
+        Query.from_(events)
+        .select(1)
+        .where((events.id == N("parent_id")) & (events.sid == N("sid")))
     )
     batch_row = (
         Query.into(events)
         .columns(*EVENT_STORAGE_COLUMNS)
-        .select(P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8))
-        .where(P(4).isnull() | parent_in_batch_session)
+        .select(N("sid"), N("seq"), *_event_values("created_at"))
+        .where(N("parent_id").isnull() | parent_in_batch_session)
     )
     return {
         "EVENT_APPEND": append.get_sql(),
@@ -225,29 +311,31 @@ def _event_statements() -> dict[str, str]:
         "EVENT_APPEND_BATCH_ROW": batch_row.get_sql(),
         "EVENT_IN_SESSION": Query.from_(events)
         .select(1)
-        .where(events.id == P(1))
-        .where(events.sid == P(2))
+        .where(events.id == N("event_id"))
+        .where(events.sid == N("sid"))
         .get_sql(),
-        "EVENT_ID_EXISTS": Query.from_(events).select(1).where(events.id == P(1)).get_sql(),
         # How many rows a batch inserted: its seqs all follow the old event_count.
         "EVENTS_COUNT_AFTER": Query.from_(events)
         .select(fn.Count(Star()))
-        .where(events.sid == P(1))
-        .where(events.seq > P(2))
+        .where(events.sid == N("sid"))
+        .where(events.seq > N("after_seq"))
         .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
         # 200-event load, and an unknown session costs one index probe.
         "EVENTS_LOAD": Query.from_(events)
         .select(
             events.id,
-            P(1),
+            N("session_id"),
             events.parent_id,
             events.invocation_id,
             events.event_type,
             events.event_data,
             events.created_at,
         )
-        .where(events.sid == Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
+        .where(
+            events.sid
+            == Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
+        )
         .orderby(events.seq)
         .get_sql(),
     }
@@ -260,9 +348,9 @@ LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
 def _listing_statements() -> dict[str, str]:
     """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
 
-    Parameters: ``?1``/``?2`` the cursor ``(updated_at, sid)`` to start below
-    (the caller passes a sentinel above every row for the first page), ``?3``
-    the limit, then the filter values (directory, git root) from ``?4``.
+    Parameters: ``:cursor_updated_at``/``:cursor_sid`` the cursor to start
+    below (the caller passes a sentinel above every row for the first page),
+    ``:limit``, and the filters ``:directory``/``:git_root`` the statement uses.
     """
     out: dict[str, str] = {}
     for filt in LIST_FILTERS:
@@ -270,27 +358,32 @@ def _listing_statements() -> dict[str, str]:
             q = (
                 Query.from_(sessions)
                 .select(*_session_fields(), sessions.event_count)
-                .where(Tuple(sessions.updated_at, sessions.sid) < Tuple(P(1), P(2)))
+                .where(
+                    Tuple(sessions.updated_at, sessions.sid)
+                    < Tuple(N("cursor_updated_at"), N("cursor_sid"))
+                )
             )
             if filt == "DIRECTORY":
-                q = q.where(sessions.directory == V(4))
+                q = q.where(sessions.directory == NV("directory"))
             elif filt == "GIT_ROOT":
-                q = q.where(sessions.git_root == V(4))
+                q = q.where(sessions.git_root == NV("git_root"))
             elif filt == "EITHER":
-                q = q.where((sessions.directory == V(4)) | (sessions.git_root == V(5)))
+                q = q.where(
+                    (sessions.directory == NV("directory")) | (sessions.git_root == NV("git_root"))
+                )
             if not with_archived:
                 q = q.where(sessions.archived_at.isnull())
             q = (
                 q.orderby(sessions.updated_at, order=Order.desc)
                 .orderby(sessions.sid, order=Order.desc)
-                .limit(P(3))
+                .limit(N("limit"))
             )
             suffix = "_WITH_ARCHIVED" if with_archived else ""
             out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
     out["SESSION_CURSOR"] = (
         Query.from_(sessions)
         .select(sessions.updated_at, sessions.sid)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql()
     )
     return out
@@ -298,35 +391,37 @@ def _listing_statements() -> dict[str, str]:
 
 def _metadata_and_branch_statements() -> dict[str, str]:
     head_in_session = ExistsCriterion(
-        Query.from_(events).select(1).where((events.id == P(1)) & (events.sid == sessions.sid))
+        Query.from_(events)
+        .select(1)
+        .where((events.id == N("head_id")) & (events.sid == sessions.sid))
     )
     return {
         # Upsert; inserts nothing when the session does not exist (caller reports it).
-        "METADATA_SET": PostgreSQLQuery.into(metadata)
-        .columns("sid", "key", "value", "updated_at")
-        .from_(sessions)
-        .select(sessions.sid, P(2), P(3), P(4))
-        .where(sessions.id == P(1))
-        .on_conflict("sid", "key")
-        .do_update("value")
-        .do_update("updated_at")
-        .get_sql(),
+        "METADATA_SET": upsert(
+            Query.into(metadata)
+            .columns("sid", "key", "value", "updated_at")
+            .from_(sessions)
+            .select(sessions.sid, N("key"), N("value"), N("now"))
+            .where(sessions.id == N("session_id")),
+            ("sid", "key"),
+            ("value", "updated_at"),
+        ),
         # One row when the session exists; its value is NULL when the key is unset.
         "METADATA_GET": Query.from_(sessions)
         .left_join(metadata)
-        .on((metadata.sid == sessions.sid) & (metadata.key == P(2)))
+        .on((metadata.sid == sessions.sid) & (metadata.key == N("key")))
         .select(metadata.value)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "EVENT_GET": _event_record_query()
-        .where(events.id == P(1))
-        .where(sessions.id == P(2))
+        .where(events.id == N("event_id"))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         # fork: move the head back to one of the session's own events.
         "SESSION_SET_HEAD": Query.update(sessions)
-        .set(sessions.head_id, P(1))
-        .set(sessions.updated_at, P(2))
-        .where(sessions.id == P(3))
+        .set(sessions.head_id, N("head_id"))
+        .set(sessions.updated_at, N("now"))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .where(head_in_session)
         .get_sql(),
@@ -338,34 +433,30 @@ def _import_statements() -> dict[str, str]:
     return {
         "SESSION_IMPORT_INSERT": Query.into(sessions)
         .columns(*SESSION_COLUMNS)
-        .insert(P(1), P(2), P(3), P(4), P(5), P(6), P(7), P(8))
+        .insert(N("session_id"), *[N(c) for c in SESSION_COLUMNS[1:]])
         .get_sql(),
-        # Merge an imported session's state into the stored row: the newer
-        # activity decides the head; archiving and server ids are never undone.
-        "SESSION_IMPORT_MERGE": Query.update(sessions)
-        .set(
-            sessions.head_id,
-            Case().when(P(3) >= sessions.updated_at, P(1)).else_(sessions.head_id),
-        )
-        .set(sessions.updated_at, Function("MAX", sessions.updated_at, P(3)))
-        .set(sessions.server_session_id, fn.Coalesce(P(2), sessions.server_session_id))
-        .set(sessions.archived_at, fn.Coalesce(sessions.archived_at, P(4)))
-        .set(sessions.event_count, P(5))
-        .where(sessions.sid == P(6))
+        # An import's outcome, decided by convstore._importplan: written as planned.
+        "SESSION_SET_IMPORTED_STATE": Query.update(sessions)
+        .set(sessions.head_id, N("head_id"))
+        .set(sessions.server_session_id, N("server_session_id"))
+        .set(sessions.updated_at, N("updated_at"))
+        .set(sessions.archived_at, N("archived_at"))
+        .set(sessions.event_count, N("event_count"))
+        .where(sessions.sid == N("sid"))
         .get_sql(),
-        "EVENT_GET_BY_ID": _event_record_query().where(events.id == P(1)).get_sql(),
-        "METADATA_IMPORT": PostgreSQLQuery.into(metadata)
-        .columns("sid", "key", "value", "updated_at")
-        .insert(P(1), P(2), P(3), P(4))
-        .on_conflict("sid", "key")
-        .do_update("value")
-        .do_update("updated_at")
-        .get_sql(),
+        "EVENT_GET_BY_ID": _event_record_query().where(events.id == N("event_id")).get_sql(),
+        "METADATA_IMPORT": upsert(
+            Query.into(metadata)
+            .columns("sid", "key", "value", "updated_at")
+            .insert(N("sid"), N("key"), N("value"), N("updated_at")),
+            ("sid", "key"),
+            ("value", "updated_at"),
+        ),
         "METADATA_ALL": Query.from_(metadata)
         .join(sessions)
         .on(sessions.sid == metadata.sid)
         .select(metadata.key, metadata.value)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .orderby(metadata.key)
         .get_sql(),
     }
@@ -383,11 +474,12 @@ def _history_statement() -> dict[str, str]:
             "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
             "event_data, created_at) AS ("
             f"SELECT {cols} FROM sessions s JOIN session_events e "
-            "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+            "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id "
             "UNION ALL "
             f"SELECT {cols} FROM chain c JOIN session_events e "
             "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq"
-            ") SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+            ") SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, "
+            "created_at "
             "FROM chain ORDER BY seq"
         )
     }
@@ -405,7 +497,6 @@ def _pragmas() -> dict[str, str]:
         "PRAGMA_WAL_AUTOCHECKPOINT": "PRAGMA wal_autocheckpoint=1000",
         "PRAGMA_JOURNAL_SIZE_LIMIT": "PRAGMA journal_size_limit=8388608",
         "PRAGMA_SET_USER_VERSION": "PRAGMA user_version={version:d}",
-        "PRAGMA_INTEGRITY_CHECK": "PRAGMA integrity_check",
         # Transaction control. Writes always take the lock up front (IMMEDIATE), so
         # they wait on the busy timeout instead of failing mid-transaction.
         "BEGIN_IMMEDIATE": "BEGIN IMMEDIATE",
@@ -426,52 +517,52 @@ search_config = Table("search_config")
 def _export_import_purge_statements() -> dict[str, str]:
     """Statements of :mod:`convstore.exporting` and :mod:`convstore.retention`."""
     session_export_fields = [*_session_fields(), sessions.event_count, sessions.sid]
-    purgeable = sessions.archived_at.notnull() & (sessions.archived_at < P(1))
+    purgeable = sessions.archived_at.notnull() & (sessions.archived_at < N("cutoff"))
     newest_seqs = (
         Query.from_(events)
         .select(events.seq)
-        .where(events.sid == P(1))
+        .where(events.sid == N("sid"))
         .orderby(events.seq, order=Order.desc)
-        .limit(P(2))
+        .limit(N("budget"))
     )
     purge_sids = Query.from_(sessions).select(sessions.sid).where(purgeable)
     return {
         # Export: sessions matching optional filters (NULL = any), in creation order.
         "EXPORT_SESSIONS": Query.from_(sessions)
         .select(*session_export_fields)
-        .where(P(1).isnull() | (sessions.directory == P(1)))
-        .where(P(2).isnull() | (sessions.git_root == P(2)))
-        .where((P(3) == 1) | sessions.archived_at.isnull())
+        .where(N("directory").isnull() | (sessions.directory == N("directory")))
+        .where(N("git_root").isnull() | (sessions.git_root == N("git_root")))
+        .where((N("include_archived") == 1) | sessions.archived_at.isnull())
         .orderby(sessions.sid)
         .get_sql(),
         "EXPORT_SESSION": Query.from_(sessions)
         .select(*session_export_fields)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "EXPORT_METADATA": Query.from_(metadata)
         .select(metadata.key, metadata.value, metadata.updated_at)
-        .where(metadata.sid == P(1))
+        .where(metadata.sid == N("sid"))
         .orderby(metadata.key)
         .get_sql(),
         "EXPORT_EVENTS": Query.from_(events)
         .select(*[events.field(c) for c in EVENT_COLUMNS])
-        .where(events.sid == P(1))
+        .where(events.sid == N("sid"))
         # The events as of the header's event_count, even if appends arrive meanwhile.
-        .where(events.seq <= P(2))
+        .where(events.seq <= N("event_count"))
         .orderby(events.seq)
         .get_sql(),
         # Import: every stored field as given (sid comes from last_insert_rowid).
-        "IMPORT_SESSION": Query.into(sessions)
+        "SESSION_INSERT_EXPORTED": Query.into(sessions)
         .columns(*SESSION_COLUMNS, "event_count")
-        .insert(*[P(n) for n in range(1, 10)])
+        .insert(N("session_id"), *[N(c) for c in (*SESSION_COLUMNS[1:], "event_count")])
         .get_sql(),
-        # Retention. ?1 is the archived_at cutoff throughout.
+        # Retention. :cutoff is the archived_at cutoff throughout.
         "PURGE_CANDIDATES": Query.from_(sessions)
         .select(sessions.sid, sessions.id)
         .where(purgeable)
-        .where(sessions.sid > P(2))
+        .where(sessions.sid > N("after_sid"))
         .orderby(sessions.sid)
-        .limit(P(3))
+        .limit(N("limit"))
         .get_sql(),
         "PURGE_COUNT_SESSIONS": Query.from_(sessions)
         .select(fn.Count(Star()))
@@ -485,21 +576,21 @@ def _export_import_purge_statements() -> dict[str, str]:
         .select(fn.Count(Star()))
         .where(metadata.sid.isin(purge_sids))
         .get_sql(),
-        # Newest first, at most ?2 rows: a bounded piece of one session.
+        # Newest first, at most :budget rows: a bounded piece of one session.
         "PURGE_EVENTS_CHUNK": Query.from_(events)
         .delete()
-        .where(events.sid == P(1))
+        .where(events.sid == N("sid"))
         .where(events.seq.isin(newest_seqs))
         .get_sql(),
         "PURGE_HAS_EVENTS": Query.from_(events)
         .select(1)
-        .where(events.sid == P(1))
+        .where(events.sid == N("sid"))
         .limit(1)
         .get_sql(),
-        "PURGE_METADATA": Query.from_(metadata).delete().where(metadata.sid == P(1)).get_sql(),
+        "PURGE_METADATA": Query.from_(metadata).delete().where(metadata.sid == N("sid")).get_sql(),
         "PURGE_SESSION": Query.from_(sessions)
         .delete()
-        .where(sessions.sid == P(1))
+        .where(sessions.sid == N("sid"))
         .where(sessions.archived_at.notnull())
         .get_sql(),
         "SEARCH_FIELDS_GET": Query.from_(search_config)
@@ -507,7 +598,7 @@ def _export_import_purge_statements() -> dict[str, str]:
         .where(search_config.key == "fields")
         .get_sql(),
         "SEARCH_FIELDS_SET": Query.update(search_config)
-        .set(search_config.value, P(1))
+        .set(search_config.value, N("fields"))
         .where(search_config.key == "fields")
         .get_sql(),
         # 'on' (or no row, the default) or 'off': whether appends index their text.
@@ -515,12 +606,11 @@ def _export_import_purge_statements() -> dict[str, str]:
         .select(search_config.value)
         .where(search_config.key == "indexing")
         .get_sql(),
-        "SEARCH_INDEXING_SET": PostgreSQLQuery.into(search_config)
-        .columns("key", "value")
-        .insert("indexing", P(1))
-        .on_conflict("key")
-        .do_update("value")
-        .get_sql(),
+        "SEARCH_INDEXING_SET": upsert(
+            Query.into(search_config).columns("key", "value").insert("indexing", N("indexing")),
+            ("key",),
+            ("value",),
+        ),
     }
 
 
@@ -534,6 +624,8 @@ def _fts_statements() -> dict[str, str]:
     field they produce exactly the objects of ``migrations/0004``.
     """
     key = f"sid * {SEARCH_KEY_FACTOR} + seq"
+    # The match in context, each hit between :open and :close (the caller's markers).
+    snippet = "snippet(event_search, 0, :open, :close, :ellipsis, :tokens)"
 
     def sync(op: str, row: str) -> str:
         if op == "insert":
@@ -550,8 +642,8 @@ def _fts_statements() -> dict[str, str]:
         # and computes snippet() for the returned rows only, not every match.
         "SEARCH_EVENTS": (
             "WITH top(key, snip, score) AS MATERIALIZED ("
-            "SELECT rowid, snippet(event_search, 0, ?2, ?3, ?4, ?5), rank FROM event_search "
-            "WHERE event_search MATCH ?1 ORDER BY rank LIMIT ?6) "
+            f"SELECT rowid, {snippet}, rank FROM event_search "
+            "WHERE event_search MATCH :query ORDER BY rank LIMIT :limit) "
             "SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top "
             f"JOIN session_events e ON e.sid = top.key / {SEARCH_KEY_FACTOR} "
             f"AND e.seq = top.key % {SEARCH_KEY_FACTOR} "
@@ -561,32 +653,34 @@ def _fts_statements() -> dict[str, str]:
         # that pass them, which is what makes a selective filter fast.
         "SEARCH_EVENTS_FILTERED": (
             "SELECT s.id, e.id, e.event_type, "
-            "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
+            f"{snippet}, bm25(event_search), e.created_at "
             "FROM event_search "
             f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
             f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
             "JOIN sessions s ON s.sid = e.sid "
-            "WHERE event_search MATCH ?1 "
-            "AND (?7 IS NULL OR s.directory = ?7) "
-            "AND (?8 IS NULL OR s.git_root = ?8) "
-            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
-            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT ?6"
+            "WHERE event_search MATCH :query "
+            "AND (:directory IS NULL OR s.directory = :directory) "
+            "AND (:git_root IS NULL OR s.git_root = :git_root) "
+            "AND (:event_types IS NULL "
+            "OR e.event_type IN (SELECT value FROM json_each(:event_types))) "
+            "ORDER BY bm25(event_search), e.sid, e.seq LIMIT :limit"
         ),
         # order="recent": newest session first, newest event first within it
         # (the key is sid * 2**32 + seq). FTS5 walks its index in key order and
         # stops after LIMIT rows, so the cost does not grow with the matches.
         "SEARCH_EVENTS_RECENT": (
             "SELECT s.id, e.id, e.event_type, "
-            "snippet(event_search, 0, ?2, ?3, ?4, ?5), bm25(event_search), e.created_at "
+            f"{snippet}, bm25(event_search), e.created_at "
             "FROM event_search "
             f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
             f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
             "JOIN sessions s ON s.sid = e.sid "
-            "WHERE event_search MATCH ?1 "
-            "AND (?7 IS NULL OR s.directory = ?7) "
-            "AND (?8 IS NULL OR s.git_root = ?8) "
-            "AND (?9 IS NULL OR e.event_type IN (SELECT value FROM json_each(?9))) "
-            "ORDER BY event_search.rowid DESC LIMIT ?6"
+            "WHERE event_search MATCH :query "
+            "AND (:directory IS NULL OR s.directory = :directory) "
+            "AND (:git_root IS NULL OR s.git_root = :git_root) "
+            "AND (:event_types IS NULL "
+            "OR e.event_type IN (SELECT value FROM json_each(:event_types))) "
+            "ORDER BY event_search.rowid DESC LIMIT :limit"
         ),
         # New events enter the index by explicit statements in the append's own
         # transaction, not by an AFTER INSERT trigger: FTS5 flushes its pending
@@ -596,11 +690,12 @@ def _fts_statements() -> dict[str, str]:
         # through the view, so they do not change with the search fields.
         "SEARCH_INDEX_EVENT": (
             "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source "
-            f"WHERE rid = (SELECT {key} FROM session_events WHERE id = ?1)"
+            f"WHERE rid = (SELECT {key} FROM session_events WHERE id = :event_id)"
         ),
         "SEARCH_INDEX_RANGE": (
             "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source "
-            f"WHERE rid > ?1 * {SEARCH_KEY_FACTOR} + ?2 AND rid <= ?1 * {SEARCH_KEY_FACTOR} + ?3"
+            f"WHERE rid > :sid * {SEARCH_KEY_FACTOR} + :after_seq "
+            f"AND rid <= :sid * {SEARCH_KEY_FACTOR} + :last_seq"
         ),
         # Off the append path (migration 0005): an append only records, through the
         # trigger event_search_pending, that its session has events above the
@@ -627,7 +722,7 @@ def _fts_statements() -> dict[str, str]:
         "SEARCH_INTEGRITY_CHECK": (
             "INSERT INTO event_search (event_search, rank) VALUES ('integrity-check', 1)"
         ),
-        "SEARCH_CHECK_PATH": "SELECT json_extract('{}', ?1), json_extract('[]', ?1)",
+        "SEARCH_CHECK_PATH": "SELECT json_extract('{}', :path), json_extract('[]', :path)",
         # IF EXISTS / IF NOT EXISTS: configure_search also repairs a damaged setup.
         "SEARCH_DROP_VIEW": "DROP VIEW IF EXISTS event_search_source",
         "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER IF EXISTS event_search_insert",
@@ -672,10 +767,14 @@ def build() -> dict[str, str]:
     return out
 
 
-def render_module(statements: dict[str, str], title: str, module: str, test: str) -> str:
+def render_module(
+    statements: dict[str, str], title: str, module: str, test: str, *, readable: bool = False
+) -> str:
     """The text of a generated module of constants (``_sql`` here, ``_pgsql`` for PostgreSQL).
 
     It imports nothing at run time: ``Final`` is for type checkers only.
+    ``readable=True`` lays every statement out over several lines
+    (:func:`layout`), one Python string piece per line.
     """
     lines = [
         f'"""{title}',
@@ -692,7 +791,14 @@ def render_module(statements: dict[str, str], title: str, module: str, test: str
         "    from typing import Final",
         "",
     ]
-    lines.extend(f"{name}: Final = {sql!r}" for name, sql in statements.items())
+    for name, sql in statements.items():
+        parts = layout(sql).splitlines(keepends=True) if readable else [sql]
+        if len(parts) == 1:
+            lines.append(f"{name}: Final = {sql!r}")
+        else:
+            lines.append(f"{name}: Final = (")
+            lines.extend(f"    {part!r}" for part in parts)
+            lines.append(")")
     return "\n".join(lines) + "\n"
 
 
@@ -703,6 +809,7 @@ def render() -> str:
         "Every SQL statement convstore runs, as plain strings.",
         "_sql",
         "test_sql_drift.py",
+        readable=True,
     )
 
 

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar,
 import apsw
 import apsw.aio
 
-from .errors import StoreBusy, StoreError
+from .errors import InvalidEvent, StoreBusy, StoreError
 from .local import LocalSessionService
 from .manager import BOUNDARY_EVENT_TYPE, SessionManager
 from .store import SessionStore
@@ -90,6 +90,12 @@ INLINE: Mode = "inline"
 #: Always run on the worker thread (long or multi-transaction calls).
 WORKER: Mode = "worker"
 
+#: Inline calls let the event loop run at least this often (seconds).
+YIELD_EVERY = 0.0005
+
+#: WAL size (pages) after which a checkpoint runs on the worker (SQLite's default).
+CHECKPOINT_PAGES = 1000
+
 #: Async generators pull this many items from the sync generator per worker hop.
 ITER_BATCH = 256
 
@@ -108,12 +114,13 @@ class _Controller(apsw.aio.AsyncIO):
 class _Job:
     """One call handed to the worker; the hand-over of the store lock on cancellation."""
 
-    __slots__ = ("cancelled", "deadline", "mu", "release_when_done", "state")
+    __slots__ = ("cancelled", "deadline", "interrupted", "mu", "release_when_done", "state")
 
     def __init__(self) -> None:
         self.mu = threading.Lock()
         self.state = "pending"  # -> running -> done, or pending -> abandoned
         self.cancelled = False
+        self.interrupted = False
         self.release_when_done = False
         self.deadline = 0.0
 
@@ -122,7 +129,10 @@ class _Runner:
     """Runs sync calls of one connection for the event loop: inline when they cannot wait."""
 
     __slots__ = (
+        "_checkpoint_due",
+        "_checkpointing",
         "_closed",
+        "_committed",
         "_conn",
         "_ctl",
         "_deadline",
@@ -130,6 +140,7 @@ class _Runner:
         "_job",
         "_lock",
         "_overran",
+        "_resume_by",
         "_timeout",
         "budget",
     )
@@ -145,51 +156,113 @@ class _Runner:
         self._deadline = 0.0
         self._job: _Job | None = None
         self._closed = False
+        self._resume_by = 0.0
+        self._committed = False
+        self._checkpoint_due = False
+        self._checkpointing: asyncio.Task[None] | None = None
         conn.set_busy_timeout(0)
+        conn.set_wal_hook(self._wal_hook)
+        conn.set_commit_hook(self._commit_hook)
         conn.set_progress_handler(self._progress, 1000, id=self)
 
     def _progress(self) -> bool:
         """SQLite's progress handler: interrupt an overrunning inline call or a cancelled job."""
         if self._inline:
-            if time.perf_counter() > self._deadline:
-                self._overran = True
+            if not self._overran and not self._committed and time.perf_counter() > self._deadline:
+                self._overran = True  # once: the rollback that follows must run
                 return True
             return False
         job = self._job
-        return job is not None and job.cancelled
+        if job is not None and job.cancelled and not job.interrupted:
+            job.interrupted = True
+            return True
+        return False
 
     async def run(self, call: Callable[[], R], mode: Mode) -> R:
         """Run ``call`` alone on the connection: inline if it cannot wait, else on the worker."""
         lock = self._lock
         if lock is None:
             lock = self._lock = asyncio.Lock()
-        await lock.acquire()
+        if lock.locked():
+            await lock.acquire()  # woken in a later loop iteration: a fresh window
+            now = time.perf_counter()
+            self._resume_by = now + YIELD_EVERY
+        else:
+            await lock.acquire()  # immediate
+            now = time.perf_counter()
+            if now > self._resume_by:
+                # Inline calls complete without suspending, so tasks calling in
+                # a loop would never let the event loop run: once this store
+                # has used YIELD_EVERY of a loop iteration, the next call waits
+                # for the next iteration (holding the lock: the others queue).
+                try:
+                    await asyncio.sleep(0)
+                except BaseException:
+                    lock.release()
+                    raise
+                now = time.perf_counter()
+                self._resume_by = now + YIELD_EVERY
         if mode == INLINE or self._closed:
-            self._overran = False
-            self._deadline = time.perf_counter() + self.budget
+            self._overran = self._committed = False
+            self._deadline = now + self.budget
             self._inline = True
             try:
                 result = call()
-            except StoreBusy:
-                if self._closed:
-                    self._inline = False
-                    lock.release()
-                    raise
-            except StoreError:
-                if not self._overran or self._closed:
-                    self._inline = False
-                    lock.release()
-                    raise
-            except BaseException:
+            except BaseException as exc:
                 self._inline = False
-                lock.release()
-                raise
+                self._settle()
+                retry = (
+                    not self._closed
+                    and not self._committed
+                    and (
+                        isinstance(exc, StoreBusy)
+                        or (self._overran and isinstance(exc, StoreError))
+                    )
+                )
+                if not retry:
+                    lock.release()
+                    raise
             else:
                 self._inline = False
                 lock.release()
+                if self._checkpoint_due:
+                    self._schedule_checkpoint()
                 return result
-            self._inline = False
         return await self._hop(call, lock)
+
+    def _settle(self) -> None:
+        """After a failed call: no transaction may outlive it (an interrupt can land
+        right after ``BEGIN`` took effect)."""
+        with contextlib.suppress(apsw.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    def _commit_hook(self) -> bool:
+        """Once an inline call has committed, it is never interrupted (nor retried)."""
+        self._committed = True
+        return False
+
+    def _wal_hook(self, conn: apsw.Connection, name: str, pages: int) -> int:
+        """Replaces auto-checkpointing: a checkpoint (an fsync) must not run on the loop."""
+        if pages >= CHECKPOINT_PAGES:
+            self._checkpoint_due = True
+        return apsw.SQLITE_OK
+
+    def _schedule_checkpoint(self) -> None:
+        self._checkpoint_due = False
+        if self._checkpointing is None:
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """A passive checkpoint on the worker (it never waits for readers or writers)."""
+        try:
+            await self.run(
+                lambda: self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE), WORKER
+            )
+        except (StoreError, apsw.Error):
+            pass  # the next commit past the threshold tries again
+        finally:
+            self._checkpointing = None
 
     async def _hop(self, call: Callable[[], R], lock: asyncio.Lock) -> R:
         """Run ``call`` on the worker; the caller holds ``lock``, released here exactly once."""
@@ -213,6 +286,8 @@ class _Runner:
                 lock.release()
             raise
         lock.release()
+        if self._checkpoint_due:
+            self._schedule_checkpoint()
         return cast("R", result)
 
     def _work(self, job: _Job, call: Callable[[], R], lock: asyncio.Lock) -> R | None:
@@ -229,13 +304,17 @@ class _Runner:
             if job.cancelled or left <= 0:
                 return False
             time.sleep(min(0.001 * (1 + prior_calls), 0.02, left))
-            return True
+            return not job.cancelled  # a cancelled call never takes the lock
 
         self._job = job
         try:
             if not self._closed:
                 conn.set_busy_handler(busy)
             return call()
+        except BaseException:
+            if not self._closed:
+                self._settle()
+            raise
         finally:
             self._job = None
             if not self._closed:
@@ -327,11 +406,16 @@ def _generate(
             or list(sig.parameters.values())[i + 1].kind is not p.POSITIONAL_ONLY
         ):
             params.append("/")
-    first = args[0]
+    # The first parameter is the instance: ``self`` in a method, ``store`` in a
+    # history-tool function that SessionStore offers as a method.
+    if not args or next(iter(sig.parameters.values())).kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(f"{fn.__qualname__}: the first parameter must be the instance")
+    params[0] = "self"
     call = f"lambda: _fn({', '.join(['self._sync', *args[1:]])})"
     src = f"async def {name or fn.__name__}({', '.join(params)}):\n    _call = {call}\n    {body}\n"
-    if first != "self":
-        raise TypeError(f"{fn.__qualname__}: the first parameter must be self")
     exec(compile(src, f"<convstore.aio twin of {fn.__qualname__}>", "exec"), namespace)
     twin = namespace[name or fn.__name__]
     twin.__annotations__ = dict(fn.__annotations__)
@@ -412,7 +496,7 @@ class AsyncSessionStore:
         if not isinstance(store, SessionStore):
             raise StoreError(f"AsyncSessionStore wraps a SessionStore, got {type(store).__name__}")
         self._sync = store
-        self._runner = _Runner(store.connection, store._timeout, inline_budget)
+        self._runner = _Runner(store.connection, store.timeout, inline_budget)
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncSessionStore:
@@ -448,9 +532,32 @@ class AsyncSessionStore:
         return self._sync.path
 
     @property
+    def timeout(self) -> float:
+        """See :attr:`SessionStore.timeout`."""
+        return self._sync.timeout
+
+    @property
     def connection(self) -> apsw.Connection:
         """The underlying APSW connection (advanced use; calls on it bypass the store lock)."""
         return self._sync.connection
+
+    @property
+    def indexes_search(self) -> bool:
+        """Whether appends keep the full-text index, as this store last read the setting."""
+        return self._sync.indexes_search
+
+    def translate_error(self, exc: BaseException, doing: str) -> BaseException:
+        """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""
+        return self._sync.translate_error(exc, doing)
+
+    async def run_sync(self, fn: Callable[[SessionStore], R]) -> R:
+        """Run ``fn(sync_store)`` on the worker thread, alone on the connection.
+
+        The async stand-in for :meth:`SessionStore.atomic` and for anything
+        else composed of sync calls: ``fn`` may open ``store.atomic(...)``,
+        run several statements, and no other task's call interleaves.
+        """
+        return await self._runner.run(lambda: fn(self._sync), WORKER)
 
     @property
     def sync(self) -> SessionStore:
@@ -707,7 +814,12 @@ class AsyncSessionManager:
         else:
             import json
 
-            text = json.dumps(data, ensure_ascii=False)
+            try:
+                text = json.dumps(data, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InvalidEvent(
+                    f"{event_type!r} event data is not JSON-serialisable: {exc}"
+                ) from None
         core = self._core
         return cast(
             "StoredEvent",

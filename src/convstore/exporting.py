@@ -76,11 +76,22 @@ def export_jsonl(
     include_archived: bool = True,
     progress: Progress | None = None,
 ) -> Iterator[str]:
-    """Lines (each ending in ``\\n``) exporting the chosen sessions; see :meth:`SessionStore.export_jsonl`.
+    """Stream sessions as JSON Lines: a header line per session, then one line per event.
 
-    ``progress(sessions, events)``, when given, is called every
-    :data:`PROGRESS_EVERY` events and once at the end with the totals.
-    """  # noqa: E501
+    ``session_ids`` picks sessions (all must exist: :class:`SessionNotFound`
+    otherwise, before anything is produced); without it every session
+    matching ``directory``/``git_root`` (``include_archived`` by default)
+    is exported, oldest first. A generator: one row in memory at a time.
+    Format: :mod:`convstore.exporting`. ``progress(sessions, events)``, when
+    given, is called every :data:`PROGRESS_EVERY` events and once at the end
+    with the totals.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+    ...     _ = store.create_session("s1")
+    ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
+    ['session']
+    """
     for what, value in (("directory", directory), ("git_root", git_root)):
         if value is not None and type(value) is not str:
             raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
@@ -91,7 +102,7 @@ def export_jsonl(
         rows: list[tuple[Any, ...]] = []
         try:
             for sid in session_ids:
-                row = conn.execute(_sql.EXPORT_SESSION, (sid,)).fetchone()
+                row = conn.execute(_sql.EXPORT_SESSION, {"session_id": sid}).fetchone()
                 if row is None:
                     raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
                 rows.append(row)
@@ -100,7 +111,12 @@ def export_jsonl(
         return _generate(store, iter(rows), progress)
     try:
         cursor = conn.execute(
-            _sql.EXPORT_SESSIONS, (directory, git_root, 1 if include_archived else 0)
+            _sql.EXPORT_SESSIONS,
+            {
+                "directory": directory,
+                "git_root": git_root,
+                "include_archived": 1 if include_archived else 0,
+            },
         )
     except (apsw.Error, UnicodeError) as exc:
         raise store.translate_error(exc, "reading sessions to export") from None
@@ -128,7 +144,7 @@ def _generate(
             ) = row
             meta = {
                 key: {"value": value, "updated_at": at}
-                for key, value, at in conn.execute(_sql.EXPORT_METADATA, (sid,))
+                for key, value, at in conn.execute(_sql.EXPORT_METADATA, {"sid": sid})
             }
             yield _dumps(
                 {
@@ -146,7 +162,7 @@ def _generate(
                     "metadata": meta,
                 }
             )
-            events = conn.execute(_sql.EXPORT_EVENTS, (sid, count))
+            events = conn.execute(_sql.EXPORT_EVENTS, {"sid": sid, "event_count": count})
             for eid, parent, inv, etype, data, at in events:
                 yield _dumps(
                     {
@@ -244,24 +260,24 @@ class _Importer:
                 f"unknown export format {fmt!r} (this convstore reads {FORMAT_VERSION})"
             )
         session_id = line.text("id")
-        fields = (
-            session_id,
-            line.text("head_id", optional=True),
-            line.text("server_session_id", optional=True),
-            line.text("directory", optional=True),
-            line.text("git_root", optional=True),
-            line.integer("created_at"),
-            line.integer("updated_at"),
-            line.integer("archived_at", optional=True),
-            line.integer("event_count"),
-        )
-        if fields[8] < 0:
-            raise line.fail(f"event_count must not be negative: {fields[8]}")
+        fields = {
+            "session_id": session_id,
+            "head_id": line.text("head_id", optional=True),
+            "server_session_id": line.text("server_session_id", optional=True),
+            "directory": line.text("directory", optional=True),
+            "git_root": line.text("git_root", optional=True),
+            "created_at": line.integer("created_at"),
+            "updated_at": line.integer("updated_at"),
+            "archived_at": line.integer("archived_at", optional=True),
+            "event_count": line.integer("event_count"),
+        }
+        if fields["event_count"] < 0:
+            raise line.fail(f"event_count must not be negative: {fields['event_count']}")
         metadata = line.data.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise line.fail("field 'metadata' must be an object")
         try:
-            self.conn.execute(_sql.IMPORT_SESSION, fields)
+            self.conn.execute(_sql.SESSION_INSERT_EXPORTED, fields)
         except apsw.ConstraintError:
             raise DuplicateId(
                 f"line {line.number}: session id {session_id!r} is already used; "
@@ -272,12 +288,13 @@ class _Importer:
             if isinstance(entry, dict):
                 value, at = entry.get("value"), entry.get("updated_at")
             else:
-                value, at = entry, fields[6]
+                value, at = entry, fields["updated_at"]
             if type(value) is not str or type(at) is not int:
                 raise line.fail(
                     f"metadata {key!r} must be a string or {{'value': str, 'updated_at': int}}"
                 )
-            self.conn.execute(_sql.METADATA_IMPORT, (self.sid, key, value, at))
+            row = {"sid": self.sid, "key": key, "value": value, "updated_at": at}
+            self.conn.execute(_sql.METADATA_IMPORT, row)
         self.header, self.session_id, self.seen = line, session_id, 0
         self.sessions += 1
 
@@ -298,16 +315,16 @@ class _Importer:
         elif type(data) is not str:
             raise line.fail(f"field 'event_data' must be JSON text (a string), got {data!r}")
         self.seen += 1
-        row = (
-            self.sid,
-            self.seen,
-            event_id,
-            parent,
-            line.text("invocation_id"),
-            line.text("event_type"),
-            data,
-            line.integer("created_at"),
-        )
+        row = {
+            "sid": self.sid,
+            "seq": self.seen,
+            "event_id": event_id,
+            "parent_id": parent,
+            "invocation_id": line.text("invocation_id"),
+            "event_type": line.text("event_type"),
+            "event_data": data,
+            "created_at": line.integer("created_at"),
+        }
         try:
             self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW, row)
         except apsw.ConstraintError as exc:
@@ -343,7 +360,9 @@ class _Importer:
         head = line.data.get("head_id")
         if (
             head is not None
-            and not self.conn.execute(_sql.EVENT_IN_SESSION, (head, self.sid)).fetchall()
+            and not self.conn.execute(
+                _sql.EVENT_IN_SESSION, {"event_id": head, "sid": self.sid}
+            ).get
         ):
             raise line.fail(f"head_id {head!r} is not an event of session {self.session_id!r}")
         self.header = None
@@ -355,9 +374,25 @@ def import_jsonl(
     *,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import an export, all or nothing; see :meth:`SessionStore.import_jsonl`."""
+    """Import JSON Lines written by :meth:`export_jsonl`, exactly, in one transaction.
+
+    Ids, parents, timestamps, head, archived state, server id and
+    metadata come back as they were. Any problem — an id already used
+    (:class:`DuplicateId`), a malformed line or a truncated session
+    (:class:`InvalidArgument` naming the line), a bad parent
+    (:class:`InvalidEvent`) — refuses the whole input and writes nothing.
+    ``lines`` is read lazily (an open file works); ``progress(sessions,
+    events)`` is called every 1000 events and at the end.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
+    ...     _ = a.create_session("s1")
+    ...     b.import_jsonl(a.export_jsonl()).sessions
+    1
+    """
     importer = _Importer(store, progress)
-    with store.atomic("importing sessions"):
+    write = store.atomic("importing sessions")
+    with write:
         for number, raw in enumerate(lines, start=1):
             line = _parse(number, raw)
             if line is None:
@@ -370,7 +405,7 @@ def import_jsonl(
             else:
                 raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
         importer.finish_session()
-        store._catch_up_search()  # the search index catches up in bulk, same transaction
+        write.catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:
         progress(importer.sessions, importer.events)
     return ImportReport(importer.sessions, importer.events)

@@ -13,9 +13,11 @@ from ._lean import TYPE_CHECKING
 from .store import SessionStore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
     from ._common import Clock
+    from .blobs import Blob
     from .connection import PathArg
     from .models import SessionSummary, StoredEvent, StoredSession
 
@@ -121,6 +123,97 @@ class LocalSessionService:
     ) -> list[SessionSummary]:
         """See :meth:`SessionStore.list_sessions`."""
         return self.store.list_sessions(directory, git_root, include_archived, limit, before)
+
+    # -- ExtendedSessionService (convstore.blobs) ---------------------------
+
+    def put_blobs(
+        self,
+        session_id: str,
+        namespace: str,
+        items: Sequence[tuple[str, str, bytes]],
+        *,
+        replace: bool = True,
+    ) -> None:
+        """See :func:`convstore.blobs.put_blobs`."""
+        from . import blobs
+
+        blobs.put_blobs(self.store, session_id, namespace, items, replace=replace)
+
+    def get_blob(self, session_id: str, namespace: str, key: str) -> Blob | None:
+        """See :func:`convstore.blobs.get_blob`."""
+        from . import blobs
+
+        return blobs.get_blob(self.store, session_id, namespace, key)
+
+    def latest_blob(self, session_id: str, namespace: str) -> Blob | None:
+        """See :func:`convstore.blobs.latest_blob`."""
+        from . import blobs
+
+        return blobs.latest_blob(self.store, session_id, namespace)
+
+    def list_blobs(
+        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+    ) -> list[Blob]:
+        """See :func:`convstore.blobs.list_blobs`."""
+        from . import blobs
+
+        return blobs.list_blobs(self.store, session_id, namespace_prefix, key_prefix)
+
+    def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
+        """See :func:`convstore.blobs.delete_blobs`."""
+        from . import blobs
+
+        blobs.delete_blobs(self.store, session_id, namespace_prefix)
+
+    def delete_session(self, session_id: str) -> bool:
+        """See :func:`convstore.blobs.delete_session`."""
+        from . import blobs
+
+        return blobs.delete_session(self.store, session_id)
+
+    def clear_head(self, session_id: str) -> None:
+        """See :func:`convstore.blobs.clear_head`."""
+        from . import blobs
+
+        blobs.clear_head(self.store, session_id)
+
+    def append_events_at_head(
+        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
+    ) -> list[StoredEvent]:
+        """See :func:`convstore.blobs.append_events_at_head`."""
+        from . import blobs
+
+        return blobs.append_events_at_head(self.store, session_id, items)
+
+    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
+        """See :func:`convstore.blobs.history_tail`."""
+        from . import blobs
+
+        return blobs.history_tail(self.store, session_id, limit)
+
+    def pop_head(self, session_id: str) -> StoredEvent | None:
+        """See :func:`convstore.blobs.pop_head`."""
+        from . import blobs
+
+        return blobs.pop_head(self.store, session_id)
+
+    def append_event_with_metadata(
+        self,
+        session_id: str,
+        expected_head: str | None,
+        event: tuple[str, str, str, str] | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredEvent | None:
+        """See :func:`convstore.blobs.append_event_with_metadata`."""
+        from . import blobs
+
+        return blobs.append_event_with_metadata(
+            self.store, session_id, expected_head, event, metadata
+        )
+
+    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+        """See :meth:`SessionStore.get_all_metadata`."""
+        return self.store.get_all_metadata(session_id)
 
     def close(self) -> None:
         """Close the store if this service opened it."""

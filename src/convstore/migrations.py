@@ -135,12 +135,16 @@ def load_migrations(folder: str | os.PathLike[str]) -> tuple[Migration, ...]:
                 checksum=sha256(data).hexdigest(),
             )
         )
-    for expected, mig in enumerate(found, start=1):
-        if mig.version != expected:
+    # Versions are pre-allocated to parallel work, so gaps are allowed (a later
+    # release may fill them); each version is used once and 0000 is reserved.
+    previous = 0
+    for mig in found:
+        if mig.version <= previous:
             raise MigrationError(
-                f"migration {mig.name!r} has version {mig.version}, expected {expected}: "
-                "versions must be contiguous from 0001"
+                f"migration {mig.name!r} has version {mig.version}: versions must be unique "
+                "and start at 0001"
             )
+        previous = mig.version
     return tuple(found)
 
 
@@ -171,7 +175,8 @@ def _check(
         if mig is None:
             raise MigrationError(
                 f"database {where} has migration {row.version} ({row.name}) applied, which this "
-                f"version of convstore does not know (it knows up to {len(known)}): the database "
+                f"version of convstore does not know (it knows up to "
+                f"{known[-1].version if known else 0}): the database "
                 "was written by a newer convstore; upgrade convstore to open it"
             )
         if mig.checksum != row.checksum:
@@ -234,10 +239,18 @@ def migrate(
             duration_ms = (time.perf_counter() - started) * 1000.0
             conn.execute(
                 _sql.MIGRATIONS_INSERT,
-                (mig.version, mig.name, mig.checksum, int(clock()), duration_ms),
+                {
+                    "version": mig.version,
+                    "name": mig.name,
+                    "checksum": mig.checksum,
+                    "applied_at": int(clock()),
+                    "duration_ms": duration_ms,
+                },
             )
-            # user_version mirrors the applied version: the cheap read-only check on open.
-            conn.execute(_sql.PRAGMA_SET_USER_VERSION.format(version=mig.version))
+            # user_version mirrors the highest applied version: the cheap read-only check
+            # on open (a migration filling a gap never lowers it).
+            highest = max(mig.version, conn.execute(_sql.PRAGMA_USER_VERSION).get)
+            conn.execute(_sql.PRAGMA_SET_USER_VERSION.format(version=highest))
             conn.execute(_sql.COMMIT)
             applied_here.append(mig)
         except BaseException:
@@ -251,10 +264,11 @@ def _refuse_newer(conn: apsw.Connection, where: str, known: tuple[Migration, ...
     version = conn.execute(_sql.PRAGMA_USER_VERSION).get
     if not isinstance(version, int):
         raise StoreError(f"database {where} returned a non-integer user_version")
-    if version > len(known):
+    latest = known[-1].version if known else 0
+    if version > latest:
         raise MigrationError(
             f"database {where} is at schema version {version}, newer than this convstore knows "
-            f"({len(known)}): upgrade convstore to open it; nothing was changed"
+            f"({latest}): upgrade convstore to open it; nothing was changed"
         )
     return version
 
@@ -297,7 +311,7 @@ def ensure_current(
     """Bring the schema up to date; read-only (no write lock) when it already is."""
     known = known_migrations()
     version = _refuse_newer(conn, where, known)
-    if version == len(known):
+    if version == (known[-1].version if known else 0):
         pending = _check(_read_applied(conn), known, where)
         if not pending:
             return

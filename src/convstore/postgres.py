@@ -983,3 +983,16 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+if TYPE_CHECKING:
+    from .postgres_aio import AsyncPostgresSessionService as AsyncPostgresSessionService
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncPostgresSessionService`` lives in :mod:`convstore.postgres_aio`, loaded on use."""
+    if name == "AsyncPostgresSessionService":
+        from .postgres_aio import AsyncPostgresSessionService
+
+        return AsyncPostgresSessionService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

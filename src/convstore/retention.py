@@ -72,7 +72,22 @@ def purge(
     vacuum: bool = False,
     progress: Callable[[PurgeReport], None] | None = None,
 ) -> PurgeReport:
-    """Delete sessions archived before ``archived_before``; see :meth:`SessionStore.purge`."""
+    """Delete sessions archived before ``archived_before`` (Unix seconds), for good.
+
+    Their events, metadata and search-index rows go too, in batches of at
+    most ``batch_size`` events, each its own short write transaction.
+    ``dry_run`` only counts. ``vacuum`` then returns the freed space to
+    the file system. Returns a :class:`~convstore.retention.PurgeReport`;
+    ``progress`` gets the running report after every batch. Live
+    (unarchived) sessions are never touched.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
+    ...     _ = store.create_session("s1")
+    ...     store.archive_session("s1")
+    ...     store.purge(archived_before=1_800_000_000, dry_run=True).sessions
+    1
+    """
     cutoff = _as_cutoff(archived_before)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")
@@ -80,7 +95,7 @@ def purge(
     if dry_run:
         try:
             counts = [
-                conn.execute(sql, (cutoff,)).get
+                conn.execute(sql, {"cutoff": cutoff}).get
                 for sql in (
                     _sql.PURGE_COUNT_SESSIONS,
                     _sql.PURGE_COUNT_EVENTS,
@@ -94,26 +109,28 @@ def purge(
     sessions = events = metadata = batches = 0
     after_sid = 0
     while True:
-        with store.atomic(f"purging sessions archived before {cutoff}"):
+        write = store.atomic(f"purging sessions archived before {cutoff}")
+        with write:
             # Index pending events first: the delete trigger removes index rows.
-            store._catch_up_search()
+            write.catch_up_search()
             candidates = conn.execute(
-                _sql.PURGE_CANDIDATES, (cutoff, after_sid, batch_size)
+                _sql.PURGE_CANDIDATES,
+                {"cutoff": cutoff, "after_sid": after_sid, "limit": batch_size},
             ).fetchall()
             budget = batch_size
             for row in candidates:
                 sid = cast(int, row[0])
                 if budget <= 0:
                     break
-                conn.execute(_sql.PURGE_EVENTS_CHUNK, (sid, budget))
+                conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": budget})
                 deleted = conn.changes()
                 events += deleted
                 budget -= deleted
-                if budget <= 0 and conn.execute(_sql.PURGE_HAS_EVENTS, (sid,)).fetchall():
+                if budget <= 0 and conn.execute(_sql.PURGE_HAS_EVENTS, {"sid": sid}).fetchall():
                     break  # the rest of this session goes in the next batch
-                conn.execute(_sql.PURGE_METADATA, (sid,))
+                conn.execute(_sql.PURGE_METADATA, {"sid": sid})
                 metadata += conn.changes()
-                conn.execute(_sql.PURGE_SESSION, (sid,))
+                conn.execute(_sql.PURGE_SESSION, {"sid": sid})
                 sessions += conn.changes()
                 budget -= 1
                 after_sid = sid

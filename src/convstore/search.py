@@ -129,18 +129,36 @@ def search(
     markers: tuple[str, str] = ("[", "]"),
     order: str = "rank",
 ) -> list[SearchHit]:
-    """Events whose indexed text matches ``query``, best bm25 rank (or newest) first.
+    """Full-text search over event content, best match first.
 
-    See :meth:`convstore.SessionStore.search`.
+    ``query`` uses FTS5 syntax (words, ``"a phrase"``, ``prefix*``,
+    ``OR``, ``NOT``, ``NEAR``); ``literal=True`` searches the words as
+    typed instead. Filters: sessions in ``directory`` and/or under
+    ``git_root`` (both must match when both are given), events whose
+    type is in ``event_types``. Archived sessions are searched too.
+    ``order="rank"`` sorts by relevance (bm25, which scores every match);
+    ``order="recent"`` returns the newest matches, newest session first, at
+    a cost that does not grow with the number of matches. Each
+    :class:`~convstore.search.SearchHit` has the session and event ids,
+    the event type, a snippet with every match wrapped in ``markers``,
+    the bm25 ``rank`` (lower is better) and ``created_at``. What is
+    indexed: :mod:`convstore.search`. Bad syntax raises
+    :class:`InvalidArgument` explaining it.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     _ = store.create_session("s1")
+    ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "fix the WAL"}')
+    ...     [h.snippet for h in store.search("wal OR journal")]
+    ['fix the [WAL]']
     """
     if type(query) is not str:
         raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
-    if not store.indexes_search and not store.search_indexing():
-        # (read again: another process may have turned it on)
+    if not store.search_indexing():  # the stored setting: another process may switch it
         raise InvalidArgument(
-                f"search indexing is off for database {store.path!r}: turn it on with "
-                "set_search_indexing(True) (rebuilds the index)"
-            )
+            f"search indexing is off for database {store.path!r}: turn it on with "
+            "set_search_indexing(True) (rebuilds the index)"
+        )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
         raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
     for what, value in (("directory", directory), ("git_root", git_root)):
@@ -162,14 +180,22 @@ def search(
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
     store.index_pending()  # read-your-writes: index what was appended since the last search
-    params: tuple[object, ...] = (match, markers[0], markers[1], "…", SNIPPET_TOKENS, limit)
+    params = {
+        "query": match,
+        "open": markers[0],
+        "close": markers[1],
+        "ellipsis": "…",
+        "tokens": SNIPPET_TOKENS,
+        "limit": limit,
+        "directory": directory,
+        "git_root": git_root,
+        "event_types": types_json,
+    }
     sql = _sql.SEARCH_EVENTS
     if order == "recent":
         sql = _sql.SEARCH_EVENTS_RECENT
-        params = (*params, directory, git_root, types_json)
     elif directory is not None or git_root is not None or types_json is not None:
         sql = _sql.SEARCH_EVENTS_FILTERED
-        params = (*params, directory, git_root, types_json)
     try:
         rows = store.connection.execute(sql, params).fetchall()
     except apsw.SQLError as exc:
@@ -180,7 +206,13 @@ def search(
 
 
 def search_fields(store: SessionStore) -> tuple[str, ...]:
-    """The JSON paths of ``event_data`` that are indexed (``("$.content",)`` by default)."""
+    """The JSON paths of ``event_data`` the search index covers.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     store.search_fields()
+    ('$.content',)
+    """
     try:
         value = store.connection.execute(_sql.SEARCH_FIELDS_GET).get
     except apsw.Error as exc:
@@ -218,7 +250,7 @@ def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
         if type(path) is not str or not path.startswith("$") or "\x00" in path:
             raise InvalidArgument(f"search field {path!r} is not a JSON path like '$.content'")
         try:
-            store.connection.execute(_sql.SEARCH_CHECK_PATH, (path,)).fetchall()
+            store.connection.execute(_sql.SEARCH_CHECK_PATH, {"path": path}).fetchall()
         except apsw.SQLError as exc:
             raise InvalidArgument(
                 f"search field {path!r} is not a valid JSON path: {exc}"
@@ -242,6 +274,16 @@ def configure_search(
     triggers, view or key index are recreated, so calling it with the
     current fields also repairs a damaged index. ``progress(done, total)``,
     when given, is called with events re-indexed so far, session by session.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     _ = store.create_session("s1")
+    ...     data = '{"input": {"cmd": "ls -la"}}'
+    ...     _ = store.append_event("s1", "e1", None, "i", "tool", data)
+    ...     before = len(store.search("ls"))
+    ...     store.configure_search(["$.content", "$.input.cmd"])
+    ...     before, [h.event_id for h in store.search("ls")]
+    (0, ['e1'])
     """
     paths = _validate_fields(store, fields)
     with store.atomic(f"configuring search fields {paths!r}") as conn:
@@ -265,8 +307,8 @@ def configure_search(
         ):
             conn.execute(create.format(**bodies))
         conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
-        conn.execute(_sql.SEARCH_FIELDS_SET, (json.dumps(paths),))
-        conn.execute(_sql.SEARCH_INDEXING_SET, ("on",))
+        conn.execute(_sql.SEARCH_FIELDS_SET, {"fields": json.dumps(paths)})
+        conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "on"})
         _rebuild(store, progress)
         conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
     store.search_indexing()  # the store picks the new setting up
@@ -278,13 +320,14 @@ def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -
     if progress is None:
         conn.execute(_sql.SEARCH_REBUILD)
         return
-    sessions = [(row[-1], row[-2]) for row in conn.execute(_sql.EXPORT_SESSIONS, (None, None, 1))]
+    every = {"directory": None, "git_root": None, "include_archived": 1}
+    sessions = [(row[-1], row[-2]) for row in conn.execute(_sql.EXPORT_SESSIONS, every)]
     total = sum(count for _, count in sessions)
     conn.execute(_sql.SEARCH_DELETE_ALL)
     done = 0
     progress(0, total)
     for sid, count in sessions:
-        conn.execute(_sql.SEARCH_INDEX_RANGE, (sid, 0, _LAST_SEQ))
+        conn.execute(_sql.SEARCH_INDEX_RANGE, {"sid": sid, "after_seq": 0, "last_seq": _LAST_SEQ})
         done += count
         progress(done, total)
 
@@ -305,6 +348,15 @@ def set_search_indexing(
     stored in the database; other processes pick it up when they next open it,
     so switch while no other process is writing. ``progress`` is as for
     :func:`configure_search` (turning on rebuilds the index).
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     store.set_search_indexing(False)
+    ...     _ = store.create_session("s1")
+    ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
+    ...     store.set_search_indexing(True)
+    ...     [h.event_id for h in store.search("hi")]
+    ['e1']
     """
     if type(enabled) is not bool:
         raise InvalidArgument(f"enabled must be a bool: {enabled!r}")
@@ -317,7 +369,7 @@ def set_search_indexing(
         conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_DELETE_ALL)
         conn.execute(_sql.SEARCH_PENDING_CLEAR)
-        conn.execute(_sql.SEARCH_INDEXING_SET, ("off",))
+        conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "off"})
     store.search_indexing()  # the store picks the new setting up
 
 

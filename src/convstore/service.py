@@ -12,11 +12,16 @@ True
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .models import SessionSummary, StoredEvent, StoredSession
 
-__all__ = ["SessionService"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .blobs import Blob
+
+__all__ = ["ExtendedSessionService", "SessionService"]
 
 
 @runtime_checkable
@@ -107,4 +112,81 @@ class SessionService(Protocol):
 
     def close(self) -> None:
         """Release the backend's resources."""
+        ...
+
+
+@runtime_checkable
+class ExtendedSessionService(SessionService, Protocol):
+    """A :class:`SessionService` with what agent frameworks need beyond the event log.
+
+    Blobs (raw bytes per session, under a namespace and an ordered key, with
+    JSON ``meta``), deleting a session for good, and clearing a head. The
+    framework adapters in :mod:`convstore.integrations` require it;
+    :class:`~convstore.LocalSessionService` implements it (see
+    :mod:`convstore.blobs` for the semantics).
+    """
+
+    def put_blobs(
+        self,
+        session_id: str,
+        namespace: str,
+        items: Sequence[tuple[str, str, bytes]],
+        *,
+        replace: bool = True,
+    ) -> None:
+        """Store ``(key, meta, data)`` blobs of one session, atomically."""
+        ...
+
+    def get_blob(self, session_id: str, namespace: str, key: str) -> Blob | None:
+        """One blob, or ``None``."""
+        ...
+
+    def latest_blob(self, session_id: str, namespace: str) -> Blob | None:
+        """The blob with the greatest key in a namespace, or ``None``."""
+        ...
+
+    def list_blobs(
+        self, session_id: str | None, namespace_prefix: str = "", key_prefix: str = ""
+    ) -> list[Blob]:
+        """Blobs by prefix, ordered by session, namespace, key (``None``: every session)."""
+        ...
+
+    def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
+        """Delete a session's blobs under a namespace prefix."""
+        ...
+
+    def delete_session(self, session_id: str) -> bool:
+        """Delete a session and everything in it, for good; ``False`` if absent."""
+        ...
+
+    def clear_head(self, session_id: str) -> None:
+        """Move the head back to "no event" (events stay)."""
+        ...
+
+    def append_events_at_head(
+        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
+    ) -> list[StoredEvent]:
+        """Append ``(event_id, invocation_id, event_type, event_data)`` as one chain at the head."""
+        ...
+
+    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
+        """The last ``limit`` events of the head's chain, oldest first."""
+        ...
+
+    def pop_head(self, session_id: str) -> StoredEvent | None:
+        """Move the head back one event and return it (the event stays in the log)."""
+        ...
+
+    def append_event_with_metadata(
+        self,
+        session_id: str,
+        expected_head: str | None,
+        event: tuple[str, str, str, str] | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredEvent | None:
+        """Append at the head if it is ``expected_head`` and upsert metadata, atomically."""
+        ...
+
+    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+        """Every metadata key and value of a session (empty when none)."""
         ...

@@ -26,7 +26,6 @@ import apsw
 
 from . import _sql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
-from ._importplan import StoredState, check_import, plan_import, references
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import (
     MEMORY,
@@ -49,16 +48,15 @@ from .migrations import ensure_current
 from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Sequence
     from types import TracebackType
     from typing import Any
 
+    from . import exporting, retention
+    from . import search as search_tool
     from ._common import Clock
-    from ._importplan import ImportPlan
+    from ._importplan import ImportPlan, StoredState
     from .connection import PathArg, Synchronous
-    from .exporting import ImportReport
-    from .retention import PurgeReport
-    from .search import SearchHit
 
 __all__ = ["SessionStore", "NewEvent"]
 
@@ -80,6 +78,33 @@ class NewEvent(NamedTuple):
     invocation_id: str
     event_type: str
     event_data: str
+
+
+class _ToolMethod:
+    """A :class:`SessionStore` method whose code lives in a history-tool module.
+
+    ``store.search(...)`` is :func:`convstore.search.search` bound to the
+    store, imported on first use, so ``import convstore`` stays lean and the
+    signature and docstring are written once, where the code is.
+    """
+
+    __slots__ = ("_function", "_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+        self._function: Any = None
+
+    def __get__(self, store: SessionStore | None, owner: type | None = None) -> Any:
+        function = self._function
+        if function is None:
+            import sys
+
+            __import__(f"convstore.{self._module}")
+            function = self._function = getattr(
+                sys.modules[f"convstore.{self._module}"], self._name
+            )
+        return function if store is None else function.__get__(store, owner)
 
 
 class Atomic:
@@ -128,11 +153,31 @@ class Atomic:
         if typed is not exc:
             raise typed from None
 
+    def catch_up_search(self) -> int:
+        """Inside the block: index the events appended since the last catch-up (bulk, exact)."""
+        return self._store._catch_up_search()
+
 
 def _stored_state(row: tuple[Any, ...]) -> StoredState:
     """A :data:`_sql.SESSION_GET` row as the import plan's view of the stored session."""
+    from ._importplan import StoredState
+
     _, head, server, directory, git_root, created, updated, archived = row
     return StoredState(directory, git_root, created, updated, archived, head, server)
+
+
+def event_row(sid: int, seq: int, event: NewEvent | StoredEvent, created_at: int) -> dict[str, Any]:
+    """The parameters of :data:`_sql.EVENT_APPEND_BATCH_ROW` for one event at ``seq``."""
+    return {
+        "sid": sid,
+        "seq": seq,
+        "event_id": event.id,
+        "parent_id": event.parent_id,
+        "invocation_id": event.invocation_id,
+        "event_type": event.event_type,
+        "event_data": event.event_data,
+        "created_at": created_at,
+    }
 
 
 def constraint_error(message: str, event_id: str) -> StoreError:
@@ -242,24 +287,25 @@ class SessionStore:
         return self._path
 
     @property
+    def timeout(self) -> float:
+        """How long a call waits for another writer's lock, in seconds (the busy timeout)."""
+        return self._timeout
+
+    @property
     def connection(self) -> apsw.Connection:
         """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
         return self._conn
-
-    @property
-    def indexes_search(self) -> bool:
-        """Whether appends keep the full-text index, as this store last read the setting.
-
-        :meth:`search_indexing` reads it again from the file (another process
-        may have switched it).
-        """
-        return self._search_index
 
     def _now(self) -> int:
         return int(self._clock())
 
     def _catch_up_search(self) -> int:
         """Index every event appended since the last catch-up; inside a write transaction.
+
+        Batches, imports and the history tools' transactions call it (the
+        tools through :meth:`Atomic.catch_up_search`), so the index is exact
+        when they commit; :meth:`index_pending` is the same in a transaction of
+        its own.
 
         Appends leave the full-text index alone (migration 0005): each pending
         session carries a watermark, and this single range statement indexes
@@ -431,7 +477,10 @@ class SessionStore:
         now = self._now()
         doing = f"creating session {id!r}"
         try:
-            self._conn.execute(_sql.SESSION_INSERT, (id, directory, git_root, now))
+            self._conn.execute(
+                _sql.SESSION_INSERT,
+                {"session_id": id, "directory": directory, "git_root": git_root, "now": now},
+            )
         except apsw.ConstraintError:
             raise DuplicateId(f"session id {id!r} is already used") from None
         except (apsw.Error, UnicodeError) as exc:
@@ -441,7 +490,7 @@ class SessionStore:
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
         try:
-            row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
+            row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading session {id!r}")
             return None
@@ -472,11 +521,15 @@ class SessionStore:
         try:
             if directory is not None:
                 best = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, directory, cutoff, doing
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY,
+                    {"directory": directory, "cutoff": cutoff},
+                    doing,
                 )
             if git_root is not None:
                 by_root = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, git_root, cutoff, doing
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT,
+                    {"git_root": git_root, "cutoff": cutoff},
+                    doing,
                 )
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
@@ -484,14 +537,14 @@ class SessionStore:
             raise self.translate_error(exc, doing) from None
         return None if best is None else _new_tuple(StoredSession, best)
 
-    def _fetch_one(self, sql: str, value: str, cutoff: int, doing: str) -> tuple[Any, ...] | None:
+    def _fetch_one(self, sql: str, params: dict[str, Any], doing: str) -> tuple[Any, ...] | None:
         """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
 
         Each filter on its own: a directory with a lone surrogate must not hide a
         session that matches by git root.
         """
         try:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, (value, cutoff)).fetchone()
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
         except UnicodeError as exc:
             self._read_failed(exc, doing)
             return None
@@ -501,7 +554,10 @@ class SessionStore:
         """Record the id a sync server gave this session."""
         _require_optional_str(server_session_id, "server_session_id")
         try:
-            self._conn.execute(_sql.SESSION_SET_SERVER_ID, (server_session_id, session_id))
+            self._conn.execute(
+                _sql.SESSION_SET_SERVER_ID,
+                {"server_session_id": server_session_id, "session_id": session_id},
+            )
             changed = self._conn.changes()
         except (apsw.Error, UnicodeError) as exc:
             doing = f"setting the server id of session {session_id!r}"
@@ -517,7 +573,7 @@ class SessionStore:
         now = self._now()
         doing = f"archiving session {session_id!r}"
         try:
-            self._conn.execute(_sql.SESSION_ARCHIVE, (now, session_id))
+            self._conn.execute(_sql.SESSION_ARCHIVE, {"now": now, "session_id": session_id})
             if self._conn.changes() == 0 and self._session_state(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
         except (apsw.Error, UnicodeError) as exc:
@@ -539,14 +595,14 @@ class SessionStore:
         second changed: most appends of a streamed answer land in the same
         second, and skipping it spares three index entries per append.
         """
-        params = (head_id, now, added, session_id)
+        params = {"head_id": head_id, "now": now, "added": added, "session_id": session_id}
         self._conn.execute(_sql.SESSION_MOVE_HEAD_SAME_SECOND, params)
         if self._conn.changes() == 0:
             self._conn.execute(_sql.SESSION_MOVE_HEAD, params)
 
     def _session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
         """``(sid, archived_at, event_count)`` of a session, or ``None``."""
-        row = self._conn.execute(_sql.SESSION_STATE, (session_id,)).fetchone()
+        row = self._conn.execute(_sql.SESSION_STATE, {"session_id": session_id}).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     # -- events --------------------------------------------------------------
@@ -586,7 +642,15 @@ class SessionStore:
             now = self._now()  # under the write lock: the log's time never moves backwards
             conn.execute(
                 _sql.EVENT_APPEND,
-                (event_id, parent_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "parent_id": parent_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             )
             if conn.changes() == 0:
                 raise self._why_not_appended(session_id, event_id, parent_id)
@@ -618,7 +682,14 @@ class SessionStore:
             now = self._now()  # under the write lock: the log's time never moves backwards
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "session_id": session_id,
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                },
             ).fetchall()
             if not row:
                 raise self._why_not_appended(session_id, event_id, None)
@@ -662,21 +733,21 @@ class SessionStore:
                 raise SessionArchived(
                     f"session {session_id!r} is archived; start a new session to continue"
                 )
-            rows = [
-                (sid, seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now)
-                for seq, e in enumerate(items, start=count + 1)
-            ]
+            rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
+            after = {"sid": sid, "after_seq": count}
             try:
                 # One prepared statement stepped for every row, in C.
                 conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
             except apsw.ConstraintError as exc:
                 # executemany stops at the failing row: the rows before it went in.
-                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get]
+                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, after).get]
                 raise constraint_error(str(exc), current.id) from None
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, (sid, count)).get != len(rows):
+            if conn.execute(_sql.EVENTS_COUNT_AFTER, after).get != len(rows):
                 # A row whose parent check failed inserted nothing: name the first.
                 current = next(
-                    e for e in items if not conn.execute(_sql.EVENT_IN_SESSION, (e.id, sid)).get
+                    e
+                    for e in items
+                    if not conn.execute(_sql.EVENT_IN_SESSION, {"event_id": e.id, "sid": sid}).get
                 )
                 raise InvalidEvent(
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
@@ -698,7 +769,7 @@ class SessionStore:
                 map(
                     _new_tuple,
                     repeat(StoredEvent),
-                    self._conn.execute(_sql.EVENTS_LOAD, (session_id,)),
+                    self._conn.execute(_sql.EVENTS_LOAD, {"session_id": session_id}),
                 )
             )
         except (apsw.Error, UnicodeError) as exc:
@@ -708,7 +779,8 @@ class SessionStore:
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
         try:
-            row = self._conn.execute(_sql.EVENT_GET, (event_id, session_id)).fetchone()
+            params = {"event_id": event_id, "session_id": session_id}
+            row = self._conn.execute(_sql.EVENT_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading event {event_id!r}")
             return None
@@ -722,7 +794,7 @@ class SessionStore:
         branch is returned; :meth:`load_events` still returns every event.
         """
         try:
-            rows = self._conn.execute(_sql.EVENTS_HISTORY, (session_id,))
+            rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
             return list(map(_new_tuple, repeat(StoredEvent), rows))
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading the history of session {session_id!r}")
@@ -738,7 +810,9 @@ class SessionStore:
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         with Atomic(self, doing):
             now = self._now()  # under the write lock: updated_at never moves backwards
-            self._conn.execute(_sql.SESSION_SET_HEAD, (event_id, now, session_id))
+            self._conn.execute(
+                _sql.SESSION_SET_HEAD, {"head_id": event_id, "now": now, "session_id": session_id}
+            )
             if self._conn.changes() == 0:
                 why = self._why_not_appended(session_id, event_id, event_id)
                 if isinstance(why, InvalidEvent):
@@ -762,7 +836,10 @@ class SessionStore:
         _require_str(value, "metadata value")
         doing = f"setting metadata {key!r} of session {session_id!r}"
         try:
-            self._conn.execute(_sql.METADATA_SET, (session_id, key, value, self._now()))
+            self._conn.execute(
+                _sql.METADATA_SET,
+                {"session_id": session_id, "key": key, "value": value, "now": self._now()},
+            )
             changed = self._conn.changes()
         except (apsw.Error, UnicodeError) as exc:
             raise self.translate_error(exc, doing) from None
@@ -772,7 +849,8 @@ class SessionStore:
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
         try:
-            row = self._conn.execute(_sql.METADATA_GET, (session_id, key)).fetchone()
+            params = {"session_id": session_id, "key": key}
+            row = self._conn.execute(_sql.METADATA_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading metadata of session {session_id!r}")
             # A key that cannot be stored was never set: the session alone decides
@@ -813,13 +891,21 @@ class SessionStore:
                 cursor: tuple[Any, ...] = FIRST_PAGE
             else:
                 before_id = before if isinstance(before, str) else before.id
-                found = self._conn.execute(_sql.SESSION_CURSOR, (before_id,)).fetchone()
+                found = self._conn.execute(
+                    _sql.SESSION_CURSOR, {"session_id": before_id}
+                ).fetchone()
                 if found is None:
                     raise SessionNotFound(f"session {before_id!r} (the page cursor) does not exist")
                 cursor = found if isinstance(before, str) else (before.updated_at, found[1])
-            filters = tuple(value for value in (directory, git_root) if value is not None)
             sql = _LIST_SQL[list_filter(directory, git_root), include_archived]
-            rows = self._conn.execute(sql, (*cursor, limit, *filters))
+            params = {
+                "cursor_updated_at": cursor[0],
+                "cursor_sid": cursor[1],
+                "limit": limit,
+                "directory": directory,
+                "git_root": git_root,
+            }
+            rows = self._conn.execute(sql, params)
             return list(map(_new_tuple, repeat(SessionSummary), rows))
         except (apsw.Error, UnicodeError) as exc:
             raise self.translate_error(exc, "listing sessions") from None
@@ -829,7 +915,7 @@ class SessionStore:
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
         try:
-            rows = self._conn.execute(_sql.METADATA_ALL, (session_id,))
+            rows = self._conn.execute(_sql.METADATA_ALL, {"session_id": session_id})
             return {cast(str, key): cast(str, value) for key, value in rows}
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading metadata of session {session_id!r}")
@@ -862,13 +948,15 @@ class SessionStore:
         ...     b.import_session(a.get_session("s1"), a.load_events("s1"))
         1
         """
+        from ._importplan import check_import, plan_import, references  # import and sync only
+
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
-            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
+            row = conn.execute(_sql.SESSION_GET, {"session_id": session.id}).fetchone()
             state = None if row is None else self._session_state(session.id)
             existing: dict[str, StoredEvent] = {}
             for ev in evs:
-                found = conn.execute(_sql.EVENT_GET_BY_ID, (ev.id,)).fetchone()
+                found = conn.execute(_sql.EVENT_GET_BY_ID, {"event_id": ev.id}).fetchone()
                 if found is not None:
                     existing[ev.id] = _new_tuple(StoredEvent, found)
             plan = plan_import(
@@ -881,7 +969,7 @@ class SessionStore:
                     ref
                     for ref in references(session, evs)
                     if state is not None
-                    and conn.execute(_sql.EVENT_IN_SESSION, (ref, state[0])).fetchone()
+                    and conn.execute(_sql.EVENT_IN_SESSION, {"event_id": ref, "sid": state[0]}).get
                 ],
                 stored_metadata=self.get_all_metadata(session.id) if row and meta else None,
                 metadata=meta,
@@ -898,84 +986,67 @@ class SessionStore:
     ) -> None:
         """Execute an import plan inside the import's transaction."""
         if state is None:
-            fields = (session.id, None, plan.server_session_id, session.directory)
-            times = (session.created_at, plan.updated_at, plan.archived_at)
-            conn.execute(_sql.SESSION_IMPORT_INSERT, (*fields, session.git_root, *times))
+            conn.execute(
+                _sql.SESSION_IMPORT_INSERT,
+                {
+                    "session_id": session.id,
+                    "head_id": None,  # set with the events, below
+                    "server_session_id": plan.server_session_id,
+                    "directory": session.directory,
+                    "git_root": session.git_root,
+                    "created_at": session.created_at,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                },
+            )
             sid, count = conn.last_insert_rowid(), 0
         else:
             sid, count = state[0], state[2]
         for ev in plan.events:
             count += 1
-            row = (ev.id, ev.parent_id, ev.invocation_id, ev.event_type, ev.event_data)
-            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, (sid, count, *row, ev.created_at))
+            conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count, ev, ev.created_at))
         self._catch_up_search()
         if plan.touch:
-            state_after = (plan.head_id, plan.server_session_id, plan.updated_at)
-            conn.execute(_sql.SESSION_IMPORT_MERGE, (*state_after, plan.archived_at, count, sid))
+            conn.execute(
+                _sql.SESSION_SET_IMPORTED_STATE,
+                {
+                    "sid": sid,
+                    "head_id": plan.head_id,
+                    "server_session_id": plan.server_session_id,
+                    "updated_at": plan.updated_at,
+                    "archived_at": plan.archived_at,
+                    "event_count": count,
+                },
+            )
         for key, value in plan.metadata:
-            conn.execute(_sql.METADATA_IMPORT, (sid, key, value, plan.updated_at))
+            conn.execute(
+                _sql.METADATA_IMPORT,
+                {"sid": sid, "key": key, "value": value, "updated_at": plan.updated_at},
+            )
 
-    # -- history tools: search, export/import, retention (issue 6) ------------
-    # Thin entry points; the work lives in search.py, exporting.py, retention.py.
+    # -- history tools: search, export/import, retention --------------------
+    # Their code lives in convstore.search, convstore.exporting and
+    # convstore.retention, which use only this class's public surface (atomic,
+    # translate_error, connection, search_indexing). Each is a method here by
+    # reference, imported on first use: no copied signatures, and
+    # ``import convstore`` loads none of them.
 
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        event_types: Iterable[str] | None = None,
-        limit: int = 20,
-        literal: bool = False,
-        markers: tuple[str, str] = ("[", "]"),
-        order: str = "rank",
-    ) -> list[SearchHit]:
-        """Full-text search over event content, best match first.
-
-        ``query`` uses FTS5 syntax (words, ``"a phrase"``, ``prefix*``,
-        ``OR``, ``NOT``, ``NEAR``); ``literal=True`` searches the words as
-        typed instead. Filters: sessions in ``directory`` and/or under
-        ``git_root`` (both must match when both are given), events whose
-        type is in ``event_types``. Archived sessions are searched too.
-        ``order="rank"`` sorts by relevance (bm25, which scores every match);
-        ``order="recent"`` returns the newest matches, newest session first, at
-        a cost that does not grow with the number of matches. Each
-        :class:`~convstore.search.SearchHit` has the session and event ids,
-        the event type, a snippet with every match wrapped in ``markers``,
-        the bm25 ``rank`` (lower is better) and ``created_at``. What is
-        indexed: :mod:`convstore.search`. Bad syntax raises
-        :class:`InvalidArgument` explaining it.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     _ = store.create_session("s1")
-        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "fix the WAL"}')
-        ...     [h.snippet for h in store.search("wal OR journal")]
-        ['fix the [WAL]']
-        """
-        from .search import search
-
-        return search(
-            self,
-            query,
-            directory=directory,
-            git_root=git_root,
-            event_types=event_types,
-            limit=limit,
-            literal=literal,
-            markers=markers,
-            order=order,
-        )
-
-    def search_fields(self) -> tuple[str, ...]:
-        """The JSON paths of ``event_data`` the search index covers.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     store.search_fields()
-        ('$.content',)
-        """
-        from .search import search_fields
-
-        return search_fields(self)
+    if TYPE_CHECKING:
+        search = search_tool.search
+        search_fields = search_tool.search_fields
+        set_search_indexing = search_tool.set_search_indexing
+        configure_search = search_tool.configure_search
+        export_jsonl = exporting.export_jsonl
+        import_jsonl = exporting.import_jsonl
+        purge = retention.purge
+    else:
+        search = _ToolMethod("search", "search")
+        search_fields = _ToolMethod("search", "search_fields")
+        set_search_indexing = _ToolMethod("search", "set_search_indexing")
+        configure_search = _ToolMethod("search", "configure_search")
+        export_jsonl = _ToolMethod("exporting", "export_jsonl")
+        import_jsonl = _ToolMethod("exporting", "import_jsonl")
+        purge = _ToolMethod("retention", "purge")
 
     def search_indexing(self) -> bool:
         """Whether this database keeps new events in the full-text index (default: on).
@@ -990,135 +1061,6 @@ class SessionStore:
             raise self.translate_error(exc, "reading the search setting") from None
         self._search_index = value != "off"  # another process may have switched it
         return self._search_index
-
-    def set_search_indexing(self, enabled: bool) -> None:
-        """Turn full-text indexing on or off for this database (stored in the file).
-
-        Off empties the index and makes every append cheaper (it no longer
-        writes index segments: about half of a single append's cost, see
-        ``benchmarks/RESULTS.md``) — for clients that never search. On
-        rebuilds the index over every stored event. Other processes pick the
-        setting up when they next open the file.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     store.set_search_indexing(False)
-        ...     _ = store.create_session("s1")
-        ...     _ = store.append_event("s1", "e1", None, "i", "user", '{"content": "hi"}')
-        ...     store.set_search_indexing(True)
-        ...     [h.event_id for h in store.search("hi")]
-        ['e1']
-        """
-        from .search import set_search_indexing
-
-        set_search_indexing(self, enabled)
-
-    def configure_search(self, fields: Sequence[str]) -> None:
-        """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
-
-        >>> with SessionStore(":memory:") as store:
-        ...     _ = store.create_session("s1")
-        ...     data = '{"input": {"cmd": "ls -la"}}'
-        ...     _ = store.append_event("s1", "e1", None, "i", "tool", data)
-        ...     before = len(store.search("ls"))
-        ...     store.configure_search(["$.content", "$.input.cmd"])
-        ...     before, [h.event_id for h in store.search("ls")]
-        (0, ['e1'])
-        """
-        from .search import configure_search
-
-        configure_search(self, fields)
-
-    def export_jsonl(
-        self,
-        session_ids: Iterable[str] | None = None,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        include_archived: bool = True,
-    ) -> Iterator[str]:
-        """Stream sessions as JSON Lines: a header line per session, then one line per event.
-
-        ``session_ids`` picks sessions (all must exist: :class:`SessionNotFound`
-        otherwise, before anything is produced); without it every session
-        matching ``directory``/``git_root`` (``include_archived`` by default)
-        is exported, oldest first. A generator: one row in memory at a time.
-        Format: :mod:`convstore.exporting`.
-
-        >>> import json
-        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
-        ...     _ = store.create_session("s1")
-        ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
-        ['session']
-        """
-        from .exporting import export_jsonl
-
-        return export_jsonl(
-            self,
-            session_ids,
-            directory=directory,
-            git_root=git_root,
-            include_archived=include_archived,
-        )
-
-    def import_jsonl(
-        self,
-        lines: Iterable[str | bytes],
-        *,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> ImportReport:
-        """Import JSON Lines written by :meth:`export_jsonl`, exactly, in one transaction.
-
-        Ids, parents, timestamps, head, archived state, server id and
-        metadata come back as they were. Any problem — an id already used
-        (:class:`DuplicateId`), a malformed line or a truncated session
-        (:class:`InvalidArgument` naming the line), a bad parent
-        (:class:`InvalidEvent`) — refuses the whole input and writes nothing.
-        ``lines`` is read lazily (an open file works); ``progress(sessions,
-        events)`` is called every 1000 events and at the end.
-
-        >>> with SessionStore(":memory:") as a, SessionStore(":memory:") as b:
-        ...     _ = a.create_session("s1")
-        ...     b.import_jsonl(a.export_jsonl()).sessions
-        1
-        """
-        from .exporting import import_jsonl
-
-        return import_jsonl(self, lines, progress=progress)
-
-    def purge(
-        self,
-        *,
-        archived_before: int,
-        dry_run: bool = False,
-        batch_size: int = 2000,
-        vacuum: bool = False,
-        progress: Callable[[PurgeReport], None] | None = None,
-    ) -> PurgeReport:
-        """Delete sessions archived before ``archived_before`` (Unix seconds), for good.
-
-        Their events, metadata and search-index rows go too, in batches of at
-        most ``batch_size`` events, each its own short write transaction.
-        ``dry_run`` only counts. ``vacuum`` then returns the freed space to
-        the file system. Returns a :class:`~convstore.retention.PurgeReport`;
-        ``progress`` gets the running report after every batch. Live
-        (unarchived) sessions are never touched.
-
-        >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
-        ...     _ = store.create_session("s1")
-        ...     store.archive_session("s1")
-        ...     store.purge(archived_before=1_800_000_000, dry_run=True).sessions
-        1
-        """
-        from .retention import purge
-
-        return purge(
-            self,
-            archived_before=archived_before,
-            dry_run=dry_run,
-            batch_size=batch_size,
-            vacuum=vacuum,
-            progress=progress,
-        )
 
 
 _LIST_SQL: dict[tuple[str, bool], str] = {

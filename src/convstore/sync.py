@@ -39,6 +39,7 @@ from typing import Protocol
 
 from .errors import DuplicateId, InvalidArgument
 from .models import SessionSummary, StoredEvent, StoredSession
+from .service import SessionService
 from .store import SessionStore
 
 __all__ = ["SyncReport", "SyncServer", "push", "pull"]
@@ -61,17 +62,12 @@ class SyncReport:
         return self.sessions_checked - self.sessions_written
 
 
-class SyncServer(Protocol):
-    """What a server backend offers sync (``PostgresSessionService`` does)."""
+class SyncServer(SessionService, Protocol):
+    """What a server backend offers sync (``PostgresSessionService`` does).
 
-    def list_sessions(
-        self,
-        directory: str | None = None,
-        git_root: str | None = None,
-        include_archived: bool = False,
-        limit: int = 20,
-        before: str | StoredSession | SessionSummary | None = None,
-    ) -> list[SessionSummary]: ...
+    A :class:`~convstore.SessionService` (sync pages through its
+    ``list_sessions``) plus bulk reads and the merge-capable import.
+    """
 
     def session_summaries(self, ids: Sequence[str]) -> dict[str, SessionSummary]: ...
 

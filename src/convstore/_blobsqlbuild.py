@@ -1,0 +1,153 @@
+"""The SQLite statements of the framework-integration extensions, built with pypika.
+
+Blobs (``session_blobs``, migration 0008), deleting a session for good, and
+moving a head back to "no event". Kept apart from :mod:`convstore._sqlbuild`
+so the integrations add a module instead of editing a shared one; written
+out the same way, ahead of time, to :mod:`convstore._blobsql`, and
+``tests/test_blobsql_drift.py`` fails if the two differ.
+
+Regenerate after editing this file::
+
+    python -m convstore._blobsqlbuild > src/convstore/_blobsql.py
+"""
+
+from __future__ import annotations
+
+from pypika import Order, Query, Table
+from pypika.dialects import PostgreSQLQuery
+
+from ._sqlbuild import P, render_module
+
+__all__ = ["build", "render"]
+
+sessions = Table("sessions")
+events = Table("session_events")
+metadata = Table("session_metadata")
+blobs = Table("session_blobs")
+
+BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
+
+
+def _blob_fields() -> list[object]:
+    return [sessions.id, *(blobs.field(c) for c in BLOB_COLUMNS)]
+
+
+def build() -> dict[str, str]:
+    """Return every statement, by constant name, in the order they are written out."""
+    insert = (
+        PostgreSQLQuery.into(blobs)
+        .columns("sid", *BLOB_COLUMNS)
+        .insert(P(1), P(2), P(3), P(4), P(5), P(6))
+        .on_conflict("sid", "namespace", "key")
+    )
+    in_namespace_range = (blobs.namespace >= P(2)) & (blobs.namespace < P(3))
+    return {
+        "BLOB_PUT_REPLACE": insert.do_update("meta").do_update("data").get_sql(),
+        "BLOB_PUT_KEEP": (
+            PostgreSQLQuery.into(blobs)
+            .columns("sid", *BLOB_COLUMNS)
+            .insert(P(1), P(2), P(3), P(4), P(5), P(6))
+            .on_conflict("sid", "namespace", "key")
+            .do_nothing()
+            .get_sql()
+        ),
+        "BLOB_GET": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == P(1))
+        .where(blobs.namespace == P(2))
+        .where(blobs.key == P(3))
+        .get_sql(),
+        "BLOB_LATEST": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == P(1))
+        .where(blobs.namespace == P(2))
+        .orderby(blobs.key, order=Order.desc)
+        .limit(1)
+        .get_sql(),
+        "BLOB_LIST": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == P(1))
+        .where(in_namespace_range)
+        .where((blobs.key >= P(4)) & (blobs.key < P(5)))
+        .orderby(blobs.namespace)
+        .orderby(blobs.key)
+        .get_sql(),
+        "BLOB_LIST_ALL": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(P(1).isnull())
+        .where(in_namespace_range)
+        .where((blobs.key >= P(4)) & (blobs.key < P(5)))
+        .orderby(sessions.sid)
+        .orderby(blobs.namespace)
+        .orderby(blobs.key)
+        .get_sql(),
+        "BLOB_DELETE": Query.from_(blobs)
+        .where(blobs.sid == P(1))
+        .where(in_namespace_range)
+        .delete()
+        .get_sql(),
+        "DELETE_SESSION_EVENTS": Query.from_(events).where(events.sid == P(1)).delete().get_sql(),
+        "DELETE_SESSION_METADATA": Query.from_(metadata)
+        .where(metadata.sid == P(1))
+        .delete()
+        .get_sql(),
+        "DELETE_SESSION_BLOBS": Query.from_(blobs).where(blobs.sid == P(1)).delete().get_sql(),
+        "DELETE_SESSION": Query.from_(sessions).where(sessions.sid == P(1)).delete().get_sql(),
+        # Hand-written: pypika has no WITH RECURSIVE. The chain from the head
+        # back, stopped after ?2 events (-1: all) by the LIMIT on the recursion.
+        "HISTORY_TAIL": (
+            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, "
+            "e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s "
+            "JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+            "UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, "
+            "e.event_data, e.created_at FROM chain c JOIN session_events e "
+            "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq LIMIT ?2) "
+            "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+            "FROM chain ORDER BY seq"
+        ),
+        "SESSION_HEAD_EVENT": Query.from_(events)
+        .join(sessions)
+        .on((sessions.sid == events.sid) & (sessions.head_id == events.id))
+        .select(
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(sessions.id == P(1))
+        .where(sessions.archived_at.isnull())
+        .get_sql(),
+        "SESSION_CLEAR_HEAD": Query.update(sessions)
+        .set(sessions.head_id, None)
+        .where(sessions.id == P(1))
+        .where(sessions.archived_at.isnull())
+        .get_sql(),
+    }
+
+
+def render() -> str:
+    """The text of :mod:`convstore._blobsql`, exactly as it must be on disk."""
+    return render_module(
+        build(),
+        "The SQL of the framework-integration extensions, as plain strings.",
+        "_blobsql",
+        "test_blobsql_drift.py",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.stdout.write(render())

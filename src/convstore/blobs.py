@@ -1,0 +1,410 @@
+"""What agent frameworks need beyond the conversation log: blobs, deletion, a bare head.
+
+These are the SQLite side of :class:`~convstore.service.ExtendedSessionService`
+(what :class:`~convstore.LocalSessionService` exposes), written as functions
+on an open :class:`~convstore.SessionStore` so the integrations add a module
+instead of editing ``store.py``:
+
+- **blobs** (migration 0008, table ``session_blobs``): raw bytes attached to
+  a session under a ``namespace`` and a ``key``, with small JSON ``meta`` the
+  caller can filter on. LangGraph's checkpoints and pending writes live here,
+  as bytes, not base64 text.
+- :func:`delete_session` removes a session with its events, metadata and
+  blobs, for good (ADK's ``delete_session``, LangGraph's ``delete_thread``);
+  the id can then be created again.
+- :func:`clear_head` moves a session's head back to "no event" (the events
+  stay): undoing the first item of a conversation.
+
+>>> from convstore import SessionStore
+>>> with SessionStore(":memory:") as store:
+...     _ = store.create_session("t1")
+...     put_blobs(store, "t1", "ckpt", [("0001", '{"step": 1}', b"\\x00\\x01")])
+...     get_blob(store, "t1", "ckpt", "0001").data
+b'\\x00\\x01'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+import apsw
+
+from . import _blobsql
+from .errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from .models import StoredEvent
+    from .store import SessionStore
+
+__all__ = [
+    "ANY_HEAD",
+    "Blob",
+    "HeadMoved",
+    "append_event_with_metadata",
+    "append_events_at_head",
+    "history_tail",
+    "pop_head",
+    "clear_head",
+    "delete_blobs",
+    "delete_session",
+    "get_blob",
+    "latest_blob",
+    "list_blobs",
+    "put_blobs",
+    "prefix_range",
+]
+
+_TOP = "\U0010ffff"
+
+
+class Blob(NamedTuple):
+    """One stored blob: where it is, its JSON ``meta`` text and its raw ``data``."""
+
+    session_id: str
+    namespace: str
+    key: str
+    meta: str
+    data: bytes
+    created_at: int
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """``(low, high)`` such that ``low <= s < high`` holds for every ``s`` starting with ``prefix``.
+
+    >>> prefix_range("ab") == ("ab", "ab\\U0010ffff")
+    True
+    """
+    return prefix, prefix + _TOP
+
+
+def _check_text(value: object, what: str) -> str:
+    if type(value) is not str:
+        raise InvalidArgument(f"{what} must be a str, got {type(value).__name__}")
+    return value
+
+
+def _sid(store: SessionStore, session_id: str, *, live: bool) -> int:
+    state = store._session_state(session_id)
+    if state is None:
+        raise SessionNotFound(f"session {session_id!r} does not exist")
+    if live and state[1] is not None:
+        raise SessionArchived(
+            f"session {session_id!r} is archived; start a new session to continue"
+        )
+    return state[0]
+
+
+def put_blobs(
+    store: SessionStore,
+    session_id: str,
+    namespace: str,
+    items: Iterable[tuple[str, str, bytes]],
+    *,
+    replace: bool = True,
+) -> None:
+    """Store ``(key, meta, data)`` blobs of one session in one transaction (all or nothing).
+
+    ``replace`` decides what happens to a key already stored: overwritten
+    (True) or left as it was (False). Raises :class:`SessionNotFound`, and
+    :class:`InvalidArgument` for a non-JSON ``meta`` or non-bytes ``data``.
+    Blobs can be written to an archived session (they are not events).
+    """
+    _check_text(namespace, "blob namespace")
+    rows = []
+    for key, meta, data in items:
+        _check_text(key, "blob key")
+        _check_text(meta, "blob meta")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"blob {key!r}: data must be bytes, got {type(data).__name__}")
+        rows.append((key, meta, bytes(data)))
+    doing = f"storing {len(rows)} blobs in session {session_id!r}"
+    with store.atomic(doing) as conn:
+        sid = _sid(store, session_id, live=False)
+        now = store._now()
+        sql = _blobsql.BLOB_PUT_REPLACE if replace else _blobsql.BLOB_PUT_KEEP
+        try:
+            conn.executemany(
+                sql, [(sid, namespace, key, meta, data, now) for key, meta, data in rows]
+            )
+        except apsw.ConstraintError as exc:
+            raise InvalidArgument(f"{doing}: meta is not valid JSON ({exc})") from None
+        except UnicodeError as exc:
+            raise InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})") from None
+
+
+def _blob(row: Sequence[object]) -> Blob:
+    return Blob(*row)  # type: ignore[arg-type]
+
+
+def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
+    try:
+        return [_blob(row) for row in store._conn.execute(sql, params)]
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, doing)
+        return []
+
+
+def get_blob(store: SessionStore, session_id: str, namespace: str, key: str) -> Blob | None:
+    """One blob, or ``None`` (also when the session does not exist)."""
+    rows = _read(
+        store,
+        _blobsql.BLOB_GET,
+        (session_id, namespace, key),
+        f"reading blob {key!r} of session {session_id!r}",
+    )
+    return rows[0] if rows else None
+
+
+def latest_blob(store: SessionStore, session_id: str, namespace: str) -> Blob | None:
+    """The blob with the greatest key in one namespace of a session, or ``None``."""
+    rows = _read(
+        store,
+        _blobsql.BLOB_LATEST,
+        (session_id, namespace),
+        f"reading the latest blob of session {session_id!r}",
+    )
+    return rows[0] if rows else None
+
+
+def list_blobs(
+    store: SessionStore,
+    session_id: str | None,
+    namespace_prefix: str = "",
+    key_prefix: str = "",
+) -> list[Blob]:
+    """Blobs whose namespace and key start with the prefixes, by session, namespace, key.
+
+    ``session_id=None`` lists every session's blobs.
+    """
+    low, high = prefix_range(namespace_prefix)
+    klow, khigh = prefix_range(key_prefix)
+    sql = _blobsql.BLOB_LIST_ALL if session_id is None else _blobsql.BLOB_LIST
+    return _read(
+        store, sql, (session_id, low, high, klow, khigh), f"listing blobs of {session_id!r}"
+    )
+
+
+def delete_blobs(store: SessionStore, session_id: str, namespace_prefix: str = "") -> None:
+    """Delete a session's blobs whose namespace starts with the prefix (nothing if no session)."""
+    low, high = prefix_range(namespace_prefix)
+    doing = f"deleting blobs of session {session_id!r}"
+    with store.atomic(doing) as conn:
+        state = store._session_state(session_id)
+        if state is not None:
+            conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
+
+
+def delete_session(store: SessionStore, session_id: str) -> bool:
+    """Delete a session, its events, metadata and blobs, for good; ``False`` if there was none.
+
+    Unlike :meth:`~convstore.SessionStore.archive_session` nothing is kept: a
+    framework asked for deletion (ADK ``delete_session``, LangGraph
+    ``delete_thread``). The id (and its events' ids) can be used again.
+    """
+    _check_text(session_id, "session id")
+    doing = f"deleting session {session_id!r}"
+    with store.atomic(doing) as conn:
+        state = store._session_state(session_id)
+        if state is not None:
+            # As purge does: index what is pending first, so the index's delete
+            # triggers see every row they must remove and no watermark is orphaned.
+            store._catch_up_search()
+            sid = state[0]
+            conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION_BLOBS, (sid,))
+            conn.execute(_blobsql.DELETE_SESSION, (sid,))
+    return state is not None
+
+
+def clear_head(store: SessionStore, session_id: str) -> None:
+    """Move the session's head back to "no event"; every event stays in the log.
+
+    :meth:`~convstore.SessionStore.history` is then empty and the next
+    append-at-head starts a new root. Raises :class:`SessionNotFound` and
+    :class:`SessionArchived`.
+    """
+    doing = f"clearing the head of session {session_id!r}"
+    with store.atomic(doing) as conn:
+        conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+        if conn.changes() == 0:
+            _sid(store, session_id, live=True)
+
+
+def append_events_at_head(
+    store: SessionStore, session_id: str, items: Sequence[tuple[str, str, str, str]]
+) -> list[StoredEvent]:
+    """Append ``(event_id, invocation_id, event_type, event_data)`` items as one chain at the head.
+
+    One write transaction: the first item's parent is the head *as read inside
+    the write*, each next item's parent is the one before, and the head ends
+    on the last. All or nothing; errors as
+    :meth:`~convstore.SessionStore.append_event_at_head`.
+    """
+    from . import _sql
+    from .errors import InvalidEvent
+    from .models import StoredEvent
+
+    for event_id, invocation_id, event_type, event_data in items:
+        _check_text(event_id, "event id")
+        _check_text(invocation_id, "invocation_id")
+        _check_text(event_type, "event_type")
+        if type(event_data) is not str:
+            raise InvalidEvent(f"event {event_id!r}: event_data must be JSON text")
+    if not items:
+        return []
+    doing = f"appending {len(items)} events to session {session_id!r}"
+    out: list[StoredEvent] = []
+    atomic = store.atomic(doing, items[0][0])
+    with atomic as conn:
+        now = store._now()
+        for event_id, invocation_id, event_type, event_data in items:
+            atomic.event_id = event_id
+            row = conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD,
+                (event_id, invocation_id, event_type, event_data, now, session_id),
+            ).fetchall()
+            if not row:
+                raise store._why_not_appended(session_id, event_id, None)
+            store._move_head(event_id, now, 1, session_id)
+            out.append(
+                StoredEvent(
+                    event_id,
+                    session_id,
+                    cast("str | None", row[0][0]),
+                    invocation_id,
+                    event_type,
+                    event_data,
+                    now,
+                )
+            )
+    return out
+
+
+def history_tail(store: SessionStore, session_id: str, limit: int | None) -> list[StoredEvent]:
+    """The last ``limit`` events of :meth:`~convstore.SessionStore.history`, oldest first.
+
+    Walks back from the head only ``limit`` steps (``None``: the whole chain),
+    so reading the latest 200 items of a long conversation costs 200 rows.
+    """
+    from .models import StoredEvent
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+    if limit is not None and limit <= 0:
+        return []
+    doing = f"reading the history of session {session_id!r}"
+    try:
+        params = (session_id, -1 if limit is None else limit)
+        rows = store._conn.execute(_blobsql.HISTORY_TAIL, params)
+        return [StoredEvent(*row) for row in rows]
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, doing)
+        return []
+
+
+def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
+    """Move the head back to its parent and return the event it left (``None``: no head).
+
+    The event stays in the log (:meth:`~convstore.SessionStore.load_events`
+    still returns it); only the conversation the head describes loses it.
+    One write transaction. Raises :class:`SessionArchived` for an archived
+    session; an unknown session has nothing to pop (``None``).
+    """
+    from . import _sql
+    from .models import StoredEvent
+
+    doing = f"popping the head of session {session_id!r}"
+    with store.atomic(doing) as conn:
+        row = conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
+        if row is None:
+            state = store._session_state(session_id)
+            if state is not None and state[1] is not None:
+                _sid(store, session_id, live=True)
+            popped = None
+        else:
+            popped = StoredEvent(*row)
+            if popped.parent_id is None:
+                conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+            else:
+                conn.execute(_sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id))
+    return popped
+
+
+class HeadMoved(StoreError):
+    """The session's head is not the one the caller last saw: its copy is stale.
+
+    Raised by :func:`append_event_with_metadata` when ``expected_head`` is
+    given and differs; nothing was written.
+    """
+
+
+ANY_HEAD = "\x00any-head"
+"""``expected_head`` value meaning "do not check the head"."""
+
+
+def append_event_with_metadata(
+    store: SessionStore,
+    session_id: str,
+    expected_head: str | None,
+    event: tuple[str, str, str, str] | None,
+    metadata: Sequence[tuple[str, str, str]] = (),
+) -> StoredEvent | None:
+    """Append one event at the head and upsert metadata, in one transaction.
+
+    ``expected_head`` is the head the caller last saw (``None``: no event
+    yet), or :data:`ANY_HEAD` to skip the check; a different head raises
+    :class:`HeadMoved`. ``event`` is ``(event_id, invocation_id, event_type,
+    event_data)`` or ``None`` (metadata only). ``metadata`` holds
+    ``(session_id, key, value)`` upserts; they may target other sessions
+    (shared state), which are created, empty, when missing. All or nothing.
+    """
+    from . import _sql
+    from .models import StoredEvent
+
+    for target, key, value in metadata:
+        _check_text(target, "session id")
+        _check_text(key, "metadata key")
+        _check_text(value, "metadata value")
+    doing = f"committing an event to session {session_id!r}"
+    appended: StoredEvent | None = None
+    with store.atomic(doing, None if event is None else event[0]) as conn:
+        now = store._now()
+        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if row[7] is not None:
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        if expected_head != ANY_HEAD and row[1] != expected_head:
+            raise HeadMoved(
+                f"session {session_id!r} moved on (head {row[1]!r}, expected "
+                f"{expected_head!r}): reload it"
+            )
+        created: set[str] = {session_id}
+        for target, key, value in metadata:
+            if target not in created:
+                if store._session_state(target) is None:
+                    conn.execute(_sql.SESSION_INSERT, (target, None, None, now))
+                created.add(target)
+            conn.execute(_sql.METADATA_SET, (target, key, value, now))
+        if event is not None:
+            event_id, invocation_id, event_type, event_data = event
+            parent = conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD,
+                (event_id, invocation_id, event_type, event_data, now, session_id),
+            ).fetchall()
+            store._move_head(event_id, now, 1, session_id)
+            appended = StoredEvent(
+                event_id,
+                session_id,
+                cast("str | None", parent[0][0]),
+                invocation_id,
+                event_type,
+                event_data,
+                now,
+            )
+    return appended

@@ -1,0 +1,175 @@
+"""OpenAI Agents SDK: ``ConvstoreSession``, an ``agents.memory.Session`` on convstore.
+
+>>> import asyncio
+>>> from convstore.integrations.openai_agents import ConvstoreSession
+>>> async def demo() -> list[object]:
+...     session = ConvstoreSession("chat-1")          # ":memory:"; pass a file path to keep it
+...     await session.add_items([{"role": "user", "content": "hi"}])
+...     await session.add_items([{"role": "assistant", "content": "hello"}])
+...     return await session.get_items(limit=1)
+>>> asyncio.run(demo())
+[{'role': 'assistant', 'content': 'hello'}]
+
+How the SDK's calls map onto convstore (inspect them with the ``convstore`` CLI):
+
+- the SDK's ``session_id`` is the convstore session id; each item is one
+  event of type ``openai_agents.item`` whose ``event_data`` is the item's
+  JSON, appended at the head, so ``get_items`` is the head's chain;
+- ``pop_item()`` moves the head back one event and returns that item — the
+  event stays in the log (``convstore`` shows it; the next ``add_items``
+  starts a branch there);
+- ``clear_session()`` archives the session (rows kept, never resumed) and
+  points the id at a fresh generation ``<session_id>~2``, ``~3`` … created
+  by the next ``add_items``; the pointer is metadata on the first session
+  (``openai_agents.current``).
+
+Results are those of the SDK's ``SQLiteSession`` for every call sequence
+(``tests/test_integration_openai_agents.py`` checks it on hundreds of random
+sequences). The backend calls run on the event loop's thread: a local call
+takes microseconds, and with an async service (the team server) they are
+awaited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from agents.memory.session_settings import SessionSettings, resolve_session_limit
+
+from ..errors import DuplicateId, SessionArchived
+from ..ids import new_id
+from ._common import acall, open_service
+
+if TYPE_CHECKING:
+    from agents.items import TResponseInputItem
+
+__all__ = ["ITEM_EVENT_TYPE", "ConvstoreSession"]
+
+ITEM_EVENT_TYPE = "openai_agents.item"
+"""The ``event_type`` of every item this adapter stores."""
+
+_CURRENT = "openai_agents.current"
+_GENERATION = "openai_agents.generation"
+
+
+class ConvstoreSession:
+    """An ``agents.memory.Session`` (the runtime-checkable protocol) stored by convstore.
+
+    ``db_path``: a file (created if missing) or ``":memory:"``; or pass
+    ``service=`` — any :class:`~convstore.service.ExtendedSessionService`,
+    sync or async (e.g. the team server) — and leave ``db_path`` alone.
+    ``session_settings`` (an ``agents.SessionSettings`` or a dict) supplies
+    the default ``limit`` of :meth:`get_items`, as in the SDK.
+    """
+
+    session_id: str
+    session_settings: SessionSettings | None
+
+    def __init__(
+        self,
+        session_id: str,
+        db_path: Any = ":memory:",
+        *,
+        service: Any = None,
+        session_settings: SessionSettings | dict[str, Any] | None = None,
+    ) -> None:
+        if service is not None and db_path == ":memory:":
+            db_path = None
+        self._service, self._owned = open_service(db_path, service, "ConvstoreSession")
+        self.session_id = session_id
+        if isinstance(session_settings, dict):
+            session_settings = SessionSettings(**session_settings)
+        self.session_settings = (
+            session_settings if session_settings is not None else SessionSettings()
+        )
+        self._invocation = new_id()
+
+    # -- which convstore session holds the items now ----------------------------
+
+    async def _current(self) -> str:
+        base = self.session_id
+        stored = await acall(self._service, "get_session", base)
+        if stored is None or stored.archived_at is None:
+            return base
+        pointer = await acall(self._service, "get_metadata", base, _CURRENT)
+        return base if pointer is None else str(pointer)
+
+    async def _next_generation(self) -> str:
+        """Point the id at a new (not yet created) generation and return its id."""
+        base = self.session_id
+        number = int(await acall(self._service, "get_metadata", base, _GENERATION) or 1) + 1
+        target = f"{base}~{number}"
+        await acall(self._service, "set_metadata", base, _GENERATION, str(number))
+        await acall(self._service, "set_metadata", base, _CURRENT, target)
+        return target
+
+    async def _writable(self) -> str:
+        current = await self._current()
+        stored = await acall(self._service, "get_session", current)
+        if stored is not None and stored.archived_at is not None:
+            current = await self._next_generation()
+            stored = None
+        if stored is None:
+            with contextlib.suppress(DuplicateId):  # another writer created it first
+                await acall(self._service, "create_session", current)
+        return current
+
+    # -- the Session protocol ----------------------------------------------------
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        """The conversation, oldest first; the latest ``limit`` items when given.
+
+        ``limit=None`` falls back to ``session_settings.limit`` (``None``: all);
+        ``0`` returns nothing and a negative limit everything, as in the SDK.
+        """
+        resolved = resolve_session_limit(limit, self.session_settings)
+        if resolved == 0:
+            return []
+        wanted = None if resolved is None or resolved < 0 else resolved
+        events = await acall(self._service, "history_tail", await self._current(), wanted)
+        return [json.loads(event.event_data) for event in events]
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        """Append the items in order, in one transaction (all or none)."""
+        if not items:
+            return
+        rows = [(new_id(), self._invocation, ITEM_EVENT_TYPE, json.dumps(item)) for item in items]
+        current = await self._writable()
+        try:
+            await acall(self._service, "append_events_at_head", current, rows)
+        except SessionArchived:
+            # Archived between our read and the write (clear_session elsewhere, the CLI).
+            current = await self._writable()
+            await acall(self._service, "append_events_at_head", current, rows)
+
+    async def pop_item(self) -> TResponseInputItem | None:
+        """Take the latest item off the conversation and return it (``None`` when empty).
+
+        The head moves back to the item's parent; the event itself stays in
+        the log, so nothing is destroyed.
+        """
+        try:
+            event = await acall(self._service, "pop_head", await self._current())
+        except SessionArchived:
+            return None
+        return None if event is None else json.loads(event.event_data)
+
+    async def clear_session(self) -> None:
+        """Start the conversation afresh: archive the session's current generation.
+
+        The archived session keeps every event (``convstore list --all``
+        shows it); the next :meth:`add_items` creates ``<session_id>~N``.
+        """
+        current = await self._current()
+        stored = await acall(self._service, "get_session", current)
+        if stored is None or stored.archived_at is not None:
+            return
+        await acall(self._service, "archive_session", current)
+        await self._next_generation()
+
+    def close(self) -> None:
+        """Close the backend if this session opened it (a path was given)."""
+        if self._owned:
+            self._service.close()

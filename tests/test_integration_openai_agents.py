@@ -1,0 +1,257 @@
+"""convstore's ``ConvstoreSession`` against the OpenAI Agents SDK's own ``SQLiteSession``.
+
+The contract tests are ported from the SDK's ``tests/memory/test_session.py``
+and ``tests/memory/test_session_limit.py`` (openai/openai-agents-python);
+the differential test drives both sessions with the same random call
+sequences and requires identical results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+agents = pytest.importorskip("agents", reason="the openai-agents extra is not installed")
+
+from agents import Agent, RunConfig, Runner, SessionSettings, SQLiteSession  # noqa: E402
+from agents.memory import Session  # noqa: E402
+from agents.testing import ScriptedModel  # noqa: E402
+from agents.tracing import set_tracing_disabled  # noqa: E402
+from openai.types.responses import ResponseOutputMessage, ResponseOutputText  # noqa: E402
+
+from convstore import LocalSessionService, SessionStore  # noqa: E402
+from convstore.integrations.openai_agents import ITEM_EVENT_TYPE, ConvstoreSession  # noqa: E402
+
+set_tracing_disabled(True)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def text_message(content: str) -> ResponseOutputMessage:
+    """The SDK tests' ``get_text_message`` (tests/test_responses.py)."""
+    return ResponseOutputMessage(
+        id="1",
+        type="message",
+        role="assistant",
+        content=[ResponseOutputText(text=content, type="output_text", annotations=[], logprobs=[])],
+        status="completed",
+    )
+
+
+# -- realistic items -------------------------------------------------------------------------
+
+
+WORDS = ["weather", "Paris", "naïve", "日本語", "emoji 🎉", 'quote "x"', "new\nline", "'; DROP"]
+
+
+def random_item(rng: random.Random, n: int) -> dict[str, Any]:
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6)))
+    kind = rng.randrange(6)
+    if kind == 0:
+        return {"role": "user", "content": text}
+    if kind == 1:
+        return {
+            "id": f"msg_{n}",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+    if kind == 2:
+        return {
+            "type": "function_call",
+            "id": f"fc_{n}",
+            "call_id": f"call_{n}",
+            "name": "get_weather",
+            "arguments": json.dumps({"city": text, "days": rng.randint(1, 7)}),
+            "status": "completed",
+        }
+    if kind == 3:
+        return {"type": "function_call_output", "call_id": f"call_{n}", "output": text}
+    if kind == 4:
+        return {
+            "type": "reasoning",
+            "id": f"rs_{n}",
+            "summary": [{"type": "summary_text", "text": text}],
+        }
+    return {"role": "system", "content": text, "extra": {"n": n, "f": 1.5, "none": None}}
+
+
+async def _differential(service: LocalSessionService, seed: int, ops: int = 25) -> None:
+    rng = random.Random(seed)
+    ours = ConvstoreSession(f"s{seed}", service=service)
+    theirs = SQLiteSession(f"s{seed}")
+    n = 0
+    try:
+        for _ in range(ops):
+            op = rng.choices(["add", "get", "pop", "clear"], weights=[5, 4, 2, 1])[0]
+            if op == "add":
+                items = [random_item(rng, n + i) for i in range(rng.randint(0, 4))]
+                n += len(items)
+                await ours.add_items(items)
+                await theirs.add_items(items)
+            elif op == "get":
+                limit = rng.choice([None, None, 0, 1, 2, 3, 5, 50, -1])
+                assert await ours.get_items(limit) == await theirs.get_items(limit), (seed, limit)
+            elif op == "pop":
+                assert await ours.pop_item() == await theirs.pop_item(), seed
+            else:
+                await ours.clear_session()
+                await theirs.clear_session()
+        assert await ours.get_items() == await theirs.get_items()
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_same_results_as_sqlite_session_on_200_random_sequences() -> None:
+    async def main() -> None:
+        with LocalSessionService(":memory:") as service:
+            for seed in range(200):
+                await _differential(service, seed)
+
+    run(main())
+
+
+def test_session_settings_limit_is_the_default_like_the_sdk() -> None:
+    """Ported from test_session.py::test_get_items_uses_session_settings_limit."""
+
+    async def main() -> None:
+        for settings in (SessionSettings(limit=3), {"limit": 3}):
+            ours = ConvstoreSession("s", session_settings=settings)
+            theirs = SQLiteSession("s", session_settings=settings)
+            items = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+            for s in (ours, theirs):
+                await s.add_items(items)  # type: ignore[arg-type]
+            assert await ours.get_items() == await theirs.get_items() == items[-3:]
+            assert await ours.get_items(limit=5) == items  # explicit limit wins
+            ours.close()
+            theirs.close()
+
+    run(main())
+
+
+# -- the protocol --------------------------------------------------------------------------------
+
+
+def test_is_a_runtime_checkable_session_with_its_attributes() -> None:
+    session = ConvstoreSession("abc")
+    assert isinstance(session, Session)
+    assert session.session_id == "abc"
+    assert session.session_settings == SessionSettings()
+    session.close()
+
+
+def test_pop_and_clear_hide_rows_and_keep_them(tmp_path: Path) -> None:
+    db = tmp_path / "agents.db"
+
+    async def main() -> None:
+        session = ConvstoreSession("chat", db)
+        await session.add_items([{"role": "user", "content": c} for c in "ab"])
+        assert await session.pop_item() == {"role": "user", "content": "b"}
+        await session.add_items([{"role": "user", "content": "c"}])
+        assert [i["content"] for i in await session.get_items()] == ["a", "c"]
+        await session.clear_session()
+        assert await session.get_items() == []
+        await session.add_items([{"role": "user", "content": "d"}])
+        assert await session.get_items() == [{"role": "user", "content": "d"}]
+        session.close()
+
+    run(main())
+    with SessionStore(db) as store:
+        first = store.get_session("chat")
+        assert first is not None and first.archived_at is not None  # cleared: archived, kept
+        events = store.load_events("chat")
+        assert [json.loads(e.event_data)["content"] for e in events] == ["a", "b", "c"]
+        assert {e.event_type for e in events} == {ITEM_EVENT_TYPE}
+        second = store.get_session("chat~2")
+        assert second is not None and second.archived_at is None
+        assert [json.loads(e.event_data)["content"] for e in store.history("chat~2")] == ["d"]
+
+
+def test_two_sessions_one_file_stay_apart(tmp_path: Path) -> None:
+    """Ported from test_session.py::test_session_memory_pop_different_sessions."""
+
+    async def main() -> None:
+        one = ConvstoreSession("one", tmp_path / "x.db")
+        two = ConvstoreSession("two", tmp_path / "x.db")
+        await one.add_items([{"role": "user", "content": "1"}])
+        await two.add_items([{"role": "user", "content": "2"}])
+        assert await one.pop_item() == {"role": "user", "content": "1"}
+        assert await two.get_items() == [{"role": "user", "content": "2"}]
+        assert await one.pop_item() is None
+        one.close()
+        two.close()
+
+    run(main())
+
+
+class AsyncService:
+    """An async facade over the local service: every method a coroutine (like the team server's)."""
+
+    def __init__(self, inner: LocalSessionService) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_an_async_service_is_awaited() -> None:
+    async def main() -> None:
+        with LocalSessionService(":memory:") as inner:
+            session = ConvstoreSession("a", service=AsyncService(inner))
+            await session.add_items([{"role": "user", "content": "x"}])
+            assert await session.get_items() == [{"role": "user", "content": "x"}]
+            assert await session.pop_item() == {"role": "user", "content": "x"}
+            await session.clear_session()
+            assert inner.get_session("a") is not None
+
+    run(main())
+
+
+# -- a real Runner over two turns ----------------------------------------------------------------
+
+
+def test_runner_second_turn_sees_the_first(tmp_path: Path) -> None:
+    """Ported from test_session.py::test_session_memory_basic_functionality_parametrized."""
+
+    async def main() -> None:
+        session = ConvstoreSession("runner", tmp_path / "runner.db")
+        model = ScriptedModel()
+        agent = Agent(name="test", model=model)
+        model.enqueue([text_message("San Francisco")])
+        first = await Runner.run(agent, "What city is the Golden Gate Bridge in?", session=session)
+        assert first.final_output == "San Francisco"
+        model.enqueue([text_message("California")])
+        second = await Runner.run(agent, "What state is it in?", session=session)
+        assert second.final_output == "California"
+        seen = model.calls[-1].input
+        assert isinstance(seen, list)
+        assert seen[0].get("content") == "What city is the Golden Gate Bridge in?"
+        assert seen[1]["content"][0]["text"] == "San Francisco"  # type: ignore[index]
+        assert seen[-1].get("content") == "What state is it in?"
+        assert len(await session.get_items()) == 4
+        # session_settings through RunConfig (test_session_limit.py::test_session_limit_parameter)
+        model.enqueue([text_message("Reply 3")])
+        await Runner.run(
+            agent,
+            "Message 3",
+            session=session,
+            run_config=RunConfig(session_settings=SessionSettings(limit=2)),
+        )
+        assert len(model.calls[-1].input) == 3
+        session.close()
+
+    run(main())

@@ -1,0 +1,56 @@
+"""Every statement with named parameters is bound from a dict, never by position.
+
+SQLite also accepts a sequence for ``:name`` parameters, matching them by the
+order in which the names first appear — a silent trap once a statement is
+edited. An exec tracer watches a store through every kind of call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from conftest import FakeClock
+
+from convstore import SessionStore
+
+NAMED = re.compile(r"[:@$][A-Za-z_]")
+
+
+def test_named_statements_are_bound_from_dicts(clock: FakeClock) -> None:
+    seen: list[str] = []
+    positional: list[str] = []
+
+    def tracer(cursor: Any, sql: str, bindings: Any) -> bool:
+        seen.append(sql)
+        if bindings and NAMED.search(sql) and not isinstance(bindings, dict):
+            positional.append(sql)
+        return True
+
+    with SessionStore(":memory:", clock=clock) as store, SessionStore(":memory:") as other:
+        store.connection.exec_trace = tracer
+        store.create_session("s1", "/p", "/g")
+        store.append_event("s1", "e1", None, "i", "user", '{"content": "hello"}')
+        store.append_event_at_head("s1", "e2", "i", "text", '{"content": "world"}')
+        store.append_events("s1", [("e3", "e2", "i", "t", "{}"), ("e4", "e3", "i", "t", "{}")])
+        store.set_head("s1", "e2")
+        store.set_metadata("s1", "title", "T")
+        store.get_metadata("s1", "title")
+        store.update_server_session_id("s1", "srv")
+        store.find_resumable_session("/p", "/g", 3600)
+        store.list_sessions(directory="/p", git_root="/g", before="s1")
+        store.load_events("s1")
+        store.history("s1")
+        store.get_event("s1", "e1")
+        store.search("hello", directory="/p", event_types=["user"])
+        store.search("hello", order="recent")
+        lines = list(store.export_jsonl())
+        other.import_jsonl(lines)
+        other.connection.exec_trace = tracer
+        other.import_session(store.get_session("s1"), store.load_events("s1"), merge=True)
+        store.configure_search(["$.content"])
+        store.archive_session("s1")
+        store.purge(archived_before=clock.now + 1, dry_run=True)
+        store.purge(archived_before=clock.now + 1)
+    assert len(seen) > 30
+    assert positional == []
