@@ -159,3 +159,42 @@ def test_deleted_session_leaves_search_consistent(store: SessionStore) -> None:
     store.append_event_at_head("b", "e2", "i", "msg", '{"content": "zebra stripes"}')
     delete_session(store, "a")
     assert [hit.session_id for hit in store.search("zebra")] == ["b"]
+
+
+def test_history_tail_after_forks_equals_history(store: SessionStore) -> None:
+    """The linear fast path must give way to the chain walk whenever the tail forked."""
+    import random
+
+    rng = random.Random(7)
+    n = 0
+    for _ in range(200):
+        op = rng.random()
+        if op < 0.6:
+            append_events_at_head(store, "a", [(f"x{n}", "i", "t", "{}")])
+            n += 1
+        elif op < 0.8:
+            pop_head(store, "a")
+        elif op < 0.9 and n:
+            events = store.load_events("a")
+            store.set_head("a", rng.choice(events).id)
+        else:
+            clear_head(store, "a")
+        full = store.history("a")
+        assert history_tail(store, "a", None) == full
+        for limit in (1, 2, 5, 50):
+            assert history_tail(store, "a", limit) == full[-limit:]
+
+
+def test_blob_with_children_reads_a_checkpoint_and_its_writes_at_once(store: SessionStore) -> None:
+    from convstore.blobs import get_blob_with_children
+
+    put_blobs(store, "a", "c", [("1", "{}", b"one"), ("2", "{}", b"two")])
+    put_blobs(store, "a", "w", [("1\tt\t0", "{}", b"w1"), ("2\tt\t0", "{}", b"w2")])
+    put_blobs(store, "a", "w", [("2\tt\t1", "{}", b"w3"), ("20\tt\t0", "{}", b"other")])
+    blob, children = get_blob_with_children(store, "a", "c", None, "w")
+    assert blob is not None and blob.key == "2"
+    assert [c.data for c in children] == [b"w2", b"w3"]
+    blob, children = get_blob_with_children(store, "a", "c", "1", "w")
+    assert blob is not None and blob.data == b"one" and [c.data for c in children] == [b"w1"]
+    assert get_blob_with_children(store, "a", "c", "9", "w") == (None, [])
+    assert get_blob_with_children(store, "ghost", "c", None, "w") == (None, [])

@@ -63,6 +63,9 @@ READ_ONLY = [
     ["index", "status"],
     ["index", "rebuild"],
     ["index", "off"],
+    ["stats"],
+    ["usage"],
+    ["retention"],
 ]
 
 
@@ -184,6 +187,11 @@ HOSTILE: list[tuple[list[str], int]] = [
     (["server", "migrate", "--conninfo", "host=/no/such/dir port=1 dbname=x"], 1),
     (["server", "migrate", "--conninfo", "\x1b]0;owned\x07"], 1),
     (["server", "bogus"], 2),
+    (["stats", "--top", "99999999999999999999999"], 2),
+    (["stats", "--days", "-5"], 2),
+    (["usage", "--since", "1m"], 2),
+    (["retention", "--archive-idle-days", "99999999999999999999"], 2),
+    (["retention", "--max-bytes", "1e999"], 2),
     (["frobnicate"], 2),
 ]
 

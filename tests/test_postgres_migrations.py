@@ -46,7 +46,7 @@ def test_status_is_read_only_then_migrate_applies_then_nothing_pending(pg_cluste
         applied = migrate(conn, "test")
         assert [m.version for m in applied] == [m.version for m in known_migrations()]
         st = status(conn, "test")
-        assert st.pending == () and st.current_version == len(known_migrations())
+        assert st.pending == () and st.current_version == known_migrations()[-1].version
         assert [a.checksum for a in st.applied] == [m.checksum for m in known_migrations()]
         assert migrate(conn, "test") == ()
 
@@ -73,7 +73,7 @@ def test_changed_file_and_newer_database_are_refused_without_change(
         # A database migrated by a newer convstore (one more migration than we know).
         conn.execute(
             "INSERT INTO convstore_migrations VALUES (%s, 'future.sql', 'x', 0, 0)",
-            (len(known_migrations()) + 1,),
+            (known_migrations()[-1].version + 1,),
         )
         with pytest.raises(MigrationError, match="newer convstore"):
             status(conn, "db")
@@ -156,7 +156,7 @@ def test_opening_never_migrates_and_names_the_deploy_command(pg_cluster: Any) ->
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
     applied, hint = migrate_server(dsn)
-    assert hint is None and [m.version for m in applied][-2:] == [4, 5]
+    assert hint is None and [m.version for m in applied][-3:] == [4, 5, 6]
     with PostgresSessionService(dsn, owner="o1") as svc:
         svc.create_session("s")
 
@@ -223,7 +223,11 @@ def test_older_clients_keep_working_across_additive_migrations(
     dsn = _fresh_db(pg_cluster)
     # A server still at an older schema: the client refuses, naming the deploy step.
     older = _versions_folder(tmp_path, {})
-    for name in ("0004_row_level_security.sql", "0005_oldest_client.sql"):
+    for name in (
+        "0004_row_level_security.sql",
+        "0005_oldest_client.sql",
+        "0006_create_usage_ledger.sql",
+    ):
         (older / name).unlink()
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrate(conn, "db", load_postgres_migrations(older))
@@ -239,8 +243,8 @@ def test_older_clients_keep_working_across_additive_migrations(
     newer = load_postgres_migrations(_versions_folder(tmp_path, additive))
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert [m.version for m in migrate(conn, "db", newer)] == [9]
-    with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to 5
-        assert client_version() == 5
+    with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to 6
+        assert client_version() == 6
         assert svc.get_session("before") is not None
         svc.create_session("after-additive")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pypika import Order, Query, Table
 from pypika.dialects import PostgreSQLQuery
 
-from ._sqlbuild import P, render_module
+from ._sqlbuild import P, V, render_module
 
 __all__ = ["build", "render"]
 
@@ -41,6 +41,8 @@ def build() -> dict[str, str]:
         .on_conflict("sid", "namespace", "key")
     )
     in_namespace_range = (blobs.namespace >= P(2)) & (blobs.namespace < P(3))
+    # Reads compare with +?n (see _sqlbuild.V): no re-prepare on every bind.
+    v_namespace_range = (blobs.namespace >= V(2)) & (blobs.namespace < V(3))
     return {
         "BLOB_PUT_REPLACE": insert.do_update("meta").do_update("data").get_sql(),
         "BLOB_PUT_KEEP": (
@@ -55,16 +57,16 @@ def build() -> dict[str, str]:
         .join(sessions)
         .on(sessions.sid == blobs.sid)
         .select(*_blob_fields())
-        .where(sessions.id == P(1))
-        .where(blobs.namespace == P(2))
-        .where(blobs.key == P(3))
+        .where(sessions.id == V(1))
+        .where(blobs.namespace == V(2))
+        .where(blobs.key == V(3))
         .get_sql(),
         "BLOB_LATEST": Query.from_(blobs)
         .join(sessions)
         .on(sessions.sid == blobs.sid)
         .select(*_blob_fields())
-        .where(sessions.id == P(1))
-        .where(blobs.namespace == P(2))
+        .where(sessions.id == V(1))
+        .where(blobs.namespace == V(2))
         .orderby(blobs.key, order=Order.desc)
         .limit(1)
         .get_sql(),
@@ -72,9 +74,9 @@ def build() -> dict[str, str]:
         .join(sessions)
         .on(sessions.sid == blobs.sid)
         .select(*_blob_fields())
-        .where(sessions.id == P(1))
-        .where(in_namespace_range)
-        .where((blobs.key >= P(4)) & (blobs.key < P(5)))
+        .where(sessions.id == V(1))
+        .where(v_namespace_range)
+        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
         .orderby(blobs.namespace)
         .orderby(blobs.key)
         .get_sql(),
@@ -83,8 +85,8 @@ def build() -> dict[str, str]:
         .on(sessions.sid == blobs.sid)
         .select(*_blob_fields())
         .where(P(1).isnull())
-        .where(in_namespace_range)
-        .where((blobs.key >= P(4)) & (blobs.key < P(5)))
+        .where(v_namespace_range)
+        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
         .orderby(sessions.sid)
         .orderby(blobs.namespace)
         .orderby(blobs.key)
@@ -114,6 +116,58 @@ def build() -> dict[str, str]:
             "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
             "FROM chain ORDER BY seq"
         ),
+        # The newest events by append order, with the head: when they chain
+        # (the usual, unforked case) they are the history's tail, read as one
+        # range scan instead of one index probe per step.
+        "HISTORY_TAIL_LINEAR": Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(
+            sessions.head_id,
+            events.id,
+            sessions.id,
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(sessions.id == V(1))
+        .orderby(events.seq, order=Order.desc)
+        .limit(P(2))
+        .get_sql(),
+        "BLOB_LIST_EXACT": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == V(1))
+        .where(blobs.namespace == V(2))
+        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
+        .orderby(blobs.key)
+        .get_sql(),
+        # Hand-written (a CTE): one blob (?3, or the latest in namespace ?2 when
+        # ?3 is NULL) followed by the blobs of namespace ?4 keyed "<its key>\t…".
+        "BLOB_WITH_CHILDREN": (
+            "WITH s(sid) AS (SELECT sid FROM sessions WHERE id = +?1), "
+            "b AS (SELECT session_blobs.* FROM session_blobs, s "
+            "WHERE session_blobs.sid = s.sid AND namespace = +?2 "
+            "AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1) "
+            "SELECT 0, ?1, namespace, key, meta, data, created_at FROM b "
+            "UNION ALL SELECT 1, ?1, w.namespace, w.key, w.meta, w.data, w.created_at "
+            "FROM s CROSS JOIN b CROSS JOIN session_blobs w "
+            "WHERE w.sid = s.sid AND w.namespace = +?4 "
+            "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
+        ),
+        "BLOB_LIST_EXACT_DESC": Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(*_blob_fields())
+        .where(sessions.id == V(1))
+        .where(blobs.namespace == V(2))
+        .where(blobs.key < V(3))
+        .orderby(blobs.key, order=Order.desc)
+        .limit(P(4))
+        .get_sql(),
         "SESSION_HEAD_EVENT": Query.from_(events)
         .join(sessions)
         .on((sessions.sid == events.sid) & (sessions.head_id == events.id))

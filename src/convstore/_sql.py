@@ -44,6 +44,11 @@ MIGRATIONS_INSERT: Final = (
     'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
     'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
 )
+MIGRATIONS_CHECKSUMS: Final = (
+    "SELECT group_concat(checksum, ',')\n"
+    'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+)
+MIGRATIONS_FINGERPRINT: Final = '8:3f13f5e233d2ff18c8019ce521f33ef6c9f3aa193436ceb6e02747b9e350dea6'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -359,7 +364,7 @@ SEARCH_EVENTS_FILTERED: Final = (
     'LIMIT :limit'
 )
 SEARCH_EVENTS_RECENT: Final = (
-    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), bm25(event_search), e.created_at\n'
+    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), 0.0, e.created_at\n'
     'FROM event_search\n'
     'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
     'JOIN sessions s ON s.sid = e.sid\n'

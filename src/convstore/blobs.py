@@ -25,7 +25,7 @@ b'\\x00\\x01'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
@@ -43,6 +43,7 @@ __all__ = [
     "Blob",
     "HeadMoved",
     "append_event_with_metadata",
+    "get_blob_with_children",
     "append_events_at_head",
     "history_tail",
     "pop_head",
@@ -134,13 +135,9 @@ def put_blobs(
             raise InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})") from None
 
 
-def _blob(row: Sequence[object]) -> Blob:
-    return Blob(*row)  # type: ignore[arg-type]
-
-
 def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
     try:
-        return [_blob(row) for row in store._conn.execute(sql, params)]
+        return list(map(Blob._make, store._conn.execute(sql, params)))
     except (apsw.Error, UnicodeError) as exc:
         store._read_failed(exc, doing)
         return []
@@ -168,18 +165,69 @@ def latest_blob(store: SessionStore, session_id: str, namespace: str) -> Blob | 
     return rows[0] if rows else None
 
 
+def get_blob_with_children(
+    store: SessionStore, session_id: str, namespace: str, key: str | None, child_namespace: str
+) -> tuple[Blob | None, list[Blob]]:
+    """One blob (``key``, or the latest in ``namespace`` when ``None``) and its children.
+
+    The children are the blobs of ``child_namespace`` whose key is the
+    blob's key, a tab, and anything (a checkpoint's pending writes), in key
+    order. One statement, so one read snapshot.
+    """
+    try:
+        found = store._conn.execute(
+            _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
+        ).fetchall()
+    except (apsw.Error, UnicodeError) as exc:
+        store._read_failed(exc, f"reading blob {key!r} of session {session_id!r}")
+        return None, []
+    if not found:
+        return None, []
+    return Blob._make(found[0][1:]), [Blob._make(row[1:]) for row in found[1:]]
+
+
 def list_blobs(
     store: SessionStore,
     session_id: str | None,
     namespace_prefix: str = "",
     key_prefix: str = "",
+    *,
+    exact: bool = False,
+    newest_first: bool = False,
+    before_key: str | None = None,
+    limit: int | None = None,
 ) -> list[Blob]:
     """Blobs whose namespace and key start with the prefixes, by session, namespace, key.
 
-    ``session_id=None`` lists every session's blobs.
+    ``session_id=None`` lists every session's blobs. ``exact``: the namespace
+    must equal ``namespace_prefix`` (one index range instead of a prefix scan).
+    ``newest_first`` (with ``exact`` and a session; no key prefix): greatest
+    key first, only keys below ``before_key``, at most ``limit`` — one index
+    range read backwards, so "the 10 newest" costs 10 rows.
     """
     low, high = prefix_range(namespace_prefix)
     klow, khigh = prefix_range(key_prefix)
+    if newest_first:
+        if not exact or session_id is None or key_prefix:
+            raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
+        return _read(
+            store,
+            _blobsql.BLOB_LIST_EXACT_DESC,
+            (
+                session_id,
+                namespace_prefix,
+                _TOP if before_key is None else before_key,
+                -1 if limit is None else limit,
+            ),
+            f"listing blobs of {session_id!r}",
+        )
+    if exact and session_id is not None:
+        return _read(
+            store,
+            _blobsql.BLOB_LIST_EXACT,
+            (session_id, namespace_prefix, None, klow, khigh),
+            f"listing blobs of {session_id!r}",
+        )
     sql = _blobsql.BLOB_LIST_ALL if session_id is None else _blobsql.BLOB_LIST
     return _read(
         store, sql, (session_id, low, high, klow, khigh), f"listing blobs of {session_id!r}"
@@ -264,7 +312,14 @@ def append_events_at_head(
             atomic.event_id = event_id
             row = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                    "session_id": session_id,
+                },
             ).fetchall()
             if not row:
                 raise store._why_not_appended(session_id, event_id, None)
@@ -296,13 +351,32 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
+    wanted = -1 if limit is None else limit
     try:
-        params = (session_id, -1 if limit is None else limit)
-        rows = store._conn.execute(_blobsql.HISTORY_TAIL, params)
-        return [StoredEvent(*row) for row in rows]
+        rows: list[Any] = store._conn.execute(
+            _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
+        ).fetchall()
+        if _chains(rows, limit):
+            rows.reverse()
+            return [StoredEvent(*row[1:]) for row in rows]
+        chain = store._conn.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
+        return [StoredEvent(*row) for row in chain]
     except (apsw.Error, UnicodeError) as exc:
         store._read_failed(exc, doing)
         return []
+
+
+def _chains(rows: list[Any], limit: int | None) -> bool:
+    """Whether the newest events (head first) are the head's chain, as far as asked."""
+    if not rows:
+        return True  # no events at all: the history is empty
+    expected = rows[0][0]  # the head
+    for row in rows:
+        if row[1] != expected:
+            return False
+        expected = row[3]  # its parent must be the next row
+    # All rows chain. A full page is the tail; a short one must end at the root.
+    return (limit is not None and len(rows) == limit) or expected is None
 
 
 def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
@@ -329,7 +403,12 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
             if popped.parent_id is None:
                 conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
             else:
-                conn.execute(_sql.SESSION_SET_HEAD, (popped.parent_id, store._now(), session_id))
+                params = {
+                    "head_id": popped.parent_id,
+                    "now": store._now(),
+                    "session_id": session_id,
+                }
+                conn.execute(_sql.SESSION_SET_HEAD, params)
     return popped
 
 
@@ -372,7 +451,7 @@ def append_event_with_metadata(
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store._now()
-        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
+        row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if row[7] is not None:
@@ -388,14 +467,24 @@ def append_event_with_metadata(
         for target, key, value in metadata:
             if target not in created:
                 if store._session_state(target) is None:
-                    conn.execute(_sql.SESSION_INSERT, (target, None, None, now))
+                    new = {"session_id": target, "directory": None, "git_root": None, "now": now}
+                    conn.execute(_sql.SESSION_INSERT, new)
                 created.add(target)
-            conn.execute(_sql.METADATA_SET, (target, key, value, now))
+            conn.execute(
+                _sql.METADATA_SET, {"session_id": target, "key": key, "value": value, "now": now}
+            )
         if event is not None:
             event_id, invocation_id, event_type, event_data = event
             parent = conn.execute(
                 _sql.EVENT_APPEND_AT_HEAD,
-                (event_id, invocation_id, event_type, event_data, now, session_id),
+                {
+                    "event_id": event_id,
+                    "invocation_id": invocation_id,
+                    "event_type": event_type,
+                    "event_data": event_data,
+                    "now": now,
+                    "session_id": session_id,
+                },
             ).fetchall()
             store._move_head(event_id, now, 1, session_id)
             appended = StoredEvent(

@@ -106,6 +106,11 @@ def _argtype(convert: Callable[[str], int], name: str) -> Callable[[str], int]:
     return checked
 
 
+def count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number from ``low`` to ``high``; else exit 2."""
+    return _argtype(bounded_int(low, high), "whole number")
+
+
 _when = _argtype(parse_when, "time")
 _limit = _argtype(bounded_int(1, MAX_LIMIT), "limit")
 _batch_size = _argtype(bounded_int(1, MAX_BATCH_SIZE), "batch size")
@@ -900,6 +905,13 @@ def add_server(commands: _Commands, shared: _Shared) -> None:
     add_server_commands(commands)
 
 
+
+def add_lifecycle(commands: _Commands, shared: _Shared) -> None:
+    """``stats``, ``usage``, ``retention`` (:mod:`convstore.cli_lifecycle`)."""
+    from .cli_lifecycle import add_commands
+
+    add_commands(commands, shared.db, shared.json)
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, with help for every command."""
     parser = _Parser(
@@ -925,6 +937,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_index(commands, shared)
     add_bench(commands, shared)
     add_server(commands, shared)
+    add_lifecycle(commands, shared)
     parser.set_defaults(search_options=frozenset(search_parser._option_string_actions))
     return parser
 

@@ -88,8 +88,8 @@ def check_file_header(path: str) -> bool:
     """
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # the caller creates the folders (and reports a file in the way)
     except OSError as exc:
         raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
@@ -97,8 +97,11 @@ def check_file_header(path: str) -> bool:
     if st.st_size == 0:
         return True
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        fd = os.open(path, os.O_RDONLY)  # unbuffered: cheaper than open() for 100 bytes
+        try:
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
     if not header.startswith(SQLITE_HEADER):
@@ -249,14 +252,24 @@ class BackgroundCheckpointer:
         self._pid = 0
         self._wake: threading.Event | None = None
         self._stopping = False
+        self._armed = True
 
     def hook(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
-        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap."""
-        if pages >= CHECKPOINT_PAGES:
-            if pages >= CHECKPOINT_INLINE_PAGES:
-                _checkpoint_quietly(conn, dbname)
-            else:
-                self._request()
+        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap.
+
+        One wake-up per filling of the WAL: the commits that follow while the
+        thread copies pages back must not wake it again (each extra checkpoint
+        would fsync the database file once more -- a storm of fsyncs under a
+        stream of commits). The next wake-up is armed once the WAL has been
+        restarted (a commit sees fewer pages than the threshold).
+        """
+        if pages < CHECKPOINT_PAGES:
+            self._armed = True
+        elif pages >= CHECKPOINT_INLINE_PAGES:
+            _checkpoint_quietly(conn, dbname)
+        elif self._armed:
+            self._armed = False
+            self._request()
         return apsw.SQLITE_OK
 
     def _request(self) -> None:
@@ -353,9 +366,8 @@ def open_connection(
     SQLite database; raw ``apsw`` errors are translated by the caller.
     """
     is_memory = path == MEMORY
-    if not is_memory:
+    if not is_memory and not check_file_header(path):  # an existing file's folders exist
         make_parent_directories(path)
-        check_file_header(path)
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
     # Owner-only umask while SQLite creates the file and its -wal/-shm: they are
     # 0600 from the first byte, with no window where others could read them.

@@ -8,7 +8,10 @@ Format (one JSON object per line, UTF-8):
   "metadata": {key: {"value": …, "updated_at": …}}}``;
 * then its **N events** in append order — ``{"kind": "event", "session_id":
   …, "id": …, "parent_id": …, "invocation_id": …, "event_type": …,
-  "event_data": "<the JSON text, as a string>", "created_at": …}``.
+  "event_data": "<the JSON text, as a string>", "created_at": …}``;
+* then (format 2) its **usage records** — ``{"kind": "usage", "session_id":
+  …, "event_id": …, "model": …, "input_tokens": …, "output_tokens": …,
+  "cached_tokens": …, "cost": …}`` (see :mod:`convstore.lifecycle`).
 
 ``event_data`` is carried as a string so the stored text comes back byte for
 byte (key order, spacing, number spelling). Any number of sessions follow one
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import apsw
 
 from . import _sql
+from . import lifecycle as _lifecycle
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound
 
 if TYPE_CHECKING:
@@ -47,8 +51,11 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT_VERSION", "ImportReport", "export_jsonl", "import_jsonl"]
 
-#: The ``format`` field of a session header this code writes and reads.
-FORMAT_VERSION = 1
+#: The ``format`` field of a session header this code writes. Version 2 added
+#: ``usage`` lines (the token ledger); files of every version in
+#: :data:`READABLE_FORMATS` still import.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 #: Progress callbacks are called every this many events (and at the end).
 PROGRESS_EVERY = 1000
 
@@ -179,6 +186,7 @@ def _generate(
                 done_events += 1
                 if progress is not None and done_events % PROGRESS_EVERY == 0:
                     progress(done_sessions, done_events)
+            yield from _lifecycle.export_usage_lines(store, sid, sid_text)
             done_sessions += 1
     except apsw.Error as exc:
         raise store.translate_error(exc, "exporting sessions") from None
@@ -255,9 +263,10 @@ class _Importer:
     def start_session(self, line: _Line) -> None:
         self.finish_session()
         fmt = line.data.get("format", FORMAT_VERSION)
-        if fmt != FORMAT_VERSION:
+        if fmt not in READABLE_FORMATS or type(fmt) is not int:
             raise line.fail(
-                f"unknown export format {fmt!r} (this convstore reads {FORMAT_VERSION})"
+                f"unknown export format {fmt!r} (this convstore reads "
+                f"{', '.join(map(str, READABLE_FORMATS))})"
             )
         session_id = line.text("id")
         fields = {
@@ -402,8 +411,14 @@ def import_jsonl(
                 importer.start_session(line)
             elif kind == "event":
                 importer.add_event(line)
+            elif kind == "usage":
+                if importer.header is None:
+                    raise line.fail("a usage line comes before any session header")
+                _lifecycle.import_usage_line(store, importer.sid, importer.session_id, line)
             else:
-                raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
+                raise line.fail(
+                    f"unknown kind {kind!r} (expected 'session', 'event' or 'usage')"
+                )
         importer.finish_session()
         write.catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:

@@ -71,6 +71,7 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
+from .postgres_lifecycle import PostgresLifecycleMixin
 from .postgres_migrations import SERVICE_ROLE, check_schema
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _describe(conninfo: str) -> str:
     return f"PostgreSQL server {host}:{port}/{db}"
 
 
-class PostgresSessionService:
+class PostgresSessionService(PostgresLifecycleMixin):
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
     ``conninfo`` is a libpq connection string or URI. ``owner`` scopes every
@@ -652,14 +653,23 @@ class PostgresSessionService:
         )
         return list(map(StoredEvent._make, rows))
 
-    def history(self, session_id: str) -> list[StoredEvent]:
-        """The chain from the head back to the root, oldest first (one recursive query)."""
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first (one recursive query).
+
+        A compacted chain starts at its newest summary; ``full=True`` returns
+        the originals too (SPEC §9, :mod:`convstore.lifecycle`).
+        """
         rows = self._all(
             _pgsql.EVENTS_HISTORY,
             {"owner": self._owner, "session_id": session_id},
             f"reading the history of session {session_id!r}",
         )
-        return list(map(StoredEvent._make, rows))
+        chain = list(map(StoredEvent._make, rows))
+        if full:
+            return chain
+        from .lifecycle import fold_history
+
+        return fold_history(chain)
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """Move the head to one of the session's own events (fork / rewind)."""

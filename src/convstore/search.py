@@ -15,8 +15,8 @@ How it is kept
     write it: a trigger records, once per session, the watermark above which
     that session's events are not indexed yet (table ``search_pending``, in
     the append's own transaction), and the index catches up in bulk -- one
-    range statement -- before every search, inside ``append_events`` and
-    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    range statement -- before every search, inside imports and purges, and in
+    :meth:`~convstore.SessionStore.index_pending`. So a
     search sees every event whose append has returned, in any process, and a
     crash between an append and the catch-up loses nothing. Deletions (purge)
     catch up first, then triggers remove the rows, in the same transaction:
@@ -28,7 +28,7 @@ Ranking
     for specific words, slower for words in a large share of events (see the
     numbers in ``docs/history-tools.md``). ``order="recent"`` returns the
     newest matches (newest session first) and costs the same whatever the
-    number of matches; ``rank`` is still filled in.
+    number of matches; ``rank`` is then ``0.0`` (bm25 would read every match).
 
 Query syntax
     FTS5's: words (``sqlite wal``: both words), ``"exact phrase"``,

@@ -24,7 +24,7 @@ from itertools import repeat
 
 import apsw
 
-from . import _sql
+from . import _lifecycle_sql, _sql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import (
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
-    from . import exporting, retention
+    from . import exporting, lifecycle, retention
     from . import search as search_tool
     from ._common import Clock
     from ._importplan import ImportPlan, StoredState
@@ -329,7 +329,7 @@ class SessionStore:
 
         Appends do not index (that would double what each commit writes); the
         index catches up in bulk instead -- inside :meth:`search`, inside
-        :meth:`append_events` and imports, and here. A client may call this
+        imports and purges, and here. A client may call this
         when it is idle so that the next search has nothing to catch up. Cheap
         when there is nothing to do: one read, no write lock.
 
@@ -705,7 +705,10 @@ class SessionStore:
         Each item is ``(id, parent_id, invocation_id, event_type, event_data)``;
         a parent may be an event earlier in the same batch. The head moves to
         the last event. Streaming clients that write many small events should
-        batch them here: one commit instead of one per event.
+        batch them here: one commit instead of one per event. Like single
+        appends, batches leave the search index to catch up later (at the
+        next search, import or :meth:`index_pending`): a batch is a hot path
+        too, and FTS5's work costs several times the insert itself.
 
         >>> with SessionStore(":memory:") as store:
         ...     _ = store.create_session("s1")
@@ -753,7 +756,6 @@ class SessionStore:
                     f"event {current.id!r}: parent {current.parent_id!r} is not an event "
                     f"of session {session_id!r}"
                 )
-            self._catch_up_search()
             self._move_head(items[-1].id, now, len(items), session_id)
         return [
             StoredEvent(
@@ -786,16 +788,25 @@ class SessionStore:
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
-    def history(self, session_id: str) -> list[StoredEvent]:
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
         """The conversation as the model should see it: head back to root, oldest first.
 
         Follows ``parent_id`` from the session's ``head_id`` in one recursive
         query, so after :meth:`set_head` (a fork or rewind) only the current
         branch is returned; :meth:`load_events` still returns every event.
+        After :meth:`compact`, the newest summary stands for the events it
+        covers; ``full=True`` returns the whole branch, originals included.
         """
         try:
-            rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
-            return list(map(_new_tuple, repeat(StoredEvent), rows))
+            if full:
+                rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
+                return list(map(_new_tuple, repeat(StoredEvent), rows))
+            # The same walk, stopping at what the newest summary covers (SPEC §9).
+            rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
+            chain = list(map(_new_tuple, repeat(StoredEvent), rows))
+            from .lifecycle import fold_history
+
+            return fold_history(chain)
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading the history of session {session_id!r}")
             return []
@@ -1039,6 +1050,10 @@ class SessionStore:
         export_jsonl = exporting.export_jsonl
         import_jsonl = exporting.import_jsonl
         purge = retention.purge
+        compact = lifecycle.compact
+        record_usage = lifecycle.record_usage
+        usage = lifecycle.usage
+        apply_retention = retention.apply_retention
     else:
         search = _ToolMethod("search", "search")
         search_fields = _ToolMethod("search", "search_fields")
@@ -1047,6 +1062,11 @@ class SessionStore:
         export_jsonl = _ToolMethod("exporting", "export_jsonl")
         import_jsonl = _ToolMethod("exporting", "import_jsonl")
         purge = _ToolMethod("retention", "purge")
+        # The conversation lifecycle (SPEC §9): convstore.lifecycle, convstore.retention.
+        compact = _ToolMethod("lifecycle", "compact")
+        record_usage = _ToolMethod("lifecycle", "record_usage")
+        usage = _ToolMethod("lifecycle", "usage")
+        apply_retention = _ToolMethod("retention", "apply_retention")
 
     def search_indexing(self) -> bool:
         """Whether this database keeps new events in the full-text index (default: on).

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from . import lifecycle as _lifecycle
 from .errors import DuplicateId, InvalidArgument
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
@@ -170,6 +171,7 @@ def push(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
                 written += 1
             if local.server_session_id != local.id:
                 store.update_server_session_id(local.id, local.id)
+        _lifecycle.sync_usage(store, service, ids, direction="push")  # the token ledger
     return SyncReport(checked, written, events)
 
 
@@ -216,4 +218,5 @@ def pull(store: SessionStore, service: SyncServer, *, batch_size: int = 200) -> 
                     f"({written} sessions written before it are complete)"
                 ) from None
             written += 1
+        _lifecycle.sync_usage(store, service, [s.id for s in page], direction="pull")
     return SyncReport(checked, written, events)

@@ -29,10 +29,22 @@ def open_service(path: object, service: object | None, who: str) -> tuple[Any, b
     return LocalSessionService(path), True
 
 
+_AWAITS: dict[tuple[type, str], bool] = {}
+
+
 async def acall(service: object, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call ``service.name(...)``, awaiting the result when the method is a coroutine."""
+    """Call ``service.name(...)``, awaiting the result when the method is a coroutine.
+
+    Whether a backend's method returns an awaitable is learnt on its first
+    call and remembered per backend type, so the sync path pays one dict
+    lookup instead of an ``isawaitable`` check on every call.
+    """
     result = getattr(service, name)(*args, **kwargs)
-    if inspect.isawaitable(result):
+    key = (type(service), name)
+    awaits = _AWAITS.get(key)
+    if awaits is None:
+        awaits = _AWAITS[key] = inspect.isawaitable(result)
+    if awaits:
         result = await result
     return result
 

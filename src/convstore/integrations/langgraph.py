@@ -141,20 +141,22 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     async def _writes_of(
         self, session: str, ns: str, checkpoint_id: str
     ) -> list[tuple[str, str, Any]]:
-        blobs = await acall(self.service, "list_blobs", session, _WRITES + ns, f"{checkpoint_id}\t")
-        rows = []
-        for blob in blobs:
-            if blob.namespace != _WRITES + ns:
-                continue
-            meta = json.loads(blob.meta)
-            rows.append((meta, blob.data))
+        blobs = await acall(
+            self.service, "list_blobs", session, _WRITES + ns, f"{checkpoint_id}\t", exact=True
+        )
+        return self._decode_writes(blobs)
+
+    def _decode_writes(self, blobs: Sequence[Any]) -> list[tuple[str, str, Any]]:
+        rows = [(json.loads(blob.meta), blob.data) for blob in blobs]
         rows.sort(key=lambda r: writes_sort_key(r[0]["task_path"], r[0]["task_id"], r[0]["idx"]))
         return [
             (meta["task_id"], meta["channel"], self.serde.loads_typed((meta["type"], data)))
             for meta, data in rows
         ]
 
-    async def _tuple(self, thread_id: str, blob: Any) -> CheckpointTuple:
+    def _make_tuple(
+        self, thread_id: str, blob: Any, writes: list[tuple[str, str, Any]]
+    ) -> CheckpointTuple:
         ns = blob.namespace[len(_CKPT) :]
         meta = json.loads(blob.meta)
         parent = meta["parent"]
@@ -163,19 +165,28 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
             self.serde.loads_typed((meta["type"], blob.data)),
             meta["metadata"],
             _thread_config(thread_id, ns, parent) if parent else None,
-            await self._writes_of(blob.session_id, ns, blob.key),
+            writes,
         )
+
+    async def _tuple(self, thread_id: str, blob: Any) -> CheckpointTuple:
+        ns = blob.namespace[len(_CKPT) :]
+        writes = await self._writes_of(blob.session_id, ns, blob.key)
+        return self._make_tuple(thread_id, blob, writes)
 
     async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         thread_id = str(config["configurable"]["thread_id"])
         ns = config["configurable"].get("checkpoint_ns", "")
-        session = THREAD_PREFIX + thread_id
-        checkpoint_id = get_checkpoint_id(config)
-        if checkpoint_id:
-            blob = await acall(self.service, "get_blob", session, _CKPT + ns, checkpoint_id)
-        else:
-            blob = await acall(self.service, "latest_blob", session, _CKPT + ns)
-        return None if blob is None else await self._tuple(thread_id, blob)
+        blob, writes = await acall(
+            self.service,
+            "get_blob_with_children",
+            THREAD_PREFIX + thread_id,
+            _CKPT + ns,
+            get_checkpoint_id(config) or None,
+            _WRITES + ns,
+        )
+        if blob is None:
+            return None
+        return self._make_tuple(thread_id, blob, self._decode_writes(writes))
 
     async def _list(
         self,
@@ -186,6 +197,27 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     ) -> list[CheckpointTuple]:
         ns: str | None = None
         checkpoint_id = None
+        if (
+            config is not None
+            and config["configurable"].get("checkpoint_ns") is not None
+            and not get_checkpoint_id(config)
+            and not filter
+            and (limit is None or limit > 0)
+        ):
+            # One thread and namespace, newest first: read only what is returned.
+            ns = config["configurable"]["checkpoint_ns"]
+            thread_id = str(config["configurable"]["thread_id"])
+            newest = await acall(
+                self.service,
+                "list_blobs",
+                THREAD_PREFIX + thread_id,
+                _CKPT + ns,
+                exact=True,
+                newest_first=True,
+                before_key=get_checkpoint_id(before) if before is not None else None,
+                limit=limit,
+            )
+            return [await self._tuple(thread_id, blob) for blob in newest]
         if config is not None:
             blobs = await acall(
                 self.service,

@@ -129,7 +129,8 @@ class ConvstoreSession:
             return []
         wanted = None if resolved is None or resolved < 0 else resolved
         events = await acall(self._service, "history_tail", await self._current(), wanted)
-        return [json.loads(event.event_data) for event in events]
+        # One parse for the whole page instead of one per item.
+        return json.loads("[" + ",".join([event.event_data for event in events]) + "]")  # type: ignore[no-any-return]
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append the items in order, in one transaction (all or none)."""
