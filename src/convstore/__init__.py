@@ -24,6 +24,7 @@ from .errors import (
     SessionArchived,
     SessionNotFound,
     StoreBusy,
+    StoreClosed,
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
@@ -62,6 +63,7 @@ __all__ = [
     "StoreBusy",
     "CommitUncertain",
     "NotStarted",
+    "StoreClosed",
     "SearchHit",
     "ImportReport",
     "PurgeReport",

@@ -779,6 +779,55 @@ def _fts_statements() -> dict[str, str]:
     }
 
 
+def _sync_statements() -> dict[str, str]:
+    """Incremental sync (:mod:`convstore.sync`): a session's position and what follows it."""
+    this_sid = Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1))
+    return {
+        # The event at a position (seq): where two sides' histories last agree.
+        "SYNC_EVENT_AT": Query.from_(events)
+        .select(
+            events.id,
+            P(1),
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.sid == this_sid)
+        .where(events.seq == P(2))
+        .get_sql(),
+        # A session's metadata with its own times: sync merges it last-writer-wins.
+        "SYNC_METADATA_TIMES": (
+            "SELECT key, value, updated_at FROM session_metadata "
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = ?1) ORDER BY key"
+        ),
+        # Upsert a pulled value unless the local one is strictly newer (ties: the server's).
+        "SYNC_METADATA_PUT_IF_NEWER": (
+            "INSERT INTO session_metadata (sid, key, value, updated_at) "
+            "SELECT sid, ?2, ?3, ?4 FROM sessions WHERE id = ?1 "
+            "ON CONFLICT (sid, key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at "
+            "WHERE session_metadata.updated_at <= excluded.updated_at"
+        ),
+        # The events after a position, in append order: only what the other side lacks.
+        "SYNC_EVENTS_AFTER": Query.from_(events)
+        .select(
+            events.id,
+            P(1),
+            events.parent_id,
+            events.invocation_id,
+            events.event_type,
+            events.event_data,
+            events.created_at,
+        )
+        .where(events.sid == this_sid)
+        .where(events.seq > P(2))
+        .orderby(events.seq)
+        .get_sql(),
+    }
+
+
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
     out: dict[str, str] = {}
@@ -792,6 +841,7 @@ def build() -> dict[str, str]:
     out.update(_history_statement())
     out.update(_export_import_purge_statements())
     out.update(_fts_statements())
+    out.update(_sync_statements())
     return out
 
 

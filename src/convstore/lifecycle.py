@@ -485,9 +485,15 @@ def usage(
     return [_new_tuple(UsageTotal, r) for r in rows]
 
 
-def export_usage(store: SessionStore, sid: int) -> list[UsageRecord]:
-    """Every ledger row of the session with storage key ``sid`` (for export and sync)."""
-    return [UsageRecord(*row) for row in store.connection.execute(L.USAGE_EXPORT, (sid,))]
+def export_usage(
+    store: SessionStore, sid: int, conn: apsw.Connection | None = None
+) -> list[UsageRecord]:
+    """Every ledger row of the session with storage key ``sid`` (for export and sync).
+
+    ``conn``: read through this connection instead (an export's snapshot).
+    """
+    source = store.connection if conn is None else conn
+    return [UsageRecord(*row) for row in source.execute(L.USAGE_EXPORT, (sid,))]
 
 
 def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
@@ -523,9 +529,11 @@ def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
 # -- export / import (format 2) ---------------------------------------------------
 
 
-def export_usage_lines(store: SessionStore, sid: int, session_id: str) -> Iterator[str]:
+def export_usage_lines(
+    store: SessionStore, sid: int, session_id: str, conn: apsw.Connection | None = None
+) -> Iterator[str]:
     """The ``usage`` lines of one session for :func:`convstore.exporting.export_jsonl`."""
-    for rec in export_usage(store, sid):
+    for rec in export_usage(store, sid, conn):
         yield (
             json.dumps(
                 {"kind": "usage", "session_id": session_id, **rec._asdict()},

@@ -36,6 +36,7 @@ import apsw
 
 from . import _lifecycle_sql as _L
 from . import _sql
+from . import _validate as _v
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -71,11 +72,8 @@ class PurgeReport(NamedTuple):
 
 
 def _as_cutoff(archived_before: object) -> int:
-    if isinstance(archived_before, bool) or not isinstance(archived_before, int | float):
-        raise InvalidArgument(
-            f"archived_before must be Unix seconds (int), got {archived_before!r}"
-        )
-    return int(archived_before)
+    """Whole seconds keeping ``archived_at < archived_before`` exact (1.5 -> 2, never 1)."""
+    return _v.cutoff(archived_before, "archived_before")
 
 
 def purge(
@@ -106,6 +104,11 @@ def purge(
     cutoff = _as_cutoff(archived_before)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")
+    _v.integer(batch_size, "batch_size", low=1)
+    _v.boolean(dry_run, "dry_run")
+    _v.boolean(vacuum, "vacuum")
+    if progress is not None and not callable(progress):
+        raise InvalidArgument(f"progress must be a callable or None, got {type(progress).__name__}")
     conn = store.connection
     if dry_run:
         try:
