@@ -674,6 +674,20 @@ class AsyncLocalSessionService:
     set_metadata = _twin(LocalSessionService.set_metadata)
     get_metadata = _twin(LocalSessionService.get_metadata)
     list_sessions = _twin(LocalSessionService.list_sessions)
+    # ExtendedSessionService (convstore.blobs): what the framework adapters use.
+    put_blobs = _twin(LocalSessionService.put_blobs)
+    get_blob = _twin(LocalSessionService.get_blob)
+    latest_blob = _twin(LocalSessionService.latest_blob)
+    get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)
+    list_blobs = _twin(LocalSessionService.list_blobs)
+    delete_blobs = _twin(LocalSessionService.delete_blobs)
+    delete_session = _twin(LocalSessionService.delete_session)
+    clear_head = _twin(LocalSessionService.clear_head)
+    append_events_at_head = _twin(LocalSessionService.append_events_at_head)
+    history_tail = _twin(LocalSessionService.history_tail)
+    pop_head = _twin(LocalSessionService.pop_head)
+    append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
+    get_all_metadata = _twin(LocalSessionService.get_all_metadata)
 
 
 # -- the manager ----------------------------------------------------------------------------
