@@ -10,7 +10,10 @@ public API, pool and all):
   one client, loopback TCP;
 * append throughput with 1, 4 and 16 concurrent client *processes*, each
   appending at the head of its own session, and all of them on one shared
-  session (the row-lock worst case).
+  session (the row-lock worst case);
+* sync cost (``convstore.sync``): a ``--sync-events``-event session pushed and
+  pulled whole, then one new event pushed and pulled incrementally, with the
+  events that travelled and the service calls made.
 
 Run from the repository root::
 
@@ -168,6 +171,54 @@ def throughput(dsn: str, clients: int, shared: bool, seconds: float) -> float:
     return total / seconds
 
 
+def sync_cost(dsn: str, n_events: int) -> list[tuple[str, float, int, int]]:
+    """(step, ms, events moved, service calls) for full and incremental push/pull."""
+    from convstore.sync import pull, push
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name: str) -> Any:
+            target = getattr(self.inner, name)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                self.calls += 1
+                return target(*args, **kwargs)
+
+            return call
+
+    out: list[tuple[str, float, int, int]] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        PostgresSessionService(dsn, owner=f"sync-{new_id()}", max_size=2) as svc,
+        SessionStore(Path(tmp) / "laptop.db") as laptop,
+        SessionStore(Path(tmp) / "desktop.db") as desktop,
+    ):
+        laptop.create_session("long", "/p")
+        batch, parent = [], None
+        for i in range(n_events):
+            eid = f"e{i:07d}"
+            batch.append((eid, parent, "inv", "text", EVENT_DATA))
+            parent = eid
+        laptop.append_events("long", batch)
+
+        def step(name: str, run: Callable[[Any], Any]) -> None:
+            counting = Counting(svc)
+            t0 = time.perf_counter()
+            report = run(counting)
+            ms = (time.perf_counter() - t0) * 1000
+            out.append((name, ms, report.events, counting.calls))
+
+        step(f"push, full ({n_events:,} events)", lambda s: push(laptop, s))
+        step(f"pull, full ({n_events:,} events)", lambda s: pull(desktop, s))
+        laptop.append_event_at_head("long", new_id(), "inv", "text", EVENT_DATA)
+        step("push, one new event (incremental)", lambda s: push(laptop, s))
+        step("pull, one new event (incremental)", lambda s: pull(desktop, s))
+        step("push, nothing new", lambda s: push(laptop, s))
+    return out
+
+
 def sqlite_reference(samples: int) -> list[float]:
     """The same append on the local SQLite store (WAL, synchronous=NORMAL), same machine."""
     with tempfile.TemporaryDirectory() as tmp, SessionStore(Path(tmp) / "ref.db") as store:
@@ -186,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput run")
     parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--sync-events", type=int, default=10_000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
@@ -239,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             }
         sqlite = sqlite_reference(n)
+        sync = sync_cost(dsn, args.sync_events)
         tput = {
             (c, shared): throughput(dsn, c, shared, args.seconds)
             for shared in (False, True)
@@ -276,6 +329,15 @@ def main(argv: list[str] | None = None) -> int:
             "| clients | own session each | one shared session |",
             "|---|---|---|",
             *(f"| {c} | {tput[c, False]:,.0f} | {tput[c, True]:,.0f} |" for c in clients),
+            "",
+            "## Sync cost: full vs incremental",
+            "",
+            "One session between two local SQLite stores and the server "
+            "(`convstore.sync.push`/`pull`, one owner).",
+            "",
+            "| step | ms | events moved | service calls |",
+            "|---|---|---|---|",
+            *(f"| {name} | {ms:,.1f} | {moved:,} | {calls} |" for name, ms, moved, calls in sync),
             "",
         ]
     finally:

@@ -120,6 +120,10 @@ class System:
     def op_open(self) -> Op | None:
         return None
 
+    def op_ingest(self) -> Op | None:
+        """Bulk ingest: by default one batch of INGEST_SIZE events."""
+        return self.op_append_batch(INGEST_SIZE)
+
     def op_search_recent(self) -> Op | None:
         return None
 
@@ -180,6 +184,17 @@ class Convstore(System):
 
         return Op(lambda: self.batch_rows(size), call)
 
+    def op_ingest(self) -> Op:
+        """Bulk ingest, search index included: a batch of 1000, then the index catch-up."""
+        store, sid = self.store, self.scratch
+
+        def call(rows: list[tuple[str, str | None, str, str, str]]) -> None:
+            store.append_events(sid, rows)
+            store.index_pending()
+            self.head = rows[-1][0]
+
+        return Op(lambda: self.batch_rows(INGEST_SIZE), call)
+
     def op_open(self) -> Op:
         path, now = self.path, self.t.now
 
@@ -216,6 +231,10 @@ class Convstore(System):
             self.store.index_pending()
             conn = self.store.connection
             conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
+            # Merge the index: the deletions leave tombstones that slow every later
+            # search until merged (0.3 -> 34 ms at 10k after a run), and the cached
+            # dataset must stay as built.
+            conn.execute(_sql.SEARCH_OPTIMIZE)
         self.store.close()
 
 
@@ -535,6 +554,8 @@ def remove_leftover_scratch(paths: dict[str, Path]) -> None:
         conn = raw_connection(paths["convstore"])
         with conn:
             conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", rng)
+            if conn.changes():
+                conn.execute(_sql.SEARCH_OPTIMIZE)  # merge away the deletions' tombstones
         conn.close()
     if "floor" in paths:
         conn = floor_connection(paths["floor"])

@@ -119,7 +119,7 @@ class FakeSessionService:
         s = self._sessions.get(session_id)
         return list(s.events) if s else []
 
-    def history(self, session_id: str) -> list[StoredEvent]:
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
         s = self._sessions.get(session_id)
         if s is None:
             return []
@@ -129,7 +129,11 @@ class FakeSessionService:
         while cur is not None:
             chain.append(by_id[cur])
             cur = by_id[cur].parent_id
-        return chain[::-1]
+        if full:
+            return chain[::-1]
+        from convstore.lifecycle import fold_history
+
+        return fold_history(chain[::-1])
 
     def set_head(self, session_id: str, event_id: str) -> None:
         s = self._get(session_id)

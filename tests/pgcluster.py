@@ -101,8 +101,10 @@ class PgCluster:
     bindir: Path | None = None
     settings: dict[str, str] = field(default_factory=lambda: dict(TEST_SETTINGS))
     user: str = "convstore"
-    #: Set by :meth:`start` with ``tls=True``: the CA file clients verify against.
-    ca_file: Path | None = None
+    #: A directory holding ``server.crt`` and ``server.key`` (made with the
+    #: openssl commands of docs/deploy-server.md): the cluster then accepts TLS
+    #: connections only (``hostssl`` lines), SCRAM for every role but the harness's.
+    tls_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.datadir = Path(self.datadir)
@@ -125,12 +127,23 @@ class PgCluster:
     def _write_hba(self) -> None:
         """Trust for the superuser (the test harness), SCRAM passwords for every other role."""
         hba = self.datadir / "pg_hba.conf"
+        kind = "hostssl" if self.tls_dir is not None else "host"
         hba.write_text(
             "# written by tests/pgcluster.py\n"
             "local all all trust\n"
-            f"host all {self.user} 127.0.0.1/32 trust\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n"
+            f"{kind} all {self.user} 127.0.0.1/32 trust\n"
+            f"{kind} all all 127.0.0.1/32 scram-sha-256\n"
+            + ("hostnossl all all 0.0.0.0/0 reject\n" if self.tls_dir is not None else "")
         )
+
+    def _install_tls(self) -> None:
+        """Copy the server certificate and key into the data directory (0600, server-owned)."""
+        assert self.tls_dir is not None
+        for name in ("server.crt", "server.key"):
+            target = self.datadir / name
+            shutil.copyfile(Path(self.tls_dir) / name, target)
+            os.chmod(target, 0o600)
+            self._chown(target)
 
     def create_role(
         self,
@@ -214,7 +227,13 @@ class PgCluster:
                 "--locale=C",
                 "--no-sync",
             )
+            if self.tls_dir is not None:
+                self._install_tls()
             self._write_hba()
+        if self.tls_dir is not None:
+            self.settings.update(
+                {"ssl": "on", "ssl_cert_file": "server.crt", "ssl_key_file": "server.key"}
+            )
         opts = [
             "-c listen_addresses=127.0.0.1",
             f"-p {self.port}",

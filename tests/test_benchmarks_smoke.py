@@ -84,3 +84,30 @@ def test_indexing_switch_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> N
     assert indexing_switch.main(["--events", "600", "--appends", "20", "--runs", "1"]) == 0
     out = capsys.readouterr().out
     assert "| on |" in out and "| off |" in out
+
+
+def test_schema_layout_benchmark_runs() -> None:
+    from benchmarks import schema_rowid
+
+    table = schema_rowid.run(rows=200, appends=6, rounds=2)
+    for size in ("200 B", "1,024 B", "8,192 B"):
+        assert f"| {size} | rowid |" in table and f"| {size} | without_rowid |" in table
+    assert max(len(line) for line in table.splitlines()) <= 100
+
+
+def test_dataset_progress_bar_only_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from benchmarks.dataset import Progress
+
+    bar = Progress(10, "building")  # stderr is captured: not a terminal
+    bar.update(10)
+    bar.finish()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = Progress(10, "building")
+    bar.update(10)
+    bar.finish()
+    assert "building [" in capsys.readouterr().err

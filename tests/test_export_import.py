@@ -71,7 +71,7 @@ def test_format_is_a_header_then_one_line_per_event(clock: FakeClock) -> None:
         rows = [json.loads(line) for line in src.export_jsonl(["s1"])]
     header, *events = rows
     assert header == {
-        "kind": "session", "format": 1, "id": "s1", "head_id": "e2",
+        "kind": "session", "format": 2, "id": "s1", "head_id": "e2",
         "server_session_id": "srv-9", "directory": "/p", "git_root": "/g",
         "created_at": 1_700_000_000, "updated_at": 1_700_000_007, "archived_at": None,
         "event_count": 3,
@@ -199,8 +199,8 @@ def test_importing_the_same_file_twice_is_refused(clock: FakeClock) -> None:
         (lambda ls: [*ls[:2], "{not json\n", *ls[2:]], InvalidArgument, r"line 3: not JSON"),
         (lambda ls: [*ls, "[1, 2]\n"], InvalidArgument, r"line 8: expected a JSON object"),
         (lambda ls: [*ls, '{"kind": "trailer"}'], InvalidArgument, r"line 8: unknown kind"),
-        (lambda ls: [ls[0].replace('"format":1', '"format":2'), *ls[1:]], InvalidArgument,
-         r"unknown export format 2"),
+        (lambda ls: [ls[0].replace('"format":2', '"format":3'), *ls[1:]], InvalidArgument,
+         r"unknown export format 3"),
         (lambda ls: [ls[0].replace('"created_at":1700000000', '"created_at":"x"'), *ls[1:]],
          InvalidArgument, r"line 1: field 'created_at' must be an integer"),
         (lambda ls: [ls[0].replace('"head_id":"e2"', '"head_id":"f1"'), *ls[1:]],

@@ -73,11 +73,17 @@ EVENT_DATA = st.one_of(
 
 
 def _storable(*values: object) -> bool:
-    """Can every str among ``values`` be stored as UTF-8 (no lone surrogates)?"""
+    """Can every str among ``values`` be stored: UTF-8 (no lone surrogates), no NUL?
+
+    NUL is refused in every stored text (PostgreSQL cannot store it, and what
+    one backend accepts the other must too).
+    """
     try:
         for value in values:
             if isinstance(value, str):
                 value.encode("utf-8")
+                if "\x00" in value:
+                    return False
     except UnicodeEncodeError:
         return False
     return True
@@ -136,6 +142,37 @@ class Model:
 
     def event_ids(self) -> set[str]:
         return {e.id for s in self.sessions.values() for e in s.events}
+
+    def event(self, eid: str) -> StoredEvent | None:
+        for s in self.sessions.values():
+            for e in s.events:
+                if e.id == eid:
+                    return e
+        return None
+
+    def replay(
+        self,
+        sid: str,
+        eid: str,
+        parent: str | None,
+        inv: str,
+        kind: str,
+        data: str,
+        *,
+        compare_parent: bool = True,
+    ) -> StoredEvent | None:
+        """The stored event when this append is an idempotent replay (SPEC §2.1)."""
+        stored = self.event(eid)
+        if stored is None or (
+            stored.session_id,
+            stored.invocation_id,
+            stored.event_type,
+            stored.event_data,
+        ) != (sid, inv, kind, data):
+            return None
+        if compare_parent and stored.parent_id != parent:
+            return None
+        return stored
 
     def session_errors(self, sid: str, *, writable: bool = True) -> set[type[StoreError]]:
         if sid not in self.sessions:
@@ -208,9 +245,16 @@ class StoreMachine(RuleBasedStateMachine):
 
     def create_session_named(self, sid: str, directory: str | None, git_root: str | None) -> None:
         errors: set[type[StoreError]] = set()
+        existing = self.model.sessions.get(sid)
         if not _storable(sid, directory, git_root):
             errors.add(InvalidArgument)
-        elif sid in self.model.sessions:
+        elif existing is not None and (existing.directory, existing.git_root) == (
+            directory,
+            git_root,
+        ):  # a retried create (SPEC §2.1): the stored session, nothing written
+            assert self.store.create_session(sid, directory, git_root) == existing.stored()
+            return
+        elif existing is not None:
             errors.add(DuplicateId)
         result = self._expect(
             errors, lambda: self.store.create_session(sid, directory=directory, git_root=git_root)
@@ -258,6 +302,10 @@ class StoreMachine(RuleBasedStateMachine):
         else:  # the usual case: the current head
             parent = session.head_id if session is not None else None
         errors = self._append_errors(sid, eid, parent, ("inv", kind), payload)
+        replay = self.model.replay(sid, eid, parent, "inv", kind, payload)
+        if replay is not None:
+            assert self.store.append_event(sid, eid, parent, "inv", kind, payload) == replay
+            return
         result = self._expect(
             errors, lambda: self.store.append_event(sid, eid, parent, "inv", kind, payload)
         )
@@ -271,6 +319,12 @@ class StoreMachine(RuleBasedStateMachine):
         sid = self._session_name(data)
         eid = self._event_name(data)
         errors = self._append_errors(sid, eid, None, (invocation, "text"), payload)
+        replay = self.model.replay(
+            sid, eid, None, invocation, "text", payload, compare_parent=False
+        )
+        if replay is not None:
+            assert self.store.append_event_at_head(sid, eid, invocation, "text", payload) == replay
+            return
         result = self._expect(
             errors,
             lambda: self.store.append_event_at_head(sid, eid, invocation, "text", payload),
@@ -294,26 +348,38 @@ class StoreMachine(RuleBasedStateMachine):
             batch.append((eid, parent, "inv", "tool", data.draw(EVENT_DATA)))
             parent = eid
         errors: set[type[StoreError]] = set()
+        if not _storable(sid):
+            errors.add(InvalidArgument)
+        expected: list[StoredEvent] = []
+        fresh: list[StoredEvent] = []
         if batch:
             if not _storable(sid, *(v for item in batch for v in item)):
                 errors.add(InvalidArgument)
-            errors |= self.model.session_errors(sid)
             seen = {e.id for e in session.events} if session is not None else set()
             taken = self.model.event_ids()
-            for eid, par, _, _, payload in batch:
+            stored_before = set(taken)
+            for eid, par, inv, kind, payload in batch:
+                replay = self.model.replay(sid, eid, par, inv, kind, payload)
+                if replay is not None:  # a retried element: skipped (SPEC §2.1)
+                    expected.append(replay)
+                    continue
+                if eid in stored_before or eid in {e.id for e in fresh}:
+                    errors.add(DuplicateId)
                 if session is not None and par is not None and par not in seen:
                     errors.add(InvalidEvent)
                 if not _json_ok(payload):
                     errors.add(InvalidEvent)
-                if eid in taken:
-                    errors.add(DuplicateId)
+                event = StoredEvent(eid, sid, par, inv, kind, payload, self.now())
+                expected.append(event)
+                fresh.append(event)
                 seen.add(eid)
                 taken.add(eid)
+            if fresh:
+                errors |= self.model.session_errors(sid)
         result = self._expect(errors, lambda: self.store.append_events(sid, batch))
         if not errors:
-            events = [StoredEvent(e, sid, p, i, t, d, self.now()) for e, p, i, t, d in batch]
-            assert result == events
-            for event in events:
+            assert result == expected
+            for event in fresh:
                 self._record(sid, event)
 
     @rule(data=st.data())

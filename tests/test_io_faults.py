@@ -437,12 +437,16 @@ def test_a_failed_commit_flush_is_reported_as_uncertain_and_a_retry_is_safe(
         fault_vfs.plan = FaultPlan()
         store.close()
     # The disk is repaired; the next open finds e1 in the WAL (the "maybe" was a yes) and
-    # retrying with the same id is refused instead of storing the event twice.
+    # retrying with the same id and fields is an idempotent replay (SPEC §2.1): it returns
+    # the stored event instead of storing it twice. Any differing field is DuplicateId.
     with SessionStore(path) as healthy:
         assert [e.id for e in healthy.load_events("s1")] in (["w", "e0"], ["w", "e0", "e1"])
         if len(healthy.load_events("s1")) == 3:
+            stored = healthy.load_events("s1")[2]
+            assert healthy.append_event("s1", "e1", "e0", "inv", "text", "{}") == stored
             with pytest.raises(DuplicateId):
-                healthy.append_event("s1", "e1", "e0", "inv", "text", "{}")
+                healthy.append_event("s1", "e1", "e0", "inv", "text", '{"other": 1}')
         else:
             healthy.append_event("s1", "e1", "e0", "inv", "text", "{}")
+        assert [e.id for e in healthy.load_events("s1")] == ["w", "e0", "e1"]
         assert healthy.connection.execute("PRAGMA integrity_check").get == "ok"

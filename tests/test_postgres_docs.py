@@ -45,3 +45,16 @@ def test_documented_examples_run_as_written(pg_dsn: str) -> None:
             [PYTHON, "-c", blocks[0]], env=env, capture_output=True, text=True, check=True
         ).stdout
     )
+
+
+def test_documented_migrate_command_is_the_deploy_step(pg_cluster: object) -> None:
+    import uuid
+
+    sh = "\n".join(_blocks("sh"))
+    line = re.search(r'^convstore server migrate --conninfo "([^"]+)"$', sh, re.M)
+    assert line is not None
+    dsn = pg_cluster.create_database(f"doc_{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    cli = [PYTHON, "-m", "convstore", "server", "migrate", "--conninfo", dsn]
+    out = subprocess.run(cli, env=child_env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "applied 0004_row_level_security.sql" in out.stdout

@@ -15,7 +15,7 @@ from conftest import PYTHON, child_env
 
 from convstore import MigrationError
 from convstore.migrations import known_migrations as sqlite_migrations
-from convstore.migrations import load_migrations
+from convstore.postgres_migrations import load_postgres_migrations
 
 
 def _fresh_db(pg_cluster: Any) -> str:
@@ -46,7 +46,7 @@ def test_status_is_read_only_then_migrate_applies_then_nothing_pending(pg_cluste
         applied = migrate(conn, "test")
         assert [m.version for m in applied] == [m.version for m in known_migrations()]
         st = status(conn, "test")
-        assert st.pending == () and st.current_version == len(known_migrations())
+        assert st.pending == () and st.current_version == known_migrations()[-1].version
         assert [a.checksum for a in st.applied] == [m.checksum for m in known_migrations()]
         assert migrate(conn, "test") == ()
 
@@ -69,11 +69,11 @@ def test_changed_file_and_newer_database_are_refused_without_change(
         first = folder / known_migrations()[0].name
         first.write_text(first.read_text() + "\n-- edited\n")
         with pytest.raises(MigrationError, match=r"0001_create_sessions\.sql.*changed"):
-            migrate(conn, "db", load_migrations(folder))
+            migrate(conn, "db", load_postgres_migrations(folder))
         # A database migrated by a newer convstore (one more migration than we know).
         conn.execute(
             "INSERT INTO convstore_migrations VALUES (%s, 'future.sql', 'x', 0, 0)",
-            (len(known_migrations()) + 1,),
+            (known_migrations()[-1].version + 1,),
         )
         with pytest.raises(MigrationError, match="newer convstore"):
             status(conn, "db")
@@ -96,8 +96,8 @@ def test_failing_migration_rolls_back_the_whole_upgrade(pg_cluster: Any, tmp_pat
     dsn = _fresh_db(pg_cluster)
     with psycopg.connect(dsn, autocommit=True) as conn:
         with pytest.raises(MigrationError, match=r"0003_broken\.sql"):
-            migrate(conn, "db", load_migrations(folder))
-        assert status(conn, "db", load_migrations(folder)).applied == ()
+            migrate(conn, "db", load_postgres_migrations(folder))
+        assert status(conn, "db", load_postgres_migrations(folder)).applied == ()
         assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
 
 
@@ -156,7 +156,7 @@ def test_opening_never_migrates_and_names_the_deploy_command(pg_cluster: Any) ->
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
     applied, hint = migrate_server(dsn)
-    assert hint is None and [m.version for m in applied][-2:] == [4, 5]
+    assert hint is None and {4, 5} <= {m.version for m in applied}
     with PostgresSessionService(dsn, owner="o1") as svc:
         svc.create_session("s")
 
@@ -215,6 +215,7 @@ def test_older_clients_keep_working_across_additive_migrations(
     from convstore.postgres import PostgresSessionService
     from convstore.postgres_migrations import (
         client_version,
+        known_migrations,
         load_postgres_migrations,
         migrate,
         migrate_server,
@@ -223,8 +224,9 @@ def test_older_clients_keep_working_across_additive_migrations(
     dsn = _fresh_db(pg_cluster)
     # A server still at an older schema: the client refuses, naming the deploy step.
     older = _versions_folder(tmp_path, {})
-    for name in ("0004_row_level_security.sql", "0005_oldest_client.sql"):
-        (older / name).unlink()
+    for path in older.glob("*.sql"):
+        if int(path.name[:4]) > 3:
+            path.unlink()
     with psycopg.connect(dsn, autocommit=True) as conn:
         migrate(conn, "db", load_postgres_migrations(older))
     with pytest.raises(MigrationError, match=r"0004_row_level_security.*server migrate"):
@@ -240,7 +242,7 @@ def test_older_clients_keep_working_across_additive_migrations(
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert [m.version for m in migrate(conn, "db", newer)] == [9]
     with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to 5
-        assert client_version() == 5
+        assert client_version() == known_migrations()[-1].version < 9
         assert svc.get_session("before") is not None
         svc.create_session("after-additive")
 

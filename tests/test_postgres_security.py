@@ -143,3 +143,20 @@ def test_acting_for_another_owner_needs_convstore_service(roles: Roles) -> None:
         backend.append_event_at_head("served", "srv-e1", "i", "assistant", "{}")
     with PostgresSessionService(roles.alice) as alice:
         assert [e.id for e in alice.load_events("served")] == ["srv-e1"]
+
+
+def test_every_table_has_forced_row_level_security_and_no_truncate(roles: Roles) -> None:
+    """A guard for future migrations: each table convstore creates is covered."""
+    import psycopg
+
+    with psycopg.connect(roles.alice) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+            "has_table_privilege(c.oid, 'TRUNCATE') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        ).fetchall()
+    assert {"sessions", "session_events", "session_metadata", "convstore_migrations"} <= {
+        r[0] for r in rows
+    }
+    assert [r for r in rows if r[1:] != (True, True, False)] == []

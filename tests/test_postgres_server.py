@@ -231,3 +231,39 @@ def test_connection_lost_during_a_write_is_commit_uncertain(own_cluster: Any) ->
     svc.append_event_at_head("k", "lost", "i", "user", "{}")  # and again: a replay
     assert [e.id for e in svc.load_events("k")] == ["lost"]
     svc.close()
+
+
+def test_server_purge_has_the_local_semantics(pg_dsn: str) -> None:
+    from convstore import InvalidArgument, SessionStore
+    from convstore.postgres import PostgresSessionService
+
+    t = [1_700_000_000]
+    owner = unique_owner()
+    with (
+        PostgresSessionService(pg_dsn, owner=owner, clock=lambda: t[0]) as svc,
+        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=lambda: t[0]) as other,
+        SessionStore(":memory:", clock=lambda: t[0]) as local,
+    ):
+        for side in (svc, local, other):
+            for name, n in (("old1", 3), ("old2", 2), ("live", 1), ("recent", 1)):
+                side.create_session(name, "/p")
+                for i in range(n):
+                    side.append_event_at_head(name, f"{name}-{i}", "i", "text", "{}")
+                side.set_metadata(name, "title", name)
+            side.archive_session("old1")
+            side.archive_session("old2")
+        t[0] += 100
+        for side in (svc, local, other):
+            side.archive_session("recent")
+        with pytest.raises(InvalidArgument):
+            svc.purge(archived_before="soon")  # type: ignore[arg-type]
+        expected = local.purge(archived_before=t[0], dry_run=True)
+        assert svc.purge(archived_before=t[0], dry_run=True) == expected
+        assert expected[:3] == (2, 5, 2)
+        seen: list[Any] = []
+        report = svc.purge(archived_before=t[0], batch_size=4, progress=seen.append)
+        assert report[:3] == local.purge(archived_before=t[0])[:3] == (2, 5, 2)
+        assert report.batches == 2 and len(seen) == 2
+        assert {s.id for s in svc.list_sessions(include_archived=True)} == {"live", "recent"}
+        assert svc.load_events("old1") == [] and svc.get_session("old2") is None
+        assert len(other.list_sessions(include_archived=True)) == 4  # another owner untouched

@@ -307,7 +307,7 @@ def test_recent_order_returns_newest_sessions_first(store: SessionStore, clock: 
     assert [h.event_id for h in store.search("journal", order="recent")] == ["f1", "e2"]
     assert [h.event_id for h in store.search("wal", order="recent")] == ["e2", "e1"]
     hits = store.search("journal", order="recent", directory="/work/app", limit=1)
-    assert [h.event_id for h in hits] == ["e2"] and hits[0].rank < 0
+    assert [h.event_id for h in hits] == ["e2"] and hits[0].rank == 0.0  # no bm25 when recent
     assert store.search("wal", order="recent", event_types=["user"])[0].event_id == "e1"
     with pytest.raises(InvalidArgument, match="order must be"):
         store.search("wal", order="newest")

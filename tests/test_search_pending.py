@@ -59,13 +59,13 @@ def test_search_catches_up_by_itself() -> None:
         ]
 
 
-def test_batches_and_imports_catch_up_everything_pending() -> None:
+def test_batches_wait_imports_catch_up_everything_pending() -> None:
     with SessionStore(":memory:") as store:
         store.create_session("s1")
         store.create_session("s2")
         store.append_event("s1", "e1", None, "i", "t", _content("one"))
         store.append_events("s2", [("f1", None, "i", "t", _content("two"))])
-        assert _pending(store) == 0  # the batch indexed s1's pending event as well
+        assert _pending(store) == 2  # a batch is a hot path: it leaves the index alone
         assert {h.event_id for h in store.search("one OR two")} == {"e1", "f1"}
         with SessionStore(":memory:") as other:
             other.import_jsonl(store.export_jsonl())
@@ -204,3 +204,56 @@ def test_catch_up_is_one_indexed_range_statement() -> None:
             for row in store.connection.execute("EXPLAIN QUERY PLAN " + _sql.SEARCH_CATCH_UP)
         )
     assert "USING INDEX session_events_search_key" in plan, plan
+
+
+def test_populated_version_4_database_upgrades_with_search_intact(tmp_path: Path) -> None:
+    """A file of the schema before search left the append path (0001-0004), with events
+    indexed the old way (in the appending transaction): 0005 adds the watermark table and
+    trigger, nothing is lost, old and new events are all found, the index stays exact."""
+    import shutil
+
+    import apsw
+
+    from convstore.migrations import known_migrations, load_migrations, migrate
+
+    old_folder = tmp_path / "old-migrations"
+    old_folder.mkdir()
+    for mig in known_migrations()[:4]:
+        shutil.copy(mig.path, old_folder / mig.name)
+    db = tmp_path / "old.db"
+    conn = apsw.Connection(str(db))
+    migrate(conn, "old.db", load_migrations(old_folder))
+    with conn:
+        for s in range(1, 4):
+            conn.execute(
+                "INSERT INTO sessions (id, directory, created_at, updated_at) "
+                "VALUES (?, '/p', 1, 1)",
+                (f"s{s}",),
+            )
+            for seq in range(1, 51):
+                word = "old" if seq % 2 else "older"
+                conn.execute(
+                    "INSERT INTO session_events (sid, seq, id, invocation_id, event_type, "
+                    "event_data, created_at) VALUES (?, ?, ?, 'i', 't', ?, 1)",
+                    (s, seq, f"s{s}-e{seq}", _content(f"{word} text {seq}")),
+                )
+            conn.execute(
+                "UPDATE sessions SET head_id = ?, event_count = 50 WHERE sid = ?", (f"s{s}-e50", s)
+            )
+        # How 0004-era code kept the index: explicit statements in the same transaction.
+        conn.execute(
+            "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source"
+        )
+    assert conn.execute("PRAGMA user_version").get == 4
+    conn.close()
+
+    with SessionStore(db) as store:
+        assert store.connection.execute("PRAGMA user_version").get == known_migrations()[-1].version
+        assert _pending(store) == 0
+        assert sum(len(store.load_events(f"s{s}")) for s in range(1, 4)) == 150
+        assert len(store.search("old", limit=1000)) == 75
+        assert len(store.search("older", limit=1000)) == 75
+        store.append_event("s1", "new", "s1-e50", "i", "t", _content("old news"))
+        assert _pending(store) == 1
+        assert len(store.search("old", limit=1000)) == 76
+        check_index(store)

@@ -24,6 +24,7 @@ from .errors import (
     SessionArchived,
     SessionNotFound,
     StoreBusy,
+    StoreClosed,
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
@@ -32,11 +33,12 @@ from .store import NewEvent, SessionStore
 if TYPE_CHECKING:
     from .exporting import ImportReport
     from .ids import new_id
+    from .lifecycle import UsageTotal
     from .local import LocalSessionService
     from .manager import BOUNDARY_EVENT_TYPE, SessionManager
-    from .retention import PurgeReport
+    from .retention import PurgeReport, RetentionPolicy, RetentionReport
     from .search import SearchHit
-    from .service import SessionService
+    from .service import LifecycleService, SessionService
 
 __version__ = "0.1.0"
 
@@ -61,9 +63,14 @@ __all__ = [
     "StoreBusy",
     "CommitUncertain",
     "NotStarted",
+    "StoreClosed",
     "SearchHit",
     "ImportReport",
     "PurgeReport",
+    "RetentionPolicy",
+    "RetentionReport",
+    "UsageTotal",
+    "LifecycleService",
 ]
 
 #: Public names imported on first access (PEP 562), by defining module.
@@ -76,6 +83,10 @@ _LAZY = {
     "SearchHit": "search",
     "ImportReport": "exporting",
     "PurgeReport": "retention",
+    "RetentionPolicy": "retention",
+    "RetentionReport": "retention",
+    "UsageTotal": "lifecycle",
+    "LifecycleService": "service",
 }
 
 

@@ -77,22 +77,67 @@ def check_import(
     events: Iterable[StoredEvent],
     metadata: Mapping[str, str] | None,
 ) -> tuple[list[StoredEvent], dict[str, str]]:
-    """Validate the arguments before any I/O; return the events as a list and the metadata."""
+    """Validate the arguments before any I/O; return the events as a list and the metadata.
+
+    The same checks as an append (:mod:`convstore._validate`) on every field,
+    so whatever a pull, push or restore stores can be read, searched and
+    exported like any appended event, on either backend.
+    """
+    from . import _validate as _v
+
+    _check_session(session)
     name = session.id
-    if type(name) is not str:
-        raise InvalidArgument(f"session id must be a str, got {type(name).__name__}")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidArgument(f"metadata must be a dict, got {type(metadata).__name__}")
     meta = dict(metadata or {})
-    if not all(type(k) is str and type(v) is str for k, v in meta.items()):
-        raise InvalidArgument("metadata keys and values must be str")
+    for key, value in meta.items():
+        _v.text(key, "metadata key")
+        _v.text(value, f"metadata {key!r}")
+    if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
+        raise InvalidArgument(
+            f"events must be an iterable of StoredEvent, got {type(events).__name__}"
+        )
     evs = list(events)
     for ev in evs:
+        _check_event(ev)
         if ev.session_id != name:
             raise InvalidEvent(
                 f"event {ev.id!r} belongs to session {ev.session_id!r}, not {name!r}"
             )
-        if type(ev.event_data) is not str or "\x00" in ev.event_data:
-            raise InvalidEvent(f"event {ev.id!r}: event_data is not valid JSON text")
     return evs, meta
+
+
+def _check_session(session: object) -> None:
+    """A session record to import: every field storable, timestamps in range."""
+    from . import _validate as _v
+
+    fields = ("id", "head_id", "server_session_id", "directory", "git_root", "created_at",
+              "updated_at", "archived_at")  # fmt: skip
+    if not isinstance(session, tuple) or not all(hasattr(session, f) for f in fields):
+        raise InvalidArgument(
+            f"session must be a StoredSession or SessionSummary, got {type(session).__name__}"
+        )
+    name = _v.text(getattr(session, "id"), "session id")  # noqa: B009
+    where = f"session {name!r}"
+    for field in ("head_id", "server_session_id", "directory", "git_root"):
+        _v.optional_text(getattr(session, field), f"{where}: {field}")
+    low, high = 1 - _v.TIME_LIMIT, _v.TIME_LIMIT - 1
+    for field in ("created_at", "updated_at", "archived_at"):
+        value = getattr(session, field)
+        if value is not None or field != "archived_at":
+            _v.integer(value, f"{where}: {field}", low=low, high=high)
+
+
+def _check_event(event: object) -> None:
+    """An event to import: the checks of an append, plus its session id and timestamp."""
+    from . import _validate as _v
+
+    if not isinstance(event, tuple) or len(event) != 7:
+        raise InvalidEvent(f"events must be StoredEvent records, got {_v._clip(event)}")
+    eid, session_id, parent, invocation, kind, data, created = event
+    _v.event_fields(eid, parent, invocation, kind, data)
+    _v.text(session_id, f"event {eid!r}: session_id", error=InvalidEvent)
+    _v.integer(created, f"event {eid!r}: created_at", low=1 - _v.TIME_LIMIT, high=_v.TIME_LIMIT - 1)
 
 
 def references(session: StoredSession | SessionSummary, events: list[StoredEvent]) -> set[str]:

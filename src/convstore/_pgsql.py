@@ -228,4 +228,104 @@ ROLE_SERVICE_EXISTS: Final = (
     "WHERE rolname = 'convstore_service'"
 )
 ROLE_SERVICE_CREATE: Final = 'CREATE ROLE convstore_service NOLOGIN'
+SYNC_EVENTS_INSERT_MANY: Final = (
+    'INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, event_type, event_data, created_at)\n'
+    'SELECT %(sid)s, u.seq, %(owner)s, u.id, u.parent_id, u.invocation_id, u.event_type, u.event_data, u.created_at\n'
+    'FROM unnest(%(seqs)s::bigint[], %(ids)s::text[], %(parents)s::text[], %(invocations)s::text[], %(types)s::text[], %(datas)s::text[], %(created)s::bigint[]) AS u(seq, id, parent_id, invocation_id, event_type, event_data, created_at)'
+)
+SYNC_METADATA_TIMES: Final = (
+    'SELECT "sessions"."id","session_metadata"."key","session_metadata"."value","session_metadata"."updated_at"\n'
+    'FROM "sessions"\n'
+    'JOIN "session_metadata" ON "session_metadata"."sid"="sessions"."sid"\n'
+    'WHERE "sessions"."owner"=%(owner)s AND "sessions"."id"=ANY(%(ids)s)\n'
+    'ORDER BY "sessions"."id","session_metadata"."key"'
+)
+SYNC_METADATA_PUT_IF_NEWER: Final = (
+    'INSERT INTO session_metadata (sid, owner, key, value, updated_at)\n'
+    'SELECT sid, owner, %(key)s, %(value)s, %(updated_at)s\n'
+    'FROM sessions\n'
+    'WHERE owner = %(owner)s AND id = %(session_id)s\n'
+    'ON CONFLICT (sid, key)\n'
+    'DO UPDATE\n'
+    'SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at\n'
+    'WHERE session_metadata.updated_at < EXCLUDED.updated_at'
+)
+SYNC_EVENTS_AFTER: Final = (
+    'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at"\n'
+    'FROM "sessions"\n'
+    'JOIN "session_events" ON "session_events"."sid"="sessions"."sid"\n'
+    'WHERE "sessions"."owner"=%(owner)s AND "sessions"."id"=%(session_id)s AND "session_events"."seq">%(after)s\n'
+    'ORDER BY "session_events"."seq"'
+)
+SYNC_EVENTS_AT: Final = (
+    'SELECT e.id, s.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at\n'
+    'FROM unnest(%(ids)s::text[], %(seqs)s::bigint[]) AS q(id, seq)\n'
+    'JOIN sessions s ON s.owner = %(owner)s AND s.id = q.id\n'
+    'JOIN session_events e ON e.sid = s.sid AND e.seq = q.seq'
+)
+PURGE_COUNT: Final = (
+    'SELECT COUNT(*),COALESCE(SUM("event_count"),0)\n'
+    'FROM "sessions"\n'
+    'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s'
+)
+PURGE_COUNT_METADATA: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "sessions"\n'
+    'JOIN "session_metadata" ON "session_metadata"."sid"="sessions"."sid"\n'
+    'WHERE "sessions"."owner"=%(owner)s AND "sessions"."archived_at"<%(cutoff)s'
+)
+PURGE_CANDIDATES: Final = (
+    'SELECT "sid","event_count"\n'
+    'FROM "sessions"\n'
+    'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid">%(after)s\n'
+    'ORDER BY "sid"\n'
+    'LIMIT %(limit)s'
+)
+PURGE_METADATA_OF: Final = (
+    'SELECT COUNT(*)\n'
+    'FROM "session_metadata"\n'
+    'WHERE "sid"=ANY(%(sids)s)'
+)
+PURGE_DELETE: Final = (
+    'DELETE\n'
+    'FROM "sessions"\n'
+    'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid"=ANY(%(sids)s)\n'
+    'RETURNING "event_count"'
+)
+SEARCH_WEB_RANK: Final = (
+    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
+    "FROM (SELECT websearch_to_tsquery('simple', %(query)s) AS q) AS q\n"
+    'JOIN session_events e ON e.search @@ q.q\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
+    'ORDER BY 5, e.created_at DESC, e.seq DESC\n'
+    'LIMIT %(limit)s'
+)
+SEARCH_WEB_RECENT: Final = (
+    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
+    "FROM (SELECT websearch_to_tsquery('simple', %(query)s) AS q) AS q\n"
+    'JOIN session_events e ON e.search @@ q.q\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
+    'ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC\n'
+    'LIMIT %(limit)s'
+)
+SEARCH_PLAIN_RANK: Final = (
+    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
+    "FROM (SELECT plainto_tsquery('simple', %(query)s) AS q) AS q\n"
+    'JOIN session_events e ON e.search @@ q.q\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
+    'ORDER BY 5, e.created_at DESC, e.seq DESC\n'
+    'LIMIT %(limit)s'
+)
+SEARCH_PLAIN_RECENT: Final = (
+    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
+    "FROM (SELECT plainto_tsquery('simple', %(query)s) AS q) AS q\n"
+    'JOIN session_events e ON e.search @@ q.q\n'
+    'JOIN sessions s ON s.sid = e.sid\n'
+    'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
+    'ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC\n'
+    'LIMIT %(limit)s'
+)
 TX_SNAPSHOT: Final = 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY'

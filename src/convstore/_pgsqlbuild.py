@@ -486,6 +486,126 @@ def _deploy_statements() -> dict[str, str]:
     }
 
 
+def _sync_v2_statements() -> dict[str, str]:
+    """Incremental sync: positions (seq) where histories agree, and what follows them."""
+    after = (
+        Query.from_(sessions)
+        .join(events)
+        .on(events.sid == sessions.sid)
+        .select(*_event_fields())
+        .where(_mine())
+        .where(events.seq > P("after"))
+        .orderby(events.seq)
+    )
+    return {
+        # A chunk of imported events in one statement (one round trip, one
+        # plan) instead of one INSERT per event: arrays in, rows out.
+        "SYNC_EVENTS_INSERT_MANY": (
+            "INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, "
+            "event_type, event_data, created_at) "
+            "SELECT %(sid)s, u.seq, %(owner)s, u.id, u.parent_id, u.invocation_id, "
+            "u.event_type, u.event_data, u.created_at "
+            "FROM unnest(%(seqs)s::bigint[], %(ids)s::text[], %(parents)s::text[], "
+            "%(invocations)s::text[], %(types)s::text[], %(datas)s::text[], "
+            "%(created)s::bigint[]) "
+            "AS u(seq, id, parent_id, invocation_id, event_type, event_data, created_at)"
+        ),
+        # Metadata with its own times: sync merges it last-writer-wins.
+        "SYNC_METADATA_TIMES": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(sessions.id, metadata.key, metadata.value, metadata.updated_at)
+        .where(sessions.owner == OWNER)
+        .where(sessions.id == Function("ANY", P("ids")))
+        .orderby(sessions.id)
+        .orderby(metadata.key)
+        .get_sql(),
+        # Upsert only over an older value: ties keep the server's (pypika has
+        # no ON CONFLICT ... DO UPDATE ... WHERE).
+        "SYNC_METADATA_PUT_IF_NEWER": (
+            "INSERT INTO session_metadata (sid, owner, key, value, updated_at) "
+            "SELECT sid, owner, %(key)s, %(value)s, %(updated_at)s FROM sessions "
+            "WHERE owner = %(owner)s AND id = %(session_id)s "
+            "ON CONFLICT (sid, key) DO UPDATE SET value = EXCLUDED.value, "
+            "updated_at = EXCLUDED.updated_at "
+            "WHERE session_metadata.updated_at < EXCLUDED.updated_at"
+        ),
+        "SYNC_EVENTS_AFTER": after.get_sql(),
+        # For each (session id, seq) pair: this owner's event there (a StoredEvent row). One
+        # round trip for a page of sessions; (sid, seq) is the primary key.
+        "SYNC_EVENTS_AT": (
+            "SELECT e.id, s.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
+            "e.created_at FROM unnest(%(ids)s::text[], %(seqs)s::bigint[]) AS q(id, seq) "
+            "JOIN sessions s ON s.owner = %(owner)s AND s.id = q.id "
+            "JOIN session_events e ON e.sid = s.sid AND e.seq = q.seq"
+        ),
+    }
+
+
+def _search_statements() -> dict[str, str]:
+    """Server search (migration 0008): the GIN-indexed tsvector, the local API's shape.
+
+    Written out: pypika has no tsquery operators. Rank is ``-ts_rank`` so that,
+    as with FTS5's bm25, lower is better; the headline (snippet) is computed
+    for the returned rows only (PostgreSQL evaluates it after the LIMIT).
+    """
+    out: dict[str, str] = {}
+    for parser, fn_name in (("WEB", "websearch_to_tsquery"), ("PLAIN", "plainto_tsquery")):
+        for order, order_by in (
+            ("RANK", "5, e.created_at DESC, e.seq DESC"),
+            ("RECENT", "e.created_at DESC, e.sid DESC, e.seq DESC"),
+        ):
+            out[f"SEARCH_{parser}_{order}"] = (
+                "SELECT s.id, e.id, e.event_type, "
+                "ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), "
+                "-ts_rank(e.search, q.q), e.created_at "
+                f"FROM (SELECT {fn_name}('simple', %(query)s) AS q) AS q "
+                "JOIN session_events e ON e.search @@ q.q "
+                "JOIN sessions s ON s.sid = e.sid "
+                "WHERE s.owner = %(owner)s AND e.owner = %(owner)s "
+                "AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) "
+                "AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) "
+                "AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[])) "
+                f"ORDER BY {order_by} LIMIT %(limit)s"
+            )
+    return out
+
+
+def _purge_statements() -> dict[str, str]:
+    """Retention on the server: this owner's sessions archived before a cutoff."""
+    old = (sessions.owner == OWNER) & (sessions.archived_at < P("cutoff"))
+    return {
+        "PURGE_COUNT": Query.from_(sessions)
+        .select(fn.Count(Star()), fn.Coalesce(fn.Sum(sessions.event_count), 0))
+        .where(old)
+        .get_sql(),
+        "PURGE_COUNT_METADATA": Query.from_(sessions)
+        .join(metadata)
+        .on(metadata.sid == sessions.sid)
+        .select(fn.Count(Star()))
+        .where(old)
+        .get_sql(),
+        "PURGE_CANDIDATES": Query.from_(sessions)
+        .select(sessions.sid, sessions.event_count)
+        .where(old)
+        .where(sessions.sid > P("after"))
+        .orderby(sessions.sid)
+        .limit(P("limit"))
+        .get_sql(),
+        "PURGE_METADATA_OF": Query.from_(metadata)
+        .select(fn.Count(Star()))
+        .where(metadata.sid == Function("ANY", P("sids")))
+        .get_sql(),
+        # Events and metadata go with their session (ON DELETE CASCADE).
+        "PURGE_DELETE": Query.from_(sessions)
+        .delete()
+        .where(old)
+        .where(sessions.sid == Function("ANY", P("sids")))
+        .returning(sessions.event_count)
+        .get_sql(),
+    }
+
+
 def _transaction_statements() -> dict[str, str]:
     # pypika has no transaction control. An export reads the session and its
     # events from one snapshot.
@@ -503,6 +623,9 @@ def build() -> dict[str, str]:
     out.update(_sync_statements())
     out.update(_history_statement())
     out.update(_deploy_statements())
+    out.update(_sync_v2_statements())
+    out.update(_purge_statements())
+    out.update(_search_statements())
     out.update(_transaction_statements())
     return out
 

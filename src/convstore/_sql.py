@@ -44,6 +44,11 @@ MIGRATIONS_INSERT: Final = (
     'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
     'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
 )
+MIGRATIONS_CHECKSUMS: Final = (
+    "SELECT group_concat(checksum, ',')\n"
+    'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+)
+MIGRATIONS_FINGERPRINT: Final = '8:c1733a67125c87f52ab3f6c99914ed0b6506bd1623007440cf8f39d91c8d0265'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -359,7 +364,7 @@ SEARCH_EVENTS_FILTERED: Final = (
     'LIMIT :limit'
 )
 SEARCH_EVENTS_RECENT: Final = (
-    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), bm25(event_search), e.created_at\n'
+    'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), 0.0, e.created_at\n'
     'FROM event_search\n'
     'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
     'JOIN sessions s ON s.sid = e.sid\n'
@@ -443,3 +448,30 @@ PRAGMA_INCREMENTAL_VACUUM: Final = 'PRAGMA incremental_vacuum'
 PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'
 PRAGMA_PAGE_COUNT: Final = 'PRAGMA page_count'
 PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
+SYNC_EVENT_AT: Final = (
+    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1) AND "seq"=?2'
+)
+SYNC_METADATA_TIMES: Final = (
+    'SELECT key, value, updated_at\n'
+    'FROM session_metadata\n'
+    'WHERE sid = (SELECT sid FROM sessions WHERE id = ?1)\n'
+    'ORDER BY key'
+)
+SYNC_METADATA_PUT_IF_NEWER: Final = (
+    'INSERT INTO session_metadata (sid, key, value, updated_at)\n'
+    'SELECT sid, ?2, ?3, ?4\n'
+    'FROM sessions\n'
+    'WHERE id = ?1\n'
+    'ON CONFLICT (sid, key)\n'
+    'DO UPDATE\n'
+    'SET value = excluded.value, updated_at = excluded.updated_at\n'
+    'WHERE session_metadata.updated_at <= excluded.updated_at'
+)
+SYNC_EVENTS_AFTER: Final = (
+    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'FROM "session_events"\n'
+    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1) AND "seq">?2\n'
+    'ORDER BY "seq"'
+)

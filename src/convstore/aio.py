@@ -544,7 +544,7 @@ class AsyncSessionStore:
     @property
     def indexes_search(self) -> bool:
         """Whether appends keep the full-text index, as this store last read the setting."""
-        return self._sync.indexes_search
+        return self._sync._search_index
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""
@@ -604,10 +604,16 @@ class AsyncSessionStore:
     search_fields = _twin(SessionStore.search_fields)
     search_indexing = _twin(SessionStore.search_indexing)
     set_search_indexing = _twin(SessionStore.set_search_indexing, WORKER)
+    index_pending = _twin(SessionStore.index_pending, WORKER)
     configure_search = _twin(SessionStore.configure_search, WORKER)
     export_jsonl = _agen_twin(SessionStore.export_jsonl)
     import_jsonl = _twin(SessionStore.import_jsonl, WORKER)
     purge = _twin(SessionStore.purge, WORKER)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(SessionStore.compact)
+    record_usage = _twin(SessionStore.record_usage)
+    usage = _twin(SessionStore.usage, WORKER)
+    apply_retention = _twin(SessionStore.apply_retention, WORKER)
 
 
 # -- the service ----------------------------------------------------------------------------
@@ -688,6 +694,12 @@ class AsyncLocalSessionService:
     pop_head = _twin(LocalSessionService.pop_head)
     append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
     get_all_metadata = _twin(LocalSessionService.get_all_metadata)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(LocalSessionService.compact)
+    record_usage = _twin(LocalSessionService.record_usage)
+    usage = _twin(LocalSessionService.usage, WORKER)
+    apply_retention = _twin(LocalSessionService.apply_retention, WORKER)
+    search = _twin(LocalSessionService.search, WORKER)
 
 
 # -- the manager ----------------------------------------------------------------------------

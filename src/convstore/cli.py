@@ -659,6 +659,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_server import add_server_commands  # the team server's deploy step (issue 17)
 
     add_server_commands(commands)
+
+    from .cli_lifecycle import add_commands as add_lifecycle_commands  # stats, usage, retention
+
+    add_lifecycle_commands(commands, common, as_json)
     return parser
 
 

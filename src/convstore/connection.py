@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import threading
     from typing import Literal, TypeAlias
 
+    from .migrations import MigrationStatus
+
     Synchronous: TypeAlias = Literal["NORMAL", "FULL"]
     PathArg: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
@@ -43,6 +45,10 @@ __all__ = [
     "open_connection",
     "close_quietly",
     "BackgroundCheckpointer",
+    "open_probe",
+    "refuse_unless_ours",
+    "create_owner_only",
+    "read_migration_status",
 ]
 
 MEMORY = ":memory:"
@@ -57,26 +63,15 @@ FILE_MODE = 0o600
 def normalize_path(path: PathArg) -> str:
     """Return ``path`` as a UTF-8-clean ``str``, or raise :class:`StoreError` naming it.
 
+    A value that is not a path at all (``123``, ``None``) is an
+    :class:`~convstore.errors.InvalidArgument`.
+
     >>> normalize_path(b"/tmp/x.db")
     '/tmp/x.db'
     """
-    raw = os.fspath(path)
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise StoreError(f"database path is not valid UTF-8: {raw!r}") from None
-    else:
-        text = raw
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise StoreError(f"database path is not valid UTF-8: {text!r}") from None
-    if not text:
-        raise StoreError("database path is empty")
-    if "\x00" in text:
-        raise StoreError(f"database path contains a NUL byte: {text!r}")
-    return text
+    from ._validate import path as valid_path
+
+    return valid_path(path)
 
 
 def check_file_header(path: str) -> bool:
@@ -88,8 +83,8 @@ def check_file_header(path: str) -> bool:
     """
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # the caller creates the folders (and reports a file in the way)
     except OSError as exc:
         raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
@@ -97,8 +92,11 @@ def check_file_header(path: str) -> bool:
     if st.st_size == 0:
         return True
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        fd = os.open(path, os.O_RDONLY)  # unbuffered: cheaper than open() for 100 bytes
+        try:
+            header = os.read(fd, 100)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
     if not header.startswith(SQLITE_HEADER):
@@ -106,6 +104,108 @@ def check_file_header(path: str) -> bool:
     if len(header) < 100:
         raise StoreError(f"database {path!r} is truncated or corrupt (header incomplete)")
     return True
+
+
+def _uri(path: str, query: str) -> str:
+    """``file:`` URI of ``path`` (``%``, ``?`` and ``#`` escaped) with ``query``."""
+    escaped = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file:{escaped}?{query}"
+
+
+def open_probe(path: str, *, timeout: float, vfs: str | None = None) -> apsw.Connection:
+    """A read-only look at an existing database file that writes nothing of it.
+
+    A WAL-mode file with no ``-wal`` beside it (no connection has it open)
+    holds all its data in the main file, which nothing is changing: it is
+    opened ``immutable`` (no locks, no ``-shm``/``-wal`` created). Any other
+    file is opened read-only with normal locking: a rollback-journal file
+    gets no companion files, and a WAL file with a ``-wal`` (its application
+    is running, or crashed) is read through that WAL -- the newest data,
+    never a checkpoint (a read-only connection cannot), so the database and
+    its ``-wal`` keep every byte; SQLite may update the shared-memory index
+    ``-shm``, as every reader of that file does.
+    """
+    flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError as exc:
+        raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
+    wal_mode = len(header) == 20 and header[18] == 2
+    quiet = wal_mode and not os.path.exists(path + "-wal")
+    query = "immutable=1" if quiet else "mode=ro"
+    conn = apsw.Connection(_uri(path, query), flags=flags, vfs=vfs)
+    set_busy_timeout(conn, timeout)
+    return conn
+
+
+def refuse_unless_ours(path: str, *, timeout: float, vfs: str | None = None) -> None:
+    """Raise before anything opens ``path`` for writing, unless convstore may change it.
+
+    Refuses, with the file left byte-for-byte as it was (in every journal
+    mode, ``-wal`` included): another application's database (user objects,
+    no convstore bookkeeping) with :class:`StoreError`; a database written by
+    a newer convstore, or whose applied migration files changed, with
+    :class:`~convstore.errors.MigrationError`.
+    """
+    try:
+        conn = open_probe(path, timeout=timeout, vfs=vfs)
+    except apsw.Error as exc:
+        raise StoreError(f"cannot open database {path!r} to check it: {exc}") from None
+    try:
+        check_compatible(conn, repr(path))
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
+        raise StoreError(f"database {path!r} is corrupt or not an SQLite database: {exc}") from None
+    except apsw.Error as exc:
+        raise StoreError(f"cannot read database {path!r} to check it: {exc}") from None
+    finally:
+        close_quietly(conn)
+
+
+def read_migration_status(path: str, *, timeout: float = 5.0) -> MigrationStatus:
+    """Applied and pending migrations of the database at ``path``, changing nothing (SPEC §3).
+
+    No file or directory is created, the journal mode is not switched, no
+    permission is changed: a missing or empty file reports every migration
+    pending; an existing one is read through :func:`open_probe`. Raises
+    :class:`StoreError` for a file that is not an SQLite database, and
+    :class:`~convstore.errors.MigrationError` for an unknown applied version or
+    a changed migration file. ``convstore migrate status`` is this.
+    """
+    from .migrations import MigrationStatus, known_migrations, status
+
+    path = normalize_path(path)
+    if path == MEMORY or not check_file_header(path) or os.path.getsize(path) == 0:
+        return MigrationStatus(applied=(), pending=known_migrations())
+    try:
+        conn = open_probe(path, timeout=timeout)
+    except apsw.Error as exc:
+        raise StoreError(f"cannot open database {path!r} to read its status: {exc}") from None
+    try:
+        return status(conn, repr(path))
+    except apsw.Error as exc:
+        raise StoreError(f"cannot read the migration status of {path!r}: {exc}") from None
+    finally:
+        close_quietly(conn)
+
+
+def create_owner_only(path: str) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists: SQLite then opens it.
+
+    The mode is given to ``open(2)`` itself, so the file is never readable by
+    others and the process umask is never changed (changing it is not
+    thread-safe: another thread's files would get the wrong mode, or the
+    umask could stay 077 for the host application). SQLite creates the
+    ``-wal`` and ``-shm`` with the database file's own mode.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except FileExistsError:
+        return  # created meanwhile by another process: SQLite opens theirs
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path!r}: {exc.strerror}") from None
+    os.close(fd)
 
 
 def make_parent_directories(path: str) -> None:
@@ -120,7 +220,7 @@ def make_parent_directories(path: str) -> None:
 def restrict_to_owner(path: str) -> None:
     """Make an existing database and its ``-wal``/``-shm`` files owner-only (0600).
 
-    New files are created 0600 under an owner-only umask; this covers a file
+    New files are created 0600 (:func:`create_owner_only`); this covers a file
     that existed before with wider permissions (made by ``touch``, copied, or
     written by another tool), whose WAL SQLite creates with the same mode.
     """
@@ -249,14 +349,24 @@ class BackgroundCheckpointer:
         self._pid = 0
         self._wake: threading.Event | None = None
         self._stopping = False
+        self._armed = True
 
     def hook(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
-        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap."""
-        if pages >= CHECKPOINT_PAGES:
-            if pages >= CHECKPOINT_INLINE_PAGES:
-                _checkpoint_quietly(conn, dbname)
-            else:
-                self._request()
+        """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap.
+
+        One wake-up per filling of the WAL: the commits that follow while the
+        thread copies pages back must not wake it again (each extra checkpoint
+        would fsync the database file once more -- a storm of fsyncs under a
+        stream of commits). The next wake-up is armed once the WAL has been
+        restarted (a commit sees fewer pages than the threshold).
+        """
+        if pages < CHECKPOINT_PAGES:
+            self._armed = True
+        elif pages >= CHECKPOINT_INLINE_PAGES:
+            _checkpoint_quietly(conn, dbname)
+        elif self._armed:
+            self._armed = False
+            self._request()
         return apsw.SQLITE_OK
 
     def _request(self) -> None:
@@ -354,26 +464,25 @@ def open_connection(
     """
     is_memory = path == MEMORY
     if not is_memory:
-        make_parent_directories(path)
-        check_file_header(path)
+        if not check_file_header(path):  # an existing file's folders exist
+            make_parent_directories(path)
+            create_owner_only(path)  # 0600 from the first byte, umask untouched
+        elif os.path.getsize(path) > 0:
+            # Before any read-write open: that would create a -wal, and closing it
+            # would checkpoint someone else's WAL into their file.
+            refuse_unless_ours(path, timeout=timeout, vfs=vfs)
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    # Owner-only umask while SQLite creates the file and its -wal/-shm: they are
-    # 0600 from the first byte, with no window where others could read them.
-    old_umask = os.umask(0o077)
+    conn = apsw.Connection(path, flags=flags, statementcachesize=STATEMENT_CACHE_SIZE, vfs=vfs)
     try:
-        conn = apsw.Connection(path, flags=flags, statementcachesize=STATEMENT_CACHE_SIZE, vfs=vfs)
-        try:
-            set_busy_timeout(conn, timeout)
-            if not is_memory:
-                set_wal(conn, timeout, repr(path))
-            set_synchronous(conn, synchronous)
-            set_foreign_keys(conn)
-            set_checkpoint_policy(conn, checkpointer)
-            if not is_memory:
-                restrict_to_owner(path)
-        except BaseException:
-            close_quietly(conn)
-            raise
-    finally:
-        os.umask(old_umask)
+        set_busy_timeout(conn, timeout)
+        if not is_memory:
+            set_wal(conn, timeout, repr(path))
+        set_synchronous(conn, synchronous)
+        set_foreign_keys(conn)
+        set_checkpoint_policy(conn, checkpointer)
+        if not is_memory:
+            restrict_to_owner(path)
+    except BaseException:
+        close_quietly(conn)
+        raise
     return conn

@@ -29,6 +29,7 @@ __all__ = [
     "StoreBusy",
     "CommitUncertain",
     "NotStarted",
+    "StoreClosed",
 ]
 
 
@@ -68,6 +69,10 @@ class NotStarted(StoreError, RuntimeError):
     """A :class:`~convstore.SessionManager` was used before its ``start()``."""
 
 
+class StoreClosed(StoreError):
+    """The store (or service) was closed: open a new one. The message names the file."""
+
+
 class CommitUncertain(StoreError):
     """The disk failed while *flushing* a commit (fsync): the change may or may not be stored.
 
@@ -76,7 +81,12 @@ class CommitUncertain(StoreError):
     file: this connection treats the transaction as rolled back, but if no
     later write replaces those bytes (the disk stays broken, or the process
     dies first), the change reappears the next time the database is opened.
-    Every database has this ambiguity after a failed fsync. Retry with the
-    *same* ids: an event that was in fact stored then raises
-    :class:`DuplicateId` instead of being written twice.
+    Every database has this ambiguity after a failed fsync (and a server
+    connection lost during a commit has the same one). Retrying is safe
+    (SPEC §2.1): retry with the *same* ids and fields, and a write that was in
+    fact stored is an idempotent replay -- it returns the stored event or
+    session and writes nothing (in a batch, replayed items are skipped and
+    the rest appended). Only a retry that differs in some field raises
+    :class:`DuplicateId`. :class:`~convstore.SessionManager` retries once by
+    itself.
     """

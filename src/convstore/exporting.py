@@ -8,7 +8,10 @@ Format (one JSON object per line, UTF-8):
   "metadata": {key: {"value": …, "updated_at": …}}}``;
 * then its **N events** in append order — ``{"kind": "event", "session_id":
   …, "id": …, "parent_id": …, "invocation_id": …, "event_type": …,
-  "event_data": "<the JSON text, as a string>", "created_at": …}``.
+  "event_data": "<the JSON text, as a string>", "created_at": …}``;
+* then (format 2) its **usage records** — ``{"kind": "usage", "session_id":
+  …, "event_id": …, "model": …, "input_tokens": …, "output_tokens": …,
+  "cached_tokens": …, "cost": …}`` (see :mod:`convstore.lifecycle`).
 
 ``event_data`` is carried as a string so the stored text comes back byte for
 byte (key order, spacing, number spelling). Any number of sessions follow one
@@ -33,22 +36,30 @@ and leaves the database as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apsw
 
 from . import _sql
-from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound
+from . import _validate as _v
+from . import lifecycle as _lifecycle
+from .connection import FILE_MODE, MEMORY
+from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionNotFound, StoreError
 
 if TYPE_CHECKING:
     from .store import SessionStore
 
-__all__ = ["FORMAT_VERSION", "ImportReport", "export_jsonl", "import_jsonl"]
+__all__ = ["FORMAT_VERSION", "ImportReport", "export_jsonl", "import_jsonl", "write_export"]
 
-#: The ``format`` field of a session header this code writes and reads.
-FORMAT_VERSION = 1
+#: The ``format`` field of a session header this code writes. Version 2 added
+#: ``usage`` lines (the token ledger); files of every version in
+#: :data:`READABLE_FORMATS` still import.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 #: Progress callbacks are called every this many events (and at the end).
 PROGRESS_EVERY = 1000
 
@@ -83,30 +94,42 @@ def export_jsonl(
     is exported, oldest first. A generator: one row in memory at a time.
     Format: :mod:`convstore.exporting`.
 
+    Everything is read from **one snapshot**: a read transaction on a
+    connection of its own, held until the last line is produced (or the
+    generator is closed). A purge, append or archive committed by another
+    connection meanwhile is not seen, so a header's ``event_count`` always
+    matches the events that follow it, and the file always imports.
+
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
     ...     _ = store.create_session("s1")
     ...     [json.loads(line)["kind"] for line in store.export_jsonl(["s1"])]
     ['session']
     """
-    for what, value in (("directory", directory), ("git_root", git_root)):
-        if value is not None and type(value) is not str:
-            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
-    conn = store.connection
+    _v.optional_lookup_text(directory, "directory")
+    _v.optional_lookup_text(git_root, "git_root")
+    _v.boolean(include_archived, "include_archived")
+    ids: list[str] | None = None
     if session_ids is not None:
         if isinstance(session_ids, str):
             session_ids = [session_ids]
-        rows: list[tuple[Any, ...]] = []
-        try:
-            for sid in session_ids:
+        if isinstance(session_ids, bytes) or not hasattr(session_ids, "__iter__"):
+            raise InvalidArgument(
+                f"session_ids must be an iterable of str, got {type(session_ids).__name__}"
+            )
+        ids = list(session_ids)
+        for sid in ids:
+            _v.lookup_text(sid, "session id to export")
+    conn = _snapshot(store)
+    try:
+        if ids is not None:
+            rows: list[tuple[Any, ...]] = []
+            for sid in ids:
                 row = conn.execute(_sql.EXPORT_SESSION, {"session_id": sid}).fetchone()
                 if row is None:
                     raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
                 rows.append(row)
-        except (apsw.Error, UnicodeError) as exc:
-            raise store.translate_error(exc, "reading sessions to export") from None
-        return _generate(store, iter(rows))
-    try:
+            return _generate(store, conn, iter(rows))
         cursor = conn.execute(
             _sql.EXPORT_SESSIONS,
             {
@@ -115,13 +138,54 @@ def export_jsonl(
                 "include_archived": 1 if include_archived else 0,
             },
         )
+        return _generate(store, conn, cursor)
     except (apsw.Error, UnicodeError) as exc:
+        _release(store, conn)
         raise store.translate_error(exc, "reading sessions to export") from None
-    return _generate(store, cursor)
+    except BaseException:
+        _release(store, conn)
+        raise
 
 
-def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Iterator[str]:
-    conn = store.connection
+def _snapshot(store: SessionStore) -> apsw.Connection:
+    """A connection in a read transaction of its own: the export's one snapshot.
+
+    A file gets a second, read-only connection (WAL: it never blocks writers,
+    and the caller may keep using the store while the export runs). An
+    in-memory database has no other writer, so its own connection serves.
+    """
+    main = store.connection
+    if store.path == MEMORY:
+        try:
+            main.execute(_sql.SEARCH_FIELDS_GET)  # raises for a closed store
+        except apsw.Error as exc:
+            raise store.translate_error(exc, "reading sessions to export") from None
+        return main
+    try:
+        conn = apsw.Connection(main.filename, flags=apsw.SQLITE_OPEN_READONLY, vfs=main.open_vfs)
+    except apsw.Error as exc:
+        raise store.translate_error(exc, "opening a snapshot to export") from None
+    try:
+        conn.set_busy_timeout(int(store._timeout * 1000))
+        conn.execute(_sql.BEGIN_DEFERRED)
+        conn.execute(_sql.SEARCH_FIELDS_GET).fetchall()  # the snapshot starts here
+    except apsw.Error as exc:
+        conn.close()
+        raise store.translate_error(exc, "opening a snapshot to export") from None
+    return conn
+
+
+def _release(store: SessionStore, conn: apsw.Connection) -> None:
+    """End the snapshot: close the export's own connection (never the store's)."""
+    if conn is store.connection:
+        return
+    with contextlib.suppress(apsw.Error):  # read-only: nothing to lose
+        conn.close()
+
+
+def _generate(
+    store: SessionStore, conn: apsw.Connection, sessions: Iterator[tuple[Any, ...]]
+) -> Iterator[str]:
     try:
         for row in sessions:
             (
@@ -170,8 +234,59 @@ def _generate(store: SessionStore, sessions: Iterator[tuple[Any, ...]]) -> Itera
                         "created_at": at,
                     }
                 )
-    except apsw.Error as exc:
+            # From the same snapshot: a usage row never names an event the file lacks.
+            yield from _lifecycle.export_usage_lines(store, sid, sid_text, conn)
+    except (apsw.Error, UnicodeError) as exc:
         raise store.translate_error(exc, "exporting sessions") from None
+    finally:
+        _release(store, conn)
+
+
+def write_export(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
+    """Write ``lines`` to ``path`` atomically, owner-only (0600); return the bytes written.
+
+    The lines go to a temporary file created *exclusively* (``O_EXCL``, a
+    random name from :func:`tempfile.mkstemp`) in the target's directory,
+    so a symlink planted at a predictable name is never followed; the file
+    is 0600 from its first byte (the mode is given to ``open``, the process
+    umask is never changed, so this is safe with threads); it is flushed to
+    disk and renamed over ``path`` only when complete. On any error the
+    temporary file is removed and ``path`` is left as it was.
+    """
+    import tempfile
+
+    target = os.fspath(path)
+    if type(target) is not str:
+        raise InvalidArgument(f"export path must be a str path, got {type(target).__name__}")
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder
+        )
+    except OSError as exc:
+        raise StoreError(f"cannot write export {target!r}: {exc.strerror}") from None
+    written = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            if hasattr(os, "fchmod"):  # mkstemp made it 0600 already; say so on every OS
+                os.fchmod(f.fileno(), FILE_MODE)
+            for line in lines:
+                written += f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise StoreError(f"cannot write export {target!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return written
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 # -- import ------------------------------------------------------------------
@@ -195,20 +310,34 @@ class _Line:
             return None
         if type(value) is not str:
             need = "a string or null" if optional else "a string"
-            raise self.fail(f"field {key!r} must be {need}, got {value!r}")
-        return value
+            raise self.fail(f"field {key!r} must be {need}, got {_v._clip(value)}")
+        return self.checked(_v.text, value, f"field {key!r}")
 
-    def integer(self, key: str, *, optional: bool = False) -> Any:
+    def checked(self, check: Callable[..., Any], *args: Any) -> Any:
+        """Run a :mod:`convstore._validate` check; its error names this line too."""
+        try:
+            return check(*args)
+        except InvalidArgument as exc:
+            raise type(exc)(f"line {self.number}: {exc}; nothing was imported") from None
+
+    def integer(self, key: str, *, optional: bool = False, time: bool = False) -> Any:
         value = self.data.get(key)
         if value is None and optional:
             return None
-        if type(value) is not int or not -(2**63) <= value < 2**63:
+        low, high = (1 - _v.TIME_LIMIT, _v.TIME_LIMIT - 1) if time else (-(2**63), 2**63 - 1)
+        if type(value) is not int or not low <= value <= high:
             need = "an integer or null" if optional else "an integer"
-            raise self.fail(f"field {key!r} must be {need}, got {value!r}")
+            if time:
+                need += " (Unix seconds within ±2**62)"
+            raise self.fail(f"field {key!r} must be {need}, got {_v._clip(value)}")
         return value
 
 
 def _parse(number: int, raw: str | bytes) -> _Line | None:
+    if not isinstance(raw, str | bytes):
+        raise InvalidArgument(
+            f"line {number}: expected str or bytes, got {type(raw).__name__}; nothing was imported"
+        )
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -218,10 +347,19 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
             ) from None
     if not raw.strip():
         return None
+    # The line is an object holding event_data: two levels above the event's own limit.
+    # Checked without recursion, before json.loads could raise RecursionError.
+    if len(raw) > 2 * _v.MAX_JSON_DEPTH and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2:
+        raise InvalidArgument(
+            f"line {number}: JSON nested deeper than {_v.MAX_JSON_DEPTH} levels; "
+            "nothing was imported"
+        )
     try:
         data = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidArgument(f"line {number}: not JSON ({exc}); nothing was imported") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgument(
+            f"line {number}: not JSON ({_v._clip(str(exc))}); nothing was imported"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidArgument(f"line {number}: expected a JSON object; nothing was imported")
     return _Line(number, data)
@@ -243,9 +381,10 @@ class _Importer:
     def start_session(self, line: _Line) -> None:
         self.finish_session()
         fmt = line.data.get("format", FORMAT_VERSION)
-        if fmt != FORMAT_VERSION:
+        if fmt not in READABLE_FORMATS or type(fmt) is not int:
             raise line.fail(
-                f"unknown export format {fmt!r} (this convstore reads {FORMAT_VERSION})"
+                f"unknown export format {fmt!r} (this convstore reads "
+                f"{', '.join(map(str, READABLE_FORMATS))})"
             )
         session_id = line.text("id")
         fields = {
@@ -254,9 +393,9 @@ class _Importer:
             "server_session_id": line.text("server_session_id", optional=True),
             "directory": line.text("directory", optional=True),
             "git_root": line.text("git_root", optional=True),
-            "created_at": line.integer("created_at"),
-            "updated_at": line.integer("updated_at"),
-            "archived_at": line.integer("archived_at", optional=True),
+            "created_at": line.integer("created_at", time=True),
+            "updated_at": line.integer("updated_at", time=True),
+            "archived_at": line.integer("archived_at", optional=True, time=True),
             "event_count": line.integer("event_count"),
         }
         if fields["event_count"] < 0:
@@ -281,6 +420,9 @@ class _Importer:
                 raise line.fail(
                     f"metadata {key!r} must be a string or {{'value': str, 'updated_at': int}}"
                 )
+            line.checked(_v.text, key, "metadata key")
+            line.checked(_v.text, value, f"metadata {key!r}")
+            line.checked(_v.integer, at, f"metadata {key!r}: updated_at")
             row = {"sid": self.sid, "key": key, "value": value, "updated_at": at}
             self.conn.execute(_sql.METADATA_IMPORT, row)
         self.header, self.session_id, self.seen = line, session_id, 0
@@ -301,7 +443,11 @@ class _Importer:
         if isinstance(data, dict | list):
             data = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         elif type(data) is not str:
-            raise line.fail(f"field 'event_data' must be JSON text (a string), got {data!r}")
+            raise line.fail(
+                f"field 'event_data' must be JSON text (a string), got {_v._clip(data)}"
+            )
+        # The same checks as an append: what is imported can be read, searched, exported.
+        line.checked(_v.event_data, data, event_id)
         self.seen += 1
         row = {
             "sid": self.sid,
@@ -311,7 +457,7 @@ class _Importer:
             "invocation_id": line.text("invocation_id"),
             "event_type": line.text("event_type"),
             "event_data": data,
-            "created_at": line.integer("created_at"),
+            "created_at": line.integer("created_at", time=True),
         }
         try:
             self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW, row)
@@ -378,6 +524,13 @@ def import_jsonl(
     ...     b.import_jsonl(a.export_jsonl()).sessions
     1
     """
+    if isinstance(lines, str | bytes) or not hasattr(lines, "__iter__"):
+        raise InvalidArgument(
+            "lines must be an iterable of lines (an open file, a list of str or bytes), "
+            f"got {type(lines).__name__}"
+        )
+    if progress is not None and not callable(progress):
+        raise InvalidArgument(f"progress must be a callable or None, got {type(progress).__name__}")
     importer = _Importer(store, progress)
     write = store.atomic("importing sessions")
     with write:
@@ -390,8 +543,12 @@ def import_jsonl(
                 importer.start_session(line)
             elif kind == "event":
                 importer.add_event(line)
+            elif kind == "usage":
+                if importer.header is None:
+                    raise line.fail("a usage line comes before any session header")
+                _lifecycle.import_usage_line(store, importer.sid, importer.session_id, line)
             else:
-                raise line.fail(f"unknown kind {kind!r} (expected 'session' or 'event')")
+                raise line.fail(f"unknown kind {kind!r} (expected 'session', 'event' or 'usage')")
         importer.finish_session()
         write.catch_up_search()  # the search index catches up in bulk, same transaction
     if progress is not None:

@@ -13,13 +13,17 @@ from ._lean import TYPE_CHECKING
 from .store import SessionStore
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from types import TracebackType
+    from typing import Any
 
     from ._common import Clock
     from .blobs import Blob
     from .connection import PathArg
+    from .lifecycle import UsageTotal
     from .models import SessionSummary, StoredEvent, StoredSession
+    from .retention import RetentionPolicy, RetentionReport
+    from .search import SearchHit
 
 __all__ = ["LocalSessionService"]
 
@@ -89,9 +93,9 @@ class LocalSessionService:
         """See :meth:`SessionStore.load_events`."""
         return self.store.load_events(session_id)
 
-    def history(self, session_id: str) -> list[StoredEvent]:
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
         """See :meth:`SessionStore.history`."""
-        return self.store.history(session_id)
+        return self.store.history(session_id, full=full)
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """See :meth:`SessionStore.set_head`."""
@@ -124,6 +128,85 @@ class LocalSessionService:
         """See :meth:`SessionStore.list_sessions`."""
         return self.store.list_sessions(directory, git_root, include_archived, limit, before)
 
+    # -- conversation lifecycle (SPEC §9); see SessionStore for each ----------
+
+    def compact(
+        self,
+        session_id: str,
+        summary_data: str | Mapping[str, Any],
+        *,
+        through_event_id: str,
+        event_id: str | None = None,
+        invocation_id: str | None = None,
+    ) -> StoredEvent:
+        """See :meth:`SessionStore.compact`."""
+        return self.store.compact(
+            session_id,
+            summary_data,
+            through_event_id=through_event_id,
+            event_id=event_id,
+            invocation_id=invocation_id,
+        )
+
+    def record_usage(
+        self,
+        session_id: str,
+        event_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cost: float | None = None,
+    ) -> None:
+        """See :meth:`SessionStore.record_usage`."""
+        self.store.record_usage(
+            session_id,
+            event_id,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached_tokens,
+            cost=cost,
+        )
+
+    def usage(
+        self,
+        *,
+        session_id: str | None = None,
+        since: int | None = None,
+        group_by: str = "model",
+    ) -> list[UsageTotal]:
+        """See :meth:`SessionStore.usage`."""
+        return self.store.usage(session_id=session_id, since=since, group_by=group_by)
+
+    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+        """See :meth:`SessionStore.apply_retention`."""
+        return self.store.apply_retention(policy, dry_run=dry_run)
+
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        event_types: Iterable[str] | None = None,
+        limit: int = 20,
+        literal: bool = False,
+        markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
+    ) -> list[SearchHit]:
+        """See :meth:`SessionStore.search` (used by :mod:`convstore.tools`)."""
+        return self.store.search(
+            query,
+            directory=directory,
+            git_root=git_root,
+            event_types=event_types,
+            limit=limit,
+            literal=literal,
+            markers=markers,
+            order=order,
+        )
     # -- ExtendedSessionService (convstore.blobs) ---------------------------
 
     def put_blobs(

@@ -24,8 +24,16 @@ from __future__ import annotations
 import os
 import time
 
+from . import _validate as _v
 from ._lean import TYPE_CHECKING
-from .errors import InvalidArgument, InvalidEvent, NotStarted
+from .errors import (
+    CommitUncertain,
+    InvalidArgument,
+    InvalidEvent,
+    NotStarted,
+    SessionArchived,
+    SessionNotFound,
+)
 from .gitroot import find_git_root
 from .ids import new_id
 
@@ -40,6 +48,28 @@ __all__ = ["SessionManager", "BOUNDARY_EVENT_TYPE"]
 
 #: ``event_type`` of the event appended when a later invocation resumes a session.
 BOUNDARY_EVENT_TYPE = "invocation_boundary"
+
+
+def storable_path(path: str) -> str:
+    """A directory as stored text: itself when it is valid UTF-8, else a documented normalisation.
+
+    File names are bytes; Python shows the bytes that are not UTF-8 as lone
+    surrogates (``os.fsdecode``), which no backend can store. Such a name is
+    stored with each of those bytes written as ``\\xNN`` (Python's
+    ``backslashreplace``): the same directory always gives the same text, so
+    resuming works there, and every valid UTF-8 name is stored unchanged.
+
+    >>> storable_path("/tmp/caf\\udce9")
+    '/tmp/caf\\\\xe9'
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(path).decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte: \\udXXX
+            return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return path
 
 
 class SessionManager:
@@ -84,9 +114,20 @@ class SessionManager:
             raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {cwd!r}")
         if clock is not None and not callable(clock):
             raise InvalidArgument(f"clock must be a zero-argument callable, got {clock!r}")
+        if not all(
+            callable(getattr(service, name, None))
+            for name in ("find_resumable_session", "create_session", "append_event_at_head")
+        ):
+            raise InvalidArgument(
+                f"service must be a SessionService (e.g. LocalSessionService), got "
+                f"{type(service).__name__}"
+            )
         self._service = service
-        self._directory = os.path.abspath(cwd)
-        self._git_root = find_git_root(self._directory)
+        absolute = os.path.abspath(cwd)
+        # Matched and stored as text every backend can hold (see storable_path).
+        self._directory = storable_path(absolute)
+        root = find_git_root(absolute)
+        self._git_root = None if root is None else storable_path(root)
         self._continue_secs = int(session_continue_minutes * 60)
         self._clock: Clock = clock if clock is not None else time.time
         self._invocation_id = new_id()
@@ -131,7 +172,6 @@ class SessionManager:
                 self._directory, self._git_root, self._continue_secs
             )
             if found is not None:
-                self._session_id = found.id
                 previous = (
                     self._service.get_event(found.id, found.head_id)
                     if found.head_id is not None
@@ -140,32 +180,51 @@ class SessionManager:
                 boundary = {
                     "previous_invocation_id": previous.invocation_id if previous else None,
                     "invocation_id": self._invocation_id,
-                    "gap_secs": max(0, int(self._clock()) - found.updated_at),
+                    "gap_secs": max(0, _v.now(self._clock) - found.updated_at),
                 }
-                self._append(BOUNDARY_EVENT_TYPE, boundary)
-                return True
+                try:
+                    self._append_to(found.id, BOUNDARY_EVENT_TYPE, boundary)
+                except (SessionArchived, SessionNotFound):
+                    # Another terminal's /new archived it (or a purge removed it) between
+                    # the lookup and this append: nothing to resume, start afresh.
+                    pass
+                else:
+                    self._session_id = found.id
+                    return True
         self._create()
         return False
 
     def _create(self) -> None:
-        session = self._service.create_session(new_id(), self._directory, self._git_root)
+        session_id = new_id()
+        try:
+            session = self._service.create_session(session_id, self._directory, self._git_root)
+        except CommitUncertain:
+            # Resolve it here: the retry is an idempotent replay if the first call was stored.
+            session = self._service.create_session(session_id, self._directory, self._git_root)
         self._session_id = session.id
 
     def _append(self, event_type: str, data: Any) -> StoredEvent:
+        return self._append_to(self.session_id, event_type, data)
+
+    def _append_to(self, session_id: str, event_type: str, data: Any) -> StoredEvent:
         if isinstance(data, str):
             text = data
         else:
             import json  # only clients that pass objects pay for the json import
 
             try:
-                text = json.dumps(data, ensure_ascii=False)
+                text = json.dumps(data, ensure_ascii=False, allow_nan=False)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise InvalidEvent(
                     f"{event_type!r} event data is not JSON-serialisable: {exc}"
                 ) from None
-        return self._service.append_event_at_head(
-            self.session_id, new_id(), self._invocation_id, event_type, text
-        )
+        event_id = new_id()
+        args = (session_id, event_id, self._invocation_id, event_type, text)
+        try:
+            return self._service.append_event_at_head(*args)
+        except CommitUncertain:
+            # The same id again: stored already -> the stored event (SPEC §2.1), else appended.
+            return self._service.append_event_at_head(*args)
 
     def append(self, event_type: str, data: Any) -> str:
         """Append an event to the head of the current session; return its id.

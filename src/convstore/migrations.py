@@ -303,12 +303,41 @@ def check_compatible(conn: apsw.Connection, where: str) -> None:
     _check(applied, known, where)
 
 
+def fingerprint(conn: apsw.Connection) -> str | None:
+    """``"N:sha256"`` of the database's bookkeeping: ``user_version`` and its recorded checksums.
+
+    Equal to :data:`convstore._sql.MIGRATIONS_FINGERPRINT` exactly when the
+    database has every shipped migration applied, each with the checksum of
+    the file this code ships. ``None`` for a database without migrations.
+    """
+    version = conn.execute(_sql.PRAGMA_USER_VERSION).get
+    if not version:
+        return None
+    try:
+        joined = conn.execute(_sql.MIGRATIONS_CHECKSUMS).get
+    except apsw.SQLError:  # no bookkeeping table: not a database migrations made
+        return None
+    if not isinstance(joined, str):
+        return None
+    return f"{version}:{sha256(joined.encode()).hexdigest()}"
+
+
 def ensure_current(
     conn: apsw.Connection,
     where: str,
     clock: Callable[[], float] = time.time,
 ) -> None:
-    """Bring the schema up to date; read-only (no write lock) when it already is."""
+    """Bring the schema up to date; read-only (no write lock) when it already is.
+
+    The cheap open: when the database's :func:`fingerprint` equals the one
+    recorded in :mod:`convstore._sql` for the shipped migrations, it is up to
+    date and nothing else is read -- no migration file is opened or hashed.
+    Otherwise (a new, older, newer or tampered database, or migration files
+    that changed after ``_sql.py`` was generated) the full check runs: every
+    file is read and checksummed, as ``convstore migrate status`` always does.
+    """
+    if fingerprint(conn) == _sql.MIGRATIONS_FINGERPRINT:
+        return
     known = known_migrations()
     version = _refuse_newer(conn, where, known)
     if version == (known[-1].version if known else 0):

@@ -5,7 +5,8 @@ Install the extra (``pip install 'convstore[postgres]'``), then::
     from convstore import SessionManager
     from convstore.postgres import PostgresSessionService
 
-    service = PostgresSessionService("host=db.internal dbname=convstore", owner="alice")
+    # logs in as alice (SCRAM, TLS); owner=None: the rows are alice's
+    service = PostgresSessionService("host=db.internal dbname=convstore user=alice")
     manager = SessionManager(service, cwd=os.getcwd())
     manager.start()
 
@@ -17,12 +18,16 @@ Design:
   after a few uses.
 * **Statements** are constants from :mod:`convstore._pgsql` (built with
   pypika by :mod:`convstore._pgsqlbuild`); values are always bound.
-* **Ownership.** Every row has an ``owner`` and every statement filters on the
-  service's owner. Session ids and event ids are unique *per owner*
-  (``UNIQUE (owner, id)``), so another owner's session behaves exactly like
-  one that does not exist — :class:`SessionNotFound` on writes, ``None`` or
-  ``[]`` on reads — and reusing an id another owner has is no error and no
-  hint. Ids from :func:`convstore.new_id` (UUIDv7) are unique anyway.
+* **Ownership, enforced by the server.** Every row has an ``owner``; forced
+  row-level security (migration 0004) lets a role see and write only rows
+  whose owner is its login name, unless it is a member of
+  ``convstore_service`` (a trusted backend, which may pass ``owner=``).
+  Every statement also filters on the service's owner. Session ids and
+  event ids are unique *per owner* (``UNIQUE (owner, id)``), so another
+  owner's session behaves exactly like one that does not exist —
+  :class:`SessionNotFound` on writes, ``None`` or ``[]`` on reads — and
+  reusing an id another owner has is no error and no hint. Ids from
+  :func:`convstore.new_id` (UUIDv7) are unique anyway.
 * **Appends stay linear.** An append is one statement whose first step locks
   the session row (``SELECT ... FOR UPDATE``); the head (the parent of
   :meth:`append_event_at_head`) and the event counter are read under that
@@ -31,8 +36,19 @@ Design:
 * **Errors** are convstore's typed errors (raw psycopg exceptions never
   escape), name the session or event, and are raised only after the
   statement's transaction rolled back: a failed call writes nothing.
-* **Migrations** (``migrations/postgres``) are applied on open by
-  :mod:`convstore.postgres_migrations`, safely when many processes start at once.
+* **Bounded calls.** ``timeout`` is one budget per call, connect included:
+  pool wait, ``statement_timeout``/``lock_timeout``, TCP keepalives and a
+  client-side watchdog (:mod:`convstore._pgdeadline`) for a server that never
+  answers. Idle connections are checked (without a round trip) before use.
+* **Safe retries** (SPEC 2.1): an identical replay of ``append_event``,
+  ``append_event_at_head`` or ``create_session`` returns what is stored; a
+  write whose answer was lost is :class:`CommitUncertain` unless a check
+  finds it stored.
+* **Server time.** Timestamps come from the server's clock (``clock``, when
+  given, is a test hook); ``updated_at`` never moves backwards.
+* **Migrations** (``migrations/postgres``) are never applied by a client:
+  ``convstore server migrate`` (:func:`convstore.postgres_migrations.migrate_server`)
+  is the deploy step; opening only checks (:func:`~convstore.postgres_migrations.check_schema`).
 
 ``import convstore`` does not import this module (nor psycopg).
 """
@@ -66,7 +82,10 @@ from .errors import (
     StoreError,
 )
 from .models import SessionSummary, StoredEvent, StoredSession
+from .postgres_lifecycle import PostgresLifecycleMixin
 from .postgres_migrations import SERVICE_ROLE, check_schema
+from .retention import PurgeReport
+from .search import SearchHit
 
 if TYPE_CHECKING:
     from ._common import Clock
@@ -80,6 +99,13 @@ _CHUNK = 1000
 #: error, fire first; the watchdog is the backstop for a server that does not
 #: answer at all. Every call returns within ``timeout + _GRACE`` (< 1 s over).
 _GRACE = 0.5
+
+_SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
+    (False, "rank"): _pgsql.SEARCH_WEB_RANK,
+    (False, "recent"): _pgsql.SEARCH_WEB_RECENT,
+    (True, "rank"): _pgsql.SEARCH_PLAIN_RANK,
+    (True, "recent"): _pgsql.SEARCH_PLAIN_RECENT,
+}
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = {
     ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
@@ -120,15 +146,20 @@ def _describe(conninfo: str) -> str:
     return f"PostgreSQL server {host}:{port}/{db}"
 
 
-class PostgresSessionService:
+class PostgresSessionService(PostgresLifecycleMixin):
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
-    ``conninfo`` is a libpq connection string or URI. ``owner`` scopes every
-    read and write (a user name, a team member's id). ``clock`` replaces
-    ``time.time`` for every timestamp the service writes or compares.
-    ``min_size``/``max_size`` bound the connection pool; ``timeout`` is how
-    long a call waits for a free connection (then :class:`StoreBusy`).
-    Opening applies pending migrations.
+    ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the
+    default) is the role the connection logs in as; another owner needs
+    membership in ``convstore_service`` (else :class:`StoreError` here).
+    ``clock`` is a test hook replacing the server's clock for the timestamps
+    this service writes and the resume window (``updated_at`` still never
+    moves backwards). ``min_size``/``max_size`` bound the connection pool;
+    ``timeout`` (seconds) bounds every call, connect included: it returns or
+    raises within ``timeout`` + 1 s (:class:`StoreBusy` for a lock or pool
+    wait, :class:`StoreError` for a server down or hung). Opening never
+    migrates: a schema this client cannot use is a :class:`MigrationError`
+    naming ``convstore server migrate``.
     """
 
     __slots__ = (
@@ -272,8 +303,12 @@ class PostgresSessionService:
                 f"{self._where} has no convstore schema while {doing}: run "
                 "`convstore server migrate --conninfo ...` once"
             )
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(exc, psycopg.OperationalError) and state and not _connection_state(state):
+            # The server answered with an error (resources, limits): not a lost connection.
+            return StoreError(f"{self._where}: {doing} failed: {exc}")
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            if write and getattr(exc, "sqlstate", None) is None:
+            if write and state is None:
                 return CommitUncertain(
                     f"lost the connection to {self._where} while {doing}: the write may or "
                     "may not be stored; retry with the same ids (a stored one is returned, "
@@ -361,6 +396,10 @@ class PostgresSessionService:
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
+            return event_refused("json", event_id)
+        if isinstance(exc, pgerrors.StatementTooComplex | pgerrors.ProgramLimitExceeded):
+            # JSON nested deeper than the server's stack allows: the local store's
+            # json_valid() refuses it as invalid JSON too (parity).
             return event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
@@ -647,14 +686,23 @@ class PostgresSessionService:
         )
         return list(map(StoredEvent._make, rows))
 
-    def history(self, session_id: str) -> list[StoredEvent]:
-        """The chain from the head back to the root, oldest first (one recursive query)."""
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first (one recursive query).
+
+        A compacted chain starts at its newest summary; ``full=True`` returns
+        the originals too (SPEC §9, :mod:`convstore.lifecycle`).
+        """
         rows = self._all(
             _pgsql.EVENTS_HISTORY,
             {"owner": self._owner, "session_id": session_id},
             f"reading the history of session {session_id!r}",
         )
-        return list(map(StoredEvent._make, rows))
+        chain = list(map(StoredEvent._make, rows))
+        if full:
+            return chain
+        from .lifecycle import fold_history
+
+        return fold_history(chain)
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """Move the head to one of the session's own events (fork / rewind)."""
@@ -768,6 +816,209 @@ class PostgresSessionService:
             out.setdefault(session_id, {})[key] = value
         return out
 
+    # -- search --------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        event_types: Iterable[str] | None = None,
+        limit: int = 20,
+        literal: bool = False,
+        markers: tuple[str, str] = ("[", "]"),
+        order: str = "rank",
+        **unknown: Any,
+    ) -> list[SearchHit]:
+        """This owner's events whose ``content`` matches ``query``, best first.
+
+        The server twin of :meth:`convstore.SessionStore.search`: the same
+        arguments and :class:`~convstore.search.SearchHit` rows (``rank``:
+        lower is better; ``snippet`` with ``markers`` around matches). The
+        index is PostgreSQL full text search (``tsvector`` + GIN, 'simple'
+        configuration) over each event's ``content``. ``query`` follows
+        ``websearch_to_tsquery``: words are ANDed, ``"a phrase"``, ``or``,
+        ``-word``; ``literal=True`` matches every word as typed
+        (``plainto_tsquery``). ``order="recent"``: newest first.
+        """
+        if unknown:
+            raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
+        if type(query) is not str:
+            raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+        if not query.strip():
+            raise InvalidArgument("search query is empty")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
+        _require_optional_str(directory, "directory")
+        _require_optional_str(git_root, "git_root")
+        if (
+            not isinstance(markers, tuple | list)
+            or len(markers) != 2
+            or not all(type(m) is str and '"' not in m and "," not in m for m in markers)
+        ):
+            raise InvalidArgument(
+                f"markers must be a pair of strings without quotes or commas: {markers!r}"
+            )
+        types: list[str] | None = None
+        if event_types is not None:
+            types = [event_types] if isinstance(event_types, str) else list(event_types)
+            if not all(type(t) is str for t in types):
+                raise InvalidArgument(f"event_types must be strings: {types!r}")
+        if order not in ("rank", "recent"):
+            raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+        options = (
+            f'StartSel="{markers[0]}", StopSel="{markers[1]}", MaxWords=16, MinWords=4, '
+            'MaxFragments=1, FragmentDelimiter="…"'
+        )
+        sql = _SEARCH_SQL[bool(literal), order]
+        rows = self._all(
+            sql,
+            {
+                "owner": self._owner,
+                "query": query,
+                "options": options,
+                "directory": directory,
+                "git_root": git_root,
+                "types": types,
+                "limit": limit,
+            },
+            f"searching for {query!r}",
+        )
+        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), r[5]) for r in rows]
+
+    # -- retention -----------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        archived_before: int,
+        dry_run: bool = False,
+        batch_size: int = 2000,
+        progress: Callable[[PurgeReport], None] | None = None,
+    ) -> PurgeReport:
+        """Delete this owner's sessions archived before ``archived_before``, for good.
+
+        The server twin of :meth:`convstore.SessionStore.purge`: the same
+        selection (archived strictly before the cutoff; live sessions are
+        never touched) and the same :class:`~convstore.retention.PurgeReport`
+        counts. Sessions go in batches of at most ``batch_size`` events (a
+        larger session alone), each its own short transaction; their events
+        and metadata go with them. ``dry_run`` only counts. Space is reclaimed
+        by the server's autovacuum (``bytes_freed`` is 0).
+        """
+        if isinstance(archived_before, bool) or not isinstance(archived_before, int | float):
+            raise InvalidArgument(
+                f"archived_before must be Unix seconds (int), got {archived_before!r}"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")
+        cutoff = int(max(-(1 << 62), min(1 << 62, archived_before)))
+        base = {"owner": self._owner, "cutoff": cutoff}
+        doing = f"purging sessions archived before {cutoff}"
+        if dry_run:
+            with self._conn(doing) as conn, conn.transaction():
+                conn.execute(_pgsql.TX_SNAPSHOT)
+                row = conn.execute(_pgsql.PURGE_COUNT, base).fetchone()
+                meta = conn.execute(_pgsql.PURGE_COUNT_METADATA, base).fetchone()
+            assert row is not None and meta is not None
+            return PurgeReport(int(row[0]), int(row[1]), int(meta[0]), 0, True, 0)
+        sessions = events = metadata = batches = 0
+        after = 0
+        while True:
+            with self._conn(doing, write=True) as conn, conn.transaction():
+                rows = conn.execute(
+                    _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
+                ).fetchall()
+                chosen: list[int] = []
+                budget = batch_size
+                for sid, count in rows:
+                    if chosen and count + 1 > budget:
+                        break
+                    chosen.append(sid)
+                    budget -= count + 1
+                if chosen:
+                    found = conn.execute(_pgsql.PURGE_METADATA_OF, {"sids": chosen}).fetchone()
+                    deleted = conn.execute(_pgsql.PURGE_DELETE, {**base, "sids": chosen}).fetchall()
+                    metadata += int(found[0]) if found is not None else 0
+                    sessions += len(deleted)
+                    events += sum(int(r[0]) for r in deleted)
+                    after = chosen[-1]
+            if not chosen:
+                break
+            batches += 1
+            if progress is not None:
+                progress(PurgeReport(sessions, events, metadata, batches, False, 0))
+        return PurgeReport(sessions, events, metadata, batches, False, 0)
+
+    def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
+        rows = self._all(
+            _pgsql.SYNC_METADATA_TIMES,
+            {"owner": self._owner, "ids": list(ids)},
+            f"reading the metadata of {len(ids)} sessions",
+        )
+        out: dict[str, dict[str, tuple[str, int]]] = {}
+        for session_id, key, value, updated_at in rows:
+            out.setdefault(session_id, {})[key] = (value, updated_at)
+        return out
+
+    def merge_metadata(self, session_id: str, values: dict[str, tuple[str, int]]) -> int:
+        """Upsert ``{key: (value, updated_at)}`` where the stored value is older; return count.
+
+        Last writer wins on the value's own ``updated_at``; a tie keeps the
+        server's value. One transaction.
+        """
+        doing = f"merging metadata into session {session_id!r}"
+        changed = 0
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            for key, (value, updated_at) in sorted(values.items()):
+                changed += conn.execute(
+                    _pgsql.SYNC_METADATA_PUT_IF_NEWER,
+                    {
+                        "owner": self._owner,
+                        "session_id": session_id,
+                        "key": key,
+                        "value": value,
+                        "updated_at": updated_at,
+                    },
+                ).rowcount
+        return changed
+
+    def events_at(self, positions: dict[str, int]) -> dict[str, StoredEvent]:
+        """For each session id, its event at that position (seq), in one round trip.
+
+        Incremental sync compares one event per session: when both sides have
+        the same event at position *n*, everything up to *n* is common and
+        only what follows needs to travel. Sessions or positions this owner
+        does not have are absent from the answer.
+        """
+        if not positions:
+            return {}
+        ids = list(positions)
+        rows = self._all(
+            _pgsql.SYNC_EVENTS_AT,
+            {"owner": self._owner, "ids": ids, "seqs": [positions[i] for i in ids]},
+            f"reading the sync positions of {len(ids)} sessions",
+        )
+        return {row[1]: StoredEvent._make(row) for row in rows}
+
+    def export_session_after(
+        self, session_id: str, after: int
+    ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
+        """Like :meth:`export_session`, but only the events after position ``after``."""
+        params = {"owner": self._owner, "session_id": session_id, "after": after}
+        meta_params = {"owner": self._owner, "ids": [session_id]}
+        with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            rows = conn.execute(_pgsql.SYNC_EVENTS_AFTER, params).fetchall()
+            meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
+        if row is None:
+            return None
+        events = list(map(StoredEvent._make, rows))
+        return StoredSession._make(row), events, {key: value for _, key, value in meta}
+
     def export_session(
         self, session_id: str
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
@@ -825,7 +1076,12 @@ class PostgresSessionService:
                         return mapped
             return exc
 
-        with self._conn(doing, write=True, mapper=culprit) as conn, conn.transaction():
+        # A bulk write: one ``timeout`` per started chunk of events, not one in all.
+        budget = self._timeout * (1 + len(evs) // _CHUNK)
+        with (
+            self._conn(doing, write=True, budget=budget, mapper=culprit) as conn,
+            conn.transaction(),
+        ):
             sid, count, plan = self._plan_import(conn, session, evs, meta, merge)
             self._write_import(conn, sid, count, plan)
         return len(plan.events)
@@ -904,23 +1160,24 @@ class PostgresSessionService:
     def _write_import(self, conn: Conn, sid: int, count: int, plan: ImportPlan) -> None:
         """Execute an import plan inside the import's transaction."""
         owner = self._owner
-        added = [
-            {
-                "owner": owner,
-                "sid": sid,
-                "seq": seq,
-                "event_id": ev.id,
-                "parent_id": ev.parent_id,
-                "invocation_id": ev.invocation_id,
-                "event_type": ev.event_type,
-                "event_data": ev.event_data,
-                "created_at": ev.created_at,
-            }
-            for seq, ev in enumerate(plan.events, start=count + 1)
-        ]
-        with conn.cursor() as cur:
-            for start in range(0, len(added), _CHUNK):
-                cur.executemany(_pgsql.SYNC_EVENT_INSERT, added[start : start + _CHUNK])
+        evs = plan.events
+        for start in range(0, len(evs), _CHUNK):
+            chunk = evs[start : start + _CHUNK]
+            conn.execute(
+                _pgsql.SYNC_EVENTS_INSERT_MANY,
+                {
+                    "sid": sid,
+                    "owner": owner,
+                    "seqs": list(range(count + 1 + start, count + 1 + start + len(chunk))),
+                    "ids": [e.id for e in chunk],
+                    "parents": [e.parent_id for e in chunk],
+                    "invocations": [e.invocation_id for e in chunk],
+                    "types": [e.event_type for e in chunk],
+                    "datas": [e.event_data for e in chunk],
+                    "created": [e.created_at for e in chunk],
+                },
+            )
+        added = evs
         if plan.touch:
             conn.execute(
                 _pgsql.SYNC_SESSION_FINISH,
@@ -940,6 +1197,11 @@ class PostgresSessionService:
             ]
             with conn.cursor() as cur:
                 cur.executemany(_pgsql.SYNC_METADATA_PUT, changed)
+
+
+def _connection_state(sqlstate: str) -> bool:
+    """SQLSTATEs that mean the connection (not the statement) is gone."""
+    return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
 
 
 def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:

@@ -86,7 +86,6 @@ class AsyncPostgresSessionService:
         min_size: int = 1,
         max_size: int = 8,
         timeout: float = 30.0,
-        migrate: bool = True,
     ) -> AsyncPostgresSessionService:
         """Open a pool on ``conninfo`` (arguments and errors as the sync constructor).
 
@@ -101,8 +100,7 @@ class AsyncPostgresSessionService:
                 min_size=0,
                 max_size=1,
                 timeout=timeout,
-                migrate=migrate,
-            ).close()
+            ).close()  # checks the schema and the owner; never migrates (issue 17)
         )
         where = _describe(conninfo)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -243,7 +241,9 @@ class AsyncPostgresSessionService:
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "cutoff": self._now() - int(max_age_secs),
+                # The cutoff is computed on the server (issue 17): now - max_age.
+                "now": self._now(),
+                "max_age": int(max_age_secs),
             },
             "looking up a resumable session",
             "one",

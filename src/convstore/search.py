@@ -15,8 +15,8 @@ How it is kept
     write it: a trigger records, once per session, the watermark above which
     that session's events are not indexed yet (table ``search_pending``, in
     the append's own transaction), and the index catches up in bulk -- one
-    range statement -- before every search, inside ``append_events`` and
-    imports, and in :meth:`~convstore.SessionStore.index_pending`. So a
+    range statement -- before every search, inside imports and purges, and in
+    :meth:`~convstore.SessionStore.index_pending`. So a
     search sees every event whose append has returned, in any process, and a
     crash between an append and the catch-up loses nothing. Deletions (purge)
     catch up first, then triggers remove the rows, in the same transaction:
@@ -28,7 +28,7 @@ Ranking
     for specific words, slower for words in a large share of events (see the
     numbers in ``docs/history-tools.md``). ``order="recent"`` returns the
     newest matches (newest session first) and costs the same whatever the
-    number of matches; ``rank`` is still filled in.
+    number of matches; ``rank`` is then ``0.0`` (bm25 would read every match).
 
 Query syntax
     FTS5's: words (``sqlite wal``: both words), ``"exact phrase"``,
@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import apsw
 
 from . import _sql
+from . import _validate as _v
 from .errors import InvalidArgument, StoreError
 
 if TYPE_CHECKING:
@@ -139,28 +140,33 @@ def search(
     ...     [h.snippet for h in store.search("wal OR journal")]
     ['fix the [WAL]']
     """
-    if type(query) is not str:
-        raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+    # Arguments first; the query's cost is capped before SQLite plans it.
+    _v.search_query(query, literal=_v.boolean(literal, "literal"))
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
+    _v.optional_lookup_text(directory, "directory")
+    _v.optional_lookup_text(git_root, "git_root")
+    if not isinstance(markers, tuple | list) or len(markers) != 2:
+        raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
+    _v.text(markers[0], "markers[0]")
+    _v.text(markers[1], "markers[1]")
+    types_json: str | None = None
+    if event_types is not None:
+        if isinstance(event_types, str):
+            event_types = [event_types]
+        if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
+            raise InvalidArgument(
+                f"event_types must be a str or an iterable of str, got {type(event_types).__name__}"
+            )
+        types = list(event_types)
+        for kind in types:
+            _v.text(kind, "event_types item")
+        types_json = json.dumps(types)
     if not store.search_indexing():  # the stored setting: another process may switch it
         raise InvalidArgument(
             f"search indexing is off for database {store.path!r}: turn it on with "
             "set_search_indexing(True) (rebuilds the index)"
         )
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
-        raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
-    for what, value in (("directory", directory), ("git_root", git_root)):
-        if value is not None and type(value) is not str:
-            raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
-    if len(markers) != 2 or not all(type(m) is str for m in markers):
-        raise InvalidArgument(f"markers must be a pair of strings: {markers!r}")
-    types_json: str | None = None
-    if event_types is not None:
-        if isinstance(event_types, str):
-            event_types = [event_types]
-        types = list(event_types)
-        if not all(type(t) is str for t in types):
-            raise InvalidArgument(f"event_types must be strings: {types!r}")
-        types_json = json.dumps(types)
     match = literal_query(query) if literal else query
     if not match.strip():
         raise InvalidArgument("search query is empty")
@@ -228,8 +234,10 @@ def body_expression(fields: Sequence[str], column: str) -> str:
 
 
 def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
-    if isinstance(fields, str):
-        raise InvalidArgument(f"fields must be a list of JSON paths, not a str: {fields!r}")
+    if isinstance(fields, str | bytes) or not hasattr(fields, "__iter__"):
+        raise InvalidArgument(
+            f"fields must be a list of JSON paths like '$.content', got {_v._clip(fields)}"
+        )
     out = list(fields)
     if not out:
         raise InvalidArgument("fields must name at least one JSON path, e.g. '$.content'")

@@ -12,16 +12,18 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .models import SessionSummary, StoredEvent, StoredSession
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from .blobs import Blob
+    from .lifecycle import UsageTotal
+    from .retention import RetentionPolicy, RetentionReport
 
-__all__ = ["ExtendedSessionService", "SessionService"]
+__all__ = ["ExtendedSessionService", "LifecycleService", "SessionService"]
 
 
 @runtime_checkable
@@ -75,8 +77,12 @@ class SessionService(Protocol):
         """Every event, in append order."""
         ...
 
-    def history(self, session_id: str) -> list[StoredEvent]:
-        """The chain from the head back to the root, oldest first."""
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
+        """The chain from the head back to the root, oldest first.
+
+        A compacted chain starts at its newest summary (SPEC §9); ``full=True``
+        returns the originals too.
+        """
         ...
 
     def set_head(self, session_id: str, event_id: str) -> None:
@@ -113,6 +119,60 @@ class SessionService(Protocol):
     def close(self) -> None:
         """Release the backend's resources."""
         ...
+
+
+@runtime_checkable
+class LifecycleService(SessionService, Protocol):
+    """A :class:`SessionService` that also keeps the conversation lifecycle (SPEC §9).
+
+    Compaction, the token usage ledger and retention, with the semantics and
+    errors of the same methods of :class:`~convstore.SessionStore`.
+    :class:`~convstore.LocalSessionService` and
+    ``convstore.postgres.PostgresSessionService`` implement it.
+
+    >>> from convstore import LocalSessionService
+    >>> isinstance(LocalSessionService(":memory:"), LifecycleService)
+    True
+    """
+
+    def compact(
+        self,
+        session_id: str,
+        summary_data: str | Mapping[str, Any],
+        *,
+        through_event_id: str,
+        event_id: str | None = None,
+        invocation_id: str | None = None,
+    ) -> StoredEvent:
+        """Append a summary standing, in ``history()``, for the chain through an event."""
+        ...
+
+    def record_usage(
+        self,
+        session_id: str,
+        event_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cost: float | None = None,
+    ) -> None:
+        """Record a model call's token usage against the event it produced."""
+        ...
+
+    def usage(
+        self,
+        *,
+        session_id: str | None = None,
+        since: int | None = None,
+        group_by: str = "model",
+    ) -> list[UsageTotal]:
+        """Usage totals per model, UTC day or session."""
+        ...
+
+    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+        """Archive idle and delete old archived sessions — by default only report it."""
 
 
 @runtime_checkable

@@ -24,7 +24,8 @@ from itertools import repeat
 
 import apsw
 
-from . import _sql
+from . import _lifecycle_sql, _sql
+from . import _validate as _v
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from ._lean import TYPE_CHECKING, NamedTuple, cast
 from .connection import (
@@ -42,6 +43,7 @@ from .errors import (
     SessionArchived,
     SessionNotFound,
     StoreBusy,
+    StoreClosed,
     StoreError,
 )
 from .migrations import ensure_current
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
-    from . import exporting, retention
+    from . import exporting, lifecycle, retention
     from . import search as search_tool
     from ._common import Clock
     from ._importplan import ImportPlan, StoredState
@@ -188,29 +190,62 @@ def constraint_error(message: str, event_id: str) -> StoreError:
 
 
 def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    if type(value) is not str:
-        raise error(f"{what} must be a str, got {type(value).__name__}")
-
-
-def _require_event_data(value: object, event_id: object) -> None:
-    """``event_data`` must be a str of JSON text without NUL characters.
-
-    SQLite's ``json_valid()`` stops reading at the first NUL, so the CHECK
-    constraint alone accepts ``'{}\\x00anything'``; a raw NUL is never valid
-    JSON (inside a string it must be escaped as ``\\u0000``).
-    """
-    _require_str(value, "event_data", InvalidEvent)
-    if "\x00" in cast(str, value):
-        raise InvalidEvent(
-            f"event {event_id!r}: event_data is not valid JSON (it contains a NUL character)"
-        )
+    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
+    _v.text(value, what, error=error)
 
 
 def _require_optional_str(
     value: object, what: str, error: type[InvalidArgument] = InvalidArgument
 ) -> None:
-    if value is not None and type(value) is not str:
-        raise error(f"{what} must be a str or None, got {type(value).__name__}")
+    """``None`` or a ``str`` that can be stored: :func:`convstore._validate.optional_text`."""
+    _v.optional_text(value, what, error=error)
+
+
+def _lookup(value: object, what: str) -> bool:
+    """Type-check a name used only for a lookup; ``False`` when it can match nothing."""
+    return _v.lookup_text(value, what)
+
+
+def _new_events(events: object) -> list[NewEvent]:
+    """The items of an :meth:`SessionStore.append_events` batch, each field checked."""
+    if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
+        raise InvalidArgument(
+            f"events must be an iterable of (id, parent_id, invocation_id, event_type, "
+            f"event_data) tuples, got {type(events).__name__}"
+        )
+    items: list[NewEvent] = []
+    for index, item in enumerate(cast("Iterable[object]", events)):
+        fields = tuple(item) if isinstance(item, tuple | list) else None
+        if fields is None or len(fields) != 5:
+            raise InvalidEvent(
+                f"events[{index}] must be a 5-tuple (id, parent_id, invocation_id, event_type, "
+                f"event_data), got {_v._clip(item)}"
+            )
+        _v.event_fields(*fields)
+        items.append(NewEvent(*fields))
+    return items
+
+
+def _check_cursor(before: object) -> None:
+    """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
+    if isinstance(before, str):
+        if not _v.lookup_text(before, "before"):
+            raise SessionNotFound(f"session {before!r} (the page cursor, before) does not exist")
+        return
+    if isinstance(before, StoredSession | SessionSummary) or (
+        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
+    ):
+        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
+        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
+        return
+    raise InvalidArgument(
+        "before must be a session id (str) or a row of an earlier page (StoredSession or "
+        f"SessionSummary), got {type(before).__name__}"
+    )
+
+
+class _CheckEachItem(Exception):
+    """Internal: the fast batch hit a replayed or bad item; roll back and go item by item."""
 
 
 class SessionStore:
@@ -242,12 +277,14 @@ class SessionStore:
         synchronous: Synchronous = "NORMAL",
         vfs: str | None = None,
     ) -> None:
-        if not isinstance(timeout, int | float) or timeout < 0:
-            raise InvalidArgument(f"timeout must be a non-negative number of seconds: {timeout!r}")
+        # Every argument first: a refused call creates no file and no directory.
+        timeout = _v.seconds(timeout, "timeout")
+        _v.clock(clock)
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidArgument(f"synchronous must be 'NORMAL' or 'FULL': {synchronous!r}")
+        _v.optional_text(vfs, "vfs")
         self._path = normalize_path(path)
-        self._timeout = float(timeout)
+        self._timeout = timeout
         self._clock: Clock = clock if clock is not None else time.time
         # Checkpoints off the appending call, on a thread of their own; not through a
         # caller's VFS (it may not expect a second thread) nor for ":memory:" (no WAL).
@@ -264,7 +301,7 @@ class SessionStore:
         except apsw.Error as exc:
             raise self.translate_error(exc, "opening the database") from None
         try:
-            ensure_current(self._conn, repr(self._path), self._clock)
+            ensure_current(self._conn, repr(self._path), self._now)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
@@ -297,7 +334,11 @@ class SessionStore:
         return self._conn
 
     def _now(self) -> int:
-        return int(self._clock())
+        """``clock()`` as whole seconds; :class:`InvalidArgument` naming ``clock`` if it is not."""
+        clock = self._clock
+        if clock is time.time:
+            return int(clock())
+        return _v.now(clock)
 
     def _catch_up_search(self) -> int:
         """Index every event appended since the last catch-up; inside a write transaction.
@@ -329,7 +370,7 @@ class SessionStore:
 
         Appends do not index (that would double what each commit writes); the
         index catches up in bulk instead -- inside :meth:`search`, inside
-        :meth:`append_events` and imports, and here. A client may call this
+        imports and purges, and here. A client may call this
         when it is idle so that the next search has nothing to catch up. Cheap
         when there is nothing to do: one read, no write lock.
 
@@ -382,7 +423,7 @@ class SessionStore:
                 f"{self._timeout:g}s while {doing}"
             )
         if isinstance(exc, apsw.ConnectionClosedError):
-            return StoreError(f"the store for {where} is closed (while {doing})")
+            return StoreClosed(f"the store for {where} is closed (while {doing})")
         if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
             return StoreError(f"{where} is corrupt or not an SQLite database ({doing}): {exc}")
         if getattr(exc, "extendedresult", None) in _FSYNC_FAILED:
@@ -468,8 +509,11 @@ class SessionStore:
     ) -> StoredSession:
         """Create an empty session and return it.
 
-        Raises :class:`DuplicateId` when ``id`` is taken (the stored session is
-        left as it was).
+        A retry of a call that did create it (same ``id``, ``directory`` and
+        ``git_root``, e.g. after :class:`CommitUncertain`) is an idempotent
+        replay: it returns the stored session and writes nothing (SPEC §2.1).
+        Raises :class:`DuplicateId` when ``id`` is taken by a session with
+        another directory or git root (the stored session is left as it was).
         """
         _require_str(id, "session id")
         _require_optional_str(directory, "directory")
@@ -482,13 +526,21 @@ class SessionStore:
                 {"session_id": id, "directory": directory, "git_root": git_root, "now": now},
             )
         except apsw.ConstraintError:
-            raise DuplicateId(f"session id {id!r} is already used") from None
+            stored = self.get_session(id)
+            if stored is not None and (stored.directory, stored.git_root) == (directory, git_root):
+                return stored  # a replay of the call that created it
+            raise DuplicateId(
+                f"session id {id!r} is already used (with directory {stored and stored.directory!r}"
+                f", git_root {stored and stored.git_root!r})"
+            ) from None
         except (apsw.Error, UnicodeError) as exc:
             raise self.translate_error(exc, doing) from None
         return StoredSession(id, None, None, directory, git_root, now, now, None)
 
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
+        if not _lookup(id, "session id"):
+            return None
         try:
             row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
         except (apsw.Error, UnicodeError) as exc:
@@ -506,14 +558,11 @@ class SessionStore:
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        try:
-            age = int(max_age_secs)
-        except OverflowError:  # float("inf"): no age limit (or, negative, nothing is young enough)
-            age = _INT64_MAX if max_age_secs > 0 else -_INT64_MAX
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                f"max_age_secs must be a number of seconds: {max_age_secs!r}"
-            ) from None
+        _v.optional_lookup_text(directory, "directory")
+        _v.optional_lookup_text(git_root, "git_root")
+        # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
+        # means no age limit (or, negative, that nothing is young enough).
+        age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
         cutoff = min(max(self._now() - age, -_INT64_MAX), _INT64_MAX)
         doing = "looking up a resumable session"
@@ -553,6 +602,8 @@ class SessionStore:
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
         _require_optional_str(server_session_id, "server_session_id")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         try:
             self._conn.execute(
                 _sql.SESSION_SET_SERVER_ID,
@@ -570,6 +621,8 @@ class SessionStore:
 
         Archiving an archived session keeps its first ``archived_at``.
         """
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         now = self._now()
         doing = f"archiving session {session_id!r}"
         try:
@@ -616,6 +669,40 @@ class SessionStore:
             session_id, event_id, parent_id, None if state is None else state[1] is not None
         )
 
+    def _replay(
+        self,
+        event_id: str,
+        session_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+        *,
+        compare_parent: bool = True,
+    ) -> StoredEvent | None:
+        """The stored event when this append is an idempotent replay (SPEC §2.1), else None.
+
+        ``None``: no event has this id. An event of this id with any differing
+        field (the parent only when ``compare_parent``) is :class:`DuplicateId`.
+        """
+        row = self._conn.execute(_sql.EVENT_GET_BY_ID, {"event_id": event_id}).fetchone()
+        if row is None:
+            return None
+        stored: StoredEvent = _new_tuple(StoredEvent, row)
+        if (
+            stored.session_id == session_id
+            and stored.invocation_id == invocation_id
+            and stored.event_type == event_type
+            and stored.event_data == event_data
+            and (not compare_parent or stored.parent_id == parent_id)
+        ):
+            return stored
+        raise DuplicateId(
+            f"event id {event_id!r} is already used by a different event (of session "
+            f"{stored.session_id!r}); a retry must repeat the session, parent, invocation, "
+            "type and data exactly"
+        )
+
     def append_event(
         self,
         session_id: str,
@@ -631,28 +718,39 @@ class SessionStore:
         ``event_data`` must be JSON text. Errors (nothing is written for any):
         :class:`SessionNotFound`, :class:`SessionArchived`, :class:`DuplicateId`
         (event id taken anywhere in the store), :class:`InvalidEvent`.
+
+        Retrying an append that was in fact stored (same id, session, parent,
+        invocation, type and data -- after :class:`CommitUncertain`, say) is an
+        idempotent replay: it returns the stored event and writes nothing.
         """
-        _require_str(event_id, "event id", InvalidEvent)
-        _require_optional_str(parent_id, "parent_id", InvalidEvent)
-        _require_str(invocation_id, "invocation_id", InvalidEvent)
-        _require_str(event_type, "event_type", InvalidEvent)
-        _require_event_data(event_data, event_id)
+        _require_str(session_id, "session id")
+        _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
-            conn.execute(
-                _sql.EVENT_APPEND,
-                {
-                    "session_id": session_id,
-                    "event_id": event_id,
-                    "parent_id": parent_id,
-                    "invocation_id": invocation_id,
-                    "event_type": event_type,
-                    "event_data": event_data,
-                    "now": now,
-                },
-            )
-            if conn.changes() == 0:
+            try:
+                conn.execute(
+                    _sql.EVENT_APPEND,
+                    {
+                        "session_id": session_id,
+                        "event_id": event_id,
+                        "parent_id": parent_id,
+                        "invocation_id": invocation_id,
+                        "event_type": event_type,
+                        "event_data": event_data,
+                        "now": now,
+                    },
+                )
+                inserted = conn.changes()
+            except apsw.ConstraintError as exc:
+                if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
+                    raise
+                inserted = 0
+            if inserted == 0:
+                fields = (session_id, parent_id, invocation_id, event_type, event_data)
+                replay = self._replay(event_id, *fields)
+                if replay is not None:
+                    return replay  # nothing was written: the empty transaction commits
                 raise self._why_not_appended(session_id, event_id, parent_id)
             self._move_head(event_id, now, 1, session_id)
         return StoredEvent(
@@ -672,26 +770,38 @@ class SessionStore:
         This is the client's append: two processes appending to one session at
         the same moment produce one linear chain (the second sees the first's
         event as head), never a silent fork. Errors as :meth:`append_event`.
+        A replay (the event is stored with the same session, invocation, type
+        and data; the parent is not compared, since on a retry the head is the
+        event itself) returns the stored event and writes nothing.
         """
-        _require_str(event_id, "event id", InvalidEvent)
-        _require_str(invocation_id, "invocation_id", InvalidEvent)
-        _require_str(event_type, "event_type", InvalidEvent)
-        _require_event_data(event_data, event_id)
+        _require_str(session_id, "session id")
+        _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self._now()  # under the write lock: the log's time never moves backwards
-            row = conn.execute(
-                _sql.EVENT_APPEND_AT_HEAD,
-                {
-                    "session_id": session_id,
-                    "event_id": event_id,
-                    "invocation_id": invocation_id,
-                    "event_type": event_type,
-                    "event_data": event_data,
-                    "now": now,
-                },
-            ).fetchall()
+            try:
+                row = conn.execute(
+                    _sql.EVENT_APPEND_AT_HEAD,
+                    {
+                        "session_id": session_id,
+                        "event_id": event_id,
+                        "invocation_id": invocation_id,
+                        "event_type": event_type,
+                        "event_data": event_data,
+                        "now": now,
+                    },
+                ).fetchall()
+            except apsw.ConstraintError as exc:
+                if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
+                    raise
+                row = []
             if not row:
+                replay = self._replay(
+                    event_id, session_id, None, invocation_id, event_type, event_data,
+                    compare_parent=False,
+                )  # fmt: skip
+                if replay is not None:
+                    return replay  # nothing was written: the empty transaction commits
                 raise self._why_not_appended(session_id, event_id, None)
             self._move_head(event_id, now, 1, session_id)
         parent = cast("str | None", row[0][0])
@@ -705,7 +815,14 @@ class SessionStore:
         Each item is ``(id, parent_id, invocation_id, event_type, event_data)``;
         a parent may be an event earlier in the same batch. The head moves to
         the last event. Streaming clients that write many small events should
-        batch them here: one commit instead of one per event.
+        batch them here: one commit instead of one per event. Like single
+        appends, batches leave the search index to catch up later (at the
+        next search, import or :meth:`index_pending`): a batch is a hot path
+        too, and FTS5's work costs several times the insert itself.
+
+        An item already stored with exactly these fields is an idempotent
+        replay (a retried batch): it is skipped, returned as stored, and the
+        rest are appended. Errors name the first offending item.
 
         >>> with SessionStore(":memory:") as store:
         ...     _ = store.create_session("s1")
@@ -713,48 +830,29 @@ class SessionStore:
         ...     [e.id for e in store.append_events("s1", batch)]
         ['e1', 'e2']
         """
-        items = [NewEvent(*item) for item in events]
+        _require_str(session_id, "session id")
+        items = _new_events(events)
         if not items:
             return []
-        for item in items:
-            _require_str(item.id, "event id", InvalidEvent)
-            _require_optional_str(item.parent_id, "parent_id", InvalidEvent)
-            _require_str(item.invocation_id, "invocation_id", InvalidEvent)
-            _require_str(item.event_type, "event_type", InvalidEvent)
-            _require_event_data(item.event_data, item.id)
         doing = f"appending {len(items)} events to session {session_id!r}"
-        with Atomic(self, doing, items[0].id) as conn:
-            now = self._now()  # under the write lock: the log's time never moves backwards
-            state = self._session_state(session_id)
-            if state is None:
-                raise SessionNotFound(f"session {session_id!r} does not exist")
-            sid, archived_at, count = state
-            if archived_at is not None:
-                raise SessionArchived(
-                    f"session {session_id!r} is archived; start a new session to continue"
-                )
-            rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
-            after = {"sid": sid, "after_seq": count}
-            try:
-                # One prepared statement stepped for every row, in C.
-                conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
-            except apsw.ConstraintError as exc:
-                # executemany stops at the failing row: the rows before it went in.
-                current = items[conn.execute(_sql.EVENTS_COUNT_AFTER, after).get]
-                raise constraint_error(str(exc), current.id) from None
-            if conn.execute(_sql.EVENTS_COUNT_AFTER, after).get != len(rows):
-                # A row whose parent check failed inserted nothing: name the first.
-                current = next(
-                    e
-                    for e in items
-                    if not conn.execute(_sql.EVENT_IN_SESSION, {"event_id": e.id, "sid": sid}).get
-                )
-                raise InvalidEvent(
-                    f"event {current.id!r}: parent {current.parent_id!r} is not an event "
-                    f"of session {session_id!r}"
-                )
-            self._catch_up_search()
-            self._move_head(items[-1].id, now, len(items), session_id)
+        try:
+            with Atomic(self, doing) as conn:
+                now = self._now()  # under the write lock: the log's time never moves backwards
+                sid, count = self._writable_state(session_id)
+                rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
+                after = {"sid": sid, "after_seq": count}
+                try:
+                    # One prepared statement stepped for every row, in C: the usual batch.
+                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
+                    complete = conn.execute(_sql.EVENTS_COUNT_AFTER, after).get == len(rows)
+                except apsw.ConstraintError:
+                    complete = False
+                if not complete:
+                    raise _CheckEachItem  # rolls the partial batch back
+                self._move_head(items[-1].id, now, len(items), session_id)
+        except _CheckEachItem:
+            # A replayed, duplicate, orphaned or invalid item: check each one, then write.
+            return self._append_events_checked(session_id, items, doing)
         return [
             StoredEvent(
                 e.id, session_id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now
@@ -762,8 +860,72 @@ class SessionStore:
             for e in items
         ]
 
+    def _writable_state(self, session_id: str) -> tuple[int, int]:
+        """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
+        state = self._session_state(session_id)
+        if state is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        sid, archived_at, count = state
+        if archived_at is not None:
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        return sid, count
+
+    def _append_events_checked(
+        self, session_id: str, items: list[NewEvent], doing: str
+    ) -> list[StoredEvent]:
+        """:meth:`append_events`, item by item: skip replays, blame the first bad item exactly.
+
+        Its own write transaction (the fast path's was rolled back). Each item
+        in order: an id already stored is a replay (identical fields: skipped)
+        or :class:`DuplicateId`; an id repeated within the batch is
+        :class:`DuplicateId`; a parent must be an event of this session or an
+        earlier item. Only then is anything inserted.
+        """
+        with Atomic(self, doing) as conn:
+            now = self._now()
+            result: list[StoredEvent] = []
+            fresh: list[NewEvent] = []
+            batch_ids: set[str] = set()
+            sid = count = -1
+            for item in items:
+                replay = self._replay(item.id, session_id, *item[1:])
+                if replay is not None:
+                    result.append(replay)
+                    continue
+                if sid < 0:  # the first new item: the session must take appends
+                    sid, count = self._writable_state(session_id)
+                if item.id in batch_ids:
+                    raise DuplicateId(f"event id {item.id!r} appears twice in the batch")
+                parent = item.parent_id
+                if (
+                    parent is not None
+                    and parent not in batch_ids
+                    and not conn.execute(
+                        _sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}
+                    ).get
+                ):
+                    raise InvalidEvent(
+                        f"event {item.id!r}: parent {parent!r} is not an event of session "
+                        f"{session_id!r}"
+                    )
+                batch_ids.add(item.id)
+                fresh.append(item)
+                result.append(StoredEvent(item.id, session_id, *item[1:], now))
+            for seq, e in enumerate(fresh, start=count + 1):
+                try:
+                    conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, seq, e, now))
+                except apsw.ConstraintError as exc:
+                    raise constraint_error(str(exc), e.id) from None
+            if fresh:  # else every item was a replay: nothing written, nothing moves
+                self._move_head(fresh[-1].id, now, len(fresh), session_id)
+        return result
+
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
+        if not _lookup(session_id, "session id"):
+            return []
         try:
             return list(
                 map(
@@ -778,6 +940,8 @@ class SessionStore:
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
+        if not (_lookup(session_id, "session id") & _lookup(event_id, "event id")):
+            return None
         try:
             params = {"event_id": event_id, "session_id": session_id}
             row = self._conn.execute(_sql.EVENT_GET, params).fetchone()
@@ -786,16 +950,27 @@ class SessionStore:
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
-    def history(self, session_id: str) -> list[StoredEvent]:
+    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
         """The conversation as the model should see it: head back to root, oldest first.
 
         Follows ``parent_id`` from the session's ``head_id`` in one recursive
         query, so after :meth:`set_head` (a fork or rewind) only the current
         branch is returned; :meth:`load_events` still returns every event.
+        After :meth:`compact`, the newest summary stands for the events it
+        covers; ``full=True`` returns the whole branch, originals included.
         """
+        if not _lookup(session_id, "session id"):
+            return []
         try:
-            rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
-            return list(map(_new_tuple, repeat(StoredEvent), rows))
+            if full:
+                rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
+                return list(map(_new_tuple, repeat(StoredEvent), rows))
+            # The same walk, stopping at what the newest summary covers (SPEC §9).
+            rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
+            chain = list(map(_new_tuple, repeat(StoredEvent), rows))
+            from .lifecycle import fold_history
+
+            return fold_history(chain)
         except (apsw.Error, UnicodeError) as exc:
             self._read_failed(exc, f"reading the history of session {session_id!r}")
             return []
@@ -807,6 +982,10 @@ class SessionStore:
         :class:`SessionNotFound`, :class:`SessionArchived`, or
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if not _lookup(event_id, "event id"):
+            raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         with Atomic(self, doing):
             now = self._now()  # under the write lock: updated_at never moves backwards
@@ -834,6 +1013,8 @@ class SessionStore:
         """
         _require_str(key, "metadata key")
         _require_str(value, "metadata value")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         doing = f"setting metadata {key!r} of session {session_id!r}"
         try:
             self._conn.execute(
@@ -848,6 +1029,9 @@ class SessionStore:
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        _lookup(key, "metadata key")  # a key that cannot be stored was never set: None below
         try:
             params = {"session_id": session_id, "key": key}
             row = self._conn.execute(_sql.METADATA_GET, params).fetchone()
@@ -884,8 +1068,20 @@ class SessionStore:
         ...     [s.id for s in page], [s.id for s in store.list_sessions(before=page[-1])]
         (['s2', 's1'], ['s0'])
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
+        directory_ok = _v.optional_lookup_text(directory, "directory")
+        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
+        _v.boolean(include_archived, "include_archived")
+        limit = _v.limit(limit)
+        if before is not None:
+            _check_cursor(before)
+        if not (directory_ok and git_root_ok):
+            # A filter that could never have been stored matches nothing; the other still may.
+            if not (directory_ok and directory is not None) and not (
+                git_root_ok and git_root is not None
+            ):
+                return []
+            directory = directory if directory_ok else None
+            git_root = git_root if git_root_ok else None
         try:
             if before is None:
                 cursor: tuple[Any, ...] = FIRST_PAGE
@@ -914,6 +1110,8 @@ class SessionStore:
 
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
+        if not _lookup(session_id, "session id"):
+            return {}
         try:
             rows = self._conn.execute(_sql.METADATA_ALL, {"session_id": session_id})
             return {cast(str, key): cast(str, value) for key, value in rows}
@@ -1039,6 +1237,10 @@ class SessionStore:
         export_jsonl = exporting.export_jsonl
         import_jsonl = exporting.import_jsonl
         purge = retention.purge
+        compact = lifecycle.compact
+        record_usage = lifecycle.record_usage
+        usage = lifecycle.usage
+        apply_retention = retention.apply_retention
     else:
         search = _ToolMethod("search", "search")
         search_fields = _ToolMethod("search", "search_fields")
@@ -1047,6 +1249,11 @@ class SessionStore:
         export_jsonl = _ToolMethod("exporting", "export_jsonl")
         import_jsonl = _ToolMethod("exporting", "import_jsonl")
         purge = _ToolMethod("retention", "purge")
+        # The conversation lifecycle (SPEC §9): convstore.lifecycle, convstore.retention.
+        compact = _ToolMethod("lifecycle", "compact")
+        record_usage = _ToolMethod("lifecycle", "record_usage")
+        usage = _ToolMethod("lifecycle", "usage")
+        apply_retention = _ToolMethod("retention", "apply_retention")
 
     def search_indexing(self) -> bool:
         """Whether this database keeps new events in the full-text index (default: on).

@@ -1,0 +1,364 @@
+"""The SQL of the conversation lifecycle (SPEC §9), built with pypika — ahead of time.
+
+Like :mod:`convstore._sqlbuild`, but kept apart so the lifecycle's statements
+(usage ledger, retention, stats) never collide with edits to the core
+statements. Regenerate after editing this file::
+
+    python -m convstore._lifecycle_sqlbuild > src/convstore/_lifecycle_sql.py
+
+``tests/test_lifecycle_sql_drift.py`` fails if the two differ. SQLite
+statements use ``?n`` parameters; the ``PG_`` ones use psycopg's
+``%(name)s`` and are scoped by ``owner``. Grouped totals are written out by
+hand (pypika cannot group by an expression that an index covers).
+"""
+
+from __future__ import annotations
+
+from pypika import Parameter, Query, Table
+from pypika import functions as fn
+
+__all__ = ["build", "render"]
+
+sessions = Table("sessions")
+events = Table("session_events")
+ledger = Table("usage_ledger")
+
+
+def P(n: int) -> Parameter:
+    """Numbered positional parameter ``?n``."""
+    return Parameter(f"?{n}")
+
+
+_SUMS = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
+)
+_SESSION_SID = '(SELECT "sid" FROM "sessions" WHERE "id"=?2)'
+
+
+def _usage_statements() -> dict[str, str]:
+    out: dict[str, str] = {
+        # The event's (sid, seq) and timestamp, looked up by id inside the insert:
+        # no row is written when the session or the event does not exist.
+        "USAGE_RECORD": (
+            'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens",'
+            '"cached_tokens","cost","created_at") '
+            'SELECT "e"."sid","e"."seq",?3,?4,?5,?6,?7,"e"."created_at" '
+            'FROM "sessions" "s" JOIN "session_events" "e" ON "e"."sid"="s"."sid" '
+            'WHERE "s"."id"=?1 AND "e"."id"=?2'
+        ),
+        # Import and sync: an identical row already stored is skipped.
+        "USAGE_IMPORT": (
+            'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens",'
+            '"cached_tokens","cost","created_at") '
+            'SELECT "sid","seq",?3,?4,?5,?6,?7,"created_at" FROM "session_events" '
+            'WHERE "sid"=?1 AND "id"=?2 ON CONFLICT DO NOTHING'
+        ),
+        "USAGE_GET": Query.from_(ledger)
+        .join(events)
+        .on((events.sid == ledger.sid) & (events.seq == ledger.seq))
+        .select(
+            ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost
+        )
+        .where(events.id == P(1))
+        .where(ledger.model == P(2))
+        .get_sql(),
+        "USAGE_EXPORT": Query.from_(ledger)
+        .join(events)
+        .on((events.sid == ledger.sid) & (events.seq == ledger.seq))
+        .select(
+            events.id,
+            ledger.model,
+            ledger.input_tokens,
+            ledger.output_tokens,
+            ledger.cached_tokens,
+            ledger.cost,
+        )
+        .where(ledger.sid == P(1))
+        .orderby(ledger.seq)
+        .orderby(ledger.model)
+        .get_sql(),
+        "EVENT_IN_SESSION_SID": Query.from_(events)
+        .select(1)
+        .where(events.sid == P(1))
+        .where(events.id == P(2))
+        .get_sql(),
+    }
+    # Totals: one scan of a covering index already in group order (?1 = since);
+    # for one session, a range of the primary key (sid, ...) instead.
+    for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
+        by_model = "" if scope else ' INDEXED BY "usage_ledger_by_model"'
+        by_day = "" if scope else ' INDEXED BY "usage_ledger_by_day"'
+        out[f"USAGE_BY_MODEL{scope}"] = (
+            f'SELECT "model",{_SUMS} FROM "usage_ledger"{by_model} '
+            f'WHERE "created_at">=?1{where} GROUP BY "model" ORDER BY "model"'
+        )
+        out[f"USAGE_BY_DAY{scope}"] = (
+            f'SELECT "created_at"/86400,{_SUMS} FROM "usage_ledger"{by_day} '
+            f'WHERE "created_at">=?1{where} GROUP BY "created_at"/86400 ORDER BY 1'
+        )
+        out[f"USAGE_BY_SESSION{scope}"] = (
+            'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" FROM ('
+            'SELECT "sid",SUM(input_tokens) "i",SUM(output_tokens) "o",'
+            'SUM(cached_tokens) "c",SUM(cost) "k",COUNT(*) "n" FROM "usage_ledger" '
+            f'WHERE "created_at">=?1{where} GROUP BY "sid") "t" '
+            'JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
+        )
+    # The floor the totals are measured against: the same grouping, counting only.
+    out["USAGE_COUNT_BY_MODEL"] = (
+        'SELECT "model",COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '
+        'WHERE "created_at">=?1 GROUP BY "model"'
+    )
+    out["USAGE_COUNT_BY_DAY"] = (
+        'SELECT "created_at"/86400,COUNT(*) FROM "usage_ledger" '
+        'INDEXED BY "usage_ledger_by_day" WHERE "created_at">=?1 GROUP BY "created_at"/86400'
+    )
+    # history() of a compacted branch: the walk from the head stops at the event
+    # the nearest summary covers through (kept: fold_history needs to see it), so
+    # the cost follows what the model sees, not the session's length.
+    cols = (
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
+        "e.created_at"
+    )
+    stop = (
+        "CASE WHEN e.event_type = 'compaction' "
+        "THEN json_extract(e.event_data, '$.compacted_through') END"
+    )
+    out["EVENTS_HISTORY_COMPACTED"] = (
+        "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
+        "event_data, created_at, stop) AS ("
+        f"SELECT {cols}, {stop} FROM sessions s JOIN session_events e "
+        "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+        "UNION ALL "
+        f"SELECT {cols}, COALESCE(c.stop, {stop}) FROM chain c JOIN session_events e "
+        "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq "
+        "WHERE c.stop IS NULL OR c.id IS NOT c.stop"
+        ") SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+        "FROM chain ORDER BY seq"
+    )
+    return out
+
+
+def _retention_statements() -> dict[str, str]:
+    size = (
+        'COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)'
+        '+octet_length("invocation_id")+octet_length("event_type")'
+        '+octet_length("event_data")+16),0)'
+    )
+    return {
+        # Live sessions idle since before ?1: the partial resume indexes skip
+        # archived rows; sessions_activity serves the order.
+        "RETENTION_IDLE_LIVE": Query.from_(sessions)
+        .select(sessions.sid, sessions.id, sessions.updated_at)
+        .where(sessions.archived_at.isnull())
+        .where(sessions.updated_at < P(1))
+        .orderby(sessions.updated_at)
+        .orderby(sessions.sid)
+        .get_sql(),
+        # Sessions archived before ?1, oldest archive first (deletion order).
+        "RETENTION_ARCHIVED": Query.from_(sessions)
+        .select(sessions.sid, sessions.id, sessions.archived_at)
+        .where(sessions.archived_at.notnull())
+        .where(sessions.archived_at < P(1))
+        .orderby(sessions.archived_at)
+        .orderby(sessions.sid)
+        .get_sql(),
+        # What deleting one session frees: stored bytes of its events (+16 per row
+        # for the integer keys and timestamp), its metadata and its usage rows.
+        "RETENTION_SESSION_BYTES": (
+            f'SELECT (SELECT {size} FROM "session_events" WHERE "sid"=?1)'
+            '+(SELECT COALESCE(SUM(octet_length("key")+octet_length("value")+16),0) '
+            'FROM "session_metadata" WHERE "sid"=?1)'
+            '+(SELECT COALESCE(SUM(octet_length("model")+48),0) '
+            'FROM "usage_ledger" WHERE "sid"=?1)'
+            '+(SELECT octet_length("id")+COALESCE(octet_length("head_id"),0)'
+            '+COALESCE(octet_length("server_session_id"),0)'
+            '+COALESCE(octet_length("directory"),0)+COALESCE(octet_length("git_root"),0)+40 '
+            'FROM "sessions" WHERE "sid"=?1),'
+            '(SELECT "event_count" FROM "sessions" WHERE "sid"=?1)'
+        ),
+        # Archive an idle session, re-checking inside the write that it is still idle.
+        "RETENTION_ARCHIVE": Query.update(sessions)
+        .set(sessions.archived_at, P(1))
+        .where(sessions.sid == P(2))
+        .where(sessions.archived_at.isnull())
+        .where(sessions.updated_at < P(3))
+        .get_sql(),
+        "RETENTION_IS_ARCHIVED": Query.from_(sessions)
+        .select(sessions.archived_at)
+        .where(sessions.sid == P(1))
+        .where(sessions.archived_at.notnull())
+        .get_sql(),
+        "STATS_COUNTS": Query.from_(sessions)
+        .select(
+            fn.Count("*"),
+            fn.Count(sessions.archived_at),
+            fn.Coalesce(fn.Sum(sessions.event_count), 0),
+        )
+        .get_sql(),
+        "STATS_LARGEST": (
+            'SELECT "s"."id","s"."event_count","t"."b","s"."updated_at","s"."archived_at" '
+            f'FROM (SELECT "sid",{size} "b" FROM "session_events" GROUP BY "sid" '
+            'ORDER BY 2 DESC LIMIT ?1) "t" JOIN "sessions" "s" ON "s"."sid"="t"."sid" '
+            'ORDER BY "t"."b" DESC,"s"."id"'
+        ),
+        "STATS_GROWTH_EVENTS": (
+            f'SELECT "created_at"/86400,COUNT(*),{size} FROM "session_events" '
+            'WHERE "created_at">=?1 GROUP BY 1 ORDER BY 1'
+        ),
+        "STATS_GROWTH_SESSIONS": (
+            'SELECT "created_at"/86400,COUNT(*) FROM "sessions" '
+            'WHERE "created_at">=?1 GROUP BY 1 ORDER BY 1'
+        ),
+        "PRAGMA_FREELIST_COUNT": "PRAGMA freelist_count",
+        "USAGE_COUNT_PLAIN": Query.from_(ledger).select(fn.Count("*")).get_sql(),
+        # Ledger rows per session, for a page of session ids (?1: a JSON array).
+        "USAGE_COUNTS": (
+            'SELECT "s"."id",COUNT(*) FROM "sessions" "s" JOIN "usage_ledger" "u" '
+            'ON "u"."sid"="s"."sid" WHERE "s"."id" IN (SELECT "value" FROM json_each(?1)) '
+            'GROUP BY "s"."id"'
+        ),
+        "SESSION_SID": Query.from_(sessions)
+        .select(sessions.sid)
+        .where(sessions.id == P(1))
+        .get_sql(),
+    }
+
+
+_PG_SUMS = (
+    "SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, "
+    "SUM(cost), COUNT(*)"
+)
+_PG_SESSION = (
+    "(CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions "
+    "WHERE owner = %(owner)s AND id = %(session_id)s))"
+)
+_PG_SIZE = (
+    "COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) "
+    "+ octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) "
+    "+ 24), 0)::bigint"
+)
+
+
+def _postgres_statements() -> dict[str, str]:
+    """The same work on the PostgreSQL team server, every statement scoped by owner."""
+    return {
+        "PG_NOW": "SELECT CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)",
+        "PG_SESSION_LOCK": (
+            "SELECT archived_at FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s "
+            "FOR UPDATE"
+        ),
+        "PG_USAGE_RECORD": (
+            "INSERT INTO usage_ledger (sid, seq, owner, model, input_tokens, output_tokens, "
+            "cached_tokens, cost, created_at) SELECT e.sid, e.seq, e.owner, %(model)s, "
+            "%(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost)s, e.created_at "
+            "FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.owner = %(owner)s "
+            "AND e.id = %(event_id)s ON CONFLICT (sid, seq, model) DO NOTHING RETURNING 1"
+        ),
+        "PG_USAGE_GET": (
+            "SELECT u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "
+            "FROM usage_ledger u JOIN session_events e ON e.sid = u.sid AND e.seq = u.seq "
+            "WHERE e.owner = %(owner)s AND e.id = %(event_id)s AND u.model = %(model)s"
+        ),
+        "PG_EVENT_IN_SESSION": (
+            "SELECT 1 FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.id = %(event_id)s"
+        ),
+        "PG_SESSION_EXISTS": (
+            "SELECT 1 FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s"
+        ),
+        "PG_USAGE_BY_MODEL": (
+            f"SELECT model, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
+            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY model ORDER BY model"
+        ),
+        "PG_USAGE_BY_DAY": (
+            f"SELECT created_at / 86400, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
+            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY created_at / 86400 "
+            "ORDER BY 1"
+        ),
+        "PG_USAGE_BY_SESSION": (
+            "SELECT s.id, t.i, t.o, t.c, t.k, t.n FROM (SELECT sid, "
+            "SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o, "
+            "SUM(cached_tokens)::bigint AS c, SUM(cost) AS k, COUNT(*) AS n FROM usage_ledger "
+            f"WHERE owner = %(owner)s AND created_at >= %(since)s AND {_PG_SESSION} "
+            "GROUP BY sid) t JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
+        ),
+        "PG_USAGE_EXPORT": (
+            "SELECT e.id, u.model, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "
+            "FROM sessions s JOIN usage_ledger u ON u.sid = s.sid "
+            "JOIN session_events e ON e.sid = u.sid AND e.seq = u.seq "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s ORDER BY u.seq, u.model"
+        ),
+        "PG_USAGE_COUNTS": (
+            "SELECT s.id, COUNT(*) FROM sessions s JOIN usage_ledger u ON u.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = ANY(%(ids)s) GROUP BY s.id"
+        ),
+        "PG_USAGE_IMPORT": (
+            "INSERT INTO usage_ledger (sid, seq, owner, model, input_tokens, output_tokens, "
+            "cached_tokens, cost, created_at) SELECT e.sid, e.seq, e.owner, %(model)s, "
+            "%(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost)s, e.created_at "
+            "FROM sessions s JOIN session_events e ON e.sid = s.sid "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s AND e.owner = %(owner)s "
+            "AND e.id = %(event_id)s ON CONFLICT (sid, seq, model) DO NOTHING"
+        ),
+        "PG_RETENTION_IDLE_LIVE": (
+            "SELECT sid, id FROM sessions WHERE owner = %(owner)s AND archived_at IS NULL "
+            "AND updated_at < %(cutoff)s ORDER BY updated_at, sid"
+        ),
+        "PG_RETENTION_ARCHIVED": (
+            "SELECT sid, id FROM sessions WHERE owner = %(owner)s AND archived_at IS NOT NULL "
+            "AND archived_at < %(cutoff)s ORDER BY archived_at, sid"
+        ),
+        "PG_RETENTION_SESSION_BYTES": (
+            f"SELECT (SELECT {_PG_SIZE} FROM session_events WHERE sid = %(sid)s) "
+            "+ (SELECT COALESCE(SUM(octet_length(key) + octet_length(value) + 16), 0)::bigint "
+            "FROM session_metadata WHERE sid = %(sid)s) "
+            "+ (SELECT COUNT(*) * 64 FROM usage_ledger WHERE sid = %(sid)s), "
+            "(SELECT event_count FROM sessions WHERE sid = %(sid)s)"
+        ),
+        "PG_OWNER_BYTES": f"SELECT {_PG_SIZE} FROM session_events WHERE owner = %(owner)s",
+        "PG_RETENTION_ARCHIVE": (
+            "UPDATE sessions SET archived_at = %(now)s WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NULL AND updated_at < %(cutoff)s"
+        ),
+        "PG_RETENTION_DELETE": (
+            "DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NOT NULL"
+        ),
+        "PG_SEARCH": (
+            "SELECT s.id, e.id, e.event_type, e.event_data, e.created_at "
+            "FROM session_events e JOIN sessions s ON s.sid = e.sid "
+            "WHERE e.owner = %(owner)s AND s.owner = %(owner)s "
+            "AND (CAST(%(directory)s AS TEXT) IS NULL OR s.directory = %(directory)s) "
+            "AND (CAST(%(git_root)s AS TEXT) IS NULL OR s.git_root = %(git_root)s) "
+            "AND e.event_data ILIKE ALL (%(patterns)s) "
+            "ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC LIMIT %(limit)s"
+        ),
+    }
+
+
+def build() -> dict[str, str]:
+    """Return every statement, by constant name, in the order they are written out."""
+    out: dict[str, str] = {}
+    out.update(_usage_statements())
+    out.update(_retention_statements())
+    out.update(_postgres_statements())
+    return out
+
+
+def render() -> str:
+    """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
+    from ._sqlbuild import render_module
+
+    return render_module(
+        build(),
+        "The conversation lifecycle's SQL statements, as plain strings.",
+        "_lifecycle_sql",
+        "test_lifecycle_sql_drift.py",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.stdout.write(render())

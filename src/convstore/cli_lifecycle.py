@@ -1,0 +1,245 @@
+"""``convstore stats``, ``convstore usage`` and ``convstore retention`` (SPEC §9).
+
+Each command is one self-contained function; :func:`add_commands` registers
+them on the main parser (:func:`convstore.cli.build_parser` calls it).
+
+``retention`` only *reports* unless ``--apply`` is given::
+
+    convstore retention --archive-idle-days 30 --delete-archived-after-days 90
+    convstore retention --max-bytes 2G --apply
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from . import cli as _cli
+from .retention import RetentionPolicy, database_stats
+
+__all__ = ["add_commands", "cmd_stats", "cmd_usage", "cmd_retention", "parse_size"]
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``123``, ``500K``, ``20M``, ``2G``, ``1T`` (binary units, ``B``/``iB`` optional).
+
+    >>> parse_size("2G"), parse_size("512"), parse_size("1.5MiB")
+    (2147483648, 512, 1572864)
+    """
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = cleaned[-1:] if cleaned[-1:] in _UNITS else ""
+    number = cleaned[: len(cleaned) - len(unit)]
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (e.g. 500M, 2G, 1048576)"
+        ) from None
+    if not 0 <= value <= 1 << 50:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size between 0 and 1P")
+    return int(value * _UNITS[unit])
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1000000 days")
+    return value
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print the database's size, its largest sessions and its growth per day."""
+    with _cli._open(args) as store:
+        stats = database_stats(store, top=args.top, days=args.days)
+    if args.json:
+        _cli._print_json(
+            {
+                "path": _cli._db(args),
+                "file_bytes": stats.file_bytes,
+                "data_bytes": stats.data_bytes,
+                "sessions": stats.sessions,
+                "archived_sessions": stats.archived_sessions,
+                "events": stats.events,
+                "largest": [s._asdict() for s in stats.largest],
+                "growth": [g._asdict() for g in stats.growth],
+            }
+        )
+        return 0
+    out = sys.stdout
+    out.write(
+        f"{_cli._db(args)}: {_human(stats.file_bytes)} on disk, {_human(stats.data_bytes)} "
+        f"in use; {stats.sessions} sessions ({stats.archived_sessions} archived), "
+        f"{stats.events} events\n"
+    )
+    if stats.largest:
+        out.write("\nlargest sessions:\n")
+        _cli._table(
+            ["SESSION", "EVENTS", "SIZE", "UPDATED", "ARCHIVED"],
+            [
+                [
+                    s.id,
+                    str(s.events),
+                    _human(s.bytes),
+                    _cli._fmt_time(s.updated_at),
+                    _cli._fmt_time(s.archived_at),
+                ]
+                for s in stats.largest
+            ],
+        )
+    if stats.growth:
+        out.write(f"\ngrowth (last {args.days} days, UTC):\n")
+        _cli._table(
+            ["DAY", "NEW SESSIONS", "EVENTS", "SIZE"],
+            [[g.day, str(g.sessions), str(g.events), _human(g.bytes)] for g in stats.growth],
+        )
+    return 0
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Print token usage totals per model, day or session."""
+    with _cli._open(args) as store:
+        totals = store.usage(session_id=args.session, since=args.since, group_by=args.by)
+    if args.json:
+        _cli._print_json([t._asdict() for t in totals])
+        return 0
+    if not totals:
+        sys.stdout.write("no usage recorded\n")
+        return 0
+    rows = [
+        [
+            t.key,
+            str(t.input_tokens),
+            str(t.output_tokens),
+            str(t.cached_tokens),
+            "-" if t.cost is None else f"{t.cost:.4f}",
+            str(t.events),
+        ]
+        for t in totals
+    ]
+    if len(totals) > 1:
+        costs = [t.cost for t in totals if t.cost is not None]
+        rows.append(
+            [
+                "TOTAL",
+                str(sum(t.input_tokens for t in totals)),
+                str(sum(t.output_tokens for t in totals)),
+                str(sum(t.cached_tokens for t in totals)),
+                f"{sum(costs):.4f}" if costs else "-",
+                str(sum(t.events for t in totals)),
+            ]
+        )
+    _cli._table([args.by.upper(), "INPUT", "OUTPUT", "CACHED", "COST", "RECORDS"], rows)
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Report (default) or apply (``--apply``) a retention policy."""
+    policy = RetentionPolicy(
+        archive_idle_days=args.archive_idle_days,
+        delete_archived_after_days=args.delete_archived_after_days,
+        max_bytes=args.max_bytes,
+    )
+    with _cli._open(args) as store:
+        report = store.apply_retention(policy, dry_run=not args.apply)
+    if args.json:
+        data: dict[str, Any] = report._asdict()
+        data["archived"], data["deleted"] = list(report.archived), list(report.deleted)
+        _cli._print_json(data)
+        return 0
+    out = sys.stdout
+    if report.dry_run:
+        out.write("dry run (nothing changed; pass --apply to do it):\n")
+    verb_a, verb_d = ("archived", "deleted")
+    if report.dry_run:
+        verb_a, verb_d = "would archive", "would delete"
+    out.write(f"{verb_a} {len(report.archived)} idle sessions")
+    out.write(": " + ", ".join(report.archived[:20]) if report.archived else "")
+    out.write("\n" if len(report.archived) <= 20 else f" … (+{len(report.archived) - 20})\n")
+    out.write(
+        f"{verb_d} {len(report.deleted)} archived sessions, {report.events_deleted} events, "
+        f"freeing {_human(report.bytes_freed)} of {_human(report.database_bytes)}"
+    )
+    out.write(": " + ", ".join(report.deleted[:20]) if report.deleted else "")
+    out.write("\n" if len(report.deleted) <= 20 else f" … (+{len(report.deleted) - 20})\n")
+    if report.over_budget:
+        out.write(
+            "still above --max-bytes: the rest is live sessions, which retention never deletes\n"
+        )
+    if not args.apply and not any(
+        (args.archive_idle_days, args.delete_archived_after_days, args.max_bytes is not None)
+    ):
+        out.write("(no rule given: see `convstore retention --help`)\n")
+    return 0
+
+
+def add_commands(
+    commands: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
+    """Register ``stats``, ``usage`` and ``retention`` on the main parser's subcommands."""
+    p = commands.add_parser(
+        "stats",
+        parents=[common, as_json],
+        help="database size, largest sessions and growth",
+        description="Show the database's size on disk and in use, its largest sessions and "
+        "what each recent day added. Reads only (scans the event log once).",
+    )
+    p.add_argument("--top", type=int, default=10, help="how many largest sessions (10)")
+    p.add_argument("--days", type=int, default=7, help="days of growth to show (7)")
+    p.set_defaults(func=cmd_stats)
+
+    p = commands.add_parser(
+        "usage",
+        parents=[common, as_json],
+        help="token usage totals per model, day or session",
+        description="Sum the token usage ledger (input, output, cached tokens and cost).",
+    )
+    p.add_argument(
+        "--by", choices=("model", "day", "session"), default="model", help="group by (model)"
+    )
+    p.add_argument("--session", metavar="ID", default=None, help="only this session")
+    p.add_argument(
+        "--since",
+        type=_cli._when,
+        default=None,
+        metavar="WHEN",
+        help="only events since: Unix seconds, a date or an age (30d, 12h, 2w)",
+    )
+    p.set_defaults(func=cmd_usage)
+
+    p = commands.add_parser(
+        "retention",
+        parents=[common, as_json],
+        help="archive idle and delete old archived sessions (dry run by default)",
+        description="Apply a retention policy. Without --apply it only reports exactly which "
+        "sessions it would archive or delete and the bytes that frees. Live sessions are "
+        "never deleted.",
+    )
+    p.add_argument(
+        "--archive-idle-days", type=_days, default=None, metavar="DAYS",
+        help="archive live sessions idle this long",
+    )
+    p.add_argument(
+        "--delete-archived-after-days", type=_days, default=None, metavar="DAYS",
+        help="delete sessions archived this long ago",
+    )
+    p.add_argument(
+        "--max-bytes", type=parse_size, default=None, metavar="SIZE",
+        help="also delete the oldest archived sessions until the data fits (e.g. 2G)",
+    )
+    p.add_argument("--apply", action="store_true", help="do it (default: report only)")
+    p.set_defaults(func=cmd_retention)

@@ -1,0 +1,392 @@
+"""The conversation lifecycle (SPEC §9) on the PostgreSQL team server.
+
+A mixin of :class:`convstore.postgres.PostgresSessionService`: compaction,
+the token usage ledger (``migrations/postgres/0006``), retention, and a
+plain substring ``search`` for :class:`convstore.tools.RecallTools`. Same
+semantics, validation and errors as the local store (the shared checks live
+in :mod:`convstore.lifecycle` and :mod:`convstore.retention`); every
+statement is scoped by the service's owner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, cast
+
+from . import _lifecycle_sql as L
+from . import _pgsql
+from .errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
+from .lifecycle import (
+    COMPACTION_EVENT_TYPE,
+    UsageRecord,
+    UsageTotal,
+    check_compact_args,
+    check_compaction_target,
+    check_usage_args,
+    check_usage_query,
+    is_replay,
+    usage_day_key,
+)
+from .models import StoredEvent
+from .retention import RetentionPolicy, RetentionReport, check_policy, cutoff
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from contextlib import AbstractContextManager
+
+    from .search import SearchHit
+
+__all__ = ["PostgresLifecycleMixin"]
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _like_escape(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _snippet(
+    event_data: str, words: list[str], markers: tuple[str, str], width: int = 160
+) -> str:
+    text = event_data
+    try:
+        data = json.loads(event_data)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("content"), str):
+        text = data["content"]
+    lower = text.lower()
+    at = min((i for i in (lower.find(w.lower()) for w in words) if i >= 0), default=0)
+    start = max(0, at - width // 3)
+    piece = text[start : start + width]
+    for word in words:
+        out, low, i = [], piece.lower(), 0
+        while True:
+            j = low.find(word.lower(), i)
+            if j < 0 or not word:
+                out.append(piece[i:])
+                break
+            out.append(piece[i:j] + markers[0] + piece[j : j + len(word)] + markers[1])
+            i = j + len(word)
+        piece = "".join(out)
+    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
+
+
+class PostgresLifecycleMixin:
+    """Compaction, usage ledger, retention and search for the PostgreSQL service."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _owner: str
+
+        def _now(self) -> int | None: ...
+
+        def _conn(
+            self,
+            doing: str,
+            *,
+            write: bool = False,
+            budget: float | None = None,
+            mapper: Callable[[BaseException], BaseException] | None = None,
+        ) -> AbstractContextManager[Any]: ...
+
+        def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
+
+        def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
+
+        def _all(self, sql: Any, params: dict[str, Any], doing: str) -> list[Any]: ...
+
+    # -- compaction ----------------------------------------------------------------
+
+    def compact(
+        self,
+        session_id: str,
+        summary_data: str | Mapping[str, Any],
+        *,
+        through_event_id: str,
+        event_id: str | None = None,
+        invocation_id: str | None = None,
+    ) -> StoredEvent:
+        """See :meth:`convstore.SessionStore.compact` (one transaction, session row locked)."""
+        sid, data, eid, inv = check_compact_args(
+            session_id, summary_data, through_event_id, event_id, invocation_id
+        )
+        doing = f"compacting session {sid!r} through {through_event_id!r}"
+        params: dict[str, Any] = {"owner": self._owner, "session_id": sid}
+        mapper = lambda exc: self._event_error(exc, eid)  # noqa: E731
+        with self._conn(doing, write=True, mapper=mapper) as conn, conn.transaction():
+            if event_id is not None:  # a retry of a stored compaction (§2.1)
+                row = conn.execute(
+                    _pgsql.EVENT_GET, {**params, "event_id": eid}
+                ).fetchone()
+                stored = None if row is None else StoredEvent._make(row)
+                if stored is not None and is_replay(stored, data):
+                    return stored
+            state = conn.execute(L.PG_SESSION_LOCK, params).fetchone()
+            if state is None:
+                raise SessionNotFound(f"session {sid!r} does not exist")
+            if state[0] is not None:
+                raise SessionArchived(
+                    f"session {sid!r} is archived; start a new session to continue"
+                )
+            chain = [
+                StoredEvent._make(r)
+                for r in conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
+            ]
+            head = check_compaction_target(sid, chain, through_event_id)
+            inv = head.invocation_id if inv is None else inv
+            row = conn.execute(
+                _pgsql.EVENT_APPEND,
+                {
+                    **params,
+                    "event_id": eid,
+                    "parent_id": head.id,
+                    "invocation_id": inv,
+                    "event_type": COMPACTION_EVENT_TYPE,
+                    "event_data": data,
+                    "now": self._now(),  # None: the server's clock
+                },
+            ).fetchone()
+            if row is None:  # pragma: no cover - the row is locked
+                raise InvalidEvent(f"summary {eid!r} could not be appended to {sid!r}")
+        return StoredEvent(eid, sid, head.id, inv, COMPACTION_EVENT_TYPE, data, int(row[-1]))
+
+    # -- usage ledger ----------------------------------------------------------------
+
+    def record_usage(
+        self,
+        session_id: str,
+        event_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cost: float | None = None,
+    ) -> None:
+        """See :meth:`convstore.SessionStore.record_usage`."""
+        sid, eid, name, i, o, c, k = check_usage_args(
+            session_id, event_id, model, input_tokens, output_tokens, cached_tokens, cost
+        )
+        params: dict[str, Any] = {
+            "owner": self._owner,
+            "session_id": sid,
+            "event_id": eid,
+            "model": name,
+            "input_tokens": i,
+            "output_tokens": o,
+            "cached_tokens": c,
+            "cost": k,
+        }
+        doing = f"recording usage of event {eid!r} in session {sid!r}"
+        with self._conn(doing, write=True) as conn:
+            if conn.execute(L.PG_USAGE_RECORD, params).fetchone() is not None:
+                return
+        if self._one(L.PG_EVENT_IN_SESSION, params, doing) is None:
+            if self._one(L.PG_SESSION_EXISTS, params, doing) is None:
+                raise SessionNotFound(f"session {sid!r} does not exist")
+            raise InvalidEvent(f"event {eid!r} is not an event of session {sid!r}")
+        stored = self._one(L.PG_USAGE_GET, params, doing)
+        if stored is not None and tuple(stored) == (i, o, c, k):
+            return
+        raise DuplicateId(
+            f"usage of event {eid!r} for model {name!r} is already recorded with other "
+            "values; nothing was changed"
+        )
+
+    def usage(
+        self,
+        *,
+        session_id: str | None = None,
+        since: int | None = None,
+        group_by: str = "model",
+    ) -> list[UsageTotal]:
+        """See :meth:`convstore.SessionStore.usage` (one indexed query, this owner's rows)."""
+        sid, start, group = check_usage_query(session_id, since, group_by)
+        sql = {
+            "model": L.PG_USAGE_BY_MODEL,
+            "day": L.PG_USAGE_BY_DAY,
+            "session": L.PG_USAGE_BY_SESSION,
+        }[group]
+        rows = self._all(
+            sql, {"owner": self._owner, "since": start, "session_id": sid}, "summing usage"
+        )
+        out = []
+        for r in rows:
+            key = usage_day_key(int(r[0])) if group == "day" else str(r[0])
+            cost = None if r[4] is None else float(r[4])
+            out.append(UsageTotal(key, int(r[1]), int(r[2]), int(r[3]), cost, int(r[5])))
+        return out
+
+    def export_usage(self, session_id: str) -> list[UsageRecord]:
+        """Every ledger row of one session (used by sync)."""
+        rows = self._all(
+            L.PG_USAGE_EXPORT,
+            {"owner": self._owner, "session_id": session_id},
+            f"reading usage of session {session_id!r}",
+        )
+        return [UsageRecord(*r) for r in rows]
+
+    def usage_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Ledger rows per session for a page of session ids (sync compares these)."""
+        rows = self._all(
+            L.PG_USAGE_COUNTS, {"owner": self._owner, "ids": list(ids)}, "counting usage"
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def import_usage(self, session_id: str, records: Sequence[UsageRecord]) -> int:
+        """Add ledger rows to a session (one transaction); rows already stored are kept.
+
+        Records whose event the session lacks are skipped. Returns rows added.
+        """
+        rows = []
+        for rec in records:
+            _, eid, name, i, o, c, k = check_usage_args(
+                session_id, rec.event_id, rec.model, rec.input_tokens, rec.output_tokens,
+                rec.cached_tokens, rec.cost,
+            )
+            rows.append(
+                {
+                    "owner": self._owner,
+                    "session_id": session_id,
+                    "event_id": eid,
+                    "model": name,
+                    "input_tokens": i,
+                    "output_tokens": o,
+                    "cached_tokens": c,
+                    "cost": k,
+                }
+            )
+        added = 0
+        doing = f"importing usage of session {session_id!r}"
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            for params in rows:
+                added += conn.execute(L.PG_USAGE_IMPORT, params).rowcount
+        return added
+
+    # -- retention ----------------------------------------------------------------------
+
+    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+        """See :meth:`convstore.SessionStore.apply_retention`; ``max_bytes``: the owner's data."""
+        policy = check_policy(policy, dry_run)
+        now = self._now()
+        if now is None:  # the server's clock decides (SPEC 6.1)
+            now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
+        owner = self._owner
+        doing = "planning retention"
+        archive: list[tuple[int, str]] = []
+        delete: list[tuple[int, str, int, int]] = []
+        idle = 0
+        with self._conn(doing) as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+
+            def add(sid: int, name: str) -> int:
+                size, count = conn.execute(L.PG_RETENTION_SESSION_BYTES, {"sid": sid}).fetchone()
+                delete.append((sid, name, int(size or 0), int(count or 0)))
+                return int(size or 0)
+
+            if policy.archive_idle_days is not None:
+                idle = cutoff(now, policy.archive_idle_days)
+                archive = [
+                    (int(r[0]), str(r[1]))
+                    for r in conn.execute(
+                        L.PG_RETENTION_IDLE_LIVE, {"owner": owner, "cutoff": idle}
+                    ).fetchall()
+                ]
+            if policy.delete_archived_after_days is not None:
+                before = cutoff(now, policy.delete_archived_after_days) + 1
+                for r in conn.execute(
+                    L.PG_RETENTION_ARCHIVED, {"owner": owner, "cutoff": before}
+                ).fetchall():
+                    add(int(r[0]), str(r[1]))
+            total = int(conn.execute(L.PG_OWNER_BYTES, {"owner": owner}).fetchone()[0])
+            over = False
+            if policy.max_bytes is not None:
+                remaining = total - sum(d[2] for d in delete)
+                chosen = {d[0] for d in delete}
+                if remaining > policy.max_bytes:
+                    for r in conn.execute(
+                        L.PG_RETENTION_ARCHIVED, {"owner": owner, "cutoff": _INT64_MAX}
+                    ).fetchall():
+                        if int(r[0]) in chosen:
+                            continue
+                        remaining -= add(int(r[0]), str(r[1]))
+                        if remaining <= policy.max_bytes:
+                            break
+                    over = remaining > policy.max_bytes
+        if dry_run:
+            return RetentionReport(
+                True,
+                tuple(a[1] for a in archive),
+                tuple(d[1] for d in delete),
+                sum(d[3] for d in delete),
+                sum(d[2] for d in delete),
+                total,
+                over,
+            )
+        archived: list[str] = []
+        deleted: list[str] = []
+        events = freed = 0
+        with self._conn("applying retention", write=True) as conn:
+            for sid, name in archive:
+                cur = conn.execute(
+                    L.PG_RETENTION_ARCHIVE,
+                    {"owner": owner, "sid": sid, "now": now, "cutoff": idle},
+                )
+                if cur.rowcount:
+                    archived.append(name)
+            for sid, name, size, count in delete:
+                cur = conn.execute(L.PG_RETENTION_DELETE, {"owner": owner, "sid": sid})
+                if cur.rowcount:
+                    deleted.append(name)
+                    events += count
+                    freed += size
+        return RetentionReport(
+            False, tuple(archived), tuple(deleted), events, freed, total, over
+        )
+
+    # -- search (for RecallTools) ---------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        directory: str | None = None,
+        git_root: str | None = None,
+        limit: int = 20,
+        literal: bool = True,
+        markers: tuple[str, str] = ("[", "]"),
+        **_: Any,
+    ) -> list[SearchHit]:
+        """Events containing every word of ``query`` (case-insensitive), newest first.
+
+        A plain substring search (no index): enough for
+        :class:`~convstore.tools.RecallTools` on a team server; ``rank`` is 0.
+        """
+        from .search import SearchHit
+
+        if type(query) is not str:
+            raise InvalidArgument(f"query must be a str, got {type(query).__name__}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
+        words = query.split()
+        if not words:
+            return []
+        # Match the words in the JSON text: escape them as JSON would (quotes, backslashes).
+        patterns = [_like_escape(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words]
+        rows = self._all(
+            L.PG_SEARCH,
+            {
+                "owner": self._owner,
+                "directory": directory,
+                "git_root": git_root,
+                "patterns": patterns,
+                "limit": limit,
+            },
+            "searching events",
+        )
+        return [
+            SearchHit(sid, eid, etype, _snippet(cast(str, data), words, markers), 0.0, created)
+            for sid, eid, etype, data, created in rows
+        ]
