@@ -349,10 +349,10 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
         return None
     # The line is an object holding event_data: two levels above the event's own limit.
     # Checked without recursion, before json.loads could raise RecursionError.
-    # (Deeper nesting needs more opening brackets than that: two C-speed counts first.)
+    # (Deeper nesting needs more opening brackets than that: counted first, cheaply.)
     if (
         len(raw) > 2 * _v.MAX_JSON_DEPTH
-        and raw.count("{") + raw.count("[") > _v.MAX_JSON_DEPTH + 2
+        and _v.more_brackets_than(raw, _v.MAX_JSON_DEPTH + 2)
         and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2
     ):
         raise InvalidArgument(
