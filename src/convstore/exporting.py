@@ -362,7 +362,12 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
         return None
     # The line is an object holding event_data: two levels above the event's own limit.
     # Checked without recursion, before json.loads could raise RecursionError.
-    if len(raw) > 2 * _v.MAX_JSON_DEPTH and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2:
+    # (Deeper nesting needs more opening brackets than that: counted first, cheaply.)
+    if (
+        len(raw) > 2 * _v.MAX_JSON_DEPTH
+        and _v.more_brackets_than(raw, _v.MAX_JSON_DEPTH + 2)
+        and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2
+    ):
         raise InvalidArgument(
             f"line {number}: JSON nested deeper than {_v.MAX_JSON_DEPTH} levels; "
             "nothing was imported"
