@@ -165,6 +165,10 @@ class ConvstoreSessionService(BaseSessionService):
         session_id = session_id.strip() if session_id else None
         session_id = session_id or platform_uuid.new_uuid()
         key = session_key(app_name, user_id, session_id)
+        # create_session of a stored id with the same directory and git root is an
+        # idempotent replay (SPEC §2.1), not an error: ADK wants AlreadyExistsError.
+        if await acall(self._service, "get_session", key) is not None:
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
         try:
             await acall(
                 self._service,

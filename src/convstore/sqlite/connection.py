@@ -25,7 +25,7 @@ import apsw
 from .._lean import TYPE_CHECKING
 from ..errors import StoreError
 from . import _sql
-from .migrations import check_compatible
+from .migrations import check_compatible, fingerprint
 
 if TYPE_CHECKING:
     import threading
@@ -153,7 +153,9 @@ def refuse_unless_ours(path: str, *, timeout: float, vfs: str | None = None) -> 
     except apsw.Error as exc:
         raise StoreError(f"cannot open database {path!r} to check it: {exc}") from None
     try:
-        check_compatible(conn, repr(path))
+        # The cheap open: an up-to-date convstore file is known by its fingerprint alone.
+        if fingerprint(conn) != _sql.MIGRATIONS_FINGERPRINT:
+            check_compatible(conn, repr(path))
     except (apsw.NotADBError, apsw.CorruptError) as exc:
         raise StoreError(f"database {path!r} is corrupt or not an SQLite database: {exc}") from None
     except apsw.Error as exc:
