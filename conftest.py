@@ -100,6 +100,11 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     here = collection_path.resolve()
     if not (here.is_relative_to(ROOT / "src") or here.is_relative_to(ROOT / "benchmarks")):
         return None
+    # A module inside a package whose __init__ needs the extra (convstore/postgres/)
+    # cannot be imported either.
+    package_init = here.parent / "__init__.py"
+    if package_init != here and package_init.exists() and missing_extras(package_init):
+        return True
     return True if missing_extras(here) else None
 
 
