@@ -71,11 +71,12 @@ def _make_service(
 
         return FakeSessionService(clock)
     if name == "postgres":
-        from convstore.postgres import PostgresSessionService
-
         # The cluster starts on first use only; each test is its own owner, so
         # tests share one database and still never see each other's rows.
+        # Asked for first: without psycopg or the server binaries it skips.
         dsn: str = request.getfixturevalue("pg_dsn")
+        from convstore.postgres import PostgresSessionService
+
         return PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
     raise AssertionError(f"unknown backend {name}")
 
@@ -99,14 +100,9 @@ def unique_owner(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster for the whole test run (see ``tests/pgcluster.py``).
-
-    Missing server binaries skip the PostgreSQL tests with the install command,
-    except under ``CI=true``, where they fail: CI installs the server.
-    """
-    from pgcluster import INSTALL_HINT, find_bindir, temporary_cluster
+def require_postgres() -> None:
+    """Skip (fail under ``CI=true``) unless the server binaries and psycopg are installed."""
+    from pgcluster import INSTALL_HINT, find_bindir
 
     if find_bindir() is None:
         if os.environ.get("CI", "").lower() == "true":
@@ -120,6 +116,18 @@ def pg_cluster() -> Iterator[Any]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the whole test run (see ``tests/pgcluster.py``).
+
+    Missing server binaries or psycopg skip the PostgreSQL tests with the
+    install command, except under ``CI=true``, where they fail: CI installs both.
+    """
+    from pgcluster import temporary_cluster
+
+    require_postgres()
     cluster = temporary_cluster()
     try:
         cluster.start()

@@ -13,15 +13,24 @@ from conftest import PYTHON, FakeClock, child_env
 
 from convstore import SessionStore, cli
 
+#: The console script pip installed next to this interpreter: the command a user types.
+SCRIPT = Path(PYTHON).parent / "convstore"
+COMMAND = [str(SCRIPT)] if SCRIPT.is_file() else [PYTHON, "-m", "convstore"]
+
 
 def run(
     *args: str, db: Path | None = None, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = [PYTHON, "-m", "convstore", *(["--db", str(db)] if db else []), *args]
+    full = [*COMMAND, *(["--db", str(db)] if db else []), *args]
     environment = {**child_env(), "TZ": "UTC", **(env or {})}
     return subprocess.run(
         full, input=stdin, env=environment, capture_output=True, text=True, timeout=60
     )
+
+
+def test_tests_drive_the_installed_console_script() -> None:
+    # An editable install (`pip install -e .`) puts `convstore` next to python.
+    assert SCRIPT.is_file(), "install the package: pip install -e '.[dev]'"
 
 
 @pytest.fixture
@@ -51,7 +60,9 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize(
     "command",
     [[], ["migrate"], ["migrate", "status"], ["migrate", "apply"], ["sessions"],
-     ["sessions", "list"], ["sessions", "show"], ["search"], ["export"], ["import"], ["purge"]],
+     ["sessions", "list"], ["sessions", "show"], ["search"], ["export"], ["import"], ["purge"],
+     ["index"], ["index", "status"], ["index", "rebuild"], ["index", "off"], ["bench"],
+     ["server"], ["server", "migrate"]],
 )  # fmt: skip
 def test_help_everywhere(command: list[str]) -> None:
     proc = run(*command, "--help")
@@ -124,8 +135,11 @@ def test_export_stdout_and_file_then_import_round_trip(db: Path, tmp_path: Path)
     assert to_stdout.returncode == 0, to_stdout.stderr
     assert to_stdout.stderr == ""  # no progress when stderr is not a terminal
     out = tmp_path / "all.jsonl"
-    assert run("export", "--output", str(out), db=db).returncode == 0
+    to_file = run("export", "--output", str(out), db=db)
+    assert to_file.returncode == 0, to_file.stderr
+    assert to_file.stdout == f"exported 2 sessions, 3 events to {out}\n"
     assert out.read_text() == to_stdout.stdout
+    assert out.stat().st_mode & 0o777 == 0o600  # private, like the database
     assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
     copy = tmp_path / "copy.db"
     proc = run("import", str(out), db=copy)
@@ -166,7 +180,10 @@ def test_purge_dry_run_then_for_real(db: Path) -> None:
     proc = run("purge", "--archived-before", "1700000000", db=db)
     assert proc.stdout.startswith("deleted 0 sessions")  # s2 was archived later than that
     proc = run("purge", "--archived-before", "2030-01-01T00:00Z", "--vacuum", db=db)
-    assert proc.stdout.startswith("deleted 1 sessions archived before 2030-01-01 00:00:00")
+    assert proc.stdout.startswith(
+        "deleted 1 session archived before 2030-01-01 00:00:00: 1 event, 0 metadata entries "
+        "in 1 batch; vacuum freed "
+    )
     assert "vacuum freed" in proc.stdout
     rows = json.loads(run("sessions", "list", "--archived", "--json", db=db).stdout)
     assert [r["id"] for r in rows] == ["s1"]
@@ -203,9 +220,15 @@ def test_db_defaults_to_xdg_data_home(tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
     assert run("migrate", "apply", env=env).returncode == 0
     assert (tmp_path / "xdg" / "convstore" / "sessions.db").is_file()
-    env = {"XDG_DATA_HOME": "", "HOME": str(tmp_path / "home")}
     assert run("sessions", "list", env=env).stdout == "no sessions\n"
-    assert (tmp_path / "home" / ".local" / "share" / "convstore" / "sessions.db").is_file()
+    env = {"XDG_DATA_HOME": "", "HOME": str(tmp_path / "home")}
+    missing = run("sessions", "list", env=env)  # the default path is not created either
+    assert missing.returncode == 1
+    expected = tmp_path / "home" / ".local" / "share" / "convstore" / "sessions.db"
+    assert f"database '{expected}' does not exist" in _one_line_error(missing)
+    assert not (tmp_path / "home").exists()
+    assert run("migrate", "apply", env=env).returncode == 0
+    assert expected.is_file()
 
 
 def test_not_a_database_is_one_line_exit_1(tmp_path: Path) -> None:
@@ -221,17 +244,22 @@ def test_bench_delegates_to_the_benchmark_suite() -> None:
     # (tests/test_benchmarks_smoke.py runs the suite itself at a tiny size).
     proc = run("bench", "--help")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: convstore bench")
     assert "--events" in proc.stdout and "--sessions" in proc.stdout
+    assert "python -m benchmarks [" not in proc.stdout  # usage lines name this command
 
 
-def test_bench_without_the_suite_is_a_clear_error(
+def test_bench_without_the_suite_explains(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli, "_find_benchmarks", lambda: None)
+    assert cli.main(["bench", "--help"]) == 0  # help explains where the suite lives
+    out = capsys.readouterr().out
+    assert out.startswith("usage: convstore bench") and "not in the installed package" in out
     assert cli.main(["bench"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("convstore: error: the benchmark suite is not available")
-    assert err.count("\n") == 1
+    assert "convstore bench --help" in err and err.count("\n") == 1
 
 
 def test_console_script_entry_point_is_main() -> None:
@@ -254,16 +282,20 @@ class _Tty(io.StringIO):
         return True
 
 
-def test_progress_shows_on_a_terminal_only() -> None:
+def test_progress_bar_on_a_terminal_only() -> None:
     tty = _Tty()
-    progress = cli.Progress("exporting", tty)
-    progress.update("1 sessions, 1000 events", force=True)
-    progress.done()
-    assert tty.getvalue() == "\r\x1b[Kexporting: 1 sessions, 1000 events\r\x1b[K"
+    progress = cli.Progress("exporting", "events", tty)
+    progress.update(1000)
+    progress.update(500, 1000, force=True)
+    progress.finish()
+    shown = tty.getvalue().split("\r\x1b[K")
+    assert shown[1] == "exporting: 1000 events"
+    assert shown[2].startswith("exporting [") and shown[2].endswith("]  50%  500/1000 events")
+    assert shown[3] == ""  # cleared at the end
     pipe = io.StringIO()
-    quiet = cli.Progress("exporting", pipe)
-    quiet.update("x", force=True)
-    quiet.done()
+    quiet = cli.Progress("exporting", "events", pipe)
+    quiet.update(1, 2, force=True)
+    quiet.finish()
     assert pipe.getvalue() == ""
 
 
@@ -284,3 +316,10 @@ def test_main_runs_in_process(db: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["s1"]
     assert cli.main(["--db", str(db), "search", "AND"]) == 1
     assert capsys.readouterr().err.startswith("convstore: error: invalid search query 'AND'")
+
+
+def test_bench_help_usage_is_aligned_under_this_command() -> None:
+    usage = run("bench", "--help").stdout.split("The suite's options:\n\n")[1].split("\n\n")[0]
+    first, *rest = usage.splitlines()
+    assert first.startswith("usage: convstore bench [")
+    assert rest and all(line.startswith(" " * 23 + "[") for line in rest)

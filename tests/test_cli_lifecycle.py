@@ -101,7 +101,8 @@ def test_stats_top_out_of_range_is_a_clear_error(
     db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = _run(capsys, "--db", str(db), "stats", "--top", "-1")
-    assert code == 1 and "top must be" in err and "Traceback" not in err
+    # An argument out of range is a usage error (exit 2), like every CLI argument.
+    assert code == 2 and "--top" in err and "from 0 to 10000" in err and "Traceback" not in err
 
 
 def test_parse_size() -> None:

@@ -352,7 +352,19 @@ UNREADABLE = [
     ('{"content": "a"}\x00', "NUL"),
     ("[" * 600 + "]" * 600, "nests deeper"),
     ("[" * 100_000 + "]" * 100_000, "nests deeper"),
+    # The cheap pre-checks (bracket count, backslash) must not hide these in long text.
+    (
+        '{"content": "' + "x" * 8000 + '", "d": ' + '[{"a":' * 300 + "1" + "}]" * 300 + "}",
+        "nests deeper",
+    ),
+    ('{"content": "' + "x" * 8000 + ' \\ok \\ud800"}', "surrogate"),
 ]
+
+
+def test_wide_shallow_json_is_accepted(full: SessionStore) -> None:
+    """600 brackets side by side (depth 2) pass the bracket pre-check and are stored."""
+    data = "[" + ", ".join(["{}"] * 300 + ["[]"] * 300) + "]"
+    assert full.append_event("s1", "wide", "e2", "i", "t", data).event_data == data
 
 
 @pytest.mark.parametrize("data, why", UNREADABLE, ids=lambda x: str(x)[:20])

@@ -406,3 +406,18 @@ def test_same_results_as_in_memory_service_on_200_random_sequences() -> None:
             await _differential(seed)
 
     run(main())
+
+
+def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
+    from convstore.aio import AsyncLocalSessionService
+
+    async def t() -> None:
+        async with await AsyncLocalSessionService.open(tmp_path / "a.db") as backend:
+            service = ConvstoreSessionService(service=backend)
+            s = await service.create_session(app_name="a", user_id="u", state={"app:x": 1})
+            await service.append_event(s, user_event("hi", {"k": "v"}))
+            assert await service.get_session(app_name="a", user_id="u", session_id=s.id) == s
+            await service.delete_session(app_name="a", user_id="u", session_id=s.id)
+            assert (await service.list_sessions(app_name="a")).sessions == []
+
+    run(t())

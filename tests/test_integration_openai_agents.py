@@ -255,3 +255,18 @@ def test_runner_second_turn_sees_the_first(tmp_path: Path) -> None:
         session.close()
 
     run(main())
+
+
+def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
+    from convstore.aio import AsyncLocalSessionService
+
+    async def main() -> None:
+        async with await AsyncLocalSessionService.open(tmp_path / "a.db") as backend:
+            session = ConvstoreSession("a", service=backend)
+            await session.add_items([{"role": "user", "content": c} for c in "xyz"])
+            assert await session.pop_item() == {"role": "user", "content": "z"}
+            assert [i["content"] for i in await session.get_items(limit=1)] == ["y"]
+            await session.clear_session()
+            assert await session.get_items() == []
+
+    run(main())

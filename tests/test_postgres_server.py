@@ -68,12 +68,12 @@ def test_resume_window_uses_the_server_clock_not_the_clients(pg_dsn: str) -> Non
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[Any]:
     """A cluster these tests may stop, freeze and restart without disturbing the others."""
-    from pgcluster import find_bindir, temporary_cluster
+    from conftest import require_postgres
+    from pgcluster import temporary_cluster
 
     from convstore.postgres_migrations import migrate_server
 
-    if find_bindir() is None:  # pragma: no cover - CI installs the server
-        pytest.skip("PostgreSQL server binaries not found")
+    require_postgres()  # server binaries and psycopg, or skip with the install hint
     cluster = temporary_cluster()
     cluster.start()
     try:

@@ -54,3 +54,20 @@ def test_readme_shell_sample_runs_as_written(tmp_path: Path) -> None:
         )
         assert out.returncode == 0, out.stderr
     assert (work / "copy.db").exists()
+
+
+def test_readme_session_listing_tells_sessions_apart() -> None:
+    flow = next(b for b in _python_blocks() if "SessionManager" in b)
+    out = subprocess.run(
+        [PYTHON, "-c", flow], env=child_env(), check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    rows = [line.split() for line in out if line.endswith(("True", "False"))]
+    assert len(rows) == 2, out  # the archived session and the new one
+    assert rows[0][0] != rows[1][0]  # printed ids differ (UUIDv7 share their time prefix)
+
+
+def test_readme_says_where_the_postgres_service_lives() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert "from convstore.postgres import PostgresSessionService" in readme
+    assert "pip install 'convstore[postgres]'" in readme
+    assert (REPO / "LICENSE").is_file() and "[LICENSE](LICENSE)" in readme

@@ -87,6 +87,9 @@ _LAZY = {
     "RetentionReport": "retention",
     "UsageTotal": "lifecycle",
     "LifecycleService": "service",
+    # Lives in convstore.postgres (the optional 'postgres' extra); reachable
+    # here too, and without the extra the import error says what to install.
+    "PostgresSessionService": "postgres",
 }
 
 

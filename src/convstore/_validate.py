@@ -316,6 +316,28 @@ def path(value: object) -> str:
     return shown
 
 
+def more_brackets_than(data: str, limit: int) -> bool:
+    """Whether ``data`` holds more than ``limit`` opening brackets (``{`` or ``[``).
+
+    Nesting deeper than ``limit`` needs that many, so this spares the usual
+    multi-KB event :func:`json_depth`'s full scan. Found by ``str.find``
+    (memchr speed, ~10x faster than ``str.count`` on 8 KB of text) and
+    stopped at ``limit + 1``: a text with few brackets costs a few calls.
+
+    >>> more_brackets_than('{"a": [1, {"b": 2}]}', 3), more_brackets_than("[[[", 2)
+    (False, True)
+    """
+    seen = 0
+    for bracket in "{[":
+        at = data.find(bracket)
+        while at >= 0:
+            seen += 1
+            if seen > limit:
+                return True
+            at = data.find(bracket, at + 1)
+    return False
+
+
 def json_depth(data: str) -> int:
     """How deep ``[``/``{`` nest in JSON text, outside strings; no recursion, C-speed scans.
 
@@ -390,14 +412,20 @@ def event_data(value: object, event_id: object, name: str = "event_data") -> str
                 f"event {_clip(event_id)}: {name} is not valid UTF-8 text (it holds a lone "
                 "surrogate)"
             ) from None
-    if "\\u" in value:
+    # A one-character search first (memchr speed): the two-character one costs
+    # ~10x more on multi-KB text, and most events hold no backslash at all.
+    if "\\" in value and "\\u" in value:
         bad = _lone_surrogate_escape(value)
         if bad is not None:
             raise InvalidEvent(
                 f"event {_clip(event_id)}: {name} holds a lone surrogate escape ({bad!r}): "
                 "it is not valid Unicode text"
             )
-    if len(value) > 2 * MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+    if (
+        len(value) > 2 * MAX_JSON_DEPTH
+        and more_brackets_than(value, MAX_JSON_DEPTH)
+        and json_depth(value) > MAX_JSON_DEPTH
+    ):
         raise InvalidEvent(
             f"event {_clip(event_id)}: {name} nests deeper than {MAX_JSON_DEPTH} levels"
         )

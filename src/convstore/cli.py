@@ -5,9 +5,14 @@ each has its own ``--help``. Every command works on one database: ``--db
 PATH``, by default ``$XDG_DATA_HOME/convstore/sessions.db`` (falling back to
 ``~/.local/share/convstore/sessions.db``).
 
-Exit status: 0 success, 1 an error (one line on stderr, no traceback), 2 a
-usage error. Listing commands print a table, or JSON with ``--json``. Long
-work (export, import, purge) reports progress on stderr when it is a terminal.
+Exit status: 0 success, 1 an error (one line on stderr, never a traceback), 2
+a usage error (a bad option or value). Commands that only read (``sessions``,
+``search``, ``export``, ``index status``) and ``purge`` refuse a database that
+does not exist instead of creating it; ``import`` creates the database, and
+removes it again if the import fails. Listing commands print a table, or JSON
+with ``--json``; stored text is shown with control characters escaped. Long
+work (export, import, purge, index rebuild) shows a progress bar on stderr
+when it is a terminal, nothing when it is not.
 
 Everything this command needs is imported here, inside the CLI, so ``import
 convstore`` stays lean.
@@ -20,24 +25,40 @@ no sessions
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
+import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import IO, Any, NoReturn
 
 import apsw
 
-from . import migrations
-from .connection import check_file_header, normalize_path, open_connection
+from . import __version__, exporting, migrations, search
+from ._cliutil import (
+    WHEN_GRAMMAR,
+    Progress,
+    bounded_int,
+    parse_when,
+    plural,
+    safe_block,
+    safe_json,
+    safe_json_text,
+    safe_line,
+)
+from .connection import check_file_header, normalize_path
 from .errors import SessionNotFound, StoreError
 from .store import SessionStore
 
-__all__ = ["main", "default_db_path", "parse_when"]
+__all__ = ["main", "build_parser", "default_db_path", "parse_when", "Progress"]
 
 PROG = "convstore"
+#: ``--limit`` of every listing: from 1 to this many rows.
+MAX_LIMIT = 10_000
+#: ``purge --batch-size``: events per transaction, from 1 to this.
+MAX_BATCH_SIZE = 1_000_000
 
 
 # -- helpers -----------------------------------------------------------------
@@ -72,116 +93,103 @@ def default_db_path(environ: dict[str, str] | None = None) -> str:
     return os.path.join(base, "convstore", "sessions.db")
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+def _argtype(convert: Callable[[str], int], name: str) -> Callable[[str], int]:
+    """An argparse ``type`` whose ``ValueError`` message reaches the user (exit 2)."""
+
+    def checked(text: str) -> int:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = name
+    return checked
 
 
-def parse_when(text: str, now: float | None = None) -> int:
-    """A point in time as Unix seconds: ``1700000000``, ``2024-05-01``, ``2024-05-01T12:00Z``,
-    or an age such as ``30d`` / ``12h`` / ``2w`` (that long before ``now``).
-
-    Dates without a zone are local time.
-
-    >>> parse_when("1700000000"), parse_when("2d", now=1_700_000_000)
-    (1700000000, 1699827200)
-    >>> parse_when("2023-11-14T22:13:20Z")
-    1700000000
-    """
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    if len(text) > 1 and text[-1] in _UNITS and text[:-1].isdigit():
-        current = time.time() if now is None else now
-        return int(current) - int(text[:-1]) * _UNITS[text[-1]]
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time: use Unix seconds, a date like 2024-05-01 "
-            "(optionally with a time), or an age like 30d, 12h, 2w"
-        ) from None
-    return int(when.timestamp())
+def count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number from ``low`` to ``high``; else exit 2."""
+    return _argtype(bounded_int(low, high), "whole number")
 
 
-def _when(text: str) -> int:
-    try:
-        return parse_when(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+_when = _argtype(parse_when, "time")
+_limit = _argtype(bounded_int(1, MAX_LIMIT), "limit")
+_batch_size = _argtype(bounded_int(1, MAX_BATCH_SIZE), "batch size")
 
 
 def _fmt_time(ts: int | None) -> str:
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return str(ts)
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(safe_json(value) + "\n")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    cells = [[safe_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
-    for row in rows:
+    for row in cells:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    for row in (headers, *rows):
+    for row in [list(headers), *cells]:
         line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
         sys.stdout.write(line.rstrip() + "\n")
-
-
-class Progress:
-    """A one-line progress display on a terminal (stderr); silent otherwise."""
-
-    def __init__(self, label: str, stream: IO[str] | None = None) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        self.label = label
-        self.enabled = self.stream.isatty()
-        self.shown = False
-        self._last = 0.0
-
-    def update(self, text: str, *, force: bool = False) -> None:
-        """Show ``label: text``, at most ten times a second unless ``force``."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
-        self.stream.write(f"\r\x1b[K{self.label}: {text}")
-        self.stream.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        """Clear the line so the final output starts clean."""
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
 
 
 def _db(args: argparse.Namespace) -> str:
     return normalize_path(args.db if args.db is not None else default_db_path())
 
 
+def _existing_db(args: argparse.Namespace) -> str:
+    """The database path, refusing one that does not exist (nothing is created)."""
+    path = _db(args)
+    if path != ":memory:" and not check_file_header(path):
+        raise StoreError(
+            f"database {path!r} does not exist (mistyped --db? `convstore --db PATH migrate "
+            "apply` creates an empty one)"
+        )
+    return path
+
+
 def _open(args: argparse.Namespace) -> SessionStore:
-    return SessionStore(_db(args))
+    """Open an existing database for a command that must not create one."""
+    return SessionStore(_existing_db(args))
+
+
+@contextmanager
+def _removed_on_failure(path: str) -> Iterator[None]:
+    """If the block fails, remove the database ``path`` and the folders it created.
+
+    A no-op for a database that already existed (the store's own transaction
+    leaves it as it was).
+    """
+    if path == ":memory:" or check_file_header(path):
+        yield
+        return
+    missing: list[str] = []
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        yield
+    except BaseException:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with suppress(OSError):
+                os.unlink(path + suffix)
+        for folder in missing:  # deepest first
+            with suppress(OSError):
+                os.rmdir(folder)
+        raise
 
 
 # -- migrate -----------------------------------------------------------------
 
 
-def _status_rows(
-    st: migrations.MigrationStatus,
-) -> list[dict[str, Any]]:
+def _status_rows(st: migrations.MigrationStatus) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {
             "version": m.version,
@@ -199,29 +207,36 @@ def _status_rows(
     return rows
 
 
-def _read_status(path: str) -> migrations.MigrationStatus:
-    """Status without creating or changing anything (a missing file: all pending)."""
+def _read_status(path: str) -> tuple[bool, migrations.MigrationStatus]:
+    """(exists, status) without creating or changing anything (missing: all pending)."""
     if path != ":memory:" and not check_file_header(path):
-        return migrations.MigrationStatus(applied=(), pending=migrations.known_migrations())
-    conn = open_connection(path, timeout=5.0)
+        return False, migrations.MigrationStatus(applied=(), pending=migrations.known_migrations())
+    # Opened as it is: no journal-mode switch, no chmod, never created (no
+    # OPEN_CREATE); read-write only so that closing cleans up a -wal/-shm.
     try:
-        return migrations.status(conn, repr(path))
-    finally:
-        conn.close()
+        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READWRITE)
+        try:
+            conn.set_busy_timeout(5000)
+            return True, migrations.status(conn, repr(path))
+        finally:
+            conn.close()
+    except apsw.Error as exc:
+        raise StoreError(f"database {path!r}: cannot read the migration status: {exc}") from None
 
 
 def cmd_migrate_status(args: argparse.Namespace) -> int:
+    """``migrate status``: applied and pending migrations; a missing file is reported, not made."""
     path = _db(args)
-    try:
-        st = _read_status(path)
-    except apsw.Error as exc:
-        raise StoreError(f"database {path!r}: cannot read the migration status: {exc}") from None
+    exists, st = _read_status(path)
     rows = _status_rows(st)
     if args.json:
-        _print_json({"database": path, "version": st.current_version, "migrations": rows})
+        _print_json(
+            {"database": path, "exists": exists, "version": st.current_version, "migrations": rows}
+        )
         return 0
+    where = f"database {path}" if exists else f"database {path} does not exist yet"
     sys.stdout.write(
-        f"database {path}: schema version {st.current_version}, {len(st.pending)} pending\n"
+        safe_line(f"{where}: schema version {st.current_version}, {len(st.pending)} pending") + "\n"
     )
     _table(
         ["VERSION", "NAME", "STATE", "APPLIED"],
@@ -231,26 +246,22 @@ def cmd_migrate_status(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_apply(args: argparse.Namespace) -> int:
+    """``migrate apply``: bring the schema up to date, creating the database if needed."""
     path = _db(args)
-    try:
-        before = {m.version for m in _read_status(path).applied}
-    except apsw.Error as exc:
-        raise StoreError(f"database {path!r}: cannot read the migration status: {exc}") from None
+    before = {m.version for m in _read_status(path)[1].applied}
     with SessionStore(path) as store:
         st = migrations.status(store.connection, repr(path))
     applied = [m for m in st.applied if m.version not in before]
     if args.json:
         _print_json(
-            {
-                "database": path,
-                "version": st.current_version,
-                "applied": [m.name for m in applied],
-            }
+            {"database": path, "version": st.current_version, "applied": [m.name for m in applied]}
         )
         return 0
     for m in applied:
         sys.stdout.write(f"applied {m.name} ({m.duration_ms:.1f} ms)\n")
-    sys.stdout.write(f"database {path} is up to date (schema version {st.current_version})\n")
+    sys.stdout.write(
+        safe_line(f"database {path} is up to date (schema version {st.current_version})") + "\n"
+    )
     return 0
 
 
@@ -258,6 +269,7 @@ def cmd_migrate_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
+    """``sessions list``: newest activity first."""
     with _open(args) as store:
         rows = store.list_sessions(
             directory=args.directory,
@@ -289,16 +301,19 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 
 def _event_text(event_data: str) -> str:
     """The readable part of an event: its ``content`` string, else compact JSON."""
+    import json
+
     try:
         data = json.loads(event_data)
-    except ValueError:
+        if isinstance(data, dict) and isinstance(data.get("content"), str):
+            return str(data["content"])
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to re-format
         return event_data
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        return str(data["content"])
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def cmd_sessions_show(args: argparse.Namespace) -> int:
+    """``sessions show ID``: the session's fields, metadata and conversation."""
     with _open(args) as store:
         session = store.get_session(args.id)
         if session is None:
@@ -314,23 +329,26 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    out = sys.stdout
-    out.write(f"session    {session.id}\n")
-    out.write(f"directory  {session.directory or '-'}\n")
-    out.write(f"git root   {session.git_root or '-'}\n")
-    out.write(f"created    {_fmt_time(session.created_at)}\n")
-    out.write(f"updated    {_fmt_time(session.updated_at)}\n")
+    fields = [
+        ("session", session.id),
+        ("directory", session.directory or "-"),
+        ("git root", session.git_root or "-"),
+        ("created", _fmt_time(session.created_at)),
+        ("updated", _fmt_time(session.updated_at)),
+    ]
     if session.archived_at is not None:
-        out.write(f"archived   {_fmt_time(session.archived_at)}\n")
+        fields.append(("archived", _fmt_time(session.archived_at)))
     if session.server_session_id is not None:
-        out.write(f"server id  {session.server_session_id}\n")
-    for key, value in metadata.items():
-        out.write(f"{key:<10} {value}\n")
+        fields.append(("server id", session.server_session_id))
+    fields += list(metadata.items())
     which = "every event" if args.all else "the chain from head"
-    out.write(f"head       {session.head_id or '-'} ({len(events)} events, {which})\n")
+    fields.append(("head", f"{session.head_id or '-'} ({len(events)} events, {which})"))
+    out = sys.stdout
+    for key, value in fields:
+        out.write(f"{safe_line(key):<10} {safe_line(value)}\n")
     for e in events:
-        out.write(f"\n{_fmt_time(e.created_at)}  {e.event_type}  {e.id}\n")
-        for text_line in _event_text(e.event_data).splitlines() or [""]:
+        out.write("\n" + safe_line(f"{_fmt_time(e.created_at)}  {e.event_type}  {e.id}") + "\n")
+        for text_line in safe_block(_event_text(e.event_data)).split("\n"):
             out.write(f"    {text_line}\n")
     return 0
 
@@ -338,104 +356,163 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
 # -- search ------------------------------------------------------------------
 
 
+def _query_error(exc: search.InvalidQuery, literal: bool) -> StoreError:
+    """The FTS5 error in the command line's terms, with the fix to type."""
+    dashes = "-- " if exc.query.startswith("-") else ""
+    hint = (
+        'search syntax: words, "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b); '
+        f"to search the text as typed: convstore search --literal {dashes}"
+        f"{shlex.quote(exc.query)}"
+    )
+    if literal:
+        hint = "the text could not be searched as typed"
+    return StoreError(f"invalid search query {exc.query!r}: {exc.reason}; {hint}")
+
+
+_MARK = ("\ufdd0", "\ufdd1")  # noncharacters: where the snippet's match starts and ends
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    """``search QUERY``: matching events, best (or newest) first."""
     query = " ".join(args.query)
     color = sys.stdout.isatty() and not args.json and "NO_COLOR" not in os.environ
-    markers = ("\x1b[1;31m", "\x1b[0m") if color else ("[", "]")
     with _open(args) as store:
-        hits = store.search(
-            query,
-            directory=args.directory,
-            git_root=args.git_root,
-            event_types=args.type or None,
-            limit=args.limit,
-            literal=args.literal,
-            markers=markers,
-            order="recent" if args.recent else "rank",
-        )
+        try:
+            hits = store.search(
+                query,
+                directory=args.directory,
+                git_root=args.git_root,
+                event_types=args.type or None,
+                limit=args.limit,
+                literal=args.literal,
+                markers=("[", "]") if args.json else _MARK,
+                order="recent" if args.recent else "rank",
+            )
+        except search.InvalidQuery as exc:
+            raise _query_error(exc, args.literal) from None
     if args.json:
         _print_json([h._asdict() for h in hits])
         return 0
     if not hits:
         sys.stdout.write("no matches\n")
         return 0
+    start, end = ("\x1b[1;31m", "\x1b[0m") if color else ("[", "]")
     for h in hits:
-        sys.stdout.write(
-            f"{h.session_id}  {h.event_id}  {h.event_type}  {_fmt_time(h.created_at)}"
-            f"  rank {h.rank:.3g}\n"
-        )
-        sys.stdout.write(f"    {' '.join(h.snippet.split())}\n")
+        head = f"{h.session_id}  {h.event_id}  {h.event_type}  {_fmt_time(h.created_at)}"
+        snippet = safe_line(" ".join(h.snippet.split()))
+        sys.stdout.write(safe_line(head) + "\n")
+        sys.stdout.write(f"    {snippet.replace(_MARK[0], start).replace(_MARK[1], end)}\n")
     return 0
 
 
 # -- export / import -----------------------------------------------------------
 
 
-def _counting(lines: Iterable[str], progress: Progress) -> Iterator[str]:
-    sessions = events = 0
-    for line in lines:
-        if line.startswith('{"kind":"session"'):
-            sessions += 1
-        else:
-            events += 1
-            if events % 1000 == 0:
-                progress.update(f"{sessions} sessions, {events} events")
-        yield line
-    progress.update(f"{sessions} sessions, {events} events", force=True)
+def _check_output(path: str) -> None:
+    """Refuse an export target that cannot be a file, before anything is read."""
+    if os.path.isdir(path):
+        raise StoreError(f"cannot export to {path!r}: it is a directory (give a file name)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StoreError(f"cannot export to {path!r}: folder {folder!r} does not exist")
+
+
+def _write_atomically(path: str, lines: Iterable[str]) -> None:
+    """Write a private temporary file next to ``path``, then rename it into place.
+
+    The temporary name is random and created exclusively (no planted file or
+    symlink is followed), owner-only like the database; a failed export never
+    leaves half a file, and an error names ``path``, not the temporary file.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise StoreError(f"cannot export to {path!r}: {exc.strerror or exc}") from None
+    try:
+        with open(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(lines)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise StoreError(f"cannot export to {path!r}: {exc.strerror or exc}") from None
+        raise
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with _open(args) as store:
-        lines = store.export_jsonl(
+    """``export``: JSON Lines on stdout or into a file; a summary when done."""
+    path = _existing_db(args)
+    to_file = args.output not in (None, "-")
+    if to_file:
+        _check_output(args.output)
+    progress = Progress("exporting", "events")
+    done = [0, 0]
+
+    def report(sessions: int, events: int) -> None:
+        done[:] = [sessions, events]
+        progress.update(events)
+
+    with SessionStore(path) as store:
+        lines = exporting.export_jsonl(
+            store,
             args.session or None,
             directory=args.directory,
             git_root=args.git_root,
             include_archived=not args.live_only,
+            progress=report,
         )
-        progress = Progress("exporting")
         try:
-            if args.output in (None, "-"):
-                sys.stdout.writelines(_counting(lines, progress))
+            if to_file:
+                _write_atomically(args.output, lines)
+            else:  # on a terminal, stored control characters are escaped (same JSON values)
+                tty = sys.stdout.isatty()
+                sys.stdout.writelines(map(safe_json_text, lines) if tty else lines)
                 sys.stdout.flush()
-            else:
-                _write_atomically(args.output, _counting(lines, progress))
         finally:
-            progress.done()
+            progress.finish()
+    summary = f"exported {plural(done[0], 'session')}, {plural(done[1], 'event')}"
+    if to_file:
+        sys.stdout.write(safe_line(f"{summary} to {args.output}") + "\n")
+    elif progress.enabled:  # stdout holds the export: the summary goes to the terminal
+        sys.stderr.write(summary + "\n")
     return 0
 
 
-def _write_atomically(path: str, lines: Iterable[str]) -> None:
-    """Write to ``path.tmp`` then rename: a failed export never leaves half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
+def _reading(source: IO[bytes], progress: Progress) -> Iterator[bytes]:
+    """The lines of ``source``, moving the progress bar by bytes read."""
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        total: int | None = os.fstat(source.fileno()).st_size or None
+    except (OSError, ValueError):
+        total = None
+    read = 0
+    for line in source:
+        read += len(line)
+        progress.update(read, total)
+        yield line
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    progress = Progress("importing")
-
-    def report(sessions: int, events: int) -> None:
-        progress.update(f"{sessions} sessions, {events} events")
-
-    with _open(args) as store:
-        try:
-            if args.file == "-":
-                result = store.import_jsonl(sys.stdin.buffer, progress=report)
-            else:
-                with open(args.file, "rb") as f:
-                    result = store.import_jsonl(f, progress=report)
-        finally:
-            progress.done()
+    """``import FILE``: one transaction; a failed import leaves no new database behind."""
+    path = _db(args)
+    progress = Progress("importing", "bytes")
+    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    try:
+        with _removed_on_failure(path), SessionStore(path) as store:
+            try:
+                result = store.import_jsonl(_reading(source, progress))
+            finally:
+                progress.finish()
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
     if args.json:
         _print_json(result._asdict())
     else:
-        sys.stdout.write(f"imported {result.sessions} sessions, {result.events} events\n")
+        sys.stdout.write(
+            f"imported {plural(result.sessions, 'session')}, {plural(result.events, 'event')}\n"
+        )
     return 0
 
 
@@ -443,34 +520,81 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    progress = Progress("purging")
+    """``purge``: delete sessions archived before a time, in batches."""
+    progress = Progress("purging", "events")
     with _open(args) as store:
+        total = None
+        if progress.enabled and not args.dry_run:
+            total = store.purge(archived_before=args.archived_before, dry_run=True).events
         try:
             report = store.purge(
                 archived_before=args.archived_before,
                 dry_run=args.dry_run,
                 batch_size=args.batch_size,
                 vacuum=args.vacuum,
-                progress=lambda r: progress.update(
-                    f"{r.sessions} sessions, {r.events} events ({r.batches} batches)"
-                ),
+                progress=lambda r: progress.update(r.events, total),
             )
         finally:
-            progress.done()
+            progress.finish()
     if args.json:
         _print_json({**report._asdict(), "archived_before": args.archived_before})
         return 0
     verb = "would delete" if report.dry_run else "deleted"
-    sys.stdout.write(
-        f"{verb} {report.sessions} sessions archived before "
-        f"{_fmt_time(args.archived_before)}: {report.events} events, "
-        f"{report.metadata} metadata entries"
+    text = (
+        f"{verb} {plural(report.sessions, 'session')} archived before "
+        f"{_fmt_time(args.archived_before)}: {plural(report.events, 'event')}, "
+        f"{plural(report.metadata, 'metadata entry')}"
     )
     if not report.dry_run:
-        sys.stdout.write(f" in {report.batches} batches")
+        text += f" in {plural(report.batches, 'batch')}"
     if args.vacuum and not report.dry_run:
-        sys.stdout.write(f"; vacuum freed {report.bytes_freed} bytes")
-    sys.stdout.write("\n")
+        text += f"; vacuum freed {plural(report.bytes_freed, 'byte')}"
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+# -- index ---------------------------------------------------------------------
+
+
+def cmd_index_status(args: argparse.Namespace) -> int:
+    """``index status``: whether new events are indexed, and which fields."""
+    with _open(args) as store:
+        enabled, fields = search.search_indexing(store), search.search_fields(store)
+    if args.json:
+        _print_json({"indexing": enabled, "fields": list(fields)})
+    else:
+        state = "on" if enabled else "off"
+        sys.stdout.write(safe_line(f"search indexing {state}; fields: {', '.join(fields)}") + "\n")
+    return 0
+
+
+def cmd_index_rebuild(args: argparse.Namespace) -> int:
+    """``index rebuild``: re-index every event (optionally for new fields); turns indexing on."""
+    progress = Progress("indexing", "events")
+    done = [0]
+
+    def report(events: int, total: int) -> None:
+        done[0] = total
+        progress.update(events, total)
+
+    with _open(args) as store:
+        fields = args.field or list(search.search_fields(store))
+        try:
+            search.configure_search(store, fields, progress=report)
+        finally:
+            progress.finish()
+    sys.stdout.write(
+        safe_line(f"rebuilt the search index of {plural(done[0], 'event')}; fields: "
+                  f"{', '.join(fields)}") + "\n"
+    )  # fmt: skip
+    return 0
+
+
+def cmd_index_off(args: argparse.Namespace) -> int:
+    """``index off``: stop indexing new events and empty the index."""
+    with _open(args) as store:
+        search.set_search_indexing(store, False)
+    sys.stdout.write("search indexing off (the index is emptied; `index rebuild` turns it on)\n")
     return 0
 
 
@@ -478,7 +602,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def _find_benchmarks() -> str | None:
-    """The directory holding the ``benchmarks`` package (a convstore checkout), or None."""
+    """The directory holding convstore's ``benchmarks`` package (a checkout or sdist), or None."""
     import importlib.util
 
     def ours(root: str) -> bool:  # not some other project's "benchmarks" package
@@ -489,108 +613,181 @@ def _find_benchmarks() -> str | None:
             return False
 
     here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.path.dirname(os.path.dirname(here))]  # src/convstore -> the checkout
+    candidates = [os.path.dirname(os.path.dirname(here)), os.getcwd()]  # src/convstore -> root
     spec = importlib.util.find_spec("benchmarks")
     if spec is not None and spec.origin is not None:
         candidates.insert(0, os.path.dirname(os.path.dirname(spec.origin)))
     return next((root for root in candidates if ours(root)), None)
 
 
+_BENCH_ABOUT = (
+    "usage: convstore bench [SUITE OPTIONS]\n\n"
+    "Run convstore's benchmark suite (`python -m benchmarks`): append, resume lookup,\n"
+    "get_session and load_events latency against a raw-APSW floor. Every option is\n"
+    "passed on to the suite. The suite lives in the benchmarks/ folder of a source\n"
+    "checkout or sdist, not in the installed package: run this command from there.\n"
+)
+
+
+def _renamed_usage(
+    text: str, old: str = "python -m benchmarks", new: str = "convstore bench"
+) -> str:
+    r"""The suite's help with its usage block naming this command, continuation lines aligned.
+
+    >>> print(_renamed_usage("usage: python -m benchmarks [-h]\n" + " " * 28 + "[--x]\n\nmore"))
+    usage: convstore bench [-h]
+                           [--x]
+    <BLANKLINE>
+    more
+    """
+    head, sep, rest = text.partition("\n\n")
+    if not head.startswith(f"usage: {old}"):
+        return text
+    shift = len(old) - len(new)
+    lines = head.split("\n")
+    lines[0] = lines[0].replace(old, new, 1)
+    lines[1:] = [line[shift:] if line.startswith(" " * shift) else line for line in lines[1:]]
+    return "\n".join(lines) + sep + rest
+
+
+def _bench_help(root: str | None, env: dict[str, str]) -> int:
+    import subprocess
+
+    sys.stdout.write(_BENCH_ABOUT)
+    if root is None:
+        sys.stdout.write("\nThe suite was not found here, so its options cannot be listed.\n")
+        return 0
+    suite = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"], env=env, capture_output=True, text=True
+    )
+    sys.stdout.write("\nThe suite's options:\n\n" + _renamed_usage(suite.stdout))
+    return suite.returncode
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    """``bench``: hand over to ``python -m benchmarks`` of a source checkout."""
     import subprocess
 
     root = _find_benchmarks()
+    env = dict(os.environ)
+    if root is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    forwarded = [a for a in args.args if a != "--"]
+    if forwarded[:1] in (["-h"], ["--help"]):
+        return _bench_help(root, env)
     if root is None:
         raise StoreError(
             "the benchmark suite is not available: it lives in the benchmarks/ folder of a "
-            "convstore source checkout and is not installed with the package; run "
-            "`convstore bench` from a checkout (or `python -m benchmarks` there)"
+            "convstore source checkout or sdist and is not installed with the package; run "
+            "`convstore bench` from there (see `convstore bench --help`)"
         )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    forwarded = [a for a in args.args if a != "--"]
     return subprocess.run([sys.executable, "-m", "benchmarks", *forwarded], env=env).returncode
 
 
 # -- the parser ----------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, with help for every command."""
-    db_help = "database file (default: $XDG_DATA_HOME/convstore/sessions.db)"
-    common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
-    as_json = _Parser(add_help=False)
-    as_json.add_argument("--json", action="store_true", help="print JSON instead of a table")
+class _Shared:
+    """Parent parsers every command reuses: ``--db`` after the command, and ``--json``."""
 
-    parser = _Parser(
-        prog=PROG,
-        description="Inspect, search, export, import and prune a convstore session database.",
-        epilog="Run `convstore COMMAND --help` for a command's options.",
+    def __init__(self) -> None:
+        self.db = _Parser(add_help=False)
+        self.db.add_argument(
+            "--db",
+            metavar="PATH",
+            default=argparse.SUPPRESS,
+            help="database file (default: $XDG_DATA_HOME/convstore/sessions.db)",
+        )
+        self.json = _Parser(add_help=False)
+        self.json.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    def both(self) -> list[argparse.ArgumentParser]:
+        return [self.db, self.json]
+
+
+_Commands = Any  # argparse's private _SubParsersAction
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--directory", help="only sessions started in this directory")
+    p.add_argument("--git-root", help="only sessions under this git root")
+
+
+def _add_limit(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--limit", type=_limit, default=20, help=f"at most N {what}, 1 to {MAX_LIMIT} (default 20)"
     )
-    parser.add_argument("--db", metavar="PATH", default=None, help=db_help)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+
+def add_migrate(commands: _Commands, shared: _Shared) -> None:
+    """``migrate status`` and ``migrate apply``."""
     mig = commands.add_parser(
         "migrate", help="show or apply schema migrations", description="Schema migrations."
     )
-    mig_cmds = mig.add_subparsers(dest="action", metavar="ACTION")
-    p = mig_cmds.add_parser(
+    actions = mig.add_subparsers(dest="action", metavar="ACTION")
+    p = actions.add_parser(
         "status",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="list applied and pending migrations (changes nothing)",
         description="List applied and pending migrations. Changes nothing, creates nothing.",
     )
     p.set_defaults(func=cmd_migrate_status)
-    p = mig_cmds.add_parser(
+    p = actions.add_parser(
         "apply",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="apply pending migrations",
         description="Apply pending migrations (creating the database if needed).",
     )
     p.set_defaults(func=cmd_migrate_apply)
 
+
+def add_sessions(commands: _Commands, shared: _Shared) -> None:
+    """``sessions list`` and ``sessions show``."""
     ses = commands.add_parser(
         "sessions", help="list sessions or show one", description="Browse sessions."
     )
-    ses_cmds = ses.add_subparsers(dest="action", metavar="ACTION")
-    p = ses_cmds.add_parser(
+    actions = ses.add_subparsers(dest="action", metavar="ACTION")
+    p = actions.add_parser(
         "list",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="sessions, newest activity first",
         description="Sessions, newest activity first (live ones unless --archived).",
     )
-    p.add_argument("--directory", help="only sessions started in this directory")
-    p.add_argument("--git-root", help="only sessions under this git root")
+    _add_filters(p)
     p.add_argument("--archived", action="store_true", help="include archived sessions")
-    p.add_argument("--limit", type=_positive, default=20, help="at most N rows (default 20)")
+    _add_limit(p, "rows")
     p.set_defaults(func=cmd_sessions_list)
-    p = ses_cmds.add_parser(
+    p = actions.add_parser(
         "show",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="one session's conversation",
         description="A session's details and its conversation: the chain from the head "
-        "back to the first event, oldest first (--all: every event, all branches).",
+        "back to the first event, oldest first (--all: every event, all branches). "
+        "Control characters in stored text are shown escaped (\\x1b).",
     )
     p.add_argument("id", metavar="ID", help="session id")
     p.add_argument("--all", action="store_true", help="every event in append order")
     p.set_defaults(func=cmd_sessions_show)
 
-    p = commands.add_parser(
+
+def add_search(commands: _Commands, shared: _Shared) -> argparse.ArgumentParser:
+    """``search QUERY``; returns its parser (main uses its options for a hint)."""
+    p: argparse.ArgumentParser = commands.add_parser(
         "search",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="full-text search over event content",
         description="Full-text search (SQLite FTS5) over the indexed text of events "
         "(event_data's $.content by default), best match first. Query syntax: words "
-        '(all must match), "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b).',
+        '(all must match), "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b). '
+        "Text with punctuation (journal_mode=WAL) needs --literal or double quotes; "
+        "a term starting with '-' goes after --: convstore search -- -x.",
     )
     p.add_argument("query", nargs="+", metavar="QUERY", help="search terms")
-    p.add_argument("--directory", help="only sessions started in this directory")
-    p.add_argument("--git-root", help="only sessions under this git root")
+    _add_filters(p)
     p.add_argument(
         "--type", action="append", metavar="EVENT_TYPE", help="only this event type (repeatable)"
     )
-    p.add_argument("--limit", type=_positive, default=20, help="at most N hits (default 20)")
+    _add_limit(p, "hits")
     p.add_argument(
         "--literal", action="store_true", help="search the words as typed, no query syntax"
     )
@@ -600,92 +797,194 @@ def build_parser() -> argparse.ArgumentParser:
         help="newest matches first instead of best (fast even for very common words)",
     )
     p.set_defaults(func=cmd_search)
+    return p
 
+
+def add_export_import(commands: _Commands, shared: _Shared) -> None:
+    """``export`` and ``import``."""
     p = commands.add_parser(
         "export",
-        parents=[common],
+        parents=[shared.db],
         help="write sessions as JSON Lines",
         description="Write sessions as JSON Lines: one header line per session, then one "
-        "line per event. All sessions (archived too) unless filtered.",
+        "line per event. All sessions (archived too) unless filtered. With --output, the "
+        "file is written whole or not at all (owner-only), and a summary is printed.",
     )
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--session", action="append", metavar="ID", help="this session (repeatable)")
-    p.add_argument("--directory", help="only sessions started in this directory")
-    p.add_argument("--git-root", help="only sessions under this git root")
+    _add_filters(p)
     p.add_argument("--live-only", action="store_true", help="leave archived sessions out")
     p.set_defaults(func=cmd_export)
-
     p = commands.add_parser(
         "import",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="read sessions from a JSON Lines export",
         description="Import an export, exactly, in one transaction: if any id is already "
-        "used or any line is bad, nothing is imported.",
+        "used or any line is bad, nothing is imported (and a database the import "
+        "created is removed again).",
     )
     p.add_argument("file", metavar="FILE", help="the export file ('-' for stdin)")
     p.set_defaults(func=cmd_import)
 
+
+def add_purge(commands: _Commands, shared: _Shared) -> None:
+    """``purge --archived-before WHEN``."""
     p = commands.add_parser(
         "purge",
-        parents=[common, as_json],
+        parents=shared.both(),
         help="delete archived sessions for good",
         description="Delete sessions archived before a time, with their events, metadata "
-        "and search entries, in short batches. Live sessions are never touched.",
+        "and search entries, in short batches. Live sessions are never touched. "
+        f"WHEN is {WHEN_GRAMMAR}; a date without a zone is local time, y is 365 days, "
+        "m is refused as ambiguous (write 90min, or 30d), and a bare number must be "
+        "at least 1000000000 (2001-09-09): 30 is refused, write 30d.",
     )
     p.add_argument(
         "--archived-before",
         type=_when,
         required=True,
         metavar="WHEN",
-        help="Unix seconds, a date (2024-05-01[T12:00][Z]) or an age (30d, 12h, 2w)",
+        help="delete sessions archived before this time (see above)",
     )
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.add_argument(
-        "--batch-size", type=_positive, default=2000, help="events per transaction (2000)"
+        "--batch-size",
+        type=_batch_size,
+        default=2000,
+        help=f"events per transaction, 1 to {MAX_BATCH_SIZE} (default 2000)",
     )
     p.add_argument("--vacuum", action="store_true", help="then give the space back (VACUUM)")
     p.set_defaults(func=cmd_purge)
 
+
+def add_index(commands: _Commands, shared: _Shared) -> None:
+    """``index status``, ``index rebuild`` and ``index off``."""
+    idx = commands.add_parser(
+        "index",
+        help="the full-text search index",
+        description="The full-text search index: show, rebuild, or turn off.",
+    )
+    actions = idx.add_subparsers(dest="action", metavar="ACTION")
+    p = actions.add_parser(
+        "status", parents=shared.both(), help="indexing on or off, and the indexed fields"
+    )
+    p.set_defaults(func=cmd_index_status)
+    p = actions.add_parser(
+        "rebuild",
+        parents=[shared.db],
+        help="re-index every event (and turn indexing on)",
+        description="Re-index every stored event in one transaction, for the current "
+        "fields or the --field paths given; also turns indexing on and repairs a damaged index.",
+    )
+    p.add_argument(
+        "--field", action="append", metavar="PATH", help="a JSON path to index, e.g. $.content"
+    )
+    p.set_defaults(func=cmd_index_rebuild)
+    p = actions.add_parser(
+        "off", parents=[shared.db], help="stop indexing new events (empties the index)"
+    )
+    p.set_defaults(func=cmd_index_off)
+
+
+def add_bench(commands: _Commands, shared: _Shared) -> None:
+    """``bench …``: everything after it goes to the benchmark suite."""
     p = commands.add_parser(
         "bench",
-        help="run the benchmark suite (python -m benchmarks)",
-        description="Run the benchmark suite of a convstore checkout; arguments after "
-        "`bench` are passed on (e.g. `convstore bench -- --help`).",
+        help="run the benchmark suite of a source checkout",
+        add_help=False,  # `convstore bench --help` is answered by cmd_bench
         prefix_chars="\x00",  # pass every option through to the suite
     )
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for python -m benchmarks")
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
-    from .cli_server import add_server_commands  # the team server's deploy step (issue 17)
+
+def add_server(commands: _Commands, shared: _Shared) -> None:
+    """``server migrate``: the team server's deploy step (:mod:`convstore.cli_server`)."""
+    from .cli_server import add_server_commands
 
     add_server_commands(commands)
 
-    from .cli_lifecycle import add_commands as add_lifecycle_commands  # stats, usage, retention
 
-    add_lifecycle_commands(commands, common, as_json)
+
+def add_lifecycle(commands: _Commands, shared: _Shared) -> None:
+    """``stats``, ``usage``, ``retention`` (:mod:`convstore.cli_lifecycle`)."""
+    from .cli_lifecycle import add_commands
+
+    add_commands(commands, shared.db, shared.json)
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, with help for every command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Inspect, search, export, import and prune a convstore session database.",
+        epilog="Run `convstore COMMAND --help` for a command's options. Exit status: 0 ok, "
+        "1 error, 2 bad command line.",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="database file (default: $XDG_DATA_HOME/convstore/sessions.db)",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    shared = _Shared()
+    add_migrate(commands, shared)
+    add_sessions(commands, shared)
+    search_parser = add_search(commands, shared)
+    add_export_import(commands, shared)
+    add_purge(commands, shared)
+    add_index(commands, shared)
+    add_bench(commands, shared)
+    add_server(commands, shared)
+    add_lifecycle(commands, shared)
+    parser.set_defaults(search_options=frozenset(search_parser._option_string_actions))
     return parser
 
 
+# -- main ----------------------------------------------------------------------
+
+
 def _fail(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    sys.stderr.write(f"{PROG}: error: {safe_line(message)}\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``convstore`` command; return its exit status (0 ok, 1 error, 2 usage)."""
-    parser = build_parser()
+def _dash_hint(argv: Sequence[str], options: frozenset[str]) -> str:
+    """For ``search -x``: say that a term starting with '-' goes after ``--``."""
+    if "search" not in argv:
+        return ""
+    after = list(argv)[list(argv).index("search") + 1 :]
+    if "--" in after:
+        return ""
+    unknown = [a for a in after if a.startswith("-") and a.split("=")[0] not in options]
+    if not unknown:
+        return ""
+    return (
+        f"; to search for {unknown[0]!r}, put it after --: "
+        f"convstore search -- {shlex.quote(unknown[0])}"
+    )
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """The parsed command line, or the exit status when there is nothing to run."""
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        sys.stderr.write(f"{exc}\n")
+        options = parser.get_default("search_options")
+        sys.stderr.write(safe_line(f"{exc}{_dash_hint(argv, options)}") + "\n")
         return 2
-    except SystemExit as exc:  # --help
+    except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
-    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
-    if func is None:
+    if getattr(args, "func", None) is None:
         where = f"{PROG} {args.command}" if args.command else PROG
         missing = "ACTION" if args.command else "COMMAND"
         sys.stderr.write(f"{where}: missing {missing} (see `{where} --help`)\n")
         return 2
+    return args
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one command; every failure becomes one line on stderr and exit status 1."""
     try:
         return func(args)
     except StoreError as exc:
@@ -699,7 +998,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"{name}{exc.strerror or exc}")
     except apsw.Error as exc:  # defensive: the library translates these
         _fail(f"database error: {exc}")
+    except RecursionError:
+        _fail("the input is nested too deeply to process")
+    except ImportError as exc:  # an optional extra the command needs
+        psycopg = (exc.name or "").startswith("psycopg") and "pip install" not in str(exc)
+        hint = " (pip install 'convstore[postgres]')" if psycopg else ""
+        _fail(f"{exc}{hint}")
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
+    except Exception as exc:  # never a traceback: the last line of defence
+        _fail(f"unexpected {type(exc).__name__}: {exc} (a convstore bug: please report it)")
     return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``convstore`` command; return its exit status (0 ok, 1 error, 2 usage)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:  # unencodable text is escaped, never a traceback
+            reconfigure(errors="backslashreplace")
+    args = _parse(build_parser(), sys.argv[1:] if argv is None else argv)
+    if isinstance(args, int):
+        return args
+    return _run(args.func, args)

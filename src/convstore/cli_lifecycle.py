@@ -198,8 +198,12 @@ def add_commands(
         description="Show the database's size on disk and in use, its largest sessions and "
         "what each recent day added. Reads only (scans the event log once).",
     )
-    p.add_argument("--top", type=int, default=10, help="how many largest sessions (10)")
-    p.add_argument("--days", type=int, default=7, help="days of growth to show (7)")
+    p.add_argument(
+        "--top", type=_cli.count(0, 10_000), default=10, help="how many largest sessions (10)"
+    )
+    p.add_argument(
+        "--days", type=_cli.count(0, 36_500), default=7, help="days of growth to show (7)"
+    )
     p.set_defaults(func=cmd_stats)
 
     p = commands.add_parser(

@@ -85,6 +85,7 @@ def export_jsonl(
     directory: str | None = None,
     git_root: str | None = None,
     include_archived: bool = True,
+    progress: Progress | None = None,
 ) -> Iterator[str]:
     """Stream sessions as JSON Lines: a header line per session, then one line per event.
 
@@ -92,7 +93,9 @@ def export_jsonl(
     otherwise, before anything is produced); without it every session
     matching ``directory``/``git_root`` (``include_archived`` by default)
     is exported, oldest first. A generator: one row in memory at a time.
-    Format: :mod:`convstore.exporting`.
+    Format: :mod:`convstore.exporting`. ``progress(sessions, events)``, when
+    given, is called every :data:`PROGRESS_EVERY` events and once at the end
+    with the totals.
 
     Everything is read from **one snapshot**: a read transaction on a
     connection of its own, held until the last line is produced (or the
@@ -129,7 +132,7 @@ def export_jsonl(
                 if row is None:
                     raise SessionNotFound(f"session {sid!r} does not exist; nothing exported")
                 rows.append(row)
-            return _generate(store, conn, iter(rows))
+            return _generate(store, conn, iter(rows), progress)
         cursor = conn.execute(
             _sql.EXPORT_SESSIONS,
             {
@@ -138,7 +141,7 @@ def export_jsonl(
                 "include_archived": 1 if include_archived else 0,
             },
         )
-        return _generate(store, conn, cursor)
+        return _generate(store, conn, cursor, progress)
     except (apsw.Error, UnicodeError) as exc:
         _release(store, conn)
         raise store.translate_error(exc, "reading sessions to export") from None
@@ -184,8 +187,12 @@ def _release(store: SessionStore, conn: apsw.Connection) -> None:
 
 
 def _generate(
-    store: SessionStore, conn: apsw.Connection, sessions: Iterator[tuple[Any, ...]]
+    store: SessionStore,
+    conn: apsw.Connection,
+    sessions: Iterator[tuple[Any, ...]],
+    progress: Progress | None = None,
 ) -> Iterator[str]:
+    done_sessions = done_events = 0
     try:
         for row in sessions:
             (
@@ -234,12 +241,18 @@ def _generate(
                         "created_at": at,
                     }
                 )
+                done_events += 1
+                if progress is not None and done_events % PROGRESS_EVERY == 0:
+                    progress(done_sessions, done_events)
             # From the same snapshot: a usage row never names an event the file lacks.
             yield from _lifecycle.export_usage_lines(store, sid, sid_text, conn)
+            done_sessions += 1
     except (apsw.Error, UnicodeError) as exc:
         raise store.translate_error(exc, "exporting sessions") from None
     finally:
         _release(store, conn)
+    if progress is not None:
+        progress(done_sessions, done_events)
 
 
 def write_export(path: str | os.PathLike[str], lines: Iterable[str]) -> int:
@@ -349,7 +362,12 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
         return None
     # The line is an object holding event_data: two levels above the event's own limit.
     # Checked without recursion, before json.loads could raise RecursionError.
-    if len(raw) > 2 * _v.MAX_JSON_DEPTH and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2:
+    # (Deeper nesting needs more opening brackets than that: counted first, cheaply.)
+    if (
+        len(raw) > 2 * _v.MAX_JSON_DEPTH
+        and _v.more_brackets_than(raw, _v.MAX_JSON_DEPTH + 2)
+        and _v.json_depth(raw) > _v.MAX_JSON_DEPTH + 2
+    ):
         raise InvalidArgument(
             f"line {number}: JSON nested deeper than {_v.MAX_JSON_DEPTH} levels; "
             "nothing was imported"

@@ -63,10 +63,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
 
-import psycopg
-from psycopg import errors as pgerrors
-from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
+try:
+    import psycopg
+    from psycopg import errors as pgerrors
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ModuleNotFoundError as _missing:  # the optional extra is not installed
+    from ._extras import missing_extra
+
+    raise missing_extra(__name__, "postgres", _missing) from None
 
 from . import _pgsql
 from ._common import FIRST_PAGE, event_refused, list_filter, why_not_appended

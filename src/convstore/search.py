@@ -48,7 +48,7 @@ Query syntax
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import apsw
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SearchHit",
+    "InvalidQuery",
     "DEFAULT_FIELDS",
     "search",
     "search_fields",
@@ -75,6 +76,8 @@ DEFAULT_FIELDS: tuple[str, ...] = ("$.content",)
 #: Words of context around the match in :attr:`SearchHit.snippet`.
 SNIPPET_TOKENS = 16
 _MAX_LIMIT = 10_000
+#: The largest ``seq`` a search key can hold (it packs ``sid * 2**32 + seq``).
+_LAST_SEQ = 2**32 - 1
 
 
 class SearchHit(NamedTuple):
@@ -97,12 +100,22 @@ def literal_query(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
-def _bad_query(query: str, exc: apsw.Error) -> InvalidArgument:
+class InvalidQuery(InvalidArgument):
+    """A search query FTS5 cannot parse; ``query`` and ``reason`` say which and why."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        super().__init__(
+            f'invalid search query {query!r}: {reason}. FTS5 syntax: words, "exact phrase", '
+            "prefix*, a OR b, a NOT b; quote text with punctuation, or pass literal=True "
+            "to search the text as typed"
+        )
+        self.query = query
+        self.reason = reason
+
+
+def _bad_query(query: str, exc: apsw.Error) -> InvalidQuery:
     reason = str(exc).removeprefix("SQLError: ").removeprefix("fts5: ")
-    return InvalidArgument(
-        f'invalid search query {query!r}: {reason}. FTS5 syntax: words, "exact phrase", '
-        "prefix*, a OR b, a NOT b; quote text with punctuation (or use literal=True / --literal)"
-    )
+    return InvalidQuery(query, reason)
 
 
 def search(
@@ -255,14 +268,20 @@ def _validate_fields(store: SessionStore, fields: Sequence[str]) -> list[str]:
     return out
 
 
-def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
+def configure_search(
+    store: SessionStore,
+    fields: Sequence[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Index the text at ``fields`` (JSON paths into ``event_data``) and rebuild the index.
 
     One write transaction: the view and triggers are rewritten for the new
     paths and every stored event is re-indexed (on a large database this
     takes a while, like the migration that first built the index). Missing
     triggers, view or key index are recreated, so calling it with the
-    current fields also repairs a damaged index.
+    current fields also repairs a damaged index. ``progress(done, total)``,
+    when given, is called with events re-indexed so far, session by session.
 
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:") as store:
@@ -298,12 +317,35 @@ def configure_search(store: SessionStore, fields: Sequence[str]) -> None:
         conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
         conn.execute(_sql.SEARCH_FIELDS_SET, {"fields": json.dumps(paths)})
         conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "on"})
-        conn.execute(_sql.SEARCH_REBUILD)
+        _rebuild(store, progress)
         conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
     store.search_indexing()  # the store picks the new setting up
 
 
-def set_search_indexing(store: SessionStore, enabled: bool) -> None:
+def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -> None:
+    """Re-index every event (inside the caller's transaction); session by session with progress."""
+    conn = store.connection
+    if progress is None:
+        conn.execute(_sql.SEARCH_REBUILD)
+        return
+    every = {"directory": None, "git_root": None, "include_archived": 1}
+    sessions = [(row[-1], row[-2]) for row in conn.execute(_sql.EXPORT_SESSIONS, every)]
+    total = sum(count for _, count in sessions)
+    conn.execute(_sql.SEARCH_DELETE_ALL)
+    done = 0
+    progress(0, total)
+    for sid, count in sessions:
+        conn.execute(_sql.SEARCH_INDEX_RANGE, {"sid": sid, "after_seq": 0, "last_seq": _LAST_SEQ})
+        done += count
+        progress(done, total)
+
+
+def set_search_indexing(
+    store: SessionStore,
+    enabled: bool,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Turn full-text indexing of new events on or off for this database.
 
     Off: the index is emptied and its triggers dropped, so appends no longer
@@ -312,7 +354,8 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     On: the index is rebuilt over every stored event (as long as the
     migration that first built it) and kept in step again. The setting is
     stored in the database; other processes pick it up when they next open it,
-    so switch while no other process is writing.
+    so switch while no other process is writing. ``progress`` is as for
+    :func:`configure_search` (turning on rebuilds the index).
 
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:") as store:
@@ -326,7 +369,7 @@ def set_search_indexing(store: SessionStore, enabled: bool) -> None:
     if type(enabled) is not bool:
         raise InvalidArgument(f"enabled must be a bool: {enabled!r}")
     if enabled:
-        configure_search(store, search_fields(store))
+        configure_search(store, search_fields(store), progress=progress)
         return
     with store.atomic("turning search indexing off") as conn:
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
