@@ -486,7 +486,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
-        if type(id) is not str:
+        from . import _validate
+
+        if not _validate.lookup_text(id, "session id"):  # a wrong type: InvalidArgument
             return None
         row = self._one(
             _pgsql.SESSION_GET, {"owner": self._owner, "session_id": id}, f"reading session {id!r}"

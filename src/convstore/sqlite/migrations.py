@@ -281,6 +281,17 @@ def check_compatible(conn: apsw.Connection, where: str) -> None:
     convstore bookkeeping): :class:`StoreError`. Run before anything rewrites
     the file (the switch to WAL).
     """
+    own_transaction = not conn.in_transaction
+    if own_transaction:
+        conn.execute(_sql.BEGIN_DEFERRED)
+    try:
+        # The cheap open's test first: every shipped migration applied with the
+        # shipped checksums is ours and current -- no migration file is read.
+        if fingerprint(conn) == _sql.MIGRATIONS_FINGERPRINT:
+            return
+    finally:
+        if own_transaction and conn.in_transaction:
+            conn.execute(_sql.COMMIT)
     known = known_migrations()
     # One read transaction: every read below sees the same snapshot. Otherwise
     # a process migrating the same new file could commit between "no
