@@ -486,7 +486,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
-        from . import _validate
+        from .. import _validate
 
         if not _validate.lookup_text(id, "session id"):  # a wrong type: InvalidArgument
             return None
