@@ -44,6 +44,22 @@ RENAMED = {"close": "aclose"}
 #: Pure helpers (no I/O) that stay plain methods, and sync-only tools with an async stand-in.
 PLAIN = {"translate_error"}
 STAND_IN = {"atomic": "run_sync"}
+#: The store's semi-public building blocks (used inside ``atomic()`` by the backend's own
+#: modules, see docs/architecture.md): on the async store they run through ``run_sync`` too.
+STAND_IN.update(
+    dict.fromkeys(
+        (
+            "catch_up_search",
+            "checkpoints_in_background",
+            "move_head",
+            "now",
+            "read_failed",
+            "session_state",
+            "why_not_appended",
+        ),
+        "run_sync",
+    )
+)
 
 
 def _public(cls: type) -> dict[str, Any]:

@@ -515,7 +515,7 @@ class AsyncSessionStore:
             store.connection,
             store.timeout,
             inline_budget,
-            checkpoints=getattr(store, "_checkpointer", None) is None,
+            checkpoints=not store.checkpoints_in_background,
         )
 
     @classmethod

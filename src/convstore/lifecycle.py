@@ -301,7 +301,7 @@ def compact(
             stored = store.get_event(sid_text, eid)
             if is_replay(stored, data):
                 return cast(StoredEvent, stored)
-        state = store._session_state(sid_text)
+        state = store.session_state(sid_text)
         if state is None:
             raise SessionNotFound(f"session {sid_text!r} does not exist")
         if state[1] is not None:
@@ -312,7 +312,7 @@ def compact(
             sid_text, store.history(sid_text, full=True), through_event_id
         )
         head_inv = head.invocation_id if inv is None else inv
-        now = store._now()
+        now = store.now()
         conn.execute(
             _sql.EVENT_APPEND,
             {
@@ -327,7 +327,7 @@ def compact(
         )
         if conn.changes() == 0:  # pragma: no cover - the head was read in this transaction
             raise InvalidEvent(f"summary {eid!r} could not be appended to session {sid_text!r}")
-        store._move_head(eid, now, 1, sid_text)  # like every append: indexed in bulk later
+        store.move_head(eid, now, 1, sid_text)  # like every append: indexed in bulk later
     return StoredEvent(eid, sid_text, head.id, head_inv, COMPACTION_EVENT_TYPE, data, now)
 
 
@@ -403,7 +403,7 @@ def usage_day_key(day: int) -> str:
 
 
 def _describe_missing(store: SessionStore, session_id: str, event_id: str) -> StoreError:
-    if store._session_state(session_id) is None:
+    if store.session_state(session_id) is None:
         return SessionNotFound(f"session {session_id!r} does not exist")
     return InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
 
@@ -478,7 +478,7 @@ def usage(
     try:
         rows = store.connection.execute(getattr(L, name), params).fetchall()
     except (UnicodeError, apsw.Error) as exc:
-        store._read_failed(exc, "summing usage")  # an id that cannot be stored matches nothing
+        store.read_failed(exc, "summing usage")  # an id that cannot be stored matches nothing
         return []
     if group == "day":
         rows = [(usage_day_key(cast(int, r[0])), *r[1:]) for r in rows]

@@ -87,7 +87,7 @@ def _check_text(value: object, what: str) -> str:
 
 
 def _sid(store: SessionStore, session_id: str, *, live: bool) -> int:
-    state = store._session_state(session_id)
+    state = store.session_state(session_id)
     if state is None:
         raise SessionNotFound(f"session {session_id!r} does not exist")
     if live and state[1] is not None:
@@ -123,7 +123,7 @@ def put_blobs(
     doing = f"storing {len(rows)} blobs in session {session_id!r}"
     with store.atomic(doing) as conn:
         sid = _sid(store, session_id, live=False)
-        now = store._now()
+        now = store.now()
         sql = _blobsql.BLOB_PUT_REPLACE if replace else _blobsql.BLOB_PUT_KEEP
         try:
             conn.executemany(
@@ -137,9 +137,9 @@ def put_blobs(
 
 def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
     try:
-        return list(map(Blob._make, store._conn.execute(sql, params)))
+        return list(map(Blob._make, store.connection.execute(sql, params)))
     except (apsw.Error, UnicodeError) as exc:
-        store._read_failed(exc, doing)
+        store.read_failed(exc, doing)
         return []
 
 
@@ -175,11 +175,11 @@ def get_blob_with_children(
     order. One statement, so one read snapshot.
     """
     try:
-        found = store._conn.execute(
+        found = store.connection.execute(
             _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
         ).fetchall()
     except (apsw.Error, UnicodeError) as exc:
-        store._read_failed(exc, f"reading blob {key!r} of session {session_id!r}")
+        store.read_failed(exc, f"reading blob {key!r} of session {session_id!r}")
         return None, []
     if not found:
         return None, []
@@ -239,7 +239,7 @@ def delete_blobs(store: SessionStore, session_id: str, namespace_prefix: str = "
     low, high = prefix_range(namespace_prefix)
     doing = f"deleting blobs of session {session_id!r}"
     with store.atomic(doing) as conn:
-        state = store._session_state(session_id)
+        state = store.session_state(session_id)
         if state is not None:
             conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
 
@@ -254,11 +254,11 @@ def delete_session(store: SessionStore, session_id: str) -> bool:
     _check_text(session_id, "session id")
     doing = f"deleting session {session_id!r}"
     with store.atomic(doing) as conn:
-        state = store._session_state(session_id)
+        state = store.session_state(session_id)
         if state is not None:
             # As purge does: index what is pending first, so the index's delete
             # triggers see every row they must remove and no watermark is orphaned.
-            store._catch_up_search()
+            store.catch_up_search()
             sid = state[0]
             conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
             conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
@@ -307,7 +307,7 @@ def append_events_at_head(
     out: list[StoredEvent] = []
     atomic = store.atomic(doing, items[0][0])
     with atomic as conn:
-        now = store._now()
+        now = store.now()
         for event_id, invocation_id, event_type, event_data in items:
             atomic.event_id = event_id
             row = conn.execute(
@@ -322,8 +322,8 @@ def append_events_at_head(
                 },
             ).fetchall()
             if not row:
-                raise store._why_not_appended(session_id, event_id, None)
-            store._move_head(event_id, now, 1, session_id)
+                raise store.why_not_appended(session_id, event_id, None)
+            store.move_head(event_id, now, 1, session_id)
             out.append(
                 StoredEvent(
                     event_id,
@@ -353,16 +353,16 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
     doing = f"reading the history of session {session_id!r}"
     wanted = -1 if limit is None else limit
     try:
-        rows: list[Any] = store._conn.execute(
+        rows: list[Any] = store.connection.execute(
             _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
         ).fetchall()
         if _chains(rows, limit):
             rows.reverse()
             return [StoredEvent(*row[1:]) for row in rows]
-        chain = store._conn.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
+        chain = store.connection.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
         return [StoredEvent(*row) for row in chain]
     except (apsw.Error, UnicodeError) as exc:
-        store._read_failed(exc, doing)
+        store.read_failed(exc, doing)
         return []
 
 
@@ -394,7 +394,7 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
     with store.atomic(doing) as conn:
         row = conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
         if row is None:
-            state = store._session_state(session_id)
+            state = store.session_state(session_id)
             if state is not None and state[1] is not None:
                 _sid(store, session_id, live=True)
             popped = None
@@ -405,7 +405,7 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
             else:
                 params = {
                     "head_id": popped.parent_id,
-                    "now": store._now(),
+                    "now": store.now(),
                     "session_id": session_id,
                 }
                 conn.execute(_sql.SESSION_SET_HEAD, params)
@@ -450,7 +450,7 @@ def append_event_with_metadata(
     doing = f"committing an event to session {session_id!r}"
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
-        now = store._now()
+        now = store.now()
         row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
@@ -466,7 +466,7 @@ def append_event_with_metadata(
         created: set[str] = {session_id}
         for target, key, value in metadata:
             if target not in created:
-                if store._session_state(target) is None:
+                if store.session_state(target) is None:
                     new = {"session_id": target, "directory": None, "git_root": None, "now": now}
                     conn.execute(_sql.SESSION_INSERT, new)
                 created.add(target)
@@ -486,7 +486,7 @@ def append_event_with_metadata(
                     "session_id": session_id,
                 },
             ).fetchall()
-            store._move_head(event_id, now, 1, session_id)
+            store.move_head(event_id, now, 1, session_id)
             appended = StoredEvent(
                 event_id,
                 session_id,

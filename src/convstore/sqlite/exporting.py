@@ -169,7 +169,7 @@ def _snapshot(store: SessionStore) -> apsw.Connection:
     except apsw.Error as exc:
         raise store.translate_error(exc, "opening a snapshot to export") from None
     try:
-        conn.set_busy_timeout(int(store._timeout * 1000))
+        conn.set_busy_timeout(int(store.timeout * 1000))
         conn.execute(_sql.BEGIN_DEFERRED)
         conn.execute(_sql.SEARCH_FIELDS_GET).fetchall()  # the snapshot starts here
     except apsw.Error as exc:

@@ -370,7 +370,7 @@ def apply_retention(
     """
     policy = check_policy(policy, dry_run)
     conn = store.connection
-    now = store._now()
+    now = store.now()
     doing = "planning retention"
     try:
         conn.execute(_sql.BEGIN_DEFERRED)
@@ -422,7 +422,7 @@ def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
     while True:
         with store.atomic(doing) as conn:
             # Index pending events first: the delete trigger removes index rows.
-            store._catch_up_search()
+            store.catch_up_search()
             if not conn.execute(_L.RETENTION_IS_ARCHIVED, (sid,)).fetchall():
                 done, result = True, False  # gone, or live again: never delete it
             else:
@@ -495,7 +495,7 @@ def database_stats(store: SessionStore, *, top: int = 10, days: int = 7) -> Data
             largest = tuple(
                 _new_tuple(SessionSize, row) for row in conn.execute(_L.STATS_LARGEST, (top,))
             )
-            since = (store._now() // _DAY - days + 1) * _DAY
+            since = (store.now() // _DAY - days + 1) * _DAY
             made: dict[int, int] = {
                 cast(int, d): cast(int, n)
                 for d, n in conn.execute(_L.STATS_GROWTH_SESSIONS, (since,))

@@ -159,7 +159,7 @@ class Atomic:
 
     def catch_up_search(self) -> int:
         """Inside the block: index the events appended since the last catch-up (bulk, exact)."""
-        return self._store._catch_up_search()
+        return self._store.catch_up_search()
 
 
 def _stored_state(row: tuple[Any, ...]) -> StoredState:
@@ -303,7 +303,7 @@ class SessionStore:
         except apsw.Error as exc:
             raise self.translate_error(exc, "opening the database") from None
         try:
-            ensure_current(self._conn, repr(self._path), self._now)
+            ensure_current(self._conn, repr(self._path), self.now)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
@@ -336,6 +336,11 @@ class SessionStore:
         return self._conn
 
     @property
+    def checkpoints_in_background(self) -> bool:
+        """Whether a background thread checkpoints the WAL (not for ``":memory:"``, a VFS)."""
+        return self._checkpointer is not None
+
+    @property
     def indexes_search(self) -> bool:
         """Whether full-text indexing is on, as this store last read the setting.
 
@@ -344,14 +349,14 @@ class SessionStore:
         """
         return self._search_index
 
-    def _now(self) -> int:
+    def now(self) -> int:
         """``clock()`` as whole seconds; :class:`InvalidArgument` naming ``clock`` if it is not."""
         clock = self._clock
         if clock is time.time:
             return int(clock())
         return _v.now(clock)
 
-    def _catch_up_search(self) -> int:
+    def catch_up_search(self) -> int:
         """Index every event appended since the last catch-up; inside a write transaction.
 
         Batches, imports and the history tools' transactions call it (the
@@ -398,7 +403,7 @@ class SessionStore:
         except apsw.Error as exc:
             raise self.translate_error(exc, doing) from None
         with self.atomic(doing):
-            indexed = self._catch_up_search()
+            indexed = self.catch_up_search()
         return indexed
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
@@ -450,7 +455,7 @@ class SessionStore:
             return StoreError(f"I/O error on {where} while {doing}: {exc}")
         return StoreError(f"{where}: {doing} failed: {exc}")
 
-    def _read_failed(self, exc: apsw.Error | UnicodeError, doing: str) -> None:
+    def read_failed(self, exc: apsw.Error | UnicodeError, doing: str) -> None:
         """Raise the typed error for a failed read, or return when nothing can match.
 
         An argument that cannot be stored (a lone surrogate: a
@@ -485,7 +490,7 @@ class SessionStore:
         ...     _ = store.create_session("s1")
         ...     with store.atomic("renaming metadata") as conn:
         ...         _ = conn.execute("SELECT 1")
-        ...     store.connection.in_transaction
+        ...     store._conn.in_transaction
         False
         """
         return Atomic(self, doing, event_id)
@@ -529,7 +534,7 @@ class SessionStore:
         _require_str(id, "session id")
         _require_optional_str(directory, "directory")
         _require_optional_str(git_root, "git_root")
-        now = self._now()
+        now = self.now()
         doing = f"creating session {id!r}"
         try:
             self._conn.execute(
@@ -555,7 +560,7 @@ class SessionStore:
         try:
             row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading session {id!r}")
+            self.read_failed(exc, f"reading session {id!r}")
             return None
         return None if row is None else _new_tuple(StoredSession, row)
 
@@ -575,7 +580,7 @@ class SessionStore:
         # means no age limit (or, negative, that nothing is young enough).
         age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
-        cutoff = min(max(self._now() - age, -_INT64_MAX), _INT64_MAX)
+        cutoff = min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
         doing = "looking up a resumable session"
         best: tuple[Any, ...] | None = None
         try:
@@ -606,7 +611,7 @@ class SessionStore:
         try:
             row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
         except UnicodeError as exc:
-            self._read_failed(exc, doing)
+            self.read_failed(exc, doing)
             return None
         return row
 
@@ -634,25 +639,25 @@ class SessionStore:
         """
         if not _lookup(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        now = self._now()
+        now = self.now()
         doing = f"archiving session {session_id!r}"
         try:
             self._conn.execute(_sql.SESSION_ARCHIVE, {"now": now, "session_id": session_id})
-            if self._conn.changes() == 0 and self._session_state(session_id) is None:
+            if self._conn.changes() == 0 and self.session_state(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, doing)  # an id that cannot be stored names no session
+            self.read_failed(exc, doing)  # an id that cannot be stored names no session
             raise SessionNotFound(f"session {session_id!r} does not exist") from None
 
     def _session_exists(self, session_id: str) -> bool:
         """Whether the session exists (``False`` for an id that cannot be stored)."""
         try:
-            return self._session_state(session_id) is not None
+            return self.session_state(session_id) is not None
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading session {session_id!r}")
+            self.read_failed(exc, f"reading session {session_id!r}")
             return False
 
-    def _move_head(self, head_id: str, now: int, added: int, session_id: str) -> None:
+    def move_head(self, head_id: str, now: int, added: int, session_id: str) -> None:
         """Point the session at its new head, count the events, record the activity time.
 
         Inside the append's transaction. ``updated_at`` is only written when the
@@ -664,18 +669,25 @@ class SessionStore:
         if self._conn.changes() == 0:
             self._conn.execute(_sql.SESSION_MOVE_HEAD, params)
 
-    def _session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
-        """``(sid, archived_at, event_count)`` of a session, or ``None``."""
+    def session_state(self, session_id: str) -> tuple[int, int | None, int] | None:
+        """``(sid, archived_at, event_count)`` of a session, or ``None``.
+
+        Semi-public, like :meth:`move_head`, :meth:`why_not_appended`,
+        :meth:`read_failed` and :meth:`catch_up_search`: the building blocks the
+        backend's own modules (:mod:`convstore.sqlite.blobs`,
+        :mod:`convstore.lifecycle`, the history tools) write with, so that none
+        of them touches the store's private attributes.
+        """
         row = self._conn.execute(_sql.SESSION_STATE, {"session_id": session_id}).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     # -- events --------------------------------------------------------------
 
-    def _why_not_appended(
+    def why_not_appended(
         self, session_id: str, event_id: str, parent_id: str | None
     ) -> StoreError:
-        """Explain an append that inserted nothing (runs inside the failed transaction)."""
-        state = self._session_state(session_id)
+        """Explain an append that inserted nothing (inside the failed transaction; semi-public)."""
+        state = self.session_state(session_id)
         return why_not_appended(
             session_id, event_id, parent_id, None if state is None else state[1] is not None
         )
@@ -738,7 +750,7 @@ class SessionStore:
         _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
-            now = self._now()  # under the write lock: the log's time never moves backwards
+            now = self.now()  # under the write lock: the log's time never moves backwards
             try:
                 conn.execute(
                     _sql.EVENT_APPEND,
@@ -762,8 +774,8 @@ class SessionStore:
                 replay = self._replay(event_id, *fields)
                 if replay is not None:
                     return replay  # nothing was written: the empty transaction commits
-                raise self._why_not_appended(session_id, event_id, parent_id)
-            self._move_head(event_id, now, 1, session_id)
+                raise self.why_not_appended(session_id, event_id, parent_id)
+            self.move_head(event_id, now, 1, session_id)
         return StoredEvent(
             event_id, session_id, parent_id, invocation_id, event_type, event_data, now
         )
@@ -789,7 +801,7 @@ class SessionStore:
         _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
-            now = self._now()  # under the write lock: the log's time never moves backwards
+            now = self.now()  # under the write lock: the log's time never moves backwards
             try:
                 row = conn.execute(
                     _sql.EVENT_APPEND_AT_HEAD,
@@ -813,8 +825,8 @@ class SessionStore:
                 )  # fmt: skip
                 if replay is not None:
                     return replay  # nothing was written: the empty transaction commits
-                raise self._why_not_appended(session_id, event_id, None)
-            self._move_head(event_id, now, 1, session_id)
+                raise self.why_not_appended(session_id, event_id, None)
+            self.move_head(event_id, now, 1, session_id)
         parent = cast("str | None", row[0][0])
         return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
 
@@ -848,7 +860,7 @@ class SessionStore:
         doing = f"appending {len(items)} events to session {session_id!r}"
         try:
             with Atomic(self, doing) as conn:
-                now = self._now()  # under the write lock: the log's time never moves backwards
+                now = self.now()  # under the write lock: the log's time never moves backwards
                 sid, count = self._writable_state(session_id)
                 rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
                 after = {"sid": sid, "after_seq": count}
@@ -860,7 +872,7 @@ class SessionStore:
                     complete = False
                 if not complete:
                     raise _CheckEachItem  # rolls the partial batch back
-                self._move_head(items[-1].id, now, len(items), session_id)
+                self.move_head(items[-1].id, now, len(items), session_id)
         except _CheckEachItem:
             # A replayed, duplicate, orphaned or invalid item: check each one, then write.
             return self._append_events_checked(session_id, items, doing)
@@ -873,7 +885,7 @@ class SessionStore:
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
-        state = self._session_state(session_id)
+        state = self.session_state(session_id)
         if state is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         sid, archived_at, count = state
@@ -895,7 +907,7 @@ class SessionStore:
         earlier item. Only then is anything inserted.
         """
         with Atomic(self, doing) as conn:
-            now = self._now()
+            now = self.now()
             result: list[StoredEvent] = []
             fresh: list[NewEvent] = []
             batch_ids: set[str] = set()
@@ -930,7 +942,7 @@ class SessionStore:
                 except apsw.ConstraintError as exc:
                     raise constraint_error(str(exc), e.id) from None
             if fresh:  # else every item was a replay: nothing written, nothing moves
-                self._move_head(fresh[-1].id, now, len(fresh), session_id)
+                self.move_head(fresh[-1].id, now, len(fresh), session_id)
         return result
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
@@ -946,7 +958,7 @@ class SessionStore:
                 )
             )
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"loading events of session {session_id!r}")
+            self.read_failed(exc, f"loading events of session {session_id!r}")
             return []
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
@@ -957,7 +969,7 @@ class SessionStore:
             params = {"event_id": event_id, "session_id": session_id}
             row = self._conn.execute(_sql.EVENT_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading event {event_id!r}")
+            self.read_failed(exc, f"reading event {event_id!r}")
             return None
         return None if row is None else _new_tuple(StoredEvent, row)
 
@@ -983,7 +995,7 @@ class SessionStore:
 
             return fold_history(chain)
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading the history of session {session_id!r}")
+            self.read_failed(exc, f"reading the history of session {session_id!r}")
             return []
 
     def set_head(self, session_id: str, event_id: str) -> None:
@@ -999,12 +1011,12 @@ class SessionStore:
             raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         with Atomic(self, doing):
-            now = self._now()  # under the write lock: updated_at never moves backwards
+            now = self.now()  # under the write lock: updated_at never moves backwards
             self._conn.execute(
                 _sql.SESSION_SET_HEAD, {"head_id": event_id, "now": now, "session_id": session_id}
             )
             if self._conn.changes() == 0:
-                why = self._why_not_appended(session_id, event_id, event_id)
+                why = self.why_not_appended(session_id, event_id, event_id)
                 if isinstance(why, InvalidEvent):
                     why = InvalidEvent(
                         f"event {event_id!r} is not an event of session {session_id!r}"
@@ -1030,7 +1042,7 @@ class SessionStore:
         try:
             self._conn.execute(
                 _sql.METADATA_SET,
-                {"session_id": session_id, "key": key, "value": value, "now": self._now()},
+                {"session_id": session_id, "key": key, "value": value, "now": self.now()},
             )
             changed = self._conn.changes()
         except (apsw.Error, UnicodeError) as exc:
@@ -1047,7 +1059,7 @@ class SessionStore:
             params = {"session_id": session_id, "key": key}
             row = self._conn.execute(_sql.METADATA_GET, params).fetchone()
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading metadata of session {session_id!r}")
+            self.read_failed(exc, f"reading metadata of session {session_id!r}")
             # A key that cannot be stored was never set: the session alone decides
             # between None and SessionNotFound.
             row = (None,) if self._session_exists(session_id) else None
@@ -1127,7 +1139,7 @@ class SessionStore:
             rows = self._conn.execute(_sql.METADATA_ALL, {"session_id": session_id})
             return {cast(str, key): cast(str, value) for key, value in rows}
         except (apsw.Error, UnicodeError) as exc:
-            self._read_failed(exc, f"reading metadata of session {session_id!r}")
+            self.read_failed(exc, f"reading metadata of session {session_id!r}")
             return {}
 
     def import_session(
@@ -1162,7 +1174,7 @@ class SessionStore:
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
             row = conn.execute(_sql.SESSION_GET, {"session_id": session.id}).fetchone()
-            state = None if row is None else self._session_state(session.id)
+            state = None if row is None else self.session_state(session.id)
             existing: dict[str, StoredEvent] = {}
             for ev in evs:
                 found = conn.execute(_sql.EVENT_GET_BY_ID, {"event_id": ev.id}).fetchone()
@@ -1214,7 +1226,7 @@ class SessionStore:
         for ev in plan.events:
             count += 1
             conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count, ev, ev.created_at))
-        self._catch_up_search()
+        self.catch_up_search()
         if plan.touch:
             conn.execute(
                 _sql.SESSION_SET_IMPORTED_STATE,
