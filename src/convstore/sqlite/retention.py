@@ -76,6 +76,23 @@ def _as_cutoff(archived_before: object) -> int:
     return _v.cutoff(archived_before, "archived_before")
 
 
+def _purge_counts(store: SessionStore, cutoff: int) -> PurgeReport:
+    """What :func:`purge` would delete (its ``dry_run``): counts only, nothing written."""
+    conn = store.connection
+    try:
+        counts = [
+            conn.execute(sql, {"cutoff": cutoff}).get
+            for sql in (
+                _sql.PURGE_COUNT_SESSIONS,
+                _sql.PURGE_COUNT_EVENTS,
+                _sql.PURGE_COUNT_METADATA,
+            )
+        ]
+    except apsw.Error as exc:
+        raise store.translate_error(exc, "counting sessions to purge") from None
+    return PurgeReport(int(counts[0]), int(counts[1]), int(counts[2]), 0, True, 0)
+
+
 def purge(
     store: SessionStore,
     *,
@@ -109,21 +126,9 @@ def purge(
     _v.boolean(vacuum, "vacuum")
     if progress is not None and not callable(progress):
         raise InvalidArgument(f"progress must be a callable or None, got {type(progress).__name__}")
-    conn = store.connection
     if dry_run:
-        try:
-            counts = [
-                conn.execute(sql, {"cutoff": cutoff}).get
-                for sql in (
-                    _sql.PURGE_COUNT_SESSIONS,
-                    _sql.PURGE_COUNT_EVENTS,
-                    _sql.PURGE_COUNT_METADATA,
-                )
-            ]
-        except apsw.Error as exc:
-            raise store.translate_error(exc, "counting sessions to purge") from None
-        return PurgeReport(int(counts[0]), int(counts[1]), int(counts[2]), 0, True, 0)
-
+        return _purge_counts(store, cutoff)
+    conn = store.connection
     sessions = events = metadata = batches = 0
     after_sid = 0
     while True:
