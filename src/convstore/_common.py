@@ -28,6 +28,8 @@ from .errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound,
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import TracebackType
+    from typing import Self
 
     #: A zero-argument callable returning the current Unix time in seconds.
     Clock = Callable[[], float]
@@ -100,3 +102,45 @@ def why_not_appended(
     return InvalidEvent(
         f"event {event_id!r}: parent {parent_id!r} is not an event of session {session_id!r}"
     )
+
+
+class Closing:
+    """Mixin: ``with obj: ...`` closes ``obj`` on the way out (its :meth:`close`)."""
+
+    __slots__ = ()
+
+    def close(self) -> None:  # pragma: no cover - every user defines its own
+        """Release what the object holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """Mixin: ``async with obj: ...`` closes ``obj`` on the way out (its :meth:`aclose`)."""
+
+    __slots__ = ()
+
+    async def aclose(self) -> None:  # pragma: no cover - every user defines its own
+        """Release what the object holds."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -72,14 +72,13 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar,
 import apsw
 import apsw.aio
 
+from ._common import AsyncClosing
 from .errors import InvalidEvent, StoreBusy, StoreError
 from .local import LocalSessionService
 from .manager import BOUNDARY_EVENT_TYPE, SessionManager
 from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._common import Clock
     from .models import StoredEvent, StoredSession
     from .service import SessionService
@@ -496,7 +495,7 @@ def _open_twin(init: Callable[..., None], cls_name: str) -> Any:
 # -- the store ------------------------------------------------------------------------------
 
 
-class AsyncSessionStore:
+class AsyncSessionStore(AsyncClosing):
     """:class:`~convstore.SessionStore` for an event loop. Open with :meth:`open`.
 
     ``AsyncSessionStore(store)`` wraps an open sync store and takes it over
@@ -588,17 +587,6 @@ class AsyncSessionStore:
         """Close the store (on the worker thread) and stop its worker. Idempotent."""
         await self._runner.close(self._sync.close)
 
-    async def __aenter__(self) -> AsyncSessionStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def __repr__(self) -> str:
         return f"AsyncSessionStore({self._sync.path!r})"
 
@@ -641,7 +629,7 @@ class AsyncSessionStore:
 # -- the service ----------------------------------------------------------------------------
 
 
-class AsyncLocalSessionService:
+class AsyncLocalSessionService(AsyncClosing):
     """:class:`~convstore.LocalSessionService` for an event loop.
 
     ``AsyncLocalSessionService(store)`` serves an open :class:`AsyncSessionStore`
@@ -676,17 +664,6 @@ class AsyncLocalSessionService:
         """Close the store if this service opened it."""
         if self._owns:
             await self.store.aclose()
-
-    async def __aenter__(self) -> AsyncLocalSessionService:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     create_session = _twin(LocalSessionService.create_session)
     get_session = _twin(LocalSessionService.get_session)

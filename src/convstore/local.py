@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
+from ._common import Closing
 from ._lean import TYPE_CHECKING
 from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from types import TracebackType
     from typing import Any
 
     from ._common import Clock
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["LocalSessionService"]
 
 
-class LocalSessionService:
+class LocalSessionService(Closing):
     """:class:`SessionService` on a local :class:`~convstore.SessionStore`.
 
     Pass a path (the service opens and owns the store) or an open store (the
@@ -329,14 +329,3 @@ class LocalSessionService:
         """Close the store if this service opened it."""
         if self._owns:
             self.store.close()
-
-    def __enter__(self) -> LocalSessionService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -31,12 +31,12 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._common import AsyncClosing
 from ..aio import WORKER, Mode, _open_twin, _twin
 from . import PostgresSessionService
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
     from psycopg_pool import ConnectionPool
 
@@ -65,7 +65,7 @@ class _ThreadRunner:
         self._executor.shutdown(wait=False)
 
 
-class AsyncPostgresSessionService:
+class AsyncPostgresSessionService(AsyncClosing):
     """:class:`~convstore.postgres.PostgresSessionService` for an event loop.
 
     Open with ``await AsyncPostgresSessionService.open(conninfo, ...)`` (the
@@ -121,17 +121,6 @@ class AsyncPostgresSessionService:
         """Close the pool (waits for calls in flight). Idempotent."""
         await self._runner.run(self._sync.close, WORKER)
         self._runner.shutdown()
-
-    async def __aenter__(self) -> AsyncPostgresSessionService:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"

@@ -26,7 +26,7 @@ import apsw
 
 from .. import _lifecycle_sql
 from .. import _validate as _v
-from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from .._common import FIRST_PAGE, Closing, event_refused, list_filter, why_not_appended
 from .._lean import TYPE_CHECKING, NamedTuple, cast
 from ..errors import (
     CommitUncertain,
@@ -250,7 +250,7 @@ class _CheckEachItem(Exception):
     """Internal: the fast batch hit a replayed or bad item; roll back and go item by item."""
 
 
-class SessionStore:
+class SessionStore(Closing):
     """A local conversation store on one SQLite file (or ``":memory:"``).
 
     Opening creates missing parent directories, switches the file to WAL,
@@ -503,17 +503,6 @@ class SessionStore:
             self._conn.close()
         except apsw.Error as exc:
             raise self.translate_error(exc, "closing") from None
-
-    def __enter__(self) -> SessionStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SessionStore({self._path!r})"
