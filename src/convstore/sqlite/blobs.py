@@ -281,6 +281,39 @@ def clear_head(store: SessionStore, session_id: str) -> None:
             _sid(store, session_id, live=True)
 
 
+def _append_at_head(
+    store: SessionStore,
+    conn: apsw.Connection,
+    session_id: str,
+    now: int,
+    event_id: str,
+    invocation_id: str,
+    event_type: str,
+    event_data: str,
+) -> list[Any]:
+    """Append one event after the session's head, inside ``store.atomic()``; its row or ``[]``.
+
+    ``[]``: nothing was inserted (no such session, or it is archived); the
+    head move that follows then changes nothing, and the caller decides
+    whether that is an error.
+    """
+    from . import _sql
+
+    row: list[Any] = conn.execute(
+        _sql.EVENT_APPEND_AT_HEAD,
+        {
+            "event_id": event_id,
+            "invocation_id": invocation_id,
+            "event_type": event_type,
+            "event_data": event_data,
+            "now": now,
+            "session_id": session_id,
+        },
+    ).fetchall()
+    store.move_head(event_id, now, 1, session_id)
+    return row
+
+
 def append_events_at_head(
     store: SessionStore, session_id: str, items: Sequence[tuple[str, str, str, str]]
 ) -> list[StoredEvent]:
@@ -293,7 +326,6 @@ def append_events_at_head(
     """
     from ..errors import InvalidEvent
     from ..models import StoredEvent
-    from . import _sql
 
     for event_id, invocation_id, event_type, event_data in items:
         _check_text(event_id, "event id")
@@ -310,20 +342,11 @@ def append_events_at_head(
         now = store.now()
         for event_id, invocation_id, event_type, event_data in items:
             atomic.event_id = event_id
-            row = conn.execute(
-                _sql.EVENT_APPEND_AT_HEAD,
-                {
-                    "event_id": event_id,
-                    "invocation_id": invocation_id,
-                    "event_type": event_type,
-                    "event_data": event_data,
-                    "now": now,
-                    "session_id": session_id,
-                },
-            ).fetchall()
+            row = _append_at_head(
+                store, conn, session_id, now, event_id, invocation_id, event_type, event_data
+            )
             if not row:
                 raise store.why_not_appended(session_id, event_id, None)
-            store.move_head(event_id, now, 1, session_id)
             out.append(
                 StoredEvent(
                     event_id,
@@ -475,18 +498,7 @@ def append_event_with_metadata(
             )
         if event is not None:
             event_id, invocation_id, event_type, event_data = event
-            parent = conn.execute(
-                _sql.EVENT_APPEND_AT_HEAD,
-                {
-                    "event_id": event_id,
-                    "invocation_id": invocation_id,
-                    "event_type": event_type,
-                    "event_data": event_data,
-                    "now": now,
-                    "session_id": session_id,
-                },
-            ).fetchall()
-            store.move_head(event_id, now, 1, session_id)
+            parent = _append_at_head(store, conn, session_id, now, *event)
             appended = StoredEvent(
                 event_id,
                 session_id,
