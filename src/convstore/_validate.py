@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import os
 
-from ._lean import TYPE_CHECKING
+from ._lean import TYPE_CHECKING, cast
 from .errors import InvalidArgument, InvalidEvent, StoreError
 
 if TYPE_CHECKING:
@@ -148,6 +148,28 @@ def optional_text(
     if type(value) is not str:
         raise error(f"{name} must be a str or None, got {_kind(value)}")
     return _check_text(value, name, error)
+
+
+def str_items(
+    value: object, name: str, expected: str, check: Callable[[object], object]
+) -> list[str]:
+    """A ``str`` (one item) or an iterable of them, listed, each passed to ``check``.
+
+    ``check`` refuses an item that is not a ``str`` (:func:`text`, :func:`lookup_text`).
+    ``expected`` words the accepted types in the error for anything else
+    (``bytes`` included: it iterates, but as numbers).
+
+    >>> str_items("a", "names", "an iterable of str", lambda item: text(item, "name"))
+    ['a']
+    """
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, bytes) or not hasattr(value, "__iter__"):
+        raise InvalidArgument(f"{name} must be {expected}, got {type(value).__name__}")
+    items = list(cast("list[str]", value))  # any iterable; checked item by item below
+    for item in items:
+        check(item)
+    return items
 
 
 def lookup_text(value: object, name: str) -> bool:

@@ -114,15 +114,12 @@ def export_jsonl(
     _v.boolean(include_archived, "include_archived")
     ids: list[str] | None = None
     if session_ids is not None:
-        if isinstance(session_ids, str):
-            session_ids = [session_ids]
-        if isinstance(session_ids, bytes) or not hasattr(session_ids, "__iter__"):
-            raise InvalidArgument(
-                f"session_ids must be an iterable of str, got {type(session_ids).__name__}"
-            )
-        ids = list(session_ids)
-        for sid in ids:
-            _v.lookup_text(sid, "session id to export")
+        ids = _v.str_items(
+            session_ids,
+            "session_ids",
+            "an iterable of str",
+            lambda sid: _v.lookup_text(sid, "session id to export"),
+        )
     conn = _snapshot(store)
     try:
         if ids is not None:

@@ -141,15 +141,12 @@ def _checked(
     _v.text(markers[1], "markers[1]")
     types_json: str | None = None
     if event_types is not None:
-        if isinstance(event_types, str):
-            event_types = [event_types]
-        if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
-            raise InvalidArgument(
-                f"event_types must be a str or an iterable of str, got {type(event_types).__name__}"
-            )
-        types = list(event_types)
-        for kind in types:
-            _v.text(kind, "event_types item")
+        types = _v.str_items(
+            event_types,
+            "event_types",
+            "a str or an iterable of str",
+            lambda kind: _v.text(kind, "event_types item"),
+        )
         types_json = json.dumps(types)
     match = literal_query(query) if literal else query
     if not match.strip():
