@@ -154,6 +154,21 @@ class PostgresLifecycleMixin:
 
     # -- usage ledger ----------------------------------------------------------------
 
+    def _usage_row(
+        self, sid: str, eid: str, name: str, i: int, o: int, c: int, k: float | None
+    ) -> dict[str, Any]:
+        """The parameters of one usage-ledger row of this owner (checked arguments)."""
+        return {
+            "owner": self._owner,
+            "session_id": sid,
+            "event_id": eid,
+            "model": name,
+            "input_tokens": i,
+            "output_tokens": o,
+            "cached_tokens": c,
+            "cost": k,
+        }
+
     def record_usage(
         self,
         session_id: str,
@@ -169,16 +184,7 @@ class PostgresLifecycleMixin:
         sid, eid, name, i, o, c, k = check_usage_args(
             session_id, event_id, model, input_tokens, output_tokens, cached_tokens, cost
         )
-        params: dict[str, Any] = {
-            "owner": self._owner,
-            "session_id": sid,
-            "event_id": eid,
-            "model": name,
-            "input_tokens": i,
-            "output_tokens": o,
-            "cached_tokens": c,
-            "cost": k,
-        }
+        params = self._usage_row(sid, eid, name, i, o, c, k)
         doing = f"recording usage of event {eid!r} in session {sid!r}"
         with self._conn(doing, write=True) as conn:
             if conn.execute(L.PG_USAGE_RECORD, params).fetchone() is not None:
@@ -246,18 +252,7 @@ class PostgresLifecycleMixin:
                 session_id, rec.event_id, rec.model, rec.input_tokens, rec.output_tokens,
                 rec.cached_tokens, rec.cost,
             )
-            rows.append(
-                {
-                    "owner": self._owner,
-                    "session_id": session_id,
-                    "event_id": eid,
-                    "model": name,
-                    "input_tokens": i,
-                    "output_tokens": o,
-                    "cached_tokens": c,
-                    "cost": k,
-                }
-            )
+            rows.append(self._usage_row(session_id, eid, name, i, o, c, k))
         added = 0
         doing = f"importing usage of session {session_id!r}"
         with self._conn(doing, write=True) as conn, conn.transaction():
