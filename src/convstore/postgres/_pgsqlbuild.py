@@ -29,6 +29,7 @@ from pypika.queries import QueryBuilder
 from pypika.terms import ExistsCriterion, Function, LiteralValue, Star
 
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
+from convstore._listing_sqlbuild import narrow_listing
 
 __all__ = ["build", "render"]
 
@@ -296,21 +297,7 @@ def _listing_statements() -> dict[str, str]:
                     < Tuple(P("cursor_updated_at"), P("cursor_sid"))
                 )
             )
-            if filt == "DIRECTORY":
-                q = q.where(sessions.directory == P("directory"))
-            elif filt == "GIT_ROOT":
-                q = q.where(sessions.git_root == P("git_root"))
-            elif filt == "EITHER":
-                q = q.where(
-                    (sessions.directory == P("directory")) | (sessions.git_root == P("git_root"))
-                )
-            if not with_archived:
-                q = q.where(sessions.archived_at.isnull())
-            q = (
-                q.orderby(sessions.updated_at, order=Order.desc)
-                .orderby(sessions.sid, order=Order.desc)
-                .limit(P("limit"))
-            )
+            q = narrow_listing(q, sessions, filt, with_archived, P, P)
             suffix = "_WITH_ARCHIVED" if with_archived else ""
             out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
     out["SESSION_CURSOR"] = (
