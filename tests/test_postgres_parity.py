@@ -255,3 +255,43 @@ def test_a_bad_clock_is_named_on_both_backends_and_nothing_is_written(
             with pytest.raises(InvalidArgument, match="clock"):
                 side.create_session("c1")
             assert side.get_session("c1") is None
+
+
+#: The sync server's helpers (convstore.sync calls them): PostgreSQL only.
+SYNC_HOSTILE: dict[str, tuple[Callable[[Any], object], str]] = {
+    "session_summaries(None)": (lambda x: x.session_summaries(None), "InvalidArgument"),
+    "session_summaries('s')": (lambda x: x.session_summaries("s"), "InvalidArgument"),
+    "session_summaries([5])": (lambda x: x.session_summaries([5]), "InvalidArgument"),
+    "session_summaries NUL": (lambda x: x.session_summaries(["s\x00", "\ud800"]), "ok"),
+    "session_metadata(None)": (lambda x: x.session_metadata(None), "InvalidArgument"),
+    "metadata_times(None)": (lambda x: x.metadata_times(None), "InvalidArgument"),
+    "usage_counts(None)": (lambda x: x.usage_counts(None), "InvalidArgument"),
+    "events_at(True)": (lambda x: x.events_at(True), "InvalidArgument"),
+    "events_at(bytes)": (lambda x: x.events_at(b"s"), "InvalidArgument"),
+    "events_at seq 2**70": (lambda x: x.events_at({"s": 2**70}), "InvalidArgument"),
+    "events_at seq NaN": (lambda x: x.events_at({"s": NAN}), "InvalidArgument"),
+    "events_at NUL id": (lambda x: x.events_at({"s\x00": 1}), "ok"),
+    "merge_metadata(None)": (lambda x: x.merge_metadata("s", None), "InvalidArgument"),
+    "merge_metadata not a pair": (lambda x: x.merge_metadata("s", {"a": 1}), "InvalidArgument"),
+    "merge_metadata value NUL": (
+        lambda x: x.merge_metadata("s", {"k": ("v\x00", 1)}),
+        "InvalidArgument",
+    ),
+    "merge_metadata key NUL": (
+        lambda x: x.merge_metadata("s", {"\x00": ("v", 1)}),
+        "InvalidArgument",
+    ),
+    "merge_metadata time 2**70": (
+        lambda x: x.merge_metadata("s", {"k": ("v", 2**70)}),
+        "InvalidArgument",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNC_HOSTILE))
+def test_the_sync_helpers_validate_their_arguments(sides: Any, name: str) -> None:
+    pg, _ = sides
+    call, expected = SYNC_HOSTILE[name]
+    before = _state(pg)
+    assert _outcome(pg, call) == expected
+    assert _state(pg) == before

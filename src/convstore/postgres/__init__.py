@@ -846,18 +846,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def session_summaries(self, ids: Sequence[str]) -> dict[str, SessionSummary]:
         """This owner's sessions among ``ids`` (one round trip), by id."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SESSION_SUMMARIES,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading {len(ids)} sessions",
         )
         return {row[0]: SessionSummary._make(row) for row in rows}
 
     def session_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """Every metadata value of this owner's sessions among ``ids``, by session id."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SYNC_METADATA_OF,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading the metadata of {len(ids)} sessions",
         )
         out: dict[str, dict[str, str]] = {}
@@ -1010,9 +1012,10 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SYNC_METADATA_TIMES,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading the metadata of {len(ids)} sessions",
         )
         out: dict[str, dict[str, tuple[str, int]]] = {}
@@ -1026,6 +1029,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
         Last writer wins on the value's own ``updated_at``; a tie keeps the
         server's value. One transaction.
         """
+        _require_str(session_id, "session id")
+        if not isinstance(values, dict):
+            raise InvalidArgument(
+                f"values must be a dict of key -> (value, updated_at), got {type(values).__name__}"
+            )
+        for key, pair in values.items():
+            _require_str(key, "metadata key")
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise InvalidArgument(
+                    f"metadata {key!r} must be a (value, updated_at) pair, got {_v._clip(pair)}"
+                )
+            _require_str(pair[0], f"metadata {key!r}")
+            limit = _v.TIME_LIMIT - 1
+            _v.integer(pair[1], f"metadata {key!r} updated_at", low=-limit, high=limit)
         doing = f"merging metadata into session {session_id!r}"
         changed = 0
         with self._conn(doing, write=True) as conn, conn.transaction():
@@ -1050,9 +1067,15 @@ class PostgresSessionService(PostgresLifecycleMixin):
         only what follows needs to travel. Sessions or positions this owner
         does not have are absent from the answer.
         """
-        if not positions:
+        if not isinstance(positions, dict):
+            raise InvalidArgument(
+                f"positions must be a dict of session id -> seq, got {type(positions).__name__}"
+            )
+        for seq in positions.values():
+            _v.integer(seq, "positions value (seq)")
+        ids = _v.lookup_ids(positions, "positions")
+        if not ids:
             return {}
-        ids = list(positions)
         rows = self._all(
             _pgsql.SYNC_EVENTS_AT,
             {"owner": self._owner, "ids": ids, "seqs": [positions[i] for i in ids]},
