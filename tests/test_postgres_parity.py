@@ -271,6 +271,12 @@ SYNC_HOSTILE: dict[str, tuple[Callable[[Any], object], str]] = {
     "events_at seq 2**70": (lambda x: x.events_at({"s": 2**70}), "InvalidArgument"),
     "events_at seq NaN": (lambda x: x.events_at({"s": NAN}), "InvalidArgument"),
     "events_at NUL id": (lambda x: x.events_at({"s\x00": 1}), "ok"),
+    "export_session NUL": (lambda x: x.export_session("s\x00"), "ok"),
+    "export_session(int)": (lambda x: x.export_session(5), "InvalidArgument"),
+    "export_session_after(after=nan)": (
+        lambda x: x.export_session_after("s", NAN),
+        "InvalidArgument",
+    ),
     "merge_metadata(None)": (lambda x: x.merge_metadata("s", None), "InvalidArgument"),
     "merge_metadata not a pair": (lambda x: x.merge_metadata("s", {"a": 1}), "InvalidArgument"),
     "merge_metadata value NUL": (

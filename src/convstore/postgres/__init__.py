@@ -1087,6 +1087,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, session_id: str, after: int
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """Like :meth:`export_session`, but only the events after position ``after``."""
+        _v.integer(after, "after")
+        if not _lookup(session_id, "session id"):
+            return None
         params = {"owner": self._owner, "session_id": session_id, "after": after}
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
@@ -1103,6 +1106,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, session_id: str
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """The session, all its events and its metadata from one snapshot, or ``None``."""
+        if not _lookup(session_id, "session id"):
+            return None
         params = {"owner": self._owner, "session_id": session_id}
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
