@@ -216,6 +216,46 @@ def test_migrate_status_changes_nothing_and_apply_creates(tmp_path: Path) -> Non
     assert "up to date" in run("migrate", "apply", db=path).stdout
 
 
+def _bytes_and_modes(path: Path) -> dict[str, tuple[bytes, int]]:
+    """Every byte and the mode of the database, its -wal and -shm (those that exist)."""
+    out = {}
+    for name in (path, Path(f"{path}-wal")):
+        if name.exists():
+            out[name.name] = (name.read_bytes(), name.stat().st_mode)
+    return out
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["wal", "wal-with-live-wal-file"])
+def test_migrate_status_leaves_another_applications_wal_database_untouched(
+    tmp_path: Path, live: bool
+) -> None:
+    import apsw
+
+    path = tmp_path / "app.db"
+    app = apsw.Connection(str(path))
+    app.execute("PRAGMA journal_mode=WAL")
+    app.execute("PRAGMA wal_autocheckpoint=0")  # the rows stay in the -wal while it runs
+    app.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)")
+    app.execute("INSERT INTO notes(body) VALUES ('mine')")
+    if not live:
+        app.close()
+    path.chmod(0o644)
+    before = _bytes_and_modes(path)
+    assert (f"{path.name}-wal" in before) == live
+    try:
+        for args in (["migrate", "status"], ["migrate", "status", "--json"]):
+            proc = run(*args, db=path)
+            assert proc.returncode == 1
+            assert "another application" in _one_line_error(proc)
+            assert _bytes_and_modes(path) == before  # database and -wal, byte for byte
+    finally:
+        if live:
+            app.close()
+    check = apsw.Connection(str(path))
+    assert {r[0] for r in check.execute("SELECT name FROM sqlite_master")} == {"notes"}
+    check.close()
+
+
 def test_db_defaults_to_xdg_data_home(tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
     assert run("migrate", "apply", env=env).returncode == 0

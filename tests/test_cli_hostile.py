@@ -455,9 +455,23 @@ def test_no_function_in_the_cli_is_longer_than_80_lines() -> None:
 def test_migrate_status_leaves_a_rollback_journal_file_untouched(tmp_path: Path) -> None:
     import apsw
 
+    # Another application's file: refused in one line (exit 1), every byte and the mode kept.
     path = tmp_path / "plain.db"
     conn = apsw.Connection(str(path))
     conn.execute("CREATE TABLE notes(x)")
+    conn.close()
+    path.chmod(0o644)
+    before = path.read_bytes()
+    proc = run("migrate", "status", "--json", db=path)
+    assert proc.returncode == 1 and "another application" in _one_line(proc)
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o644
+    assert _files(tmp_path) == {"plain.db"}  # no -wal, no -shm
+    # A convstore file in rollback-journal mode: reported, not switched to WAL nor chmodded.
+    path.unlink()
+    with SessionStore(path) as store:
+        store.create_session("s1")
+    conn = apsw.Connection(str(path))
+    conn.execute("PRAGMA journal_mode=DELETE")
     conn.close()
     path.chmod(0o644)
     before = path.read_bytes()

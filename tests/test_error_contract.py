@@ -41,6 +41,8 @@ from convstore import (
 from convstore import _validate as v
 from convstore.connection import read_migration_status
 from convstore.exporting import write_export
+from convstore.retention import RetentionPolicy
+from convstore.tools import RecallTools
 
 FEW = settings(
     max_examples=60,
@@ -223,7 +225,29 @@ ENTRY_POINTS: list[tuple[str, Callable[[SessionStore, Any], object], str]] = [
     ("purge.dry_run", lambda s, x: s.purge(archived_before=1, dry_run=x), "dry_run"),
     ("configure_search", lambda s, x: s.configure_search(x), "field"),
     ("import_session", lambda s, x: s.import_session(x, []), "session"),
-]
+    # the lifecycle (SPEC §9): compaction, the usage ledger, retention
+    ("compact.session", lambda s, x: s.compact(x, {"c": 1}, through_event_id="e1"), "session"),
+    ("compact.summary", lambda s, x: s.compact("s1", x, through_event_id="e1"), "summary"),
+    ("compact.through", lambda s, x: s.compact("s1", "{}", through_event_id=x), "through"),
+    ("compact.event_id", lambda s, x: s.compact("s1", "{}", through_event_id="e1", event_id=x),
+     "event_id"),
+    ("record_usage.model", lambda s, x: s.record_usage(
+        "s1", "e1", model=x, input_tokens=1, output_tokens=1), "model"),
+    ("record_usage.tokens", lambda s, x: s.record_usage(
+        "s1", "e1", model="m", input_tokens=x, output_tokens=1), "input_tokens"),
+    ("record_usage.cost", lambda s, x: s.record_usage(
+        "s1", "e1", model="m", input_tokens=1, output_tokens=1, cost=x), "cost"),
+    ("usage.session", lambda s, x: s.usage(session_id=x), "session_id"),
+    ("usage.since", lambda s, x: s.usage(since=x), "since"),
+    ("usage.group_by", lambda s, x: s.usage(group_by=x), "group_by"),
+    ("apply_retention.policy", lambda s, x: s.apply_retention(x), "policy"),
+    ("apply_retention.dry_run", lambda s, x: s.apply_retention(
+        RetentionPolicy(archive_idle_days=1), dry_run=x), "dry_run"),
+    ("RetentionPolicy.idle", lambda s, x: RetentionPolicy(archive_idle_days=x), "archive_idle"),
+    ("RetentionPolicy.delete", lambda s, x: RetentionPolicy(delete_archived_after_days=x),
+     "delete_archived"),
+    ("RetentionPolicy.max_bytes", lambda s, x: RetentionPolicy(max_bytes=x), "max_bytes"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=repr)
@@ -341,6 +365,73 @@ def test_property_any_value_for_any_argument_is_a_typed_error_or_a_result(value:
             with contextlib.suppress(StoreError):  # anything else fails the test
                 call(store, value)
             assert not store.connection.in_transaction
+
+
+class _BadFspath:
+    """An ``os.PathLike`` whose ``__fspath__`` returns neither str nor bytes."""
+
+    def __fspath__(self) -> Any:
+        return 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"cwd": _BadFspath()}, "cwd"),
+        ({"cwd": b"/tmp"}, "cwd"),
+        ({"cwd": 5}, "cwd"),
+        ({"cwd": ".", "session_continue_minutes": float("nan")}, "session_continue_minutes"),
+        ({"cwd": ".", "session_continue_minutes": float("inf")}, "session_continue_minutes"),
+        ({"cwd": ".", "session_continue_minutes": -1}, "session_continue_minutes"),
+        ({"cwd": ".", "session_continue_minutes": True}, "session_continue_minutes"),
+        ({"cwd": ".", "clock": 5}, "clock"),
+    ],
+)
+def test_the_manager_names_a_bad_argument(kwargs: dict[str, Any], name: str) -> None:
+    with LocalSessionService(":memory:") as service:
+        with pytest.raises(InvalidArgument, match=name):
+            SessionManager(service, **kwargs)
+        assert service.list_sessions(include_archived=True) == []
+
+
+def test_a_huge_finite_continue_window_resumes_instead_of_overflowing(tmp_path: Path) -> None:
+    # 1e308 minutes is finite, but 1e308 * 60 seconds is not: it means "any age".
+    clock = FakeClock()
+    with LocalSessionService(":memory:", clock=clock) as service:
+        first = SessionManager(service, cwd=tmp_path, session_continue_minutes=1e308, clock=clock)
+        assert first.start() is False
+        first.append("user", {"content": "hi"})
+        clock.advance(10**9)
+        again = SessionManager(service, cwd=tmp_path, session_continue_minutes=1e308, clock=clock)
+        assert again.start() is True and again.session_id == first.session_id
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=repr)
+def test_recall_tools_answer_hostile_arguments_with_an_error_line(
+    full: SessionStore, value: object
+) -> None:
+    tools = RecallTools(full)
+    calls = {
+        "search_conversations": ("query", "limit"),
+        "read_conversation": ("session_id", "offset", "full"),
+        "list_conversations": ("limit", "before"),
+    }
+    base: dict[str, dict[str, object]] = {
+        "search_conversations": {"query": "hello"},
+        "read_conversation": {"session_id": "s1"},
+        "list_conversations": {},
+    }
+    before = dump(full.connection)
+    for tool, keys in calls.items():
+        for key in keys:
+            answer = tools.call(tool, {**base[tool], key: value})  # never raises
+            assert isinstance(answer, str)
+        assert tools.call(value, {}).startswith("error: unknown tool")  # type: ignore[arg-type]
+        assert tools.call(tool, value).startswith("error:") or value is None  # type: ignore[arg-type]
+    for key in ("directory", "git_root", "max_chars"):
+        with contextlib.suppress(InvalidArgument):
+            RecallTools(full, **{key: value}).call("list_conversations", {})
+    assert dump(full.connection) == before
 
 
 # -- class 3: what is accepted can always be read, searched, shown and exported -----------

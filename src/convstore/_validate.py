@@ -80,6 +80,7 @@ __all__ = [
     "json_depth",
     "event_fields",
     "search_query",
+    "lookup_ids",
 ]
 
 #: The largest integer SQLite (and PostgreSQL's ``bigint``) stores.
@@ -517,3 +518,18 @@ def search_query(query: object, *, literal: bool) -> str:
             "search for fewer, more specific words"
         )
     return query
+
+
+def lookup_ids(value: object, name: str = "ids") -> list[str]:
+    """A page of ids to look up: an iterable of ``str`` (not one ``str``), as a list.
+
+    An id that could never have been stored (NUL, lone surrogate) is dropped:
+    it names nothing, so the answer simply lacks it, as for any unknown id.
+
+    >>> lookup_ids(("s1", "\\ud800"))
+    ['s1']
+    """
+    if isinstance(value, str | bytes | bytearray) or not hasattr(value, "__iter__"):
+        raise InvalidArgument(f"{name} must be an iterable of str ids, got {_kind(value)}")
+    ids = list(value)
+    return [item for item in ids if lookup_text(item, f"{name} item")]

@@ -49,8 +49,14 @@ from ._cliutil import (
     safe_line,
 )
 from .errors import SessionNotFound, StoreError
-from .sqlite import exporting, migrations, search
-from .sqlite.connection import check_file_header, normalize_path
+from .sqlite import _sql, exporting, migrations, search
+from .sqlite.connection import (
+    check_file_header,
+    close_quietly,
+    normalize_path,
+    open_probe,
+    read_migration_status,
+)
 from .sqlite.store import SessionStore
 
 __all__ = ["main", "build_parser", "default_db_path", "parse_when", "Progress"]
@@ -209,20 +215,36 @@ def _status_rows(st: migrations.MigrationStatus) -> list[dict[str, Any]]:
 
 
 def _read_status(path: str) -> tuple[bool, migrations.MigrationStatus]:
-    """(exists, status) without creating or changing anything (missing: all pending)."""
+    """(exists, status) without creating or changing anything (missing: all pending).
+
+    Read through :func:`~convstore.sqlite.connection.read_migration_status`
+    (read-only, no journal-mode switch, no chmod), so even another
+    application's WAL database and its ``-wal`` keep every byte. A database
+    holding tables but no convstore bookkeeping is refused, as opening it is.
+    """
     if path != ":memory:" and not check_file_header(path):
         return False, migrations.MigrationStatus(applied=(), pending=migrations.known_migrations())
-    # Opened as it is: no journal-mode switch, no chmod, never created (no
-    # OPEN_CREATE); read-write only so that closing cleans up a -wal/-shm.
+    st = read_migration_status(path)
+    if not st.applied and path != ":memory:" and _has_user_objects(path):
+        raise StoreError(
+            f"database {path!r} already holds another application's tables and is not a "
+            "convstore database; nothing was changed"
+        )
+    return True, st
+
+
+def _has_user_objects(path: str) -> bool:
+    """Whether the existing database at ``path`` holds any table, index, view or trigger."""
     try:
-        conn = apsw.Connection(path, flags=apsw.SQLITE_OPEN_READWRITE)
-        try:
-            conn.set_busy_timeout(5000)
-            return True, migrations.status(conn, repr(path))
-        finally:
-            conn.close()
+        conn = open_probe(path, timeout=5.0)
     except apsw.Error as exc:
         raise StoreError(f"database {path!r}: cannot read the migration status: {exc}") from None
+    try:
+        return bool(conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get)
+    except apsw.Error as exc:
+        raise StoreError(f"database {path!r}: cannot read the migration status: {exc}") from None
+    finally:
+        close_quietly(conn)
 
 
 def cmd_migrate_status(args: argparse.Namespace) -> int:

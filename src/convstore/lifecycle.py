@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import apsw
 
 from . import _lifecycle_sql as L
+from . import _validate as _v
 from .errors import (
     DuplicateId,
     InvalidArgument,
@@ -208,15 +209,13 @@ def fold_history(chain: Sequence[StoredEvent]) -> list[StoredEvent]:
 
 
 def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> str:
-    if type(value) is not str:
-        raise error(f"{what} must be a str, got {type(value).__name__}")
-    return value
+    """A storable ``str`` (UTF-8, no NUL), the error naming ``what``: :func:`_validate.text`."""
+    return _v.text(value, what, error=error)
 
 
 def _optional_str(value: object, what: str) -> str | None:
-    if value is not None and type(value) is not str:
-        raise InvalidArgument(f"{what} must be a str or None, got {type(value).__name__}")
-    return value
+    """``None`` or a storable ``str``: :func:`convstore._validate.optional_text`."""
+    return _v.optional_text(value, what)
 
 
 def check_compact_args(

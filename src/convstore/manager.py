@@ -110,8 +110,12 @@ class SessionManager:
                 f"session_continue_minutes must be >= 0 and finite (0 disables resuming), "
                 f"got {session_continue_minutes!r}"
             )
-        if not isinstance(cwd, str | os.PathLike) or not isinstance(os.fspath(cwd), str):
-            raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {cwd!r}")
+        try:
+            text_cwd = isinstance(cwd, str | os.PathLike) and isinstance(os.fspath(cwd), str)
+        except TypeError:  # a PathLike whose __fspath__ returns neither str nor bytes
+            text_cwd = False
+        if not text_cwd:
+            raise InvalidArgument(f"cwd must be a str or os.PathLike[str], got {_v._clip(cwd)}")
         if clock is not None and not callable(clock):
             raise InvalidArgument(f"clock must be a zero-argument callable, got {clock!r}")
         if not all(
@@ -128,7 +132,8 @@ class SessionManager:
         self._directory = storable_path(absolute)
         root = find_git_root(absolute)
         self._git_root = None if root is None else storable_path(root)
-        self._continue_secs = int(session_continue_minutes * 60)
+        # Beyond the timestamp range every session is young enough (1e308 minutes * 60 is inf).
+        self._continue_secs = int(min(session_continue_minutes * 60, _v.TIME_LIMIT))
         self._clock: Clock = clock if clock is not None else time.time
         self._invocation_id = new_id()
         self._session_id: str | None = None

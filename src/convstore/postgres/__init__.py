@@ -73,6 +73,7 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
 
     raise missing_extra(__name__, "postgres", _missing) from None
 
+from .. import _validate as _v
 from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
 from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
 from ..errors import (
@@ -87,6 +88,7 @@ from ..errors import (
 from ..models import SessionSummary, StoredEvent, StoredSession
 from ..sqlite.retention import PurgeReport
 from ..sqlite.search import SearchHit
+from ..sqlite.store import _check_cursor
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
 from .lifecycle import PostgresLifecycleMixin
@@ -128,15 +130,24 @@ Conn = psycopg.Connection[Row]
 
 
 def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    if type(value) is not str:
-        raise error(f"{what} must be a str, got {type(value).__name__}")
+    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
+    _v.text(value, what, error=error)
 
 
 def _require_optional_str(
     value: object, what: str, error: type[InvalidArgument] = InvalidArgument
 ) -> None:
-    if value is not None and type(value) is not str:
-        raise error(f"{what} must be a str or None, got {type(value).__name__}")
+    """``None`` or a storable ``str``: :func:`convstore._validate.optional_text`."""
+    _v.optional_text(value, what, error=error)
+
+
+def _lookup(value: object, what: str) -> bool:
+    """Type-check a name used only for a lookup; ``False`` when it can match nothing.
+
+    PostgreSQL cannot even receive a NUL in text, so a name that could never
+    have been stored is answered here ("not found"), as the SQLite store does.
+    """
+    return _v.lookup_text(value, what)
 
 
 def _describe(conninfo: str) -> str:
@@ -255,7 +266,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def _now(self) -> int | None:
         """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
-        return None if self._clock is None else int(self._clock())
+        return None if self._clock is None else _v.now(self._clock)
 
     def _translate(
         self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
@@ -486,9 +497,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
-        from .. import _validate
-
-        if not _validate.lookup_text(id, "session id"):  # a wrong type: InvalidArgument
+        if not _lookup(id, "session id"):  # a wrong type: InvalidArgument
             return None
         row = self._one(
             _pgsql.SESSION_GET, {"owner": self._owner, "session_id": id}, f"reading session {id!r}"
@@ -499,11 +508,11 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, directory: str | None, git_root: str | None, max_age_secs: int
     ) -> StoredSession | None:
         """Newest live session of this owner for the directory or git root, in the window."""
-        if isinstance(max_age_secs, bool) or not isinstance(max_age_secs, int | float):
-            raise InvalidArgument(f"max_age_secs must be a number of seconds: {max_age_secs!r}")
-        if max_age_secs != max_age_secs:  # NaN
-            raise InvalidArgument("max_age_secs must be a number of seconds, not NaN")
-        max_age = int(max(-(1 << 62), min(1 << 62, max_age_secs)))
+        directory_ok = _v.optional_lookup_text(directory, "directory")
+        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
+        max_age = max(-_v.TIME_LIMIT, min(_v.TIME_LIMIT, _v.window(max_age_secs, "max_age_secs")))
+        if not (directory_ok and git_root_ok):
+            return None  # a directory or git root that could never have been stored
         row = self._one(
             _pgsql.SESSION_RESUMABLE,
             {
@@ -520,6 +529,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record a sync server's id for the session."""
         _require_optional_str(server_session_id, "server_session_id")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.SESSION_SET_SERVER_ID,
             {
@@ -534,6 +545,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def archive_session(self, session_id: str) -> None:
         """Archive (never resumed, no more appends); archiving twice keeps the first time."""
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.SESSION_ARCHIVE,
             {"owner": self._owner, "session_id": session_id, "now": self._now()},
@@ -554,12 +567,11 @@ class PostgresSessionService(PostgresLifecycleMixin):
         event_type: str,
         event_data: str,
     ) -> StoredEvent:
-        _require_str(session_id, "session id", InvalidEvent)
-        _require_str(event_id, "event id", InvalidEvent)
-        _require_optional_str(parent_id, "parent_id", InvalidEvent)
-        _require_str(invocation_id, "invocation_id", InvalidEvent)
-        _require_str(event_type, "event_type", InvalidEvent)
-        _require_str(event_data, "event_data", InvalidEvent)
+        _require_str(session_id, "session id")
+        at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
+        _v.event_fields(
+            event_id, parent_id, invocation_id, event_type, event_data, check_parent=not at_head
+        )
         now = self._now()
         doing = f"appending event {event_id!r} to session {session_id!r}"
         params = {
@@ -572,7 +584,6 @@ class PostgresSessionService(PostgresLifecycleMixin):
             "event_data": event_data,
             "now": now,
         }
-        at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
         replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
         start = time.monotonic()
         try:
@@ -677,6 +688,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of the session, or ``None``."""
+        if not (_lookup(session_id, "session id") & _lookup(event_id, "event id")):
+            return None
         row = self._one(
             _pgsql.EVENT_GET,
             {"owner": self._owner, "session_id": session_id, "event_id": event_id},
@@ -686,6 +699,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
+        if not _lookup(session_id, "session id"):
+            return []
         rows = self._all(
             _pgsql.EVENTS_LOAD,
             {"owner": self._owner, "session_id": session_id},
@@ -699,6 +714,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
         A compacted chain starts at its newest summary; ``full=True`` returns
         the originals too (SPEC §9, :mod:`convstore.lifecycle`).
         """
+        if not _lookup(session_id, "session id"):
+            return []
+        _v.boolean(full, "full")
         rows = self._all(
             _pgsql.EVENTS_HISTORY,
             {"owner": self._owner, "session_id": session_id},
@@ -713,6 +731,10 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """Move the head to one of the session's own events (fork / rewind)."""
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if not _lookup(event_id, "event id"):
+            raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         changed = self._rowcount(
             _pgsql.SESSION_SET_HEAD,
             {
@@ -735,6 +757,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
         """Upsert one metadata value; :class:`SessionNotFound` for no (or another's) session."""
         _require_str(key, "metadata key")
         _require_str(value, "metadata value")
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.METADATA_SET,
             {
@@ -751,6 +775,12 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
+        if not _lookup(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if not _lookup(key, "metadata key"):  # never stored: the session alone decides
+            if self.get_session(session_id) is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+            return None
         row = self._one(
             _pgsql.METADATA_GET,
             {"owner": self._owner, "session_id": session_id, "key": key},
@@ -772,8 +802,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
         before: str | StoredSession | SessionSummary | None = None,
     ) -> list[SessionSummary]:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument(f"limit must be a non-negative int: {limit!r}")
+        directory_ok = _v.optional_lookup_text(directory, "directory")
+        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
+        _v.boolean(include_archived, "include_archived")
+        limit = _v.limit(limit)
+        if before is not None:
+            _check_cursor(before)
+        if not (directory_ok and git_root_ok):
+            # A filter that could never have been stored matches nothing; the other still may.
+            if not (directory_ok and directory is not None) and not (
+                git_root_ok and git_root is not None
+            ):
+                return []
+            directory = directory if directory_ok else None
+            git_root = git_root if git_root_ok else None
         cursor: tuple[int, int] = FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
@@ -804,18 +846,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def session_summaries(self, ids: Sequence[str]) -> dict[str, SessionSummary]:
         """This owner's sessions among ``ids`` (one round trip), by id."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SESSION_SUMMARIES,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading {len(ids)} sessions",
         )
         return {row[0]: SessionSummary._make(row) for row in rows}
 
     def session_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """Every metadata value of this owner's sessions among ``ids``, by session id."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SYNC_METADATA_OF,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading the metadata of {len(ids)} sessions",
         )
         out: dict[str, dict[str, str]] = {}
@@ -851,29 +895,37 @@ class PostgresSessionService(PostgresLifecycleMixin):
         """
         if unknown:
             raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
-        if type(query) is not str:
-            raise InvalidArgument(f"search query must be a str, got {type(query).__name__}")
+        _v.search_query(query, literal=_v.boolean(literal, "literal"))
         if not query.strip():
             raise InvalidArgument("search query is empty")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
             raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-        _require_optional_str(directory, "directory")
-        _require_optional_str(git_root, "git_root")
-        if (
-            not isinstance(markers, tuple | list)
-            or len(markers) != 2
-            or not all(type(m) is str and '"' not in m and "," not in m for m in markers)
-        ):
+        directory_ok = _v.optional_lookup_text(directory, "directory")
+        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
+        if not isinstance(markers, tuple | list) or len(markers) != 2:
+            raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
+        _v.text(markers[0], "markers[0]")
+        _v.text(markers[1], "markers[1]")
+        if not all('"' not in m and "," not in m for m in markers):
             raise InvalidArgument(
                 f"markers must be a pair of strings without quotes or commas: {markers!r}"
             )
         types: list[str] | None = None
         if event_types is not None:
-            types = [event_types] if isinstance(event_types, str) else list(event_types)
-            if not all(type(t) is str for t in types):
-                raise InvalidArgument(f"event_types must be strings: {types!r}")
+            if isinstance(event_types, str):
+                event_types = [event_types]
+            if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
+                raise InvalidArgument(
+                    "event_types must be a str or an iterable of str, got "
+                    f"{type(event_types).__name__}"
+                )
+            types = list(event_types)
+            for kind in types:
+                _v.text(kind, "event_types item")
         if order not in ("rank", "recent"):
             raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+        if not (directory_ok and git_root_ok):
+            return []  # a filter that could never have been stored matches nothing
         options = (
             f'StartSel="{markers[0]}", StopSel="{markers[1]}", MaxWords=16, MinWords=4, '
             'MaxFragments=1, FragmentDelimiter="…"'
@@ -914,13 +966,13 @@ class PostgresSessionService(PostgresLifecycleMixin):
         and metadata go with them. ``dry_run`` only counts. Space is reclaimed
         by the server's autovacuum (``bytes_freed`` is 0).
         """
-        if isinstance(archived_before, bool) or not isinstance(archived_before, int | float):
+        cutoff = _v.cutoff(archived_before, "archived_before")
+        _v.integer(batch_size, "batch_size", low=1)
+        _v.boolean(dry_run, "dry_run")
+        if progress is not None and not callable(progress):
             raise InvalidArgument(
-                f"archived_before must be Unix seconds (int), got {archived_before!r}"
+                f"progress must be a callable or None, got {type(progress).__name__}"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidArgument(f"batch_size must be a positive int: {batch_size!r}")
-        cutoff = int(max(-(1 << 62), min(1 << 62, archived_before)))
         base = {"owner": self._owner, "cutoff": cutoff}
         doing = f"purging sessions archived before {cutoff}"
         if dry_run:
@@ -960,9 +1012,10 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
+        ids = _v.lookup_ids(ids)
         rows = self._all(
             _pgsql.SYNC_METADATA_TIMES,
-            {"owner": self._owner, "ids": list(ids)},
+            {"owner": self._owner, "ids": ids},
             f"reading the metadata of {len(ids)} sessions",
         )
         out: dict[str, dict[str, tuple[str, int]]] = {}
@@ -976,6 +1029,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
         Last writer wins on the value's own ``updated_at``; a tie keeps the
         server's value. One transaction.
         """
+        _require_str(session_id, "session id")
+        if not isinstance(values, dict):
+            raise InvalidArgument(
+                f"values must be a dict of key -> (value, updated_at), got {type(values).__name__}"
+            )
+        for key, pair in values.items():
+            _require_str(key, "metadata key")
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise InvalidArgument(
+                    f"metadata {key!r} must be a (value, updated_at) pair, got {_v._clip(pair)}"
+                )
+            _require_str(pair[0], f"metadata {key!r}")
+            limit = _v.TIME_LIMIT - 1
+            _v.integer(pair[1], f"metadata {key!r} updated_at", low=-limit, high=limit)
         doing = f"merging metadata into session {session_id!r}"
         changed = 0
         with self._conn(doing, write=True) as conn, conn.transaction():
@@ -1000,9 +1067,15 @@ class PostgresSessionService(PostgresLifecycleMixin):
         only what follows needs to travel. Sessions or positions this owner
         does not have are absent from the answer.
         """
-        if not positions:
+        if not isinstance(positions, dict):
+            raise InvalidArgument(
+                f"positions must be a dict of session id -> seq, got {type(positions).__name__}"
+            )
+        for seq in positions.values():
+            _v.integer(seq, "positions value (seq)")
+        ids = _v.lookup_ids(positions, "positions")
+        if not ids:
             return {}
-        ids = list(positions)
         rows = self._all(
             _pgsql.SYNC_EVENTS_AT,
             {"owner": self._owner, "ids": ids, "seqs": [positions[i] for i in ids]},
@@ -1014,6 +1087,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, session_id: str, after: int
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """Like :meth:`export_session`, but only the events after position ``after``."""
+        _v.integer(after, "after")
+        if not _lookup(session_id, "session id"):
+            return None
         params = {"owner": self._owner, "session_id": session_id, "after": after}
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
@@ -1030,6 +1106,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, session_id: str
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """The session, all its events and its metadata from one snapshot, or ``None``."""
+        if not _lookup(session_id, "session id"):
+            return None
         params = {"owner": self._owner, "session_id": session_id}
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():

@@ -236,8 +236,12 @@ class PostgresLifecycleMixin:
 
     def usage_counts(self, ids: Sequence[str]) -> dict[str, int]:
         """Ledger rows per session for a page of session ids (sync compares these)."""
+        from .. import _validate
+
         rows = self._all(
-            L.PG_USAGE_COUNTS, {"owner": self._owner, "ids": list(ids)}, "counting usage"
+            L.PG_USAGE_COUNTS,
+            {"owner": self._owner, "ids": _validate.lookup_ids(ids)},
+            "counting usage",
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
