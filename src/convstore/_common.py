@@ -23,7 +23,7 @@ Importing this module costs nothing: it loads only convstore's own errors.
 
 from __future__ import annotations
 
-from ._lean import TYPE_CHECKING
+from ._lean import TYPE_CHECKING, cast
 from .errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound, StoreError
 
 if TYPE_CHECKING:
@@ -62,6 +62,58 @@ SESSION_COLUMNS = (
 )
 #: An event's own columns, in the order of a :class:`~convstore.StoredEvent` minus its session.
 EVENT_COLUMNS = ("id", "parent_id", "invocation_id", "event_type", "event_data", "created_at")
+
+
+def listing_arguments(
+    directory: object, git_root: object, include_archived: object, limit: object, before: object
+) -> tuple[str | None, str | None, int] | None:
+    """Check ``list_sessions``' arguments once for both backends.
+
+    Returns ``(directory, git_root, limit)`` ready to bind, or ``None`` when no
+    session can match (a filter that could never have been stored and no other
+    usable filter). Raises :class:`~convstore.errors.InvalidArgument` naming the
+    argument, or :class:`~convstore.errors.SessionNotFound` for a page cursor
+    (``before``) that names no storable session.
+    """
+    from . import _validate as _v
+
+    directory_ok = _v.optional_lookup_text(directory, "directory")
+    git_root_ok = _v.optional_lookup_text(git_root, "git_root")
+    _v.boolean(include_archived, "include_archived")
+    checked_limit = _v.limit(limit)
+    if before is not None:
+        check_cursor(before)
+    if not (directory_ok and git_root_ok):
+        # A filter that could never have been stored matches nothing; the other still may.
+        if not (directory_ok and directory is not None) and not (
+            git_root_ok and git_root is not None
+        ):
+            return None
+        directory = directory if directory_ok else None
+        git_root = git_root if git_root_ok else None
+    return cast("str | None", directory), cast("str | None", git_root), checked_limit
+
+
+def check_cursor(before: object) -> None:
+    """``before`` of ``list_sessions``: an id or a row of an earlier page."""
+    from . import _validate as _v
+    from .errors import InvalidArgument
+    from .models import SessionSummary, StoredSession
+
+    if isinstance(before, str):
+        if not _v.lookup_text(before, "before"):
+            raise SessionNotFound(f"session {before!r} (the page cursor, before) does not exist")
+        return
+    if isinstance(before, StoredSession | SessionSummary) or (
+        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
+    ):
+        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
+        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
+        return
+    raise InvalidArgument(
+        "before must be a session id (str) or a row of an earlier page (StoredSession or "
+        f"SessionSummary), got {type(before).__name__}"
+    )
 
 
 def list_filter(directory: str | None, git_root: str | None) -> str:

@@ -74,7 +74,7 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
     raise missing_extra(__name__, "postgres", _missing) from None
 
 from .. import _validate as _v
-from .._common import FIRST_PAGE, event_refused, list_filter, why_not_appended
+from .._common import FIRST_PAGE, event_refused, list_filter, listing_arguments, why_not_appended
 from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
 from ..errors import (
     CommitUncertain,
@@ -88,7 +88,6 @@ from ..errors import (
 from ..models import SessionSummary, StoredEvent, StoredSession
 from ..sqlite.retention import PurgeReport
 from ..sqlite.search import SearchHit
-from ..sqlite.store import _check_cursor
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
 from .lifecycle import PostgresLifecycleMixin
@@ -802,20 +801,10 @@ class PostgresSessionService(PostgresLifecycleMixin):
         before: str | StoredSession | SessionSummary | None = None,
     ) -> list[SessionSummary]:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
-        directory_ok = _v.optional_lookup_text(directory, "directory")
-        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
-        _v.boolean(include_archived, "include_archived")
-        limit = _v.limit(limit)
-        if before is not None:
-            _check_cursor(before)
-        if not (directory_ok and git_root_ok):
-            # A filter that could never have been stored matches nothing; the other still may.
-            if not (directory_ok and directory is not None) and not (
-                git_root_ok and git_root is not None
-            ):
-                return []
-            directory = directory if directory_ok else None
-            git_root = git_root if git_root_ok else None
+        checked = listing_arguments(directory, git_root, include_archived, limit, before)
+        if checked is None:
+            return []
+        directory, git_root, limit = checked
         cursor: tuple[int, int] = FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
@@ -1088,32 +1077,26 @@ class PostgresSessionService(PostgresLifecycleMixin):
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """Like :meth:`export_session`, but only the events after position ``after``."""
         _v.integer(after, "after")
-        if not _lookup(session_id, "session id"):
-            return None
-        params = {"owner": self._owner, "session_id": session_id, "after": after}
-        meta_params = {"owner": self._owner, "ids": [session_id]}
-        with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
-            conn.execute(_pgsql.TX_SNAPSHOT)
-            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
-            rows = conn.execute(_pgsql.SYNC_EVENTS_AFTER, params).fetchall()
-            meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
-        if row is None:
-            return None
-        events = list(map(StoredEvent._make, rows))
-        return StoredSession._make(row), events, {key: value for _, key, value in meta}
+        return self._export(session_id, _pgsql.SYNC_EVENTS_AFTER, {"after": after})
 
     def export_session(
         self, session_id: str
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """The session, all its events and its metadata from one snapshot, or ``None``."""
+        return self._export(session_id, _pgsql.EVENTS_LOAD, {})
+
+    def _export(
+        self, session_id: str, events_sql: str, extra: dict[str, Any]
+    ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
+        """The session, the events ``events_sql`` selects and its metadata, from one snapshot."""
         if not _lookup(session_id, "session id"):
             return None
-        params = {"owner": self._owner, "session_id": session_id}
+        params = {"owner": self._owner, "session_id": session_id, **extra}
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
             conn.execute(_pgsql.TX_SNAPSHOT)
             row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
-            rows = conn.execute(_pgsql.EVENTS_LOAD, params).fetchall()
+            rows = conn.execute(events_sql, params).fetchall()
             meta = conn.execute(_pgsql.SYNC_METADATA_OF, meta_params).fetchall()
         if row is None:
             return None

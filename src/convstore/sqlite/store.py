@@ -26,7 +26,14 @@ import apsw
 
 from .. import _lifecycle_sql
 from .. import _validate as _v
-from .._common import FIRST_PAGE, Closing, event_refused, list_filter, why_not_appended
+from .._common import (
+    FIRST_PAGE,
+    Closing,
+    event_refused,
+    list_filter,
+    listing_arguments,
+    why_not_appended,
+)
 from .._lean import TYPE_CHECKING, NamedTuple, cast
 from ..errors import (
     CommitUncertain,
@@ -226,24 +233,6 @@ def _new_events(events: object) -> list[NewEvent]:
         _v.event_fields(*fields)
         items.append(NewEvent(*fields))
     return items
-
-
-def _check_cursor(before: object) -> None:
-    """``before`` of :meth:`SessionStore.list_sessions`: an id or a row of an earlier page."""
-    if isinstance(before, str):
-        if not _v.lookup_text(before, "before"):
-            raise SessionNotFound(f"session {before!r} (the page cursor, before) does not exist")
-        return
-    if isinstance(before, StoredSession | SessionSummary) or (
-        isinstance(before, tuple) and hasattr(before, "id") and hasattr(before, "updated_at")
-    ):
-        _v.lookup_text(getattr(before, "id"), "before.id")  # noqa: B009
-        _v.integer(getattr(before, "updated_at"), "before.updated_at")  # noqa: B009
-        return
-    raise InvalidArgument(
-        "before must be a session id (str) or a row of an earlier page (StoredSession or "
-        f"SessionSummary), got {type(before).__name__}"
-    )
 
 
 class _CheckEachItem(Exception):
@@ -1080,20 +1069,10 @@ class SessionStore(Closing):
         ...     [s.id for s in page], [s.id for s in store.list_sessions(before=page[-1])]
         (['s2', 's1'], ['s0'])
         """
-        directory_ok = _v.optional_lookup_text(directory, "directory")
-        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
-        _v.boolean(include_archived, "include_archived")
-        limit = _v.limit(limit)
-        if before is not None:
-            _check_cursor(before)
-        if not (directory_ok and git_root_ok):
-            # A filter that could never have been stored matches nothing; the other still may.
-            if not (directory_ok and directory is not None) and not (
-                git_root_ok and git_root is not None
-            ):
-                return []
-            directory = directory if directory_ok else None
-            git_root = git_root if git_root_ok else None
+        checked = listing_arguments(directory, git_root, include_archived, limit, before)
+        if checked is None:
+            return []
+        directory, git_root, limit = checked
         try:
             if before is None:
                 cursor: tuple[Any, ...] = FIRST_PAGE
