@@ -11,5 +11,5 @@ def test_generated_blob_sql_matches_pypika_builder() -> None:
     on_disk = (REPO / "src" / "convstore" / "sqlite" / "_blobsql.py").read_text()
     assert on_disk == _blobsqlbuild.render(), (
         "src/convstore/sqlite/_blobsql.py is stale: run "
-        "`python -m convstore.sqlite._blobsqlbuild > src/convstore/sqlite/_blobsql.py`"
+        "`python -m convstore.sqlite._blobsqlbuild`"
     )

@@ -11,5 +11,5 @@ def test_generated_lifecycle_sql_matches_pypika_builder() -> None:
     on_disk = (REPO / "src" / "convstore" / "_lifecycle_sql.py").read_text()
     assert on_disk == _lifecycle_sqlbuild.render(), (
         "src/convstore/_lifecycle_sql.py is stale: run "
-        "`python -m convstore._lifecycle_sqlbuild > src/convstore/_lifecycle_sql.py`"
+        "`python -m convstore._lifecycle_sqlbuild`"
     )

@@ -14,7 +14,7 @@ def test_generated_pgsql_matches_pypika_builder() -> None:
     on_disk = (REPO / "src" / "convstore" / "postgres" / "_pgsql.py").read_text()
     assert on_disk == _pgsqlbuild.render(), (
         "src/convstore/postgres/_pgsql.py is stale: run "
-        "`python -m convstore.postgres._pgsqlbuild > src/convstore/postgres/_pgsql.py`"
+        "`python -m convstore.postgres._pgsqlbuild`"
     )
 
 

@@ -11,5 +11,5 @@ def test_generated_sql_matches_pypika_builder() -> None:
     on_disk = (REPO / "src" / "convstore" / "sqlite" / "_sql.py").read_text()
     assert on_disk == _sqlbuild.render(), (
         "src/convstore/sqlite/_sql.py is stale: run "
-        "`python -m convstore.sqlite._sqlbuild > src/convstore/sqlite/_sql.py`"
+        "`python -m convstore.sqlite._sqlbuild`"
     )

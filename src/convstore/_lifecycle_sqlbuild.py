@@ -4,7 +4,7 @@ Like :mod:`convstore.sqlite._sqlbuild`, but kept apart so the lifecycle's statem
 (usage ledger, retention, stats) never collide with edits to the core
 statements. Regenerate after editing this file::
 
-    python -m convstore._lifecycle_sqlbuild > src/convstore/_lifecycle_sql.py
+    python -m convstore._lifecycle_sqlbuild
 
 ``tests/test_lifecycle_sql_drift.py`` fails if the two differ. SQLite
 statements use ``?n`` parameters; the ``PG_`` ones use psycopg's
@@ -359,6 +359,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from convstore.sqlite._sqlbuild import main
 
-    sys.stdout.write(render())
+    main(render, "_lifecycle_sql")

@@ -9,7 +9,7 @@ two differ.
 
 Regenerate after editing this file::
 
-    python -m convstore.postgres._pgsqlbuild > src/convstore/postgres/_pgsql.py
+    python -m convstore.postgres._pgsqlbuild
 
 Parameters are psycopg's named placeholders (``%(owner)s``), always bound,
 never formatted into the text; a name used twice is bound once. Every
@@ -622,6 +622,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from convstore.sqlite._sqlbuild import main
 
-    sys.stdout.write(render())
+    main(render, "postgres._pgsql")

@@ -8,7 +8,7 @@ out the same way, ahead of time, to :mod:`convstore.sqlite._blobsql`, and
 
 Regenerate after editing this file::
 
-    python -m convstore.sqlite._blobsqlbuild > src/convstore/sqlite/_blobsql.py
+    python -m convstore.sqlite._blobsqlbuild
 """
 
 from __future__ import annotations
@@ -202,6 +202,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
+    from convstore.sqlite._sqlbuild import main
 
-    sys.stdout.write(render())
+    main(render, "sqlite._blobsql")
