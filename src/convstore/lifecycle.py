@@ -208,11 +208,6 @@ def fold_history(chain: Sequence[StoredEvent]) -> list[StoredEvent]:
     return list(chain)
 
 
-def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> str:
-    """A storable ``str`` (UTF-8, no NUL), the error naming ``what``: :func:`_validate.text`."""
-    return _v.text(value, what, error=error)
-
-
 def _optional_str(value: object, what: str) -> str | None:
     """``None`` or a storable ``str``: :func:`convstore._validate.optional_text`."""
     return _v.optional_text(value, what)
@@ -226,8 +221,8 @@ def check_compact_args(
     invocation_id: object,
 ) -> tuple[str, str, str, str | None]:
     """Validate ``compact``'s arguments; ``(session_id, event_data, event_id, invocation_id)``."""
-    sid = _require_str(session_id, "session_id")
-    through = _require_str(through_event_id, "through_event_id", InvalidEvent)
+    sid = _v.text(session_id, "session_id")
+    through = _v.text(through_event_id, "through_event_id", error=InvalidEvent)
     eid = _optional_str(event_id, "event_id")
     inv = _optional_str(invocation_id, "invocation_id")
     data = summary_event_data(summary_data, through)
@@ -351,9 +346,9 @@ def check_usage_args(
     cost: object,
 ) -> tuple[str, str, str, int, int, int, float | None]:
     """Validate ``record_usage``'s arguments (every backend runs this before writing)."""
-    sid = _require_str(session_id, "session_id")
-    eid = _require_str(event_id, "event_id")
-    name = _require_str(model, "model")
+    sid = _v.text(session_id, "session_id")
+    eid = _v.text(event_id, "event_id")
+    name = _v.text(model, "model")
     if not name or len(name) > 200:
         raise InvalidArgument(f"model must be a non-empty name of at most 200 characters: {name!r}")
     if cost is not None:

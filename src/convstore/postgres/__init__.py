@@ -128,27 +128,6 @@ Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]
 
 
-def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
-    _v.text(value, what, error=error)
-
-
-def _require_optional_str(
-    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
-) -> None:
-    """``None`` or a storable ``str``: :func:`convstore._validate.optional_text`."""
-    _v.optional_text(value, what, error=error)
-
-
-def _lookup(value: object, what: str) -> bool:
-    """Type-check a name used only for a lookup; ``False`` when it can match nothing.
-
-    PostgreSQL cannot even receive a NUL in text, so a name that could never
-    have been stored is answered here ("not found"), as the SQLite store does.
-    """
-    return _v.lookup_text(value, what)
-
-
 def _describe(conninfo: str) -> str:
     """``host:port/dbname`` for messages: never the password."""
     try:
@@ -200,8 +179,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
         max_size: int = 8,
         timeout: float = 5.0,
     ) -> None:
-        _require_str(conninfo, "conninfo")
-        _require_optional_str(owner, "owner")
+        _v.text(conninfo, "conninfo")
+        _v.optional_text(owner, "owner")
         if owner == "":
             raise InvalidArgument("owner must be a non-empty str or None (the login role)")
         if not 0 <= min_size <= max_size or max_size < 1:
@@ -440,9 +419,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, id: str, directory: str | None = None, git_root: str | None = None
     ) -> StoredSession:
         """Create an empty session; :class:`DuplicateId` when this owner already has ``id``."""
-        _require_str(id, "session id")
-        _require_optional_str(directory, "directory")
-        _require_optional_str(git_root, "git_root")
+        _v.text(id, "session id")
+        _v.optional_text(directory, "directory")
+        _v.optional_text(git_root, "git_root")
         now = self._now()
         doing = f"creating session {id!r}"
         params = {
@@ -496,7 +475,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_session(self, id: str) -> StoredSession | None:
         """The session, or ``None`` (also when it is another owner's)."""
-        if not _lookup(id, "session id"):  # a wrong type: InvalidArgument
+        if not _v.lookup_text(id, "session id"):  # a wrong type: InvalidArgument
             return None
         row = self._one(
             _pgsql.SESSION_GET, {"owner": self._owner, "session_id": id}, f"reading session {id!r}"
@@ -527,8 +506,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record a sync server's id for the session."""
-        _require_optional_str(server_session_id, "server_session_id")
-        if not _lookup(session_id, "session id"):
+        _v.optional_text(server_session_id, "server_session_id")
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.SESSION_SET_SERVER_ID,
@@ -544,7 +523,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def archive_session(self, session_id: str) -> None:
         """Archive (never resumed, no more appends); archiving twice keeps the first time."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.SESSION_ARCHIVE,
@@ -566,7 +545,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         event_type: str,
         event_data: str,
     ) -> StoredEvent:
-        _require_str(session_id, "session id")
+        _v.text(session_id, "session id")
         at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
         _v.event_fields(
             event_id, parent_id, invocation_id, event_type, event_data, check_parent=not at_head
@@ -687,7 +666,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of the session, or ``None``."""
-        if not (_lookup(session_id, "session id") & _lookup(event_id, "event id")):
+        if not (_v.lookup_text(session_id, "session id") & _v.lookup_text(event_id, "event id")):
             return None
         row = self._one(
             _pgsql.EVENT_GET,
@@ -698,7 +677,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return []
         rows = self._all(
             _pgsql.EVENTS_LOAD,
@@ -713,7 +692,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         A compacted chain starts at its newest summary; ``full=True`` returns
         the originals too (SPEC §9, :mod:`convstore.lifecycle`).
         """
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return []
         _v.boolean(full, "full")
         rows = self._all(
@@ -730,9 +709,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """Move the head to one of the session's own events (fork / rewind)."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        if not _lookup(event_id, "event id"):
+        if not _v.lookup_text(event_id, "event id"):
             raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         changed = self._rowcount(
             _pgsql.SESSION_SET_HEAD,
@@ -754,9 +733,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def set_metadata(self, session_id: str, key: str, value: str) -> None:
         """Upsert one metadata value; :class:`SessionNotFound` for no (or another's) session."""
-        _require_str(key, "metadata key")
-        _require_str(value, "metadata value")
-        if not _lookup(session_id, "session id"):
+        _v.text(key, "metadata key")
+        _v.text(value, "metadata value")
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         changed = self._rowcount(
             _pgsql.METADATA_SET,
@@ -774,9 +753,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        if not _lookup(key, "metadata key"):  # never stored: the session alone decides
+        if not _v.lookup_text(key, "metadata key"):  # never stored: the session alone decides
             if self.get_session(session_id) is None:
                 raise SessionNotFound(f"session {session_id!r} does not exist")
             return None
@@ -1018,18 +997,18 @@ class PostgresSessionService(PostgresLifecycleMixin):
         Last writer wins on the value's own ``updated_at``; a tie keeps the
         server's value. One transaction.
         """
-        _require_str(session_id, "session id")
+        _v.text(session_id, "session id")
         if not isinstance(values, dict):
             raise InvalidArgument(
                 f"values must be a dict of key -> (value, updated_at), got {type(values).__name__}"
             )
         for key, pair in values.items():
-            _require_str(key, "metadata key")
+            _v.text(key, "metadata key")
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise InvalidArgument(
                     f"metadata {key!r} must be a (value, updated_at) pair, got {_v._clip(pair)}"
                 )
-            _require_str(pair[0], f"metadata {key!r}")
+            _v.text(pair[0], f"metadata {key!r}")
             limit = _v.TIME_LIMIT - 1
             _v.integer(pair[1], f"metadata {key!r} updated_at", low=-limit, high=limit)
         doing = f"merging metadata into session {session_id!r}"
@@ -1089,7 +1068,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self, session_id: str, events_sql: str, extra: dict[str, Any]
     ) -> tuple[StoredSession, list[StoredEvent], dict[str, str]] | None:
         """The session, the events ``events_sql`` selects and its metadata, from one snapshot."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return None
         params = {"owner": self._owner, "session_id": session_id, **extra}
         meta_params = {"owner": self._owner, "ids": [session_id]}

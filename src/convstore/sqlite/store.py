@@ -198,23 +198,6 @@ def constraint_error(message: str, event_id: str) -> StoreError:
     return event_refused("json" if "CHECK" in message else "other", event_id, message)
 
 
-def _require_str(value: object, what: str, error: type[InvalidArgument] = InvalidArgument) -> None:
-    """A ``str`` that can be stored (UTF-8, no NUL): :func:`convstore._validate.text`."""
-    _v.text(value, what, error=error)
-
-
-def _require_optional_str(
-    value: object, what: str, error: type[InvalidArgument] = InvalidArgument
-) -> None:
-    """``None`` or a ``str`` that can be stored: :func:`convstore._validate.optional_text`."""
-    _v.optional_text(value, what, error=error)
-
-
-def _lookup(value: object, what: str) -> bool:
-    """Type-check a name used only for a lookup; ``False`` when it can match nothing."""
-    return _v.lookup_text(value, what)
-
-
 def _new_events(events: object) -> list[NewEvent]:
     """The items of an :meth:`SessionStore.append_events` batch, each field checked."""
     if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
@@ -509,9 +492,9 @@ class SessionStore(Closing):
         Raises :class:`DuplicateId` when ``id`` is taken by a session with
         another directory or git root (the stored session is left as it was).
         """
-        _require_str(id, "session id")
-        _require_optional_str(directory, "directory")
-        _require_optional_str(git_root, "git_root")
+        _v.text(id, "session id")
+        _v.optional_text(directory, "directory")
+        _v.optional_text(git_root, "git_root")
         now = self.now()
         doing = f"creating session {id!r}"
         try:
@@ -533,7 +516,7 @@ class SessionStore(Closing):
 
     def get_session(self, id: str) -> StoredSession | None:
         """Return the session named ``id``, or ``None`` when there is none."""
-        if not _lookup(id, "session id"):
+        if not _v.lookup_text(id, "session id"):
             return None
         try:
             row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
@@ -595,8 +578,8 @@ class SessionStore(Closing):
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
-        _require_optional_str(server_session_id, "server_session_id")
-        if not _lookup(session_id, "session id"):
+        _v.optional_text(server_session_id, "server_session_id")
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         try:
             self._conn.execute(
@@ -615,7 +598,7 @@ class SessionStore(Closing):
 
         Archiving an archived session keeps its first ``archived_at``.
         """
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         now = self.now()
         doing = f"archiving session {session_id!r}"
@@ -724,7 +707,7 @@ class SessionStore(Closing):
         invocation, type and data -- after :class:`CommitUncertain`, say) is an
         idempotent replay: it returns the stored event and writes nothing.
         """
-        _require_str(session_id, "session id")
+        _v.text(session_id, "session id")
         _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
@@ -775,7 +758,7 @@ class SessionStore(Closing):
         and data; the parent is not compared, since on a retry the head is the
         event itself) returns the stored event and writes nothing.
         """
-        _require_str(session_id, "session id")
+        _v.text(session_id, "session id")
         _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
@@ -831,7 +814,7 @@ class SessionStore(Closing):
         ...     [e.id for e in store.append_events("s1", batch)]
         ['e1', 'e2']
         """
-        _require_str(session_id, "session id")
+        _v.text(session_id, "session id")
         items = _new_events(events)
         if not items:
             return []
@@ -925,7 +908,7 @@ class SessionStore(Closing):
 
     def load_events(self, session_id: str) -> list[StoredEvent]:
         """Every event of the session in append order (empty for an unknown session)."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return []
         try:
             return list(
@@ -941,7 +924,7 @@ class SessionStore(Closing):
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of a session by id, or ``None`` (also for another session's event)."""
-        if not (_lookup(session_id, "session id") & _lookup(event_id, "event id")):
+        if not (_v.lookup_text(session_id, "session id") & _v.lookup_text(event_id, "event id")):
             return None
         try:
             params = {"event_id": event_id, "session_id": session_id}
@@ -960,7 +943,7 @@ class SessionStore(Closing):
         After :meth:`compact`, the newest summary stands for the events it
         covers; ``full=True`` returns the whole branch, originals included.
         """
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return []
         try:
             if full:
@@ -983,9 +966,9 @@ class SessionStore(Closing):
         :class:`SessionNotFound`, :class:`SessionArchived`, or
         :class:`InvalidEvent` when ``event_id`` is not an event of this session.
         """
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        if not _lookup(event_id, "event id"):
+        if not _v.lookup_text(event_id, "event id"):
             raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         doing = f"moving the head of session {session_id!r} to {event_id!r}"
         with Atomic(self, doing):
@@ -1012,9 +995,9 @@ class SessionStore(Closing):
         ...     store.get_metadata("s1", "title")
         'Fix the build'
         """
-        _require_str(key, "metadata key")
-        _require_str(value, "metadata value")
-        if not _lookup(session_id, "session id"):
+        _v.text(key, "metadata key")
+        _v.text(value, "metadata value")
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
         doing = f"setting metadata {key!r} of session {session_id!r}"
         try:
@@ -1030,9 +1013,9 @@ class SessionStore(Closing):
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        _lookup(key, "metadata key")  # a key that cannot be stored was never set: None below
+        _v.lookup_text(key, "metadata key")  # a key that cannot be stored was never set: None below
         try:
             params = {"session_id": session_id, "key": key}
             row = self._conn.execute(_sql.METADATA_GET, params).fetchone()
@@ -1101,7 +1084,7 @@ class SessionStore(Closing):
 
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
-        if not _lookup(session_id, "session id"):
+        if not _v.lookup_text(session_id, "session id"):
             return {}
         try:
             rows = self._conn.execute(_sql.METADATA_ALL, {"session_id": session_id})
