@@ -116,6 +116,21 @@ def check_cursor(before: object) -> None:
     )
 
 
+def listing_statements(module: object) -> dict[tuple[str, bool], str]:
+    """``(list_filter(...), include_archived)`` -> the generated ``LIST_SESSIONS_*`` statement.
+
+    The same eight statements exist in both generated modules (``sqlite._sql``
+    and ``postgres._pgsql``), named ``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``.
+    """
+    return {
+        (name, archived): getattr(
+            module, f"LIST_SESSIONS_{name}{'_WITH_ARCHIVED' if archived else ''}"
+        )
+        for name in ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
+        for archived in (False, True)
+    }
+
+
 def list_filter(directory: str | None, git_root: str | None) -> str:
     """Which listing statement serves these filters: both given means either matches."""
     if directory is not None:

@@ -74,7 +74,14 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
     raise missing_extra(__name__, "postgres", _missing) from None
 
 from .. import _validate as _v
-from .._common import FIRST_PAGE, event_refused, list_filter, listing_arguments, why_not_appended
+from .._common import (
+    FIRST_PAGE,
+    event_refused,
+    list_filter,
+    listing_arguments,
+    listing_statements,
+    why_not_appended,
+)
 from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
 from ..errors import (
     CommitUncertain,
@@ -113,16 +120,7 @@ _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
     (True, "recent"): _pgsql.SEARCH_PLAIN_RECENT,
 }
 
-_LIST_SQL: dict[tuple[str, bool], LiteralString] = {
-    ("ALL", False): _pgsql.LIST_SESSIONS_ALL,
-    ("ALL", True): _pgsql.LIST_SESSIONS_ALL_WITH_ARCHIVED,
-    ("DIRECTORY", False): _pgsql.LIST_SESSIONS_DIRECTORY,
-    ("DIRECTORY", True): _pgsql.LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED,
-    ("GIT_ROOT", False): _pgsql.LIST_SESSIONS_GIT_ROOT,
-    ("GIT_ROOT", True): _pgsql.LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED,
-    ("EITHER", False): _pgsql.LIST_SESSIONS_EITHER,
-    ("EITHER", True): _pgsql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
-}
+_LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
 
 Row = tuple[Any, ...]
 Conn = psycopg.Connection[Row]

@@ -32,6 +32,7 @@ from .._common import (
     event_refused,
     list_filter,
     listing_arguments,
+    listing_statements,
     why_not_appended,
 )
 from .._lean import TYPE_CHECKING, NamedTuple, cast
@@ -1244,13 +1245,4 @@ class SessionStore(Closing):
         return self._search_index
 
 
-_LIST_SQL: dict[tuple[str, bool], str] = {
-    ("ALL", False): _sql.LIST_SESSIONS_ALL,
-    ("ALL", True): _sql.LIST_SESSIONS_ALL_WITH_ARCHIVED,
-    ("DIRECTORY", False): _sql.LIST_SESSIONS_DIRECTORY,
-    ("DIRECTORY", True): _sql.LIST_SESSIONS_DIRECTORY_WITH_ARCHIVED,
-    ("GIT_ROOT", False): _sql.LIST_SESSIONS_GIT_ROOT,
-    ("GIT_ROOT", True): _sql.LIST_SESSIONS_GIT_ROOT_WITH_ARCHIVED,
-    ("EITHER", False): _sql.LIST_SESSIONS_EITHER,
-    ("EITHER", True): _sql.LIST_SESSIONS_EITHER_WITH_ARCHIVED,
-}
+_LIST_SQL = listing_statements(_sql)
