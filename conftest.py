@@ -32,7 +32,14 @@ OPTIONAL = {
     "matplotlib": "bench",
 }
 #: convstore modules that need an extra at import time.
-NEEDS_EXTRA = {"convstore.postgres": "postgres"}
+NEEDS_EXTRA = {
+    "convstore.postgres": "postgres",
+    # Old (pre-package) paths of the PostgreSQL modules, still importable.
+    "convstore.postgres_migrations": "postgres",
+    "convstore.postgres_aio": "postgres",
+    "convstore.postgres_lifecycle": "postgres",
+    "convstore._pgdeadline": "postgres",
+}
 
 HINTS = {
     "postgres": "PostgreSQL tests skipped: psycopg is not installed (pip install -e '.[postgres]')",

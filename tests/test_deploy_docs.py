@@ -24,10 +24,12 @@ def _blocks(lang: str) -> list[str]:
 @pytest.fixture(scope="module")
 def tls_cluster() -> Iterator[Any]:
     """A cluster with the documented CA and server certificate: TLS only, SCRAM roles."""
-    from pgcluster import PgCluster, find_bindir
+    from conftest import require_postgres
+    from pgcluster import PgCluster
 
-    if find_bindir() is None or shutil.which("openssl") is None:  # pragma: no cover
-        pytest.fail("the deployment test needs the PostgreSQL server binaries and openssl")
+    require_postgres()  # server binaries and psycopg, or skip with the install hint
+    if shutil.which("openssl") is None:  # pragma: no cover
+        pytest.fail("the deployment test needs openssl")
     base = Path(tempfile.mkdtemp(prefix="convstore-tls-"))
     certs = base / "certs"
     certs.mkdir()

@@ -33,9 +33,9 @@ def svc(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Ite
     if request.param == "local":
         service: Any = LocalSessionService(tmp_path / "l.db", clock=clock)
     else:
+        dsn = request.getfixturevalue("pg_dsn")  # skips first without the postgres extra
         from convstore.postgres import PostgresSessionService
 
-        dsn = request.getfixturevalue("pg_dsn")
         service = PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
     yield service
     service.close()

@@ -9,6 +9,7 @@ from conftest import PYTHON, REPO, child_env
 
 
 def test_generated_pgsql_matches_pypika_builder() -> None:
+    pytest.importorskip("psycopg", reason="the postgres extra: pip install -e '.[postgres]'")
     from convstore import _pgsqlbuild
 
     on_disk = (REPO / "src" / "convstore" / "postgres" / "_pgsql.py").read_text()

@@ -15,6 +15,9 @@ from conftest import PYTHON, child_env
 
 from convstore import MigrationError
 from convstore.migrations import known_migrations as sqlite_migrations
+
+# Every test here needs the PostgreSQL backend's modules (psycopg): skip cleanly without it.
+pytest.importorskip("psycopg", reason="the postgres extra is missing: pip install -e '.[postgres]'")
 from convstore.postgres_migrations import load_postgres_migrations
 
 

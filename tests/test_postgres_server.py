@@ -71,9 +71,9 @@ def own_cluster() -> Iterator[Any]:
     from conftest import require_postgres
     from pgcluster import temporary_cluster
 
+    require_postgres()  # server binaries and psycopg, or skip with the install hint
     from convstore.postgres_migrations import migrate_server
 
-    require_postgres()  # server binaries and psycopg, or skip with the install hint
     cluster = temporary_cluster()
     cluster.start()
     try:
