@@ -368,6 +368,20 @@ class PostgresSessionService(PostgresLifecycleMixin):
         with self._conn(doing, write=True) as conn:
             return conn.execute(sql, params).rowcount
 
+    def _write_session(
+        self, session_id: str, sql: LiteralString, params: dict[str, Any], doing: str
+    ) -> None:
+        """One write to a session's own rows; :class:`SessionNotFound` when it touched none.
+
+        Another owner's session reads as missing (row-level security hides it), and
+        so does an id that could never have been stored.
+        """
+        if not _v.lookup_text(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        params = {"owner": self._owner, "session_id": session_id, **params}
+        if self._rowcount(sql, params, doing) == 0:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
     def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> StoreError:
         """Explain a write that changed nothing (the statement already rolled back)."""
         row = self._one(
@@ -505,31 +519,21 @@ class PostgresSessionService(PostgresLifecycleMixin):
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record a sync server's id for the session."""
         _v.optional_text(server_session_id, "server_session_id")
-        if not _v.lookup_text(session_id, "session id"):
-            raise SessionNotFound(f"session {session_id!r} does not exist")
-        changed = self._rowcount(
+        self._write_session(
+            session_id,
             _pgsql.SESSION_SET_SERVER_ID,
-            {
-                "owner": self._owner,
-                "session_id": session_id,
-                "server_session_id": server_session_id,
-            },
+            {"server_session_id": server_session_id},
             f"setting the server id of session {session_id!r}",
         )
-        if changed == 0:
-            raise SessionNotFound(f"session {session_id!r} does not exist")
 
     def archive_session(self, session_id: str) -> None:
         """Archive (never resumed, no more appends); archiving twice keeps the first time."""
-        if not _v.lookup_text(session_id, "session id"):
-            raise SessionNotFound(f"session {session_id!r} does not exist")
-        changed = self._rowcount(
+        self._write_session(
+            session_id,
             _pgsql.SESSION_ARCHIVE,
-            {"owner": self._owner, "session_id": session_id, "now": self._now()},
+            {"now": self._now()},
             f"archiving session {session_id!r}",
         )
-        if changed == 0:
-            raise SessionNotFound(f"session {session_id!r} does not exist")
 
     # -- events --------------------------------------------------------------
 
@@ -733,21 +737,12 @@ class PostgresSessionService(PostgresLifecycleMixin):
         """Upsert one metadata value; :class:`SessionNotFound` for no (or another's) session."""
         _v.text(key, "metadata key")
         _v.text(value, "metadata value")
-        if not _v.lookup_text(session_id, "session id"):
-            raise SessionNotFound(f"session {session_id!r} does not exist")
-        changed = self._rowcount(
+        self._write_session(
+            session_id,
             _pgsql.METADATA_SET,
-            {
-                "owner": self._owner,
-                "session_id": session_id,
-                "key": key,
-                "value": value,
-                "now": self._now(),
-            },
+            {"key": key, "value": value, "now": self._now()},
             f"setting metadata {key!r} of session {session_id!r}",
         )
-        if changed == 0:
-            raise SessionNotFound(f"session {session_id!r} does not exist")
 
     def get_metadata(self, session_id: str, key: str) -> str | None:
         """One metadata value, ``None`` when unset; :class:`SessionNotFound` for no session."""
