@@ -232,6 +232,10 @@ def migrate(
             conn.execute(_sql.MIGRATIONS_CREATE_TABLE)
             try:
                 conn.execute(mig.sql)
+                if mig.version == 6:  # the rowid events table: restore the search setup
+                    from .search import after_rowid_migration
+
+                    after_rowid_migration(conn)
             except apsw.Error as exc:
                 raise MigrationError(
                     f"migration {mig.name!r} failed on {where}: {exc}; nothing was changed"

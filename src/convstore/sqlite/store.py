@@ -708,11 +708,57 @@ class SessionStore(Closing):
         invocation, type and data -- after :class:`CommitUncertain`, say) is an
         idempotent replay: it returns the stored event and writes nothing.
         """
-        _v.text(session_id, "session id")
+        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
+            _v.text(session_id, "session id")
         _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
+        clock = self._clock
+        now = int(clock()) if clock is time.time else _v.now(clock)
+        # The fast path: one statement, no BEGIN/COMMIT (migration 0006). The
+        # trigger behind the view event_append checks the session (exists, not
+        # archived, its updated_at not ahead of `now`) and the parent, inserts
+        # the event and moves the head; anything else aborts it with nothing
+        # written, and the careful path below runs in a transaction of its own.
+        try:
+            self._conn.execute(
+                _sql.EVENT_APPEND_ONE,
+                (session_id, event_id, parent_id, invocation_id, event_type, event_data, now),
+            )
+        except apsw.ConstraintError:
+            return self._append_event_checked(
+                session_id, event_id, parent_id, invocation_id, event_type, event_data
+            )
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"appending event {event_id!r} to session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
+        return _new_tuple(
+            StoredEvent,
+            (event_id, session_id, parent_id, invocation_id, event_type, event_data, now),
+        )
+
+    def _append_event_checked(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """:meth:`append_event` in an explicit transaction: replays, typed errors, a late clock.
+
+        Taken when the one-statement append wrote nothing. Under the write lock:
+        an idempotent replay returns the stored event; a session whose
+        ``updated_at`` is ahead of the clock (another writer committed between
+        our clock read and our write, or the clock stepped back) gets its
+        ``updated_at`` as the event's time, so the log's time never moves
+        backwards; anything else is the typed error saying why.
+        """
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self.now()  # under the write lock: the log's time never moves backwards
+            cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
+            if cursor is not None and cursor[0] > now:
+                now = cursor[0]
             try:
                 conn.execute(
                     _sql.EVENT_APPEND,
