@@ -192,8 +192,10 @@ def run_size(
     scale: float,
     systems_wanted: list[str],
     log: Callable[[str], None],
+    ops: list[str] | None = None,
 ) -> SizeResult:
-    """Every operation on every system for one dataset."""
+    """Every operation (or those in ``ops``) on every system for one dataset."""
+    wanted_ops = set(OP_NAMES if ops is None else ops)
     manifest = ds.manifest
     systems.remove_leftover_scratch(ds.paths)
     active: dict[str, systems.System] = {}
@@ -213,6 +215,8 @@ def run_size(
             for op_name, _desc, count in OPERATIONS:
                 if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue
+                if op_name not in wanted_ops:
+                    continue
                 ops: dict[str, systems.Op] = {}
                 counts: dict[str, int] = {}
                 for name in order:
@@ -231,6 +235,9 @@ def run_size(
                     samples[op_name].setdefault(name, []).extend(values)
                     rounds[op_name].setdefault(name, []).append(values)
             # cold start: whole processes, the same rounds
+            if "cold_start" not in wanted_ops:
+                order = order[1:] + order[:1]
+                continue
             scripts = coldstart.scripts({k: p for k, p in ds.paths.items()}, manifest)
             env = coldstart.child_env()
             count = dict((o[0], o[2]) for o in OPERATIONS)["cold_start"]
@@ -252,12 +259,13 @@ def run_size(
         # Last, so the evictions cannot slow any other operation: one call per system
         # in turn, the file evicted from the OS page cache before each.
         count = dict((o[0], o[2]) for o in OPERATIONS)["load_uncached"]
-        ops = {name: op_of(active[name], "load_uncached") for name in order}
-        log("  load_uncached")
-        for _ in range(max(1, round(count * scale))):
-            for name, op in ops.items():
-                if op is not None:
-                    samples["load_uncached"].setdefault(name, []).extend(measure(op, 1, 0))
+        evicting = {name: op_of(active[name], "load_uncached") for name in order}
+        if "load_uncached" in wanted_ops:
+            log("  load_uncached")
+            for _ in range(max(1, round(count * scale))):
+                for name, op in evicting.items():
+                    if op is not None:
+                        samples["load_uncached"].setdefault(name, []).extend(measure(op, 1, 0))
     finally:
         for s in active.values():
             s.close()
