@@ -46,8 +46,8 @@ MIGRATIONS_INSERT: Final = (
     'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
     'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
 )
-MIGRATIONS_CHECKSUMS: Final = (
-    "SELECT group_concat(checksum, ',')\n"
+MIGRATIONS_STATE: Final = (
+    "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
 MIGRATIONS_FINGERPRINT: Final = '8:486eb8990f8ca047ae6010e9aa326a7d2266bcc99c79ea9084b185ab6f58951e'

@@ -221,10 +221,10 @@ def _migration_statements() -> dict[str, str]:
         .columns("version", "name", "checksum", "applied_at", "duration_ms")
         .insert(N("version"), N("name"), N("checksum"), N("applied_at"), N("duration_ms"))
         .get_sql(),
-        # The cheap open: the recorded checksums, in order, as one string.
-        "MIGRATIONS_CHECKSUMS": (
-            "SELECT group_concat(checksum, ',') FROM "
-            '(SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+        # The cheap open: user_version and the recorded checksums, in order, as one string.
+        "MIGRATIONS_STATE": (
+            "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',') "
+            'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
         ),
         "MIGRATIONS_FINGERPRINT": migrations_fingerprint(),
     }

@@ -329,14 +329,12 @@ def fingerprint(conn: apsw.Connection) -> str | None:
     database has every shipped migration applied, each with the checksum of
     the file this code ships. ``None`` for a database without migrations.
     """
-    version = conn.execute(_sql.PRAGMA_USER_VERSION).get
-    if not version:
-        return None
-    try:
-        joined = conn.execute(_sql.MIGRATIONS_CHECKSUMS).get
+    try:  # one statement: every open runs it
+        row = conn.execute(_sql.MIGRATIONS_STATE).fetchone()
     except apsw.SQLError:  # no bookkeeping table: not a database migrations made
         return None
-    if not isinstance(joined, str):
+    version, joined = row if row is not None else (0, None)
+    if not version or not isinstance(joined, str):
         return None
     return f"{version}:{sha256(joined.encode()).hexdigest()}"
 

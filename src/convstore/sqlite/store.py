@@ -76,6 +76,8 @@ __all__ = ["SessionStore", "NewEvent"]
 _new_tuple = tuple.__new__
 
 _INT64_MAX = (1 << 63) - 1
+#: Windows beyond this many seconds are clamped by :func:`convstore._validate.window`.
+_WINDOW_LIMIT = _v.TIME_LIMIT * 2
 
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
@@ -535,46 +537,34 @@ class SessionStore(Closing):
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        _v.optional_lookup_text(directory, "directory")
-        _v.optional_lookup_text(git_root, "git_root")
+        # A text that cannot be stored (a NUL, a lone surrogate) matches nothing: its
+        # filter is skipped, and the other one still finds its session.
+        by_directory = directory is not None and _v.optional_lookup_text(directory, "directory")
+        by_git_root = git_root is not None and _v.optional_lookup_text(git_root, "git_root")
         # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
         # means no age limit (or, negative, that nothing is young enough).
-        age = _v.window(max_age_secs, "max_age_secs")
+        if type(max_age_secs) is int and -_WINDOW_LIMIT < max_age_secs < _WINDOW_LIMIT:
+            age = max_age_secs  # the usual call: what _v.window returns for it
+        else:
+            age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
         cutoff = min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
-        doing = "looking up a resumable session"
+        execute = self._conn.execute
         best: tuple[Any, ...] | None = None
         try:
-            if directory is not None:
-                best = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY,
-                    {"directory": directory, "cutoff": cutoff},
-                    doing,
-                )
-            if git_root is not None:
-                by_root = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT,
-                    {"git_root": git_root, "cutoff": cutoff},
-                    doing,
-                )
+            if by_directory:
+                best = execute(
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, {"directory": directory, "cutoff": cutoff}
+                ).fetchone()
+            if by_git_root:
+                by_root = execute(
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, {"git_root": git_root, "cutoff": cutoff}
+                ).fetchone()
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
         except apsw.Error as exc:
-            raise self.translate_error(exc, doing) from None
+            raise self.translate_error(exc, "looking up a resumable session") from None
         return None if best is None else _new_tuple(StoredSession, best)
-
-    def _fetch_one(self, sql: str, params: dict[str, Any], doing: str) -> tuple[Any, ...] | None:
-        """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
-
-        Each filter on its own: a directory with a lone surrogate must not hide a
-        session that matches by git root.
-        """
-        try:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
-        except UnicodeError as exc:
-            self.read_failed(exc, doing)
-            return None
-        return row
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
