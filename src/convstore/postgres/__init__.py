@@ -44,8 +44,9 @@ Design:
   ``append_event_at_head`` or ``create_session`` returns what is stored; a
   write whose answer was lost is :class:`CommitUncertain` unless a check
   finds it stored.
-* **Server time.** Timestamps come from the server's clock (``clock``, when
-  given, is a test hook); ``updated_at`` never moves backwards.
+* **Server time.** Every timestamp comes from the server's clock; ``updated_at``
+  never moves backwards. ``clock`` is only the client's clock for a resumed
+  session's boundary gap (see :attr:`PostgresSessionService.clock`).
 * **Migrations** (``migrations/postgres``) are never applied by a client:
   ``convstore server migrate`` (:func:`convstore.postgres.migrations.migrate_server`)
   is the deploy step; opening only checks (:func:`~convstore.postgres.migrations.check_schema`).
@@ -145,9 +146,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
     ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the
     default) is the role the connection logs in as; another owner needs
     membership in ``convstore_service`` (else :class:`StoreError` here).
-    ``clock`` is a test hook replacing the server's clock for the timestamps
-    this service writes and the resume window (``updated_at`` still never
-    moves backwards). ``min_size``/``max_size`` bound the connection pool;
+    Every timestamp it stores and the resume window come from the server's
+    clock; ``clock`` (the client's) is used only for a resumed session's
+    boundary gap (:attr:`clock`). ``min_size``/``max_size`` bound the connection pool;
     ``timeout`` (seconds) bounds every call, connect included: it returns or
     raises within ``timeout`` + 1 s (:class:`StoreBusy` for a lock or pool
     wait, :class:`StoreError` for a server down or hung). Opening never
@@ -189,7 +190,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
             )
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
-        self._clock: Clock | None = clock
+        self._clock: Clock | None = _v.clock(clock)
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
         self._lock = threading.Lock()
@@ -241,9 +242,16 @@ class PostgresSessionService(PostgresLifecycleMixin):
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
 
-    def _now(self) -> int | None:
-        """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
-        return None if self._clock is None else _v.now(self._clock)
+    @property
+    def clock(self) -> Clock | None:
+        """The client clock given at construction, for a resumed session's boundary gap only.
+
+        Every timestamp this service stores, and the resume window, come from
+        the server's clock (SPEC 6.1): clients' clocks may be hours off. A
+        :class:`~convstore.SessionManager` built without a ``clock`` of its own
+        uses this one for the ``gap_secs`` of the boundary event it appends.
+        """
+        return self._clock
 
     def _translate(
         self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
@@ -435,14 +443,12 @@ class PostgresSessionService(PostgresLifecycleMixin):
         _v.text(id, "session id")
         _v.optional_text(directory, "directory")
         _v.optional_text(git_root, "git_root")
-        now = self._now()
         doing = f"creating session {id!r}"
         params = {
             "owner": self._owner,
             "session_id": id,
             "directory": directory,
             "git_root": git_root,
-            "now": now,
         }
 
         def duplicate(exc: BaseException) -> BaseException:
@@ -535,7 +541,6 @@ class PostgresSessionService(PostgresLifecycleMixin):
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "now": self._now(),
                 "max_age": max_age,
             },
             "looking up a resumable session",
@@ -557,7 +562,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self._write_session(
             session_id,
             _pgsql.SESSION_ARCHIVE,
-            {"now": self._now()},
+            {},
             f"archiving session {session_id!r}",
         )
 
@@ -578,7 +583,6 @@ class PostgresSessionService(PostgresLifecycleMixin):
         _v.event_fields(
             event_id, parent_id, invocation_id, event_type, event_data, check_parent=not at_head
         )
-        now = self._now()
         doing = f"appending event {event_id!r} to session {session_id!r}"
         params = {
             "owner": self._owner,
@@ -588,7 +592,6 @@ class PostgresSessionService(PostgresLifecycleMixin):
             "invocation_id": invocation_id,
             "event_type": event_type,
             "event_data": event_data,
-            "now": now,
         }
         replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
         row, same = self._insert_or_replay(
@@ -734,7 +737,6 @@ class PostgresSessionService(PostgresLifecycleMixin):
                 "owner": self._owner,
                 "session_id": session_id,
                 "event_id": event_id,
-                "now": self._now(),
             },
             f"moving the head of session {session_id!r} to {event_id!r}",
         )
@@ -753,7 +755,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self._write_session(
             session_id,
             _pgsql.METADATA_SET,
-            {"key": key, "value": value, "now": self._now()},
+            {"key": key, "value": value},
             f"setting metadata {key!r} of session {session_id!r}",
         )
 
@@ -936,8 +938,8 @@ class PostgresSessionService(PostgresLifecycleMixin):
         selection (archived strictly before the cutoff; live sessions are
         never touched) and the same :class:`~convstore.retention.PurgeReport`
         counts. Sessions go in batches of at most ``batch_size`` events (a
-        larger session alone), each its own short transaction; their events
-        and metadata go with them. ``dry_run`` only counts. Space is reclaimed
+        larger session over several), each its own short transaction; their
+        events, metadata and usage go with them. ``dry_run`` only counts. Space is reclaimed
         by the server's autovacuum (``bytes_freed`` is 0).
         """
         cutoff = _v.cutoff(archived_before, "archived_before")
@@ -959,25 +961,29 @@ class PostgresSessionService(PostgresLifecycleMixin):
         sessions = events = metadata = batches = 0
         after = 0
         while True:
+            # One short transaction per batch: at most batch_size events (and a
+            # session row per finished session), a huge session over several.
             with self._conn(doing, write=True) as conn, conn.transaction():
                 rows = conn.execute(
                     _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
                 ).fetchall()
-                chosen: list[int] = []
                 budget = batch_size
-                for sid, count in rows:
-                    if chosen and count + 1 > budget:
+                for sid, _count in rows:
+                    if budget <= 0:
                         break
-                    chosen.append(sid)
-                    budget -= count + 1
-                if chosen:
-                    found = conn.execute(_pgsql.PURGE_METADATA_OF, {"sids": chosen}).fetchone()
-                    deleted = conn.execute(_pgsql.PURGE_DELETE, {**base, "sids": chosen}).fetchall()
-                    metadata += int(found[0]) if found is not None else 0
-                    sessions += len(deleted)
-                    events += sum(int(r[0]) for r in deleted)
-                    after = chosen[-1]
-            if not chosen:
+                    step = {**base, "sid": sid, "budget": budget}
+                    chunk = conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
+                    assert chunk is not None  # the session row is locked by this batch
+                    gone, left = chunk
+                    events += int(gone)
+                    budget -= int(gone)
+                    if budget <= 0 and int(left) > 0:
+                        break  # the rest of this session goes in the next batch
+                    metadata += conn.execute(_pgsql.PURGE_METADATA, step).rowcount
+                    sessions += conn.execute(_pgsql.PURGE_SESSION, step).rowcount
+                    budget -= 1
+                    after = sid
+            if not rows:
                 break
             batches += 1
             if progress is not None:
