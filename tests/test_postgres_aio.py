@@ -9,14 +9,20 @@ import asyncio
 import dataclasses
 import inspect
 import itertools
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
 from conftest import FakeClock, unique_owner
+from test_postgres_server import _server_pids, _wait_until_up, own_cluster
 
 from convstore import SessionService, StoredEvent, StoredSession, StoreError
 from convstore.lifecycle import UsageRecord
 from convstore.sqlite.retention import RetentionPolicy
+
+__all__ = ["own_cluster"]  # the fault tests' own cluster (stopped and frozen here)
 
 pytestmark = pytest.mark.usefixtures("pg_dsn")
 
@@ -114,8 +120,11 @@ OPS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("record_usage", ("s1", "e1"), {"model": "m1", "input_tokens": 10, "output_tokens": 2}),
     ("record_usage", ("s1", "e1"), {"model": "m1", "input_tokens": 10, "output_tokens": 2}),
     ("record_usage", ("s1", "e1"), {"model": "m1", "input_tokens": 11, "output_tokens": 2}),
-    ("record_usage", ("s1", "e6"), {"model": "m2", "input_tokens": 1, "output_tokens": 1,
-                                     "cached_tokens": 1, "cost": 0.5}),
+    (
+        "record_usage",
+        ("s1", "e6"),
+        {"model": "m2", "input_tokens": 1, "output_tokens": 1, "cached_tokens": 1, "cost": 0.5},
+    ),
     ("record_usage", ("nope", "e1"), {"model": "m1", "input_tokens": 1, "output_tokens": 1}),
     ("record_usage", ("s1", "e7"), {"model": "m1", "input_tokens": 1, "output_tokens": 1}),
     ("record_usage", ("s1", "e1"), {"model": "m1", "input_tokens": -1, "output_tokens": 1}),
@@ -266,5 +275,233 @@ def test_opening_an_unreachable_server_is_a_store_error() -> None:
                 owner="x",
                 timeout=2,
             )
+
+    asyncio.run(main())
+
+
+# -- the contract beyond the results: owner, deadlines, lock waits, cancellation ------------
+
+
+class Ticker:
+    """Measures the event loop's responsiveness: the longest gap between 5 ms ticks."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.005)
+            now = loop.time()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def test_the_server_enforces_the_owner_for_the_async_service(pg_cluster: Any) -> None:
+    import uuid
+
+    from convstore import SessionNotFound
+    from convstore.postgres import AsyncPostgresSessionService
+    from convstore.postgres.migrations import migrate_server
+
+    tag = uuid.uuid4().hex[:8]
+    db = f"arls_{tag}"
+    pg_cluster.create_database(db)
+    migrate_server(pg_cluster.conninfo(db))
+    names = {k: f"{k}_{tag}" for k in ("alice", "bob", "backend")}
+    conns = {k: pg_cluster.create_role(n, f"pw-{k}-{tag}", dbname=db) for k, n in names.items()}
+    pg_cluster.sql(f"GRANT convstore_service TO {names['backend']}")
+    open_ = AsyncPostgresSessionService.open
+
+    async def main() -> None:
+        async with await open_(conns["alice"]) as alice, await open_(conns["bob"]) as bob:
+            assert alice.owner == names["alice"] and bob.owner == names["bob"]
+            await alice.create_session("s1", "/w")
+            await alice.append_event_at_head("s1", "e1", "i", "user", '{"text": "secret"}')
+            assert await bob.get_session("s1") is None
+            assert await bob.load_events("s1") == []
+            with pytest.raises(SessionNotFound):
+                await bob.append_event_at_head("s1", "e2", "i", "user", "{}")
+            with pytest.raises(SessionNotFound):
+                await bob.get_metadata("s1", "title")
+            await bob.create_session("s1")  # the same id is free for bob
+            async with await open_(conns["backend"], owner=names["alice"]) as backend:
+                assert [e.id for e in await backend.load_events("s1")] == ["e1"]
+            with pytest.raises(StoreError, match="convstore_service"):
+                await open_(conns["bob"], owner=names["alice"])
+
+    asyncio.run(main())
+
+
+def test_lock_and_pool_waits_are_typed_and_never_block_the_loop(pg_dsn: str) -> None:
+    import psycopg
+
+    from convstore import StoreBusy
+    from convstore.postgres import AsyncPostgresSessionService
+
+    owner = unique_owner()
+
+    async def main() -> None:
+        async with await AsyncPostgresSessionService.open(
+            pg_dsn, owner=owner, timeout=1, max_size=2
+        ) as service:
+            await service.create_session("locked")
+            loop = asyncio.get_running_loop()
+            with psycopg.connect(pg_dsn) as locker:  # holds the session row: appends wait
+                locker.execute(
+                    "SELECT 1 FROM sessions WHERE owner = %s FOR UPDATE", (owner,)
+                ).fetchall()
+                with Ticker() as ticker:
+                    t0 = loop.time()
+                    append = loop.create_task(
+                        service.append_event_at_head("locked", "w1", "i", "user", "{}")
+                    )
+                    # Meanwhile other calls are served on the pool's other connection.
+                    assert (await service.get_session("locked")) is not None
+                    assert loop.time() - t0 < 0.5
+                    with pytest.raises(StoreBusy, match="stayed locked"):
+                        await append
+                    assert loop.time() - t0 < 2.0
+                # The loop ran its 5 ms ticks all along (a blocked loop: one ~1 s gap).
+                assert ticker.longest < 0.25, ticker.longest
+            assert await service.load_events("locked") == []  # nothing written
+            # Every pooled connection taken: a typed error within the deadline.
+            async with service.pool.connection(), service.pool.connection():
+                t0 = loop.time()
+                with pytest.raises(StoreError, match="within 1s"):
+                    await service.get_session("locked")
+                assert loop.time() - t0 < 2.0
+            await service.append_event_at_head("locked", "w1", "i", "user", "{}")
+
+    asyncio.run(main())
+
+
+def test_cancelling_a_waiting_call_leaves_nothing_and_the_service_usable(pg_dsn: str) -> None:
+    import psycopg
+
+    from convstore.postgres import AsyncPostgresSessionService
+
+    owner = unique_owner()
+
+    async def main() -> None:
+        async with await AsyncPostgresSessionService.open(
+            pg_dsn, owner=owner, timeout=10, max_size=1
+        ) as service:
+            await service.create_session("c")
+            with psycopg.connect(pg_dsn, autocommit=False) as locker:
+                locker.execute("SELECT 1 FROM sessions WHERE owner = %s FOR UPDATE", (owner,))
+                task = asyncio.get_running_loop().create_task(
+                    service.append_event_at_head("c", "x1", "i", "user", "{}")
+                )
+                with psycopg.connect(pg_dsn, autocommit=True) as watcher:
+                    for _ in range(1000):  # until the append waits on the row lock
+                        await asyncio.sleep(0.005)
+                        row = watcher.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query LIKE '%%events%%'"
+                        ).fetchone()
+                        if row is not None and row[0] > 0:
+                            break
+                    else:
+                        pytest.fail("the append never waited on the lock")
+                t0 = time.monotonic()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert time.monotonic() - t0 < 2  # not the 10 s timeout
+                locker.rollback()
+            # The statement was cancelled on the server: nothing stored, and the one
+            # pooled connection came back usable.
+            assert await service.load_events("c") == []
+            ev = await service.append_event_at_head("c", "x1", "i", "user", "{}")
+            assert [e.id for e in await service.load_events("c")] == [ev.id]
+
+    asyncio.run(main())
+
+
+def test_a_hung_server_answers_within_the_deadline_on_the_async_pool(own_cluster: Any) -> None:
+    from convstore import CommitUncertain, StoreBusy
+    from convstore.postgres import AsyncPostgresSessionService
+
+    async def main() -> None:
+        service = await AsyncPostgresSessionService.open(
+            own_cluster.dsn, owner="ah", timeout=2, min_size=3, max_size=4
+        )
+        await service.pool.wait(timeout=10)
+        await service.create_session("h")
+        pids = _server_pids(own_cluster)
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            with Ticker() as ticker:
+                t0 = time.monotonic()
+                with pytest.raises(StoreError, match="did not answer within 2s") as info:
+                    await service.get_session("h")
+                assert time.monotonic() - t0 < 3.0 and not isinstance(info.value, StoreBusy)
+                t0 = time.monotonic()
+                with pytest.raises(CommitUncertain):
+                    await service.append_event_at_head("h", "frozen", "i", "user", "{}")
+                assert time.monotonic() - t0 < 3.0
+            assert ticker.longest < 0.25, ticker.longest
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        _wait_until_up(own_cluster.dsn)
+        ev = await service.append_event_at_head("h", "frozen", "i", "user", "{}")  # safe retry
+        assert [e.id for e in await service.load_events("h")] == ["frozen"] == [ev.id]
+        await service.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_down_server_is_a_store_error_within_the_deadline(own_cluster: Any) -> None:
+    from convstore import StoreBusy
+    from convstore.postgres import AsyncPostgresSessionService
+
+    async def main() -> None:
+        service = await AsyncPostgresSessionService.open(own_cluster.dsn, owner="ad", timeout=2)
+        own_cluster.stop(mode="fast")
+        try:
+            for call in (service.get_session("x"), service.create_session("y")):
+                t0 = time.monotonic()
+                with pytest.raises(StoreError) as info:
+                    await call
+                assert time.monotonic() - t0 < 3.0
+                assert not isinstance(info.value, StoreBusy), info.value
+        finally:
+            own_cluster.start()
+            await service.aclose()
+        _wait_until_up(own_cluster.dsn)
+        async with await AsyncPostgresSessionService.open(own_cluster.dsn, owner="ad") as again:
+            await again.create_session("after-restart")
+
+    asyncio.run(main())
+
+
+def test_calls_run_on_the_loop_thread_without_worker_threads(pg_dsn: str) -> None:
+    import threading
+
+    from convstore.postgres import AsyncPostgresSessionService
+
+    async def main() -> None:
+        async with await AsyncPostgresSessionService.open(pg_dsn, owner=unique_owner()) as s:
+            from psycopg_pool import AsyncConnectionPool
+
+            assert isinstance(s.pool, AsyncConnectionPool)
+            before = {t.name for t in threading.enumerate()}
+            await asyncio.gather(*(s.create_session(f"t{n}") for n in range(20)))
+            after = {t.name for t in threading.enumerate()}
+            # Only the deadline watchdog (one sleeping thread) may appear; no executor.
+            assert {n for n in after - before if not n.startswith("convstore-watchdog")} == set()
 
     asyncio.run(main())
