@@ -121,6 +121,11 @@ class AsyncPostgresSessionService(AsyncClosing):
         return self._sync.owner
 
     @property
+    def clock(self) -> Clock | None:
+        """The client clock, for a resumed session's boundary gap only (server time is stored)."""
+        return self._sync.clock
+
+    @property
     def pool(self) -> AsyncConnectionPool[Any]:
         """The ``psycopg_pool.AsyncConnectionPool``, for advanced use."""
         pool: AsyncConnectionPool[Any] = self._sync._pool.apool  # type: ignore[attr-defined]
