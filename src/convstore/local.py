@@ -295,11 +295,35 @@ class LocalSessionService(Closing):
 
         return blobs.append_events_at_head(self.store, session_id, items)
 
-    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
+    def history_tail(
+        self, session_id: str, limit: int | None, *, full: bool = False
+    ) -> list[StoredEvent]:
         """See :func:`convstore.sqlite.blobs.history_tail`."""
         from .sqlite import blobs
 
-        return blobs.history_tail(self.store, session_id, limit)
+        return blobs.history_tail(self.store, session_id, limit, full=full)
+
+    def create_session_with_metadata(
+        self,
+        session_id: str,
+        directory: str | None,
+        git_root: str | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredSession:
+        """See :func:`convstore.sqlite.blobs.create_session_with_metadata`."""
+        from .sqlite import blobs
+
+        return blobs.create_session_with_metadata(
+            self.store, session_id, directory, git_root, metadata
+        )
+
+    def archive_session_with_metadata(
+        self, session_id: str, metadata: Sequence[tuple[str, str, str]] = ()
+    ) -> None:
+        """See :func:`convstore.sqlite.blobs.archive_session_with_metadata`."""
+        from .sqlite import blobs
+
+        blobs.archive_session_with_metadata(self.store, session_id, metadata)
 
     def pop_head(self, session_id: str) -> StoredEvent | None:
         """See :func:`convstore.sqlite.blobs.pop_head`."""
