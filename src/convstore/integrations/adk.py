@@ -165,27 +165,26 @@ class ConvstoreSessionService(BaseSessionService):
         session_id = session_id.strip() if session_id else None
         session_id = session_id or platform_uuid.new_uuid()
         key = session_key(app_name, user_id, session_id)
-        # create_session of a stored id with the same directory and git root is an
-        # idempotent replay (SPEC §2.1), not an error: ADK wants AlreadyExistsError.
-        if await acall(self._service, "get_session", key) is not None:
-            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
-        try:
-            await acall(
-                self._service,
-                "create_session",
-                key,
-                f"adk://{_q(app_name)}/{_q(user_id)}",
-                f"adk://{_q(app_name)}",
-            )
-        except DuplicateId:
-            raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
         now = platform_time.get_time()
         deltas = _session_util.extract_json_safe_state_delta(state or {})
         updates = [(key, _LUT, repr(now))]
         updates += _updates(key, deltas["session"])
         updates += _updates(_app_key(app_name), deltas["app"])
         updates += _updates(_user_key(app_name, user_id), deltas["user"])
-        await acall(self._service, "append_event_with_metadata", key, ANY_HEAD, None, updates)
+        # One transaction: the existence check, the session and its initial
+        # (and shared) state. No idempotent replay (SPEC §2.1) here: of two
+        # callers creating the same id exactly one succeeds, as ADK requires.
+        try:
+            await acall(
+                self._service,
+                "create_session_with_metadata",
+                key,
+                f"adk://{_q(app_name)}/{_q(user_id)}",
+                f"adk://{_q(app_name)}",
+                updates,
+            )
+        except DuplicateId:
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
         merged = dict(deltas["session"])
         merged.update(await self._shared_state(app_name, user_id))
         session = Session(
