@@ -496,3 +496,45 @@ def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
             assert (await service.list_sessions(app_name="a")).sessions == []
 
     run(t())
+
+
+# -- compaction: ADK sees its own compaction event where the summary stands ----------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_after_compact_adk_sees_a_compaction_event(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    from google.adk.events.event_actions import EventCompaction
+
+    async def t(backend_service_: Any) -> None:
+        service = ConvstoreSessionService(service=backend_service_)
+        s = await service.create_session(app_name="a", user_id="u", session_id="s")
+        for i, ts in enumerate([10.5, 11.25, 12.0]):
+            await service.append_event(s, user_event(f"m{i}", timestamp=ts))
+        key = session_key("a", "u", "s")
+        originals = backend_service_.history(key)
+        backend_service_.compact(key, {"content": "m0 and m1"}, through_event_id=originals[1].id)
+        got = await service.get_session(app_name="a", user_id="u", session_id="s")
+        assert len(got.events) == 2
+        summary, last = got.events
+        assert summary.author == "user" and summary.timestamp == 11.25
+        assert summary.actions.compaction == EventCompaction(
+            start_timestamp=10.5,
+            end_timestamp=11.25,
+            compacted_content=types.Content(role="model", parts=[types.Part(text="m0 and m1")]),
+        )
+        assert last.content.parts[0].text == "m2"
+        recent = await service.get_session(
+            app_name="a", user_id="u", session_id="s", config=GetSessionConfig(num_recent_events=1)
+        )
+        assert [e.content.parts[0].text for e in recent.events] == ["m2"]
+        with pytest.raises(StaleSessionError):  # the compaction moved the head: s is stale
+            await service.append_event(s, user_event("late", timestamp=13.0))
+        await service.append_event(got, user_event("m3", timestamp=13.0))
+        again = await service.get_session(app_name="a", user_id="u", session_id="s")
+        assert len(again.events) == 3 and again.events[0] == summary
+        assert len(backend_service_.load_events(key)) == 5  # the originals stay
+
+    with backend_service(backend, request) as svc:
+        run(t(svc))

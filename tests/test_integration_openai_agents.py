@@ -359,3 +359,36 @@ def test_concurrent_clears_and_adds_never_orphan_a_generation(
     finally:
         for service in services:
             service.close()
+
+
+# -- compaction: the summary stands for the items it covers ----------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_after_compact_get_items_starts_at_the_summary(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    items = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+
+    async def main(service: Any) -> None:
+        session = ConvstoreSession("c", service=service)
+        await session.add_items(items)  # type: ignore[arg-type]
+        events = service.history("c")
+        summary = {"role": "system", "content": "m0..m2 in short"}
+        service.compact("c", summary, through_event_id=events[2].id)
+        assert await session.get_items() == [summary, items[3], items[4]]
+        assert await session.get_items(limit=2) == items[3:]
+        assert await session.get_items(limit=3) == [summary, *items[3:]]
+        # A summary that is not an item becomes a system message with its content.
+        service.compact("c", {"content": "all in short"}, through_event_id=events[4].id)
+        assert await session.get_items() == [{"role": "system", "content": "all in short"}]
+        await session.add_items([{"role": "user", "content": "after"}])
+        assert [i["content"] for i in await session.get_items()] == ["all in short", "after"]
+        # The originals stay in the log; popping the summary undoes the compaction.
+        assert len(service.load_events("c")) == 8
+        assert await session.pop_item() == {"role": "user", "content": "after"}
+        assert await session.pop_item() == {"role": "system", "content": "all in short"}
+        assert await session.get_items() == [summary, items[3], items[4]]
+
+    with backend_service(backend, request) as service:
+        run(main(service))

@@ -40,6 +40,7 @@ from agents.memory.session_settings import SessionSettings, resolve_session_limi
 
 from ..errors import DuplicateId, SessionArchived, SessionNotFound
 from ..ids import new_id
+from ..lifecycle import COMPACTED_THROUGH_KEY, COMPACTION_EVENT_TYPE
 from ._common import acall, open_service
 
 if TYPE_CHECKING:
@@ -141,6 +142,8 @@ class ConvstoreSession:
             return []
         wanted = None if resolved is None or resolved < 0 else resolved
         events = await acall(self._service, "history_tail", await self._current(), wanted)
+        if any(event.event_type == COMPACTION_EVENT_TYPE for event in events):
+            return [_item(event) for event in events]
         # One parse for the whole page instead of one per item.
         return json.loads("[" + ",".join([event.event_data for event in events]) + "]")  # type: ignore[no-any-return]
 
@@ -167,7 +170,7 @@ class ConvstoreSession:
             event = await acall(self._service, "pop_head", await self._current())
         except SessionArchived:
             return None
-        return None if event is None else json.loads(event.event_data)
+        return None if event is None else _item(event)
 
     async def clear_session(self) -> None:
         """Start the conversation afresh: archive the session's current generation.
@@ -198,3 +201,23 @@ class ConvstoreSession:
         """Close the backend if this session opened it (a path was given)."""
         if self._owned:
             self._service.close()
+
+
+def _item(event: Any) -> Any:
+    """The SDK item an event stands for; a compaction summary becomes one input item.
+
+    After ``store.compact(...)`` the conversation starts at the summary, as
+    ``history()`` does (SPEC §9): the item is the summary's own JSON object
+    without ``compacted_through`` when it is already an item (it has a
+    ``role`` or a ``type``), else a ``system`` message whose content is the
+    summary's ``content`` text (or its JSON).
+    """
+    data = json.loads(event.event_data)
+    if event.event_type != COMPACTION_EVENT_TYPE or not isinstance(data, dict):
+        return data
+    data.pop(COMPACTED_THROUGH_KEY, None)
+    if "role" in data or "type" in data:
+        return data
+    content = data.get("content")
+    text = content if isinstance(content, str) else json.dumps(data, ensure_ascii=False)
+    return {"role": "system", "content": text}
