@@ -18,16 +18,59 @@ SRC = REPO / "src"
 
 
 class FakeClock:
-    """A clock tests move by hand instead of sleeping."""
+    """A clock tests move by hand instead of sleeping.
+
+    Against the team server, whose timestamps are the server's own (SPEC 6.1),
+    :meth:`follow_server` turns it into the client's real clock, and
+    :meth:`advance` then makes time pass *on the server*: the schema owner
+    moves every stored timestamp of the test's owner back by that much
+    (``age_owner``), which is what the server would see had the time passed.
+    ``slack`` is how far a timestamp may then be from an exact expectation
+    (real seconds that elapse during the test): 0 for a pure fake clock.
+    """
 
     def __init__(self, now: float = 1_700_000_000) -> None:
         self.now = now
+        self.slack = 0
+        self._server: tuple[str, str] | None = None
 
     def __call__(self) -> float:
+        if self._server is not None:
+            import time
+
+            return time.time()
         return self.now
+
+    def follow_server(self, dsn: str, owner: str) -> None:
+        """Read real time; :meth:`advance` ages ``owner``'s rows on the server at ``dsn``."""
+        self._server = (dsn, owner)
+        self.slack = 2
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+        if self._server is not None:
+            age_owner(*self._server, int(seconds))
+
+
+def age_owner(dsn: str, owner: str, seconds: int) -> None:
+    """Move every stored timestamp of ``owner`` back by ``seconds`` (as the schema owner).
+
+    The legitimate way for a test to let time pass on a server that takes
+    every timestamp from its own clock: raw SQL by the test cluster's
+    superuser (row-level security does not apply to it), never a client hook.
+    """
+    import psycopg
+
+    statements = (
+        "UPDATE sessions SET created_at = created_at - %(n)s, updated_at = updated_at - %(n)s,"
+        " archived_at = archived_at - %(n)s WHERE owner = %(owner)s",
+        "UPDATE session_events SET created_at = created_at - %(n)s WHERE owner = %(owner)s",
+        "UPDATE session_metadata SET updated_at = updated_at - %(n)s WHERE owner = %(owner)s",
+        "UPDATE usage_ledger SET created_at = created_at - %(n)s WHERE owner = %(owner)s",
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        for sql in statements:
+            conn.execute(sql, {"n": seconds, "owner": owner})
 
 
 def child_env() -> dict[str, str]:
@@ -77,7 +120,9 @@ def _make_service(
         dsn: str = request.getfixturevalue("pg_dsn")
         from convstore.postgres import PostgresSessionService
 
-        return PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
+        owner = unique_owner()
+        clock.follow_server(dsn, owner)  # server time: advancing ages the owner's rows
+        return PostgresSessionService(dsn, owner=owner, max_size=4)
     raise AssertionError(f"unknown backend {name}")
 
 
@@ -158,6 +203,6 @@ def pg_service(pg_dsn: str, clock: FakeClock) -> Iterator[Any]:
     """A PostgresSessionService for a fresh owner on the shared test database."""
     from convstore.postgres import PostgresSessionService
 
-    svc = PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock, max_size=4)
+    svc = PostgresSessionService(pg_dsn, owner=unique_owner(), max_size=4)
     yield svc
     svc.close()

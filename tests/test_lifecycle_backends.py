@@ -20,7 +20,7 @@ from convstore import (
     SessionManager,
     SessionNotFound,
 )
-from convstore.lifecycle import UsageTotal
+from convstore.lifecycle import UsageTotal, usage_day_key
 from convstore.retention import RetentionPolicy
 from convstore.service import LifecycleService
 from convstore.tools import RecallTools
@@ -36,7 +36,9 @@ def svc(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Ite
         dsn = request.getfixturevalue("pg_dsn")  # skips first without the postgres extra
         from convstore.postgres import PostgresSessionService
 
-        service = PostgresSessionService(dsn, owner=unique_owner(), clock=clock, max_size=4)
+        owner = unique_owner()
+        clock.follow_server(dsn, owner)  # server time: advancing ages the owner's rows
+        service = PostgresSessionService(dsn, owner=owner, max_size=4)
     yield service
     service.close()
 
@@ -106,9 +108,14 @@ def test_usage(svc: Any, clock: FakeClock) -> None:
     svc.record_usage("b", "b1", model="m1", input_tokens=5, output_tokens=5, cost=0.25)
     assert svc.usage() == [UsageTotal("m1", 15, 6, 0, 0.75, 2), UsageTotal("m2", 3, 3, 2, None, 1)]
     assert [t.key for t in svc.usage(group_by="session")] == ["a", "b"]
-    assert [t.key for t in svc.usage(group_by="day")] == ["2023-11-14", "2023-11-15"]
+    b1 = svc.get_event("b", "b1").created_at  # the backend's own clock (the server's)
+    a2 = svc.get_event("a", "a2").created_at
+    assert b1 - DAY - clock.slack <= a2 <= b1 - DAY
+    days = [usage_day_key(a2 // DAY), usage_day_key(b1 // DAY)]
+    assert days[0] < days[1]
+    assert [t.key for t in svc.usage(group_by="day")] == days
     assert svc.usage(session_id="b") == [UsageTotal("m1", 5, 5, 0, 0.25, 1)]
-    assert svc.usage(since=int(clock())) == [UsageTotal("m1", 5, 5, 0, 0.25, 1)]
+    assert svc.usage(since=b1) == [UsageTotal("m1", 5, 5, 0, 0.25, 1)]
     svc.compact("a", {"content": "s"}, through_event_id="a2")
     assert svc.usage(session_id="a")[0].input_tokens == 10  # survives compaction
     with pytest.raises(DuplicateId):
@@ -165,8 +172,8 @@ def test_recall_tools_scope(svc: Any) -> None:
 def test_postgres_usage_and_retention_are_scoped_by_owner(pg_dsn: str, clock: FakeClock) -> None:
     from convstore.postgres import PostgresSessionService
 
-    with PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as alice, \
-            PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as bob:
+    with PostgresSessionService(pg_dsn, owner=unique_owner()) as alice, \
+            PostgresSessionService(pg_dsn, owner=unique_owner()) as bob:
         alice.create_session("s")
         alice.append_event("s", "e", None, "i", "user", '{"content": "alice only"}')
         alice.record_usage("s", "e", model="m", input_tokens=1, output_tokens=1)
@@ -191,7 +198,7 @@ def test_usage_survives_sync_both_ways(pg_dsn: str, clock: FakeClock) -> None:
     owner = unique_owner()
     with SessionStore(":memory:", clock=clock) as laptop, SessionStore(
         ":memory:", clock=clock
-    ) as desktop, PostgresSessionService(pg_dsn, owner=owner, clock=clock) as server:
+    ) as desktop, PostgresSessionService(pg_dsn, owner=owner) as server:
         laptop.create_session("s")
         laptop.append_event("s", "e1", None, "i", "assistant", '{"content": "a"}')
         laptop.record_usage("s", "e1", model="m", input_tokens=7, output_tokens=3, cost=0.5)

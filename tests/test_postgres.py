@@ -110,8 +110,8 @@ def test_unreachable_server_is_a_store_error_without_the_password() -> None:
 def test_an_owner_sees_nothing_of_another_owners_sessions(pg_dsn: str, clock: FakeClock) -> None:
     from convstore.postgres import PostgresSessionService
 
-    a = PostgresSessionService(pg_dsn, owner=unique_owner("a"), clock=clock)
-    b = PostgresSessionService(pg_dsn, owner=unique_owner("b"), clock=clock)
+    a = PostgresSessionService(pg_dsn, owner=unique_owner("a"))
+    b = PostgresSessionService(pg_dsn, owner=unique_owner("b"))
     try:
         a.create_session("shared-id", "/p", "/root")
         a.append_event("shared-id", "ev1", None, "i", "t", '{"secret": 1}')

@@ -242,6 +242,7 @@ def test_hostile_input_gets_the_same_typed_error_and_writes_nothing(
 def test_a_bad_clock_is_named_on_both_backends_and_nothing_is_written(
     pg_dsn: str, returns: object
 ) -> None:
+    from convstore import SessionManager
     from convstore.errors import InvalidArgument
     from convstore.postgres import PostgresSessionService
 
@@ -251,10 +252,17 @@ def test_a_bad_clock_is_named_on_both_backends_and_nothing_is_written(
         SessionStore(":memory:", clock=lambda: reading[0]) as local,
     ):
         reading[0] = returns
-        for side in (pg, local):
-            with pytest.raises(InvalidArgument, match="clock"):
-                side.create_session("c1")
-            assert side.get_session("c1") is None
+        with pytest.raises(InvalidArgument, match="clock"):
+            local.create_session("c1")
+        assert local.get_session("c1") is None
+        # The server stamps its own time (SPEC 6.1): the client's clock is not read...
+        assert pg.create_session("c1", directory="/p").created_at > 1_700_000_000
+        # ...except for a resumed session's boundary gap, where a bad reading is named.
+        with pytest.raises(InvalidArgument, match="clock"):
+            SessionManager(pg, cwd="/p").start()
+        assert pg.load_events("c1") == []
+    with pytest.raises(InvalidArgument, match="clock"):
+        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=5)  # type: ignore[arg-type]
 
 
 #: The sync server's helpers (convstore.sync calls them): PostgreSQL only.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -18,29 +19,56 @@ from convstore import StoreError
 
 
 def test_timestamps_come_from_the_server_and_updated_at_never_moves_back(pg_dsn: str) -> None:
+    import psycopg
+
+    from convstore import SessionManager
     from convstore.postgres import PostgresSessionService
 
     owner = unique_owner()
     ahead = time.time() + 7200
+    behind = time.time() - 7200
     with (
         PostgresSessionService(pg_dsn, owner=owner) as server_time,
         PostgresSessionService(pg_dsn, owner=owner, clock=lambda: ahead) as fast,
+        PostgresSessionService(pg_dsn, owner=owner, clock=lambda: behind) as slow,
     ):
         before = int(time.time())
-        s = server_time.create_session("s", directory="/p")
-        assert before - 2 <= s.created_at <= time.time() + 2
-        e = server_time.append_event_at_head("s", "e1", "i", "user", "{}")
+        s = fast.create_session("s", directory="/p")  # a client clock 2 h ahead...
+        assert before - 2 <= s.created_at <= time.time() + 2  # ...is not what is stored
+        e = slow.append_event_at_head("s", "e1", "i", "user", "{}")  # nor one 2 h behind
         assert before - 2 <= e.created_at <= time.time() + 2
-        fast.append_event_at_head("s", "e2", "i", "user", "{}")  # a clock 2 h ahead
-        moved = server_time.get_session("s")
-        assert moved is not None and moved.updated_at == int(ahead)
-        server_time.append_event_at_head("s", "e3", "i", "user", "{}")
+        fast.set_metadata("s", "k", "v")
+        for side in (fast, slow):
+            got = side.get_session("s")
+            assert got is not None and before - 2 <= got.updated_at <= time.time() + 2
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            meta_time = conn.execute(
+                "SELECT updated_at FROM session_metadata WHERE owner = %s", (owner,)
+            ).fetchone()
+            assert meta_time is not None and before - 2 <= meta_time[0] <= time.time() + 2
+            # A session whose updated_at is ahead of the server (an imported event
+            # stamped by a faster machine): set by the schema owner, not a client.
+            future = int(ahead)
+            conn.execute(
+                "UPDATE sessions SET updated_at = %s WHERE owner = %s", (future, owner)
+            )
+        server_time.append_event_at_head("s", "e2", "i", "user", "{}")
         server_time.set_head("s", "e1")
         after = server_time.get_session("s")
-        assert after is not None and after.updated_at == int(ahead)  # never backwards
-        # The resume cutoff is computed on the server: found within a minute.
-        found = server_time.find_resumable_session("/p", None, 60)
+        assert after is not None and after.updated_at == future  # never backwards
+        # The resume cutoff is computed on the server; the slow client's clock
+        # only feeds the boundary event's gap (clamped at 0).
+        found = slow.find_resumable_session("/p", None, 60)
         assert found is not None and found.id == "s"
+        manager = SessionManager(slow, cwd="/p")
+        assert manager.start() is True
+        boundary = slow.load_events("s")[-1]
+        assert json.loads(boundary.event_data)["gap_secs"] == 0
+        assert before - 2 <= boundary.created_at <= time.time() + 2
+        fast.archive_session("s")
+        archived = server_time.get_session("s")
+        assert archived is not None and archived.archived_at is not None
+        assert before - 2 <= archived.archived_at <= time.time() + 2
 
 
 def test_resume_window_uses_the_server_clock_not_the_clients(pg_dsn: str) -> None:
@@ -233,37 +261,91 @@ def test_connection_lost_during_a_write_is_commit_uncertain(own_cluster: Any) ->
     svc.close()
 
 
+def _purge_fixture(side: Any) -> None:
+    """Two old archived sessions, a live one, a recently archived one; one is large."""
+    for name, n in (("old1", 3), ("old2", 2), ("huge", 23), ("live", 1), ("recent", 1)):
+        side.create_session(name, "/p")
+        for i in range(n):
+            side.append_event_at_head(name, f"{name}-{i}", "i", "text", "{}")
+        side.set_metadata(name, "title", name)
+    side.record_usage("huge", "huge-7", model="m", input_tokens=1, output_tokens=1)
+    for name in ("old1", "old2", "huge"):
+        side.archive_session(name)
+
+
 def test_server_purge_has_the_local_semantics(pg_dsn: str) -> None:
+    from conftest import age_owner
+
     from convstore import InvalidArgument, SessionStore
     from convstore.postgres import PostgresSessionService
 
     t = [1_700_000_000]
-    owner = unique_owner()
+    owner, bystander = unique_owner(), unique_owner()
     with (
-        PostgresSessionService(pg_dsn, owner=owner, clock=lambda: t[0]) as svc,
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=lambda: t[0]) as other,
+        PostgresSessionService(pg_dsn, owner=owner) as svc,
+        PostgresSessionService(pg_dsn, owner=bystander) as other,
         SessionStore(":memory:", clock=lambda: t[0]) as local,
     ):
         for side in (svc, local, other):
-            for name, n in (("old1", 3), ("old2", 2), ("live", 1), ("recent", 1)):
-                side.create_session(name, "/p")
-                for i in range(n):
-                    side.append_event_at_head(name, f"{name}-{i}", "i", "text", "{}")
-                side.set_metadata(name, "title", name)
-            side.archive_session("old1")
-            side.archive_session("old2")
+            _purge_fixture(side)
+        # 100 s pass: locally by the store's clock, on the server by ageing the rows.
         t[0] += 100
+        for who in (owner, bystander):
+            age_owner(pg_dsn, who, 100)
         for side in (svc, local, other):
             side.archive_session("recent")
+        server_cutoff = int(time.time()) - 50  # between the old archives and "recent"
         with pytest.raises(InvalidArgument):
             svc.purge(archived_before="soon")  # type: ignore[arg-type]
-        expected = local.purge(archived_before=t[0], dry_run=True)
-        assert svc.purge(archived_before=t[0], dry_run=True) == expected
-        assert expected[:3] == (2, 5, 2)
+        expected = local.purge(archived_before=t[0] - 50, dry_run=True)
+        assert svc.purge(archived_before=server_cutoff, dry_run=True) == expected
+        assert expected[:3] == (3, 28, 3)
         seen: list[Any] = []
-        report = svc.purge(archived_before=t[0], batch_size=4, progress=seen.append)
-        assert report[:3] == local.purge(archived_before=t[0])[:3] == (2, 5, 2)
-        assert report.batches == 2 and len(seen) == 2
+        local_seen: list[Any] = []
+        report = svc.purge(archived_before=server_cutoff, batch_size=4, progress=seen.append)
+        local_report = local.purge(
+            archived_before=t[0] - 50, batch_size=4, progress=local_seen.append
+        )
+        assert report == local_report and report[:3] == (3, 28, 3)
+        assert seen == local_seen  # the same batches, report by report
+        # Every transaction is bounded, the huge session's too: <= 4 events a batch.
+        before = [report._replace(events=0), *seen[:-1]]
+        steps = [b.events - a.events for a, b in zip(before, seen, strict=True)]
+        assert max(steps) <= 4 and report.batches == len(seen) >= 28 // 4
         assert {s.id for s in svc.list_sessions(include_archived=True)} == {"live", "recent"}
-        assert svc.load_events("old1") == [] and svc.get_session("old2") is None
-        assert len(other.list_sessions(include_archived=True)) == 4  # another owner untouched
+        assert svc.load_events("old1") == [] and svc.get_session("huge") is None
+        assert svc.usage() == []
+        assert len(other.list_sessions(include_archived=True)) == 5  # another owner untouched
+        assert other.purge(archived_before=server_cutoff, dry_run=True)[:3] == (3, 28, 3)
+
+
+def test_an_interrupted_server_purge_leaves_a_consistent_archived_session(pg_dsn: str) -> None:
+    from conftest import age_owner
+
+    from convstore.postgres import PostgresSessionService
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(report: Any) -> None:
+        if report.batches == 2:
+            raise Stop
+
+    owner = unique_owner()
+    with PostgresSessionService(pg_dsn, owner=owner) as svc:
+        _purge_fixture(svc)
+        age_owner(pg_dsn, owner, 100)
+        cutoff = int(time.time()) - 50
+        with pytest.raises(Stop):
+            svc.purge(archived_before=cutoff, batch_size=10, progress=stop_after_two)
+        # Batch 1: old1 (3+1), old2 (2+1), 3 of huge's newest events; batch 2: 10 more.
+        huge = svc.get_session("huge")
+        assert huge is not None and huge.archived_at is not None
+        left = svc.load_events("huge")
+        assert [e.id for e in left] == [f"huge-{i}" for i in range(10)]
+        assert svc.purge(archived_before=cutoff, dry_run=True)[:3] == (1, 10, 1)
+        assert svc.usage() != []  # huge-7's usage is still there with its event
+        final = svc.purge(archived_before=cutoff, batch_size=10)
+        assert final[:3] == (1, 10, 1)
+        assert svc.get_session("huge") is None and svc.usage() == []
+        assert {s.id for s in svc.list_sessions(include_archived=True)} == {"live", "recent"}

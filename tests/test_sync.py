@@ -114,9 +114,11 @@ def test_new_local_events_after_a_push_are_sent_and_resume_works_on_the_other_si
 ) -> None:
     from convstore import LocalSessionService
 
-    a = SessionStore(tmp_path / "a.db", clock=clock)
+    # Real time on the laptop: the server resumes by its own clock, and pushed
+    # events keep the laptop's timestamps.
+    a = SessionStore(tmp_path / "a.db")
     try:
-        m = SessionManager(LocalSessionService(a), cwd=tmp_path, clock=clock)
+        m = SessionManager(LocalSessionService(a), cwd=tmp_path)
         m.start()
         m.append("user_message", "{}")
         push(a, pg_service)
@@ -124,7 +126,7 @@ def test_new_local_events_after_a_push_are_sent_and_resume_works_on_the_other_si
         report = push(a, pg_service)
         assert (report.sessions_written, report.events_written) == (1, 1)
         # A client on the server resumes the pushed conversation where it ended.
-        there = SessionManager(pg_service, cwd=tmp_path, clock=clock)
+        there = SessionManager(pg_service, cwd=tmp_path)
         assert there.start() is True and there.session_id == m.session_id
         assert [e.event_type for e in there.history()] == [
             "user_message",
@@ -184,7 +186,7 @@ def test_conflicting_event_names_the_event_and_writes_nothing_of_that_session(
     from convstore.postgres import PostgresSessionService
 
     with (
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        PostgresSessionService(pg_dsn, owner=unique_owner()) as svc,
         SessionStore(tmp_path / "a.db", clock=clock) as a,
         SessionStore(tmp_path / "b.db", clock=clock) as b,
     ):
@@ -218,7 +220,7 @@ def test_server_import_is_owner_scoped_and_refuses_a_different_session_with_that
         pg_service.import_session(session, [ev])  # merge=False: refuses an existing session
     with pytest.raises(DuplicateId, match="different directory"):
         pg_service.import_session(session._replace(directory="/q"), [], merge=True)
-    with PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as other:
+    with PostgresSessionService(pg_dsn, owner=unique_owner()) as other:
         assert other.import_session(session, [ev]) == 1  # its own copy
         assert other.load_events("s") == pg_service.load_events("s")
     assert pg_service.list_sessions()[0].event_count == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def test_one_new_event_costs_one_event_and_constant_round_trips_both_ways(
     from convstore.postgres import PostgresSessionService
 
     with (
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        PostgresSessionService(pg_dsn, owner=unique_owner()) as svc,
         SessionStore(tmp_path / "laptop.db", clock=clock) as laptop,
         SessionStore(tmp_path / "desktop.db", clock=clock) as desktop,
     ):
@@ -91,7 +92,7 @@ def test_a_refused_session_is_skipped_and_reported_while_the_others_sync(
     from convstore.postgres import PostgresSessionService
 
     with (
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        PostgresSessionService(pg_dsn, owner=unique_owner()) as svc,
         SessionStore(tmp_path / "a.db", clock=clock) as a,
         SessionStore(tmp_path / "b.db", clock=clock) as b,
     ):
@@ -132,7 +133,7 @@ def test_concurrent_appends_keep_both_branches_and_name_the_conflict(
     from convstore.postgres import PostgresSessionService
 
     with (
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        PostgresSessionService(pg_dsn, owner=unique_owner()) as svc,
         SessionStore(tmp_path / "a.db", clock=clock) as a,
         SessionStore(tmp_path / "b.db", clock=clock) as b,
     ):
@@ -160,10 +161,12 @@ def test_concurrent_appends_keep_both_branches_and_name_the_conflict(
 def test_metadata_merges_last_writer_wins_on_its_own_time(tmp_path: Path, pg_dsn: str) -> None:
     from convstore.postgres import PostgresSessionService
 
-    t = [1_000]
+    now = int(time.time())
+    t = [now - 1_000]  # the laptops' clocks; the server stamps its own time
     clock = lambda: t[0]  # noqa: E731
+    owner = unique_owner()
     with (
-        PostgresSessionService(pg_dsn, owner=unique_owner(), clock=clock) as svc,
+        PostgresSessionService(pg_dsn, owner=owner) as svc,
         SessionStore(tmp_path / "a.db", clock=clock) as a,
         SessionStore(tmp_path / "b.db", clock=clock) as b,
     ):
@@ -171,19 +174,20 @@ def test_metadata_merges_last_writer_wins_on_its_own_time(tmp_path: Path, pg_dsn
         a.set_metadata("s", "title", "from a, early")
         push(a, svc)
         pull(b, svc)
-        t[0] = 2_000
-        svc.set_metadata("s", "title", "set on the server, later")
-        t[0] = 1_500  # an older edit pushed afterwards loses
+        svc.set_metadata("s", "title", "set on the server, later")  # stamped ~now
+        server_time = svc.metadata_times(["s"])["s"]["title"][1]
+        assert now <= server_time <= time.time() + 1
+        t[0] = server_time - 500  # an older edit pushed afterwards loses
         a.set_metadata("s", "title", "from a, older")
         push(a, svc)
         assert svc.get_metadata("s", "title") == "set on the server, later"
         pull(a, svc)
         assert a.get_metadata("s", "title") == "set on the server, later"
-        t[0] = 3_000  # a newer edit wins
+        t[0] = server_time + 1_000  # a newer edit wins
         a.set_metadata("s", "title", "from a, newest")
         push(a, svc)
         assert svc.get_metadata("s", "title") == "from a, newest"
-        t[0] = 3_000  # same time, different value: the server's stays and wins on pull
+        t[0] = server_time + 1_000  # same time, different value: the server's stays, wins on pull
         b.set_metadata("s", "title", "from b, same second")
         push(b, svc)
         assert svc.get_metadata("s", "title") == "from a, newest"

@@ -78,7 +78,9 @@ class SessionManager:
     ``cwd`` is the client's working directory; its git root is found by
     walking up for ``.git`` (no subprocess). ``session_continue_minutes=0``
     disables resuming. ``clock`` (Unix seconds) is used for the boundary
-    event's time gap; the service keeps its own clock for timestamps.
+    event's time gap (default: the service's ``clock`` attribute when it has
+    one, as the PostgreSQL service does, else :func:`time.time`); the service
+    keeps its own clock for timestamps.
     """
 
     __slots__ = (
@@ -134,7 +136,9 @@ class SessionManager:
         self._git_root = None if root is None else storable_path(root)
         # Beyond the timestamp range every session is young enough (1e308 minutes * 60 is inf).
         self._continue_secs = int(min(session_continue_minutes * 60, _v.TIME_LIMIT))
-        self._clock: Clock = clock if clock is not None else time.time
+        if clock is None:  # a team server's client clock (it stores server time only)
+            clock = getattr(service, "clock", None)
+        self._clock: Clock = clock if callable(clock) else time.time
         self._invocation_id = new_id()
         self._session_id: str | None = None
 

@@ -44,8 +44,9 @@ Design:
   ``append_event_at_head`` or ``create_session`` returns what is stored; a
   write whose answer was lost is :class:`CommitUncertain` unless a check
   finds it stored.
-* **Server time.** Timestamps come from the server's clock (``clock``, when
-  given, is a test hook); ``updated_at`` never moves backwards.
+* **Server time.** Every timestamp comes from the server's clock; ``updated_at``
+  never moves backwards. ``clock`` is only the client's clock for a resumed
+  session's boundary gap (see :attr:`PostgresSessionService.clock`).
 * **Migrations** (``migrations/postgres``) are never applied by a client:
   ``convstore server migrate`` (:func:`convstore.postgres.migrations.migrate_server`)
   is the deploy step; opening only checks (:func:`~convstore.postgres.migrations.check_schema`).
@@ -61,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
+from typing import TYPE_CHECKING, Any, LiteralString, NoReturn, TypeVar
 
 try:
     import psycopg
@@ -124,6 +125,7 @@ _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
 
 Row = tuple[Any, ...]
+_Record = TypeVar("_Record", StoredSession, StoredEvent)
 Conn = psycopg.Connection[Row]
 
 
@@ -145,9 +147,9 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the
     default) is the role the connection logs in as; another owner needs
     membership in ``convstore_service`` (else :class:`StoreError` here).
-    ``clock`` is a test hook replacing the server's clock for the timestamps
-    this service writes and the resume window (``updated_at`` still never
-    moves backwards). ``min_size``/``max_size`` bound the connection pool;
+    Every timestamp it stores and the resume window come from the server's
+    clock; ``clock`` (the client's) is used only for a resumed session's
+    boundary gap (:attr:`clock`). ``min_size``/``max_size`` bound the connection pool;
     ``timeout`` (seconds) bounds every call, connect included: it returns or
     raises within ``timeout`` + 1 s (:class:`StoreBusy` for a lock or pool
     wait, :class:`StoreError` for a server down or hung). Opening never
@@ -189,7 +191,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             )
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise InvalidArgument(f"timeout must be a positive number of seconds: {timeout!r}")
-        self._clock: Clock | None = clock
+        self._clock: Clock | None = _v.clock(clock)
         self._timeout = float(timeout)
         self._where = _describe(conninfo)
         self._lock = threading.Lock()
@@ -241,9 +243,16 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
 
-    def _now(self) -> int | None:
-        """The test clock's time, or ``None``: the server's clock decides (SPEC 6.1)."""
-        return None if self._clock is None else _v.now(self._clock)
+    @property
+    def clock(self) -> Clock | None:
+        """The client clock given at construction, for a resumed session's boundary gap only.
+
+        Every timestamp this service stores, and the resume window, come from
+        the server's clock (SPEC 6.1): clients' clocks may be hours off. A
+        :class:`~convstore.SessionManager` built without a ``clock`` of its own
+        uses this one for the ``gap_secs`` of the boundary event it appends.
+        """
+        return self._clock
 
     def _translate(
         self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
@@ -435,44 +444,67 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         _v.text(id, "session id")
         _v.optional_text(directory, "directory")
         _v.optional_text(git_root, "git_root")
-        now = self._now()
         doing = f"creating session {id!r}"
         params = {
             "owner": self._owner,
             "session_id": id,
             "directory": directory,
             "git_root": git_root,
-            "now": now,
         }
-        start = time.monotonic()
 
         def duplicate(exc: BaseException) -> BaseException:
             if isinstance(exc, pgerrors.UniqueViolation):
                 return DuplicateId(f"session id {id!r} is already used")
             return exc
 
+        row, same = self._insert_or_replay(
+            doing,
+            _pgsql.SESSION_INSERT,
+            params,
+            duplicate,
+            lambda budget: self._stored_session_if_same(id, directory, git_root, budget=budget),
+        )
+        if same is not None:
+            return same
+        assert row is not None
+        created: int = row[0]
+        return StoredSession(id, None, None, directory, git_root, created, created, None)
+
+    def _insert_or_replay(
+        self,
+        doing: str,
+        sql: LiteralString,
+        params: dict[str, Any],
+        mapper: Callable[[BaseException], BaseException],
+        stored_if_same: Callable[[float | None], _Record | None],
+    ) -> tuple[Row | None, _Record | None]:
+        """Run one insert; a refused or uncertain one may be a replay of what is stored.
+
+        Returns ``(row, None)`` when the insert ran, or ``(None, record)`` when
+        it was refused as a duplicate (or its commit was lost on the way back)
+        but ``stored_if_same(budget)`` finds this very record stored: SPEC 2.1's
+        idempotent replay. Otherwise the error is raised as it came.
+        """
+        start = time.monotonic()
         try:
-            with self._conn(doing, write=True, mapper=duplicate) as conn:
-                row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
+            with self._conn(doing, write=True, mapper=mapper) as conn:
+                return conn.execute(sql, params).fetchone(), None
         except DuplicateId:
-            same = self._stored_session_if_same(id, directory, git_root)
+            same = stored_if_same(None)
             if same is None:
                 raise
-            return same  # SPEC 2.1: an idempotent replay
+            return None, same  # SPEC 2.1: an idempotent replay
         except CommitUncertain:
             left = self._timeout - (time.monotonic() - start)
             if left < 0.2:
                 raise
             try:
-                same = self._stored_session_if_same(id, directory, git_root, budget=left)
+                same = stored_if_same(left)
             except StoreError:
                 same = None
             if same is None:
                 raise
-            return same  # the lost commit was stored: resolved here
-        assert row is not None
-        created: int = row[0]
-        return StoredSession(id, None, None, directory, git_root, created, created, None)
+            return None, same  # the lost commit was stored: resolved here
 
     def _stored_session_if_same(
         self, id: str, directory: str | None, git_root: str | None, budget: float | None = None
@@ -510,7 +542,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
                 "owner": self._owner,
                 "directory": directory,
                 "git_root": git_root,
-                "now": self._now(),
                 "max_age": max_age,
             },
             "looking up a resumable session",
@@ -532,7 +563,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         self._write_session(
             session_id,
             _pgsql.SESSION_ARCHIVE,
-            {"now": self._now()},
+            {},
             f"archiving session {session_id!r}",
         )
 
@@ -553,7 +584,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         _v.event_fields(
             event_id, parent_id, invocation_id, event_type, event_data, check_parent=not at_head
         )
-        now = self._now()
         doing = f"appending event {event_id!r} to session {session_id!r}"
         params = {
             "owner": self._owner,
@@ -563,33 +593,19 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             "invocation_id": invocation_id,
             "event_type": event_type,
             "event_data": event_data,
-            "now": now,
         }
         replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
-        start = time.monotonic()
-        try:
-            with self._conn(
-                doing, write=True, mapper=lambda exc: self._event_error(exc, event_id)
-            ) as conn:
-                row = conn.execute(sql, params).fetchone()
-        except DuplicateId:
-            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
-            if same is None:
-                raise
-            return same  # SPEC 2.1: an idempotent replay
-        except CommitUncertain:
-            left = self._timeout - (time.monotonic() - start)
-            if left < 0.2:
-                raise
-            try:
-                same = self._stored_event_if_same(
-                    *replay, event_type, event_data, at_head, budget=left
-                )
-            except StoreError:
-                same = None
-            if same is None:
-                raise
-            return same  # the lost commit was stored: resolved here
+        row, same = self._insert_or_replay(
+            doing,
+            sql,
+            params,
+            lambda exc: self._event_error(exc, event_id),
+            lambda budget: self._stored_event_if_same(
+                *replay, event_type, event_data, at_head, budget=budget
+            ),
+        )
+        if same is not None:
+            return same
         if row is None:
             same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
             if same is not None:
@@ -722,7 +738,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
                 "owner": self._owner,
                 "session_id": session_id,
                 "event_id": event_id,
-                "now": self._now(),
             },
             f"moving the head of session {session_id!r} to {event_id!r}",
         )
@@ -741,7 +756,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         self._write_session(
             session_id,
             _pgsql.METADATA_SET,
-            {"key": key, "value": value, "now": self._now()},
+            {"key": key, "value": value},
             f"setting metadata {key!r} of session {session_id!r}",
         )
 
@@ -924,8 +939,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         selection (archived strictly before the cutoff; live sessions are
         never touched) and the same :class:`~convstore.retention.PurgeReport`
         counts. Sessions go in batches of at most ``batch_size`` events (a
-        larger session alone), each its own short transaction; their events
-        and metadata go with them. ``dry_run`` only counts. Space is reclaimed
+        larger session over several), each its own short transaction; their
+        events, metadata and usage go with them. ``dry_run`` only counts. Space is reclaimed
         by the server's autovacuum (``bytes_freed`` is 0).
         """
         cutoff = _v.cutoff(archived_before, "archived_before")
@@ -947,25 +962,29 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         sessions = events = metadata = batches = 0
         after = 0
         while True:
+            # One short transaction per batch: at most batch_size events (and a
+            # session row per finished session), a huge session over several.
             with self._conn(doing, write=True) as conn, conn.transaction():
                 rows = conn.execute(
                     _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
                 ).fetchall()
-                chosen: list[int] = []
                 budget = batch_size
-                for sid, count in rows:
-                    if chosen and count + 1 > budget:
+                for sid, _count in rows:
+                    if budget <= 0:
                         break
-                    chosen.append(sid)
-                    budget -= count + 1
-                if chosen:
-                    found = conn.execute(_pgsql.PURGE_METADATA_OF, {"sids": chosen}).fetchone()
-                    deleted = conn.execute(_pgsql.PURGE_DELETE, {**base, "sids": chosen}).fetchall()
-                    metadata += int(found[0]) if found is not None else 0
-                    sessions += len(deleted)
-                    events += sum(int(r[0]) for r in deleted)
-                    after = chosen[-1]
-            if not chosen:
+                    step = {**base, "sid": sid, "budget": budget}
+                    chunk = conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
+                    assert chunk is not None  # the session row is locked by this batch
+                    gone, left = chunk
+                    events += int(gone)
+                    budget -= int(gone)
+                    if budget <= 0 and int(left) > 0:
+                        break  # the rest of this session goes in the next batch
+                    metadata += conn.execute(_pgsql.PURGE_METADATA, step).rowcount
+                    sessions += conn.execute(_pgsql.PURGE_SESSION, step).rowcount
+                    budget -= 1
+                    after = sid
+            if not rows:
                 break
             batches += 1
             if progress is not None:

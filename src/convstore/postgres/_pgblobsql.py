@@ -12,12 +12,12 @@ if TYPE_CHECKING:
     from typing import Final
 
 BLOB_PUT_REPLACE: Final = (
-    'WITH s AS (SELECT sid, owner FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s), ins AS (INSERT INTO session_blobs (sid, owner, namespace, key, meta, data, created_at) SELECT s.sid, s.owner, %(namespace)s, u.key, u.meta, u.data, COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM s, unnest(%(keys)s::text[], %(metas)s::text[], %(datas)s::bytea[]) AS u(key, meta, data) ON CONFLICT (sid, namespace, key) DO UPDATE SET meta = EXCLUDED.meta, data = EXCLUDED.data)\n'
+    'WITH s AS (SELECT sid, owner FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s), ins AS (INSERT INTO session_blobs (sid, owner, namespace, key, meta, data, created_at) SELECT s.sid, s.owner, %(namespace)s, u.key, u.meta, u.data, CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint) FROM s, unnest(%(keys)s::text[], %(metas)s::text[], %(datas)s::bytea[]) AS u(key, meta, data) ON CONFLICT (sid, namespace, key) DO UPDATE SET meta = EXCLUDED.meta, data = EXCLUDED.data)\n'
     'SELECT count(*)\n'
     'FROM s'
 )
 BLOB_PUT_KEEP: Final = (
-    'WITH s AS (SELECT sid, owner FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s), ins AS (INSERT INTO session_blobs (sid, owner, namespace, key, meta, data, created_at) SELECT s.sid, s.owner, %(namespace)s, u.key, u.meta, u.data, COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM s, unnest(%(keys)s::text[], %(metas)s::text[], %(datas)s::bytea[]) AS u(key, meta, data) ON CONFLICT (sid, namespace, key) DO NOTHING)\n'
+    'WITH s AS (SELECT sid, owner FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s), ins AS (INSERT INTO session_blobs (sid, owner, namespace, key, meta, data, created_at) SELECT s.sid, s.owner, %(namespace)s, u.key, u.meta, u.data, CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint) FROM s, unnest(%(keys)s::text[], %(metas)s::text[], %(datas)s::bytea[]) AS u(key, meta, data) ON CONFLICT (sid, namespace, key) DO NOTHING)\n'
     'SELECT count(*)\n'
     'FROM s'
 )
@@ -101,17 +101,17 @@ SESSION_LOCK_HEAD: Final = (
 )
 SESSION_SET_HEAD_TO: Final = (
     'UPDATE "sessions"\n'
-    'SET "head_id"=%(head_id)s,"updated_at"=GREATEST("updated_at",COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'SET "head_id"=%(head_id)s,"updated_at"=GREATEST("updated_at",CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'WHERE "sid"=%(sid)s'
 )
 SESSION_ARCHIVE_SID: Final = (
     'UPDATE "sessions"\n'
-    'SET "archived_at"=COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
+    'SET "archived_at"=CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)\n'
     'WHERE "sid"=%(sid)s'
 )
 SESSION_ENSURE: Final = (
     'INSERT INTO "sessions" ("owner","id","created_at","updated_at")\n'
-    'VALUES (%(owner)s,%(session_id)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)),COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'VALUES (%(owner)s,%(session_id)s,CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'ON CONFLICT ("owner", "id") DO NOTHING'
 )
 METADATA_ALL: Final = (
@@ -122,7 +122,7 @@ METADATA_ALL: Final = (
     'ORDER BY "session_metadata"."key"'
 )
 EVENTS_APPEND_AT_HEAD: Final = (
-    'WITH locked AS (SELECT sid, owner, event_count, head_id FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s AND archived_at IS NULL FOR UPDATE), ins AS (INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, event_type, event_data, created_at) SELECT l.sid, l.event_count + u.n, l.owner, u.id, CASE WHEN u.n = 1 THEN l.head_id ELSE u.prev END, u.inv, u.type, u.data, COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM locked l, unnest(%(ids)s::text[], %(prevs)s::text[], %(invs)s::text[], %(types)s::text[], %(datas)s::text[]) WITH ORDINALITY AS u(id, prev, inv, type, data, n) RETURNING sid, seq, parent_id, created_at), moved AS (UPDATE sessions SET head_id = %(last_id)s, updated_at = GREATEST(sessions.updated_at, i.at), event_count = sessions.event_count + i.added FROM (SELECT sid, max(created_at) AS at, count(*) AS added FROM ins GROUP BY sid) i WHERE sessions.sid = i.sid)\n'
+    'WITH locked AS (SELECT sid, owner, event_count, head_id FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s AND archived_at IS NULL FOR UPDATE), ins AS (INSERT INTO session_events (sid, seq, owner, id, parent_id, invocation_id, event_type, event_data, created_at) SELECT l.sid, l.event_count + u.n, l.owner, u.id, CASE WHEN u.n = 1 THEN l.head_id ELSE u.prev END, u.inv, u.type, u.data, CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint) FROM locked l, unnest(%(ids)s::text[], %(prevs)s::text[], %(invs)s::text[], %(types)s::text[], %(datas)s::text[]) WITH ORDINALITY AS u(id, prev, inv, type, data, n) RETURNING sid, seq, parent_id, created_at), moved AS (UPDATE sessions SET head_id = %(last_id)s, updated_at = GREATEST(sessions.updated_at, i.at), event_count = sessions.event_count + i.added FROM (SELECT sid, max(created_at) AS at, count(*) AS added FROM ins GROUP BY sid) i WHERE sessions.sid = i.sid)\n'
     'SELECT parent_id, created_at\n'
     'FROM ins\n'
     'ORDER BY seq'

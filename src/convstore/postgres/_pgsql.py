@@ -29,7 +29,7 @@ MIGRATIONS_INSERT: Final = (
 )
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("owner","id","directory","git_root","created_at","updated_at")\n'
-    'VALUES (%(owner)s,%(session_id)s,%(directory)s,%(git_root)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)),COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'VALUES (%(owner)s,%(session_id)s,%(directory)s,%(git_root)s,CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'RETURNING "created_at"'
 )
 SESSION_GET: Final = (
@@ -43,8 +43,8 @@ SESSION_STATE: Final = (
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s'
 )
 SESSION_RESUMABLE: Final = (
-    '(SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "directory"=%(directory)s AND "archived_at" IS NULL AND "updated_at">COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
-    'UNION ALL (SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "git_root"=%(git_root)s AND "archived_at" IS NULL AND "updated_at">COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
+    '(SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "directory"=%(directory)s AND "archived_at" IS NULL AND "updated_at">CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
+    'UNION ALL (SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","sid" FROM "sessions" WHERE "owner"=%(owner)s AND "git_root"=%(git_root)s AND "archived_at" IS NULL AND "updated_at">CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)-%(max_age)s ORDER BY "updated_at" DESC,"sid" DESC LIMIT 1)\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -55,7 +55,7 @@ SESSION_SET_SERVER_ID: Final = (
 )
 SESSION_ARCHIVE: Final = (
     'UPDATE "sessions"\n'
-    'SET "archived_at"=COALESCE("archived_at",COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'SET "archived_at"=COALESCE("archived_at",CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s'
 )
 SESSION_SUMMARIES: Final = (
@@ -64,12 +64,12 @@ SESSION_SUMMARIES: Final = (
     'WHERE "owner"=%(owner)s AND "id"=ANY(%(ids)s)'
 )
 EVENT_APPEND: Final = (
-    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,%(parent_id)s,%(invocation_id)s,%(event_type)s,%(event_data)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM locked WHERE CAST(%(parent_id)s AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(parent_id)s AND "session_events"."sid"="locked"."sid") RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
+    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,%(parent_id)s,%(invocation_id)s,%(event_type)s,%(event_data)s,CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint) FROM locked WHERE CAST(%(parent_id)s AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(parent_id)s AND "session_events"."sid"="locked"."sid") RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
     'SELECT "ins"."parent_id","ins"."created_at"\n'
     'FROM ins'
 )
 EVENT_APPEND_AT_HEAD: Final = (
-    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,"locked"."head_id",%(invocation_id)s,%(event_type)s,%(event_data)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)) FROM locked RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
+    'WITH locked AS (SELECT "sid","owner","event_count","head_id" FROM "sessions" WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL FOR UPDATE) ,ins AS (INSERT INTO "session_events" ("sid","seq","owner","id","parent_id","invocation_id","event_type","event_data","created_at") SELECT "locked"."sid","locked"."event_count"+1,"locked"."owner",%(event_id)s,"locked"."head_id",%(invocation_id)s,%(event_type)s,%(event_data)s,CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint) FROM locked RETURNING "sid","parent_id","created_at") ,moved AS (UPDATE "sessions" SET "head_id"=%(event_id)s,"updated_at"=GREATEST("sessions"."updated_at","ins"."created_at"),"event_count"="sessions"."event_count"+1 FROM ins WHERE "sessions"."sid"="ins"."sid")\n'
     'SELECT "ins"."parent_id","ins"."created_at"\n'
     'FROM ins'
 )
@@ -88,7 +88,7 @@ EVENTS_LOAD: Final = (
 )
 SESSION_SET_HEAD: Final = (
     'UPDATE "sessions"\n'
-    'SET "head_id"=%(event_id)s,"updated_at"=GREATEST("updated_at",COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)))\n'
+    'SET "head_id"=%(event_id)s,"updated_at"=GREATEST("updated_at",CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s AND "archived_at" IS NULL AND EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."owner"=%(owner)s AND "session_events"."id"=%(event_id)s AND "session_events"."sid"="sessions"."sid")'
 )
 LIST_SESSIONS_ALL: Final = (
@@ -154,7 +154,7 @@ SESSION_CURSOR: Final = (
 )
 METADATA_SET: Final = (
     'INSERT INTO "session_metadata" ("sid","owner","key","value","updated_at")\n'
-    'SELECT "sid","owner",%(key)s,%(value)s,COALESCE(CAST(%(now)s AS BIGINT),CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint))\n'
+    'SELECT "sid","owner",%(key)s,%(value)s,CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)\n'
     'FROM "sessions"\n'
     'WHERE "owner"=%(owner)s AND "id"=%(session_id)s\n'
     'ON CONFLICT ("sid", "key")\n'
@@ -279,18 +279,23 @@ PURGE_CANDIDATES: Final = (
     'FROM "sessions"\n'
     'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid">%(after)s\n'
     'ORDER BY "sid"\n'
-    'LIMIT %(limit)s'
+    'LIMIT %(limit)s FOR UPDATE'
 )
-PURGE_METADATA_OF: Final = (
-    'SELECT COUNT(*)\n'
+PURGE_EVENTS_CHUNK: Final = (
+    'WITH doomed AS (SELECT seq FROM session_events WHERE sid = %(sid)s AND owner = %(owner)s ORDER BY seq DESC LIMIT %(budget)s), gone AS (DELETE FROM session_events e USING doomed WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) UPDATE sessions\n'
+    'SET event_count = event_count - (SELECT count(*) FROM gone)\n'
+    'WHERE sid = %(sid)s AND owner = %(owner)s\n'
+    'RETURNING (SELECT count(*) FROM gone), event_count'
+)
+PURGE_METADATA: Final = (
+    'DELETE\n'
     'FROM "session_metadata"\n'
-    'WHERE "sid"=ANY(%(sids)s)'
+    'WHERE "sid"=%(sid)s AND "owner"=%(owner)s'
 )
-PURGE_DELETE: Final = (
+PURGE_SESSION: Final = (
     'DELETE\n'
     'FROM "sessions"\n'
-    'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid"=ANY(%(sids)s)\n'
-    'RETURNING "event_count"'
+    'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid"=%(sid)s'
 )
 SEARCH_WEB_RANK: Final = (
     "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"

@@ -50,13 +50,9 @@ def P(name: str) -> Parameter:
 
 OWNER = P("owner")
 SESSION_ID = P("session_id")
-#: "Now", in Unix seconds: the server's clock (SPEC 6.1), unless the caller
-#: binds ``%(now)s`` (a test's ``clock``). Clients' clocks may be hours off.
-NOW = Function(
-    "COALESCE",
-    Cast(P("now"), "bigint"),
-    LiteralValue("CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)"),
-)
+#: "Now", in Unix seconds: always the server's clock (SPEC 6.1) -- clients'
+#: clocks may be hours off, so no statement takes the time as a parameter.
+NOW = LiteralValue("CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)")
 
 
 def _session_fields(table: Table = sessions) -> list[object]:
@@ -563,23 +559,37 @@ def _purge_statements() -> dict[str, str]:
         .select(fn.Count(Star()))
         .where(old)
         .get_sql(),
+        # Locked: the batch's sessions stay archived until its transaction ends.
         "PURGE_CANDIDATES": Query.from_(sessions)
         .select(sessions.sid, sessions.event_count)
         .where(old)
         .where(sessions.sid > P("after"))
         .orderby(sessions.sid)
         .limit(P("limit"))
+        .get_sql()
+        + " FOR UPDATE",
+        # At most %(budget)s of one session's events, newest first (so the
+        # events left are seq 1..n and event_count stays their number); usage
+        # rows go with their events (ON DELETE CASCADE). Written out: pypika
+        # has no DELETE ... USING a limited CTE.
+        "PURGE_EVENTS_CHUNK": (
+            "WITH doomed AS (SELECT seq FROM session_events "
+            "WHERE sid = %(sid)s AND owner = %(owner)s ORDER BY seq DESC LIMIT %(budget)s), "
+            "gone AS (DELETE FROM session_events e USING doomed "
+            "WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) "
+            "UPDATE sessions SET event_count = event_count - (SELECT count(*) FROM gone) "
+            "WHERE sid = %(sid)s AND owner = %(owner)s "
+            "RETURNING (SELECT count(*) FROM gone), event_count"
+        ),
+        "PURGE_METADATA": Query.from_(metadata)
+        .delete()
+        .where(metadata.sid == P("sid"))
+        .where(metadata.owner == OWNER)
         .get_sql(),
-        "PURGE_METADATA_OF": Query.from_(metadata)
-        .select(fn.Count(Star()))
-        .where(metadata.sid == Function("ANY", P("sids")))
-        .get_sql(),
-        # Events and metadata go with their session (ON DELETE CASCADE).
-        "PURGE_DELETE": Query.from_(sessions)
+        "PURGE_SESSION": Query.from_(sessions)
         .delete()
         .where(old)
-        .where(sessions.sid == Function("ANY", P("sids")))
-        .returning(sessions.event_count)
+        .where(sessions.sid == P("sid"))
         .get_sql(),
     }
 

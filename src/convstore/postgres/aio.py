@@ -108,6 +108,11 @@ class AsyncPostgresSessionService(AsyncClosing):
         return self._sync.owner
 
     @property
+    def clock(self) -> Clock | None:
+        """The client clock, for a resumed session's boundary gap only (server time is stored)."""
+        return self._sync.clock
+
+    @property
     def pool(self) -> ConnectionPool[Any]:
         """The sync service's connection pool, for advanced use."""
         return self._sync.pool

@@ -64,8 +64,6 @@ class PostgresBlobsMixin:
     if TYPE_CHECKING:
         _owner: str
 
-        def _now(self) -> int | None: ...
-
         def _conn(
             self,
             doing: str,
@@ -129,7 +127,6 @@ class PostgresBlobsMixin:
             keys=list(rows),
             metas=[meta for meta, _ in rows.values()],
             datas=[data for _, data in rows.values()],
-            now=self._now(),
         )
         sql = B.BLOB_PUT_REPLACE if replace else B.BLOB_PUT_KEEP
         with self._conn(doing, write=True, mapper=bad_meta) as conn:
@@ -275,17 +272,14 @@ class PostgresBlobsMixin:
         """
         if not metadata:
             return
-        now = self._now()
         with conn.cursor() as cur:
             targets = sorted({target for target, _, _ in metadata} - known)
             if targets:
-                cur.executemany(
-                    B.SESSION_ENSURE, [self._mine(target, now=now) for target in targets]
-                )
+                cur.executemany(B.SESSION_ENSURE, [self._mine(target) for target in targets])
             cur.executemany(
                 _pgsql.METADATA_SET,
                 [
-                    self._mine(target, key=key, value=value, now=now)
+                    self._mine(target, key=key, value=value)
                     for target, key, value in sorted(metadata, key=lambda m: (m[0], m[1]))
                 ],
             )
@@ -311,9 +305,7 @@ class PostgresBlobsMixin:
                 return DuplicateId(f"session id {session_id!r} is already used")
             return exc
 
-        params = self._mine(
-            session_id, directory=directory, git_root=git_root, now=self._now()
-        )
+        params = self._mine(session_id, directory=directory, git_root=git_root)
         with self._conn(doing, write=True, mapper=duplicate) as conn, conn.transaction():
             row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
             self._upsert_metadata(conn, rows, {session_id})
@@ -329,7 +321,7 @@ class PostgresBlobsMixin:
         doing = f"archiving session {session_id!r}"
         with self._conn(doing, write=True) as conn, conn.transaction():
             sid = self._lock_live(conn, session_id)[0]
-            conn.execute(B.SESSION_ARCHIVE_SID, {"sid": sid, "now": self._now()})
+            conn.execute(B.SESSION_ARCHIVE_SID, {"sid": sid})
             self._upsert_metadata(conn, rows, {session_id})
 
     def _lock_live(self, conn: Any, session_id: str) -> Any:
@@ -381,7 +373,6 @@ class PostgresBlobsMixin:
             types=[r[2] for r in rows],
             datas=[r[3] for r in rows],
             last_id=ids[-1],
-            now=self._now(),
         )
         with self._conn(doing, write=True, mapper=culprit) as conn:
             out = conn.execute(B.EVENTS_APPEND_AT_HEAD, params).fetchall()
@@ -431,7 +422,7 @@ class PostgresBlobsMixin:
                 )
             if head is None:
                 return None
-            conn.execute(B.SESSION_SET_HEAD_TO, {"head_id": parent, "sid": sid, "now": self._now()})
+            conn.execute(B.SESSION_SET_HEAD_TO, {"head_id": parent, "sid": sid})
         return StoredEvent(head, session_id, parent, inv, event_type, data, created)
 
     def append_event_with_metadata(
@@ -471,7 +462,6 @@ class PostgresBlobsMixin:
                     invocation_id=invocation_id,
                     event_type=event_type,
                     event_data=event_data,
-                    now=self._now(),
                 ),
             ).fetchone()
         return StoredEvent(

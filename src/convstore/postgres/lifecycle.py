@@ -80,8 +80,6 @@ class PostgresLifecycleMixin:
     if TYPE_CHECKING:
         _owner: str
 
-        def _now(self) -> int | None: ...
-
         def _conn(
             self,
             doing: str,
@@ -145,7 +143,6 @@ class PostgresLifecycleMixin:
                     "invocation_id": inv,
                     "event_type": COMPACTION_EVENT_TYPE,
                     "event_data": data,
-                    "now": self._now(),  # None: the server's clock
                 },
             ).fetchone()
             if row is None:  # pragma: no cover - the row is locked
@@ -269,9 +266,8 @@ class PostgresLifecycleMixin:
     def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
         """See :meth:`convstore.SessionStore.apply_retention`; ``max_bytes``: the owner's data."""
         policy = check_policy(policy, dry_run)
-        now = self._now()
-        if now is None:  # the server's clock decides (SPEC 6.1)
-            now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
+        # The server's clock decides (SPEC 6.1), read once for the plan and its execution.
+        now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
         owner = self._owner
         doing = "planning retention"
         archive: list[tuple[int, str]] = []
