@@ -29,10 +29,10 @@ from ..lifecycle import (
 from ..models import StoredEvent
 from ..sqlite.retention import RetentionPolicy, RetentionReport, check_policy, cutoff
 from . import _pgsql
+from ._host import ServiceHost
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from contextlib import AbstractContextManager
+    from collections.abc import Mapping, Sequence
 
     from ..sqlite.search import SearchHit
 
@@ -72,28 +72,10 @@ def _snippet(
     return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
 
 
-class PostgresLifecycleMixin:
+class PostgresLifecycleMixin(ServiceHost):
     """Compaction, usage ledger, retention and search for the PostgreSQL service."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-        _owner: str
-
-        def _conn(
-            self,
-            doing: str,
-            *,
-            write: bool = False,
-            budget: float | None = None,
-            mapper: Callable[[BaseException], BaseException] | None = None,
-        ) -> AbstractContextManager[Any]: ...
-
-        def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
-
-        def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
-
-        def _all(self, sql: Any, params: dict[str, Any], doing: str) -> list[Any]: ...
 
     # -- compaction ----------------------------------------------------------------
 
