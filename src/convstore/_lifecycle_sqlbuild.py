@@ -29,9 +29,7 @@ def P(n: int) -> Parameter:
     return Parameter(f"?{n}")
 
 
-_SUMS = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
-)
+_SUMS = "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
 _SESSION_SID = '(SELECT "sid" FROM "sessions" WHERE "id"=?2)'
 
 
@@ -56,9 +54,7 @@ def _usage_statements() -> dict[str, str]:
         "USAGE_GET": Query.from_(ledger)
         .join(events)
         .on(events.rid == ledger.sid * 4294967296 + ledger.seq)
-        .select(
-            ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost
-        )
+        .select(ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost)
         .where(events.id == P(1))
         .where(ledger.model == P(2))
         .get_sql(),
@@ -117,8 +113,7 @@ def _usage_statements() -> dict[str, str]:
     # the nearest summary covers through (kept: fold_history needs to see it), so
     # the cost follows what the model sees, not the session's length.
     cols = (
-        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
-        "e.created_at"
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
     )
     stop = (
         "CASE WHEN e.event_type = 'compaction' "
@@ -350,17 +345,12 @@ def build() -> dict[str, str]:
 
 def render() -> str:
     """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
-    from .sqlite._sqlbuild import render_module
+    from ._sqlbuild_shared import render_module
 
-    return render_module(
-        build(),
-        "The conversation lifecycle's SQL statements, as plain strings.",
-        "_lifecycle_sql",
-        "test_lifecycle_sql_drift.py",
-    )
+    return render_module(build(), "_lifecycle_sql")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore.sqlite._sqlbuild import main
+    from convstore._sqlbuild_shared import main
 
     main(render, "_lifecycle_sql")
