@@ -347,7 +347,7 @@ def render() -> str:
     """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
     from ._sqlbuild_shared import render_module
 
-    return render_module(build(), "_lifecycle_sql")
+    return render_module(build(), "_lifecycle_sql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -150,7 +150,7 @@ def build() -> dict[str, str]:
 
 def render() -> str:
     """The text of :mod:`convstore.sqlite._blobsql`, exactly as it must be on disk."""
-    return render_module(build(), "sqlite._blobsql")
+    return render_module(build(), "sqlite._blobsql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
