@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
+from .._common import COMPACTION_EVENT_TYPE
 from ..errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
 from . import _blobsql
 
@@ -407,8 +408,6 @@ def history_tail(
 
 def has_summary(events: Sequence[StoredEvent]) -> bool:
     """Whether any of ``events`` is a compaction summary (its history needs folding)."""
-    from ..lifecycle import COMPACTION_EVENT_TYPE
-
     return any(event.event_type == COMPACTION_EVENT_TYPE for event in events)
 
 
