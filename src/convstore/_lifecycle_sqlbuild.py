@@ -14,14 +14,12 @@ hand (pypika cannot group by an expression that an index covers).
 
 from __future__ import annotations
 
-from pypika import Parameter, Query, Table
+from pypika import Parameter, Query
 from pypika import functions as fn
 
-__all__ = ["build", "render"]
+from convstore._sqlbuild_shared import events, ledger, sessions
 
-sessions = Table("sessions")
-events = Table("session_events")
-ledger = Table("usage_ledger")
+__all__ = ["build", "render"]
 
 
 def P(n: int) -> Parameter:

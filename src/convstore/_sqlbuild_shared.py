@@ -5,7 +5,8 @@ The builders (``sqlite._sqlbuild``, ``sqlite._blobsqlbuild``,
 differ in dialect and parameter syntax, not in the shapes they build. Written
 here once:
 
-* the columns of a record: :func:`session_fields`, :func:`event_record_fields`;
+* the schema's tables (``sessions``, ``events`` …) and the columns of a record:
+  :func:`session_fields`, :func:`event_record_fields`, :data:`BLOB_COLUMNS`;
 * the migrations bookkeeping table: :func:`migrations_create_table`,
   :func:`migrations_select_applied`, :func:`migrations_insert`;
 * a session's history, ``WITH RECURSIVE`` by hand: :func:`history_chain`;
@@ -26,6 +27,17 @@ from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika.queries import QueryBuilder
 
 from convstore._common import EVENT_COLUMNS, LIST_FILTERS, SESSION_COLUMNS
+
+#: The schema's tables, named once for every builder.
+sessions = Table("sessions")
+events = Table("session_events")
+metadata = Table("session_metadata")
+blobs = Table("session_blobs")
+ledger = Table("usage_ledger")
+migrations = Table("convstore_migrations")
+
+#: A blob's own columns, in the order of a ``Blob`` after its session id.
+BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
 
 #: Makes the parameter of a name in a dialect (``:name``, ``%(name)s`` …).
 Param = Callable[[str], Parameter]

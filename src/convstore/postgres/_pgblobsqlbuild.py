@@ -19,23 +19,18 @@ the recursive walk are written out by hand below (pypika has neither).
 
 from __future__ import annotations
 
-from pypika import Order, Table
+from pypika import Order
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.queries import QueryBuilder
 from pypika.terms import Function
 
 from convstore import _sqlbuild_shared as shared
+from convstore._sqlbuild_shared import BLOB_COLUMNS, blobs, events, metadata, sessions
 
 from ._pgsqlbuild import NOW, OWNER, SESSION_ID, P, _mine
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-metadata = Table("session_metadata")
-blobs = Table("session_blobs")
-
-BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
 
 #: ``NOW`` as SQL text, for the hand-written statements.
 _NOW_SQL = NOW.get_sql()

@@ -30,13 +30,10 @@ from pypika.terms import ExistsCriterion, Function, LiteralValue, Star
 
 from convstore import _sqlbuild_shared as shared
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
+from convstore._sqlbuild_shared import events, metadata, migrations, sessions
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-migrations = Table("convstore_migrations")
-metadata = Table("session_metadata")
 pg_tables = Table("pg_tables", schema="pg_catalog")
 
 #: The owner column sits between the storage keys and the event's own columns.

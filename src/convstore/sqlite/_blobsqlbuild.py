@@ -13,22 +13,25 @@ Regenerate after editing this file::
 
 from __future__ import annotations
 
-from pypika import Order, Query, Table
+from pypika import Order, Query
 from pypika.dialects import PostgreSQLQuery
 from pypika.queries import QueryBuilder
 
-from convstore._sqlbuild_shared import event_record_fields, history_chain, main, render_module
+from convstore._sqlbuild_shared import (
+    BLOB_COLUMNS,
+    blobs,
+    event_record_fields,
+    events,
+    history_chain,
+    main,
+    metadata,
+    render_module,
+    sessions,
+)
 
 from ._sqlbuild import P, V, in_session
 
 __all__ = ["build", "render"]
-
-sessions = Table("sessions")
-events = Table("session_events")
-metadata = Table("session_metadata")
-blobs = Table("session_blobs")
-
-BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
 
 
 def _blobs_of(session_id: object) -> QueryBuilder:

@@ -30,13 +30,10 @@ from pypika.terms import ExistsCriterion, LiteralValue, Star
 
 from convstore import _sqlbuild_shared as shared
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
+from convstore._sqlbuild_shared import events, metadata, migrations, sessions
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-migrations = Table("convstore_migrations")
-metadata = Table("session_metadata")
 
 #: An event's storage key (migration 0006): ``rid`` = ``sid * 2**32 + seq``, the
 #: rowid of ``session_events`` and of the full-text index. ``sid`` and ``seq`` are
