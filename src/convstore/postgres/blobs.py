@@ -342,7 +342,7 @@ class PostgresBlobsMixin(ServiceHost):
 
             if isinstance(exc, pgerrors.UniqueViolation):
                 return self._event_error(exc, _repeated(ids) or _culprit_id(exc, ids))
-            bad = next((r[0] for r in rows if not _is_json(r[3])), ids[0])
+            bad = next((r[0] for r in rows if not _v.is_json(r[3])), ids[0])
             return self._event_error(exc, bad)
 
         params = self._mine(
@@ -468,16 +468,6 @@ def _chains(rows: list[Any], limit: int | None) -> bool:
             return False
         expected = row[3]
     return (limit is not None and len(rows) == limit) or expected is None
-
-
-def _is_json(text: str) -> bool:
-    import json
-
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _culprit_id(exc: BaseException, ids: list[str]) -> str:
