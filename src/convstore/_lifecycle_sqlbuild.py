@@ -132,6 +132,20 @@ def _usage_statements() -> dict[str, str]:
     return out
 
 
+def _sessions_before(column: str, which: object) -> str:
+    """``sid, id, <column>`` of the ``which`` sessions, ``column`` before ``?1``, oldest first."""
+    time = sessions.field(column)
+    return (
+        Query.from_(sessions)
+        .select(sessions.sid, sessions.id, time)
+        .where(which)
+        .where(time < P(1))
+        .orderby(time)
+        .orderby(sessions.sid)
+        .get_sql()
+    )
+
+
 def _retention_statements() -> dict[str, str]:
     size = (
         'COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)'
@@ -141,21 +155,9 @@ def _retention_statements() -> dict[str, str]:
     return {
         # Live sessions idle since before ?1: the partial resume indexes skip
         # archived rows; sessions_activity serves the order.
-        "RETENTION_IDLE_LIVE": Query.from_(sessions)
-        .select(sessions.sid, sessions.id, sessions.updated_at)
-        .where(sessions.archived_at.isnull())
-        .where(sessions.updated_at < P(1))
-        .orderby(sessions.updated_at)
-        .orderby(sessions.sid)
-        .get_sql(),
+        "RETENTION_IDLE_LIVE": _sessions_before("updated_at", sessions.archived_at.isnull()),
         # Sessions archived before ?1, oldest archive first (deletion order).
-        "RETENTION_ARCHIVED": Query.from_(sessions)
-        .select(sessions.sid, sessions.id, sessions.archived_at)
-        .where(sessions.archived_at.notnull())
-        .where(sessions.archived_at < P(1))
-        .orderby(sessions.archived_at)
-        .orderby(sessions.sid)
-        .get_sql(),
+        "RETENTION_ARCHIVED": _sessions_before("archived_at", sessions.archived_at.notnull()),
         # What deleting one session frees: stored bytes of its events (+16 per row
         # for the integer keys and timestamp), its metadata and its usage rows.
         "RETENTION_SESSION_BYTES": (
