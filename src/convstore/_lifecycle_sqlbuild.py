@@ -325,15 +325,6 @@ def _postgres_statements() -> dict[str, str]:
             "DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
             "AND archived_at IS NOT NULL"
         ),
-        "PG_SEARCH": (
-            "SELECT s.id, e.id, e.event_type, e.event_data, e.created_at "
-            "FROM session_events e JOIN sessions s ON s.sid = e.sid "
-            "WHERE e.owner = %(owner)s AND s.owner = %(owner)s "
-            "AND (CAST(%(directory)s AS TEXT) IS NULL OR s.directory = %(directory)s) "
-            "AND (CAST(%(git_root)s AS TEXT) IS NULL OR s.git_root = %(git_root)s) "
-            "AND e.event_data ILIKE ALL (%(patterns)s) "
-            "ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC LIMIT %(limit)s"
-        ),
     }
 
 

@@ -1,8 +1,8 @@
 """The conversation lifecycle (SPEC §9) on the PostgreSQL team server.
 
 A mixin of :class:`convstore.postgres.PostgresSessionService`: compaction,
-the token usage ledger (``migrations/postgres/0006``), retention, and a
-plain substring ``search`` for :class:`convstore.tools.RecallTools`. Same
+the token usage ledger (``migrations/postgres/0006``) and retention (the
+service's own ``search`` serves :class:`convstore.tools.RecallTools`). Same
 semantics, validation and errors as the local store (the shared checks live
 in :mod:`convstore.lifecycle` and :mod:`convstore.sqlite.retention`); every
 statement is scoped by the service's owner.
@@ -10,11 +10,10 @@ statement is scoped by the service's owner.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .. import _lifecycle_sql as L
-from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
+from ..errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound
 from ..lifecycle import (
     COMPACTION_EVENT_TYPE,
     UsageRecord,
@@ -34,46 +33,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from contextlib import AbstractContextManager
 
-    from ..sqlite.search import SearchHit
 
 __all__ = ["PostgresLifecycleMixin"]
 
 _INT64_MAX = (1 << 63) - 1
 
 
-def _like_escape(word: str) -> str:
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _snippet(
-    event_data: str, words: list[str], markers: tuple[str, str], width: int = 160
-) -> str:
-    text = event_data
-    try:
-        data = json.loads(event_data)
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        text = data["content"]
-    lower = text.lower()
-    at = min((i for i in (lower.find(w.lower()) for w in words) if i >= 0), default=0)
-    start = max(0, at - width // 3)
-    piece = text[start : start + width]
-    for word in words:
-        out, low, i = [], piece.lower(), 0
-        while True:
-            j = low.find(word.lower(), i)
-            if j < 0 or not word:
-                out.append(piece[i:])
-                break
-            out.append(piece[i:j] + markers[0] + piece[j : j + len(word)] + markers[1])
-            i = j + len(word)
-        piece = "".join(out)
-    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
-
-
 class PostgresLifecycleMixin:
-    """Compaction, usage ledger, retention and search for the PostgreSQL service."""
+    """Compaction, usage ledger and retention for the PostgreSQL service."""
 
     __slots__ = ()
 
@@ -340,48 +307,3 @@ class PostgresLifecycleMixin:
         return RetentionReport(
             False, tuple(archived), tuple(deleted), events, freed, total, over
         )
-
-    # -- search (for RecallTools) ---------------------------------------------------------
-
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        limit: int = 20,
-        literal: bool = True,
-        markers: tuple[str, str] = ("[", "]"),
-        **_: Any,
-    ) -> list[SearchHit]:
-        """Events containing every word of ``query`` (case-insensitive), newest first.
-
-        A plain substring search (no index): enough for
-        :class:`~convstore.tools.RecallTools` on a team server; ``rank`` is 0.
-        """
-        from ..sqlite.search import SearchHit
-
-        if type(query) is not str:
-            raise InvalidArgument(f"query must be a str, got {type(query).__name__}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-        words = query.split()
-        if not words:
-            return []
-        # Match the words in the JSON text: escape them as JSON would (quotes, backslashes).
-        patterns = [_like_escape(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words]
-        rows = self._all(
-            L.PG_SEARCH,
-            {
-                "owner": self._owner,
-                "directory": directory,
-                "git_root": git_root,
-                "patterns": patterns,
-                "limit": limit,
-            },
-            "searching events",
-        )
-        return [
-            SearchHit(sid, eid, etype, _snippet(cast(str, data), words, markers), 0.0, created)
-            for sid, eid, etype, data, created in rows
-        ]
