@@ -86,6 +86,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(runner.SYSTEM_NAMES),
         help="comma-separated subset of " + ",".join(runner.SYSTEM_NAMES),
     )
+    ap.add_argument(
+        "--ops",
+        default=None,
+        help="comma-separated subset of the operations (default: all), e.g. append,open",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write all results here")
     ap.add_argument("--plot", type=Path, default=None, help="write a PNG of p50/p99 vs size")
     ap.add_argument(
@@ -126,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(wanted) - set(runner.SYSTEM_NAMES)
     if unknown:
         print(f"unknown systems: {sorted(unknown)}", file=sys.stderr)
+        return 2
+    ops = None if args.ops is None else [o for o in args.ops.split(",") if o]
+    unknown = set(ops or ()) - set(runner.OP_NAMES)
+    if unknown:
+        print(f"unknown operations: {sorted(unknown)}", file=sys.stderr)
         return 2
     notes: list[str] = []
     kinds = sorted({*wanted, "convstore"})  # the sanity check reads the convstore file
@@ -170,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"{events:,} events: {problem}")
                 log(f"  WARNING: {problem}")
             res = runner.run_size(
-                ds, repeat=args.repeat, scale=args.scale, systems_wanted=wanted, log=log
+                ds,
+                repeat=args.repeat,
+                scale=args.scale,
+                systems_wanted=wanted,
+                log=log,
+                ops=ops,
             )
             results.append(res)
             print(report.table(res), flush=True)

@@ -13,20 +13,9 @@ shell prompt pays for nothing it does not use.
 's1'
 """
 
+from . import errors
 from ._lean import TYPE_CHECKING
-from .errors import (
-    CommitUncertain,
-    DuplicateId,
-    InvalidArgument,
-    InvalidEvent,
-    MigrationError,
-    NotStarted,
-    SessionArchived,
-    SessionNotFound,
-    StoreBusy,
-    StoreClosed,
-    StoreError,
-)
+from .errors import *  # noqa: F403  # every typed error, as listed in errors.__all__
 from .models import SessionSummary, StoredEvent, StoredSession
 from .sqlite.store import NewEvent, SessionStore
 
@@ -53,17 +42,6 @@ __all__ = [
     "StoredEvent",
     "SessionSummary",
     "NewEvent",
-    "StoreError",
-    "SessionNotFound",
-    "SessionArchived",
-    "DuplicateId",
-    "InvalidEvent",
-    "InvalidArgument",
-    "MigrationError",
-    "StoreBusy",
-    "CommitUncertain",
-    "NotStarted",
-    "StoreClosed",
     "SearchHit",
     "ImportReport",
     "PurgeReport",
@@ -72,6 +50,7 @@ __all__ = [
     "UsageTotal",
     "LifecycleService",
 ]
+__all__ += errors.__all__  # every typed error (convstore.errors)
 
 #: Public names imported on first access (PEP 562), by defining module.
 _LAZY = {

@@ -3,9 +3,10 @@
 ``import typing`` drags in ``re``, ``enum``, ``functools``, ``contextlib`` and
 more — several milliseconds of a shell assistant's start-up. Type checkers
 see the real :mod:`typing` names (``TYPE_CHECKING`` is true for them); at run
-time these equivalents, built on :func:`collections.namedtuple` (already
-loaded by APSW), are used instead. ``tests/test_import_cost.py`` checks that
-``import convstore`` never imports :mod:`typing`.
+time lighter equivalents are used instead: records are built like
+:func:`collections.namedtuple`'s, without its ``eval``.
+``tests/test_import_cost.py`` checks that ``import convstore`` never imports
+:mod:`typing`.
 
 >>> class Point(NamedTuple):
 ...     x: int
@@ -16,27 +17,112 @@ loaded by APSW), are used instead. ``tests/test_import_cost.py`` checks that
 
 from __future__ import annotations
 
-import collections
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NamedTuple, cast
 else:
+    from collections import _tuplegetter  # C; collections is loaded by APSW anyway
+
     _SKIP = frozenset({"__annotations__", "__module__", "__qualname__", "__dict__", "__weakref__"})
+    _tuple_new = tuple.__new__
+
+    class _Signature:
+        """``Record.__signature__``, built on first request (``help()``, :mod:`inspect`)."""
+
+        def __get__(self, obj, owner):
+            from inspect import Parameter, Signature
+
+            kind = Parameter.POSITIONAL_OR_KEYWORD
+            return Signature([Parameter(name, kind) for name in owner._fields])
+
+    def _bind(name, fields, args, kwargs):
+        """The values of a record built with keywords, or Python's own TypeError."""
+        if len(args) > len(fields):
+            raise TypeError(
+                f"{name}() takes {len(fields)} positional arguments but {len(args)} were given"
+            )
+        for key in kwargs:
+            if key not in fields:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            if key in fields[: len(args)]:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+        missing = [field for field in fields[len(args) :] if field not in kwargs]
+        if missing:
+            raise TypeError(f"{name}() missing required arguments: {', '.join(missing)}")
+        values = list(args)
+        values.extend(kwargs[field] for field in fields[len(args) :])
+        return tuple(values)
+
+    def _record_namespace(name, fields):
+        """What :func:`collections.namedtuple` puts in the class, without its ``eval``.
+
+        ``namedtuple`` compiles a ``__new__`` with one parameter a field: about
+        100 us a record class, seven of them on ``import convstore``'s path. This
+        ``__new__`` takes ``*args`` (the positional call passes them straight
+        on) and the class still tells ``help()`` its fields (``__signature__``).
+        """
+        size = len(fields)
+        repr_fmt = "(" + ", ".join(f"{field}=%r" for field in fields) + ")"
+
+        def __new__(cls, *args, **kwargs):
+            if kwargs or len(args) != size:
+                args = _bind(name, fields, args, kwargs)
+            return _tuple_new(cls, args)
+
+        @classmethod
+        def _make(cls, iterable):
+            result = _tuple_new(cls, iterable)
+            if len(result) != size:
+                raise TypeError(f"Expected {size} arguments, got {len(result)}")
+            return result
+
+        def _replace(self, /, **kwds):
+            result = self._make(map(kwds.pop, fields, self))
+            if kwds:
+                raise ValueError(f"Got unexpected field names: {list(kwds)!r}")
+            return result
+
+        def __repr__(self):
+            return self.__class__.__name__ + repr_fmt % self
+
+        def _asdict(self):
+            return dict(zip(fields, self, strict=True))
+
+        def __getnewargs__(self):
+            return tuple(self)
+
+        namespace = {
+            "__slots__": (),
+            "_fields": fields,
+            "_field_defaults": {},
+            "__new__": __new__,
+            "__signature__": _Signature(),
+            "_make": _make,
+            "_replace": _replace,
+            "__repr__": __repr__,
+            "_asdict": _asdict,
+            "__getnewargs__": __getnewargs__,
+            "__match_args__": fields,
+        }
+        for method in (__new__, _make.__func__, _replace, __repr__, _asdict, __getnewargs__):
+            method.__qualname__ = f"{name}.{method.__name__}"
+        for index, field in enumerate(fields):
+            namespace[field] = _tuplegetter(index, f"Alias for field number {index}")
+        return namespace
 
     class _NamedTupleMeta(type):
-        """Turn an annotated class body into a :func:`collections.namedtuple` class."""
+        """Turn an annotated class body into a class like :func:`collections.namedtuple`'s."""
 
         def __new__(mcls, name, bases, namespace):
             if not bases:  # the NamedTuple base itself
                 return super().__new__(mcls, name, bases, namespace)
-            fields = tuple(namespace.get("__annotations__", {}))
-            cls = collections.namedtuple(name, fields, module=namespace.get("__module__"))
-            for key, value in namespace.items():
-                if key not in _SKIP:
-                    setattr(cls, key, value)
-            cls.__qualname__ = namespace.get("__qualname__", name)
-            cls.__annotations__ = dict(namespace.get("__annotations__", {}))
+            annotations = namespace.get("__annotations__", {})
+            body = _record_namespace(name, tuple(annotations))
+            body.update((k, v) for k, v in namespace.items() if k not in _SKIP)
+            body["__qualname__"] = namespace.get("__qualname__", name)
+            body["__annotations__"] = dict(annotations)
+            cls = type(name, (tuple,), body)
+            cls.__module__ = namespace.get("__module__", cls.__module__)
             return cls
 
     class NamedTuple(metaclass=_NamedTupleMeta):

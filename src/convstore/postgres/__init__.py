@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, LiteralString, NoReturn
+from typing import TYPE_CHECKING, Any, LiteralString, NoReturn, TypeVar
 
 try:
     import psycopg
@@ -124,6 +124,7 @@ _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
 
 Row = tuple[Any, ...]
+_Record = TypeVar("_Record", StoredSession, StoredEvent)
 Conn = psycopg.Connection[Row]
 
 
@@ -449,35 +450,60 @@ class PostgresSessionService(PostgresLifecycleMixin):
             "directory": directory,
             "git_root": git_root,
         }
-        start = time.monotonic()
 
         def duplicate(exc: BaseException) -> BaseException:
             if isinstance(exc, pgerrors.UniqueViolation):
                 return DuplicateId(f"session id {id!r} is already used")
             return exc
 
+        row, same = self._insert_or_replay(
+            doing,
+            _pgsql.SESSION_INSERT,
+            params,
+            duplicate,
+            lambda budget: self._stored_session_if_same(id, directory, git_root, budget=budget),
+        )
+        if same is not None:
+            return same
+        assert row is not None
+        created: int = row[0]
+        return StoredSession(id, None, None, directory, git_root, created, created, None)
+
+    def _insert_or_replay(
+        self,
+        doing: str,
+        sql: LiteralString,
+        params: dict[str, Any],
+        mapper: Callable[[BaseException], BaseException],
+        stored_if_same: Callable[[float | None], _Record | None],
+    ) -> tuple[Row | None, _Record | None]:
+        """Run one insert; a refused or uncertain one may be a replay of what is stored.
+
+        Returns ``(row, None)`` when the insert ran, or ``(None, record)`` when
+        it was refused as a duplicate (or its commit was lost on the way back)
+        but ``stored_if_same(budget)`` finds this very record stored: SPEC 2.1's
+        idempotent replay. Otherwise the error is raised as it came.
+        """
+        start = time.monotonic()
         try:
-            with self._conn(doing, write=True, mapper=duplicate) as conn:
-                row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
+            with self._conn(doing, write=True, mapper=mapper) as conn:
+                return conn.execute(sql, params).fetchone(), None
         except DuplicateId:
-            same = self._stored_session_if_same(id, directory, git_root)
+            same = stored_if_same(None)
             if same is None:
                 raise
-            return same  # SPEC 2.1: an idempotent replay
+            return None, same  # SPEC 2.1: an idempotent replay
         except CommitUncertain:
             left = self._timeout - (time.monotonic() - start)
             if left < 0.2:
                 raise
             try:
-                same = self._stored_session_if_same(id, directory, git_root, budget=left)
+                same = stored_if_same(left)
             except StoreError:
                 same = None
             if same is None:
                 raise
-            return same  # the lost commit was stored: resolved here
-        assert row is not None
-        created: int = row[0]
-        return StoredSession(id, None, None, directory, git_root, created, created, None)
+            return None, same  # the lost commit was stored: resolved here
 
     def _stored_session_if_same(
         self, id: str, directory: str | None, git_root: str | None, budget: float | None = None
@@ -568,30 +594,17 @@ class PostgresSessionService(PostgresLifecycleMixin):
             "event_data": event_data,
         }
         replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
-        start = time.monotonic()
-        try:
-            with self._conn(
-                doing, write=True, mapper=lambda exc: self._event_error(exc, event_id)
-            ) as conn:
-                row = conn.execute(sql, params).fetchone()
-        except DuplicateId:
-            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
-            if same is None:
-                raise
-            return same  # SPEC 2.1: an idempotent replay
-        except CommitUncertain:
-            left = self._timeout - (time.monotonic() - start)
-            if left < 0.2:
-                raise
-            try:
-                same = self._stored_event_if_same(
-                    *replay, event_type, event_data, at_head, budget=left
-                )
-            except StoreError:
-                same = None
-            if same is None:
-                raise
-            return same  # the lost commit was stored: resolved here
+        row, same = self._insert_or_replay(
+            doing,
+            sql,
+            params,
+            lambda exc: self._event_error(exc, event_id),
+            lambda budget: self._stored_event_if_same(
+                *replay, event_type, event_data, at_head, budget=budget
+            ),
+        )
+        if same is not None:
+            return same
         if row is None:
             same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
             if same is not None:

@@ -510,6 +510,9 @@ def _pragmas() -> dict[str, str]:
         "PRAGMA_WAL_AUTOCHECKPOINT": "PRAGMA wal_autocheckpoint=1000",
         "PRAGMA_JOURNAL_SIZE_LIMIT": "PRAGMA journal_size_limit=8388608",
         "PRAGMA_SET_USER_VERSION": "PRAGMA user_version={version:d}",
+        # convstore's file mark ("cvst"): connection.APPLICATION_ID, offset 68 of the header.
+        "PRAGMA_APPLICATION_ID": "PRAGMA application_id",
+        "PRAGMA_APPLICATION_ID_SET": "PRAGMA application_id=1668707188",
         # Transaction control. Writes always take the lock up front (IMMEDIATE), so
         # they wait on the busy timeout instead of failing mid-transaction.
         "BEGIN_IMMEDIATE": "BEGIN IMMEDIATE",

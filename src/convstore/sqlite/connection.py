@@ -8,10 +8,14 @@ whole configuration in :func:`open_connection`::
     >>> conn.execute("PRAGMA foreign_keys").fetchall()
     [(1,)]
 
-Before SQLite is allowed to touch an existing file, its first 16 bytes are
-checked: a file that is not an SQLite database is refused with a
+Before SQLite is allowed to touch an existing file, its header is checked:
+a file that is not an SQLite database is refused with a
 :class:`~convstore.errors.StoreError` naming it, and its bytes are left
-unchanged (WAL mode is never switched on over a foreign file).
+unchanged (WAL mode is never switched on over a foreign file). A file whose
+header carries convstore's ``application_id`` is known to be ours and opens
+directly; any other SQLite file is first examined on a read-only probe
+connection (:func:`refuse_unless_ours`), then stamped with the id once it is
+known to be ours.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import apsw
 from .._lean import TYPE_CHECKING
 from ..errors import StoreError
 from . import _sql
-from .migrations import check_compatible, fingerprint
+from .migrations import check_compatible, ensure_current, fingerprint
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
     from typing import Literal, TypeAlias
 
     from .migrations import MigrationStatus
@@ -42,6 +47,8 @@ __all__ = [
     "SQLITE_HEADER",
     "normalize_path",
     "check_file_header",
+    "read_file_header",
+    "APPLICATION_ID",
     "open_connection",
     "close_quietly",
     "BackgroundCheckpointer",
@@ -58,6 +65,11 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 STATEMENT_CACHE_SIZE = 128
 #: Owner read/write only: conversation logs are private.
 FILE_MODE = 0o600
+#: ``PRAGMA application_id`` of a convstore database ("cvst"), at offset 68 of
+#: the file header: an existing file that carries it opens without the
+#: read-only probe (its schema version is still checked, on the connection itself).
+APPLICATION_ID = 0x63767374
+_APPLICATION_ID_BYTES = APPLICATION_ID.to_bytes(4, "big")
 
 
 def normalize_path(path: PathArg) -> str:
@@ -81,29 +93,43 @@ def check_file_header(path: str) -> bool:
     directory, an unreadable file, or one whose header is not SQLite's raises
     :class:`StoreError` naming the path. Nothing is written.
     """
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False  # the caller creates the folders (and reports a file in the way)
-    except OSError as exc:
-        raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"database path {path!r} is a directory, not a file")
-    if st.st_size == 0:
-        return True
+    return read_file_header(path) is not None
+
+
+def read_file_header(path: str) -> bytes | None:
+    """The 100-byte header of an existing database file; ``b""`` if empty, ``None`` if missing.
+
+    Raises :class:`StoreError` naming the path for a directory, an unreadable
+    file, or a header that is not SQLite's (see :func:`check_file_header`).
+    """
     try:
         fd = os.open(path, os.O_RDONLY)  # unbuffered: cheaper than open() for 100 bytes
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # the caller creates the folders (and reports a file in the way)
+    except IsADirectoryError:
+        raise StoreError(f"database path {path!r} is a directory, not a file") from None
+    except PermissionError as exc:
+        raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
+    try:
         try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise StoreError(f"database path {path!r} is a directory, not a file")
             header = os.read(fd, 100)
         finally:
             os.close(fd)
+    except IsADirectoryError:
+        raise StoreError(f"database path {path!r} is a directory, not a file") from None
     except OSError as exc:
         raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
+    if not header:
+        return header
     if not header.startswith(SQLITE_HEADER):
         raise StoreError(f"{path!r} is not an SQLite database (unexpected file header)")
     if len(header) < 100:
         raise StoreError(f"database {path!r} is truncated or corrupt (header incomplete)")
-    return True
+    return header
 
 
 def _uri(path: str, query: str) -> str:
@@ -455,30 +481,62 @@ def open_connection(
     synchronous: Synchronous = "NORMAL",
     vfs: str | None = None,
     checkpointer: BackgroundCheckpointer | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> apsw.Connection:
     """Open ``path`` (or ``":memory:"``) with every setting explicit.
 
     ``path`` must already be normalised by :func:`normalize_path`.
     ``checkpointer`` moves WAL checkpoints off the committing calls (see
-    :class:`BackgroundCheckpointer`); the caller closes it before ``conn``. Raises
-    :class:`StoreError` naming the file for anything that is not a usable
-    SQLite database; raw ``apsw`` errors are translated by the caller.
+    :class:`BackgroundCheckpointer`); the caller closes it before ``conn``.
+    With ``clock`` (the timestamps of applied migrations) the schema is
+    brought up to date too (:func:`~convstore.sqlite.migrations.ensure_current`).
+    Raises :class:`StoreError` naming the file for anything that is not a
+    usable SQLite database, :class:`~convstore.errors.MigrationError` for one
+    this code must not change; raw ``apsw`` errors are translated by the caller.
+
+    The cheap open: a file whose header carries :data:`APPLICATION_ID` is
+    opened directly and its fingerprint checked on this connection; should
+    the check refuse it (a newer convstore wrote it), the connection closes
+    without checkpointing a ``-wal`` it found, so the files keep their bytes.
+    Any other existing file is first checked on a read-only probe
+    (:func:`refuse_unless_ours`), and stamped with the id once it is ours.
     """
     is_memory = path == MEMORY
+    header: bytes | None = b""
+    stamp = guard = False
     if not is_memory:
-        if not check_file_header(path):  # an existing file's folders exist
+        header = read_file_header(path)
+        if header is None:  # an existing file's folders exist
             make_parent_directories(path)
             create_owner_only(path)  # 0600 from the first byte, umask untouched
-        elif os.path.getsize(path) > 0:
-            # Before any read-write open: that would create a -wal, and closing it
-            # would checkpoint someone else's WAL into their file.
-            refuse_unless_ours(path, timeout=timeout, vfs=vfs)
+        if not header or header[68:72] != _APPLICATION_ID_BYTES:
+            if header:
+                # Before any read-write open: that would create a -wal, and closing it
+                # would checkpoint someone else's WAL into their file.
+                refuse_unless_ours(path, timeout=timeout, vfs=vfs)
+            stamp = clock is not None
+        else:
+            # Ours by its header, but perhaps newer than this code: until its fingerprint
+            # is read, a -wal found beside it must not be checkpointed by our close.
+            guard = os.path.exists(path + "-wal")
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
     conn = apsw.Connection(path, flags=flags, statementcachesize=STATEMENT_CACHE_SIZE, vfs=vfs)
     try:
+        if guard:
+            conn.config(apsw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1)
         set_busy_timeout(conn, timeout)
         if not is_memory:
             set_wal(conn, timeout, repr(path))
+        if clock is not None:
+            where = "in-memory database" if is_memory else repr(path)
+            if fingerprint(conn) != _sql.MIGRATIONS_FINGERPRINT:
+                if not stamp:
+                    check_compatible(conn, where)  # ours by its header alone so far
+                ensure_current(conn, where, clock)
+            if stamp and not is_memory:
+                set_application_id(conn, timeout)
+        if guard:
+            conn.config(apsw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0)
         set_synchronous(conn, synchronous)
         set_foreign_keys(conn)
         set_checkpoint_policy(conn, checkpointer)
@@ -488,3 +546,23 @@ def open_connection(
         close_quietly(conn)
         raise
     return conn
+
+
+def set_application_id(conn: apsw.Connection, timeout: float) -> None:
+    """Stamp convstore's :data:`APPLICATION_ID` into the header, once, so later opens are cheap.
+
+    Only for a database already known to be ours and current. A file that
+    cannot take the write at once (another writer holds the lock, a read-only
+    file) is simply stamped on a later open -- the open never waits for it:
+    the id only makes opens cheaper, it never decides what is refused.
+    """
+    try:
+        if conn.execute(_sql.PRAGMA_APPLICATION_ID).get == APPLICATION_ID:
+            return
+        set_busy_timeout(conn, 0)
+        try:
+            conn.execute(_sql.PRAGMA_APPLICATION_ID_SET)
+        finally:
+            set_busy_timeout(conn, timeout)
+    except apsw.Error:
+        return

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import apsw
@@ -38,13 +39,16 @@ from . import _sql
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-try:  # the bare C implementation: hashlib's import loads OpenSSL, a start-up cost
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the Python build
-    try:
+# The bare C implementation: hashlib's import loads OpenSSL, a start-up cost. Its
+# module is _sha2 from Python 3.12 on, _sha256 before; asking for the wrong one
+# first would search the whole sys.path for it on every start (~0.1 ms).
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    else:  # pragma: no cover - depends on the Python version
         from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+except ImportError:  # pragma: no cover - depends on the Python build
+    from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
 __all__ = [
     "Migration",

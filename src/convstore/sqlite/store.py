@@ -56,7 +56,6 @@ from .connection import (
     normalize_path,
     open_connection,
 )
-from .migrations import ensure_current
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -272,11 +271,11 @@ class SessionStore(Closing):
                 synchronous=synchronous,
                 vfs=vfs,
                 checkpointer=self._checkpointer,
+                clock=self.now,  # and the schema brought up to date
             )
         except apsw.Error as exc:
             raise self.translate_error(exc, "opening the database") from None
         try:
-            ensure_current(self._conn, repr(self._path), self.now)
             # Whether appends keep the full-text index (a setting stored in the file).
             self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
         except apsw.Error as exc:
