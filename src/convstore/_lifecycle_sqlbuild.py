@@ -83,25 +83,31 @@ def _usage_statements() -> dict[str, str]:
         .where(events.id == P(2))
         .get_sql(),
     }
-    # Totals: one scan of a covering index already in group order (?1 = since);
-    # for one session, a range of the primary key (sid, ...) instead.
+    # Totals (migration 0009): the per (session, model, day) sums of
+    # usage_rollup for the days after since's own day, plus the ledger rows of
+    # that day from since on (a range of usage_ledger_by_day); ?1 = since,
+    # ?2 = a session id. The cost follows the number of groups, not records.
     for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
-        by_model = "" if scope else ' INDEXED BY "usage_ledger_by_model"'
-        by_day = "" if scope else ' INDEXED BY "usage_ledger_by_day"'
+        parts = (
+            'SELECT "sid","model","day","input_tokens" "i","output_tokens" "o",'
+            '"cached_tokens" "c","cost" "k","events" "n" FROM "usage_rollup" '
+            f'WHERE "day">?1/86400{where} UNION ALL '
+            'SELECT "sid","model","created_at"/86400,"input_tokens","output_tokens",'
+            '"cached_tokens","cost",1 FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" '
+            f'WHERE "created_at"/86400=?1/86400 AND "created_at">=?1{where}'
+        )
+        sums = 'SUM("i"),SUM("o"),SUM("c"),SUM("k"),SUM("n")'
         out[f"USAGE_BY_MODEL{scope}"] = (
-            f'SELECT "model",{_SUMS} FROM "usage_ledger"{by_model} '
-            f'WHERE "created_at">=?1{where} GROUP BY "model" ORDER BY "model"'
+            f'SELECT "model",{sums} FROM ({parts}) GROUP BY "model" ORDER BY "model"'
         )
         out[f"USAGE_BY_DAY{scope}"] = (
-            f'SELECT "created_at"/86400,{_SUMS} FROM "usage_ledger"{by_day} '
-            f'WHERE "created_at">=?1{where} GROUP BY "created_at"/86400 ORDER BY 1'
+            f'SELECT "day",{sums} FROM ({parts}) GROUP BY "day" ORDER BY "day"'
         )
         out[f"USAGE_BY_SESSION{scope}"] = (
             'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" FROM ('
-            'SELECT "sid",SUM(input_tokens) "i",SUM(output_tokens) "o",'
-            'SUM(cached_tokens) "c",SUM(cost) "k",COUNT(*) "n" FROM "usage_ledger" '
-            f'WHERE "created_at">=?1{where} GROUP BY "sid") "t" '
-            'JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
+            'SELECT "sid",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" '
+            f'FROM ({parts}) '
+            'GROUP BY "sid") "t" JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
         )
     # The floor the totals are measured against: the same grouping, counting only.
     out["USAGE_COUNT_BY_MODEL"] = (
@@ -224,14 +230,23 @@ def _retention_statements() -> dict[str, str]:
     }
 
 
-_PG_SUMS = (
-    "SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, "
-    "SUM(cost), COUNT(*)"
-)
 _PG_SESSION = (
     "(CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions "
     "WHERE owner = %(owner)s AND id = %(session_id)s))"
 )
+# Totals (migration 0010): the owner's usage_rollup rows for the days after
+# since's own day (an index range on (owner, day)), plus the ledger rows of
+# that day from since on (a range of usage_ledger_by_day).
+_PG_ROLLUP_PARTS = (
+    "SELECT sid, model, day, input_tokens AS i, output_tokens AS o, cached_tokens AS c, "
+    "cost AS k, events AS n FROM usage_rollup WHERE owner = %(owner)s "
+    f"AND day > %(since)s / 86400 AND {_PG_SESSION} UNION ALL "
+    "SELECT sid, model, created_at / 86400, input_tokens, output_tokens, cached_tokens, "
+    "cost, 1 FROM usage_ledger WHERE owner = %(owner)s "
+    "AND created_at / 86400 = %(since)s / 86400 AND created_at >= %(since)s "
+    f"AND {_PG_SESSION}"
+)
+_PG_ROLLUP_SUMS = "SUM(i)::bigint, SUM(o)::bigint, SUM(c)::bigint, SUM(k), SUM(n)::bigint"
 _PG_SIZE = (
     "COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) "
     "+ octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) "
@@ -268,20 +283,18 @@ def _postgres_statements() -> dict[str, str]:
             "SELECT 1 FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s"
         ),
         "PG_USAGE_BY_MODEL": (
-            f"SELECT model, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
-            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY model ORDER BY model"
+            f"SELECT model, {_PG_ROLLUP_SUMS} FROM ({_PG_ROLLUP_PARTS}) AS u "
+            "GROUP BY model ORDER BY model"
         ),
         "PG_USAGE_BY_DAY": (
-            f"SELECT created_at / 86400, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
-            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY created_at / 86400 "
-            "ORDER BY 1"
+            f"SELECT day, {_PG_ROLLUP_SUMS} FROM ({_PG_ROLLUP_PARTS}) AS u "
+            "GROUP BY day ORDER BY day"
         ),
         "PG_USAGE_BY_SESSION": (
             "SELECT s.id, t.i, t.o, t.c, t.k, t.n FROM (SELECT sid, "
-            "SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o, "
-            "SUM(cached_tokens)::bigint AS c, SUM(cost) AS k, COUNT(*) AS n FROM usage_ledger "
-            f"WHERE owner = %(owner)s AND created_at >= %(since)s AND {_PG_SESSION} "
-            "GROUP BY sid) t JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
+            "SUM(i)::bigint AS i, SUM(o)::bigint AS o, SUM(c)::bigint AS c, SUM(k) AS k, "
+            f"SUM(n)::bigint AS n FROM ({_PG_ROLLUP_PARTS}) AS u GROUP BY sid) t "
+            "JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
         ),
         "PG_USAGE_EXPORT": (
             "SELECT e.id, u.model, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "

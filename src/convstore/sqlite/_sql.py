@@ -50,7 +50,7 @@ MIGRATIONS_CHECKSUMS: Final = (
     "SELECT group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '8:c1733a67125c87f52ab3f6c99914ed0b6506bd1623007440cf8f39d91c8d0265'
+MIGRATIONS_FINGERPRINT: Final = '9:20a67e50d5b2dfc3370645886b0904e26d8a9ed3052441c3562c2d16b477a644'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
