@@ -23,6 +23,14 @@ CREATE TABLE usage_rollup (
     PRIMARY KEY (sid, model, day)
 ) STRICT, WITHOUT ROWID;
 
+-- Totals per model or per day are an ordered scan of one of these covering
+-- indexes (per session: the primary key), like the ledger's own indexes but
+-- a row per group instead of per record.
+CREATE INDEX usage_rollup_by_model ON usage_rollup
+    (model, day, input_tokens, output_tokens, cached_tokens, cost, events);
+CREATE INDEX usage_rollup_by_day ON usage_rollup
+    (day, model, input_tokens, output_tokens, cached_tokens, cost, events);
+
 INSERT INTO usage_rollup
 SELECT sid, model, created_at / 86400, SUM(input_tokens), SUM(output_tokens),
        SUM(cached_tokens), SUM(cost), COUNT(cost), COUNT(*)

@@ -239,8 +239,17 @@ def test_usage_queries_read_the_rollup_and_only_since_s_day_of_the_ledger(
             plan = " ".join(str(r[3]) for r in store.connection.execute(sql, params))
             assert "COVERING INDEX usage_ledger_by_day (<expr>=? AND created_at>?)" in plan, plan
             assert "SCAN usage_ledger" not in plan, plan
-            rollup = "SEARCH usage_rollup USING PRIMARY KEY (sid=?" if scope else "usage_rollup"
+            rollup = {
+                "MODEL": "SCAN usage_rollup USING COVERING INDEX usage_rollup_by_model",
+                "DAY": "SEARCH usage_rollup USING COVERING INDEX usage_rollup_by_day (day>?)",
+                "SESSION": "SCAN usage_rollup",  # the primary key, in sid order
+            }[group]
+            if scope:
+                rollup = "SEARCH usage_rollup USING PRIMARY KEY (sid=?"
             assert rollup in plan, plan
+            # The rollup is grouped as it is read; sorting happens only for the
+            # one day read from the ledger and for the final few groups.
+            assert scope or plan.count("TEMP B-TREE FOR GROUP BY") == 2, plan
 
 
 def test_record_usage_retry_is_a_noop_and_a_different_record_is_duplicate(

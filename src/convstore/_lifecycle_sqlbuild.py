@@ -84,31 +84,41 @@ def _usage_statements() -> dict[str, str]:
         .get_sql(),
     }
     # Totals (migration 0009): the per (session, model, day) sums of
-    # usage_rollup for the days after since's own day, plus the ledger rows of
-    # that day from since on (a range of usage_ledger_by_day); ?1 = since,
-    # ?2 = a session id. The cost follows the number of groups, not records.
+    # usage_rollup for the days after since's own day -- an ordered scan of a
+    # covering index, grouped as it goes -- plus the ledger rows of that day
+    # from since on (a range of usage_ledger_by_day); the two partial results
+    # are added up. ?1 = since, ?2 = a session id. The cost follows the number
+    # of (session, model, day) groups, not of records.
     for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
-        parts = (
-            'SELECT "sid","model","day","input_tokens" "i","output_tokens" "o",'
-            '"cached_tokens" "c","cost" "k","events" "n" FROM "usage_rollup" '
-            f'WHERE "day">?1/86400{where} UNION ALL '
-            'SELECT "sid","model","created_at"/86400,"input_tokens","output_tokens",'
-            '"cached_tokens","cost",1 FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" '
-            f'WHERE "created_at"/86400=?1/86400 AND "created_at">=?1{where}'
-        )
-        sums = 'SUM("i"),SUM("o"),SUM("c"),SUM("k"),SUM("n")'
-        out[f"USAGE_BY_MODEL{scope}"] = (
-            f'SELECT "model",{sums} FROM ({parts}) GROUP BY "model" ORDER BY "model"'
-        )
-        out[f"USAGE_BY_DAY{scope}"] = (
-            f'SELECT "day",{sums} FROM ({parts}) GROUP BY "day" ORDER BY "day"'
-        )
-        out[f"USAGE_BY_SESSION{scope}"] = (
-            'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" FROM ('
-            'SELECT "sid",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" '
-            f'FROM ({parts}) '
-            'GROUP BY "sid") "t" JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
-        )
+        for group, key, index in (
+            ("MODEL", '"model"', "usage_rollup_by_model"),
+            ("DAY", '"day"', "usage_rollup_by_day"),
+            ("SESSION", '"sid"', None),
+        ):
+            ledger_key = '"created_at"/86400' if group == "DAY" else key
+            indexed = f' INDEXED BY "{index}"' if index and not scope else ""
+            parts = (
+                f'SELECT {key} "g",SUM("input_tokens") "i",SUM("output_tokens") "o",'
+                'SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" '
+                f'FROM "usage_rollup"{indexed} WHERE "day">?1/86400{where} GROUP BY {key} '
+                "UNION ALL "
+                f'SELECT {ledger_key},{_SUMS} FROM "usage_ledger" '
+                'INDEXED BY "usage_ledger_by_day" '
+                f'WHERE "created_at"/86400=?1/86400 AND "created_at">=?1{where} '
+                f"GROUP BY {ledger_key}"
+            )
+            totals = (
+                'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" '
+                f'FROM ({parts}) GROUP BY "g"'
+            )
+            if group == "SESSION":
+                out[f"USAGE_BY_SESSION{scope}"] = (
+                    'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" '
+                    f'FROM ({totals}) "t" JOIN "sessions" "s" ON "s"."sid"="t"."g" '
+                    'ORDER BY "s"."id"'
+                )
+            else:
+                out[f"USAGE_BY_{group}{scope}"] = totals + ' ORDER BY "g"'
     # The floor the totals are measured against: the same grouping, counting only.
     out["USAGE_COUNT_BY_MODEL"] = (
         'SELECT "model",COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '

@@ -50,7 +50,7 @@ MIGRATIONS_CHECKSUMS: Final = (
     "SELECT group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '9:20a67e50d5b2dfc3370645886b0904e26d8a9ed3052441c3562c2d16b477a644'
+MIGRATIONS_FINGERPRINT: Final = '9:a37468a8e43f145523a7c252e109cf40612c49283170cc862f8888e25d4b1003'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
