@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, LiteralString, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, LiteralString, NoReturn, TypeVar
 
 try:
     import psycopg
@@ -98,6 +98,7 @@ from ..sqlite.retention import PurgeReport
 from ..sqlite.search import SearchHit
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
+from .blobs import PostgresBlobsMixin
 from .lifecycle import PostgresLifecycleMixin
 from .migrations import SERVICE_ROLE, check_schema
 
@@ -140,7 +141,7 @@ def _describe(conninfo: str) -> str:
     return f"PostgreSQL server {host}:{port}/{db}"
 
 
-class PostgresSessionService(PostgresLifecycleMixin):
+class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
     ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the
@@ -168,6 +169,9 @@ class PostgresSessionService(PostgresLifecycleMixin):
         "_where",
     )
     _owner: str
+    #: Makes the connection pool; :mod:`convstore.postgres.aio` runs this very class
+    #: on psycopg's async pool by swapping in a pool whose calls await.
+    _pool_class: ClassVar[Callable[..., ConnectionPool[Conn]]] = ConnectionPool
 
     def __init__(
         self,
@@ -197,7 +201,7 @@ class PostgresSessionService(PostgresLifecycleMixin):
         self._in_use = 0
         self._max_size = max_size
         self._watchdog = Watchdog(owner or "login-role")
-        self._pool: ConnectionPool[Conn] = ConnectionPool(
+        self._pool: ConnectionPool[Conn] = self._pool_class(
             conninfo,
             min_size=min_size,
             max_size=max_size,
