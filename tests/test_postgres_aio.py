@@ -144,6 +144,8 @@ OPS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("get_session", ("s2",), {}),
     ("apply_retention", (RetentionPolicy(archive_idle_days=1, max_bytes=1),), {}),
     ("apply_retention", ("not a policy",), {}),
+    ("database_stats", (), {"top": 2, "days": 3}),
+    ("database_stats", (), {"top": -1}),
     ("purge", (), {"archived_before": LATER, "dry_run": True}),
     ("purge", (), {"archived_before": "x"}),
     ("purge", (), {"archived_before": LATER}),

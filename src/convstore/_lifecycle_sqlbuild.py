@@ -342,6 +342,27 @@ def _postgres_statements() -> dict[str, str]:
             "(SELECT event_count FROM sessions WHERE sid = %(sid)s)"
         ),
         "PG_OWNER_BYTES": f"SELECT {_PG_SIZE} FROM session_events WHERE owner = %(owner)s",
+        # convstore stats on the server: the owner's sessions (one snapshot).
+        "PG_STATS_COUNTS": (
+            "SELECT COUNT(*), COUNT(archived_at), COALESCE(SUM(event_count), 0)::bigint "
+            "FROM sessions WHERE owner = %(owner)s"
+        ),
+        "PG_STATS_LARGEST": (
+            "SELECT s.id, s.event_count, t.b, s.updated_at, s.archived_at "
+            f"FROM (SELECT sid, {_PG_SIZE} AS b FROM session_events WHERE owner = %(owner)s "
+            "GROUP BY sid ORDER BY 2 DESC LIMIT %(top)s) AS t "
+            "JOIN sessions s ON s.sid = t.sid WHERE s.owner = %(owner)s "
+            "ORDER BY t.b DESC, s.id"
+        ),
+        "PG_STATS_GROWTH_EVENTS": (
+            f"SELECT created_at / 86400, COUNT(*), {_PG_SIZE} FROM session_events "
+            "WHERE owner = %(owner)s AND created_at >= %(since)s GROUP BY 1 ORDER BY 1"
+        ),
+        "PG_STATS_GROWTH_SESSIONS": (
+            "SELECT created_at / 86400, COUNT(*) FROM sessions "
+            "WHERE owner = %(owner)s AND created_at >= %(since)s GROUP BY 1 ORDER BY 1"
+        ),
+        "PG_DATABASE_BYTES": "SELECT pg_database_size(current_database())",
         "PG_RETENTION_ARCHIVE": (
             "UPDATE sessions SET archived_at = %(now)s WHERE owner = %(owner)s AND sid = %(sid)s "
             "AND archived_at IS NULL AND updated_at < %(cutoff)s"

@@ -247,6 +247,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         return self._pool
 
     @property
+    def where(self) -> str:
+        """The server and database this service talks to, for messages (never the password)."""
+        return self._where
+
+    @property
     def clock(self) -> Clock | None:
         """The client clock given at construction, for a resumed session's boundary gap only.
 

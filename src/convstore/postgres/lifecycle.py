@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _lifecycle_sql as L
-from ..errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound
+from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
 from ..lifecycle import (
     COMPACTION_EVENT_TYPE,
     UsageRecord,
@@ -26,7 +26,15 @@ from ..lifecycle import (
     usage_day_key,
 )
 from ..models import StoredEvent
-from ..sqlite.retention import RetentionPolicy, RetentionReport, check_policy, cutoff
+from ..sqlite.retention import (
+    DatabaseStats,
+    DayGrowth,
+    RetentionPolicy,
+    RetentionReport,
+    SessionSize,
+    check_policy,
+    cutoff,
+)
 from . import _pgsql
 
 if TYPE_CHECKING:
@@ -37,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresLifecycleMixin"]
 
 _INT64_MAX = (1 << 63) - 1
+_DAY = 86_400
 
 
 class PostgresLifecycleMixin:
@@ -306,4 +315,47 @@ class PostgresLifecycleMixin:
                     freed += size
         return RetentionReport(
             False, tuple(archived), tuple(deleted), events, freed, total, over
+        )
+
+    # -- statistics (convstore stats --conninfo) ---------------------------------------
+
+    def database_stats(self, *, top: int = 10, days: int = 7) -> DatabaseStats:
+        """This owner's sessions on the server: counts, ``top`` largest, ``days`` of growth.
+
+        The server twin of :func:`convstore.sqlite.retention.database_stats`
+        (``convstore stats --conninfo …``), read from one snapshot and scoped
+        to the owner like every call: ``data_bytes`` is the stored size of the
+        owner's events (as retention counts it), ``file_bytes`` the size of
+        the whole database on the server (``pg_database_size``). Days are UTC,
+        by the server's clock. Scans the owner's events once.
+        """
+        for what, value, high in (("top", top, 10_000), ("days", days, 36_500)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise InvalidArgument(f"{what} must be an int between 0 and {high}: {value!r}")
+        owner = {"owner": self._owner}
+        with self._conn("reading database statistics") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            now = int(conn.execute(L.PG_NOW).fetchone()[0])
+            sessions, archived, events = conn.execute(L.PG_STATS_COUNTS, owner).fetchone()
+            largest = tuple(
+                SessionSize(str(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4])
+                for r in conn.execute(L.PG_STATS_LARGEST, {**owner, "top": top}).fetchall()
+            )
+            since = {**owner, "since": (now // _DAY - days + 1) * _DAY}
+            made = {
+                int(d): int(n)
+                for d, n in conn.execute(L.PG_STATS_GROWTH_SESSIONS, since).fetchall()
+            }
+            added = {
+                int(d): (int(n), int(b))
+                for d, n, b in conn.execute(L.PG_STATS_GROWTH_EVENTS, since).fetchall()
+            }
+            size = int(conn.execute(L.PG_OWNER_BYTES, owner).fetchone()[0])
+            on_disk = int(conn.execute(L.PG_DATABASE_BYTES).fetchone()[0])
+        growth = tuple(
+            DayGrowth(usage_day_key(d), made.get(d, 0), *added.get(d, (0, 0)))
+            for d in sorted(set(made) | set(added))
+        )
+        return DatabaseStats(
+            on_disk, size, int(sessions), int(archived), int(events), largest, growth
         )
