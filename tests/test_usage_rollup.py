@@ -159,8 +159,12 @@ def _fill(side: Any, clock: FakeClock) -> list[tuple[Any, ...]]:
 
 
 def test_totals_follow_the_ledger_through_compaction_retention_and_purge(
-    svc: Any, clock: FakeClock
+    svc: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not isinstance(svc.service, LocalSessionService):
+        from convstore.postgres import lifecycle as pg_lifecycle
+
+        monkeypatch.setattr(pg_lifecycle, "_DELETE_BATCH", 1)  # retention: an event a statement
     recorded = _fill(svc, clock)
     _check(svc, recorded)
     svc.record_usage("a", "a1", model="m1", input_tokens=10, output_tokens=1, cost=0.5)  # retry

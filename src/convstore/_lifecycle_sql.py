@@ -61,3 +61,4 @@ PG_STATS_GROWTH_SESSIONS: Final = 'SELECT created_at / 86400, COUNT(*) FROM sess
 PG_DATABASE_BYTES: Final = 'SELECT pg_database_size(current_database())'
 PG_RETENTION_ARCHIVE: Final = 'UPDATE sessions SET archived_at = %(now)s WHERE owner = %(owner)s AND sid = %(sid)s AND archived_at IS NULL AND updated_at < %(cutoff)s'
 PG_RETENTION_DELETE: Final = 'DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s AND archived_at IS NOT NULL'
+PG_RETENTION_DELETE_CHUNK: Final = 'WITH s AS (SELECT sid FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s AND archived_at IS NOT NULL FOR UPDATE), doomed AS (SELECT e.seq FROM session_events e JOIN s ON e.sid = s.sid ORDER BY e.seq DESC LIMIT %(budget)s), gone AS (DELETE FROM session_events e USING doomed WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) UPDATE sessions SET event_count = event_count - (SELECT count(*) FROM gone) WHERE sid IN (SELECT sid FROM s) RETURNING (SELECT count(*) FROM gone)'

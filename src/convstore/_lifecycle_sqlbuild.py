@@ -371,6 +371,19 @@ def _postgres_statements() -> dict[str, str]:
             "DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
             "AND archived_at IS NOT NULL"
         ),
+        # A huge session goes in short statements first: at most %(budget)s of its
+        # newest events each, only while it is still archived (the session row is
+        # locked, so an append cannot slip in; event_count stays their number).
+        "PG_RETENTION_DELETE_CHUNK": (
+            "WITH s AS (SELECT sid FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NOT NULL FOR UPDATE), "
+            "doomed AS (SELECT e.seq FROM session_events e JOIN s ON e.sid = s.sid "
+            "ORDER BY e.seq DESC LIMIT %(budget)s), "
+            "gone AS (DELETE FROM session_events e USING doomed "
+            "WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) "
+            "UPDATE sessions SET event_count = event_count - (SELECT count(*) FROM gone) "
+            "WHERE sid IN (SELECT sid FROM s) RETURNING (SELECT count(*) FROM gone)"
+        ),
     }
 
 

@@ -46,6 +46,8 @@ __all__ = ["PostgresLifecycleMixin"]
 
 _INT64_MAX = (1 << 63) - 1
 _DAY = 86_400
+#: Events per statement when retention deletes a session (bounded transactions).
+_DELETE_BATCH = 2_000
 
 
 class PostgresLifecycleMixin:
@@ -308,6 +310,11 @@ class PostgresLifecycleMixin:
                 if cur.rowcount:
                     archived.append(name)
             for sid, name, size, count in delete:
+                step = {"owner": owner, "sid": sid, "budget": _DELETE_BATCH}
+                for _ in range(count // _DELETE_BATCH):  # each its own short transaction
+                    row = conn.execute(L.PG_RETENTION_DELETE_CHUNK, step).fetchone()
+                    if row is None or not row[0]:
+                        break  # no longer archived (or already empty)
                 cur = conn.execute(L.PG_RETENTION_DELETE, {"owner": owner, "sid": sid})
                 if cur.rowcount:
                     deleted.append(name)
