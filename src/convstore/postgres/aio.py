@@ -121,6 +121,11 @@ class AsyncPostgresSessionService(AsyncClosing):
         return self._sync.owner
 
     @property
+    def where(self) -> str:
+        """The server and database this service talks to (never the password)."""
+        return self._sync.where
+
+    @property
     def clock(self) -> Clock | None:
         """The client clock, for a resumed session's boundary gap only (server time is stored)."""
         return self._sync.clock
@@ -170,6 +175,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     export_usage = _twin(PostgresSessionService.export_usage)
     import_usage = _twin(PostgresSessionService.import_usage)
     apply_retention = _twin(PostgresSessionService.apply_retention)
+    database_stats = _twin(PostgresSessionService.database_stats)
     search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
     # the framework integrations' extensions (convstore.postgres.blobs)
     put_blobs = _twin(PostgresSessionService.put_blobs)
