@@ -103,6 +103,11 @@ EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (?1,?2,?3,?4,?5,?6,?7)'
 )
+EVENT_APPEND_AT_HEAD_ONE: Final = (
+    'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'VALUES (?1,?2,(SELECT "head_id" FROM "sessions" WHERE "id"=?1),?3,?4,?5,?6)\n'
+    'RETURNING "parent_id"'
+)
 EVENT_APPEND: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'SELECT "sid"*4294967296+"event_count"+1,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:now\n'
