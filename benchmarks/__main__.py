@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import dataset, report, runner
+from . import dataset, report, runner, systems
 
 
 def _sizes(text: str) -> list[int]:
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown operations: {sorted(unknown)}", file=sys.stderr)
         return 2
     notes: list[str] = []
-    kinds = sorted({*wanted, "convstore"})  # the sanity check reads the convstore file
+    # The dataset files the systems run on; the sanity check reads the convstore file.
+    kinds = sorted({*(systems.FILE_OF[w] for w in wanted), "convstore"})
     if "peer" in kinds and not dataset.peer_available():
         kinds.remove("peer")
         wanted.remove("peer")

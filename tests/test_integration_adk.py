@@ -19,12 +19,14 @@ import pytest
 
 pytest.importorskip("google.adk", reason="the adk extra is not installed")
 
+from conftest import unique_owner
 from google.adk.errors.already_exists_error import AlreadyExistsError
 from google.adk.errors.session_not_found_error import SessionNotFoundError
 from google.adk.events import Event, EventActions
 from google.adk.sessions import InMemorySessionService, Session
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
+from integration_backends import BACKENDS, backend_service, run_with_service
 
 from convstore import LocalSessionService, SessionStore
 from convstore.integrations.adk import (
@@ -334,9 +336,13 @@ def _normal(session: Session | None) -> Any:
     return data
 
 
-async def _differential(seed: int) -> None:
+async def _differential(seed: int, backend: Any = None) -> None:
     rng = random.Random(seed)
-    ours = ConvstoreSessionService(":memory:")
+    if backend is None:
+        ours = ConvstoreSessionService(":memory:")
+    else:  # a shared backend: each seed its own app, so an empty world
+        ours = ConvstoreSessionService(service=backend)
+    app = f"app{seed}"
     theirs = InMemorySessionService()
     handles: dict[tuple[str, str], tuple[Session, Session]] = {}
     ts = 1_700_000_000.0
@@ -351,7 +357,7 @@ async def _differential(seed: int) -> None:
                 try:
                     results.append(
                         await service.create_session(
-                            app_name="app", user_id=user, state=dict(state), session_id=sid
+                            app_name=app, user_id=user, state=dict(state), session_id=sid
                         )
                     )
                 except AlreadyExistsError:
@@ -375,7 +381,7 @@ async def _differential(seed: int) -> None:
                 [None, GetSessionConfig(num_recent_events=2), GetSessionConfig(after_timestamp=ts)]
             )
             got = [
-                await s.get_session(app_name="app", user_id=user, session_id=sid, config=config)
+                await s.get_session(app_name=app, user_id=user, session_id=sid, config=config)
                 for s in (ours, theirs)
             ]
             assert _normal(got[0]) == _normal(got[1]), seed
@@ -384,28 +390,96 @@ async def _differential(seed: int) -> None:
         elif op == "list":
             uid = rng.choice([user, None])
             listed = [
-                [_normal(x) for x in (await s.list_sessions(app_name="app", user_id=uid)).sessions]
+                [_normal(x) for x in (await s.list_sessions(app_name=app, user_id=uid)).sessions]
                 for s in (ours, theirs)
             ]
             key = lambda d: (d["user_id"], d["id"])  # noqa: E731 - creation times differ
             assert sorted(listed[0], key=key) == sorted(listed[1], key=key), seed
         elif op == "del":
             for s in (ours, theirs):
-                await s.delete_session(app_name="app", user_id=user, session_id=sid)
+                await s.delete_session(app_name=app, user_id=user, session_id=sid)
             handles.pop((user, sid), None)
         for u in ("u1", "u2"):
-            assert await ours.get_user_state(app_name="app", user_id=u) == (
-                await theirs.get_user_state(app_name="app", user_id=u)
+            assert await ours.get_user_state(app_name=app, user_id=u) == (
+                await theirs.get_user_state(app_name=app, user_id=u)
             ), seed
     await ours.close()
 
 
-def test_same_results_as_in_memory_service_on_200_random_sequences() -> None:
-    async def main() -> None:
-        for seed in range(200):
-            await _differential(seed)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_results_as_in_memory_service_on_200_random_sequences(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On a local file, on the PostgreSQL team server, and through its async service."""
+    seeds = {"local": 200, "postgres": 100}.get(backend, 50)
 
-    run(main())
+    async def main(service: Any) -> None:
+        for seed in range(seeds):
+            await _differential(seed, None if backend == "local" else service)
+
+    run_with_service(backend, request, main)
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_racing_create_session_has_exactly_one_winner(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The existence check and the insert are one transaction: no two creators both win.
+
+    Threads, each with its own backend connection (as separate processes
+    would have), create the same id at once: one gets the session, every
+    other one ADK's ``AlreadyExistsError``, and the initial state is the winner's.
+    """
+    import threading
+
+    owner = unique_owner("adk-race")
+
+    def open_service() -> Any:
+        if backend == "local":
+            return LocalSessionService(tmp_path / "race.db")
+        from convstore.postgres import PostgresSessionService
+
+        return PostgresSessionService(request.getfixturevalue("pg_dsn"), owner=owner, max_size=2)
+
+    backends = [open_service() for _ in range(6)]
+    try:
+        for round_ in range(10):
+            barrier = threading.Barrier(len(backends))
+            results: list[Any] = [None] * len(backends)
+
+            def create(
+                i: int, round_: int = round_, barrier: Any = barrier, results: Any = results
+            ) -> None:
+                service = ConvstoreSessionService(service=backends[i])
+
+                async def go() -> Any:
+                    barrier.wait()
+                    return await service.create_session(
+                        app_name="a", user_id="u", session_id=f"s{round_}", state={"by": i}
+                    )
+
+                try:
+                    results[i] = run(go())
+                except Exception as exc:
+                    results[i] = exc
+
+            threads = [threading.Thread(target=create, args=(i,)) for i in range(len(backends))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            winners = [r for r in results if isinstance(r, Session)]
+            assert len(winners) == 1, results
+            assert all(isinstance(r, AlreadyExistsError) for r in results if r is not winners[0])
+            stored = run(
+                ConvstoreSessionService(service=backends[0]).get_session(
+                    app_name="a", user_id="u", session_id=f"s{round_}"
+                )
+            )
+            assert stored.state == winners[0].state
+    finally:
+        for service in backends:
+            service.close()
 
 
 def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
@@ -421,3 +495,45 @@ def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
             assert (await service.list_sessions(app_name="a")).sessions == []
 
     run(t())
+
+
+# -- compaction: ADK sees its own compaction event where the summary stands ----------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_after_compact_adk_sees_a_compaction_event(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    from google.adk.events.event_actions import EventCompaction
+
+    async def t(backend_service_: Any) -> None:
+        service = ConvstoreSessionService(service=backend_service_)
+        s = await service.create_session(app_name="a", user_id="u", session_id="s")
+        for i, ts in enumerate([10.5, 11.25, 12.0]):
+            await service.append_event(s, user_event(f"m{i}", timestamp=ts))
+        key = session_key("a", "u", "s")
+        originals = backend_service_.history(key)
+        backend_service_.compact(key, {"content": "m0 and m1"}, through_event_id=originals[1].id)
+        got = await service.get_session(app_name="a", user_id="u", session_id="s")
+        assert len(got.events) == 2
+        summary, last = got.events
+        assert summary.author == "user" and summary.timestamp == 11.25
+        assert summary.actions.compaction == EventCompaction(
+            start_timestamp=10.5,
+            end_timestamp=11.25,
+            compacted_content=types.Content(role="model", parts=[types.Part(text="m0 and m1")]),
+        )
+        assert last.content.parts[0].text == "m2"
+        recent = await service.get_session(
+            app_name="a", user_id="u", session_id="s", config=GetSessionConfig(num_recent_events=1)
+        )
+        assert [e.content.parts[0].text for e in recent.events] == ["m2"]
+        with pytest.raises(StaleSessionError):  # the compaction moved the head: s is stale
+            await service.append_event(s, user_event("late", timestamp=13.0))
+        await service.append_event(got, user_event("m3", timestamp=13.0))
+        again = await service.get_session(app_name="a", user_id="u", session_id="s")
+        assert len(again.events) == 3 and again.events[0] == summary
+        assert len(backend_service_.load_events(key)) == 5  # the originals stay
+
+    with backend_service(backend, request) as svc:
+        run(t(svc))

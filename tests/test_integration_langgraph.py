@@ -20,6 +20,7 @@ import pytest
 
 pytest.importorskip("langgraph.checkpoint.conformance", reason="the langgraph extra is missing")
 
+from integration_backends import backend_service, run_with_service
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -27,7 +28,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
-from convstore import LocalSessionService, SessionStore
+from convstore import SessionStore
 from convstore.integrations.langgraph import ConvstoreSaver
 
 
@@ -60,10 +61,12 @@ class SyncBackedSaver(ConvstoreSaver):
         self.delete_thread(thread_id)
 
 
-def _conformance(saver_type: type[ConvstoreSaver], name: str) -> None:
+def _conformance(
+    saver_type: type[ConvstoreSaver], name: str, backend: str, request: pytest.FixtureRequest
+) -> None:
     @checkpointer_test(name=name)
     async def factory() -> AsyncGenerator[ConvstoreSaver, None]:
-        with LocalSessionService(":memory:") as service:
+        with backend_service(backend, request) as service:
             yield saver_type(service)
 
     report = asyncio.run(validate(factory))
@@ -72,12 +75,16 @@ def _conformance(saver_type: type[ConvstoreSaver], name: str) -> None:
     assert report.passed_all(), failures
 
 
-def test_conformance_suite_async_methods() -> None:
-    _conformance(ConvstoreSaver, "ConvstoreSaver")
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_conformance_suite_async_methods(backend: str, request: pytest.FixtureRequest) -> None:
+    _conformance(ConvstoreSaver, "ConvstoreSaver", backend, request)
 
 
-def test_conformance_suite_sync_methods_through_a_view() -> None:
-    _conformance(SyncBackedSaver, "ConvstoreSaver (sync methods)")
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_conformance_suite_sync_methods_through_a_view(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    _conformance(SyncBackedSaver, "ConvstoreSaver (sync methods)", backend, request)
 
 
 # -- storage -------------------------------------------------------------------------------------
@@ -165,6 +172,27 @@ def test_state_graph_with_interrupt_and_time_travel_matches_sqlite_saver(tmp_pat
         expected = _scenario(reference)
     with ConvstoreSaver.from_path(tmp_path / "convstore.db") as saver:
         assert _scenario(saver) == expected
+
+
+def test_the_same_graph_on_the_team_server(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The PostgreSQL service: sync methods, and async ones through its async twin."""
+    with SqliteSaver.from_conn_string(str(tmp_path / "lg.sqlite")) as reference:
+        expected = _scenario(reference)
+    with backend_service("postgres", request) as service:
+        assert _scenario(ConvstoreSaver(service)) == expected
+
+    async def main(saver: ConvstoreSaver) -> Any:
+        graph = _graph(saver)
+        config: Any = {"configurable": {"thread_id": "a"}}
+        await graph.ainvoke({"log": ["start"]}, config)
+        return await graph.ainvoke(Command(resume="ok"), config)
+
+    async def on_async_service(service: Any) -> Any:
+        return await main(ConvstoreSaver(service))
+
+    assert run_with_service("postgres-async", request, on_async_service) == {
+        "log": ["start", "plan", "human:ok", "act"]
+    }
 
 
 def test_async_graph_run(tmp_path: Path) -> None:

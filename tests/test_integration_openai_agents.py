@@ -22,6 +22,8 @@ from agents import Agent, RunConfig, Runner, SessionSettings, SQLiteSession  # n
 from agents.memory import Session  # noqa: E402
 from agents.testing import ScriptedModel  # noqa: E402
 from agents.tracing import set_tracing_disabled  # noqa: E402
+from conftest import unique_owner  # noqa: E402
+from integration_backends import BACKENDS, backend_service, run_with_service  # noqa: E402
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText  # noqa: E402
 
 from convstore import LocalSessionService, SessionStore  # noqa: E402
@@ -84,7 +86,7 @@ def random_item(rng: random.Random, n: int) -> dict[str, Any]:
     return {"role": "system", "content": text, "extra": {"n": n, "f": 1.5, "none": None}}
 
 
-async def _differential(service: LocalSessionService, seed: int, ops: int = 25) -> None:
+async def _differential(service: Any, seed: int, ops: int = 25) -> None:
     rng = random.Random(seed)
     ours = ConvstoreSession(f"s{seed}", service=service)
     theirs = SQLiteSession(f"s{seed}")
@@ -111,13 +113,18 @@ async def _differential(service: LocalSessionService, seed: int, ops: int = 25) 
         theirs.close()
 
 
-def test_same_results_as_sqlite_session_on_200_random_sequences() -> None:
-    async def main() -> None:
-        with LocalSessionService(":memory:") as service:
-            for seed in range(200):
-                await _differential(service, seed)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_results_as_sqlite_session_on_200_random_sequences(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On a local file, on the PostgreSQL team server, and through its async service."""
+    seeds = {"local": 200, "postgres": 100}.get(backend, 50)
 
-    run(main())
+    async def main(service: Any) -> None:
+        for seed in range(seeds):
+            await _differential(service, seed)
+
+    run_with_service(backend, request, main)
 
 
 def test_session_settings_limit_is_the_default_like_the_sdk() -> None:
@@ -270,3 +277,117 @@ def test_runs_on_convstores_own_async_service(tmp_path: Path) -> None:
             assert await session.get_items() == []
 
     run(main())
+
+
+# -- races: clear_session and add_items from real threads, each with its own connection ----------
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_concurrent_clears_and_adds_never_orphan_a_generation(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Archive + pointer move is one transaction: no live generation nobody points at.
+
+    Each round, threads (each with its own backend connection, as separate
+    processes would have) clear and add at once. Afterwards exactly one
+    generation may be live and it is the current one; the items are either
+    visible (added after the clear) or in an archived generation (before it).
+    """
+    import threading
+
+    from convstore.integrations.openai_agents import _CURRENT
+
+    def open_service() -> Any:
+        if backend == "local":
+            return LocalSessionService(tmp_path / "race.db")
+        from convstore.postgres import PostgresSessionService
+
+        return PostgresSessionService(request.getfixturevalue("pg_dsn"), owner=owner, max_size=2)
+
+    owner = unique_owner("race")
+    services = [open_service() for _ in range(4)]
+    try:
+        for round_ in range(15):
+            sid = f"chat{round_}"
+            run(
+                ConvstoreSession(sid, service=services[0]).add_items(
+                    [{"role": "user", "content": "0"}]
+                )
+            )
+            barrier = threading.Barrier(4)
+            errors: list[BaseException] = []
+
+            def work(
+                i: int,
+                sid: str = sid,
+                barrier: threading.Barrier = barrier,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                session = ConvstoreSession(sid, service=services[i])
+
+                async def go() -> None:
+                    barrier.wait()
+                    if i % 2:
+                        await session.clear_session()
+                    else:
+                        await session.add_items([{"role": "user", "content": f"t{i}"}])
+
+                try:
+                    run(go())
+                except BaseException as exc:
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == []
+            check = services[0]
+            current = check.get_metadata(sid, _CURRENT) or sid
+            generations = [sid] + [f"{sid}~{n}" for n in range(2, 8)]
+            live = [
+                g
+                for g in generations
+                if (s := check.get_session(g)) is not None and s.archived_at is None
+            ]
+            assert live in ([], [current]), (round_, live, current)
+            assert check.get_session(sid).archived_at is not None  # two clears: one archived it
+            seen = run(ConvstoreSession(sid, service=check).get_items())
+            assert all(item["content"] in ("t0", "t2") for item in seen), seen
+    finally:
+        for service in services:
+            service.close()
+
+
+# -- compaction: the summary stands for the items it covers ----------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_after_compact_get_items_starts_at_the_summary(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    items = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+
+    async def main(service: Any) -> None:
+        session = ConvstoreSession("c", service=service)
+        await session.add_items(items)  # type: ignore[arg-type]
+        events = service.history("c")
+        summary = {"role": "system", "content": "m0..m2 in short"}
+        service.compact("c", summary, through_event_id=events[2].id)
+        assert await session.get_items() == [summary, items[3], items[4]]
+        assert await session.get_items(limit=2) == items[3:]
+        assert await session.get_items(limit=3) == [summary, *items[3:]]
+        # A summary that is not an item becomes a system message with its content.
+        service.compact("c", {"content": "all in short"}, through_event_id=events[4].id)
+        assert await session.get_items() == [{"role": "system", "content": "all in short"}]
+        await session.add_items([{"role": "user", "content": "after"}])
+        assert [i["content"] for i in await session.get_items()] == ["all in short", "after"]
+        # The originals stay in the log; popping the summary undoes the compaction.
+        assert len(service.load_events("c")) == 8
+        assert await session.pop_item() == {"role": "user", "content": "after"}
+        assert await session.pop_item() == {"role": "system", "content": "all in short"}
+        assert await session.get_items() == [summary, items[3], items[4]]
+
+    with backend_service(backend, request) as service:
+        run(main(service))

@@ -819,6 +819,8 @@ class AsyncLocalSessionService(AsyncClosing):
     pop_head = _twin(LocalSessionService.pop_head)
     append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
     get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)
+    create_session_with_metadata = _twin(LocalSessionService.create_session_with_metadata)
+    archive_session_with_metadata = _twin(LocalSessionService.archive_session_with_metadata)
     # The conversation lifecycle (SPEC §9, issue 18).
     compact = _twin(LocalSessionService.compact)
     record_usage = _twin(LocalSessionService.record_usage)

@@ -170,6 +170,8 @@ class LocalSessionService(Closing):
     history_tail = _Via(_blobs.history_tail)
     pop_head = _Via(_blobs.pop_head)
     append_event_with_metadata = _Via(_blobs.append_event_with_metadata)
+    create_session_with_metadata = _Via(_blobs.create_session_with_metadata)
+    archive_session_with_metadata = _Via(_blobs.archive_session_with_metadata)
 
     def close(self) -> None:
         """Close the store if this service opened it."""

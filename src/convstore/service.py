@@ -182,7 +182,8 @@ class ExtendedSessionService(SessionService, Protocol):
     Blobs (raw bytes per session, under a namespace and an ordered key, with
     JSON ``meta``), deleting a session for good, and clearing a head. The
     framework adapters in :mod:`convstore.integrations` require it;
-    :class:`~convstore.LocalSessionService` implements it (see
+    :class:`~convstore.LocalSessionService` and
+    ``convstore.postgres.PostgresSessionService`` implement it (see
     :mod:`convstore.sqlite.blobs` for the semantics).
     """
 
@@ -243,8 +244,26 @@ class ExtendedSessionService(SessionService, Protocol):
         """Append ``(event_id, invocation_id, event_type, event_data)`` as one chain at the head."""
         ...
 
-    def history_tail(self, session_id: str, limit: int | None) -> list[StoredEvent]:
-        """The last ``limit`` events of the head's chain, oldest first."""
+    def history_tail(
+        self, session_id: str, limit: int | None, *, full: bool = False
+    ) -> list[StoredEvent]:
+        """The last ``limit`` events of ``history(full=full)``, oldest first."""
+        ...
+
+    def create_session_with_metadata(
+        self,
+        session_id: str,
+        directory: str | None,
+        git_root: str | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredSession:
+        """Create a session that must not exist (no replay) and upsert metadata, atomically."""
+        ...
+
+    def archive_session_with_metadata(
+        self, session_id: str, metadata: Sequence[tuple[str, str, str]] = ()
+    ) -> None:
+        """Archive a live session (else ``SessionArchived``) and upsert metadata, atomically."""
         ...
 
     def pop_head(self, session_id: str) -> StoredEvent | None:

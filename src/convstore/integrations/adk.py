@@ -45,6 +45,7 @@ from urllib.parse import quote, unquote
 from google.adk.errors.already_exists_error import AlreadyExistsError
 from google.adk.errors.session_not_found_error import SessionNotFoundError
 from google.adk.events.event import Event
+from google.adk.events.event_actions import EventActions, EventCompaction
 from google.adk.platform import time as platform_time
 from google.adk.platform import uuid as platform_uuid
 from google.adk.sessions import _session_util
@@ -55,9 +56,11 @@ from google.adk.sessions.base_session_service import (
 )
 from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
+from google.genai import types
 
 from ..errors import DuplicateId, SessionNotFound
 from ..ids import new_id
+from ..lifecycle import COMPACTED_THROUGH_KEY, COMPACTION_EVENT_TYPE
 from ..sqlite.blobs import ANY_HEAD, HeadMoved
 from ._common import acall, open_service
 
@@ -165,27 +168,26 @@ class ConvstoreSessionService(BaseSessionService):
         session_id = session_id.strip() if session_id else None
         session_id = session_id or platform_uuid.new_uuid()
         key = session_key(app_name, user_id, session_id)
-        # create_session of a stored id with the same directory and git root is an
-        # idempotent replay (SPEC §2.1), not an error: ADK wants AlreadyExistsError.
-        if await acall(self._service, "get_session", key) is not None:
-            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
-        try:
-            await acall(
-                self._service,
-                "create_session",
-                key,
-                f"adk://{_q(app_name)}/{_q(user_id)}",
-                f"adk://{_q(app_name)}",
-            )
-        except DuplicateId:
-            raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
         now = platform_time.get_time()
         deltas = _session_util.extract_json_safe_state_delta(state or {})
         updates = [(key, _LUT, repr(now))]
         updates += _updates(key, deltas["session"])
         updates += _updates(_app_key(app_name), deltas["app"])
         updates += _updates(_user_key(app_name, user_id), deltas["user"])
-        await acall(self._service, "append_event_with_metadata", key, ANY_HEAD, None, updates)
+        # One transaction: the existence check, the session and its initial
+        # (and shared) state. No idempotent replay (SPEC §2.1) here: of two
+        # callers creating the same id exactly one succeeds, as ADK requires.
+        try:
+            await acall(
+                self._service,
+                "create_session_with_metadata",
+                key,
+                f"adk://{_q(app_name)}/{_q(user_id)}",
+                f"adk://{_q(app_name)}",
+                updates,
+            )
+        except DuplicateId:
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
         merged = dict(deltas["session"])
         merged.update(await self._shared_state(app_name, user_id))
         session = Session(
@@ -219,7 +221,7 @@ class ConvstoreSessionService(BaseSessionService):
             rows = []
         else:
             rows = await acall(self._service, "history_tail", key, limit)
-        events = [Event.model_validate_json(row.event_data) for row in rows]
+        events = await self._events(key, rows)
         if config is not None and config.after_timestamp is not None:
             i = len(events) - 1
             while i >= 0 and events[i].timestamp >= config.after_timestamp:
@@ -239,6 +241,56 @@ class ConvstoreSessionService(BaseSessionService):
         )
         self._remember(session, stored.head_id)
         return session
+
+    async def _events(self, key: str, rows: list[Any]) -> list[Event]:
+        """ADK events of stored rows; a compaction summary becomes ADK's own compaction event.
+
+        After ``store.compact(...)`` the history starts at the summary, which
+        stands for the events it covers (SPEC §9), so ADK sees what its own
+        ``LlmEventSummarizer`` would have left: an ``Event(author="user")``
+        whose ``actions.compaction`` carries the covered time range and the
+        summary's ``content`` as the model's text. A summary whose data is
+        itself an ADK event is that event.
+        """
+        if not any(row.event_type == COMPACTION_EVENT_TYPE for row in rows):
+            return [Event.model_validate_json(row.event_data) for row in rows]
+        full = await acall(self._service, "history_tail", key, None, full=True)
+        return [
+            self._summary_event(row, full)
+            if row.event_type == COMPACTION_EVENT_TYPE
+            else Event.model_validate_json(row.event_data)
+            for row in rows
+        ]
+
+    @staticmethod
+    def _summary_event(row: Any, chain: list[Any]) -> Event:
+        data = json.loads(row.event_data)
+        through = data.pop(COMPACTED_THROUGH_KEY, None)
+        with contextlib.suppress(ValueError):
+            return Event.model_validate(data)
+        times = []
+        for event in chain:
+            if event.event_type == EVENT_TYPE:
+                times.append(json.loads(event.event_data).get("timestamp", event.created_at))
+            if event.id == through:
+                break
+        end = float(times[-1]) if times else float(row.created_at)
+        start = float(times[0]) if times else end
+        content = data.get("content")
+        text = content if isinstance(content, str) else json.dumps(data, ensure_ascii=False)
+        return Event(
+            id=row.id,
+            invocation_id=row.invocation_id,
+            author="user",
+            timestamp=end,
+            actions=EventActions(
+                compaction=EventCompaction(
+                    start_timestamp=start,
+                    end_timestamp=end,
+                    compacted_content=types.Content(role="model", parts=[types.Part(text=text)]),
+                )
+            ),
+        )
 
     async def list_sessions(
         self, *, app_name: str, user_id: str | None = None
@@ -299,7 +351,7 @@ class ConvstoreSessionService(BaseSessionService):
         if any(e.id == event.id for e in session.events):
             # An equal re-delivery is a no-op, as in ADK's in-memory service.
             stored = await acall(self._service, "history_tail", key, None)
-            if any(Event.model_validate_json(r.event_data) == event for r in stored):
+            if any(e == event for e in await self._events(key, stored)):
                 return event
         known, head = self._known_head(session)
         expected: str | None = head if known else ANY_HEAD

@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 from agents.memory.session_settings import SessionSettings, resolve_session_limit
 
-from ..errors import DuplicateId, SessionArchived
+from ..errors import DuplicateId, SessionArchived, SessionNotFound
 from ..ids import new_id
+from ..lifecycle import COMPACTED_THROUGH_KEY, COMPACTION_EVENT_TYPE
 from ._common import acall, open_service
 
 if TYPE_CHECKING:
@@ -96,20 +97,32 @@ class ConvstoreSession:
         pointer = await acall(self._service, "get_metadata", base, _CURRENT)
         return base if pointer is None else str(pointer)
 
-    async def _next_generation(self) -> str:
-        """Point the id at a new (not yet created) generation and return its id."""
+    def _successor(self, current: str) -> str:
+        """The generation after ``current``: ``<id>`` → ``<id>~2`` → ``<id>~3`` …
+
+        Derived from the current one (not from a counter read separately), so
+        every caller that saw the same current generation names the same next one.
+        """
         base = self.session_id
-        number = int(await acall(self._service, "get_metadata", base, _GENERATION) or 1) + 1
-        target = f"{base}~{number}"
-        await acall(self._service, "set_metadata", base, _GENERATION, str(number))
-        await acall(self._service, "set_metadata", base, _CURRENT, target)
+        number = 1 if current == base else int(current[len(base) + 1 :])
+        return f"{base}~{number + 1}"
+
+    def _pointer(self, target: str) -> list[tuple[str, str, str]]:
+        base = self.session_id
+        return [(base, _GENERATION, target.rpartition("~")[2]), (base, _CURRENT, target)]
+
+    async def _advance(self, current: str) -> str:
+        """Point the id past ``current`` (archived elsewhere, e.g. by the CLI); the new id."""
+        target = self._successor(current)
+        for _, key, value in self._pointer(target):  # idempotent: racers write the same
+            await acall(self._service, "set_metadata", self.session_id, key, value)
         return target
 
     async def _writable(self) -> str:
         current = await self._current()
         stored = await acall(self._service, "get_session", current)
         if stored is not None and stored.archived_at is not None:
-            current = await self._next_generation()
+            current = await self._advance(current)
             stored = None
         if stored is None:
             with contextlib.suppress(DuplicateId):  # another writer created it first
@@ -129,6 +142,8 @@ class ConvstoreSession:
             return []
         wanted = None if resolved is None or resolved < 0 else resolved
         events = await acall(self._service, "history_tail", await self._current(), wanted)
+        if any(event.event_type == COMPACTION_EVENT_TYPE for event in events):
+            return [_item(event) for event in events]
         # One parse for the whole page instead of one per item.
         return json.loads("[" + ",".join([event.event_data for event in events]) + "]")  # type: ignore[no-any-return]
 
@@ -155,22 +170,54 @@ class ConvstoreSession:
             event = await acall(self._service, "pop_head", await self._current())
         except SessionArchived:
             return None
-        return None if event is None else json.loads(event.event_data)
+        return None if event is None else _item(event)
 
     async def clear_session(self) -> None:
         """Start the conversation afresh: archive the session's current generation.
 
         The archived session keeps every event (``convstore list --all``
         shows it); the next :meth:`add_items` creates ``<session_id>~N``.
+        Archiving and moving the id's pointer to the next generation are one
+        transaction: of two concurrent clears exactly one archives, and an
+        ``add_items`` racing a clear lands either before it (and is cleared)
+        or after it (in the new generation), never in a generation nobody
+        points at.
         """
         current = await self._current()
-        stored = await acall(self._service, "get_session", current)
-        if stored is None or stored.archived_at is not None:
-            return
-        await acall(self._service, "archive_session", current)
-        await self._next_generation()
+        target = self._successor(current)
+        try:
+            await acall(
+                self._service, "archive_session_with_metadata", current, self._pointer(target)
+            )
+        except SessionNotFound:
+            return  # nothing stored yet: nothing to clear
+        except SessionArchived:
+            # Cleared by a concurrent caller (the pointer moved with it), or
+            # archived elsewhere without moving it: then move it now.
+            if await self._current() == current:
+                await self._advance(current)
 
     def close(self) -> None:
         """Close the backend if this session opened it (a path was given)."""
         if self._owned:
             self._service.close()
+
+
+def _item(event: Any) -> Any:
+    """The SDK item an event stands for; a compaction summary becomes one input item.
+
+    After ``store.compact(...)`` the conversation starts at the summary, as
+    ``history()`` does (SPEC §9): the item is the summary's own JSON object
+    without ``compacted_through`` when it is already an item (it has a
+    ``role`` or a ``type``), else a ``system`` message whose content is the
+    summary's ``content`` text (or its JSON).
+    """
+    data = json.loads(event.event_data)
+    if event.event_type != COMPACTION_EVENT_TYPE or not isinstance(data, dict):
+        return data
+    data.pop(COMPACTED_THROUGH_KEY, None)
+    if "role" in data or "type" in data:
+        return data
+    content = data.get("content")
+    text = content if isinstance(content, str) else json.dumps(data, ensure_ascii=False)
+    return {"role": "system", "content": text}

@@ -98,6 +98,7 @@ from ..sqlite.retention import PurgeReport
 from ..sqlite.search import SearchHit
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
+from .blobs import PostgresBlobsMixin
 from .lifecycle import PostgresLifecycleMixin
 from .migrations import SERVICE_ROLE, check_schema
 
@@ -140,7 +141,7 @@ def _describe(conninfo: str) -> str:
     return f"PostgreSQL server {host}:{port}/{db}"
 
 
-class PostgresSessionService(PostgresLifecycleMixin):
+class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     """:class:`~convstore.SessionService` on a PostgreSQL server, for one ``owner``.
 
     ``conninfo`` is a libpq connection string or URI. ``owner=None`` (the

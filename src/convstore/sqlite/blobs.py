@@ -35,7 +35,7 @@ from . import _blobsql
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ..models import StoredEvent
+    from ..models import StoredEvent, StoredSession
     from .store import SessionStore
 
 __all__ = [
@@ -43,8 +43,11 @@ __all__ = [
     "Blob",
     "HeadMoved",
     "append_event_with_metadata",
+    "archive_session_with_metadata",
+    "create_session_with_metadata",
     "get_blob_with_children",
     "append_events_at_head",
+    "has_summary",
     "history_tail",
     "pop_head",
     "clear_head",
@@ -361,16 +364,24 @@ def append_events_at_head(
     return out
 
 
-def history_tail(store: SessionStore, session_id: str, limit: int | None) -> list[StoredEvent]:
+def history_tail(
+    store: SessionStore, session_id: str, limit: int | None, *, full: bool = False
+) -> list[StoredEvent]:
     """The last ``limit`` events of :meth:`~convstore.SessionStore.history`, oldest first.
 
     Walks back from the head only ``limit`` steps (``None``: the whole chain),
     so reading the latest 200 items of a long conversation costs 200 rows.
+    Like ``history()``, a compacted chain starts at its newest summary (SPEC
+    §9); ``full=True`` returns the originals instead. When the tail read holds
+    no summary it is already the folded history's tail; otherwise the whole
+    chain is read and folded.
     """
     from ..models import StoredEvent
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+    if type(full) is not bool:
+        raise InvalidArgument(f"full must be a bool: {full!r}")
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
@@ -381,12 +392,24 @@ def history_tail(store: SessionStore, session_id: str, limit: int | None) -> lis
         ).fetchall()
         if _chains(rows, limit):
             rows.reverse()
-            return [StoredEvent(*row[1:]) for row in rows]
-        chain = store.connection.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
-        return [StoredEvent(*row) for row in chain]
+            out = [StoredEvent(*row[1:]) for row in rows]
+        else:
+            chain = store.connection.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
+            out = [StoredEvent(*row) for row in chain]
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, doing)
         return []
+    if full or not has_summary(out):
+        return out
+    folded = store.history(session_id)
+    return folded if limit is None else folded[-limit:]
+
+
+def has_summary(events: Sequence[StoredEvent]) -> bool:
+    """Whether any of ``events`` is a compaction summary (its history needs folding)."""
+    from ..lifecycle import COMPACTION_EVENT_TYPE
+
+    return any(event.event_type == COMPACTION_EVENT_TYPE for event in events)
 
 
 def _chains(rows: list[Any], limit: int | None) -> bool:
@@ -466,10 +489,7 @@ def append_event_with_metadata(
     from ..models import StoredEvent
     from . import _sql
 
-    for target, key, value in metadata:
-        _check_text(target, "session id")
-        _check_text(key, "metadata key")
-        _check_text(value, "metadata value")
+    _check_metadata(metadata)
     doing = f"committing an event to session {session_id!r}"
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
@@ -486,16 +506,7 @@ def append_event_with_metadata(
                 f"session {session_id!r} moved on (head {row[1]!r}, expected "
                 f"{expected_head!r}): reload it"
             )
-        created: set[str] = {session_id}
-        for target, key, value in metadata:
-            if target not in created:
-                if store.session_state(target) is None:
-                    new = {"session_id": target, "directory": None, "git_root": None, "now": now}
-                    conn.execute(_sql.SESSION_INSERT, new)
-                created.add(target)
-            conn.execute(
-                _sql.METADATA_SET, {"session_id": target, "key": key, "value": value, "now": now}
-            )
+        _upsert_metadata(store, conn, now, metadata, {session_id})
         if event is not None:
             event_id, invocation_id, event_type, event_data = event
             parent = _append_at_head(store, conn, session_id, now, *event)
@@ -509,3 +520,95 @@ def append_event_with_metadata(
                 now,
             )
     return appended
+
+
+def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> None:
+    for target, key, value in metadata:
+        _check_text(target, "session id")
+        _check_text(key, "metadata key")
+        _check_text(value, "metadata value")
+
+
+def _upsert_metadata(
+    store: SessionStore,
+    conn: apsw.Connection,
+    now: int,
+    metadata: Sequence[tuple[str, str, str]],
+    known: set[str],
+) -> None:
+    """Upsert ``(session_id, key, value)`` rows inside ``store.atomic()``.
+
+    A target session that does not exist (and is not in ``known``) is created
+    empty first: shared state lives on sessions of its own.
+    """
+    from . import _sql
+
+    for target, key, value in metadata:
+        if target not in known:
+            if store.session_state(target) is None:
+                new = {"session_id": target, "directory": None, "git_root": None, "now": now}
+                conn.execute(_sql.SESSION_INSERT, new)
+            known.add(target)
+        conn.execute(
+            _sql.METADATA_SET, {"session_id": target, "key": key, "value": value, "now": now}
+        )
+
+
+def create_session_with_metadata(
+    store: SessionStore,
+    session_id: str,
+    directory: str | None,
+    git_root: str | None,
+    metadata: Sequence[tuple[str, str, str]] = (),
+) -> StoredSession:
+    """Create a session that must not exist yet, and upsert metadata, in one transaction.
+
+    Unlike :meth:`~convstore.SessionStore.create_session` there is no
+    idempotent replay: an id already stored (whatever its directory) is
+    :class:`~convstore.DuplicateId`, so of two callers racing to create the
+    same id exactly one succeeds (ADK's ``create_session``). ``metadata``
+    holds ``(session_id, key, value)`` upserts, for the new session or others
+    (created empty when missing). All or nothing.
+    """
+    from .. import _validate as _v
+    from ..errors import DuplicateId
+    from ..models import StoredSession
+    from . import _sql
+
+    _v.text(session_id, "session id")
+    _v.optional_text(directory, "directory")
+    _v.optional_text(git_root, "git_root")
+    _check_metadata(metadata)
+    doing = f"creating session {session_id!r}"
+    with store.atomic(doing) as conn:
+        if store.session_state(session_id) is not None:
+            raise DuplicateId(f"session id {session_id!r} is already used")
+        now = store.now()
+        conn.execute(
+            _sql.SESSION_INSERT,
+            {"session_id": session_id, "directory": directory, "git_root": git_root, "now": now},
+        )
+        _upsert_metadata(store, conn, now, metadata, {session_id})
+    return StoredSession(session_id, None, None, directory, git_root, now, now, None)
+
+
+def archive_session_with_metadata(
+    store: SessionStore, session_id: str, metadata: Sequence[tuple[str, str, str]] = ()
+) -> None:
+    """Archive a live session and upsert metadata, in one transaction.
+
+    A session already archived is :class:`~convstore.SessionArchived` (nothing
+    written), so of two callers racing to archive it exactly one succeeds
+    (the OpenAI Agents adapter's ``clear_session`` moves its generation
+    pointer this way). :class:`~convstore.SessionNotFound` when missing.
+    """
+    from . import _sql
+
+    _check_text(session_id, "session id")
+    _check_metadata(metadata)
+    doing = f"archiving session {session_id!r}"
+    with store.atomic(doing) as conn:
+        _sid(store, session_id, live=True)
+        now = store.now()
+        conn.execute(_sql.SESSION_ARCHIVE, {"session_id": session_id, "now": now})
+        _upsert_metadata(store, conn, now, metadata, {session_id})

@@ -1,0 +1,516 @@
+"""What agent frameworks need beyond the event log, on the PostgreSQL team server.
+
+A mixin of :class:`convstore.postgres.PostgresSessionService` that makes it an
+:class:`~convstore.service.ExtendedSessionService`, so the framework adapters
+(:mod:`convstore.integrations`) run on the team server with the same
+``service=`` line as on a local file. Same semantics, validation and errors as
+the local store's :mod:`convstore.sqlite.blobs` (read it for each method's
+contract); here:
+
+- blobs live in ``session_blobs`` (``migrations/postgres/0007``): ``bytea``
+  payloads, JSON-checked ``meta`` text, keys in the "C" collation so order and
+  prefix ranges are code-point order, as in SQLite;
+- every statement is scoped by the service's owner and the table has forced
+  row-level security like every other one (SPEC 6.1): another owner's
+  session and blobs read as missing;
+- every write is one transaction on one pooled connection, under the
+  session's row lock where it reads before it writes (``pop_head``,
+  ``append_event_with_metadata``, ``archive_session_with_metadata``), so two
+  clients can never both win a check-then-write;
+- the statements are in :mod:`convstore.postgres._pgblobsql` (built by
+  :mod:`convstore.postgres._pgblobsqlbuild`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import _validate as _v
+from ..errors import DuplicateId, InvalidArgument, SessionArchived, SessionNotFound
+from ..models import StoredEvent, StoredSession
+from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range
+from . import _pgblobsql as B
+from . import _pgsql
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from contextlib import AbstractContextManager
+
+__all__ = ["PostgresBlobsMixin"]
+
+_TOP = "\U0010ffff"
+
+
+def _blob(row: Any) -> Blob:
+    return Blob(row[0], row[1], row[2], row[3], bytes(row[4]), row[5])
+
+
+def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    out = []
+    for item in metadata:
+        target, key, value = item
+        _v.text(target, "session id")
+        _v.text(key, "metadata key")
+        _v.text(value, "metadata value")
+        out.append((target, key, value))
+    return out
+
+
+class PostgresBlobsMixin:
+    """Blobs, deletion, head moves and atomic state writes for the PostgreSQL service."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _owner: str
+
+        def _conn(
+            self,
+            doing: str,
+            *,
+            write: bool = False,
+            budget: float | None = None,
+            mapper: Callable[[BaseException], BaseException] | None = None,
+        ) -> AbstractContextManager[Any]: ...
+
+        def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
+
+        def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
+
+        def _all(self, sql: Any, params: dict[str, Any], doing: str) -> list[Any]: ...
+
+        def _rowcount(self, sql: Any, params: dict[str, Any], doing: str) -> int: ...
+
+        def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> Any: ...
+
+        def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]: ...
+
+    def _mine(self, session_id: str, **params: Any) -> dict[str, Any]:
+        return {"owner": self._owner, "session_id": session_id, **params}
+
+    # -- blobs ---------------------------------------------------------------------
+
+    def put_blobs(
+        self,
+        session_id: str,
+        namespace: str,
+        items: Iterable[tuple[str, str, bytes]],
+        *,
+        replace: bool = True,
+    ) -> None:
+        """See :func:`convstore.sqlite.blobs.put_blobs` (one statement for the whole batch)."""
+        _v.text(session_id, "session id")
+        _v.text(namespace, "blob namespace")
+        _v.boolean(replace, "replace")
+        rows: dict[str, tuple[str, bytes]] = {}
+        for key, meta, data in items:
+            _v.text(key, "blob key")
+            _v.text(meta, "blob meta")
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise InvalidArgument(
+                    f"blob {key!r}: data must be bytes, got {type(data).__name__}"
+                )
+            if replace or key not in rows:  # a key twice: the last wins (replace), else the first
+                rows[key] = (meta, bytes(data))
+        doing = f"storing {len(rows)} blobs in session {session_id!r}"
+
+        def bad_meta(exc: BaseException) -> BaseException:
+            from psycopg import errors as pgerrors
+
+            if isinstance(exc, pgerrors.CheckViolation | pgerrors.InvalidTextRepresentation):
+                return InvalidArgument(f"{doing}: meta is not valid JSON ({exc})")
+            return exc
+
+        params = self._mine(
+            session_id,
+            namespace=namespace,
+            keys=list(rows),
+            metas=[meta for meta, _ in rows.values()],
+            datas=[data for _, data in rows.values()],
+        )
+        sql = B.BLOB_PUT_REPLACE if replace else B.BLOB_PUT_KEEP
+        with self._conn(doing, write=True, mapper=bad_meta) as conn:
+            found = conn.execute(sql, params).fetchone()
+        if not found or not found[0]:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    def get_blob(self, session_id: str, namespace: str, key: str) -> Blob | None:
+        """See :func:`convstore.sqlite.blobs.get_blob`."""
+        if not (
+            _v.lookup_text(session_id, "session id")
+            & _v.lookup_text(namespace, "blob namespace")
+            & _v.lookup_text(key, "blob key")
+        ):
+            return None
+        row = self._one(
+            B.BLOB_GET,
+            self._mine(session_id, namespace=namespace, key=key),
+            f"reading blob {key!r} of session {session_id!r}",
+        )
+        return None if row is None else _blob(row)
+
+    def latest_blob(self, session_id: str, namespace: str) -> Blob | None:
+        """See :func:`convstore.sqlite.blobs.latest_blob`."""
+        if not (
+            _v.lookup_text(session_id, "session id") & _v.lookup_text(namespace, "blob namespace")
+        ):
+            return None
+        row = self._one(
+            B.BLOB_LATEST,
+            self._mine(session_id, namespace=namespace),
+            f"reading the latest blob of session {session_id!r}",
+        )
+        return None if row is None else _blob(row)
+
+    def get_blob_with_children(
+        self, session_id: str, namespace: str, key: str | None, child_namespace: str
+    ) -> tuple[Blob | None, list[Blob]]:
+        """See :func:`convstore.sqlite.blobs.get_blob_with_children` (one statement)."""
+        if not (
+            _v.lookup_text(session_id, "session id")
+            & _v.lookup_text(namespace, "blob namespace")
+            & _v.lookup_text(child_namespace, "blob namespace")
+            & (key is None or _v.lookup_text(key, "blob key"))
+        ):
+            return None, []
+        rows = self._all(
+            B.BLOB_WITH_CHILDREN,
+            self._mine(session_id, namespace=namespace, key=key, child=child_namespace),
+            f"reading blob {key!r} of session {session_id!r}",
+        )
+        if not rows:
+            return None, []
+        return _blob(rows[0][1:]), [_blob(row[1:]) for row in rows[1:]]
+
+    def list_blobs(
+        self,
+        session_id: str | None,
+        namespace_prefix: str = "",
+        key_prefix: str = "",
+        *,
+        exact: bool = False,
+        newest_first: bool = False,
+        before_key: str | None = None,
+        limit: int | None = None,
+    ) -> list[Blob]:
+        """See :func:`convstore.sqlite.blobs.list_blobs`."""
+        ok = (session_id is None or _v.lookup_text(session_id, "session id")) & _v.lookup_text(
+            namespace_prefix, "namespace prefix"
+        )
+        ok &= _v.lookup_text(key_prefix, "key prefix")
+        ok &= before_key is None or _v.lookup_text(before_key, "before_key")
+        if limit is not None:
+            _v.integer(limit, "limit")
+        if newest_first and (not exact or session_id is None or key_prefix):
+            raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
+        if not ok:
+            return []
+        low, high = prefix_range(namespace_prefix)
+        klow, khigh = prefix_range(key_prefix)
+        doing = f"listing blobs of {session_id!r}"
+        if newest_first:
+            assert session_id is not None
+            params = self._mine(
+                session_id,
+                namespace=namespace_prefix,
+                before_key=_TOP if before_key is None else before_key,
+                limit=None if limit is None or limit < 0 else limit,
+            )
+            return [_blob(r) for r in self._all(B.BLOB_LIST_EXACT_DESC, params, doing)]
+        ranges = {"key_low": klow, "key_high": khigh}
+        if session_id is None:
+            params = {"owner": self._owner, "low": low, "high": high, **ranges}
+            return [_blob(r) for r in self._all(B.BLOB_LIST_ALL, params, doing)]
+        if exact:
+            params = self._mine(session_id, namespace=namespace_prefix, **ranges)
+            return [_blob(r) for r in self._all(B.BLOB_LIST_EXACT, params, doing)]
+        params = self._mine(session_id, low=low, high=high, **ranges)
+        return [_blob(r) for r in self._all(B.BLOB_LIST, params, doing)]
+
+    def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
+        """See :func:`convstore.sqlite.blobs.delete_blobs`."""
+        if not (
+            _v.lookup_text(session_id, "session id")
+            & _v.lookup_text(namespace_prefix, "namespace prefix")
+        ):
+            return
+        low, high = prefix_range(namespace_prefix)
+        self._rowcount(
+            B.BLOB_DELETE,
+            self._mine(session_id, low=low, high=high),
+            f"deleting blobs of session {session_id!r}",
+        )
+
+    # -- sessions ------------------------------------------------------------------
+
+    def delete_session(self, session_id: str) -> bool:
+        """See :func:`convstore.sqlite.blobs.delete_session` (events, metadata, blobs, usage)."""
+        _v.text(session_id, "session id")
+        with self._conn(f"deleting session {session_id!r}", write=True) as conn:
+            return bool(conn.execute(B.SESSION_DELETE, self._mine(session_id)).fetchall())
+
+    def clear_head(self, session_id: str) -> None:
+        """See :func:`convstore.sqlite.blobs.clear_head`."""
+        if not _v.lookup_text(session_id, "session id"):
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        doing = f"clearing the head of session {session_id!r}"
+        if self._rowcount(B.SESSION_CLEAR_HEAD, self._mine(session_id), doing) == 0:
+            row = self._one(_pgsql.SESSION_STATE, self._mine(session_id), doing)
+            if row is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+
+    def _upsert_metadata(
+        self, conn: Any, metadata: list[tuple[str, str, str]], known: set[str]
+    ) -> None:
+        """Upsert ``(session_id, key, value)`` rows in the caller's transaction.
+
+        Sorted, so two transactions touching the same shared rows lock them in
+        the same order (no deadlock); a missing target session is created empty.
+        """
+        if not metadata:
+            return
+        with conn.cursor() as cur:
+            targets = sorted({target for target, _, _ in metadata} - known)
+            if targets:
+                cur.executemany(B.SESSION_ENSURE, [self._mine(target) for target in targets])
+            cur.executemany(
+                _pgsql.METADATA_SET,
+                [
+                    self._mine(target, key=key, value=value)
+                    for target, key, value in sorted(metadata, key=lambda m: (m[0], m[1]))
+                ],
+            )
+
+    def create_session_with_metadata(
+        self,
+        session_id: str,
+        directory: str | None,
+        git_root: str | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredSession:
+        """See :func:`convstore.sqlite.blobs.create_session_with_metadata`."""
+        _v.text(session_id, "session id")
+        _v.optional_text(directory, "directory")
+        _v.optional_text(git_root, "git_root")
+        rows = _check_metadata(metadata)
+        doing = f"creating session {session_id!r}"
+
+        def duplicate(exc: BaseException) -> BaseException:
+            from psycopg import errors as pgerrors
+
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return DuplicateId(f"session id {session_id!r} is already used")
+            return exc
+
+        params = self._mine(session_id, directory=directory, git_root=git_root)
+        with self._conn(doing, write=True, mapper=duplicate) as conn, conn.transaction():
+            row = conn.execute(_pgsql.SESSION_INSERT, params).fetchone()
+            self._upsert_metadata(conn, rows, {session_id})
+        created: int = row[0]
+        return StoredSession(session_id, None, None, directory, git_root, created, created, None)
+
+    def archive_session_with_metadata(
+        self, session_id: str, metadata: Sequence[tuple[str, str, str]] = ()
+    ) -> None:
+        """See :func:`convstore.sqlite.blobs.archive_session_with_metadata`."""
+        _v.text(session_id, "session id")
+        rows = _check_metadata(metadata)
+        doing = f"archiving session {session_id!r}"
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            sid = self._lock_live(conn, session_id)[0]
+            conn.execute(B.SESSION_ARCHIVE_SID, {"sid": sid})
+            self._upsert_metadata(conn, rows, {session_id})
+
+    def _lock_live(self, conn: Any, session_id: str) -> Any:
+        """Lock the session's row for the transaction: ``(sid, head_id, archived_at, …head)``."""
+        row = conn.execute(B.SESSION_LOCK_HEAD, self._mine(session_id)).fetchone()
+        if row is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if row[2] is not None:
+            raise SessionArchived(
+                f"session {session_id!r} is archived; start a new session to continue"
+            )
+        return row
+
+    # -- events --------------------------------------------------------------------
+
+    def append_events_at_head(
+        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
+    ) -> list[StoredEvent]:
+        """See :func:`convstore.sqlite.blobs.append_events_at_head` (one statement)."""
+        from ..errors import InvalidEvent
+
+        _v.text(session_id, "session id")
+        rows = list(items)
+        for event_id, invocation_id, event_type, event_data in rows:
+            _v.text(event_id, "event id")
+            _v.text(invocation_id, "invocation_id")
+            _v.text(event_type, "event_type")
+            if type(event_data) is not str:
+                raise InvalidEvent(f"event {event_id!r}: event_data must be JSON text")
+            _v.text(event_data, f"event {event_id!r} event_data", error=InvalidEvent)
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        doing = f"appending {len(rows)} events to session {session_id!r}"
+
+        def culprit(exc: BaseException) -> BaseException:
+            from psycopg import errors as pgerrors
+
+            if isinstance(exc, pgerrors.UniqueViolation):
+                return self._event_error(exc, _repeated(ids) or _culprit_id(exc, ids))
+            bad = next((r[0] for r in rows if not _is_json(r[3])), ids[0])
+            return self._event_error(exc, bad)
+
+        params = self._mine(
+            session_id,
+            ids=ids,
+            prevs=[None, *ids[:-1]],
+            invs=[r[1] for r in rows],
+            types=[r[2] for r in rows],
+            datas=[r[3] for r in rows],
+            last_id=ids[-1],
+        )
+        with self._conn(doing, write=True, mapper=culprit) as conn:
+            out = conn.execute(B.EVENTS_APPEND_AT_HEAD, params).fetchall()
+        if not out:
+            raise self._why_not(session_id, ids[0], None)
+        return [
+            StoredEvent(r[0], session_id, parent, r[1], r[2], r[3], created)
+            for r, (parent, created) in zip(rows, out, strict=True)
+        ]
+
+    def history_tail(
+        self, session_id: str, limit: int | None, *, full: bool = False
+    ) -> list[StoredEvent]:
+        """See :func:`convstore.sqlite.blobs.history_tail` (one range read when unforked)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+        _v.boolean(full, "full")
+        if not _v.lookup_text(session_id, "session id") or (limit is not None and limit <= 0):
+            return []
+        limit = None if limit is None else min(limit, _v.TIME_LIMIT)
+        doing = f"reading the history of session {session_id!r}"
+        params = self._mine(session_id, limit=limit)
+        rows = self._all(B.HISTORY_TAIL_LINEAR, params, doing)
+        if _chains(rows, limit):
+            rows.reverse()
+            out = [StoredEvent(*row[1:]) for row in rows]
+        else:
+            out = [StoredEvent(*row) for row in self._all(B.HISTORY_TAIL, params, doing)]
+        if full or not has_summary(out):
+            return out
+        folded = self.history(session_id)
+        return folded if limit is None else folded[-limit:]
+
+    def pop_head(self, session_id: str) -> StoredEvent | None:
+        """See :func:`convstore.sqlite.blobs.pop_head` (under the session's row lock)."""
+        if not _v.lookup_text(session_id, "session id"):
+            return None
+        doing = f"popping the head of session {session_id!r}"
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            row = conn.execute(B.SESSION_LOCK_HEAD, self._mine(session_id)).fetchone()
+            if row is None:
+                return None
+            sid, head, archived, parent, inv, event_type, data, created = row
+            if archived is not None:
+                raise SessionArchived(
+                    f"session {session_id!r} is archived; start a new session to continue"
+                )
+            if head is None:
+                return None
+            conn.execute(B.SESSION_SET_HEAD_TO, {"head_id": parent, "sid": sid})
+        return StoredEvent(head, session_id, parent, inv, event_type, data, created)
+
+    def append_event_with_metadata(
+        self,
+        session_id: str,
+        expected_head: str | None,
+        event: tuple[str, str, str, str] | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> StoredEvent | None:
+        """See :func:`convstore.sqlite.blobs.append_event_with_metadata` (row lock, one tx)."""
+        _v.text(session_id, "session id")
+        rows = _check_metadata(metadata)
+        if event is not None:
+            _v.event_fields(*event[:1], None, *event[1:], check_parent=False)
+        doing = f"committing an event to session {session_id!r}"
+        mapper = None
+        if event is not None:
+            event_id = event[0]
+            mapper = lambda exc: self._event_error(exc, event_id)  # noqa: E731
+        with self._conn(doing, write=True, mapper=mapper) as conn, conn.transaction():
+            head = self._lock_live(conn, session_id)[1]
+            if expected_head != ANY_HEAD and head != expected_head:
+                raise HeadMoved(
+                    f"session {session_id!r} moved on (head {head!r}, expected "
+                    f"{expected_head!r}): reload it"
+                )
+            self._upsert_metadata(conn, rows, {session_id})
+            if event is None:
+                return None
+            event_id, invocation_id, event_type, event_data = event
+            found = conn.execute(
+                _pgsql.EVENT_APPEND_AT_HEAD,
+                self._mine(
+                    session_id,
+                    event_id=event_id,
+                    parent_id=None,
+                    invocation_id=invocation_id,
+                    event_type=event_type,
+                    event_data=event_data,
+                ),
+            ).fetchone()
+        return StoredEvent(
+            event_id, session_id, found[0], invocation_id, event_type, event_data, found[1]
+        )
+
+    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+        """Every metadata key and value of a session (empty for none or no session)."""
+        if not _v.lookup_text(session_id, "session id"):
+            return {}
+        rows = self._all(
+            B.METADATA_ALL, self._mine(session_id), f"reading metadata of session {session_id!r}"
+        )
+        return {key: value for key, value in rows}
+
+
+def _chains(rows: list[Any], limit: int | None) -> bool:
+    """Whether the newest events (head first) are the head's chain, as far as asked."""
+    if not rows:
+        return True
+    expected = rows[0][0]
+    for row in rows:
+        if row[1] != expected:
+            return False
+        expected = row[3]
+    return (limit is not None and len(rows) == limit) or expected is None
+
+
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _culprit_id(exc: BaseException, ids: list[str]) -> str:
+    """The event id a unique violation names (its detail quotes the key), else the first."""
+    detail = str(getattr(getattr(exc, "diag", None), "message_detail", "") or "")
+    return next((i for i in ids if f"={i})" in detail or f", {i})" in detail), ids[0])
+
+
+def _repeated(ids: list[str]) -> str | None:
+    """An id given twice in one batch, or ``None``."""
+    seen: set[str] = set()
+    for event_id in ids:
+        if event_id in seen:
+            return event_id
+        seen.add(event_id)
+    return None
