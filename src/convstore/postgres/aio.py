@@ -29,6 +29,7 @@ left nothing. asyncio only (psycopg's async connections need it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 try:
@@ -96,6 +97,13 @@ class AsyncPostgresSessionService(AsyncClosing):
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncPostgresSessionService:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise StoreError(
+                "AsyncPostgresSessionService runs on asyncio (psycopg's async connections "
+                "need it): open it inside asyncio.run(...), or use PostgresSessionService"
+            ) from None
         return cls(await spawn(_AsyncPoolService, *args, **kwargs))
 
     if TYPE_CHECKING:
