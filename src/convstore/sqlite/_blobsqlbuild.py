@@ -136,6 +136,34 @@ def build() -> dict[str, str]:
         .orderby(events.seq, order=Order.desc)
         .limit(P(2))
         .get_sql(),
+        # The newest ?2 events (-1: all), newest first, summed up in one row:
+        # (rows, summaries, the head, their ids, their parents (char(30) for
+        # none) and their event_data, each list in one same row order). The
+        # caller checks that the ids chain from the head through the parents:
+        # then that order is the chain's, and the data is the history's tail
+        # as one JSON array (newest first) — one row to fetch, one parse,
+        # instead of a row object per event. A subquery, not a CTE used twice,
+        # so it streams (no copy of the rows); no window, no ordered aggregate.
+        "HISTORY_TAIL_DATA": (
+            "SELECT count(*), total(event_type = 'compaction'), max(head_id), "
+            "group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), "
+            "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
+            + Query.from_(sessions)
+            .join(events)
+            .on(events.sid == sessions.sid)
+            .select(
+                sessions.head_id,
+                events.id,
+                events.parent_id,
+                events.event_type,
+                events.event_data,
+            )
+            .where(sessions.id == V(1))
+            .orderby(events.seq, order=Order.desc)
+            .limit(P(2))
+            .get_sql()
+            + ")"
+        ),
         "BLOB_LIST_EXACT": Query.from_(blobs)
         .join(sessions)
         .on(sessions.sid == blobs.sid)
