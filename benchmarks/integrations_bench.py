@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,9 +142,10 @@ async def bench_openai_agents(root: Path, n: int) -> dict[str, dict[str, Any]]:
 
 def _checkpoint(step: int) -> Any:
     from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.base.id import uuid6
 
     cp = empty_checkpoint()
-    cp["id"] = str(uuid.uuid1())  # time-ordered, like LangGraph's uuid6
+    cp["id"] = str(uuid6(clock_seq=step))  # time-ordered: the latest put is the latest key
     cp["channel_values"] = {
         "messages": [{"role": "user", "content": f"turn {i} " * 8} for i in range(step % 20)],
         "step": step,
@@ -162,10 +162,13 @@ async def bench_langgraph(root: Path, n: int) -> dict[str, dict[str, Any]]:
     from convstore.integrations.langgraph import ConvstoreSaver
 
     config = {"configurable": {"thread_id": "bench", "checkpoint_ns": ""}}
-    steps = iter(range(10**9))
     results: dict[str, dict[str, Any]] = {}
 
+    # Each saver gets the same sequence of checkpoints (its own counter), so
+    # the latest one every get_tuple reads is the same size in every store.
     def put(saver: Any) -> Callable[[], Any]:
+        steps = iter(range(10**9))
+
         def call() -> Any:
             step = next(steps)
             return saver.put(config, _checkpoint(step), {"source": "loop", "step": step}, {})
@@ -173,6 +176,8 @@ async def bench_langgraph(root: Path, n: int) -> dict[str, dict[str, Any]]:
         return call
 
     def aput(saver: Any) -> Callable[[], Any]:
+        steps = iter(range(10**9))
+
         def call() -> Any:
             step = next(steps)
             return saver.aput(config, _checkpoint(step), {"source": "loop", "step": step}, {})
