@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import dataset, report, runner
+from . import dataset, report, runner, systems
 
 
 def _sizes(text: str) -> list[int]:
@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="build with secondary indexes in place (default: create them after the load)",
     )
     ap.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    ap.add_argument(
+        "--no-async", action="store_true", help="leave out the async API rows (async_bench)"
+    )
     return ap.parse_args(argv)
 
 
@@ -138,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown operations: {sorted(unknown)}", file=sys.stderr)
         return 2
     notes: list[str] = []
-    kinds = sorted({*wanted, "convstore"})  # the sanity check reads the convstore file
+    # The dataset files the systems run on; the sanity check reads the convstore file.
+    kinds = sorted({*(systems.FILE_OF[w] for w in wanted), "convstore"})
     if "peer" in kinds and not dataset.peer_available():
         kinds.remove("peer")
         wanted.remove("peer")
@@ -200,8 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     print(report.targets_markdown(targets))
     for n in notes:
         print(f"\nNote: {n}")
+    extra: dict[str, object] = {}
+    if not args.no_async:  # the async API's rows: benchmarks/async_bench.py
+        from . import async_bench
+
+        log("== async API")
+        text, extra["async"] = async_bench.section(args.scale, peer="peer" in wanted)
+        print(f"\n{text}", flush=True)
     if args.json is not None:
-        report.write_json(args.json, results, meta(args, argv, started, notes))
+        report.write_json(args.json, results, {**meta(args, argv, started, notes), **extra})
         log(f"wrote {args.json}")
     if args.plot is not None:
         note = report.write_plot(args.plot, results)

@@ -7,18 +7,17 @@ appended to alternately call by call (one ~200 B event + the head move per
 transaction, WAL, ``synchronous=NORMAL``):
 
 * ``api`` — ``SessionStore.append_event`` (the library, default configuration);
-* ``replay`` — the library's own statements on raw APSW, each timed
+* ``one_statement`` — the library's one-statement append on raw APSW: the
+  insert into the view ``event_append`` whose trigger inserts the event and
+  moves the head, in autocommit (migration 0006; what ``append_event`` runs);
+* ``replay`` — the library's careful path on raw APSW, each statement timed
   separately (BEGIN, event insert, head move, COMMIT);
 * ``no_trigger`` — ``replay`` without the search watermark trigger;
-* ``no_exprindex`` — ``replay`` without the expression index
-  ``session_events_search_key``;
 * ``no_parent`` — ``replay`` with the parent-existence check removed from the
   insert;
-* ``rowid_checked`` — the proposed layout (:data:`ROWID_SCHEMA`: a rowid
-  table keyed by ``sid * 2**32 + seq``, no expression index) with every check
-  the library keeps (STRICT, JSON, parent in the same session, the watermark
-  trigger), the library's head move, raw APSW;
 * ``floor`` — the benchmark's physical floor (``dataset.FLOOR_SCHEMA``).
+
+``--variants`` picks a subset (the floor always runs).
 
 Prints the p50 of the whole call and of each statement, and each variant's
 p50 over the floor's per round as median [min-max].
@@ -49,39 +48,6 @@ def _p50(values: list[float]) -> float:
 Step = Callable[[str, str | None], dict[str, float]]
 
 NO_PARENT_APPEND = _sql.EVENT_APPEND.split(" AND (:parent_id IS NULL")[0]
-
-#: The proposed layout with every check the library keeps: a rowid table keyed by
-#: ``sid * 2**32 + seq`` (STRICT, JSON check), the search watermark trigger, the
-#: parent checked in the same session by the id index and the key's high bits.
-ROWID_SCHEMA = """
-CREATE TABLE sessions (
-    sid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, head_id TEXT, server_session_id TEXT,
-    directory TEXT, git_root TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-    archived_at INTEGER, event_count INTEGER NOT NULL DEFAULT 0
-) STRICT;
-CREATE INDEX sessions_live_directory ON sessions (directory, updated_at)
-    WHERE archived_at IS NULL;
-CREATE INDEX sessions_activity ON sessions (updated_at);
-CREATE TABLE session_events (
-    rid INTEGER PRIMARY KEY, id TEXT NOT NULL, parent_id TEXT, invocation_id TEXT NOT NULL,
-    event_type TEXT NOT NULL, event_data TEXT NOT NULL CHECK (json_valid(event_data)),
-    created_at INTEGER NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX session_events_id ON session_events (id);
-CREATE TABLE search_pending (sid INTEGER PRIMARY KEY, after_seq INTEGER NOT NULL) STRICT;
-CREATE TRIGGER event_search_pending AFTER INSERT ON session_events BEGIN
-    INSERT INTO search_pending (sid, after_seq)
-    VALUES (new.rid >> 32, (new.rid & 4294967295) - 1) ON CONFLICT (sid) DO NOTHING;
-END;
-"""
-ROWID_APPEND = (
-    "INSERT INTO session_events (rid, id, parent_id, invocation_id, event_type, event_data, "
-    "created_at) SELECT sid * 4294967296 + event_count + 1, :event_id, :parent_id, "
-    ":invocation_id, :event_type, :event_data, :now FROM sessions WHERE id = :session_id "
-    "AND archived_at IS NULL AND (:parent_id IS NULL OR EXISTS (SELECT 1 FROM session_events "
-    "WHERE session_events.id = :parent_id AND session_events.rid >> 32 = sessions.sid))"
-)
-
 
 def _fill_store(path: Path, rows: int) -> SessionStore:
     store = SessionStore(str(path))
@@ -125,7 +91,21 @@ def _replay(conn: apsw.Connection, insert_sql: str) -> Step:
     return step
 
 
-def run(rows: int, appends: int, rounds: int) -> str:
+def _one_statement(conn: apsw.Connection) -> Step:
+    def step(eid: str, parent: str | None) -> dict[str, float]:
+        t0 = time.perf_counter_ns()
+        conn.execute(
+            _sql.EVENT_APPEND_ONE, ("s", eid, parent, "i", "text", APPEND_DATA, int(time.time()))
+        )
+        return {"insert": (time.perf_counter_ns() - t0) / 1e3}
+
+    return step
+
+
+VARIANTS = ("api", "one_statement", "replay", "no_trigger", "no_parent")
+
+
+def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIANTS) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="append-profile-"))
     steps: dict[str, Step] = {}
     heads: dict[str, str | None] = {}
@@ -136,33 +116,23 @@ def run(rows: int, appends: int, rounds: int) -> str:
         api.append_event("s", eid, parent, "i", "text", APPEND_DATA)
         return {}
 
-    steps["api"] = api_step
-    for name in ("replay", "no_trigger", "no_exprindex", "no_parent"):
+    if "api" in variants:
+        steps["api"] = api_step
+    else:
+        api.close()
+    if "one_statement" in variants:
+        one = _fill_store(tmp / "one.db", rows)
+        steps["one_statement"] = _one_statement(one.connection)
+        steps["one_statement"].__dict__["store"] = one  # keep it open
+    for name in ("replay", "no_trigger", "no_parent"):
+        if name not in variants:
+            continue
         store = _fill_store(tmp / f"{name}.db", rows)
         conn = store.connection
         if name == "no_trigger":
             conn.execute("DROP TRIGGER event_search_pending")
-        if name == "no_exprindex":
-            conn.execute("DROP INDEX session_events_search_key")
         steps[name] = _replay(conn, NO_PARENT_APPEND if name == "no_parent" else _sql.EVENT_APPEND)
         steps[name].__dict__["store"] = store  # keep it open
-    rconn = apsw.Connection(str(tmp / "rowid.db"))
-    rconn.execute("PRAGMA journal_mode=WAL")
-    rconn.execute(ROWID_SCHEMA)
-    rconn.execute(
-        "INSERT INTO sessions (id, directory, created_at, updated_at) "
-        "VALUES ('s', '/d', 1000, 1000)"
-    )
-    with rconn:
-        for j in range(rows):
-            rconn.execute(ROWID_APPEND, {
-                "event_id": f"pre-{j}", "parent_id": None, "invocation_id": "i",
-                "event_type": "text", "event_data": APPEND_DATA, "now": 1000, "session_id": "s",
-            })  # fmt: skip
-            rconn.execute("UPDATE sessions SET event_count = event_count + 1")
-        rconn.execute("DELETE FROM search_pending")
-    rconn.close()
-    steps["rowid_checked"] = _replay(floor_connection(tmp / "rowid.db"), ROWID_APPEND)
     fconn = apsw.Connection(str(tmp / "floor.db"))
     fconn.execute("PRAGMA journal_mode=WAL")
     fconn.execute(FLOOR_SCHEMA)
@@ -249,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--appends", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
+    )
     args = parser.parse_args(argv)
-    print(run(args.rows, args.appends, args.rounds))
+    print(run(args.rows, args.appends, args.rounds, tuple(args.variants.split(","))))
     return 0
 
 

@@ -53,7 +53,7 @@ from convstore import _sql
 
 from .ids import uuid7
 
-GEN_VERSION = 1
+GEN_VERSION = 2  # 2: convstore's events keyed by rid (migration 0006)
 SEED = 20_240_601
 #: "now" for every benchmark: the stream's last event is one second before it.
 T_END = 1_750_000_000
@@ -411,8 +411,8 @@ _CREATE = {
 }
 
 _EVENT_INSERT = {
-    "convstore": "INSERT INTO session_events (sid, seq, id, parent_id, invocation_id, event_type, "
-    "event_data, created_at) VALUES (?,?,?,?,?,?,?,?)",
+    "convstore": "INSERT INTO session_events (rid, id, parent_id, invocation_id, event_type, "
+    "event_data, created_at) VALUES (?,?,?,?,?,?,?)",
     "floor": "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, "
     "created_at) VALUES (?,?,?,?,?,?,?)",
     "reference": "INSERT INTO session_events (id, session_id, parent_id, invocation_id, "
@@ -429,9 +429,7 @@ _EVENT_TABLE = {
 
 
 def _rows_for(kind: str, ids: list[str]) -> Callable[[list[EventRow]], list[tuple[Any, ...]]]:
-    if kind == "convstore":
-        return lambda rows: [(r[0] + 1, *r[1:]) for r in rows]
-    if kind == "floor":
+    if kind in ("convstore", "floor"):  # both keyed by sid * 2**32 + seq (migration 0006)
         return lambda rows: [((r[0] + 1) * 4294967296 + r[1], *r[2:]) for r in rows]
     if kind == "reference":
         return lambda rows: [(r[2], ids[r[0]], r[3], r[4], r[5], r[6], r[7]) for r in rows]

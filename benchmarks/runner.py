@@ -46,7 +46,8 @@ OPERATIONS: list[tuple[str, str, int]] = [
     ("cold_start_inproc", "the same, timed inside the process (no interpreter start-up)", 0),
 ]
 OP_NAMES = [o[0] for o in OPERATIONS]
-SYSTEM_NAMES = ["convstore", "floor", "reference", "peer"]
+#: Every system ``--systems`` accepts (``systems.register`` adds to it).
+SYSTEM_NAMES = systems.SYSTEMS.keys()
 #: The peer is ~30x slower per call: fewer calls keep the run short.
 PEER_SHARE = {"append": 0.5, "append_1k": 0.5, "append_8k": 0.5, "cold_start": 0.25}
 

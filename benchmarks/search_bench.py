@@ -34,10 +34,10 @@ from convstore import SessionStore
 from convstore.search import DEFAULT_FIELDS
 
 _DROP_FTS = """
-DROP TRIGGER event_search_insert;
-DROP TRIGGER event_search_delete;
-DROP TRIGGER event_search_update;
-DROP INDEX session_events_search_key;
+DROP TRIGGER IF EXISTS event_search_insert;
+DROP TRIGGER IF EXISTS event_search_pending;
+DROP TRIGGER IF EXISTS event_search_delete;
+DROP TRIGGER IF EXISTS event_search_update;
 """
 
 

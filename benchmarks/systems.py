@@ -545,6 +545,19 @@ SYSTEMS: dict[str, type[System]] = {
 FILE_OF = {"convstore": "convstore", "floor": "floor", "reference": "reference", "peer": "peer"}
 
 
+def register(name: str, cls: type[System], file: str = "convstore") -> None:
+    """Add a system to ``python -m benchmarks`` (e.g. the async API): one more row per table.
+
+    ``cls`` implements the operations it can (the others return ``None``) and
+    runs on the dataset file ``file`` (``"convstore"``, ``"floor"``, ...),
+    interleaved call by call with the others. Call it before the run, e.g.
+    from a module that ``benchmarks/__main__.py`` imports; ``--systems`` then
+    accepts ``name``, and the report shows its rows and ratios to the floor.
+    """
+    SYSTEMS[name] = cls
+    FILE_OF[name] = file
+
+
 def remove_leftover_scratch(paths: dict[str, Path]) -> None:
     """Delete scratch sessions an interrupted run left behind (the cache stays clean)."""
     rng = (SCRATCH_PREFIX, _SCRATCH_END)

@@ -48,6 +48,10 @@ def test_cli_prints_every_operation_and_writes_json(
             assert stats["n"] >= 1 and stats["p50_us"] > 0, (op, system)
             assert stats["p50_us"] <= stats["p95_us"] <= stats["p99_us"], (op, system)
     assert data["targets"] and data["meta"]["command"].startswith("python -m benchmarks")
+    # The async API's rows (benchmarks/async_bench.py), in the same report.
+    assert "## Async API" in printed and "### Async targets" in printed
+    assert "| append | async |" in printed and "loop lag p99" in printed
+    assert data["meta"]["async"]["calls"]["append"]["async"]["p50"] > 0
 
 
 def test_pytest_benchmark_entry_point_runs(tmp_path: Path) -> None:

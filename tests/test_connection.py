@@ -70,8 +70,16 @@ def test_foreign_keys_are_enforced(db_path: Path) -> None:
         assert pragma(store, "foreign_keys") == 1
         with pytest.raises(apsw.ConstraintError):
             store.connection.execute(
-                "INSERT INTO session_events VALUES (424242, 1, 'e', NULL, 'i', 't', '{}', 1)"
+                "INSERT INTO session_metadata VALUES (424242, 'k', 'v', 1)"
             )
+        # Events are keyed by sid * 2**32 + seq (migration 0006): no foreign key on a
+        # computed column; deleting a session deletes its key range by trigger instead.
+        store.create_session("s")
+        store.append_event("s", "e1", None, "i", "t", "{}")
+        store.create_session("t")
+        store.append_event("t", "e2", None, "i", "t", "{}")
+        store.connection.execute("DELETE FROM sessions WHERE id = 's'")
+        assert store.connection.execute("SELECT id FROM session_events").fetchall() == [("e2",)]
 
 
 def test_statement_cache_holds_every_library_statement(db_path: Path) -> None:

@@ -101,3 +101,54 @@ def test_the_checker_catches_scans_and_sorts(conn: apsw.Connection) -> None:
     assert problems(sorted_scan, no_temp_btree=True)
     event_scan = plan(conn, "SELECT id FROM session_events WHERE event_type = :event_type")
     assert problems(event_scan, no_temp_btree=False)
+
+
+#: Statements that read every event on purpose (whole-database statistics).
+WHOLE_TABLE = {"STATS_LARGEST", "STATS_GROWTH_EVENTS"}
+
+
+def _event_statements() -> Iterator[tuple[str, str]]:
+    from convstore import _lifecycle_sql
+    from convstore.sqlite import _blobsql
+
+    for module in (_sql, _lifecycle_sql, _blobsql):
+        for name, sql in vars(module).items():
+            if (
+                name.isupper()
+                and isinstance(sql, str)
+                and "session_events" in sql
+                and not name.startswith("PG_")
+                and not re.match(r"\s*(CREATE|DROP)\b", sql)
+            ):
+                yield name, sql
+
+
+def any_plan(conn: apsw.Connection, sql: str) -> list[str]:
+    """``EXPLAIN QUERY PLAN`` with every parameter (named or numbered) bound to NULL."""
+    numbered = [int(n) for n in re.findall(r"\?(\d+)", sql)]
+    if numbered:
+        return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, [None] * max(numbered))]
+    return plan(conn, sql)
+
+
+def test_no_statement_scans_the_events_by_session(conn: apsw.Connection) -> None:
+    """Since migration 0006 ``sid``/``seq`` are computed columns: ``sid = ?`` would scan.
+
+    Every statement that touches ``session_events`` must reach it through its
+    key (``rid`` ranges, ``rowid = ...``) or the id index -- never a SCAN.
+    """
+    checked = 0
+    for name, sql in _event_statements():
+        details = any_plan(conn, sql)
+        scans = [d for d in details if re.match(r"SCAN (session_events|e)\b(?! USING)", d)]
+        scans += [d for d in details if re.match(r"SCAN (session_events|e) USING", d)]
+        if name in WHOLE_TABLE:
+            continue
+        assert not scans, f"{name} scans the events: {scans}\nplan: {details}"
+        checked += 1
+    assert checked >= 30
+
+
+def test_the_checker_catches_a_scan_by_session(conn: apsw.Connection) -> None:
+    details = any_plan(conn, "SELECT id FROM session_events WHERE sid = ?1 ORDER BY seq")
+    assert any(re.match(r"SCAN session_events\b", d) for d in details), details

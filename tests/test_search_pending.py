@@ -203,7 +203,7 @@ def test_catch_up_is_one_indexed_range_statement() -> None:
             str(row[3])
             for row in store.connection.execute("EXPLAIN QUERY PLAN " + _sql.SEARCH_CATCH_UP)
         )
-    assert "USING INDEX session_events_search_key" in plan, plan
+    assert "SEARCH session_events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in plan, plan
 
 
 def test_populated_version_4_database_upgrades_with_search_intact(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@
   cannot replay them on the reader's terminal.
 * :class:`Progress` — a progress bar on stderr when it is a terminal, silent
   when piped.
+* :func:`command` / :func:`command_group` — one subcommand that runs a function,
+  and a command with actions (``migrate status``).
 
 Imported by :mod:`convstore.cli` only, never by ``import convstore``.
 """
@@ -20,10 +22,15 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from typing import IO, Any
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = [
+    "command",
+    "command_group",
     "MAX_TIME",
     "MIN_UNIX_SECONDS",
     "Progress",
@@ -271,3 +278,29 @@ class Progress:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.shown = False
+
+
+def command(
+    commands: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str | None = None,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` that runs ``func(args)``; returns its parser for its options.
+
+    ``commands`` is what ``add_subparsers()`` returned (the top level's, or a
+    :func:`command_group`'s); ``parents`` lend shared options (``--db``, ``--json``).
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=list(parents), help=help, description=description
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+def command_group(commands: Any, name: str, help: str, description: str) -> Any:
+    """Add the command ``name`` whose actions (``name ACTION``) are added to what it returns."""
+    group = commands.add_parser(name, help=help, description=description)
+    return group.add_subparsers(dest="action", metavar="ACTION")

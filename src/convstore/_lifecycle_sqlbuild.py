@@ -55,7 +55,7 @@ def _usage_statements() -> dict[str, str]:
         ),
         "USAGE_GET": Query.from_(ledger)
         .join(events)
-        .on((events.sid == ledger.sid) & (events.seq == ledger.seq))
+        .on(events.rid == ledger.sid * 4294967296 + ledger.seq)
         .select(
             ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost
         )
@@ -64,7 +64,8 @@ def _usage_statements() -> dict[str, str]:
         .get_sql(),
         "USAGE_EXPORT": Query.from_(ledger)
         .join(events)
-        .on((events.sid == ledger.sid) & (events.seq == ledger.seq))
+        # Events are keyed by rid = sid * 2**32 + seq (migration 0006).
+        .on(events.rid == ledger.sid * 4294967296 + ledger.seq)
         .select(
             events.id,
             ledger.model,
@@ -165,7 +166,8 @@ def _retention_statements() -> dict[str, str]:
         # What deleting one session frees: stored bytes of its events (+16 per row
         # for the integer keys and timestamp), its metadata and its usage rows.
         "RETENTION_SESSION_BYTES": (
-            f'SELECT (SELECT {size} FROM "session_events" WHERE "sid"=?1)'
+            f'SELECT (SELECT {size} FROM "session_events" '
+            'WHERE "rid">=?1*4294967296 AND "rid"<(?1+1)*4294967296)'
             '+(SELECT COALESCE(SUM(octet_length("key")+octet_length("value")+16),0) '
             'FROM "session_metadata" WHERE "sid"=?1)'
             '+(SELECT COALESCE(SUM(octet_length("model")+48),0) '

@@ -43,14 +43,18 @@ loop iteration, its next call waits for the next iteration, holding the store
 lock so the other callers queue instead of spinning. Loop iterations stay under
 1 ms of CPU while 100 tasks append and another process holds the write lock.
 
-One :class:`asyncio.Lock` per store serialises calls: many tasks sharing a
+One lock per store serialises calls: many tasks sharing a
 store never interleave one call's statements with another's (an async
 generator such as ``export_jsonl`` takes it per batch of ``ITER_BATCH`` items).
 Cancelling a task during a worker call returns at once; the call is
 interrupted (progress and busy handlers see the flag), rolls back, and the lock
 is released only when the worker is done with it — so the database stays
-consistent and the next call starts on a clean connection. Only asyncio (and
-anyio on its asyncio backend) is supported: the store lock is an asyncio lock.
+consistent and the next call starts on a clean connection.
+
+asyncio and trio (and anyio on either) are supported, as by ``apsw.aio``: the
+store detects the running framework on its first call and uses that
+framework's lock, schedule point and APSW controller (``apsw.aio.AsyncIO`` or
+``apsw.aio.Trio``, each with a daemon worker); ``tests/test_aio_trio.py``.
 
 Adding a twin for a new sync method is one line in the class body, e.g.
 ``compact = _twin(SessionStore.compact, WORKER)``; ``tests/test_aio.py`` fails
@@ -64,10 +68,11 @@ import contextlib
 import inspect
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, cast
 
 import apsw
 import apsw.aio
@@ -122,6 +127,122 @@ class _Controller(apsw.aio.AsyncIO):
         ).start()
 
 
+class _Lock(Protocol):
+    """What the runner needs of a lock: asyncio's, or :class:`_TrioLock`."""
+
+    def locked(self) -> bool: ...
+
+    async def acquire(self) -> Any: ...
+
+    def release(self) -> None: ...
+
+
+class _AsyncIOFlavour:
+    """The runner's few framework primitives, for asyncio (and anyio on asyncio)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    def lock(self) -> _Lock:
+        return asyncio.Lock()
+
+    async def sleep0(self) -> None:
+        await asyncio.sleep(0)
+
+    def controller(self) -> Any:
+        return _Controller()
+
+    def release_from_thread(self, lock: _Lock) -> None:
+        self.loop.call_soon_threadsafe(lock.release)
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.loop.create_task(fn())
+
+
+class _TrioLock:
+    """A FIFO lock that any task or callback may release (``trio.Lock`` may not)."""
+
+    __slots__ = ("_sem", "_trio")
+
+    def __init__(self, trio: Any) -> None:
+        self._trio = trio
+        self._sem = trio.Semaphore(1)
+
+    def locked(self) -> bool:
+        return bool(self._sem.value == 0)
+
+    async def acquire(self) -> bool:
+        try:
+            self._sem.acquire_nowait()  # free: no schedule point, like asyncio.Lock
+        except self._trio.WouldBlock:
+            await self._sem.acquire()
+        return True
+
+    def release(self) -> None:
+        self._sem.release()  # hands the lock to the first waiter, if any
+
+
+class _TrioFlavour:
+    """The runner's framework primitives for trio (and anyio on trio); APSW's Trio controller."""
+
+    __slots__ = ("token", "trio")
+
+    def __init__(self, trio: Any) -> None:
+        self.trio = trio
+        self.token = trio.lowlevel.current_trio_token()
+
+    def lock(self) -> _Lock:
+        return _TrioLock(self.trio)
+
+    async def sleep0(self) -> None:
+        await self.trio.sleep(0)
+
+    def controller(self) -> Any:
+        flavour = self
+
+        class Controller(apsw.aio.Trio):
+            def __init__(self) -> None:  # a daemon worker, like _Controller
+                # apsw.aio.Trio.__init__ makes trio one of its module's globals (send()
+                # uses it); this __init__ replaces that one, so it does the same.
+                vars(apsw.aio).setdefault("trio", flavour.trio)
+                self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                self.token = flavour.token
+                threading.Thread(
+                    name="convstore apsw worker", target=self.worker_thread_run, daemon=True
+                ).start()
+
+        return Controller()
+
+    def release_from_thread(self, lock: _Lock) -> None:
+        self.token.run_sync_soon(lock.release)
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.trio.lowlevel.spawn_system_task(fn)
+
+
+_Flavour = _AsyncIOFlavour | _TrioFlavour
+
+
+def _flavour() -> _Flavour:
+    """The running framework: trio when a trio run is active (also under anyio), else asyncio."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+        else:
+            return _TrioFlavour(trio)
+    try:
+        return _AsyncIOFlavour()
+    except RuntimeError:
+        raise StoreError(
+            "convstore.aio needs a running asyncio or trio event loop (await it inside one)"
+        ) from None
+
+
 class _Job:
     """One call handed to the worker; the hand-over of the store lock on cancellation."""
 
@@ -147,6 +268,7 @@ class _Runner:
         "_conn",
         "_ctl",
         "_deadline",
+        "_fw",
         "_inline",
         "_job",
         "_lock",
@@ -162,8 +284,9 @@ class _Runner:
         self._conn = conn
         self._timeout = timeout
         self.budget = budget
-        self._ctl: _Controller | None = None
-        self._lock: asyncio.Lock | None = None
+        self._ctl: Any = None  # APSW's controller for the running framework, on first hop
+        self._fw: _Flavour | None = None
+        self._lock: _Lock | None = None
         self._inline = False
         self._overran = False
         self._deadline = 0.0
@@ -172,7 +295,7 @@ class _Runner:
         self._resume_by = 0.0
         self._committed = False
         self._checkpoint_due = False
-        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpointing = False
         conn.set_busy_timeout(0)
         if checkpoints:  # else the store's own background checkpointer keeps them off the loop
             conn.set_wal_hook(self._wal_hook)
@@ -196,7 +319,8 @@ class _Runner:
         """Run ``call`` alone on the connection: inline if it cannot wait, else on the worker."""
         lock = self._lock
         if lock is None:
-            lock = self._lock = asyncio.Lock()
+            fw = self._fw = _flavour()
+            lock = self._lock = fw.lock()
         if lock.locked():
             await lock.acquire()  # woken in a later loop iteration: a fresh window
             now = time.perf_counter()
@@ -210,7 +334,7 @@ class _Runner:
                 # has used YIELD_EVERY of a loop iteration, the next call waits
                 # for the next iteration (holding the lock: the others queue).
                 try:
-                    await asyncio.sleep(0)
+                    await self._framework().sleep0()
                 except BaseException:
                     lock.release()
                     raise
@@ -264,8 +388,9 @@ class _Runner:
 
     def _schedule_checkpoint(self) -> None:
         self._checkpoint_due = False
-        if self._checkpointing is None:
-            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+        if not self._checkpointing:
+            self._checkpointing = True
+            self._framework().spawn(self._checkpoint)
 
     async def _checkpoint(self) -> None:
         """A passive checkpoint on the worker (it never waits for readers or writers)."""
@@ -276,15 +401,19 @@ class _Runner:
         except (StoreError, apsw.Error):
             pass  # the next commit past the threshold tries again
         finally:
-            self._checkpointing = None
+            self._checkpointing = False
 
-    async def _hop(self, call: Callable[[], R], lock: asyncio.Lock) -> R:
+    def _framework(self) -> _Flavour:
+        assert self._fw is not None  # set with the lock, before any call runs
+        return self._fw
+
+    async def _hop(self, call: Callable[[], R], lock: _Lock) -> R:
         """Run ``call`` on the worker; the caller holds ``lock``, released here exactly once."""
         job = _Job()
         try:
             ctl = self._ctl
             if ctl is None:
-                ctl = self._ctl = _Controller()
+                ctl = self._ctl = self._framework().controller()
             result = await ctl.send(lambda: self._work(job, call, lock))
         except BaseException:
             with job.mu:
@@ -304,7 +433,7 @@ class _Runner:
             self._schedule_checkpoint()
         return cast("R", result)
 
-    def _work(self, job: _Job, call: Callable[[], R], lock: asyncio.Lock) -> R | None:
+    def _work(self, job: _Job, call: Callable[[], R], lock: _Lock) -> R | None:
         """In the worker thread: run the call with a cancellable busy wait of ``timeout``."""
         with job.mu:
             if job.state == "abandoned":
@@ -338,11 +467,7 @@ class _Runner:
                 job.state = "done"
                 release = job.release_when_done
             if release:
-                self._ctl_loop().call_soon_threadsafe(lock.release)
-
-    def _ctl_loop(self) -> asyncio.AbstractEventLoop:
-        assert self._ctl is not None
-        return self._ctl.loop
+                self._framework().release_from_thread(lock)
 
     async def iterate(self, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
         """Drive a sync generator on the worker, ``ITER_BATCH`` items per hop (locked per hop)."""
@@ -373,7 +498,7 @@ class _Runner:
         finally:
             self._closed = True
             if self._ctl is not None:
-                self._ctl.close()  # type: ignore[no-untyped-call]
+                self._ctl.close()
                 self._ctl = None
 
 
@@ -522,11 +647,11 @@ class AsyncSessionStore(AsyncClosing):
         def make() -> SessionStore:
             return SessionStore(*args, **kwargs)
 
-        ctl = _Controller()
+        ctl = _flavour().controller()
         try:
             store = cast(SessionStore, await ctl.send(make))
         finally:
-            ctl.close()  # type: ignore[no-untyped-call]
+            ctl.close()
         return cls(store)
 
     if TYPE_CHECKING:

@@ -41,6 +41,8 @@ from ._cliutil import (
     WHEN_GRAMMAR,
     Progress,
     bounded_int,
+    command,
+    command_group,
     parse_when,
     plural,
     safe_block,
@@ -744,66 +746,68 @@ def _add_limit(p: argparse.ArgumentParser, what: str) -> None:
 
 def add_migrate(commands: _Commands, shared: _Shared) -> None:
     """``migrate status`` and ``migrate apply``."""
-    mig = commands.add_parser(
-        "migrate", help="show or apply schema migrations", description="Schema migrations."
+    actions = command_group(
+        commands, "migrate", "show or apply schema migrations", "Schema migrations."
     )
-    actions = mig.add_subparsers(dest="action", metavar="ACTION")
-    p = actions.add_parser(
+    command(
+        actions,
         "status",
-        parents=shared.both(),
-        help="list applied and pending migrations (changes nothing)",
-        description="List applied and pending migrations. Changes nothing, creates nothing.",
+        cmd_migrate_status,
+        "list applied and pending migrations (changes nothing)",
+        "List applied and pending migrations. Changes nothing, creates nothing.",
+        shared.both(),
     )
-    p.set_defaults(func=cmd_migrate_status)
-    p = actions.add_parser(
+    command(
+        actions,
         "apply",
-        parents=shared.both(),
-        help="apply pending migrations",
-        description="Apply pending migrations (creating the database if needed).",
+        cmd_migrate_apply,
+        "apply pending migrations",
+        "Apply pending migrations (creating the database if needed).",
+        shared.both(),
     )
-    p.set_defaults(func=cmd_migrate_apply)
 
 
 def add_sessions(commands: _Commands, shared: _Shared) -> None:
     """``sessions list`` and ``sessions show``."""
-    ses = commands.add_parser(
-        "sessions", help="list sessions or show one", description="Browse sessions."
-    )
-    actions = ses.add_subparsers(dest="action", metavar="ACTION")
-    p = actions.add_parser(
+    actions = command_group(commands, "sessions", "list sessions or show one", "Browse sessions.")
+    p = command(
+        actions,
         "list",
-        parents=shared.both(),
-        help="sessions, newest activity first",
-        description="Sessions, newest activity first (live ones unless --archived).",
+        cmd_sessions_list,
+        "sessions, newest activity first",
+        "Sessions, newest activity first (live ones unless --archived).",
+        shared.both(),
     )
     _add_filters(p)
     p.add_argument("--archived", action="store_true", help="include archived sessions")
     _add_limit(p, "rows")
-    p.set_defaults(func=cmd_sessions_list)
-    p = actions.add_parser(
+    p = command(
+        actions,
         "show",
-        parents=shared.both(),
-        help="one session's conversation",
-        description="A session's details and its conversation: the chain from the head "
+        cmd_sessions_show,
+        "one session's conversation",
+        "A session's details and its conversation: the chain from the head "
         "back to the first event, oldest first (--all: every event, all branches). "
         "Control characters in stored text are shown escaped (\\x1b).",
+        shared.both(),
     )
     p.add_argument("id", metavar="ID", help="session id")
     p.add_argument("--all", action="store_true", help="every event in append order")
-    p.set_defaults(func=cmd_sessions_show)
 
 
 def add_search(commands: _Commands, shared: _Shared) -> argparse.ArgumentParser:
     """``search QUERY``; returns its parser (main uses its options for a hint)."""
-    p: argparse.ArgumentParser = commands.add_parser(
+    p = command(
+        commands,
         "search",
-        parents=shared.both(),
-        help="full-text search over event content",
-        description="Full-text search (SQLite FTS5) over the indexed text of events "
+        cmd_search,
+        "full-text search over event content",
+        "Full-text search (SQLite FTS5) over the indexed text of events "
         "(event_data's $.content by default), best match first. Query syntax: words "
         '(all must match), "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b). '
         "Text with punctuation (journal_mode=WAL) needs --literal or double quotes; "
         "a term starting with '-' goes after --: convstore search -- -x.",
+        shared.both(),
     )
     p.add_argument("query", nargs="+", metavar="QUERY", help="search terms")
     _add_filters(p)
@@ -819,48 +823,51 @@ def add_search(commands: _Commands, shared: _Shared) -> argparse.ArgumentParser:
         action="store_true",
         help="newest matches first instead of best (fast even for very common words)",
     )
-    p.set_defaults(func=cmd_search)
     return p
 
 
 def add_export_import(commands: _Commands, shared: _Shared) -> None:
     """``export`` and ``import``."""
-    p = commands.add_parser(
+    p = command(
+        commands,
         "export",
-        parents=[shared.db],
-        help="write sessions as JSON Lines",
-        description="Write sessions as JSON Lines: one header line per session, then one "
+        cmd_export,
+        "write sessions as JSON Lines",
+        "Write sessions as JSON Lines: one header line per session, then one "
         "line per event. All sessions (archived too) unless filtered. With --output, the "
         "file is written whole or not at all (owner-only), and a summary is printed.",
+        [shared.db],
     )
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--session", action="append", metavar="ID", help="this session (repeatable)")
     _add_filters(p)
     p.add_argument("--live-only", action="store_true", help="leave archived sessions out")
-    p.set_defaults(func=cmd_export)
-    p = commands.add_parser(
+    p = command(
+        commands,
         "import",
-        parents=shared.both(),
-        help="read sessions from a JSON Lines export",
-        description="Import an export, exactly, in one transaction: if any id is already "
+        cmd_import,
+        "read sessions from a JSON Lines export",
+        "Import an export, exactly, in one transaction: if any id is already "
         "used or any line is bad, nothing is imported (and a database the import "
         "created is removed again).",
+        shared.both(),
     )
     p.add_argument("file", metavar="FILE", help="the export file ('-' for stdin)")
-    p.set_defaults(func=cmd_import)
 
 
 def add_purge(commands: _Commands, shared: _Shared) -> None:
     """``purge --archived-before WHEN``."""
-    p = commands.add_parser(
+    p = command(
+        commands,
         "purge",
-        parents=shared.both(),
-        help="delete archived sessions for good",
-        description="Delete sessions archived before a time, with their events, metadata "
+        cmd_purge,
+        "delete archived sessions for good",
+        "Delete sessions archived before a time, with their events, metadata "
         "and search entries, in short batches. Live sessions are never touched. "
         f"WHEN is {WHEN_GRAMMAR}; a date without a zone is local time, y is 365 days, "
         "m is refused as ambiguous (write 90min, or 30d), and a bare number must be "
         "at least 1000000000 (2001-09-09): 30 is refused, write 30d.",
+        shared.both(),
     )
     p.add_argument(
         "--archived-before",
@@ -877,36 +884,42 @@ def add_purge(commands: _Commands, shared: _Shared) -> None:
         help=f"events per transaction, 1 to {MAX_BATCH_SIZE} (default 2000)",
     )
     p.add_argument("--vacuum", action="store_true", help="then give the space back (VACUUM)")
-    p.set_defaults(func=cmd_purge)
 
 
 def add_index(commands: _Commands, shared: _Shared) -> None:
     """``index status``, ``index rebuild`` and ``index off``."""
-    idx = commands.add_parser(
+    actions = command_group(
+        commands,
         "index",
-        help="the full-text search index",
-        description="The full-text search index: show, rebuild, or turn off.",
+        "the full-text search index",
+        "The full-text search index: show, rebuild, or turn off.",
     )
-    actions = idx.add_subparsers(dest="action", metavar="ACTION")
-    p = actions.add_parser(
-        "status", parents=shared.both(), help="indexing on or off, and the indexed fields"
+    command(
+        actions,
+        "status",
+        cmd_index_status,
+        "indexing on or off, and the indexed fields",
+        parents=shared.both(),
     )
-    p.set_defaults(func=cmd_index_status)
-    p = actions.add_parser(
+    p = command(
+        actions,
         "rebuild",
-        parents=[shared.db],
-        help="re-index every event (and turn indexing on)",
-        description="Re-index every stored event in one transaction, for the current "
+        cmd_index_rebuild,
+        "re-index every event (and turn indexing on)",
+        "Re-index every stored event in one transaction, for the current "
         "fields or the --field paths given; also turns indexing on and repairs a damaged index.",
+        [shared.db],
     )
     p.add_argument(
         "--field", action="append", metavar="PATH", help="a JSON path to index, e.g. $.content"
     )
-    p.set_defaults(func=cmd_index_rebuild)
-    p = actions.add_parser(
-        "off", parents=[shared.db], help="stop indexing new events (empties the index)"
+    command(
+        actions,
+        "off",
+        cmd_index_off,
+        "stop indexing new events (empties the index)",
+        parents=[shared.db],
     )
-    p.set_defaults(func=cmd_index_off)
 
 
 def add_bench(commands: _Commands, shared: _Shared) -> None:
@@ -928,12 +941,12 @@ def add_server(commands: _Commands, shared: _Shared) -> None:
     add_server_commands(commands)
 
 
-
 def add_lifecycle(commands: _Commands, shared: _Shared) -> None:
     """``stats``, ``usage``, ``retention`` (:mod:`convstore.cli_lifecycle`)."""
     from .cli_lifecycle import add_commands
 
     add_commands(commands, shared.db, shared.json)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, with help for every command."""

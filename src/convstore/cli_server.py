@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from ._cliutil import command, command_group
 from .errors import StoreError
 
 __all__ = ["add_server_commands", "cmd_server_migrate"]
@@ -55,16 +56,18 @@ def cmd_server_migrate(args: argparse.Namespace) -> int:
 
 def add_server_commands(commands: Any) -> None:
     """Register ``server migrate`` on the main parser's subcommands."""
-    srv = commands.add_parser(
+    actions = command_group(
+        commands,
         "server",
-        help="deploy the PostgreSQL team server",
-        description="The PostgreSQL team server's deploy commands.",
+        "deploy the PostgreSQL team server",
+        "The PostgreSQL team server's deploy commands.",
     )
-    actions = srv.add_subparsers(dest="action", metavar="ACTION")
-    p = actions.add_parser(
+    p = command(
+        actions,
         "migrate",
-        help="apply pending schema migrations to the server (the deploy step)",
-        description="Apply pending PostgreSQL migrations, as the role owning the schema, "
+        cmd_server_migrate,
+        "apply pending schema migrations to the server (the deploy step)",
+        "Apply pending PostgreSQL migrations, as the role owning the schema, "
         "and create the NOLOGIN role convstore_service when allowed. Clients never migrate.",
     )
     p.add_argument(
@@ -73,7 +76,6 @@ def add_server_commands(commands: Any) -> None:
         default=None,
         help=f"libpq connection string or URI (default: ${CONNINFO_ENV})",
     )
-    p.set_defaults(func=cmd_server_migrate)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, LiteralString, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, LiteralString, NoReturn, TypeVar
 
 try:
     import psycopg
@@ -169,6 +169,9 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         "_where",
     )
     _owner: str
+    #: Makes the connection pool; :mod:`convstore.postgres.aio` runs this very class
+    #: on psycopg's async pool by swapping in a pool whose calls await.
+    _pool_class: ClassVar[Callable[..., ConnectionPool[Conn]]] = ConnectionPool
 
     def __init__(
         self,
@@ -198,7 +201,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         self._in_use = 0
         self._max_size = max_size
         self._watchdog = Watchdog(owner or "login-role")
-        self._pool: ConnectionPool[Conn] = ConnectionPool(
+        self._pool: ConnectionPool[Conn] = self._pool_class(
             conninfo,
             min_size=min_size,
             max_size=max_size,

@@ -2,8 +2,8 @@
 
 Every public method of :class:`~convstore.postgres.PostgresSessionService` as a
 coroutine with the same parameters, results and typed errors (generated from
-the sync methods, like the twins in :mod:`convstore.aio`). Import it from
-:mod:`convstore.postgres`::
+the sync methods, like the twins in :mod:`convstore.aio`), on psycopg's
+``AsyncConnectionPool``. Import it from :mod:`convstore.postgres`::
 
     from convstore.aio import AsyncSessionManager
     from convstore.postgres import AsyncPostgresSessionService
@@ -12,33 +12,41 @@ the sync methods, like the twins in :mod:`convstore.aio`). Import it from
         manager = AsyncSessionManager(service, cwd=".")
         await manager.start()
 
-How it runs: each call is the sync service's call, on a thread pool as large
-as the connection pool (``max_size``), so the loop never waits on the network,
-a row lock or a pool slot, and the contract — the owner's row-level security,
-the per-call ``timeout`` budget with its client-side deadline, idempotent
-replays and :class:`~convstore.CommitUncertain` resolution (SPEC 2.1, 6.1) — is
-exactly the sync service's, with one implementation of it. A thread hop costs
-~0.1 ms against a server round trip of several. Cancelling an awaiting task
-returns at once; the call finishes on its thread within its own deadline and
-its transaction either commits or not, as for a sync caller that gave up.
+How it runs: each call is the sync service's own method, run in a greenlet
+whose pool is psycopg's ``AsyncConnectionPool`` (:mod:`convstore.postgres._green`):
+every pool wait and round trip is awaited on the event loop, no thread
+involved, and the contract is the sync service's by construction — the same
+code checks the arguments, picks the statements, scopes them by the owner
+(row-level security enforces it on the server), enforces the per-call
+``timeout`` (pool wait, ``statement_timeout``/``lock_timeout``, TCP keepalives
+and the client-side deadline, which shuts a hung call's socket down), resolves
+idempotent replays and :class:`~convstore.CommitUncertain` (SPEC 2.1, 6.1) and
+names the typed errors. Cancelling an awaiting task cancels the statement in
+flight (psycopg sends the server a cancel request), rolls an open transaction
+back, and returns the connection to the pool: a write either committed or
+left nothing. asyncio only (psycopg's async connections need it).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+try:
+    from ._green import GreenPool, spawn
+except ModuleNotFoundError as _missing:  # greenlet ships with the postgres extra
+    from .._extras import missing_extra
+
+    raise missing_extra(__name__, "postgres", _missing) from None
 
 from .._common import AsyncClosing
-from ..aio import WORKER, Mode, _open_twin, _twin
+from ..aio import Mode, _open_twin, _twin
+from ..errors import StoreError
 from . import PostgresSessionService
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
     from .._common import Clock
 
@@ -47,43 +55,48 @@ __all__ = ["AsyncPostgresSessionService"]
 R = TypeVar("R")
 
 
-class _ThreadRunner:
-    """Runs sync service calls on a bounded thread pool (the service is thread-safe)."""
+class _AsyncPoolService(PostgresSessionService):
+    """The sync service's code on psycopg's async pool: call it only through :func:`spawn`."""
 
-    __slots__ = ("_executor",)
+    __slots__ = ()
+    _pool_class: ClassVar[Callable[..., ConnectionPool[Any]]] = GreenPool  # type: ignore[assignment]
 
-    def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="convstore-pg")
+
+class _GreenRunner:
+    """Runs a sync service call in a greenlet; its I/O is awaited by the calling task."""
+
+    __slots__ = ()
 
     async def run(self, call: Callable[[], R], mode: Mode) -> R:
-        """Await ``call()`` run on a worker thread (with the caller's context variables)."""
-        ctx = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(ctx.run, call))
+        return await spawn(call)
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False)
+
+_RUNNER = _GreenRunner()
 
 
 class AsyncPostgresSessionService(AsyncClosing):
     """:class:`~convstore.postgres.PostgresSessionService` for an event loop.
 
     Open with ``await AsyncPostgresSessionService.open(conninfo, ...)`` (the
-    sync constructor's arguments); ``async with`` or ``await aclose()``
-    closes it. ``AsyncPostgresSessionService(service)`` wraps an open sync
-    service (and takes it over: ``aclose()`` closes it).
+    sync constructor's arguments, inside the loop that will use it);
+    ``async with`` or ``await aclose()`` closes it.
     """
 
     __slots__ = ("_runner", "_sync")
 
-    def __init__(self, service: PostgresSessionService, *, max_workers: int = 8) -> None:
+    def __init__(self, service: _AsyncPoolService) -> None:
+        if not isinstance(service, _AsyncPoolService):
+            raise StoreError(
+                "AsyncPostgresSessionService is opened with "
+                "`await AsyncPostgresSessionService.open(conninfo, ...)`, got "
+                f"{type(service).__name__}"
+            )
         self._sync = service
-        self._runner = _ThreadRunner(max_workers)
+        self._runner = _RUNNER
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncPostgresSessionService:
-        service = await asyncio.to_thread(PostgresSessionService, *args, **kwargs)
-        return cls(service, max_workers=int(kwargs.get("max_size", 8)))
+        return cls(await spawn(_AsyncPoolService, *args, **kwargs))
 
     if TYPE_CHECKING:
 
@@ -98,7 +111,7 @@ class AsyncPostgresSessionService(AsyncClosing):
             max_size: int = 8,
             timeout: float = 5.0,
         ) -> AsyncPostgresSessionService:
-            """Connect (on a worker thread) with the sync constructor's arguments."""
+            """Connect with the sync constructor's arguments."""
     else:
         open = _open_twin(PostgresSessionService.__init__, "AsyncPostgresSessionService")
 
@@ -113,19 +126,14 @@ class AsyncPostgresSessionService(AsyncClosing):
         return self._sync.clock
 
     @property
-    def pool(self) -> ConnectionPool[Any]:
-        """The sync service's connection pool, for advanced use."""
-        return self._sync.pool
-
-    @property
-    def sync(self) -> PostgresSessionService:
-        """The wrapped sync service."""
-        return self._sync
+    def pool(self) -> AsyncConnectionPool[Any]:
+        """The ``psycopg_pool.AsyncConnectionPool``, for advanced use."""
+        pool: AsyncConnectionPool[Any] = self._sync._pool.apool  # type: ignore[attr-defined]
+        return pool
 
     async def aclose(self) -> None:
-        """Close the pool (waits for calls in flight). Idempotent."""
-        await self._runner.run(self._sync.close, WORKER)
-        self._runner.shutdown()
+        """Close the pool. Idempotent."""
+        await spawn(self._sync.close)
 
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"

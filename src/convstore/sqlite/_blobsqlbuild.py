@@ -16,7 +16,7 @@ from __future__ import annotations
 from pypika import Order, Query, Table
 from pypika.dialects import PostgreSQLQuery
 
-from ._sqlbuild import P, V, render_module
+from ._sqlbuild import P, V, in_session, render_module
 
 __all__ = ["build", "render"]
 
@@ -96,7 +96,11 @@ def build() -> dict[str, str]:
         .where(in_namespace_range)
         .delete()
         .get_sql(),
-        "DELETE_SESSION_EVENTS": Query.from_(events).where(events.sid == P(1)).delete().get_sql(),
+        # The session's key range (migration 0006: rid = sid * 2**32 + seq).
+        "DELETE_SESSION_EVENTS": Query.from_(events)
+        .where(in_session(P(1)))
+        .delete()
+        .get_sql(),
         "DELETE_SESSION_METADATA": Query.from_(metadata)
         .where(metadata.sid == P(1))
         .delete()
@@ -121,7 +125,7 @@ def build() -> dict[str, str]:
         # range scan instead of one index probe per step.
         "HISTORY_TAIL_LINEAR": Query.from_(sessions)
         .join(events)
-        .on(events.sid == sessions.sid)
+        .on(in_session(sessions.sid))
         .select(
             sessions.head_id,
             events.id,
@@ -133,7 +137,7 @@ def build() -> dict[str, str]:
             events.created_at,
         )
         .where(sessions.id == V(1))
-        .orderby(events.seq, order=Order.desc)
+        .orderby(events.rid, order=Order.desc)
         .limit(P(2))
         .get_sql(),
         # The newest ?2 events (-1: all), newest first, summed up in one row:
@@ -150,7 +154,7 @@ def build() -> dict[str, str]:
             "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
             + Query.from_(sessions)
             .join(events)
-            .on(events.sid == sessions.sid)
+            .on(in_session(sessions.sid))
             .select(
                 sessions.head_id,
                 events.id,
@@ -159,7 +163,7 @@ def build() -> dict[str, str]:
                 events.event_data,
             )
             .where(sessions.id == V(1))
-            .orderby(events.seq, order=Order.desc)
+            .orderby(events.rid, order=Order.desc)
             .limit(P(2))
             .get_sql()
             + ")"

@@ -46,11 +46,11 @@ MIGRATIONS_INSERT: Final = (
     'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
     'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
 )
-MIGRATIONS_CHECKSUMS: Final = (
-    "SELECT group_concat(checksum, ',')\n"
+MIGRATIONS_STATE: Final = (
+    "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '8:c1733a67125c87f52ab3f6c99914ed0b6506bd1623007440cf8f39d91c8d0265'
+MIGRATIONS_FINGERPRINT: Final = '8:486eb8990f8ca047ae6010e9aa326a7d2266bcc99c79ea9084b185ab6f58951e'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -99,22 +99,26 @@ SESSION_MOVE_HEAD: Final = (
     'SET "head_id"=:head_id,"updated_at"=:now,"event_count"="event_count"+:added\n'
     'WHERE "id"=:session_id'
 )
+EVENT_APPEND_ONE: Final = (
+    'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'VALUES (?1,?2,?3,?4,?5,?6,?7)'
+)
 EVENT_APPEND: Final = (
-    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'SELECT "sid","event_count"+1,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:now\n'
+    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT "sid"*4294967296+"event_count"+1,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:now\n'
     'FROM "sessions"\n'
     'WHERE "id"=:session_id AND "archived_at" IS NULL AND (:parent_id IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "session_events"."id"=:parent_id AND "session_events"."sid"="sessions"."sid"))'
 )
 EVENT_APPEND_AT_HEAD: Final = (
-    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'SELECT "sid","event_count"+1,:event_id,"head_id",:invocation_id,:event_type,:event_data,:now\n'
+    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT "sid"*4294967296+"event_count"+1,:event_id,"head_id",:invocation_id,:event_type,:event_data,:now\n'
     'FROM "sessions"\n'
     'WHERE "id"=:session_id AND "archived_at" IS NULL\n'
     'RETURNING "parent_id"'
 )
 EVENT_APPEND_BATCH_ROW: Final = (
-    'INSERT INTO "session_events" ("sid","seq","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'SELECT :sid,:seq,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at\n'
+    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'SELECT :sid*4294967296+:seq,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at\n'
     'WHERE :parent_id IS NULL OR EXISTS (SELECT 1 FROM "session_events" WHERE "id"=:parent_id AND "sid"=:sid)'
 )
 EVENT_IN_SESSION: Final = (
@@ -125,13 +129,13 @@ EVENT_IN_SESSION: Final = (
 EVENTS_COUNT_AFTER: Final = (
     'SELECT COUNT(*)\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=:sid AND "seq">:after_seq'
+    'WHERE "rid">:sid*4294967296+:after_seq AND "rid"<(:sid+1)*4294967296'
 )
 EVENTS_LOAD: Final = (
     'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)\n'
-    'ORDER BY "seq"'
+    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
+    'ORDER BY "rid"'
 )
 LIST_SESSIONS_ALL: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count"\n'
@@ -276,8 +280,8 @@ EXPORT_METADATA: Final = (
 EXPORT_EVENTS: Final = (
     'SELECT "id","parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=:sid AND "seq"<=:event_count\n'
-    'ORDER BY "seq"'
+    'WHERE "rid">:sid*4294967296 AND "rid"<=:sid*4294967296+:event_count\n'
+    'ORDER BY "rid"'
 )
 SESSION_INSERT_EXPORTED: Final = (
     'INSERT INTO "sessions" ("id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at","event_count")\n'
@@ -297,8 +301,9 @@ PURGE_COUNT_SESSIONS: Final = (
 )
 PURGE_COUNT_EVENTS: Final = (
     'SELECT COUNT(*)\n'
-    'FROM "session_events"\n'
-    'WHERE "sid" IN (SELECT "sid" FROM "sessions" WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff)'
+    'FROM "sessions"\n'
+    'JOIN "session_events" ON "session_events"."rid">="sessions"."sid"*4294967296 AND "session_events"."rid"<("sessions"."sid"+1)*4294967296\n'
+    'WHERE NOT "sessions"."archived_at" IS NULL AND "sessions"."archived_at"<:cutoff'
 )
 PURGE_COUNT_METADATA: Final = (
     'SELECT COUNT(*)\n'
@@ -308,12 +313,12 @@ PURGE_COUNT_METADATA: Final = (
 PURGE_EVENTS_CHUNK: Final = (
     'DELETE\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=:sid AND "seq" IN (SELECT "seq" FROM "session_events" WHERE "sid"=:sid ORDER BY "seq" DESC LIMIT :budget)'
+    'WHERE "rid" IN (SELECT "rid" FROM "session_events" WHERE "rid">=:sid*4294967296 AND "rid"<(:sid+1)*4294967296 ORDER BY "rid" DESC LIMIT :budget)'
 )
 PURGE_HAS_EVENTS: Final = (
     'SELECT 1\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=:sid\n'
+    'WHERE "rid">=:sid*4294967296 AND "rid"<(:sid+1)*4294967296\n'
     'LIMIT 1'
 )
 PURGE_METADATA: Final = (
@@ -352,23 +357,23 @@ SEARCH_EVENTS: Final = (
     'WITH top(key, snip, score) AS MATERIALIZED (SELECT rowid, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), rank FROM event_search WHERE event_search MATCH :query ORDER BY rank LIMIT :limit)\n'
     'SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at\n'
     'FROM top\n'
-    'JOIN session_events e ON e.sid = top.key / 4294967296 AND e.seq = top.key % 4294967296\n'
+    'JOIN session_events e ON e.rid = top.key\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'ORDER BY top.score, top.key'
 )
 SEARCH_EVENTS_FILTERED: Final = (
     'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), bm25(event_search), e.created_at\n'
     'FROM event_search\n'
-    'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
+    'JOIN session_events e ON e.rid = event_search.rowid\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE event_search MATCH :query AND (:directory IS NULL OR s.directory = :directory) AND (:git_root IS NULL OR s.git_root = :git_root) AND (:event_types IS NULL OR e.event_type IN (SELECT value FROM json_each(:event_types)))\n'
-    'ORDER BY bm25(event_search), e.sid, e.seq\n'
+    'ORDER BY bm25(event_search), e.rid\n'
     'LIMIT :limit'
 )
 SEARCH_EVENTS_RECENT: Final = (
     'SELECT s.id, e.id, e.event_type, snippet(event_search, 0, :open, :close, :ellipsis, :tokens), 0.0, e.created_at\n'
     'FROM event_search\n'
-    'JOIN session_events e ON e.sid = event_search.rowid / 4294967296 AND e.seq = event_search.rowid % 4294967296\n'
+    'JOIN session_events e ON e.rid = event_search.rowid\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE event_search MATCH :query AND (:directory IS NULL OR s.directory = :directory) AND (:git_root IS NULL OR s.git_root = :git_root) AND (:event_types IS NULL OR e.event_type IN (SELECT value FROM json_each(:event_types)))\n'
     'ORDER BY event_search.rowid DESC\n'
@@ -378,7 +383,7 @@ SEARCH_INDEX_EVENT: Final = (
     'INSERT INTO event_search (rowid, body)\n'
     'SELECT rid, body\n'
     'FROM event_search_source\n'
-    'WHERE rid = (SELECT sid * 4294967296 + seq FROM session_events WHERE id = :event_id)'
+    'WHERE rid = (SELECT rid FROM session_events WHERE id = :event_id)'
 )
 SEARCH_INDEX_RANGE: Final = (
     'INSERT INTO event_search (rowid, body)\n'
@@ -400,7 +405,7 @@ SEARCH_PENDING_CLEAR: Final = (
 SEARCH_DROP_TRIGGER_PENDING: Final = 'DROP TRIGGER IF EXISTS event_search_pending'
 SEARCH_CREATE_TRIGGER_PENDING: Final = (
     'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq)\n'
-    'VALUES (new.sid, new.seq - 1)\n'
+    'VALUES (new.rid >> 32, (new.rid & 4294967295) - 1)\n'
     'ON CONFLICT (sid) DO NOTHING; END'
 )
 SEARCH_REBUILD: Final = (
@@ -424,24 +429,24 @@ SEARCH_DROP_VIEW: Final = 'DROP VIEW IF EXISTS event_search_source'
 SEARCH_DROP_TRIGGER_INSERT: Final = 'DROP TRIGGER IF EXISTS event_search_insert'
 SEARCH_DROP_TRIGGER_DELETE: Final = 'DROP TRIGGER IF EXISTS event_search_delete'
 SEARCH_DROP_TRIGGER_UPDATE: Final = 'DROP TRIGGER IF EXISTS event_search_update'
-SEARCH_CREATE_KEY_INDEX: Final = 'CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events (sid * 4294967296 + seq)'
+SEARCH_DROP_KEY_INDEX: Final = 'DROP INDEX IF EXISTS session_events_search_key'
 SEARCH_CREATE_VIEW: Final = (
-    'CREATE VIEW event_search_source AS SELECT sid * 4294967296 + seq AS rid, body\n'
-    'FROM (SELECT sid, seq, {body} AS body FROM session_events)\n'
+    'CREATE VIEW event_search_source AS SELECT rid, body\n'
+    'FROM (SELECT rid, {body} AS body FROM session_events)\n'
     'WHERE body IS NOT NULL'
 )
 SEARCH_CREATE_TRIGGER_DELETE: Final = (
     'CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body)\n'
-    "SELECT 'delete', old.sid * 4294967296 + old.seq, body\n"
+    "SELECT 'delete', old.rid, body\n"
     'FROM (SELECT {old_body} AS body)\n'
     'WHERE body IS NOT NULL; END'
 )
 SEARCH_CREATE_TRIGGER_UPDATE: Final = (
     'CREATE TRIGGER event_search_update AFTER UPDATE ON session_events BEGIN INSERT INTO event_search (event_search, rowid, body)\n'
-    "SELECT 'delete', old.sid * 4294967296 + old.seq, body\n"
+    "SELECT 'delete', old.rid, body\n"
     'FROM (SELECT {old_body} AS body)\n'
     'WHERE body IS NOT NULL; INSERT INTO event_search (rowid, body)\n'
-    'SELECT new.sid * 4294967296 + new.seq, body\n'
+    'SELECT new.rid, body\n'
     'FROM (SELECT {new_body} AS body)\n'
     'WHERE body IS NOT NULL; END'
 )
@@ -453,7 +458,7 @@ PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
 SYNC_EVENT_AT: Final = (
     'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1) AND "seq"=?2'
+    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2'
 )
 SYNC_METADATA_TIMES: Final = (
     'SELECT key, value, updated_at\n'
@@ -474,6 +479,6 @@ SYNC_METADATA_PUT_IF_NEWER: Final = (
 SYNC_EVENTS_AFTER: Final = (
     'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1) AND "seq">?2\n'
-    'ORDER BY "seq"'
+    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
+    'ORDER BY "rid"'
 )

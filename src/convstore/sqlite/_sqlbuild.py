@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika import functions as fn
 from pypika.queries import QueryBuilder
-from pypika.terms import ExistsCriterion, Star
+from pypika.terms import ExistsCriterion, LiteralValue, Star
 
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
 from convstore._listing_sqlbuild import narrow_listing
@@ -38,7 +39,26 @@ events = Table("session_events")
 migrations = Table("convstore_migrations")
 metadata = Table("session_metadata")
 
-EVENT_STORAGE_COLUMNS = ("sid", "seq", *EVENT_COLUMNS)
+#: An event's storage key (migration 0006): ``rid`` = ``sid * 2**32 + seq``, the
+#: rowid of ``session_events`` and of the full-text index. ``sid`` and ``seq`` are
+#: VIRTUAL generated columns of the table: fine to read, never to search by.
+EVENT_KEY_FACTOR = 4294967296
+EVENT_STORAGE_COLUMNS = ("rid", *EVENT_COLUMNS)
+
+
+def event_key(sid: Any, seq: Any) -> Any:
+    """The ``rid`` of the event at ``seq`` in session ``sid`` (pypika terms)."""
+    return sid * EVENT_KEY_FACTOR + seq
+
+
+def subquery(query: QueryBuilder) -> LiteralValue:
+    """A scalar subquery usable in arithmetic (pypika reads ``query * n`` as a set operation)."""
+    return LiteralValue(f"({query.get_sql()})")
+
+
+def in_session(sid: Any, table: Table = events) -> Any:
+    """The key range of one session's events: a range seek, never a scan by ``sid``."""
+    return (table.rid >= sid * EVENT_KEY_FACTOR) & (table.rid < (sid + 1) * EVENT_KEY_FACTOR)
 
 
 def N(name: str) -> Parameter:
@@ -201,10 +221,10 @@ def _migration_statements() -> dict[str, str]:
         .columns("version", "name", "checksum", "applied_at", "duration_ms")
         .insert(N("version"), N("name"), N("checksum"), N("applied_at"), N("duration_ms"))
         .get_sql(),
-        # The cheap open: the recorded checksums, in order, as one string.
-        "MIGRATIONS_CHECKSUMS": (
-            "SELECT group_concat(checksum, ',') FROM "
-            '(SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+        # The cheap open: user_version and the recorded checksums, in order, as one string.
+        "MIGRATIONS_STATE": (
+            "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',') "
+            'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
         ),
         "MIGRATIONS_FINGERPRINT": migrations_fingerprint(),
     }
@@ -297,7 +317,7 @@ def _event_statements() -> dict[str, str]:
         Query.into(events)
         .columns(*EVENT_STORAGE_COLUMNS)
         .from_(sessions)
-        .select(sessions.sid, sessions.event_count + 1, *_event_values("now"))
+        .select(event_key(sessions.sid, sessions.event_count + 1), *_event_values("now"))
         .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .where(N("parent_id").isnull() | parent_in_session)
@@ -309,8 +329,7 @@ def _event_statements() -> dict[str, str]:
         .columns(*EVENT_STORAGE_COLUMNS)
         .from_(sessions)
         .select(
-            sessions.sid,
-            sessions.event_count + 1,
+            event_key(sessions.sid, sessions.event_count + 1),
             N("event_id"),
             sessions.head_id,
             N("invocation_id"),
@@ -329,10 +348,20 @@ def _event_statements() -> dict[str, str]:
     batch_row = (
         Query.into(events)
         .columns(*EVENT_STORAGE_COLUMNS)
-        .select(N("sid"), N("seq"), *_event_values("created_at"))
+        .select(event_key(N("sid"), N("seq")), *_event_values("created_at"))
         .where(N("parent_id").isnull() | parent_in_batch_session)
     )
+    # append_event's one statement (migration 0006): the INSTEAD OF trigger on the
+    # view event_append inserts the event and moves the head, or aborts having
+    # written nothing -- then the store takes EVENT_APPEND's careful path.
+    # Numbered, bound from a tuple: 3 µs cheaper per call than seven named ones.
+    append_one = (
+        Query.into(Table("event_append"))
+        .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
+        .insert(*[P(n) for n in range(1, 8)])
+    )
     return {
+        "EVENT_APPEND_ONE": append_one.get_sql(),
         "EVENT_APPEND": append.get_sql(),
         "EVENT_APPEND_AT_HEAD": append_at_head.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND_BATCH_ROW": batch_row.get_sql(),
@@ -344,8 +373,8 @@ def _event_statements() -> dict[str, str]:
         # How many rows a batch inserted: its seqs all follow the old event_count.
         "EVENTS_COUNT_AFTER": Query.from_(events)
         .select(fn.Count(Star()))
-        .where(events.sid == N("sid"))
-        .where(events.seq > N("after_seq"))
+        .where(events.rid > event_key(N("sid"), N("after_seq")))
+        .where(events.rid < (N("sid") + 1) * EVENT_KEY_FACTOR)
         .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
         # 200-event load, and an unknown session costs one index probe.
@@ -360,10 +389,15 @@ def _event_statements() -> dict[str, str]:
             events.created_at,
         )
         .where(
-            events.sid
-            == Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
+            in_session(
+                subquery(
+                    Query.from_(sessions)
+                    .select(sessions.sid)
+                    .where(sessions.id == N("session_id"))
+                )
+            )
         )
-        .orderby(events.seq)
+        .orderby(events.rid)
         .get_sql(),
     }
 
@@ -524,9 +558,9 @@ def _pragmas() -> dict[str, str]:
 
 # -- history tools: search, export/import, retention (issue 6) ----------------
 
-#: FTS rows point at events through this integer key; (sid, seq) is the events'
-#: primary key and seq stays below 2**32. Must match migrations/0004.
-SEARCH_KEY_FACTOR = 4294967296
+#: FTS rows point at events through their rowid, ``sid * 2**32 + seq``
+#: (:data:`EVENT_KEY_FACTOR`; migrations 0004 and 0006).
+SEARCH_KEY_FACTOR = EVENT_KEY_FACTOR
 search_config = Table("search_config")
 
 
@@ -534,11 +568,11 @@ def _export_import_purge_statements() -> dict[str, str]:
     """Statements of :mod:`convstore.sqlite.exporting` and :mod:`convstore.sqlite.retention`."""
     session_export_fields = [*_session_fields(), sessions.event_count, sessions.sid]
     purgeable = sessions.archived_at.notnull() & (sessions.archived_at < N("cutoff"))
-    newest_seqs = (
+    newest_keys = (
         Query.from_(events)
-        .select(events.seq)
-        .where(events.sid == N("sid"))
-        .orderby(events.seq, order=Order.desc)
+        .select(events.rid)
+        .where(in_session(N("sid")))
+        .orderby(events.rid, order=Order.desc)
         .limit(N("budget"))
     )
     purge_sids = Query.from_(sessions).select(sessions.sid).where(purgeable)
@@ -562,10 +596,10 @@ def _export_import_purge_statements() -> dict[str, str]:
         .get_sql(),
         "EXPORT_EVENTS": Query.from_(events)
         .select(*[events.field(c) for c in EVENT_COLUMNS])
-        .where(events.sid == N("sid"))
         # The events as of the header's event_count, even if appends arrive meanwhile.
-        .where(events.seq <= N("event_count"))
-        .orderby(events.seq)
+        .where(events.rid > N("sid") * EVENT_KEY_FACTOR)
+        .where(events.rid <= event_key(N("sid"), N("event_count")))
+        .orderby(events.rid)
         .get_sql(),
         # Import: every stored field as given (sid comes from last_insert_rowid).
         "SESSION_INSERT_EXPORTED": Query.into(sessions)
@@ -584,9 +618,11 @@ def _export_import_purge_statements() -> dict[str, str]:
         .select(fn.Count(Star()))
         .where(purgeable)
         .get_sql(),
-        "PURGE_COUNT_EVENTS": Query.from_(events)
+        "PURGE_COUNT_EVENTS": Query.from_(sessions)
+        .join(events)
+        .on(in_session(sessions.sid))
         .select(fn.Count(Star()))
-        .where(events.sid.isin(purge_sids))
+        .where(purgeable)
         .get_sql(),
         "PURGE_COUNT_METADATA": Query.from_(metadata)
         .select(fn.Count(Star()))
@@ -595,12 +631,11 @@ def _export_import_purge_statements() -> dict[str, str]:
         # Newest first, at most :budget rows: a bounded piece of one session.
         "PURGE_EVENTS_CHUNK": Query.from_(events)
         .delete()
-        .where(events.sid == N("sid"))
-        .where(events.seq.isin(newest_seqs))
+        .where(events.rid.isin(newest_keys))
         .get_sql(),
         "PURGE_HAS_EVENTS": Query.from_(events)
         .select(1)
-        .where(events.sid == N("sid"))
+        .where(in_session(N("sid")))
         .limit(1)
         .get_sql(),
         "PURGE_METADATA": Query.from_(metadata).delete().where(metadata.sid == N("sid")).get_sql(),
@@ -637,9 +672,8 @@ def _fts_statements() -> dict[str, str]:
     ``{body}``/``{new_body}``/``{old_body}``: the text expression over
     ``event_data`` built by :func:`convstore.sqlite.search.body_expression` from
     validated, quoted JSON paths (never from raw input). With the default
-    field they produce exactly the objects of ``migrations/0004``.
+    field they produce exactly the objects of ``migrations/0006``.
     """
-    key = f"sid * {SEARCH_KEY_FACTOR} + seq"
     # The match in context, each hit between :open and :close (the caller's markers).
     snippet = "snippet(event_search, 0, :open, :close, :ellipsis, :tokens)"
 
@@ -649,8 +683,7 @@ def _fts_statements() -> dict[str, str]:
             "SELECT s.id, e.id, e.event_type, "
             f"{snippet}, {score}, e.created_at "
             "FROM event_search "
-            f"JOIN session_events e ON e.sid = event_search.rowid / {SEARCH_KEY_FACTOR} "
-            f"AND e.seq = event_search.rowid % {SEARCH_KEY_FACTOR} "
+            "JOIN session_events e ON e.rid = event_search.rowid "
             "JOIN sessions s ON s.sid = e.sid "
             "WHERE event_search MATCH :query "
             "AND (:directory IS NULL OR s.directory = :directory) "
@@ -666,7 +699,7 @@ def _fts_statements() -> dict[str, str]:
         else:
             head = "INSERT INTO event_search (event_search, rowid, body) SELECT 'delete',"
         return (
-            f"{head} {row}.sid * {SEARCH_KEY_FACTOR} + {row}.seq, body "
+            f"{head} {row}.rid, body "
             f"FROM (SELECT {{{row}_body}} AS body) WHERE body IS NOT NULL;"
         )
 
@@ -678,13 +711,12 @@ def _fts_statements() -> dict[str, str]:
             f"SELECT rowid, {snippet}, rank FROM event_search "
             "WHERE event_search MATCH :query ORDER BY rank LIMIT :limit) "
             "SELECT s.id, e.id, e.event_type, top.snip, top.score, e.created_at FROM top "
-            f"JOIN session_events e ON e.sid = top.key / {SEARCH_KEY_FACTOR} "
-            f"AND e.seq = top.key % {SEARCH_KEY_FACTOR} "
+            "JOIN session_events e ON e.rid = top.key "
             "JOIN sessions s ON s.sid = e.sid ORDER BY top.score, top.key"
         ),
         # Filters (NULL = any): bm25 and snippet are computed only for matches
         # that pass them, which is what makes a selective filter fast.
-        "SEARCH_EVENTS_FILTERED": filtered("bm25(event_search), e.sid, e.seq"),
+        "SEARCH_EVENTS_FILTERED": filtered("bm25(event_search), e.rid"),
         # order="recent": newest session first, newest event first within it
         # (the key is sid * 2**32 + seq). FTS5 walks its index in key order and
         # stops after LIMIT rows, so the cost does not grow with the matches.
@@ -700,7 +732,7 @@ def _fts_statements() -> dict[str, str]:
         # through the view, so they do not change with the search fields.
         "SEARCH_INDEX_EVENT": (
             "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source "
-            f"WHERE rid = (SELECT {key} FROM session_events WHERE id = :event_id)"
+            "WHERE rid = (SELECT rid FROM session_events WHERE id = :event_id)"
         ),
         "SEARCH_INDEX_RANGE": (
             "INSERT INTO event_search (rowid, body) SELECT rid, body FROM event_search_source "
@@ -723,7 +755,8 @@ def _fts_statements() -> dict[str, str]:
         "SEARCH_DROP_TRIGGER_PENDING": "DROP TRIGGER IF EXISTS event_search_pending",
         "SEARCH_CREATE_TRIGGER_PENDING": (
             "CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events "
-            "BEGIN INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, new.seq - 1) "
+            "BEGIN INSERT INTO search_pending (sid, after_seq) "
+            f"VALUES (new.rid >> 32, (new.rid & {EVENT_KEY_FACTOR - 1}) - 1) "
             "ON CONFLICT (sid) DO NOTHING; END"
         ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
@@ -738,12 +771,11 @@ def _fts_statements() -> dict[str, str]:
         "SEARCH_DROP_TRIGGER_INSERT": "DROP TRIGGER IF EXISTS event_search_insert",
         "SEARCH_DROP_TRIGGER_DELETE": "DROP TRIGGER IF EXISTS event_search_delete",
         "SEARCH_DROP_TRIGGER_UPDATE": "DROP TRIGGER IF EXISTS event_search_update",
-        "SEARCH_CREATE_KEY_INDEX": (
-            f"CREATE INDEX IF NOT EXISTS session_events_search_key ON session_events ({key})"
-        ),
+        # The expression index of migration 0004, obsolete since 0006 (the key is the rowid).
+        "SEARCH_DROP_KEY_INDEX": "DROP INDEX IF EXISTS session_events_search_key",
         "SEARCH_CREATE_VIEW": (
-            f"CREATE VIEW event_search_source AS SELECT {key} AS rid, body "
-            "FROM (SELECT sid, seq, {body} AS body FROM session_events) WHERE body IS NOT NULL"
+            "CREATE VIEW event_search_source AS SELECT rid, body "
+            "FROM (SELECT rid, {body} AS body FROM session_events) WHERE body IS NOT NULL"
         ),
         "SEARCH_CREATE_TRIGGER_DELETE": (
             "CREATE TRIGGER event_search_delete AFTER DELETE ON session_events BEGIN "
@@ -763,7 +795,7 @@ def _fts_statements() -> dict[str, str]:
 
 def _sync_statements() -> dict[str, str]:
     """Incremental sync (:mod:`convstore.sync`): a session's position and what follows it."""
-    this_sid = Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1))
+    this_sid = subquery(Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
     return {
         # The event at a position (seq): where two sides' histories last agree.
         "SYNC_EVENT_AT": Query.from_(events)
@@ -776,8 +808,7 @@ def _sync_statements() -> dict[str, str]:
             events.event_data,
             events.created_at,
         )
-        .where(events.sid == this_sid)
-        .where(events.seq == P(2))
+        .where(events.rid == event_key(this_sid, P(2)))
         .get_sql(),
         # A session's metadata with its own times: sync merges it last-writer-wins.
         "SYNC_METADATA_TIMES": (
@@ -803,9 +834,9 @@ def _sync_statements() -> dict[str, str]:
             events.event_data,
             events.created_at,
         )
-        .where(events.sid == this_sid)
-        .where(events.seq > P(2))
-        .orderby(events.seq)
+        .where(events.rid > event_key(this_sid, P(2)))
+        .where(events.rid < (this_sid + 1) * EVENT_KEY_FACTOR)
+        .orderby(events.rid)
         .get_sql(),
     }
 

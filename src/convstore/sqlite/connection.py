@@ -102,10 +102,15 @@ def read_file_header(path: str) -> bytes | None:
     Raises :class:`StoreError` naming the path for a directory, an unreadable
     file, or a header that is not SQLite's (see :func:`check_file_header`).
     """
+    return _read_header(path)[0]
+
+
+def _read_header(path: str) -> tuple[bytes | None, int]:
+    """:func:`read_file_header` and the file's permission bits (0 when it is missing)."""
     try:
         fd = os.open(path, os.O_RDONLY)  # unbuffered: cheaper than open() for 100 bytes
     except (FileNotFoundError, NotADirectoryError):
-        return None  # the caller creates the folders (and reports a file in the way)
+        return None, 0  # the caller creates the folders (and reports a file in the way)
     except IsADirectoryError:
         raise StoreError(f"database path {path!r} is a directory, not a file") from None
     except PermissionError as exc:
@@ -114,7 +119,8 @@ def read_file_header(path: str) -> bytes | None:
         raise StoreError(f"cannot open database {path!r}: {exc.strerror}") from None
     try:
         try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
                 raise StoreError(f"database path {path!r} is a directory, not a file")
             header = os.read(fd, 100)
         finally:
@@ -123,13 +129,11 @@ def read_file_header(path: str) -> bytes | None:
         raise StoreError(f"database path {path!r} is a directory, not a file") from None
     except OSError as exc:
         raise StoreError(f"cannot read database {path!r}: {exc.strerror}") from None
-    if not header:
-        return header
-    if not header.startswith(SQLITE_HEADER):
+    if header and not header.startswith(SQLITE_HEADER):
         raise StoreError(f"{path!r} is not an SQLite database (unexpected file header)")
-    if len(header) < 100:
+    if header and len(header) < 100:
         raise StoreError(f"database {path!r} is truncated or corrupt (header incomplete)")
-    return header
+    return header, stat.S_IMODE(mode)
 
 
 def _uri(path: str, query: str) -> str:
@@ -504,8 +508,10 @@ def open_connection(
     is_memory = path == MEMORY
     header: bytes | None = b""
     stamp = guard = False
+    private = True  # the file is owner-only: so are the -wal/-shm SQLite creates beside it
     if not is_memory:
-        header = read_file_header(path)
+        header, mode = _read_header(path)
+        private = header is None or not mode & 0o077
         if header is None:  # an existing file's folders exist
             make_parent_directories(path)
             create_owner_only(path)  # 0600 from the first byte, umask untouched
@@ -540,7 +546,7 @@ def open_connection(
         set_synchronous(conn, synchronous)
         set_foreign_keys(conn)
         set_checkpoint_policy(conn, checkpointer)
-        if not is_memory:
+        if not (is_memory or private):
             restrict_to_owner(path)
     except BaseException:
         close_quietly(conn)

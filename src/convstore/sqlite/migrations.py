@@ -236,6 +236,10 @@ def migrate(
             conn.execute(_sql.MIGRATIONS_CREATE_TABLE)
             try:
                 conn.execute(mig.sql)
+                if mig.version == 6:  # the rowid events table: restore the search setup
+                    from .search import after_rowid_migration
+
+                    after_rowid_migration(conn)
             except apsw.Error as exc:
                 raise MigrationError(
                     f"migration {mig.name!r} failed on {where}: {exc}; nothing was changed"
@@ -325,14 +329,12 @@ def fingerprint(conn: apsw.Connection) -> str | None:
     database has every shipped migration applied, each with the checksum of
     the file this code ships. ``None`` for a database without migrations.
     """
-    version = conn.execute(_sql.PRAGMA_USER_VERSION).get
-    if not version:
-        return None
-    try:
-        joined = conn.execute(_sql.MIGRATIONS_CHECKSUMS).get
+    try:  # one statement: every open runs it
+        row = conn.execute(_sql.MIGRATIONS_STATE).fetchone()
     except apsw.SQLError:  # no bookkeeping table: not a database migrations made
         return None
-    if not isinstance(joined, str):
+    version, joined = row if row is not None else (0, None)
+    if not version or not isinstance(joined, str):
         return None
     return f"{version}:{sha256(joined.encode()).hexdigest()}"
 

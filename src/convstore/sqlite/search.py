@@ -309,31 +309,53 @@ def configure_search(
     """
     paths = _validate_fields(store, fields)
     with store.atomic(f"configuring search fields {paths!r}") as conn:
-        for drop in (
-            _sql.SEARCH_DROP_TRIGGER_INSERT,
-            _sql.SEARCH_DROP_TRIGGER_DELETE,
-            _sql.SEARCH_DROP_TRIGGER_UPDATE,
-            _sql.SEARCH_DROP_VIEW,
-        ):
-            conn.execute(drop)
-        conn.execute(_sql.SEARCH_CREATE_KEY_INDEX)
-        bodies = {
-            "body": body_expression(paths, "event_data"),
-            "new_body": body_expression(paths, "new.event_data"),
-            "old_body": body_expression(paths, "old.event_data"),
-        }
-        for create in (
-            _sql.SEARCH_CREATE_VIEW,
-            _sql.SEARCH_CREATE_TRIGGER_DELETE,
-            _sql.SEARCH_CREATE_TRIGGER_UPDATE,
-        ):
-            conn.execute(create.format(**bodies))
-        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
+        _create_search_objects(conn, paths, indexing=True)
         conn.execute(_sql.SEARCH_FIELDS_SET, {"fields": json.dumps(paths)})
         conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "on"})
         _rebuild(store, progress)
         conn.execute(_sql.SEARCH_PENDING_CLEAR)  # the rebuild covered every event
     store.search_indexing()  # the store picks the new setting up
+
+
+def _create_search_objects(conn: apsw.Connection, paths: Sequence[str], *, indexing: bool) -> None:
+    """(Re)create the view the index reads and, when indexing, the triggers that keep it.
+
+    Inside the caller's transaction. Drops what exists first, so it also
+    repairs a damaged setup (and drops 0004's obsolete expression index).
+    """
+    for drop in (
+        _sql.SEARCH_DROP_TRIGGER_INSERT,
+        _sql.SEARCH_DROP_TRIGGER_DELETE,
+        _sql.SEARCH_DROP_TRIGGER_UPDATE,
+        _sql.SEARCH_DROP_TRIGGER_PENDING,
+        _sql.SEARCH_DROP_VIEW,
+        _sql.SEARCH_DROP_KEY_INDEX,
+    ):
+        conn.execute(drop)
+    bodies = {
+        "body": body_expression(paths, "event_data"),
+        "new_body": body_expression(paths, "new.event_data"),
+        "old_body": body_expression(paths, "old.event_data"),
+    }
+    conn.execute(_sql.SEARCH_CREATE_VIEW.format(**bodies))
+    if indexing:
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_DELETE.format(**bodies))
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_UPDATE.format(**bodies))
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
+
+
+def after_rowid_migration(conn: apsw.Connection) -> None:
+    """Migration 0006's Python half: the database's own search setup on the new table.
+
+    The migration's SQL recreates the view and triggers for the default field
+    with indexing on; a database configured otherwise (other fields, or
+    indexing off) gets its configuration back here, in the same transaction.
+    """
+    value = conn.execute(_sql.SEARCH_FIELDS_GET).get
+    paths = json.loads(value) if isinstance(value, str) else ["$.content"]
+    indexing = conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
+    if paths != ["$.content"] or not indexing:
+        _create_search_objects(conn, paths, indexing=indexing)
 
 
 def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -> None:

@@ -76,6 +76,8 @@ __all__ = ["SessionStore", "NewEvent"]
 _new_tuple = tuple.__new__
 
 _INT64_MAX = (1 << 63) - 1
+#: Windows beyond this many seconds are clamped by :func:`convstore._validate.window`.
+_WINDOW_LIMIT = _v.TIME_LIMIT * 2
 
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
@@ -535,46 +537,34 @@ class SessionStore(Closing):
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        _v.optional_lookup_text(directory, "directory")
-        _v.optional_lookup_text(git_root, "git_root")
+        # A text that cannot be stored (a NUL, a lone surrogate) matches nothing: its
+        # filter is skipped, and the other one still finds its session.
+        by_directory = directory is not None and _v.optional_lookup_text(directory, "directory")
+        by_git_root = git_root is not None and _v.optional_lookup_text(git_root, "git_root")
         # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
         # means no age limit (or, negative, that nothing is young enough).
-        age = _v.window(max_age_secs, "max_age_secs")
+        if type(max_age_secs) is int and -_WINDOW_LIMIT < max_age_secs < _WINDOW_LIMIT:
+            age = max_age_secs  # the usual call: what _v.window returns for it
+        else:
+            age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
         cutoff = min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
-        doing = "looking up a resumable session"
+        execute = self._conn.execute
         best: tuple[Any, ...] | None = None
         try:
-            if directory is not None:
-                best = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY,
-                    {"directory": directory, "cutoff": cutoff},
-                    doing,
-                )
-            if git_root is not None:
-                by_root = self._fetch_one(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT,
-                    {"git_root": git_root, "cutoff": cutoff},
-                    doing,
-                )
+            if by_directory:
+                best = execute(
+                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, {"directory": directory, "cutoff": cutoff}
+                ).fetchone()
+            if by_git_root:
+                by_root = execute(
+                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, {"git_root": git_root, "cutoff": cutoff}
+                ).fetchone()
                 if by_root is not None and (best is None or by_root[6] > best[6]):
                     best = by_root
         except apsw.Error as exc:
-            raise self.translate_error(exc, doing) from None
+            raise self.translate_error(exc, "looking up a resumable session") from None
         return None if best is None else _new_tuple(StoredSession, best)
-
-    def _fetch_one(self, sql: str, params: dict[str, Any], doing: str) -> tuple[Any, ...] | None:
-        """One row for a text filter; ``None`` when the text cannot be stored (matches nothing).
-
-        Each filter on its own: a directory with a lone surrogate must not hide a
-        session that matches by git root.
-        """
-        try:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
-        except UnicodeError as exc:
-            self.read_failed(exc, doing)
-            return None
-        return row
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
@@ -707,11 +697,57 @@ class SessionStore(Closing):
         invocation, type and data -- after :class:`CommitUncertain`, say) is an
         idempotent replay: it returns the stored event and writes nothing.
         """
-        _v.text(session_id, "session id")
+        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
+            _v.text(session_id, "session id")
         _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
+        clock = self._clock
+        now = int(clock()) if clock is time.time else _v.now(clock)
+        # The fast path: one statement, no BEGIN/COMMIT (migration 0006). The
+        # trigger behind the view event_append checks the session (exists, not
+        # archived, its updated_at not ahead of `now`) and the parent, inserts
+        # the event and moves the head; anything else aborts it with nothing
+        # written, and the careful path below runs in a transaction of its own.
+        try:
+            self._conn.execute(
+                _sql.EVENT_APPEND_ONE,
+                (session_id, event_id, parent_id, invocation_id, event_type, event_data, now),
+            )
+        except apsw.ConstraintError:
+            return self._append_event_checked(
+                session_id, event_id, parent_id, invocation_id, event_type, event_data
+            )
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"appending event {event_id!r} to session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
+        return _new_tuple(
+            StoredEvent,
+            (event_id, session_id, parent_id, invocation_id, event_type, event_data, now),
+        )
+
+    def _append_event_checked(
+        self,
+        session_id: str,
+        event_id: str,
+        parent_id: str | None,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """:meth:`append_event` in an explicit transaction: replays, typed errors, a late clock.
+
+        Taken when the one-statement append wrote nothing. Under the write lock:
+        an idempotent replay returns the stored event; a session whose
+        ``updated_at`` is ahead of the clock (another writer committed between
+        our clock read and our write, or the clock stepped back) gets its
+        ``updated_at`` as the event's time, so the log's time never moves
+        backwards; anything else is the typed error saying why.
+        """
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self.now()  # under the write lock: the log's time never moves backwards
+            cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
+            if cursor is not None and cursor[0] > now:
+                now = cursor[0]
             try:
                 conn.execute(
                     _sql.EVENT_APPEND,
