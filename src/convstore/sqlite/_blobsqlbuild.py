@@ -180,14 +180,13 @@ def build() -> dict[str, str]:
         # Hand-written (a CTE): one blob (?3, or the latest in namespace ?2 when
         # ?3 is NULL) followed by the blobs of namespace ?4 keyed "<its key>\t…".
         "BLOB_WITH_CHILDREN": (
-            "WITH s(sid) AS (SELECT sid FROM sessions WHERE id = +?1), "
-            "b AS (SELECT session_blobs.* FROM session_blobs, s "
-            "WHERE session_blobs.sid = s.sid AND namespace = +?2 "
+            "WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs "
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = +?1) AND namespace = +?2 "
             "AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1) "
-            "SELECT 0, ?1, namespace, key, meta, data, created_at FROM b "
-            "UNION ALL SELECT 1, ?1, w.namespace, w.key, w.meta, w.data, w.created_at "
-            "FROM s CROSS JOIN b CROSS JOIN session_blobs w "
-            "WHERE w.sid = s.sid AND w.namespace = +?4 "
+            "SELECT key, meta, data, created_at FROM b "
+            "UNION ALL SELECT w.key, w.meta, w.data, w.created_at "
+            "FROM b CROSS JOIN session_blobs w "
+            "WHERE w.sid = b.sid AND w.namespace = +?4 "
             "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
         ),
         "BLOB_LIST_EXACT_DESC": Query.from_(blobs)

@@ -181,7 +181,7 @@ def get_blob_with_children(
     order. One statement, so one read snapshot.
     """
     try:
-        found = store.connection.execute(
+        found: list[Any] = store.connection.execute(
             _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
         ).fetchall()
     except (apsw.Error, UnicodeError) as exc:
@@ -189,7 +189,11 @@ def get_blob_with_children(
         return None, []
     if not found:
         return None, []
-    return Blob._make(found[0][1:]), [Blob._make(row[1:]) for row in found[1:]]
+    # The rows are (key, meta, data, created_at): the session and namespaces are the
+    # caller's, not fetched again per row.
+    head = found[0]
+    blob = Blob(session_id, namespace, head[0], head[1], head[2], head[3])
+    return blob, [Blob(session_id, child_namespace, *row) for row in found[1:]]
 
 
 def list_blobs(
