@@ -198,6 +198,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     archive_session_with_metadata = _twin(PostgresSessionService.archive_session_with_metadata)
     append_events_at_head = _twin(PostgresSessionService.append_events_at_head)
     history_tail = _twin(PostgresSessionService.history_tail)
+    history_tail_values = _twin(PostgresSessionService.history_tail_values)
     pop_head = _twin(PostgresSessionService.pop_head)
     append_event_with_metadata = _twin(PostgresSessionService.append_event_with_metadata)
     get_all_metadata = _twin(PostgresSessionService.get_all_metadata)
