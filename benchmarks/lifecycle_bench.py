@@ -208,11 +208,11 @@ def bench_retention(folder: Path, events: int, repeat: int) -> dict[str, float]:
             rows,
         )
         conn.executemany(
-            "INSERT INTO session_events VALUES (?, ?, ?, NULL, 'inv', 'user', ?, ?)",
+            "INSERT INTO session_events (rid, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) VALUES (?, ?, NULL, 'inv', 'user', ?, ?)",
             (
                 (
-                    1 + i // per,
-                    i % per + 1,
+                    ((1 + i // per) << 32) | (i % per + 1),  # the rowid key: sid * 2^32 + seq
                     f"ev{i}",
                     f'{{"content": "event {i} of a long retention benchmark"}}',
                     NOW - 100 * DAY,
