@@ -41,43 +41,39 @@ EVENT_IN_SESSION_SID: Final = (
     'WHERE "sid"=?1 AND "id"=?2'
 )
 USAGE_BY_MODEL: Final = (
-    'SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)\n'
-    'FROM "usage_ledger" INDEXED BY "usage_ledger_by_model"\n'
-    'WHERE "created_at">=?1\n'
-    'GROUP BY "model"\n'
-    'ORDER BY "model"'
+    'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
+    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_model" WHERE "day">?1/86400 GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "model")\n'
+    'GROUP BY "g"\n'
+    'ORDER BY "g"'
 )
 USAGE_BY_DAY: Final = (
-    'SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)\n'
-    'FROM "usage_ledger" INDEXED BY "usage_ledger_by_day"\n'
-    'WHERE "created_at">=?1\n'
-    'GROUP BY "created_at"/86400\n'
-    'ORDER BY 1'
+    'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
+    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_day" WHERE "day">?1/86400 GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "created_at"/86400)\n'
+    'GROUP BY "g"\n'
+    'ORDER BY "g"'
 )
 USAGE_BY_SESSION: Final = (
     'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n"\n'
-    'FROM (SELECT "sid",SUM(input_tokens) "i",SUM(output_tokens) "o",SUM(cached_tokens) "c",SUM(cost) "k",COUNT(*) "n" FROM "usage_ledger" WHERE "created_at">=?1 GROUP BY "sid") "t"\n'
-    'JOIN "sessions" "s" ON "s"."sid"="t"."sid"\n'
+    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "sid") GROUP BY "g") "t"\n'
+    'JOIN "sessions" "s" ON "s"."sid"="t"."g"\n'
     'ORDER BY "s"."id"'
 )
 USAGE_BY_MODEL_SESSION: Final = (
-    'SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)\n'
-    'FROM "usage_ledger"\n'
-    'WHERE "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2)\n'
-    'GROUP BY "model"\n'
-    'ORDER BY "model"'
+    'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
+    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "model")\n'
+    'GROUP BY "g"\n'
+    'ORDER BY "g"'
 )
 USAGE_BY_DAY_SESSION: Final = (
-    'SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)\n'
-    'FROM "usage_ledger"\n'
-    'WHERE "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2)\n'
-    'GROUP BY "created_at"/86400\n'
-    'ORDER BY 1'
+    'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
+    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "created_at"/86400)\n'
+    'GROUP BY "g"\n'
+    'ORDER BY "g"'
 )
 USAGE_BY_SESSION_SESSION: Final = (
     'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n"\n'
-    'FROM (SELECT "sid",SUM(input_tokens) "i",SUM(output_tokens) "o",SUM(cached_tokens) "c",SUM(cost) "k",COUNT(*) "n" FROM "usage_ledger" WHERE "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "sid") "t"\n'
-    'JOIN "sessions" "s" ON "s"."sid"="t"."sid"\n'
+    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "sid") GROUP BY "g") "t"\n'
+    'JOIN "sessions" "s" ON "s"."sid"="t"."g"\n'
     'ORDER BY "s"."id"'
 )
 USAGE_COUNT_BY_MODEL: Final = (
@@ -195,22 +191,20 @@ PG_SESSION_EXISTS: Final = (
     'WHERE owner = %(owner)s AND id = %(session_id)s'
 )
 PG_USAGE_BY_MODEL: Final = (
-    'SELECT model, SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, SUM(cost), COUNT(*)\n'
-    'FROM usage_ledger\n'
-    'WHERE owner = %(owner)s AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s))\n'
+    'SELECT model, SUM(i)::bigint, SUM(o)::bigint, SUM(c)::bigint, SUM(k), SUM(n)::bigint\n'
+    'FROM (SELECT sid, model, day, input_tokens AS i, output_tokens AS o, cached_tokens AS c, cost AS k, events AS n FROM usage_rollup WHERE owner = %(owner)s AND day > %(since)s / 86400 AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s)) UNION ALL SELECT sid, model, created_at / 86400, input_tokens, output_tokens, cached_tokens, cost, 1 FROM usage_ledger WHERE owner = %(owner)s AND created_at / 86400 = %(since)s / 86400 AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s))) AS u\n'
     'GROUP BY model\n'
     'ORDER BY model'
 )
 PG_USAGE_BY_DAY: Final = (
-    'SELECT created_at / 86400, SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, SUM(cost), COUNT(*)\n'
-    'FROM usage_ledger\n'
-    'WHERE owner = %(owner)s AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s))\n'
-    'GROUP BY created_at / 86400\n'
-    'ORDER BY 1'
+    'SELECT day, SUM(i)::bigint, SUM(o)::bigint, SUM(c)::bigint, SUM(k), SUM(n)::bigint\n'
+    'FROM (SELECT sid, model, day, input_tokens AS i, output_tokens AS o, cached_tokens AS c, cost AS k, events AS n FROM usage_rollup WHERE owner = %(owner)s AND day > %(since)s / 86400 AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s)) UNION ALL SELECT sid, model, created_at / 86400, input_tokens, output_tokens, cached_tokens, cost, 1 FROM usage_ledger WHERE owner = %(owner)s AND created_at / 86400 = %(since)s / 86400 AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s))) AS u\n'
+    'GROUP BY day\n'
+    'ORDER BY day'
 )
 PG_USAGE_BY_SESSION: Final = (
     'SELECT s.id, t.i, t.o, t.c, t.k, t.n\n'
-    'FROM (SELECT sid, SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o, SUM(cached_tokens)::bigint AS c, SUM(cost) AS k, COUNT(*) AS n FROM usage_ledger WHERE owner = %(owner)s AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s)) GROUP BY sid) t\n'
+    'FROM (SELECT sid, SUM(i)::bigint AS i, SUM(o)::bigint AS o, SUM(c)::bigint AS c, SUM(k) AS k, SUM(n)::bigint AS n FROM (SELECT sid, model, day, input_tokens AS i, output_tokens AS o, cached_tokens AS c, cost AS k, events AS n FROM usage_rollup WHERE owner = %(owner)s AND day > %(since)s / 86400 AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s)) UNION ALL SELECT sid, model, created_at / 86400, input_tokens, output_tokens, cached_tokens, cost, 1 FROM usage_ledger WHERE owner = %(owner)s AND created_at / 86400 = %(since)s / 86400 AND created_at >= %(since)s AND (CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s))) AS u GROUP BY sid) t\n'
     'JOIN sessions s ON s.sid = t.sid\n'
     'ORDER BY s.id'
 )
@@ -255,6 +249,33 @@ PG_OWNER_BYTES: Final = (
     'FROM session_events\n'
     'WHERE owner = %(owner)s'
 )
+PG_STATS_COUNTS: Final = (
+    'SELECT COUNT(*), COUNT(archived_at), COALESCE(SUM(event_count), 0)::bigint\n'
+    'FROM sessions\n'
+    'WHERE owner = %(owner)s'
+)
+PG_STATS_LARGEST: Final = (
+    'SELECT s.id, s.event_count, t.b, s.updated_at, s.archived_at\n'
+    'FROM (SELECT sid, COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) + octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) + 24), 0)::bigint AS b FROM session_events WHERE owner = %(owner)s GROUP BY sid ORDER BY 2 DESC LIMIT %(top)s) AS t\n'
+    'JOIN sessions s ON s.sid = t.sid\n'
+    'WHERE s.owner = %(owner)s\n'
+    'ORDER BY t.b DESC, s.id'
+)
+PG_STATS_GROWTH_EVENTS: Final = (
+    'SELECT created_at / 86400, COUNT(*), COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) + octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) + 24), 0)::bigint\n'
+    'FROM session_events\n'
+    'WHERE owner = %(owner)s AND created_at >= %(since)s\n'
+    'GROUP BY 1\n'
+    'ORDER BY 1'
+)
+PG_STATS_GROWTH_SESSIONS: Final = (
+    'SELECT created_at / 86400, COUNT(*)\n'
+    'FROM sessions\n'
+    'WHERE owner = %(owner)s AND created_at >= %(since)s\n'
+    'GROUP BY 1\n'
+    'ORDER BY 1'
+)
+PG_DATABASE_BYTES: Final = 'SELECT pg_database_size(current_database())'
 PG_RETENTION_ARCHIVE: Final = (
     'UPDATE sessions\n'
     'SET archived_at = %(now)s\n'
@@ -265,11 +286,9 @@ PG_RETENTION_DELETE: Final = (
     'FROM sessions\n'
     'WHERE owner = %(owner)s AND sid = %(sid)s AND archived_at IS NOT NULL'
 )
-PG_SEARCH: Final = (
-    'SELECT s.id, e.id, e.event_type, e.event_data, e.created_at\n'
-    'FROM session_events e\n'
-    'JOIN sessions s ON s.sid = e.sid\n'
-    'WHERE e.owner = %(owner)s AND s.owner = %(owner)s AND (CAST(%(directory)s AS TEXT) IS NULL OR s.directory = %(directory)s) AND (CAST(%(git_root)s AS TEXT) IS NULL OR s.git_root = %(git_root)s) AND e.event_data ILIKE ALL (%(patterns)s)\n'
-    'ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC\n'
-    'LIMIT %(limit)s'
+PG_RETENTION_DELETE_CHUNK: Final = (
+    'WITH s AS (SELECT sid FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s AND archived_at IS NOT NULL FOR UPDATE), doomed AS (SELECT e.seq FROM session_events e JOIN s ON e.sid = s.sid ORDER BY e.seq DESC LIMIT %(budget)s), gone AS (DELETE FROM session_events e USING doomed WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) UPDATE sessions\n'
+    'SET event_count = event_count - (SELECT count(*) FROM gone)\n'
+    'WHERE sid IN (SELECT sid FROM s)\n'
+    'RETURNING (SELECT count(*) FROM gone)'
 )

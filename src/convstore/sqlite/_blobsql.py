@@ -87,6 +87,10 @@ HISTORY_TAIL_LINEAR: Final = (
     'ORDER BY "session_events"."rid" DESC\n'
     'LIMIT ?2'
 )
+HISTORY_TAIL_DATA: Final = (
+    "SELECT count(*), total(event_type = 'compaction'), max(head_id), group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), '[' || coalesce(group_concat(event_data, ','), '') || ']'\n"
+    'FROM (SELECT "sessions"."head_id","session_events"."id","session_events"."parent_id","session_events"."event_type","session_events"."event_data" FROM "sessions" JOIN "session_events" ON "session_events"."rid">="sessions"."sid"*4294967296 AND "session_events"."rid"<("sessions"."sid"+1)*4294967296 WHERE "sessions"."id"=+?1 ORDER BY "session_events"."rid" DESC LIMIT ?2)'
+)
 BLOB_LIST_EXACT: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
@@ -95,15 +99,14 @@ BLOB_LIST_EXACT: Final = (
     'ORDER BY "session_blobs"."key"'
 )
 BLOB_WITH_CHILDREN: Final = (
-    'WITH s(sid) AS (SELECT sid FROM sessions WHERE id = +?1), b AS (SELECT session_blobs.* FROM session_blobs, s WHERE session_blobs.sid = s.sid AND namespace = +?2 AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1)\n'
-    'SELECT 0, ?1, namespace, key, meta, data, created_at\n'
+    'WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs WHERE sid = (SELECT sid FROM sessions WHERE id = +?1) AND namespace = +?2 AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1)\n'
+    'SELECT key, meta, data, created_at\n'
     'FROM b\n'
     'UNION ALL\n'
-    'SELECT 1, ?1, w.namespace, w.key, w.meta, w.data, w.created_at\n'
-    'FROM s CROSS\n'
-    'JOIN b CROSS\n'
+    'SELECT w.key, w.meta, w.data, w.created_at\n'
+    'FROM b CROSS\n'
     'JOIN session_blobs w\n'
-    'WHERE w.sid = s.sid AND w.namespace = +?4 AND w.key > b.key || char(9) AND w.key < b.key || char(10)'
+    'WHERE w.sid = b.sid AND w.namespace = +?4 AND w.key > b.key || char(9) AND w.key < b.key || char(10)'
 )
 BLOB_LIST_EXACT_DESC: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
