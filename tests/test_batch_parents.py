@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from convstore import DuplicateId, InvalidEvent, SessionStore
+from convstore import DuplicateId, InvalidEvent, SessionStore, StoreError
 
 
 @pytest.fixture
@@ -88,3 +88,36 @@ def test_a_retried_batch_is_a_replay_and_a_longer_one_appends_the_rest(
     more = [*batch, ("n3", "n2", "i", "t", "{}")]
     assert [e.id for e in store.append_events("s1", more)] == ["n1", "n2", "n3"]
     assert _ids(store) == ["a1", "a2", "n1", "n2", "n3"]
+
+
+# -- JSONL import: parents checked against the session's ids, in memory up to a cap ---------
+
+
+@pytest.mark.parametrize("known", [2, 200_000])
+def test_import_checks_parents_and_head_in_memory_and_past_the_cap(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch, known: int
+) -> None:
+    import json
+
+    from convstore.sqlite import exporting
+
+    monkeypatch.setattr(exporting, "_KNOWN_IDS", known)
+    store.append_events(
+        "s1", [(f"c{i}", f"c{i - 1}" if i else "a2", "i", "t", "{}") for i in range(6)]
+    )
+    lines = list(store.export_jsonl(["s1"]))
+    with SessionStore(":memory:") as other:
+        assert other.import_jsonl(lines).events == 8
+        assert _ids(other) == _ids(store)
+    events = [json.loads(x) for x in lines]
+    bad = next(e for e in events if e.get("id") == "c5")
+    for parent in ("nope", "c5"):  # unknown; its own id (not an *earlier* event)
+        bad["parent_id"] = parent
+        edited = [json.dumps(e) for e in events]
+        with SessionStore(":memory:") as other, pytest.raises(InvalidEvent, match=parent):
+            other.import_jsonl(edited)
+    bad["parent_id"] = "c4"
+    header = events[0]
+    header["head_id"] = "b1"  # another session's event
+    with SessionStore(":memory:") as other, pytest.raises(StoreError, match="b1"):
+        other.import_jsonl([json.dumps(e) for e in events])
