@@ -30,6 +30,7 @@ OPERATIONS: list[tuple[str, str, int]] = [
     ("append_8k", "the same with an 8 KB event", 7500),
     ("append_batch100", "append_events, 100 events in one transaction", 300),
     ("ingest1000", "bulk ingest: 1000 events in one transaction, search index included", 60),
+    ("import1000", "import_jsonl of a 1000-event session, search index included", 60),
     ("get_session", "get_session by id", 5000),
     ("resume_1", "find_resumable_session, 1 session in the directory", 5000),
     ("resume_1000", "find_resumable_session, 1000 sessions in the directory", 5000),
@@ -166,6 +167,7 @@ def op_of(system: systems.System, name: str) -> systems.Op | None:
         "append_1k": lambda: system.op_append(systems.PAYLOADS["append_1k"]),
         "append_8k": lambda: system.op_append(systems.PAYLOADS["append_8k"]),
         "ingest1000": system.op_ingest,
+        "import1000": system.op_import,
         "open": system.op_open,
         "search_recent": system.op_search_recent,
         "append_batch100": system.op_append_batch,
@@ -231,6 +233,8 @@ def run_size(
                     counts[name] = max(1, round(count * scale * share / repeat))
                 if not ops:
                     continue
+                for name in ops:  # every file checkpointed: each operation starts alike
+                    active[name].settle()
                 gc.collect()
                 warm = 60 if op_name == "load_warm" else 5
                 got = measure_interleaved(ops, counts, warmup=min(min(counts.values()), warm))
