@@ -26,7 +26,7 @@ from google.adk.events import Event, EventActions
 from google.adk.sessions import InMemorySessionService, Session
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
-from integration_backends import BACKENDS, backend_service
+from integration_backends import BACKENDS, backend_service, run_with_service
 
 from convstore import LocalSessionService, SessionStore
 from convstore.integrations.adk import (
@@ -417,8 +417,7 @@ def test_same_results_as_in_memory_service_on_200_random_sequences(
         for seed in range(seeds):
             await _differential(seed, None if backend == "local" else service)
 
-    with backend_service(backend, request) as service:
-        run(main(service))
+    run_with_service(backend, request, main)
 
 
 @pytest.mark.parametrize("backend", ["local", "postgres"])

@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("langgraph.checkpoint.conformance", reason="the langgraph extra is missing")
 
-from integration_backends import backend_service
+from integration_backends import backend_service, run_with_service
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -187,10 +187,12 @@ def test_the_same_graph_on_the_team_server(tmp_path: Path, request: pytest.Fixtu
         await graph.ainvoke({"log": ["start"]}, config)
         return await graph.ainvoke(Command(resume="ok"), config)
 
-    with backend_service("postgres-async", request) as service:
-        assert asyncio.run(main(ConvstoreSaver(service))) == {
-            "log": ["start", "plan", "human:ok", "act"]
-        }
+    async def on_async_service(service: Any) -> Any:
+        return await main(ConvstoreSaver(service))
+
+    assert run_with_service("postgres-async", request, on_async_service) == {
+        "log": ["start", "plan", "human:ok", "act"]
+    }
 
 
 def test_async_graph_run(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from agents.memory import Session  # noqa: E402
 from agents.testing import ScriptedModel  # noqa: E402
 from agents.tracing import set_tracing_disabled  # noqa: E402
 from conftest import unique_owner  # noqa: E402
-from integration_backends import BACKENDS, backend_service  # noqa: E402
+from integration_backends import BACKENDS, backend_service, run_with_service  # noqa: E402
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText  # noqa: E402
 
 from convstore import LocalSessionService, SessionStore  # noqa: E402
@@ -124,8 +124,7 @@ def test_same_results_as_sqlite_session_on_200_random_sequences(
         for seed in range(seeds):
             await _differential(service, seed)
 
-    with backend_service(backend, request) as service:
-        run(main(service))
+    run_with_service(backend, request, main)
 
 
 def test_session_settings_limit_is_the_default_like_the_sdk() -> None:
