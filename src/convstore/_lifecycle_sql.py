@@ -122,10 +122,12 @@ STATS_COUNTS: Final = (
     'FROM "sessions"'
 )
 STATS_LARGEST: Final = (
-    'SELECT "s"."id","s"."event_count","t"."b","s"."updated_at","s"."archived_at"\n'
-    'FROM (SELECT "sid",COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0) "b" FROM "session_events" GROUP BY "sid" ORDER BY 2 DESC LIMIT ?1) "t"\n'
-    'JOIN "sessions" "s" ON "s"."sid"="t"."sid"\n'
-    'ORDER BY "t"."b" DESC,"s"."id"'
+    'WITH "t" AS MATERIALIZED (SELECT "s"."id","s"."event_count",(SELECT COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0) FROM "session_events" WHERE "rid">="s"."sid"*4294967296 AND "rid"<("s"."sid"+1)*4294967296) "b","s"."updated_at","s"."archived_at" FROM "sessions" "s")\n'
+    'SELECT "id","event_count","b","updated_at","archived_at"\n'
+    'FROM "t"\n'
+    'WHERE "b">0\n'
+    'ORDER BY "b" DESC,"id"\n'
+    'LIMIT ?1'
 )
 STATS_GROWTH_EVENTS: Final = (
     'SELECT "created_at"/86400,COUNT(*),COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0)\n'

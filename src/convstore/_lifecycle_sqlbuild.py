@@ -208,11 +208,16 @@ def _retention_statements() -> dict[str, str]:
             fn.Coalesce(fn.Sum(sessions.event_count), 0),
         )
         .get_sql(),
+        # Each session's events are one key range (migration 0006: rid = sid * 2**32
+        # + seq): summed range by range, no sort of the events; only the sessions
+        # are ordered. MATERIALIZED: the sum is computed once per session.
         "STATS_LARGEST": (
-            'SELECT "s"."id","s"."event_count","t"."b","s"."updated_at","s"."archived_at" '
-            f'FROM (SELECT "sid",{size} "b" FROM "session_events" GROUP BY "sid" '
-            'ORDER BY 2 DESC LIMIT ?1) "t" JOIN "sessions" "s" ON "s"."sid"="t"."sid" '
-            'ORDER BY "t"."b" DESC,"s"."id"'
+            'WITH "t" AS MATERIALIZED (SELECT "s"."id","s"."event_count",'
+            f'(SELECT {size} FROM "session_events" '
+            'WHERE "rid">="s"."sid"*4294967296 AND "rid"<("s"."sid"+1)*4294967296) "b",'
+            '"s"."updated_at","s"."archived_at" FROM "sessions" "s") '
+            'SELECT "id","event_count","b","updated_at","archived_at" FROM "t" '
+            'WHERE "b">0 ORDER BY "b" DESC,"id" LIMIT ?1'
         ),
         "STATS_GROWTH_EVENTS": (
             f'SELECT "created_at"/86400,COUNT(*),{size} FROM "session_events" '
