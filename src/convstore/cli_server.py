@@ -59,28 +59,29 @@ def add_server_target(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_server(args: argparse.Namespace) -> Any:
-    """The :class:`~convstore.postgres.PostgresSessionService` ``--conninfo``/``--owner`` name."""
-    conninfo = _conninfo(args.conninfo)
+def _from_postgres(module: str, name: str) -> Any:
+    """``name`` from ``convstore.<module>``; without the postgres extra, a StoreError saying so."""
+    import importlib
+
     try:
-        from .postgres import PostgresSessionService
+        return getattr(importlib.import_module(f"convstore.{module}"), name)
     except ImportError:  # pragma: no cover - the extra is not installed
         raise StoreError(
             "the PostgreSQL extra is not installed: pip install 'convstore[postgres]'"
         ) from None
-    return PostgresSessionService(conninfo, owner=args.owner, max_size=1)
+
+
+def open_server(args: argparse.Namespace) -> Any:
+    """The :class:`~convstore.postgres.PostgresSessionService` ``--conninfo``/``--owner`` name."""
+    conninfo = _conninfo(args.conninfo)
+    service = _from_postgres("postgres", "PostgresSessionService")
+    return service(conninfo, owner=args.owner, max_size=1)
 
 
 def cmd_server_migrate(args: argparse.Namespace) -> int:
     """Apply pending PostgreSQL migrations and make sure ``convstore_service`` exists."""
     conninfo = _conninfo(args.conninfo)
-    try:
-        from .postgres.migrations import migrate_server
-    except ImportError:  # pragma: no cover - the extra is not installed
-        raise StoreError(
-            "the PostgreSQL extra is not installed: pip install 'convstore[postgres]'"
-        ) from None
-    applied, hint = migrate_server(conninfo)
+    applied, hint = _from_postgres("postgres.migrations", "migrate_server")(conninfo)
     if applied:
         for mig in applied:
             print(f"applied {mig.name}")
