@@ -99,6 +99,10 @@ SESSION_MOVE_HEAD: Final = (
     'SET "head_id"=:head_id,"updated_at"=:now,"event_count"="event_count"+:added\n'
     'WHERE "id"=:session_id'
 )
+EVENT_APPEND_BATCH_ROW_PLAIN: Final = (
+    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'VALUES (?1*4294967296+?2,?3,?4,?5,?6,?7,?8)'
+)
 EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (?1,?2,?3,?4,?5,?6,?7)'
@@ -130,11 +134,6 @@ EVENT_IN_SESSION: Final = (
     'SELECT 1\n'
     'FROM "session_events"\n'
     'WHERE "id"=:event_id AND "sid"=:sid'
-)
-EVENTS_COUNT_AFTER: Final = (
-    'SELECT COUNT(*)\n'
-    'FROM "session_events"\n'
-    'WHERE "rid">:sid*4294967296+:after_seq AND "rid"<(:sid+1)*4294967296'
 )
 EVENTS_LOAD: Final = (
     'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
