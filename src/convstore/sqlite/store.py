@@ -24,9 +24,9 @@ from itertools import repeat
 
 import apsw
 
-from .. import _lifecycle_sql
 from .. import _validate as _v
 from .._common import (
+    COMPACTION_EVENT_TYPE,
     FIRST_PAGE,
     Closing,
     event_refused,
@@ -1052,8 +1052,12 @@ class SessionStore(Closing):
                 rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
                 return list(map(_new_tuple, repeat(StoredEvent), rows))
             # The same walk, stopping at what the newest summary covers (SPEC §9).
+            from .. import _lifecycle_sql
+
             rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
             chain = list(map(_new_tuple, repeat(StoredEvent), rows))
+            if not any(event.event_type == COMPACTION_EVENT_TYPE for event in chain):
+                return chain  # nothing to fold: convstore.lifecycle stays unimported
             from ..lifecycle import fold_history
 
             return fold_history(chain)
