@@ -10,6 +10,7 @@ calls (exactly one winner); row-level security hides another owner's blobs.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -272,8 +273,12 @@ def test_same_results_on_both_backends(
                 both("list_blobs", rng.choice([sid, None]), rng.choice(["", "ns:", "ns:1"]))
                 both("get_blob_with_children", sid, "ns:1", rng.choice([None, "a"]), "ns:2")
             elif op == 6:
-                both("history_tail", sid, rng.choice([None, 1, 2, 5]))
+                limit = rng.choice([None, 1, 2, 5])
+                tail = both("history_tail", sid, limit)
                 both("history", sid)
+                values = both("history_tail_values", sid, limit)
+                if isinstance(tail, list) and values is not None:
+                    assert values == [json.loads(e.event_data) for e in tail], seed
             elif op == 7:
                 both("delete_session", sid)
             elif op == 8:
@@ -377,3 +382,24 @@ def test_another_owner_never_sees_blobs(pg_dsn: str, clock: FakeClock) -> None:
         assert bob.delete_session("t") is False
         bob.delete_blobs("t")
         assert alice.get_blob("t", "ns", "k").data == b"secret"
+
+
+def test_history_tail_values_is_the_tail_or_says_to_walk(ext: Any) -> None:
+    """One row for the usual tail; ``None`` (walk with history_tail) for a fork or a summary."""
+    assert ext.history_tail_values("a", 5) == [] and ext.history_tail_values("ghost", 5) == []
+    ext.append_events_at_head("a", [(f"e{i}", "i", "t", f'{{"n": {i}}}') for i in range(6)])
+    assert ext.history_tail_values("a", 3) == [{"n": 3}, {"n": 4}, {"n": 5}]
+    assert ext.history_tail_values("a", None) == [{"n": i} for i in range(6)]
+    assert ext.history_tail_values("a", 50) == [{"n": i} for i in range(6)]
+    ext.set_head("a", "e2")  # a fork: the newest rows are no longer the chain
+    assert ext.history_tail_values("a", 3) is None
+    assert [e.id for e in ext.history_tail("a", 3)] == ["e0", "e1", "e2"]
+    ext.append_events_at_head("a", [("x", "i", "t", '"branch"')])
+    assert ext.history_tail_values("a", 1) == ["branch"]  # the newest row chains again
+    assert ext.history_tail_values("a", 2) is None
+    ext.compact("a", {"content": "s"}, through_event_id="x")
+    assert ext.history_tail_values("a", 5) is None  # a summary: the caller presents it
+    ext.clear_head("a")
+    assert ext.history_tail_values("a", 5) is None and ext.history_tail("a", 5) == []
+    ext.append_events_at_head("b", [("id\x1fwith\x1fseparators", "i", "t", "1")])
+    assert ext.history_tail_values("b", None) in ([1], None)

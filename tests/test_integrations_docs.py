@@ -17,10 +17,14 @@ pytest.importorskip("langgraph.checkpoint.base", reason="the langgraph extra is 
 pytest.importorskip("google.adk", reason="the adk extra is not installed")
 
 
-def test_integration_samples_run_as_written(tmp_path: Path) -> None:
+def test_integration_samples_run_as_written(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     blocks = re.findall(r"```(python|sh)\n(.*?)```", DOC.read_text(), re.S)
-    assert [kind for kind, _ in blocks].count("python") == 3
+    assert [kind for kind, _ in blocks].count("python") == 4
     env = {**child_env(), "TZ": "UTC", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    try:  # the team-server sample runs on the throwaway cluster (tests/conftest.py)
+        env["CONVSTORE_CONNINFO"] = request.getfixturevalue("pg_dsn")
+    except pytest.skip.Exception:
+        blocks = [(kind, code) for kind, code in blocks if "CONVSTORE_CONNINFO" not in code]
     env["PATH"] = os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", "")])
     runners = {"python": [PYTHON, "-c"], "sh": ["bash", "-euo", "pipefail", "-c"]}
     outputs = []
@@ -35,3 +39,6 @@ def test_integration_samples_run_as_written(tmp_path: Path) -> None:
     assert "'log': ['start', 'human said yes']" in text
     assert "'trip': 'Porto'" in text and "temp:draft" not in text
     assert "support-42" in text and "langgraph:t-1" in text and "adk:travel/ana/" in text
+    if "CONVSTORE_CONNINFO" in env:
+        assert "checkpoint step -1" in text and "{'k': 1}" in text
+        assert "[{'role': 'user', 'content': 'hi'}]" in text

@@ -816,6 +816,7 @@ class AsyncLocalSessionService(AsyncClosing):
     clear_head = _twin(LocalSessionService.clear_head)
     append_events_at_head = _twin(LocalSessionService.append_events_at_head)
     history_tail = _twin(LocalSessionService.history_tail)
+    history_tail_values = _twin(LocalSessionService.history_tail_values)
     pop_head = _twin(LocalSessionService.pop_head)
     append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
     get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)

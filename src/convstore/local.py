@@ -168,6 +168,7 @@ class LocalSessionService(Closing):
     clear_head = _Via(_blobs.clear_head)
     append_events_at_head = _Via(_blobs.append_events_at_head)
     history_tail = _Via(_blobs.history_tail)
+    history_tail_values = _Via(_blobs.history_tail_values)
     pop_head = _Via(_blobs.pop_head)
     append_event_with_metadata = _Via(_blobs.append_event_with_metadata)
     create_session_with_metadata = _Via(_blobs.create_session_with_metadata)

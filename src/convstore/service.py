@@ -250,6 +250,10 @@ class ExtendedSessionService(SessionService, Protocol):
         """The last ``limit`` events of ``history(full=full)``, oldest first."""
         ...
 
+    def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
+        """``history_tail``'s parsed event data, oldest first; ``None``: use ``history_tail``."""
+        ...
+
     def create_session_with_metadata(
         self,
         session_id: str,

@@ -29,6 +29,7 @@ would have to wait. The same results as ``SqliteSaver``; the
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
@@ -76,6 +77,24 @@ def _drive(coro: Coroutine[Any, Any, _T]) -> _T:
     )
 
 
+_WRITE_META: dict[str, dict[str, Any]] = {}
+
+
+def _write_meta(text: str) -> dict[str, Any]:
+    """A pending write's parsed ``meta``, remembered by its text (read-only here).
+
+    The same few texts come back on every ``get_tuple`` of a thread (task id,
+    channel, index, serde type), so parsing each once saves a JSON parse per
+    write per read. Bounded: forgotten wholesale past 4096 texts.
+    """
+    meta = _WRITE_META.get(text)
+    if meta is None:
+        if len(_WRITE_META) >= 4096:
+            _WRITE_META.clear()
+        meta = _WRITE_META[text] = json.loads(text)
+    return meta
+
+
 def _thread_config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
     return {
         "configurable": {
@@ -109,6 +128,9 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
             )
         self.service = store
         self._owned: Any = None
+        # A sync backend's read, bound once: get_tuple calls it directly.
+        read = store.get_blob_with_children
+        self._read: Any = None if inspect.iscoroutinefunction(read) else read
 
     @classmethod
     @contextmanager
@@ -147,11 +169,16 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         return self._decode_writes(blobs)
 
     def _decode_writes(self, blobs: Sequence[Any]) -> list[tuple[str, str, Any]]:
-        rows = [(json.loads(blob.meta), blob.data) for blob in blobs]
-        rows.sort(key=lambda r: writes_sort_key(r[0]["task_path"], r[0]["task_id"], r[0]["idx"]))
+        if not blobs:
+            return []
+        rows = [(_write_meta(blob.meta), blob.data) for blob in blobs]
+        if len(rows) > 1:
+            rows.sort(
+                key=lambda r: writes_sort_key(r[0]["task_path"], r[0]["task_id"], r[0]["idx"])
+            )
+        loads = self.serde.loads_typed
         return [
-            (meta["task_id"], meta["channel"], self.serde.loads_typed((meta["type"], data)))
-            for meta, data in rows
+            (meta["task_id"], meta["channel"], loads((meta["type"], data))) for meta, data in rows
         ]
 
     def _make_tuple(
@@ -173,20 +200,25 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         writes = await self._writes_of(blob.session_id, ns, blob.key)
         return self._make_tuple(thread_id, blob, writes)
 
-    async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        thread_id = str(config["configurable"]["thread_id"])
-        ns = config["configurable"].get("checkpoint_ns", "")
-        blob, writes = await acall(
-            self.service,
-            "get_blob_with_children",
-            THREAD_PREFIX + thread_id,
-            _CKPT + ns,
-            get_checkpoint_id(config) or None,
-            _WRITES + ns,
-        )
+    @staticmethod
+    def _get_args(config: RunnableConfig) -> tuple[str, tuple[str, str, str | None, str]]:
+        """The thread id and the ``get_blob_with_children`` arguments for ``config``."""
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns = configurable.get("checkpoint_ns", "")
+        checkpoint_id = configurable.get("checkpoint_id") or get_checkpoint_id(config) or None
+        return thread_id, (THREAD_PREFIX + thread_id, _CKPT + ns, checkpoint_id, _WRITES + ns)
+
+    def _finish_get(self, thread_id: str, found: tuple[Any, list[Any]]) -> CheckpointTuple | None:
+        blob, writes = found
         if blob is None:
             return None
         return self._make_tuple(thread_id, blob, self._decode_writes(writes))
+
+    async def _get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id, args = self._get_args(config)
+        found = await acall(self.service, "get_blob_with_children", *args)
+        return self._finish_get(thread_id, found)
 
     async def _list(
         self,
@@ -306,7 +338,11 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by ``config`` (its ``checkpoint_id``), else the thread's latest."""
-        return _drive(self._get_tuple(config))
+        read = self._read
+        if read is None:  # an async backend: refused by _drive with a clear error
+            return _drive(self._get_tuple(config))
+        thread_id, args = self._get_args(config)  # the hot path: one direct call
+        return self._finish_get(thread_id, read(*args))
 
     def list(
         self,

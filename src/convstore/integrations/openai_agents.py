@@ -141,11 +141,14 @@ class ConvstoreSession:
         if resolved == 0:
             return []
         wanted = None if resolved is None or resolved < 0 else resolved
-        events = await acall(self._service, "history_tail", await self._current(), wanted)
-        if any(event.event_type == COMPACTION_EVENT_TYPE for event in events):
-            return [_item(event) for event in events]
-        # One parse for the whole page instead of one per item.
-        return json.loads("[" + ",".join([event.event_data for event in events]) + "]")  # type: ignore[no-any-return]
+        current = await self._current()
+        # The usual case: the page as one row and one JSON parse.
+        values = await acall(self._service, "history_tail_values", current, wanted)
+        if values is not None:
+            return values  # type: ignore[no-any-return]
+        # A forked tail or a compaction summary in it: event by event.
+        events = await acall(self._service, "history_tail", current, wanted)
+        return [_item(event) for event in events]
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append the items in order, in one transaction (all or none)."""

@@ -224,6 +224,28 @@ def _event_statements() -> dict[str, str]:
         .orderby(events.seq, order=Order.desc)
         .limit(P("limit"))
         .get_sql(),
+        # The newest %(limit)s events, newest first, summed up in one row (see
+        # the SQLite twin in sqlite/_blobsqlbuild.py; the caller checks the chain).
+        "HISTORY_TAIL_DATA": (
+            "SELECT count(*), count(*) FILTER (WHERE event_type = 'compaction'), max(head_id), "
+            "string_agg(id, chr(31)), string_agg(coalesce(parent_id, chr(30)), chr(31)), "
+            "'[' || coalesce(string_agg(event_data, ','), '') || ']' FROM ("
+            + Query.from_(sessions)
+            .join(events)
+            .on(events.sid == sessions.sid)
+            .select(
+                sessions.head_id,
+                events.id,
+                events.parent_id,
+                events.event_type,
+                events.event_data,
+            )
+            .where(_mine())
+            .orderby(events.seq, order=Order.desc)
+            .limit(P("limit"))
+            .get_sql()
+            + ") AS t"
+        ),
         # The chain from the head back, at most %(limit)s events (NULL: all);
         # PostgreSQL has no LIMIT inside a recursive CTE, so a depth counts.
         "HISTORY_TAIL": (

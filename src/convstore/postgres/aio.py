@@ -129,6 +129,11 @@ class AsyncPostgresSessionService(AsyncClosing):
         return self._sync.owner
 
     @property
+    def where(self) -> str:
+        """The server and database this service talks to (never the password)."""
+        return self._sync.where
+
+    @property
     def clock(self) -> Clock | None:
         """The client clock, for a resumed session's boundary gap only (server time is stored)."""
         return self._sync.clock
@@ -178,6 +183,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     export_usage = _twin(PostgresSessionService.export_usage)
     import_usage = _twin(PostgresSessionService.import_usage)
     apply_retention = _twin(PostgresSessionService.apply_retention)
+    database_stats = _twin(PostgresSessionService.database_stats)
     search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
     # the framework integrations' extensions (convstore.postgres.blobs)
     put_blobs = _twin(PostgresSessionService.put_blobs)
@@ -192,6 +198,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     archive_session_with_metadata = _twin(PostgresSessionService.archive_session_with_metadata)
     append_events_at_head = _twin(PostgresSessionService.append_events_at_head)
     history_tail = _twin(PostgresSessionService.history_tail)
+    history_tail_values = _twin(PostgresSessionService.history_tail_values)
     pop_head = _twin(PostgresSessionService.pop_head)
     append_event_with_metadata = _twin(PostgresSessionService.append_event_with_metadata)
     get_all_metadata = _twin(PostgresSessionService.get_all_metadata)

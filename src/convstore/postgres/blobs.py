@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _validate as _v
 from ..errors import DuplicateId, InvalidArgument, SessionArchived, SessionNotFound
 from ..models import StoredEvent, StoredSession
-from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range
+from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range, tail_values
 from . import _pgblobsql as B
 from . import _pgsql
 
@@ -405,6 +405,20 @@ class PostgresBlobsMixin:
             return out
         folded = self.history(session_id)
         return folded if limit is None else folded[-limit:]
+
+    def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
+        """See :func:`convstore.sqlite.blobs.history_tail_values` (one row back)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+        if (limit is not None and limit <= 0) or not _v.lookup_text(session_id, "session id"):
+            return []
+        limit = None if limit is None else min(limit, _v.TIME_LIMIT)
+        row = self._one(
+            B.HISTORY_TAIL_DATA,
+            self._mine(session_id, limit=limit),
+            f"reading the history of session {session_id!r}",
+        )
+        return tail_values(row, limit)
 
     def pop_head(self, session_id: str) -> StoredEvent | None:
         """See :func:`convstore.sqlite.blobs.pop_head` (under the session's row lock)."""

@@ -140,6 +140,34 @@ def build() -> dict[str, str]:
         .orderby(events.rid, order=Order.desc)
         .limit(P(2))
         .get_sql(),
+        # The newest ?2 events (-1: all), newest first, summed up in one row:
+        # (rows, summaries, the head, their ids, their parents (char(30) for
+        # none) and their event_data, each list in one same row order). The
+        # caller checks that the ids chain from the head through the parents:
+        # then that order is the chain's, and the data is the history's tail
+        # as one JSON array (newest first) — one row to fetch, one parse,
+        # instead of a row object per event. A subquery, not a CTE used twice,
+        # so it streams (no copy of the rows); no window, no ordered aggregate.
+        "HISTORY_TAIL_DATA": (
+            "SELECT count(*), total(event_type = 'compaction'), max(head_id), "
+            "group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), "
+            "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
+            + Query.from_(sessions)
+            .join(events)
+            .on(in_session(sessions.sid))
+            .select(
+                sessions.head_id,
+                events.id,
+                events.parent_id,
+                events.event_type,
+                events.event_data,
+            )
+            .where(sessions.id == V(1))
+            .orderby(events.rid, order=Order.desc)
+            .limit(P(2))
+            .get_sql()
+            + ")"
+        ),
         "BLOB_LIST_EXACT": Query.from_(blobs)
         .join(sessions)
         .on(sessions.sid == blobs.sid)
@@ -152,14 +180,13 @@ def build() -> dict[str, str]:
         # Hand-written (a CTE): one blob (?3, or the latest in namespace ?2 when
         # ?3 is NULL) followed by the blobs of namespace ?4 keyed "<its key>\t…".
         "BLOB_WITH_CHILDREN": (
-            "WITH s(sid) AS (SELECT sid FROM sessions WHERE id = +?1), "
-            "b AS (SELECT session_blobs.* FROM session_blobs, s "
-            "WHERE session_blobs.sid = s.sid AND namespace = +?2 "
+            "WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs "
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = +?1) AND namespace = +?2 "
             "AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1) "
-            "SELECT 0, ?1, namespace, key, meta, data, created_at FROM b "
-            "UNION ALL SELECT 1, ?1, w.namespace, w.key, w.meta, w.data, w.created_at "
-            "FROM s CROSS JOIN b CROSS JOIN session_blobs w "
-            "WHERE w.sid = s.sid AND w.namespace = +?4 "
+            "SELECT key, meta, data, created_at FROM b "
+            "UNION ALL SELECT w.key, w.meta, w.data, w.created_at "
+            "FROM b CROSS JOIN session_blobs w "
+            "WHERE w.sid = b.sid AND w.namespace = +?4 "
             "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
         ),
         "BLOB_LIST_EXACT_DESC": Query.from_(blobs)

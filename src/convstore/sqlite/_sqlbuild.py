@@ -360,8 +360,28 @@ def _event_statements() -> dict[str, str]:
         .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
         .insert(*[P(n) for n in range(1, 8)])
     )
+    # append_events: a row whose parent is an earlier row of the same batch (or
+    # none) needs no lookup -- the store checked that in Python. Numbered, bound
+    # from a tuple: (sid, seq, id, parent, invocation, type, data, time).
+    batch_row_plain = (
+        Query.into(events)
+        .columns(*EVENT_STORAGE_COLUMNS)
+        .insert(event_key(P(1), P(2)), *[P(n) for n in range(3, 9)])
+    )
+    # append_event_at_head's one statement: the same view, the parent being the
+    # head as read inside the statement -- which, writing, holds the write lock
+    # from its first step (WAL), so concurrent appenders still form one chain.
+    # RETURNING gives back the parent it read.
+    head_now = subquery(Query.from_(sessions).select(sessions.head_id).where(sessions.id == P(1)))
+    append_at_head_one = (
+        Query.into(Table("event_append"))
+        .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
+        .insert(P(1), P(2), head_now, P(3), P(4), P(5), P(6))
+    )
     return {
+        "EVENT_APPEND_BATCH_ROW_PLAIN": batch_row_plain.get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),
+        "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),
         "EVENT_APPEND_AT_HEAD": append_at_head.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND_BATCH_ROW": batch_row.get_sql(),
@@ -369,12 +389,6 @@ def _event_statements() -> dict[str, str]:
         .select(1)
         .where(events.id == N("event_id"))
         .where(events.sid == N("sid"))
-        .get_sql(),
-        # How many rows a batch inserted: its seqs all follow the old event_count.
-        "EVENTS_COUNT_AFTER": Query.from_(events)
-        .select(fn.Count(Star()))
-        .where(events.rid > event_key(N("sid"), N("after_seq")))
-        .where(events.rid < (N("sid") + 1) * EVENT_KEY_FACTOR)
         .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
         # 200-event load, and an unknown session costs one index probe.

@@ -25,6 +25,7 @@ b'\\x00\\x01'
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
@@ -49,6 +50,8 @@ __all__ = [
     "append_events_at_head",
     "has_summary",
     "history_tail",
+    "history_tail_values",
+    "tail_values",
     "pop_head",
     "clear_head",
     "delete_blobs",
@@ -178,7 +181,7 @@ def get_blob_with_children(
     order. One statement, so one read snapshot.
     """
     try:
-        found = store.connection.execute(
+        found: list[Any] = store.connection.execute(
             _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
         ).fetchall()
     except (apsw.Error, UnicodeError) as exc:
@@ -186,7 +189,11 @@ def get_blob_with_children(
         return None, []
     if not found:
         return None, []
-    return Blob._make(found[0][1:]), [Blob._make(row[1:]) for row in found[1:]]
+    # The rows are (key, meta, data, created_at): the session and namespaces are the
+    # caller's, not fetched again per row.
+    head = found[0]
+    blob = Blob(session_id, namespace, head[0], head[1], head[2], head[3])
+    return blob, [Blob(session_id, child_namespace, *row) for row in found[1:]]
 
 
 def list_blobs(
@@ -403,6 +410,57 @@ def history_tail(
         return out
     folded = store.history(session_id)
     return folded if limit is None else folded[-limit:]
+
+
+def history_tail_values(
+    store: SessionStore, session_id: str, limit: int | None
+) -> list[Any] | None:
+    """The parsed ``event_data`` of :func:`history_tail`'s events (oldest first), or ``None``.
+
+    The fast path of a reader that only wants the data (the OpenAI Agents
+    adapter's ``get_items``): one statement sums the newest ``limit`` events
+    up in one row, so a page of 200 costs one row and one ``json.loads`` of
+    one array instead of 200 row objects. ``None`` means "call
+    :func:`history_tail`": the tail forked, or holds a compaction summary
+    the caller must present.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+    if limit is not None and limit <= 0:
+        return []
+    try:
+        row = store.connection.execute(
+            _blobsql.HISTORY_TAIL_DATA, (session_id, -1 if limit is None else limit)
+        ).fetchone()
+    except (apsw.Error, UnicodeError) as exc:
+        store.read_failed(exc, f"reading the history of session {session_id!r}")
+        return None
+    assert row is not None
+    return tail_values(row, limit)
+
+
+def tail_values(row: Sequence[Any], limit: int | None) -> list[Any] | None:
+    """Check one ``HISTORY_TAIL_DATA`` row (both backends): the values oldest first, or ``None``.
+
+    The row's ids, parents and data lists come in one same order; when the
+    ids chain from the head through the parents, that order is the head's
+    chain backwards, so the data is the tail newest first (reversed here).
+    A full page, or one that ends at a root, is the whole answer.
+    """
+    count, summaries, head, ids_text, parents_text, data = row
+    if not count:
+        return []
+    if summaries or head is None:
+        return None
+    ids = ids_text.split("\x1f")
+    parents = parents_text.split("\x1f")
+    if len(ids) != count or len(parents) != count or ids[0] != head or parents[:-1] != ids[1:]:
+        return None
+    if count != limit and parents[-1] != "\x1e":
+        return None  # a short page that does not reach the root: not the whole tail
+    values: list[Any] = json.loads(data)
+    values.reverse()
+    return values
 
 
 def has_summary(events: Sequence[StoredEvent]) -> bool:

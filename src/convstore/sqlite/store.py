@@ -794,11 +794,47 @@ class SessionStore(Closing):
         and data; the parent is not compared, since on a retry the head is the
         event itself) returns the stored event and writes nothing.
         """
-        _v.text(session_id, "session id")
+        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
+            _v.text(session_id, "session id")
         _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
+        clock = self._clock
+        now = int(clock()) if clock is time.time else _v.now(clock)
+        # One statement, as in append_event: the head is read inside the insert,
+        # which holds the write lock from its first step.
+        try:
+            rows = self._conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD_ONE,
+                (session_id, event_id, invocation_id, event_type, event_data, now),
+            ).fetchall()
+        except apsw.ConstraintError:
+            rows = []
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"appending event {event_id!r} to session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
+        if not rows:
+            return self._append_event_at_head_checked(
+                session_id, event_id, invocation_id, event_type, event_data
+            )
+        return _new_tuple(
+            StoredEvent,
+            (event_id, session_id, rows[0][0], invocation_id, event_type, event_data, now),
+        )
+
+    def _append_event_at_head_checked(
+        self,
+        session_id: str,
+        event_id: str,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """:meth:`append_event_at_head` in a transaction, as :meth:`_append_event_checked`."""
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self.now()  # under the write lock: the log's time never moves backwards
+            cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
+            if cursor is not None and cursor[0] > now:
+                now = cursor[0]
             try:
                 row = conn.execute(
                     _sql.EVENT_APPEND_AT_HEAD,
@@ -859,16 +895,10 @@ class SessionStore(Closing):
             with Atomic(self, doing) as conn:
                 now = self.now()  # under the write lock: the log's time never moves backwards
                 sid, count = self._writable_state(session_id)
-                rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
-                after = {"sid": sid, "after_seq": count}
                 try:
-                    # One prepared statement stepped for every row, in C: the usual batch.
-                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
-                    complete = conn.execute(_sql.EVENTS_COUNT_AFTER, after).get == len(rows)
+                    self._insert_batch(conn, sid, count, items, now)
                 except apsw.ConstraintError:
-                    complete = False
-                if not complete:
-                    raise _CheckEachItem  # rolls the partial batch back
+                    raise _CheckEachItem from None  # rolls the partial batch back
                 self.move_head(items[-1].id, now, len(items), session_id)
         except _CheckEachItem:
             # A replayed, duplicate, orphaned or invalid item: check each one, then write.
@@ -879,6 +909,37 @@ class SessionStore(Closing):
             )
             for e in items
         ]
+
+    @staticmethod
+    def _insert_batch(
+        conn: apsw.Connection, sid: int, count: int, items: list[NewEvent], now: int
+    ) -> None:
+        """Insert a batch's rows after ``count``; raise :class:`_CheckEachItem` if one is refused.
+
+        A row whose parent is an earlier row of the batch (the usual chain) or
+        that has none is inserted as it is: its parent is checked here, in
+        Python, and the rows go in by one ``executemany`` of a plain insert.
+        Only a row whose parent lies outside the batch (usually the first: the
+        session's head) takes the statement that looks the parent up, and must
+        insert exactly one row. Duplicates and invalid JSON still fail the
+        table's constraints (:class:`apsw.ConstraintError`, for the caller).
+        """
+        seen: set[str] = set()
+        plain: list[tuple[object, ...]] = []
+        for seq, e in enumerate(items, start=1):
+            parent = e.parent_id
+            if parent is not None and parent not in seen:
+                if plain:  # in order: the lookup must not see later rows
+                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
+                    plain = []
+                conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count + seq, e, now))
+                if conn.changes() != 1:
+                    raise _CheckEachItem  # the parent is not an event of this session
+            else:
+                plain.append((sid, count + seq, *e, now))
+            seen.add(e.id)
+        if plain:
+            conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
