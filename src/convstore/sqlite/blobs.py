@@ -86,6 +86,11 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + _TOP
 
 
+def _sql_limit(limit: int | None) -> int:
+    """A ``LIMIT`` SQLite can bind: ``-1`` (none) for ``None`` and past 64 bits."""
+    return -1 if limit is None or limit >= 1 << 62 else limit
+
+
 def _check_text(value: object, what: str) -> str:
     if type(value) is not str:
         raise InvalidArgument(f"{what} must be a str, got {type(value).__name__}")
@@ -227,7 +232,7 @@ def list_blobs(
                 session_id,
                 namespace_prefix,
                 _TOP if before_key is None else before_key,
-                -1 if limit is None else limit,
+                _sql_limit(limit),
             ),
             f"listing blobs of {session_id!r}",
         )
@@ -392,7 +397,7 @@ def history_tail(
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
-    wanted = -1 if limit is None else limit
+    wanted = _sql_limit(limit)
     try:
         rows: list[Any] = store.connection.execute(
             _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
@@ -430,7 +435,7 @@ def history_tail_values(
         return []
     try:
         row = store.connection.execute(
-            _blobsql.HISTORY_TAIL_DATA, (session_id, -1 if limit is None else limit)
+            _blobsql.HISTORY_TAIL_DATA, (session_id, _sql_limit(limit))
         ).fetchone()
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, f"reading the history of session {session_id!r}")
