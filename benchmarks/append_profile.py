@@ -10,6 +10,8 @@ transaction, WAL, ``synchronous=NORMAL``):
 * ``one_statement`` — the library's one-statement append on raw APSW: the
   insert into the view ``event_append`` whose trigger inserts the event and
   moves the head, in autocommit (migration 0006; what ``append_event`` runs);
+* ``one_no_json_check`` — ``one_statement`` with SQLite's CHECK constraints
+  off (``PRAGMA ignore_check_constraints``): what the ``json_valid`` check costs;
 * ``replay`` — the library's careful path on raw APSW, each statement timed
   separately (BEGIN, event insert, head move, COMMIT);
 * ``no_trigger`` — ``replay`` without the search watermark trigger;
@@ -35,10 +37,11 @@ import apsw
 
 from convstore import SessionStore, _sql
 
+from . import systems
 from .dataset import FLOOR_SCHEMA
 from .report import spread
 from .runner import percentile
-from .systems import APPEND_DATA, FLOOR_APPEND, floor_connection
+from .systems import FLOOR_APPEND, floor_connection
 
 
 def _p50(values: list[float]) -> float:
@@ -49,13 +52,14 @@ Step = Callable[[str, str | None], dict[str, float]]
 
 NO_PARENT_APPEND = _sql.EVENT_APPEND.split(" AND (:parent_id IS NULL")[0]
 
+
 def _fill_store(path: Path, rows: int) -> SessionStore:
     store = SessionStore(str(path))
     store.create_session("s", directory="/d")
     parent = None
     for i in range(0, rows, 500):
         batch = [
-            (f"pre-{j}", parent if j == i else f"pre-{j - 1}", "i", "text", APPEND_DATA)
+            (f"pre-{j}", parent if j == i else f"pre-{j - 1}", "i", "text", DATA[0])
             for j in range(i, min(i + 500, rows))
         ]
         store.append_events("s", batch)
@@ -72,7 +76,7 @@ def _replay(conn: apsw.Connection, insert_sql: str) -> Step:
         t1 = time.perf_counter_ns()
         conn.execute(insert_sql, {
             "session_id": "s", "event_id": eid, "parent_id": parent, "invocation_id": "i",
-            "event_type": "text", "event_data": APPEND_DATA, "now": 1000,
+            "event_type": "text", "event_data": DATA[0], "now": 1000,
         })  # fmt: skip
         t2 = time.perf_counter_ns()
         params = {"head_id": eid, "now": 1000, "added": 1, "session_id": "s"}
@@ -95,14 +99,17 @@ def _one_statement(conn: apsw.Connection) -> Step:
     def step(eid: str, parent: str | None) -> dict[str, float]:
         t0 = time.perf_counter_ns()
         conn.execute(
-            _sql.EVENT_APPEND_ONE, ("s", eid, parent, "i", "text", APPEND_DATA, int(time.time()))
+            _sql.EVENT_APPEND_ONE, ("s", eid, parent, "i", "text", DATA[0], int(time.time()))
         )
         return {"insert": (time.perf_counter_ns() - t0) / 1e3}
 
     return step
 
 
-VARIANTS = ("api", "one_statement", "replay", "no_trigger", "no_parent")
+#: The payload every variant appends (``--size``; default the benchmarks' ~200 B event).
+DATA = [systems.APPEND_DATA]
+
+VARIANTS = ("api", "one_statement", "one_no_json_check", "replay", "no_trigger", "no_parent")
 
 
 def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIANTS) -> str:
@@ -113,17 +120,21 @@ def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIAN
     api = _fill_store(tmp / "api.db", rows)
 
     def api_step(eid: str, parent: str | None) -> dict[str, float]:
-        api.append_event("s", eid, parent, "i", "text", APPEND_DATA)
+        api.append_event("s", eid, parent, "i", "text", DATA[0])
         return {}
 
     if "api" in variants:
         steps["api"] = api_step
     else:
         api.close()
-    if "one_statement" in variants:
-        one = _fill_store(tmp / "one.db", rows)
-        steps["one_statement"] = _one_statement(one.connection)
-        steps["one_statement"].__dict__["store"] = one  # keep it open
+    for name in ("one_statement", "one_no_json_check"):
+        if name not in variants:
+            continue
+        one = _fill_store(tmp / f"{name}.db", rows)
+        if name == "one_no_json_check":
+            one.connection.execute("PRAGMA ignore_check_constraints=ON")
+        steps[name] = _one_statement(one.connection)
+        steps[name].__dict__["store"] = one  # keep it open
     for name in ("replay", "no_trigger", "no_parent"):
         if name not in variants:
             continue
@@ -142,7 +153,7 @@ def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIAN
     )
     with fconn:
         for j in range(rows):
-            fconn.execute(FLOOR_APPEND, (f"pre-{j}", None, "i", "text", APPEND_DATA, 1000, "s"))
+            fconn.execute(FLOOR_APPEND, (f"pre-{j}", None, "i", "text", DATA[0], 1000, "s"))
             fconn.execute("UPDATE sessions SET event_count = event_count + 1")
     fconn.close()
     floor = floor_connection(tmp / "floor.db")
@@ -151,7 +162,7 @@ def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIAN
         t0 = time.perf_counter_ns()
         floor.execute("BEGIN IMMEDIATE")
         t1 = time.perf_counter_ns()
-        floor.execute(FLOOR_APPEND, (eid, parent, "i", "text", APPEND_DATA, 1000, "s"))
+        floor.execute(FLOOR_APPEND, (eid, parent, "i", "text", DATA[0], 1000, "s"))
         t2 = time.perf_counter_ns()
         floor.execute(
             "UPDATE sessions SET head_id = ?1, event_count = event_count + 1 "
@@ -219,10 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--appends", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--size", type=int, default=0, help="payload bytes (default ~200 B)")
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
     )
     args = parser.parse_args(argv)
+    if args.size:
+        DATA[0] = systems.payload(args.size)
     print(run(args.rows, args.appends, args.rounds, tuple(args.variants.split(","))))
     return 0
 

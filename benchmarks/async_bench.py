@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
@@ -328,6 +329,16 @@ async def _lag_round(path: Path, hold: float) -> dict[str, Any]:
         if running[0]:
             loop.call_soon(tick)
 
+    gc_pauses: list[float] = []
+    gc_start = [0.0]
+
+    def gc_watch(phase: str, info: dict[str, Any]) -> None:  # Python's own pauses, for context
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_pauses.append(time.perf_counter() - gc_start[0])
+
+    gc.callbacks.append(gc_watch)
     busy = Ticker()
     async with await AsyncSessionStore.open(path, timeout=10) as store:
 
@@ -344,7 +355,9 @@ async def _lag_round(path: Path, hold: float) -> dict[str, Any]:
         await asyncio.gather(*tasks)
         busy_late = await busy.stop()
         running[0] = False
+    gc.callbacks.remove(gc_watch)
     out: dict[str, Any] = {
+        "gc": gc_pauses or [0.0],
         "idle": idle_late,
         "busy": busy_late,
         "cpu": [c for c in iterations if c > 0.00005] or [0.0],
@@ -392,6 +405,7 @@ async def bench_lag(tmp: Path, rounds: int = 3, hold: float = 1.0) -> dict[str, 
         "excess_p99_ms": statistics.median(excess) * 1e3,
         "iteration_cpu_p99_ms": med("cpu", 0.99),
         "iteration_cpu_max_ms": max(max(r["cpu"]) for r in results) * 1e3,
+        "gc_pause_max_ms": max(max(r["gc"]) for r in results) * 1e3,
         "samples": float(sum(len(r["busy"]) for r in results)),
     }
 
@@ -434,6 +448,8 @@ def lag_table(lag: dict[str, float]) -> list[str]:
         f"{lag['excess_p99_ms']:.2f} | |",
         f"| loop iteration CPU (working iterations) | | {lag['iteration_cpu_p99_ms']:.2f} | "
         f"{lag['iteration_cpu_max_ms']:.2f} |",
+        f"| Python's garbage collector, one pause, this process | | | "
+        f"{lag['gc_pause_max_ms']:.2f} |",
     ]
 
 
@@ -459,7 +475,12 @@ def targets(calls: dict[str, dict[str, dict[str, float]]], lag: dict[str, float]
 def lag_verdict(lag: dict[str, float]) -> str:
     """The loop-lag target, judged on the wall clock, with the machine's floor beside it."""
     wall, floor, excess = lag["busy_wall_p99_ms"], lag["floor_wall_p99_ms"], lag["excess_p99_ms"]
-    blocked = lag["busy_wall_max_ms"] >= 0.5 * lag["hold_ms"]
+    blocked = lag["busy_wall_max_ms"] >= 0.9 * lag["hold_ms"]
+    verdict = (
+        "as long as the hold: a lock wait on the loop?"
+        if blocked
+        else "shorter than the hold: lock waits ran off the loop"
+    )
     return (
         f"- loop lag p99 (wall clock, target <= 2 ms): {wall:.2f} ms: "
         f"{'met' if wall <= 2 else 'MISSED'}; on this machine in the same window an idle "
@@ -467,7 +488,7 @@ def lag_verdict(lag: dict[str, float]) -> str:
         f"{lag['work_floor_wall_p99_ms']:.2f} ms; over the idle loop: {excess:.2f} ms "
         f"({'met' if excess <= 2 else 'MISSED'}); longest stall "
         f"{lag['busy_wall_max_ms']:.1f} ms vs the {lag['hold_ms']:.0f} ms lock hold "
-        f"({'the loop waited for the lock' if blocked else 'never waited for the lock'})"
+        f"({verdict})"
     )
 
 
@@ -493,8 +514,7 @@ def section(scale: float = 1.0, peer: bool = True) -> tuple[str, dict[str, Any]]
     lines = [
         "## Async API: awaited calls vs the same sync calls, interleaved",
         "",
-        f"{n} calls per column per round, {rounds} rounds; median of the round p50s "
-        "[min-max].",
+        f"{n} calls per column per round, {rounds} rounds; median of the round p50s [min-max].",
         "",
         "| call | column | p50 µs | p99 µs | p50 spread | vs sync |",
         "| --- | --- | ---: | ---: | --- | ---: |",
@@ -524,6 +544,7 @@ def section(scale: float = 1.0, peer: bool = True) -> tuple[str, dict[str, Any]]
         f"{lag['work_floor_wall_p99_ms']:.2f} | {lag['work_floor_wall_max_ms']:.2f} |",
         f"| loop iteration CPU, this loop | | {lag['iteration_cpu_p99_ms']:.2f} | "
         f"{lag['iteration_cpu_max_ms']:.2f} |",
+        f"| one GC pause, this process | | | {lag['gc_pause_max_ms']:.2f} |",
         "",
         "### Async targets (reported, never asserted)",
         "",
@@ -544,13 +565,15 @@ def section(scale: float = 1.0, peer: bool = True) -> tuple[str, dict[str, Any]]
             f"{'met' if speedup >= 3 else 'MISSED'}"
         )
     wall, excess = lag["busy_wall_p99_ms"], lag["excess_p99_ms"]
-    blocked = lag["busy_wall_max_ms"] >= 0.5 * lag["hold_ms"]
+    blocked = lag["busy_wall_max_ms"] >= 0.9 * lag["hold_ms"]
     lines += [
         f"- loop lag p99 (<= 2 ms): {wall:.2f} ms wall: {'met' if wall <= 2 else 'MISSED'}; "
         f"{excess:.2f} ms over the idle floor: {'met' if excess <= 2 else 'MISSED'}",
         f"- longest loop stall {lag['busy_wall_max_ms']:.1f} ms vs the "
         f"{lag['hold_ms']:.0f} ms lock hold: "
-        f"{'the loop waited for the lock' if blocked else 'lock waits ran off the loop'}",
+        + (
+            "as long as the hold (a lock wait on the loop?)" if blocked else "shorter: off the loop"
+        ),
     ]
     return "\n".join(lines), {"calls": calls, "lag": lag, "n": n, "rounds": rounds}
 

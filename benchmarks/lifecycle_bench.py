@@ -5,8 +5,9 @@
 * **history()** of that compacted session, beside ``history(full=True)`` and
   the same session uncompacted;
 * **usage totals** over ``--ledger`` ledger rows (default 100,000; the issue's
-  1,000,000 with ``--large``) per model, day and session, beside a plain
-  indexed ``COUNT(*)`` of the same rows (the bar: at most 2x);
+  1,000,000 with ``--large``) per model, day and session, beside the same
+  grouping counted over the ledger's index (the bar: at most 2x), on a
+  realistic ledger and on the rollup's worst case;
 * a **retention dry run** over ``--retention-events`` events (default
   100,000; 1,000,000 with ``--large``) in sessions of 100 events, a tenth of
   them archived long ago, a tenth idle.
@@ -89,55 +90,102 @@ def bench_compaction(folder: Path, events: int, repeat: int) -> dict[str, float]
     return out
 
 
-def bench_usage(folder: Path, rows: int, repeat: int) -> dict[str, float]:
-    """Usage totals over ``rows`` ledger rows beside a plain indexed count."""
-    rng = random.Random(18)
-    with SessionStore(folder / "usage.db", clock=lambda: NOW) as store:
-        conn = store.connection
-        sessions = max(1, rows // 200)
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO sessions (id, created_at, updated_at, event_count) VALUES (?, ?, ?, 200)",
-            ((f"s{i}", NOW, NOW) for i in range(sessions)),
+_SINCE_ALL = (-(1 << 63),)
+
+
+def _spread(samples: list[float]) -> str:
+    """``median [min-max]`` of a list of samples."""
+    return f"{statistics.median(samples):.3f} [{min(samples):.3f}-{max(samples):.3f}]"
+
+
+def _ledger_rows(rows: int, shape: str, rng: random.Random) -> Any:
+    """Ledger rows of 200 per session. ``sessions``: as assistants write them -- a
+    session's calls fall on its own day (a tenth run past midnight) and use one or
+    two models. ``scattered``: every row on a random day and model (the rollup's
+    worst case: almost every row its own group)."""
+    for i in range(rows):
+        sid, seq = 1 + i // 200, i % 200 + 1
+        if shape == "sessions":
+            local = random.Random(sid)
+            day = local.randrange(365) + (1 if local.random() < 0.1 and seq > 150 else 0)
+            first = local.randrange(len(MODELS))
+            model = MODELS[first if seq % 4 else (first + 1) % len(MODELS)]
+        else:
+            day, model = rng.randrange(365), MODELS[rng.randrange(len(MODELS))]
+        yield (
+            sid,
+            seq,
+            model,
+            rng.randrange(50_000),
+            rng.randrange(4_000),
+            rng.randrange(20_000),
+            None if i % 3 == 0 else rng.random() / 10,
+            NOW - day * DAY - rng.randrange(3_600),
         )
-        conn.executemany(
-            "INSERT INTO usage_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    1 + i // 200,
-                    i % 200 + 1,
-                    MODELS[rng.randrange(len(MODELS))],
-                    rng.randrange(50_000),
-                    rng.randrange(4_000),
-                    rng.randrange(20_000),
-                    None if i % 3 == 0 else rng.random() / 10,
-                    NOW - rng.randrange(365) * DAY,
-                )
-                for i in range(rows)
-            ),
-        )
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-        out: dict[str, float] = {}
-        # The floor: the same grouped scan of the same index, counting only. (A bare
-        # COUNT(*) without grouping is answered from b-tree page headers and reads
-        # no rows, so it is printed for reference only.)
-        since = (-(1 << 63),)
-        out["count_by_model_ms"] = _median_ms(
-            lambda: conn.execute(L.USAGE_COUNT_BY_MODEL, since).fetchall(), repeat
-        )
-        out["count_by_day_ms"] = _median_ms(
-            lambda: conn.execute(L.USAGE_COUNT_BY_DAY, since).fetchall(), repeat
-        )
-        out["count_bare_ms"] = _median_ms(
-            lambda: conn.execute("SELECT COUNT(*) FROM usage_ledger").fetchall(), repeat
-        )
-        for group in ("model", "day", "session"):
-            out[f"usage_{group}_ms"] = _median_ms(lambda g=group: store.usage(group_by=g), repeat)
-        out["usage_one_session_ms"] = _median_ms(lambda: store.usage(session_id="s7"), repeat)
-        out["usage_model_vs_count"] = out["usage_model_ms"] / out["count_by_model_ms"]
-        out["usage_day_vs_count"] = out["usage_day_ms"] / out["count_by_day_ms"]
-        assert sum(t.events for t in store.usage()) == rows
+
+
+def bench_usage(folder: Path, rows: int, repeat: int) -> dict[str, Any]:
+    """Usage totals over ``rows`` ledger rows beside a grouped indexed count, interleaved.
+
+    Two ledgers of the same size: ``sessions`` (realistic) and ``scattered``
+    (the worst case for the rollup). Each round times the floor and the
+    totals back to back; the report gives ``median [min-max]`` over the
+    rounds of each time (ms) and of each round's ratio to its floor.
+    """
+    out: dict[str, Any] = {}
+    for shape in ("sessions", "scattered"):
+        rng = random.Random(18)
+        with SessionStore(folder / f"usage-{shape}.db", clock=lambda: NOW) as store:
+            conn = store.connection
+            sessions = max(1, -(-rows // 200))
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO sessions (id, created_at, updated_at, event_count) "
+                "VALUES (?, ?, ?, 200)",
+                ((f"s{i}", NOW, NOW) for i in range(sessions)),
+            )
+            start = time.perf_counter()
+            conn.executemany(
+                "INSERT INTO usage_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _ledger_rows(rows, shape, rng),
+            )
+            insert_s = time.perf_counter() - start
+            conn.execute("COMMIT")
+            conn.execute("ANALYZE")
+            groups = conn.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0]
+            # The floor: the same grouped scan of the ledger's index, counting only.
+            # (A bare COUNT(*) is answered from b-tree page headers, reads no rows.)
+            floors = {
+                "model": lambda c=conn: c.execute(L.USAGE_COUNT_BY_MODEL, _SINCE_ALL).fetchall(),
+                "day": lambda c=conn: c.execute(L.USAGE_COUNT_BY_DAY, _SINCE_ALL).fetchall(),
+            }
+            times: dict[str, list[float]] = {}
+            for _ in range(repeat):
+                for group in ("model", "day", "session"):
+                    floor = floors["day" if group == "day" else "model"]
+                    for name, fn in (
+                        (f"count_by_{group}", floor),
+                        (f"usage_{group}", lambda g=group: store.usage(group_by=g)),
+                    ):
+                        t = time.perf_counter()
+                        fn()
+                        times.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                store.usage(session_id="s7")
+                times.setdefault("usage_one_session", []).append((time.perf_counter() - t) * 1000)
+            section: dict[str, Any] = {
+                "ledger_rows": rows,
+                "rollup_groups": groups,
+                "insert_with_rollup_s": round(insert_s, 2),
+            }
+            for name, samples in times.items():
+                section[f"{name}_ms"] = _spread(samples)
+            for group in ("model", "day", "session"):
+                pairs = zip(times[f"usage_{group}"], times[f"count_by_{group}"], strict=True)
+                ratios = [u / c for u, c in pairs]
+                section[f"usage_{group}_vs_count"] = _spread(ratios)
+            assert sum(t.events for t in store.usage()) == rows
+            out[shape] = section
     return out
 
 
@@ -160,11 +208,11 @@ def bench_retention(folder: Path, events: int, repeat: int) -> dict[str, float]:
             rows,
         )
         conn.executemany(
-            "INSERT INTO session_events VALUES (?, ?, ?, NULL, 'inv', 'user', ?, ?)",
+            "INSERT INTO session_events (rid, id, parent_id, invocation_id, event_type, "
+            "event_data, created_at) VALUES (?, ?, NULL, 'inv', 'user', ?, ?)",
             (
                 (
-                    1 + i // per,
-                    i % per + 1,
+                    ((1 + i // per) << 32) | (i % per + 1),  # the rowid key: sid * 2^32 + seq
                     f"ev{i}",
                     f'{{"content": "event {i} of a long retention benchmark"}}',
                     NOW - 100 * DAY,
@@ -203,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large", action="store_true", help="1,000,000 ledger rows and events")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--only", choices=("compaction", "usage", "retention"), help="run one section"
+    )
     args = ap.parse_args(argv)
     if args.large:
         args.ledger = max(args.ledger, 1_000_000)
@@ -216,17 +267,27 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="convstore-lifecycle-") as tmp:
         folder = Path(tmp)
-        results["compaction"] = bench_compaction(folder, args.session_events, args.repeat)
-        results["usage"] = bench_usage(folder, args.ledger, args.repeat)
-        results["retention"] = bench_retention(folder, args.retention_events, args.repeat)
+        if args.only in (None, "compaction"):
+            results["compaction"] = bench_compaction(folder, args.session_events, args.repeat)
+        if args.only in (None, "usage"):
+            results["usage"] = bench_usage(folder, args.ledger, args.repeat)
+        if args.only in (None, "retention"):
+            results["retention"] = bench_retention(folder, args.retention_events, args.repeat)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     print(f"sizes: {results['sizes']}")
     for section in ("compaction", "usage", "retention"):
+        if section not in results:
+            continue
         print(f"\n{section}:")
         for key, value in results[section].items():
-            print(f"  {key:28} {value:12.3f}")
+            if isinstance(value, dict):
+                print(f"  {key}:")
+                for k, v in value.items():
+                    print(f"    {k:28} {v}")
+            else:
+                print(f"  {key:28} {value:12.3f}")
     return 0
 
 

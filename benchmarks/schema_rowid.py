@@ -1,4 +1,4 @@
-"""The events table for multi-KB rows: ``WITHOUT ROWID`` (today) against a rowid table.
+"""The events table for multi-KB rows: ``WITHOUT ROWID`` (before 0006) against a rowid table.
 
 ``python -m benchmarks.schema_rowid [--rows N] [--appends N]``
 

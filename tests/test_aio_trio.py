@@ -135,3 +135,14 @@ def test_outside_any_event_loop_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="running asyncio or trio"):
         coro.send(None)
     store.sync.close()
+
+
+def test_the_async_postgres_service_under_trio_is_a_store_error() -> None:
+    pytest.importorskip("psycopg_pool")
+    from convstore.postgres import AsyncPostgresSessionService
+
+    async def main() -> None:
+        with pytest.raises(StoreError, match="runs on asyncio"):
+            await AsyncPostgresSessionService.open("host=127.0.0.1 port=1 dbname=x user=x")
+
+    trio.run(main)

@@ -48,6 +48,9 @@ def test_same_tuple_fields_and_helpers() -> None:
         ((*VALUES, 9), {}, "positional"),
         (VALUES, {"id": "x"}, "multiple values"),
         (VALUES[:7], {"nope": 1}, "unexpected keyword"),
+        ((), {**dict(zip(FIELDS[:7], VALUES, strict=False)), "nope": 1}, "unexpected keyword"),
+        ((), dict(zip(FIELDS[:7], VALUES, strict=False)), "missing"),
+        (VALUES[:2], dict(zip(FIELDS[1:], VALUES[1:], strict=True)), "multiple values"),
     ],
 )
 def test_wrong_calls_raise_type_error_like_namedtuple(

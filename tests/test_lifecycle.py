@@ -226,16 +226,30 @@ def test_usage_totals_by_model_day_and_session(store: SessionStore, clock: FakeC
     assert store.usage(session_id="nope") == []
 
 
-def test_usage_queries_use_their_covering_index(store: SessionStore) -> None:
+def test_usage_queries_read_the_rollup_and_only_since_s_day_of_the_ledger(
+    store: SessionStore,
+) -> None:
+    """Totals read the (session, model, day) rollup -- a row per group -- and the
+    ledger only for since's own day, through its covering index: never a ledger scan."""
     from convstore import _lifecycle_sql as L
 
-    for name, index in (
-        ("USAGE_BY_MODEL", "usage_ledger_by_model"),
-        ("USAGE_BY_DAY", "usage_ledger_by_day"),
-    ):
-        sql = "EXPLAIN QUERY PLAN " + getattr(L, name)
-        plan = " ".join(str(r[3]) for r in store.connection.execute(sql, (0,)))
-        assert f"COVERING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
+    for group in ("MODEL", "DAY", "SESSION"):
+        for scope, params in (("", (0,)), ("_SESSION", (0, "s"))):
+            sql = "EXPLAIN QUERY PLAN " + getattr(L, f"USAGE_BY_{group}{scope}")
+            plan = " ".join(str(r[3]) for r in store.connection.execute(sql, params))
+            assert "COVERING INDEX usage_ledger_by_day (<expr>=? AND created_at>?)" in plan, plan
+            assert "SCAN usage_ledger" not in plan, plan
+            rollup = {
+                "MODEL": "SCAN usage_rollup USING COVERING INDEX usage_rollup_by_model",
+                "DAY": "SEARCH usage_rollup USING COVERING INDEX usage_rollup_by_day (day>?)",
+                "SESSION": "SCAN usage_rollup",  # the primary key, in sid order
+            }[group]
+            if scope:
+                rollup = "SEARCH usage_rollup USING PRIMARY KEY (sid=?"
+            assert rollup in plan, plan
+            # The rollup is grouped as it is read; sorting happens only for the
+            # one day read from the ledger and for the final few groups.
+            assert scope or plan.count("TEMP B-TREE FOR GROUP BY") == 2, plan
 
 
 def test_record_usage_retry_is_a_noop_and_a_different_record_is_duplicate(

@@ -14,5 +14,6 @@ def test_lifecycle_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert lifecycle_bench.main([*args, "--repeat", "1", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results["retention"]["would_delete"] > 0
-    assert results["usage"]["usage_model_ms"] > 0
+    assert results["usage"]["sessions"]["rollup_groups"] > 0
+    assert results["usage"]["scattered"]["usage_model_vs_count"]
     assert results["compaction"]["history_compacted_ms"] > 0

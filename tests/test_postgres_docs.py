@@ -32,7 +32,7 @@ def test_documented_cluster_command_prints_the_examples_default_conninfo() -> No
 
 def test_documented_examples_run_as_written(pg_dsn: str) -> None:
     blocks = _blocks("python")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     env = {**child_env(), "CONVSTORE_PG": pg_dsn}
     for block in blocks:
         out = subprocess.run(

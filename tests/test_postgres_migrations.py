@@ -238,24 +238,31 @@ def test_older_clients_keep_working_across_additive_migrations(
     with PostgresSessionService(dsn, owner="o") as svc:
         svc.create_session("before")
 
+    # The next release's numbers: above every migration this client knows.
+    v1 = known_migrations()[-1].version + 1
+    v2 = v1 + 1
     additive = {
-        "0009_event_kinds.sql": "CREATE INDEX session_events_type ON session_events (event_type);\n"
+        f"{v1:04d}_event_kinds.sql": (
+            "CREATE INDEX session_events_type ON session_events (event_type);\n"
+        )
     }
     newer = load_postgres_migrations(_versions_folder(tmp_path, additive))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        assert [m.version for m in migrate(conn, "db", newer)] == [9]
-    with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to 5
-        assert client_version() == known_migrations()[-1].version < 9
+        assert [m.version for m in migrate(conn, "db", newer)] == [v1]
+    with PostgresSessionService(dsn, owner="o") as svc:  # this client knows up to v1 - 1
+        assert client_version() == known_migrations()[-1].version < v1
         assert svc.get_session("before") is not None
         svc.create_session("after-additive")
 
     breaking = {
         **additive,
-        "0010_breaking.sql": "-- convstore: oldest-client 10\nALTER TABLE sessions ADD x int;\n",
+        f"{v2:04d}_breaking.sql": (
+            f"-- convstore: oldest-client {v2}\nALTER TABLE sessions ADD x int;\n"
+        ),
     }
     newest = load_postgres_migrations(_versions_folder(tmp_path, breaking))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        assert [m.version for m in migrate(conn, "db", newest)] == [10]
-        assert conn.execute("SELECT oldest_client FROM convstore_compat").fetchone() == (10,)
-    with pytest.raises(MigrationError, match=r"from schema version 10 on.*upgrade convstore"):
+        assert [m.version for m in migrate(conn, "db", newest)] == [v2]
+        assert conn.execute("SELECT oldest_client FROM convstore_compat").fetchone() == (v2,)
+    with pytest.raises(MigrationError, match=rf"from schema version {v2} on.*upgrade convstore"):
         PostgresSessionService(dsn, owner="o")

@@ -128,9 +128,7 @@ def _old_file(path: Path, *, fields: list[str] | None = None, indexing: bool = T
         else:
             assert conn.execute("SELECT COUNT(*) FROM search_pending").get == 0
         for key, value in (("title", "Main"), ("model", "m-1")):
-            conn.execute(
-                "INSERT INTO session_metadata VALUES (1, ?, ?, ?)", (key, value, t)
-            )
+            conn.execute("INSERT INTO session_metadata VALUES (1, ?, ?, ?)", (key, value, t))
         conn.execute("INSERT INTO session_metadata VALUES (2, 'title', 'Forked', ?)", (t,))
         conn.execute(
             "INSERT INTO usage_ledger VALUES (1, 2, 'gpt', 10, 20, 3, 0.5, ?), "

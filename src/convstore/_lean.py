@@ -37,6 +37,12 @@ else:
 
     def _bind(name, fields, args, kwargs):
         """The values of a record built with keywords, or Python's own TypeError."""
+        rest = fields[len(args) :]
+        if len(kwargs) == len(rest) and len(args) <= len(fields):
+            try:
+                return (*args, *map(kwargs.__getitem__, rest))
+            except KeyError:
+                pass
         if len(args) > len(fields):
             raise TypeError(
                 f"{name}() takes {len(fields)} positional arguments but {len(args)} were given"
@@ -44,14 +50,10 @@ else:
         for key in kwargs:
             if key not in fields:
                 raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
-            if key in fields[: len(args)]:
+            if key not in rest:
                 raise TypeError(f"{name}() got multiple values for argument {key!r}")
-        missing = [field for field in fields[len(args) :] if field not in kwargs]
-        if missing:
-            raise TypeError(f"{name}() missing required arguments: {', '.join(missing)}")
-        values = list(args)
-        values.extend(kwargs[field] for field in fields[len(args) :])
-        return tuple(values)
+        missing = [field for field in rest if field not in kwargs]
+        raise TypeError(f"{name}() missing required arguments: {', '.join(missing)}")
 
     def _record_namespace(name, fields):
         """What :func:`collections.namedtuple` puts in the class, without its ``eval``.
@@ -65,9 +67,16 @@ else:
         repr_fmt = "(" + ", ".join(f"{field}=%r" for field in fields) + ")"
 
         def __new__(cls, *args, **kwargs):
-            if kwargs or len(args) != size:
-                args = _bind(name, fields, args, kwargs)
-            return _tuple_new(cls, args)
+            if not kwargs:
+                if len(args) != size:
+                    _bind(name, fields, args, kwargs)  # raises the TypeError
+                return _tuple_new(cls, args)
+            if not args and len(kwargs) == size:  # all by keyword: read them in C
+                try:
+                    return _tuple_new(cls, map(kwargs.__getitem__, fields))
+                except KeyError:
+                    pass  # a wrong name: _bind says which
+            return _tuple_new(cls, _bind(name, fields, args, kwargs))
 
         @classmethod
         def _make(cls, iterable):

@@ -84,26 +84,42 @@ def _usage_statements() -> dict[str, str]:
         .where(events.id == P(2))
         .get_sql(),
     }
-    # Totals: one scan of a covering index already in group order (?1 = since);
-    # for one session, a range of the primary key (sid, ...) instead.
+    # Totals (migration 0009): the per (session, model, day) sums of
+    # usage_rollup for the days after since's own day -- an ordered scan of a
+    # covering index, grouped as it goes -- plus the ledger rows of that day
+    # from since on (a range of usage_ledger_by_day); the two partial results
+    # are added up. ?1 = since, ?2 = a session id. The cost follows the number
+    # of (session, model, day) groups, not of records.
     for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
-        by_model = "" if scope else ' INDEXED BY "usage_ledger_by_model"'
-        by_day = "" if scope else ' INDEXED BY "usage_ledger_by_day"'
-        out[f"USAGE_BY_MODEL{scope}"] = (
-            f'SELECT "model",{_SUMS} FROM "usage_ledger"{by_model} '
-            f'WHERE "created_at">=?1{where} GROUP BY "model" ORDER BY "model"'
-        )
-        out[f"USAGE_BY_DAY{scope}"] = (
-            f'SELECT "created_at"/86400,{_SUMS} FROM "usage_ledger"{by_day} '
-            f'WHERE "created_at">=?1{where} GROUP BY "created_at"/86400 ORDER BY 1'
-        )
-        out[f"USAGE_BY_SESSION{scope}"] = (
-            'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" FROM ('
-            'SELECT "sid",SUM(input_tokens) "i",SUM(output_tokens) "o",'
-            'SUM(cached_tokens) "c",SUM(cost) "k",COUNT(*) "n" FROM "usage_ledger" '
-            f'WHERE "created_at">=?1{where} GROUP BY "sid") "t" '
-            'JOIN "sessions" "s" ON "s"."sid"="t"."sid" ORDER BY "s"."id"'
-        )
+        for group, key, index in (
+            ("MODEL", '"model"', "usage_rollup_by_model"),
+            ("DAY", '"day"', "usage_rollup_by_day"),
+            ("SESSION", '"sid"', None),
+        ):
+            ledger_key = '"created_at"/86400' if group == "DAY" else key
+            indexed = f' INDEXED BY "{index}"' if index and not scope else ""
+            parts = (
+                f'SELECT {key} "g",SUM("input_tokens") "i",SUM("output_tokens") "o",'
+                'SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" '
+                f'FROM "usage_rollup"{indexed} WHERE "day">?1/86400{where} GROUP BY {key} '
+                "UNION ALL "
+                f'SELECT {ledger_key},{_SUMS} FROM "usage_ledger" '
+                'INDEXED BY "usage_ledger_by_day" '
+                f'WHERE "created_at"/86400=?1/86400 AND "created_at">=?1{where} '
+                f"GROUP BY {ledger_key}"
+            )
+            totals = (
+                'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" '
+                f'FROM ({parts}) GROUP BY "g"'
+            )
+            if group == "SESSION":
+                out[f"USAGE_BY_SESSION{scope}"] = (
+                    'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n" '
+                    f'FROM ({totals}) "t" JOIN "sessions" "s" ON "s"."sid"="t"."g" '
+                    'ORDER BY "s"."id"'
+                )
+            else:
+                out[f"USAGE_BY_{group}{scope}"] = totals + ' ORDER BY "g"'
     # The floor the totals are measured against: the same grouping, counting only.
     out["USAGE_COUNT_BY_MODEL"] = (
         'SELECT "model",COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '
@@ -226,14 +242,23 @@ def _retention_statements() -> dict[str, str]:
     }
 
 
-_PG_SUMS = (
-    "SUM(input_tokens)::bigint, SUM(output_tokens)::bigint, SUM(cached_tokens)::bigint, "
-    "SUM(cost), COUNT(*)"
-)
 _PG_SESSION = (
     "(CAST(%(session_id)s AS TEXT) IS NULL OR sid = (SELECT sid FROM sessions "
     "WHERE owner = %(owner)s AND id = %(session_id)s))"
 )
+# Totals (migration 0010): the owner's usage_rollup rows for the days after
+# since's own day (an index range on (owner, day)), plus the ledger rows of
+# that day from since on (a range of usage_ledger_by_day).
+_PG_ROLLUP_PARTS = (
+    "SELECT sid, model, day, input_tokens AS i, output_tokens AS o, cached_tokens AS c, "
+    "cost AS k, events AS n FROM usage_rollup WHERE owner = %(owner)s "
+    f"AND day > %(since)s / 86400 AND {_PG_SESSION} UNION ALL "
+    "SELECT sid, model, created_at / 86400, input_tokens, output_tokens, cached_tokens, "
+    "cost, 1 FROM usage_ledger WHERE owner = %(owner)s "
+    "AND created_at / 86400 = %(since)s / 86400 AND created_at >= %(since)s "
+    f"AND {_PG_SESSION}"
+)
+_PG_ROLLUP_SUMS = "SUM(i)::bigint, SUM(o)::bigint, SUM(c)::bigint, SUM(k), SUM(n)::bigint"
 _PG_SIZE = (
     "COALESCE(SUM(octet_length(id) + COALESCE(octet_length(parent_id), 0) "
     "+ octet_length(invocation_id) + octet_length(event_type) + octet_length(event_data) "
@@ -270,20 +295,18 @@ def _postgres_statements() -> dict[str, str]:
             "SELECT 1 FROM sessions WHERE owner = %(owner)s AND id = %(session_id)s"
         ),
         "PG_USAGE_BY_MODEL": (
-            f"SELECT model, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
-            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY model ORDER BY model"
+            f"SELECT model, {_PG_ROLLUP_SUMS} FROM ({_PG_ROLLUP_PARTS}) AS u "
+            "GROUP BY model ORDER BY model"
         ),
         "PG_USAGE_BY_DAY": (
-            f"SELECT created_at / 86400, {_PG_SUMS} FROM usage_ledger WHERE owner = %(owner)s "
-            f"AND created_at >= %(since)s AND {_PG_SESSION} GROUP BY created_at / 86400 "
-            "ORDER BY 1"
+            f"SELECT day, {_PG_ROLLUP_SUMS} FROM ({_PG_ROLLUP_PARTS}) AS u "
+            "GROUP BY day ORDER BY day"
         ),
         "PG_USAGE_BY_SESSION": (
             "SELECT s.id, t.i, t.o, t.c, t.k, t.n FROM (SELECT sid, "
-            "SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o, "
-            "SUM(cached_tokens)::bigint AS c, SUM(cost) AS k, COUNT(*) AS n FROM usage_ledger "
-            f"WHERE owner = %(owner)s AND created_at >= %(since)s AND {_PG_SESSION} "
-            "GROUP BY sid) t JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
+            "SUM(i)::bigint AS i, SUM(o)::bigint AS o, SUM(c)::bigint AS c, SUM(k) AS k, "
+            f"SUM(n)::bigint AS n FROM ({_PG_ROLLUP_PARTS}) AS u GROUP BY sid) t "
+            "JOIN sessions s ON s.sid = t.sid ORDER BY s.id"
         ),
         "PG_USAGE_EXPORT": (
             "SELECT e.id, u.model, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost "
@@ -319,6 +342,27 @@ def _postgres_statements() -> dict[str, str]:
             "(SELECT event_count FROM sessions WHERE sid = %(sid)s)"
         ),
         "PG_OWNER_BYTES": f"SELECT {_PG_SIZE} FROM session_events WHERE owner = %(owner)s",
+        # convstore stats on the server: the owner's sessions (one snapshot).
+        "PG_STATS_COUNTS": (
+            "SELECT COUNT(*), COUNT(archived_at), COALESCE(SUM(event_count), 0)::bigint "
+            "FROM sessions WHERE owner = %(owner)s"
+        ),
+        "PG_STATS_LARGEST": (
+            "SELECT s.id, s.event_count, t.b, s.updated_at, s.archived_at "
+            f"FROM (SELECT sid, {_PG_SIZE} AS b FROM session_events WHERE owner = %(owner)s "
+            "GROUP BY sid ORDER BY 2 DESC LIMIT %(top)s) AS t "
+            "JOIN sessions s ON s.sid = t.sid WHERE s.owner = %(owner)s "
+            "ORDER BY t.b DESC, s.id"
+        ),
+        "PG_STATS_GROWTH_EVENTS": (
+            f"SELECT created_at / 86400, COUNT(*), {_PG_SIZE} FROM session_events "
+            "WHERE owner = %(owner)s AND created_at >= %(since)s GROUP BY 1 ORDER BY 1"
+        ),
+        "PG_STATS_GROWTH_SESSIONS": (
+            "SELECT created_at / 86400, COUNT(*) FROM sessions "
+            "WHERE owner = %(owner)s AND created_at >= %(since)s GROUP BY 1 ORDER BY 1"
+        ),
+        "PG_DATABASE_BYTES": "SELECT pg_database_size(current_database())",
         "PG_RETENTION_ARCHIVE": (
             "UPDATE sessions SET archived_at = %(now)s WHERE owner = %(owner)s AND sid = %(sid)s "
             "AND archived_at IS NULL AND updated_at < %(cutoff)s"
@@ -327,14 +371,18 @@ def _postgres_statements() -> dict[str, str]:
             "DELETE FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
             "AND archived_at IS NOT NULL"
         ),
-        "PG_SEARCH": (
-            "SELECT s.id, e.id, e.event_type, e.event_data, e.created_at "
-            "FROM session_events e JOIN sessions s ON s.sid = e.sid "
-            "WHERE e.owner = %(owner)s AND s.owner = %(owner)s "
-            "AND (CAST(%(directory)s AS TEXT) IS NULL OR s.directory = %(directory)s) "
-            "AND (CAST(%(git_root)s AS TEXT) IS NULL OR s.git_root = %(git_root)s) "
-            "AND e.event_data ILIKE ALL (%(patterns)s) "
-            "ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC LIMIT %(limit)s"
+        # A huge session goes in short statements first: at most %(budget)s of its
+        # newest events each, only while it is still archived (the session row is
+        # locked, so an append cannot slip in; event_count stays their number).
+        "PG_RETENTION_DELETE_CHUNK": (
+            "WITH s AS (SELECT sid FROM sessions WHERE owner = %(owner)s AND sid = %(sid)s "
+            "AND archived_at IS NOT NULL FOR UPDATE), "
+            "doomed AS (SELECT e.seq FROM session_events e JOIN s ON e.sid = s.sid "
+            "ORDER BY e.seq DESC LIMIT %(budget)s), "
+            "gone AS (DELETE FROM session_events e USING doomed "
+            "WHERE e.sid = %(sid)s AND e.seq = doomed.seq RETURNING 1) "
+            "UPDATE sessions SET event_count = event_count - (SELECT count(*) FROM gone) "
+            "WHERE sid IN (SELECT sid FROM s) RETURNING (SELECT count(*) FROM gone)"
         ),
     }
 

@@ -34,8 +34,9 @@ a commit hook marks that) — is it handed to the store's worker thread (APSW's
 by nature (imports, purges, search, batches, opening, closing) always go to the
 worker. WAL checkpoints (an fsync) never run on the loop: the store's own
 background checkpointer takes them, or (a store without one, e.g. a custom VFS)
-this worker, through a WAL hook. Measured: awaited append 1.05x a sync append (p50), load_events
-1.12x, resume 1.20x.
+this worker, through a WAL hook. Measured (``benchmarks/results/async_bench.md``):
+awaited append 1.02x a sync append (p50), load_events 1.11x, resume 1.16x; an
+append forced through the worker every time 2.2x.
 
 Inline calls complete without suspending, so a task calling in a loop would
 never let the loop run: once a store has used ``YIELD_EVERY`` (0.5 ms) of a

@@ -7,15 +7,23 @@ them on the main parser (:func:`convstore.cli.build_parser` calls it).
 
     convstore retention --archive-idle-days 30 --delete-archived-after-days 90
     convstore retention --max-bytes 2G --apply
+
+With ``--conninfo CONNINFO`` (and optionally ``--owner``) each works on the
+PostgreSQL team server instead, scoped to the owner like every server call::
+
+    convstore stats --conninfo "host=db.internal dbname=convstore user=alice"
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import cli as _cli
+from .cli_server import add_server_target, open_server
 from .sqlite.retention import RetentionPolicy, database_stats
 
 __all__ = ["add_commands", "cmd_stats", "cmd_usage", "cmd_retention", "parse_size"]
@@ -62,14 +70,29 @@ def _human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+@contextmanager
+def _target(args: argparse.Namespace) -> Iterator[tuple[Any, str]]:
+    """The local store (``--db``) or the team server (``--conninfo``), and how to name it."""
+    if args.conninfo is None:
+        with _cli._open(args) as store:
+            yield store, _cli._db(args)
+        return
+    with open_server(args) as service:
+        yield service, f"{service.where} (owner {service.owner})"
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print the database's size, its largest sessions and its growth per day."""
-    with _cli._open(args) as store:
-        stats = database_stats(store, top=args.top, days=args.days)
+    with _target(args) as (backend, name):
+        if args.conninfo is None:
+            stats = database_stats(backend, top=args.top, days=args.days)
+        else:
+            stats = backend.database_stats(top=args.top, days=args.days)
     if args.json:
+        where = {"path": name} if args.conninfo is None else {"server": name}
         _cli._print_json(
             {
-                "path": _cli._db(args),
+                **where,
                 "file_bytes": stats.file_bytes,
                 "data_bytes": stats.data_bytes,
                 "sessions": stats.sessions,
@@ -81,9 +104,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         )
         return 0
     out = sys.stdout
+    disk = "on disk" if args.conninfo is None else "in the server's database"
+    use = "in use" if args.conninfo is None else "this owner's"
     out.write(
-        f"{_cli._db(args)}: {_human(stats.file_bytes)} on disk, {_human(stats.data_bytes)} "
-        f"in use; {stats.sessions} sessions ({stats.archived_sessions} archived), "
+        f"{name}: {_human(stats.file_bytes)} {disk}, {_human(stats.data_bytes)} "
+        f"{use}; {stats.sessions} sessions ({stats.archived_sessions} archived), "
         f"{stats.events} events\n"
     )
     if stats.largest:
@@ -112,8 +137,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     """Print token usage totals per model, day or session."""
-    with _cli._open(args) as store:
-        totals = store.usage(session_id=args.session, since=args.since, group_by=args.by)
+    with _target(args) as (backend, _name):
+        totals = backend.usage(session_id=args.session, since=args.since, group_by=args.by)
     if args.json:
         _cli._print_json([t._asdict() for t in totals])
         return 0
@@ -154,8 +179,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
         delete_archived_after_days=args.delete_archived_after_days,
         max_bytes=args.max_bytes,
     )
-    with _cli._open(args) as store:
-        report = store.apply_retention(policy, dry_run=not args.apply)
+    with _target(args) as (backend, _name):
+        report = backend.apply_retention(policy, dry_run=not args.apply)
     if args.json:
         data: dict[str, Any] = report._asdict()
         data["archived"], data["deleted"] = list(report.archived), list(report.deleted)
@@ -204,6 +229,7 @@ def add_commands(
     p.add_argument(
         "--days", type=_cli.count(0, 36_500), default=7, help="days of growth to show (7)"
     )
+    add_server_target(p)
     p.set_defaults(func=cmd_stats)
 
     p = commands.add_parser(
@@ -223,6 +249,7 @@ def add_commands(
         metavar="WHEN",
         help="only events since: Unix seconds, a date or an age (30d, 12h, 2w)",
     )
+    add_server_target(p)
     p.set_defaults(func=cmd_usage)
 
     p = commands.add_parser(
@@ -246,4 +273,5 @@ def add_commands(
         help="also delete the oldest archived sessions until the data fits (e.g. 2G)",
     )
     p.add_argument("--apply", action="store_true", help="do it (default: report only)")
+    add_server_target(p)
     p.set_defaults(func=cmd_retention)

@@ -22,17 +22,58 @@ from typing import Any
 from ._cliutil import command, command_group
 from .errors import StoreError
 
-__all__ = ["add_server_commands", "cmd_server_migrate"]
+__all__ = ["add_server_commands", "add_server_target", "cmd_server_migrate", "open_server"]
 
 #: Where ``--conninfo`` falls back to: keeps passwords off the command line.
 CONNINFO_ENV = "CONVSTORE_PG_CONNINFO"
 
 
+def _conninfo(given: str | None) -> str:
+    conninfo = given or os.environ.get(CONNINFO_ENV)
+    if not conninfo:
+        raise StoreError(f"no server given: pass --conninfo CONNINFO or set ${CONNINFO_ENV}")
+    return conninfo
+
+
+def add_server_target(parser: argparse.ArgumentParser) -> None:
+    """``--conninfo [CONNINFO]`` and ``--owner``: run a local command against the team server.
+
+    ``--conninfo`` alone takes the connection string from ``$CONVSTORE_PG_CONNINFO``
+    (keeps passwords off the command line); without ``--conninfo`` the
+    command works on the local database as before.
+    """
+    parser.add_argument(
+        "--conninfo",
+        metavar="CONNINFO",
+        nargs="?",
+        const="",
+        default=None,
+        help=f"work on the PostgreSQL team server instead of --db (alone: ${CONNINFO_ENV})",
+    )
+    parser.add_argument(
+        "--owner",
+        metavar="NAME",
+        default=None,
+        help="with --conninfo: whose sessions (default: the login role; another owner "
+        "needs membership in convstore_service)",
+    )
+
+
+def open_server(args: argparse.Namespace) -> Any:
+    """The :class:`~convstore.postgres.PostgresSessionService` ``--conninfo``/``--owner`` name."""
+    conninfo = _conninfo(args.conninfo)
+    try:
+        from .postgres import PostgresSessionService
+    except ImportError:  # pragma: no cover - the extra is not installed
+        raise StoreError(
+            "the PostgreSQL extra is not installed: pip install 'convstore[postgres]'"
+        ) from None
+    return PostgresSessionService(conninfo, owner=args.owner, max_size=1)
+
+
 def cmd_server_migrate(args: argparse.Namespace) -> int:
     """Apply pending PostgreSQL migrations and make sure ``convstore_service`` exists."""
-    conninfo: str | None = args.conninfo or os.environ.get(CONNINFO_ENV)
-    if not conninfo:
-        raise StoreError(f"no server given: pass --conninfo or set ${CONNINFO_ENV}")
+    conninfo = _conninfo(args.conninfo)
     try:
         from .postgres.migrations import migrate_server
     except ImportError:  # pragma: no cover - the extra is not installed

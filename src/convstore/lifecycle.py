@@ -28,9 +28,11 @@ resuming a compacted session appends after the summary, which stays first.
 what a model call cost against the event it produced (one row per event and
 model; repeating an identical record is a no-op, a different one is
 :class:`~convstore.DuplicateId`). :meth:`~convstore.SessionStore.usage` sums
-it per ``"model"``, ``"day"`` (UTC, ``YYYY-MM-DD``) or ``"session"`` in one
-scan of a covering index. Rows are keyed by the event, so compaction leaves
-them alone; export/import and sync carry them.
+it per ``"model"``, ``"day"`` (UTC, ``YYYY-MM-DD``) or ``"session"`` from a
+rollup of per (session, model, day) sums that triggers keep in step with the
+ledger (migration ``0009_usage_rollup.sql``), so totals cost what the number
+of groups costs, not the number of records. Rows are keyed by the event, so
+compaction leaves them alone; export/import and sync carry them.
 
     >>> with SessionStore(":memory:", clock=lambda: 1_700_000_000) as store:
     ...     _ = store.create_session("s1")
@@ -456,8 +458,9 @@ def usage(
     """Token usage totals grouped by ``"model"``, ``"day"`` (UTC) or ``"session"``.
 
     ``store.usage(session_id=None, since=None, group_by="model")``: optionally
-    one session's, or only events since ``since`` (Unix seconds). One scan of
-    a covering index, in group order.
+    one session's, or only events since ``since`` (Unix seconds). Reads the
+    per (session, model, day) rollup for the days after ``since``'s own day
+    (an ordered scan of a covering index) and the ledger only for that day.
 
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:") as store:

@@ -118,8 +118,8 @@ _GRACE = 0.5
 _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
     (False, "rank"): _pgsql.SEARCH_WEB_RANK,
     (False, "recent"): _pgsql.SEARCH_WEB_RECENT,
-    (True, "rank"): _pgsql.SEARCH_PLAIN_RANK,
-    (True, "recent"): _pgsql.SEARCH_PLAIN_RECENT,
+    (True, "rank"): _pgsql.SEARCH_LITERAL_RANK,
+    (True, "recent"): _pgsql.SEARCH_LITERAL_RECENT,
 }
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
@@ -245,6 +245,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     def pool(self) -> ConnectionPool[Conn]:
         """The connection pool, for advanced use (benchmarks, inspection)."""
         return self._pool
+
+    @property
+    def where(self) -> str:
+        """The server and database this service talks to, for messages (never the password)."""
+        return self._where
 
     @property
     def clock(self) -> Clock | None:
@@ -866,12 +871,17 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
         The server twin of :meth:`convstore.SessionStore.search`: the same
         arguments and :class:`~convstore.search.SearchHit` rows (``rank``:
-        lower is better; ``snippet`` with ``markers`` around matches). The
-        index is PostgreSQL full text search (``tsvector`` + GIN, 'simple'
-        configuration) over each event's ``content``. ``query`` follows
+        lower is better; ``snippet``: up to 16 words around the best match,
+        every matched word in ``markers``). It indexes what the local store
+        indexes by default: ``$.content`` as SQLite's ``json_extract`` gives
+        it (a string; a number; an array or object of content blocks as its
+        JSON text), split into the same words (lower case, diacritics
+        removed, punctuation a separator: ``ci.py`` is ``ci`` and ``py``) --
+        migration ``0009_search_like_local.sql``, over PostgreSQL full text
+        search (``tsvector`` + GIN). ``query`` follows
         ``websearch_to_tsquery``: words are ANDed, ``"a phrase"``, ``or``,
-        ``-word``; ``literal=True`` matches every word as typed
-        (``plainto_tsquery``). ``order="recent"``: newest first.
+        ``-word`` (and FTS5's ``AND``/``NOT`` keywords); ``literal=True``
+        matches every word as typed. ``order="recent"``: newest first.
         """
         if unknown:
             raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
@@ -886,10 +896,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
         _v.text(markers[0], "markers[0]")
         _v.text(markers[1], "markers[1]")
-        if not all('"' not in m and "," not in m for m in markers):
-            raise InvalidArgument(
-                f"markers must be a pair of strings without quotes or commas: {markers!r}"
-            )
         types: list[str] | None = None
         if event_types is not None:
             if isinstance(event_types, str):
@@ -906,17 +912,14 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
         if not (directory_ok and git_root_ok):
             return []  # a filter that could never have been stored matches nothing
-        options = (
-            f'StartSel="{markers[0]}", StopSel="{markers[1]}", MaxWords=16, MinWords=4, '
-            'MaxFragments=1, FragmentDelimiter="…"'
-        )
+        from ._pgsearch import snippet, websearch_text
+
         sql = _SEARCH_SQL[bool(literal), order]
         rows = self._all(
             sql,
             {
                 "owner": self._owner,
-                "query": query,
-                "options": options,
+                "query": query if literal else websearch_text(query),
                 "directory": directory,
                 "git_root": git_root,
                 "types": types,
@@ -924,7 +927,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             },
             f"searching for {query!r}",
         )
-        return [SearchHit(r[0], r[1], r[2], r[3], float(r[4]), r[5]) for r in rows]
+        pair = (markers[0], markers[1])
+        return [
+            SearchHit(r[0], r[1], r[2], snippet(r[3], r[6], pair), float(r[4]), r[5])
+            for r in rows
+        ]
 
     # -- retention -----------------------------------------------------------
 

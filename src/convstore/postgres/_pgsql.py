@@ -298,8 +298,8 @@ PURGE_SESSION: Final = (
     'WHERE "owner"=%(owner)s AND "archived_at"<%(cutoff)s AND "sid"=%(sid)s'
 )
 SEARCH_WEB_RANK: Final = (
-    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
-    "FROM (SELECT websearch_to_tsquery('simple', %(query)s) AS q) AS q\n"
+    'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
+    'FROM (SELECT convstore_search_query(%(query)s) AS q) AS q\n'
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
@@ -307,26 +307,26 @@ SEARCH_WEB_RANK: Final = (
     'LIMIT %(limit)s'
 )
 SEARCH_WEB_RECENT: Final = (
-    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
-    "FROM (SELECT websearch_to_tsquery('simple', %(query)s) AS q) AS q\n"
+    'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
+    'FROM (SELECT convstore_search_query(%(query)s) AS q) AS q\n'
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
     'ORDER BY e.created_at DESC, e.sid DESC, e.seq DESC\n'
     'LIMIT %(limit)s'
 )
-SEARCH_PLAIN_RANK: Final = (
-    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
-    "FROM (SELECT plainto_tsquery('simple', %(query)s) AS q) AS q\n"
+SEARCH_LITERAL_RANK: Final = (
+    'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
+    'FROM (SELECT convstore_search_literal(%(query)s) AS q) AS q\n'
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
     'ORDER BY 5, e.created_at DESC, e.seq DESC\n'
     'LIMIT %(limit)s'
 )
-SEARCH_PLAIN_RECENT: Final = (
-    "SELECT s.id, e.id, e.event_type, ts_headline('simple', convstore_search_text(e.event_data), q.q, %(options)s), -ts_rank(e.search, q.q), e.created_at\n"
-    "FROM (SELECT plainto_tsquery('simple', %(query)s) AS q) AS q\n"
+SEARCH_LITERAL_RECENT: Final = (
+    'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
+    'FROM (SELECT convstore_search_literal(%(query)s) AS q) AS q\n'
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'

@@ -29,6 +29,7 @@ left nothing. asyncio only (psycopg's async connections need it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 try:
@@ -96,6 +97,13 @@ class AsyncPostgresSessionService(AsyncClosing):
 
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncPostgresSessionService:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise StoreError(
+                "AsyncPostgresSessionService runs on asyncio (psycopg's async connections "
+                "need it): open it inside asyncio.run(...), or use PostgresSessionService"
+            ) from None
         return cls(await spawn(_AsyncPoolService, *args, **kwargs))
 
     if TYPE_CHECKING:
@@ -119,6 +127,11 @@ class AsyncPostgresSessionService(AsyncClosing):
     def owner(self) -> str:
         """The owner every statement of this service is scoped to."""
         return self._sync.owner
+
+    @property
+    def where(self) -> str:
+        """The server and database this service talks to (never the password)."""
+        return self._sync.where
 
     @property
     def clock(self) -> Clock | None:
@@ -170,6 +183,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     export_usage = _twin(PostgresSessionService.export_usage)
     import_usage = _twin(PostgresSessionService.import_usage)
     apply_retention = _twin(PostgresSessionService.apply_retention)
+    database_stats = _twin(PostgresSessionService.database_stats)
     search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
     # the framework integrations' extensions (convstore.postgres.blobs)
     put_blobs = _twin(PostgresSessionService.put_blobs)

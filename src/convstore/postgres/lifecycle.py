@@ -1,8 +1,8 @@
 """The conversation lifecycle (SPEC §9) on the PostgreSQL team server.
 
 A mixin of :class:`convstore.postgres.PostgresSessionService`: compaction,
-the token usage ledger (``migrations/postgres/0006``), retention, and a
-plain substring ``search`` for :class:`convstore.tools.RecallTools`. Same
+the token usage ledger (``migrations/postgres/0006``) and retention (the
+service's own ``search`` serves :class:`convstore.tools.RecallTools`). Same
 semantics, validation and errors as the local store (the shared checks live
 in :mod:`convstore.lifecycle` and :mod:`convstore.sqlite.retention`); every
 statement is scoped by the service's owner.
@@ -10,8 +10,7 @@ statement is scoped by the service's owner.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .. import _lifecycle_sql as L
 from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
@@ -27,53 +26,32 @@ from ..lifecycle import (
     usage_day_key,
 )
 from ..models import StoredEvent
-from ..sqlite.retention import RetentionPolicy, RetentionReport, check_policy, cutoff
+from ..sqlite.retention import (
+    DatabaseStats,
+    DayGrowth,
+    RetentionPolicy,
+    RetentionReport,
+    SessionSize,
+    check_policy,
+    cutoff,
+)
 from . import _pgsql
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from contextlib import AbstractContextManager
 
-    from ..sqlite.search import SearchHit
 
 __all__ = ["PostgresLifecycleMixin"]
 
 _INT64_MAX = (1 << 63) - 1
-
-
-def _like_escape(word: str) -> str:
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _snippet(
-    event_data: str, words: list[str], markers: tuple[str, str], width: int = 160
-) -> str:
-    text = event_data
-    try:
-        data = json.loads(event_data)
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        text = data["content"]
-    lower = text.lower()
-    at = min((i for i in (lower.find(w.lower()) for w in words) if i >= 0), default=0)
-    start = max(0, at - width // 3)
-    piece = text[start : start + width]
-    for word in words:
-        out, low, i = [], piece.lower(), 0
-        while True:
-            j = low.find(word.lower(), i)
-            if j < 0 or not word:
-                out.append(piece[i:])
-                break
-            out.append(piece[i:j] + markers[0] + piece[j : j + len(word)] + markers[1])
-            i = j + len(word)
-        piece = "".join(out)
-    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
+_DAY = 86_400
+#: Events per statement when retention deletes a session (bounded transactions).
+_DELETE_BATCH = 2_000
 
 
 class PostgresLifecycleMixin:
-    """Compaction, usage ledger, retention and search for the PostgreSQL service."""
+    """Compaction, usage ledger and retention for the PostgreSQL service."""
 
     __slots__ = ()
 
@@ -332,6 +310,11 @@ class PostgresLifecycleMixin:
                 if cur.rowcount:
                     archived.append(name)
             for sid, name, size, count in delete:
+                step = {"owner": owner, "sid": sid, "budget": _DELETE_BATCH}
+                for _ in range(count // _DELETE_BATCH):  # each its own short transaction
+                    row = conn.execute(L.PG_RETENTION_DELETE_CHUNK, step).fetchone()
+                    if row is None or not row[0]:
+                        break  # no longer archived (or already empty)
                 cur = conn.execute(L.PG_RETENTION_DELETE, {"owner": owner, "sid": sid})
                 if cur.rowcount:
                     deleted.append(name)
@@ -341,47 +324,45 @@ class PostgresLifecycleMixin:
             False, tuple(archived), tuple(deleted), events, freed, total, over
         )
 
-    # -- search (for RecallTools) ---------------------------------------------------------
+    # -- statistics (convstore stats --conninfo) ---------------------------------------
 
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        limit: int = 20,
-        literal: bool = True,
-        markers: tuple[str, str] = ("[", "]"),
-        **_: Any,
-    ) -> list[SearchHit]:
-        """Events containing every word of ``query`` (case-insensitive), newest first.
+    def database_stats(self, *, top: int = 10, days: int = 7) -> DatabaseStats:
+        """This owner's sessions on the server: counts, ``top`` largest, ``days`` of growth.
 
-        A plain substring search (no index): enough for
-        :class:`~convstore.tools.RecallTools` on a team server; ``rank`` is 0.
+        The server twin of :func:`convstore.sqlite.retention.database_stats`
+        (``convstore stats --conninfo …``), read from one snapshot and scoped
+        to the owner like every call: ``data_bytes`` is the stored size of the
+        owner's events (as retention counts it), ``file_bytes`` the size of
+        the whole database on the server (``pg_database_size``). Days are UTC,
+        by the server's clock. Scans the owner's events once.
         """
-        from ..sqlite.search import SearchHit
-
-        if type(query) is not str:
-            raise InvalidArgument(f"query must be a str, got {type(query).__name__}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-        words = query.split()
-        if not words:
-            return []
-        # Match the words in the JSON text: escape them as JSON would (quotes, backslashes).
-        patterns = [_like_escape(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words]
-        rows = self._all(
-            L.PG_SEARCH,
-            {
-                "owner": self._owner,
-                "directory": directory,
-                "git_root": git_root,
-                "patterns": patterns,
-                "limit": limit,
-            },
-            "searching events",
+        for what, value, high in (("top", top, 10_000), ("days", days, 36_500)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise InvalidArgument(f"{what} must be an int between 0 and {high}: {value!r}")
+        owner = {"owner": self._owner}
+        with self._conn("reading database statistics") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            now = int(conn.execute(L.PG_NOW).fetchone()[0])
+            sessions, archived, events = conn.execute(L.PG_STATS_COUNTS, owner).fetchone()
+            largest = tuple(
+                SessionSize(str(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4])
+                for r in conn.execute(L.PG_STATS_LARGEST, {**owner, "top": top}).fetchall()
+            )
+            since = {**owner, "since": (now // _DAY - days + 1) * _DAY}
+            made = {
+                int(d): int(n)
+                for d, n in conn.execute(L.PG_STATS_GROWTH_SESSIONS, since).fetchall()
+            }
+            added = {
+                int(d): (int(n), int(b))
+                for d, n, b in conn.execute(L.PG_STATS_GROWTH_EVENTS, since).fetchall()
+            }
+            size = int(conn.execute(L.PG_OWNER_BYTES, owner).fetchone()[0])
+            on_disk = int(conn.execute(L.PG_DATABASE_BYTES).fetchone()[0])
+        growth = tuple(
+            DayGrowth(usage_day_key(d), made.get(d, 0), *added.get(d, (0, 0)))
+            for d in sorted(set(made) | set(added))
         )
-        return [
-            SearchHit(sid, eid, etype, _snippet(cast(str, data), words, markers), 0.0, created)
-            for sid, eid, etype, data, created in rows
-        ]
+        return DatabaseStats(
+            on_disk, size, int(sessions), int(archived), int(events), largest, growth
+        )

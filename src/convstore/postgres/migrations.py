@@ -36,11 +36,11 @@ sorted, not necessarily contiguous (numbers are allocated per feature).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from collections.abc import Callable
-from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MigrationError
@@ -49,6 +49,7 @@ from ..sqlite.migrations import (
     Migration,
     MigrationStatus,
     _check,
+    load_migrations,
     migrations_dir,
 )
 from . import _pgsql
@@ -80,7 +81,6 @@ SERVICE_ROLE = "convstore_service"
 #: The deploy step every "not migrated" message names.
 MIGRATE_COMMAND = "convstore server migrate --conninfo ..."
 _OLDEST_CLIENT = re.compile(r"^--\s*convstore:\s*oldest-client\s+(\d+)\s*$", re.MULTILINE)
-_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
 
 
 def postgres_migrations_dir() -> str:
@@ -91,31 +91,11 @@ def postgres_migrations_dir() -> str:
 def load_postgres_migrations(folder: str | os.PathLike[str]) -> tuple[Migration, ...]:
     """Every ``NNNN_name.sql`` in ``folder``, checksummed, in version order.
 
-    Unlike the SQLite folder, versions may leave gaps (numbers are reserved
-    per feature); a version used twice is refused.
+    The SQLite folder's rules (:func:`convstore.sqlite.migrations.load_migrations`):
+    versions may leave gaps (numbers are reserved per feature), a version is
+    used once, and a file named otherwise is refused.
     """
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise MigrationError(f"migrations folder {folder!r} is missing")
-    found: list[Migration] = []
-    for filename in sorted(os.listdir(folder)):
-        if not filename.endswith(".sql"):
-            continue
-        m = _NAME.match(filename)
-        if m is None:
-            raise MigrationError(f"migration file {filename!r} is not named NNNN_name.sql")
-        path = os.path.join(folder, filename)
-        with open(path, "rb") as f:
-            data = f.read()
-        version = int(m.group(1))
-        if found and found[-1].version == version:
-            raise MigrationError(
-                f"migration files {found[-1].name!r} and {filename!r} share version {version}"
-            )
-        found.append(
-            Migration(version, filename, path, data.decode("utf-8"), sha256(data).hexdigest())
-        )
-    return tuple(found)
+    return load_migrations(folder)
 
 
 def client_version(known: tuple[Migration, ...] | None = None) -> int:
@@ -129,15 +109,10 @@ def _declared_oldest_client(mig: Migration) -> int | None:
     return max(map(int, found)) if found else None
 
 
-_KNOWN: tuple[Migration, ...] | None = None
-
-
+@functools.cache
 def known_migrations() -> tuple[Migration, ...]:
     """The PostgreSQL migrations this code ships (read from disk once per process)."""
-    global _KNOWN
-    if _KNOWN is None:
-        _KNOWN = load_postgres_migrations(postgres_migrations_dir())
-    return _KNOWN
+    return load_postgres_migrations(postgres_migrations_dir())
 
 
 def _read_applied(conn: psycopg.Connection[Any]) -> tuple[AppliedMigration, ...]:

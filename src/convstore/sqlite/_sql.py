@@ -50,7 +50,7 @@ MIGRATIONS_STATE: Final = (
     "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '8:486eb8990f8ca047ae6010e9aa326a7d2266bcc99c79ea9084b185ab6f58951e'
+MIGRATIONS_FINGERPRINT: Final = '9:97118dacccb1a37711ea0062fdeed2973029e0eac31a12df8fc3456c7d4f5d2e'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -102,6 +102,11 @@ SESSION_MOVE_HEAD: Final = (
 EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (?1,?2,?3,?4,?5,?6,?7)'
+)
+EVENT_APPEND_AT_HEAD_ONE: Final = (
+    'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'VALUES (?1,?2,(SELECT "head_id" FROM "sessions" WHERE "id"=?1),?3,?4,?5,?6)\n'
+    'RETURNING "parent_id"'
 )
 EVENT_APPEND: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'

@@ -360,8 +360,19 @@ def _event_statements() -> dict[str, str]:
         .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
         .insert(*[P(n) for n in range(1, 8)])
     )
+    # append_event_at_head's one statement: the same view, the parent being the
+    # head as read inside the statement -- which, writing, holds the write lock
+    # from its first step (WAL), so concurrent appenders still form one chain.
+    # RETURNING gives back the parent it read.
+    head_now = subquery(Query.from_(sessions).select(sessions.head_id).where(sessions.id == P(1)))
+    append_at_head_one = (
+        Query.into(Table("event_append"))
+        .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
+        .insert(P(1), P(2), head_now, P(3), P(4), P(5), P(6))
+    )
     return {
         "EVENT_APPEND_ONE": append_one.get_sql(),
+        "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),
         "EVENT_APPEND_AT_HEAD": append_at_head.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND_BATCH_ROW": batch_row.get_sql(),

@@ -794,11 +794,47 @@ class SessionStore(Closing):
         and data; the parent is not compared, since on a retry the head is the
         event itself) returns the stored event and writes nothing.
         """
-        _v.text(session_id, "session id")
+        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
+            _v.text(session_id, "session id")
         _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
+        clock = self._clock
+        now = int(clock()) if clock is time.time else _v.now(clock)
+        # One statement, as in append_event: the head is read inside the insert,
+        # which holds the write lock from its first step.
+        try:
+            rows = self._conn.execute(
+                _sql.EVENT_APPEND_AT_HEAD_ONE,
+                (session_id, event_id, invocation_id, event_type, event_data, now),
+            ).fetchall()
+        except apsw.ConstraintError:
+            rows = []
+        except (apsw.Error, UnicodeError) as exc:
+            doing = f"appending event {event_id!r} to session {session_id!r}"
+            raise self.translate_error(exc, doing) from None
+        if not rows:
+            return self._append_event_at_head_checked(
+                session_id, event_id, invocation_id, event_type, event_data
+            )
+        return _new_tuple(
+            StoredEvent,
+            (event_id, session_id, rows[0][0], invocation_id, event_type, event_data, now),
+        )
+
+    def _append_event_at_head_checked(
+        self,
+        session_id: str,
+        event_id: str,
+        invocation_id: str,
+        event_type: str,
+        event_data: str,
+    ) -> StoredEvent:
+        """:meth:`append_event_at_head` in a transaction, as :meth:`_append_event_checked`."""
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self.now()  # under the write lock: the log's time never moves backwards
+            cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
+            if cursor is not None and cursor[0] > now:
+                now = cursor[0]
             try:
                 row = conn.execute(
                     _sql.EVENT_APPEND_AT_HEAD,

@@ -1,0 +1,197 @@
+"""The same search() on both backends: the server indexes what the local store indexes.
+
+Local: SQLite FTS5 over ``json_extract(event_data, '$.content')`` with the
+``unicode61 remove_diacritics 2`` tokenizer. Server: a tsvector of the same
+text, folded into the same words (migration ``0009_search_like_local.sql``).
+Every case below runs on both and must give the same events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import unique_owner
+
+from convstore import SessionStore
+from convstore.search import SearchHit
+
+#: (event id, event_data): text in content strings, content blocks, nested
+#: objects, other fields, non-objects, punctuation, diacritics, other scripts.
+EVENTS: list[tuple[str, str]] = [
+    ("plain", json.dumps({"content": "why is the build red"})),
+    ("blocks", json.dumps({"content": [{"type": "text", "text": "the Build log"}]})),
+    ("nested", json.dumps({"content": {"parts": [{"text": "deploy notes"}]}, "role": "tool"})),
+    ("escaped", '{"content": [{"text": "line one\\nsecond line"}]}'),
+    ("number", json.dumps({"content": 42})),
+    ("boolean", json.dumps({"content": True})),
+    ("null", json.dumps({"content": None, "text": "build"})),
+    ("other-field", json.dumps({"text": "build deploy", "input": {"cmd": "make build"}})),
+    ("not-object", json.dumps(["build", "deploy"])),
+    ("scalar", json.dumps("build")),
+    ("punct", json.dumps({"content": "fix ci.py and foo_bar-baz (see https://x.io/a?b=c)"})),
+    ("accents", json.dumps({"content": "Café déjà vu — ÉCOLE naïve Ærø"})),
+    ("scripts", json.dumps({"content": "Привет МИР, Καλημέρα κόσμε, 東京 tower"})),
+    ("emoji", json.dumps({"content": "build🔥fast ✓done"})),
+    ("nul", '{"content": "nul\\u0000build", "x": "\\u0000"}'),
+    ("literal-nul", '{"content": "a \\\\u0000 literal"}'),
+    ("upper", json.dumps({"content": "WAL Checkpoint RED"})),
+]
+
+#: (query, literal): words, phrases, operators, and words as the index folds them.
+QUERIES: list[tuple[str, bool]] = [
+    ("build", False),
+    ("BUILD", False),
+    ("red", False),
+    ("text", False),  # a key of the content blocks' JSON text
+    ("type", False),
+    ("deploy", False),
+    ("notes", False),
+    ("parts", False),
+    ("nsecond", False),  # "\n" inside a JSON string's JSON text is a backslash and an n
+    ("42", False),
+    ("1", False),
+    ("cmd", False),  # only in another field: indexed by neither
+    ("role", False),
+    ("py", False),
+    ("ci py", False),
+    ('"ci py"', False),
+    ("foo", False),
+    ("baz", False),
+    ("https", False),
+    ("cafe", False),
+    ("café", False),
+    ("deja", False),
+    ("ecole", False),
+    ("naive", False),
+    ("ærø", False),
+    ("привет", False),
+    ("мир", False),
+    ("καλημέρα", False),
+    ("東京", False),
+    ("fast", False),
+    ("done", False),
+    ("nul", False),
+    ("literal", False),
+    ("u0000", False),
+    ("wal checkpoint", False),
+    ('"checkpoint red"', False),
+    ("build OR deploy", False),
+    ("build NOT red", False),
+    ("build AND log", False),
+    ("ci.py", True),
+    ("foo_bar-baz", True),
+    ("déjà vu", True),
+    ("line one", True),
+    ("nothing-here", True),
+]
+
+
+@pytest.fixture(params=["local", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "local":
+        with SessionStore(":memory:") as store:
+            yield store
+        return
+    dsn = request.getfixturevalue("pg_dsn")
+    from convstore.postgres import PostgresSessionService
+
+    with PostgresSessionService(dsn, owner=unique_owner(), max_size=2) as svc:
+        yield svc
+
+
+def _fill(side: Any) -> None:
+    side.create_session("s", "/p")
+    for event_id, data in EVENTS:
+        side.append_event_at_head("s", event_id, "inv", "text", data)
+
+
+#: What both backends find, checked against the local store once by hand.
+EXPECTED = {
+    "build": {"plain", "blocks", "emoji", "nul"},
+    "text": {"blocks", "nested", "escaped"},  # a key in the JSON text of non-strings
+    "cmd": set(),
+    "role": set(),
+    "py": {"punct"},
+    "cafe": {"accents"},
+    "café": {"accents"},
+    "ecole": {"accents"},
+    "привет": {"scripts"},
+    "nsecond": {"escaped"},
+    "42": {"number"},
+    "1": {"boolean"},
+    "ci.py": {"punct"},
+    "build NOT red": {"blocks", "emoji", "nul"},
+}
+
+
+def _found(side: Any, query: str, literal: bool) -> set[str]:
+    return {h.event_id for h in side.search(query, literal=literal, limit=100)}
+
+
+def test_the_same_events_are_found_on_both_backends(backend: Any) -> None:
+    _fill(backend)
+    found = {(q, lit): _found(backend, q, lit) for q, lit in QUERIES}
+    for (query, literal), ids in found.items():
+        if query in EXPECTED:
+            assert ids == EXPECTED[query], (query, literal)
+    with SessionStore(":memory:") as local:  # the reference: the local store itself
+        _fill(local)
+        for (query, literal), ids in found.items():
+            assert ids == _found(local, query, literal), (query, literal)
+
+
+def test_hits_have_the_local_shape_and_mark_the_matched_words(backend: Any) -> None:
+    _fill(backend)
+    for query, literal, snippet in [
+        ("build", False, "why is the [build] red"),
+        ("py", False, "fix ci.[py] and foo_bar-baz (see https://x.io/a?b=c)"),
+        ("ci.py", True, "fix [ci.py] and foo_bar-baz (see https://x.io/a?b=c)"),
+        ("ci py", False, "fix [ci].[py] and foo_bar-baz (see https://x.io/a?b=c)"),
+        ('"ci py"', False, "fix [ci.py] and foo_bar-baz (see https://x.io/a?b=c)"),
+        ("cafe", False, "[Café] déjà vu — ÉCOLE naïve Ærø"),
+        ("ecole", False, "Café déjà vu — [ÉCOLE] naïve Ærø"),
+        ("checkpoint", False, "WAL [Checkpoint] RED"),
+        ("42", False, "[42]"),
+    ]:
+        hits = backend.search(query, literal=literal, limit=100)
+        assert hits and all(isinstance(h, SearchHit) for h in hits), query
+        first = hits[0]
+        assert (first.session_id, first.event_type) == ("s", "text")
+        assert isinstance(first.rank, float) and isinstance(first.created_at, int)
+        if query != "build":
+            assert len(hits) == 1, query
+            assert first.snippet == snippet, query
+        else:
+            assert snippet in {h.snippet for h in hits}
+    marked = backend.search("red", markers=("<b>", "</b>"))
+    assert {h.snippet for h in marked} == {
+        "why is the build <b>red</b>",
+        "WAL Checkpoint <b>RED</b>",
+    }
+
+
+def test_a_long_text_is_cut_to_a_window_around_the_match(backend: Any) -> None:
+    words = [f"w{i}" for i in range(60)]
+    words[30] = "needle"
+    backend.create_session("long", "/p")
+    data = json.dumps({"content": " ".join(words)})
+    backend.append_event_at_head("long", "l1", "i", "text", data)
+    (hit,) = backend.search("needle")
+    assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
+    assert "[needle]" in hit.snippet and len(hit.snippet.split()) == 16
+
+
+def test_a_huge_event_is_stored_and_found_on_the_server(pg_dsn: str) -> None:
+    """A tsvector holds at most 1 MB: the server indexes the first 150,000 characters."""
+    from convstore.postgres import PostgresSessionService
+
+    text = " ".join(f"word{i:07d}" for i in range(120_000))  # ~1.4 MB of distinct words
+    with PostgresSessionService(pg_dsn, owner=unique_owner()) as svc:
+        svc.create_session("big", "/p")
+        svc.append_event_at_head("big", "b1", "i", "text", json.dumps({"content": text}))
+        assert [h.event_id for h in svc.search("word0000001")] == ["b1"]
+        assert svc.search("word0119999") == []  # past the indexed part
+        assert svc.load_events("big")[0].event_data == json.dumps({"content": text})
