@@ -168,36 +168,30 @@ OPS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("archive_session_with_metadata", ("b1", []), {}),  # SessionArchived
     ("delete_session", ("b1",), {}),
     ("delete_session", ("b1",), {}),
-    # the extended service the framework adapters use (SPEC §8)
-    ("create_session_with_metadata", ("x1", "/x", None, [("k", "v", "t")]), {}),
-    ("create_session_with_metadata", ("x1", "/x", None), {}),  # DuplicateId
-    ("put_blobs", ("x1", "ns", [("a", "text", b"\x00\xffA"), ("b", "text", b"B")]), {}),
-    ("put_blobs", ("x1", "ns/c", [("a", "text", b"child")]), {}),
-    ("put_blobs", ("nope", "ns", [("a", "text", b"A")]), {}),
-    ("put_blobs", ("x1", "ns", [("a", 5, b"A")]), {}),  # bad kind
+    # the framework integrations' extensions (convstore.postgres.blobs)
+    ("create_session_with_metadata", ("x1", None, None, [("x1", "k", "v"), ("xs", "k", "s")]), {}),
+    ("create_session_with_metadata", ("x1", None, None, []), {}),  # DuplicateId, no replay
+    ("put_blobs", ("x1", "ns", [("b", "{}", b"\x00two"), ("a", '{"n": 1}', b"one")]), {}),
+    ("put_blobs", ("x1", "ns", [("a", "not json", b"")]), {}),  # InvalidArgument
+    ("put_blobs", ("nope", "ns", [("a", "{}", b"")]), {}),  # SessionNotFound
     ("get_blob", ("x1", "ns", "a"), {}),
-    ("get_blob", ("x1", "ns", "zz"), {}),
     ("latest_blob", ("x1", "ns"), {}),
-    ("get_blob_with_children", ("x1", "ns", "a", "ns/c"), {}),
-    ("list_blobs", ("x1", "ns"), {"newest_first": True, "limit": 1}),
-    ("list_blobs", ("x1",), {"limit": -1}),
-    ("delete_blobs", ("x1", "ns/c"), {}),
-    ("append_events_at_head", ("x1", [("x1e1", "inv", "user", '{"content": "a"}')]), {}),
-    ("append_events_at_head", ("x1", [("x1e2", "inv", "user", "not json")]), {}),
-    (
-        "append_event_with_metadata",
-        ("x1", "x1e1", ("x1e3", "inv", "user", "{}"), [("k", "w", "t")]),
-        {},
-    ),
-    ("append_event_with_metadata", ("x1", "x1e1", ("x1e4", "inv", "user", "{}")), {}),  # stale head
-    ("get_all_metadata", ("x1",), {}),
+    ("put_blobs", ("x1", "w", [("b\tt\t0", "{}", b"w")]), {}),
+    ("get_blob_with_children", ("x1", "ns", None, "w"), {}),
+    ("list_blobs", ("x1", "n"), {}),
+    ("list_blobs", ("x1", "ns"), {"exact": True, "newest_first": True, "limit": 1}),
+    ("delete_blobs", ("x1", "w"), {}),
+    ("append_events_at_head", ("x1", [("x1e1", "i", "t", "1"), ("x1e2", "i", "t", "2")]), {}),
+    ("append_events_at_head", ("x1", [("x1e1", "i", "t", "1")]), {}),  # DuplicateId
     ("history_tail", ("x1", 1), {}),
-    ("history_tail", ("x1", None), {"full": True}),
-    ("history_tail_values", ("x1", 5), {}),
+    ("history_tail_values", ("x1", None), {}),
     ("pop_head", ("x1",), {}),
     ("clear_head", ("x1",), {}),
-    ("history", ("x1",), {}),
-    ("archive_session_with_metadata", ("x1", [("k", "gone", "t")]), {}),
+    ("append_event_with_metadata", ("x1", None, ("x1e3", "i", "t", "{}"), [("xs", "k", "t")]), {}),
+    ("append_event_with_metadata", ("x1", None, None, []), {}),  # HeadMoved
+    ("get_all_metadata", ("xs",), {}),
+    ("archive_session_with_metadata", ("x1", [("xs", "gone", "x1")]), {}),
+    ("archive_session_with_metadata", ("x1", []), {}),  # SessionArchived
     ("delete_session", ("x1",), {}),
     ("delete_session", ("x1",), {}),
     ("archive_session", ("s2",), {}),
