@@ -403,3 +403,22 @@ def test_history_tail_values_is_the_tail_or_says_to_walk(ext: Any) -> None:
     assert ext.history_tail_values("a", 5) is None and ext.history_tail("a", 5) == []
     ext.append_events_at_head("b", [("id\x1fwith\x1fseparators", "i", "t", "1")])
     assert ext.history_tail_values("b", None) in ([1], None)
+
+
+def test_malformed_items_are_invalid_arguments(ext: Any) -> None:
+    for call in (
+        lambda: ext.put_blobs("a", "ns", [("k", "{}")]),
+        lambda: ext.put_blobs("a", "ns", "kv"),
+        lambda: ext.append_events_at_head("a", [("e1", "i", "t")]),
+        lambda: ext.append_events_at_head("a", 5),
+        lambda: ext.append_event_with_metadata("a", ANY_HEAD, None, [("a", "k")]),
+        lambda: ext.create_session_with_metadata("c", None, None, [None]),
+        lambda: ext.archive_session_with_metadata("a", [("a", "k", 1)]),
+        lambda: ext.put_blobs("a", "ns\x00", [("k", "{}", b"")]),
+    ):
+        with pytest.raises(InvalidArgument):
+            call()
+    assert ext.load_events("a") == [] and ext.list_blobs("a") == []
+    # A generator is read once, and fully.
+    ext.append_event_with_metadata("a", ANY_HEAD, None, ((t, "k", "v") for t in ("a", "b")))
+    assert ext.get_metadata("b", "k") == "v"

@@ -391,3 +391,25 @@ def test_after_compact_get_items_starts_at_the_summary(
 
     with backend_service(backend, request) as service:
         run(main(service))
+
+
+def test_careless_inputs_get_answers_not_tracebacks() -> None:
+    """A huge limit, an id with '~', a pointer edited by hand: answers, never a raw error."""
+
+    async def main() -> None:
+        with LocalSessionService(":memory:") as service:
+            session = ConvstoreSession("a~2", service=service)
+            await session.add_items([{"role": "user", "content": "x"}])
+            assert await session.get_items(limit=10**30) == [{"role": "user", "content": "x"}]
+            await session.clear_session()
+            assert service.get_session("a~2~2") is None  # created by the next add_items
+            await session.add_items([{"role": "user", "content": "y"}])
+            assert service.get_session("a~2~2") is not None
+            service.set_metadata("a~2", "openai_agents.current", "a~2~oops")  # edited by hand
+            assert await session.get_items() == []
+            await session.add_items([{"role": "user", "content": "z"}])
+            await session.clear_session()
+            assert await session.get_items() == []
+            assert service.history_tail("a~2~2", 10**30)[0].event_type == ITEM_EVENT_TYPE
+
+    run(main())

@@ -104,8 +104,20 @@ class ConvstoreSession:
         every caller that saw the same current generation names the same next one.
         """
         base = self.session_id
-        number = 1 if current == base else int(current[len(base) + 1 :])
+        suffix = current[len(base) + 1 :]
+        number = int(suffix) if current != base and suffix.isascii() and suffix.isdigit() else 1
         return f"{base}~{number + 1}"
+
+    async def _next_free(self, current: str) -> str:
+        """The first successor of ``current`` that is not a stored session yet.
+
+        Normally the very next one; only a pointer edited by hand can name a
+        generation whose successor already exists.
+        """
+        target = self._successor(current)
+        while await acall(self._service, "get_session", target) is not None:
+            target = self._successor(target)
+        return target
 
     def _pointer(self, target: str) -> list[tuple[str, str, str]]:
         base = self.session_id
@@ -113,7 +125,7 @@ class ConvstoreSession:
 
     async def _advance(self, current: str) -> str:
         """Point the id past ``current`` (archived elsewhere, e.g. by the CLI); the new id."""
-        target = self._successor(current)
+        target = await self._next_free(current)
         for _, key, value in self._pointer(target):  # idempotent: racers write the same
             await acall(self._service, "set_metadata", self.session_id, key, value)
         return target
@@ -187,7 +199,7 @@ class ConvstoreSession:
         points at.
         """
         current = await self._current()
-        target = self._successor(current)
+        target = await self._next_free(current)
         try:
             await acall(
                 self._service, "archive_session_with_metadata", current, self._pointer(target)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _validate as _v
 from ..errors import DuplicateId, InvalidArgument, SessionArchived, SessionNotFound
 from ..models import StoredEvent, StoredSession
-from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range, tail_values
+from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range, tail_values, tuples
 from . import _pgblobsql as B
 from . import _pgsql
 from ._host import ServiceHost
@@ -47,8 +47,7 @@ def _blob(row: Any) -> Blob:
 
 def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     out = []
-    for item in metadata:
-        target, key, value = item
+    for target, key, value in tuples(metadata, 3, "metadata (session_id, key, value)"):
         _v.text(target, "session id")
         _v.text(key, "metadata key")
         _v.text(value, "metadata value")
@@ -83,7 +82,7 @@ class PostgresBlobsMixin(ServiceHost):
         _v.text(namespace, "blob namespace")
         _v.boolean(replace, "replace")
         rows: dict[str, tuple[str, bytes]] = {}
-        for key, meta, data in items:
+        for key, meta, data in tuples(items, 3, "blob (key, meta, data)"):
             _v.text(key, "blob key")
             _v.text(meta, "blob meta")
             if not isinstance(data, bytes | bytearray | memoryview):
@@ -324,7 +323,7 @@ class PostgresBlobsMixin(ServiceHost):
         from ..errors import InvalidEvent
 
         _v.text(session_id, "session id")
-        rows = list(items)
+        rows = tuples(items, 4, "(event_id, invocation_id, event_type, event_data)")
         for event_id, invocation_id, event_type, event_data in rows:
             _v.text(event_id, "event id")
             _v.text(invocation_id, "invocation_id")

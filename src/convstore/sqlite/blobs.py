@@ -53,6 +53,7 @@ __all__ = [
     "history_tail",
     "history_tail_values",
     "tail_values",
+    "tuples",
     "pop_head",
     "clear_head",
     "delete_blobs",
@@ -87,10 +88,32 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix + _TOP
 
 
+def tuples(items: object, size: int, what: str) -> list[tuple[Any, ...]]:
+    """``items`` as a list of ``size``-tuples, or :class:`InvalidArgument` naming ``what``.
+
+    >>> tuples([("k", "{}", b"")], 3, "blob (key, meta, data)")
+    [('k', '{}', b'')]
+    """
+    if isinstance(items, str | bytes) or not hasattr(items, "__iter__"):
+        raise InvalidArgument(f"expected an iterable of {what} tuples, got {type(items).__name__}")
+    out = []
+    for item in items:  # type: ignore[attr-defined,unused-ignore]
+        if not isinstance(item, tuple | list) or len(item) != size:
+            raise InvalidArgument(f"each item must be a {what} tuple, got {item!r:.80}")
+        out.append(tuple(item))
+    return out
+
+
+def _sql_limit(limit: int | None) -> int:
+    """A ``LIMIT`` SQLite can bind: ``-1`` (none) for ``None`` and past 64 bits."""
+    return -1 if limit is None or limit >= 1 << 62 else limit
+
+
 def _check_text(value: object, what: str) -> str:
-    if type(value) is not str:
-        raise InvalidArgument(f"{what} must be a str, got {type(value).__name__}")
-    return value
+    """A ``str`` both backends can store (valid UTF-8, no NUL): :func:`convstore._validate.text`."""
+    from .. import _validate
+
+    return _validate.text(value, what)
 
 
 def _sid(store: SessionStore, session_id: str, *, live: bool) -> int:
@@ -121,7 +144,7 @@ def put_blobs(
     """
     _check_text(namespace, "blob namespace")
     rows = []
-    for key, meta, data in items:
+    for key, meta, data in tuples(items, 3, "blob (key, meta, data)"):
         _check_text(key, "blob key")
         _check_text(meta, "blob meta")
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -228,7 +251,7 @@ def list_blobs(
                 session_id,
                 namespace_prefix,
                 _TOP if before_key is None else before_key,
-                -1 if limit is None else limit,
+                _sql_limit(limit),
             ),
             f"listing blobs of {session_id!r}",
         )
@@ -338,6 +361,7 @@ def append_events_at_head(
     from ..errors import InvalidEvent
     from ..models import StoredEvent
 
+    items = tuples(items, 4, "(event_id, invocation_id, event_type, event_data)")
     for event_id, invocation_id, event_type, event_data in items:
         _check_text(event_id, "event id")
         _check_text(invocation_id, "invocation_id")
@@ -393,7 +417,7 @@ def history_tail(
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
-    wanted = -1 if limit is None else limit
+    wanted = _sql_limit(limit)
     try:
         rows: list[Any] = store.connection.execute(
             _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
@@ -431,7 +455,7 @@ def history_tail_values(
         return []
     try:
         row = store.connection.execute(
-            _blobsql.HISTORY_TAIL_DATA, (session_id, -1 if limit is None else limit)
+            _blobsql.HISTORY_TAIL_DATA, (session_id, _sql_limit(limit))
         ).fetchone()
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, f"reading the history of session {session_id!r}")
@@ -546,7 +570,7 @@ def append_event_with_metadata(
     from ..models import StoredEvent
     from . import _sql
 
-    _check_metadata(metadata)
+    metadata = _check_metadata(metadata)
     doing = f"committing an event to session {session_id!r}"
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
@@ -579,11 +603,13 @@ def append_event_with_metadata(
     return appended
 
 
-def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> None:
-    for target, key, value in metadata:
+def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    rows = tuples(metadata, 3, "metadata (session_id, key, value)")
+    for target, key, value in rows:
         _check_text(target, "session id")
         _check_text(key, "metadata key")
         _check_text(value, "metadata value")
+    return rows
 
 
 def _upsert_metadata(
@@ -635,7 +661,7 @@ def create_session_with_metadata(
     _v.text(session_id, "session id")
     _v.optional_text(directory, "directory")
     _v.optional_text(git_root, "git_root")
-    _check_metadata(metadata)
+    metadata = _check_metadata(metadata)
     doing = f"creating session {session_id!r}"
     with store.atomic(doing) as conn:
         if store.session_state(session_id) is not None:
@@ -662,7 +688,7 @@ def archive_session_with_metadata(
     from . import _sql
 
     _check_text(session_id, "session id")
-    _check_metadata(metadata)
+    metadata = _check_metadata(metadata)
     doing = f"archiving session {session_id!r}"
     with store.atomic(doing) as conn:
         _sid(store, session_id, live=True)

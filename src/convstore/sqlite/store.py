@@ -696,6 +696,11 @@ class SessionStore(Closing):
         Retrying an append that was in fact stored (same id, session, parent,
         invocation, type and data -- after :class:`CommitUncertain`, say) is an
         idempotent replay: it returns the stored event and writes nothing.
+
+        One SQL statement (no ``BEGIN``/``COMMIT``) in the usual case. The
+        event's time is the clock's, or the session's ``updated_at`` when that
+        is later (another writer's, or a clock that stepped back): the log's
+        time never moves backwards.
         """
         if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
             _v.text(session_id, "session id")
