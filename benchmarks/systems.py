@@ -51,6 +51,44 @@ INGEST_SIZE = 1000
 SCRATCH_DIR = "/bench/scratch"
 SCRATCH_PREFIX = "bench-scratch-"
 _SCRATCH_END = "bench-scratch."  # the first string after every "bench-scratch-..." id
+_SCRATCH_RANGE = (SCRATCH_PREFIX, _SCRATCH_END)
+
+
+def import_lines(
+    session_id: str, rows: list[tuple[str, str | None, str, str, str]], now: int
+) -> list[str]:
+    """The JSONL of ``export_jsonl`` for one new session holding ``rows`` (format 2)."""
+    import json
+
+    header = {
+        "kind": "session",
+        "format": 2,
+        "id": session_id,
+        "head_id": rows[-1][0] if rows else None,
+        "server_session_id": None,
+        "directory": SCRATCH_DIR,
+        "git_root": None,
+        "created_at": now,
+        "updated_at": now,
+        "archived_at": None,
+        "event_count": len(rows),
+        "metadata": {},
+    }
+    out = [json.dumps(header)]
+    first_parent = rows[0][1] if rows else None
+    for eid, parent, invocation, etype, data in rows:
+        event = {
+            "kind": "event",
+            "session_id": session_id,
+            "id": eid,
+            "parent_id": None if parent == first_parent else parent,
+            "invocation_id": invocation,
+            "event_type": etype,
+            "event_data": data,
+            "created_at": now,
+        }
+        out.append(json.dumps(event))
+    return out
 
 
 @dataclass
@@ -124,6 +162,10 @@ class System:
         """Bulk ingest: by default one batch of INGEST_SIZE events."""
         return self.op_append_batch(INGEST_SIZE)
 
+    def op_import(self) -> Op | None:
+        """JSONL import of one session of INGEST_SIZE events (the floor: its bulk ingest)."""
+        return None
+
     def op_search_recent(self) -> Op | None:
         return None
 
@@ -148,8 +190,18 @@ class System:
             parent = eid
         return rows
 
+    def settle(self) -> None:
+        """Untimed, before each operation: checkpoint the WAL, so no operation pays for
+        the checkpoints the previous one left behind (a background checkpointer's
+        work would otherwise land in the next operation's samples)."""
+
     def close(self) -> None:
         pass
+
+
+def _checkpoint(conn: apsw.Connection) -> None:
+    with contextlib.suppress(apsw.Error):
+        conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_TRUNCATE)
 
 
 def _resume_args(t: Targets, crowded: bool) -> tuple[str, str]:
@@ -195,6 +247,20 @@ class Convstore(System):
 
         return Op(lambda: self.batch_rows(INGEST_SIZE), call)
 
+    def settle(self) -> None:
+        _checkpoint(self.store.connection)
+
+    def op_import(self) -> Op:
+        """``import_jsonl`` of a new session of 1000 events, search index included."""
+        store, now = self.store, self.t.now
+
+        def prepare() -> list[str]:
+            sid = f"{SCRATCH_PREFIX}import-{self.ids.next()}"
+            rows = self.batch_rows(INGEST_SIZE)
+            return import_lines(sid, rows, now)
+
+        return Op(prepare, store.import_jsonl)
+
     def op_open(self) -> Op:
         path, now = self.path, self.t.now
 
@@ -230,7 +296,8 @@ class Convstore(System):
             # Index what is pending first: the delete trigger removes index rows.
             self.store.index_pending()
             conn = self.store.connection
-            conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
+            # The scratch session and the sessions op_import made.
+            conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", _SCRATCH_RANGE)
             # Merge the index: the deletions leave tombstones that slow every later
             # search until merged (0.3 -> 34 ms at 10k after a run), and the cached
             # dataset must stay as built.
@@ -309,6 +376,9 @@ class Floor(System):
             (self.scratch, SCRATCH_DIR, targets.now),
         )
 
+    def settle(self) -> None:
+        _checkpoint(self.conn)
+
     def op_append(self, data: str = APPEND_DATA) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now
 
@@ -336,6 +406,10 @@ class Floor(System):
             self.head = rows[-1][0]
 
         return Op(lambda: self.batch_rows(size), call)
+
+    def op_import(self) -> Op:
+        """The floor has no import: its bulk ingest, the same transaction size."""
+        return self.op_append_batch(INGEST_SIZE)
 
     def op_open(self) -> Op:
         def call(_: None) -> apsw.Connection:
@@ -424,6 +498,9 @@ class Reference(System):
         super().__init__(path, targets, ids)
         self.conn = raw_connection(path)
         self.conn.execute(REF_INSERT_SESSION, (self.scratch, SCRATCH_DIR, None, targets.now))
+
+    def settle(self) -> None:
+        _checkpoint(self.conn)
 
     def op_append(self, data: str = APPEND_DATA) -> Op:
         conn, sid, now = self.conn, self.scratch, self.t.now

@@ -22,7 +22,11 @@ SYSTEMS = ["convstore", "floor", "reference"]
 
 
 #: Operations that only some systems have (the reference has no search).
-RUNS_ON = {"search_recent": ["convstore"], "open": ["convstore", "floor"]}
+RUNS_ON = {
+    "search_recent": ["convstore"],
+    "open": ["convstore", "floor"],
+    "import1000": ["convstore", "floor"],
+}
 
 
 def test_cli_prints_every_operation_and_writes_json(

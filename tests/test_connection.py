@@ -85,7 +85,11 @@ def test_foreign_keys_are_enforced(db_path: Path) -> None:
 def test_statement_cache_holds_every_library_statement(db_path: Path) -> None:
     statements = [v for k, v in vars(_sql).items() if k.isupper() and isinstance(v, str)]
     assert len(statements) <= STATEMENT_CACHE_SIZE
-    with SessionStore(db_path) as store:
+    # A new second on every read of the clock: each append takes both head-move
+    # statements (same second, then the other), from the first round on -- with
+    # the real clock a round that crossed a second prepared the second one late.
+    ticks = iter(range(1_700_000_000, 1_800_000_000))
+    with SessionStore(db_path, clock=lambda: next(ticks)) as store:
         assert store.connection.cache_stats()["size"] == STATEMENT_CACHE_SIZE
         store.create_session("s1", directory="/p", git_root="/g")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import PYTHON, child_env
@@ -97,7 +98,6 @@ START_UP_MODULES = {
     "convstore",
     "convstore._common",
     "convstore._lean",
-    "convstore._lifecycle_sql",
     "convstore._validate",
     "convstore.errors",
     "convstore.models",
@@ -154,3 +154,38 @@ def test_start_up_looks_for_no_missing_module() -> None:
     events, modules = _audit_import()
     missing = sorted({name for kind, name in events if kind == "import"} - modules)
     assert missing == []
+
+
+FIRST_COMMAND = """
+import json, sys
+import convstore
+path = sys.argv[1]
+with convstore.SessionStore(path) as store:
+    store.create_session("s1", directory="/p")
+    store.append_event("s1", "e1", None, "i1", "user_message", '{"content": "hi"}')
+heavy = ("json", "re", "typing", "convstore.lifecycle", "convstore.sqlite.search")
+for name in [m for m in sys.modules if m.split(".")[0] in ("re", "typing") or m in heavy]:
+    del sys.modules[name]  # what creating the file needed; a later prompt starts without it
+before = set(sys.modules)
+with convstore.SessionStore(path) as store:
+    session = store.find_resumable_session("/p", None, 3600)
+    store.history(session.id)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_resume_and_history_of_an_existing_file_load_nothing_heavy(tmp_path: Path) -> None:
+    """A shell prompt's usual work on an existing file: resume, then the history.
+
+    A history without a summary is returned as read: :mod:`convstore.lifecycle`
+    (json, re, datetime, typing) is imported only to fold one that has a summary.
+    """
+    out = subprocess.run(
+        [PYTHON, "-c", FIRST_COMMAND, str(tmp_path / "s.db")],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(json.loads(out.stdout))
+    assert not (loaded & {*HEAVY, "convstore.lifecycle"}), sorted(loaded)

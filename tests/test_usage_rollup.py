@@ -279,3 +279,22 @@ def test_a_server_ledger_from_before_the_rollup_is_summed_by_server_migrate(
         for group, totals in expected.items():
             assert svc.usage(group_by=group) == totals
         assert len(recorded) == sum(t.events for t in svc.usage())
+
+
+def test_server_totals_read_the_owner_s_rollup_and_one_day_of_the_ledger(pg_dsn: str) -> None:
+    """The plan: an index range of the owner's rollup rows and of since's day in the ledger
+    (sequential scans disabled, so the test shows the indexes serve it at any size)."""
+    import psycopg
+
+    from convstore import _lifecycle_sql as L
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        for name in ("PG_USAGE_BY_MODEL", "PG_USAGE_BY_DAY", "PG_USAGE_BY_SESSION"):
+            params = {"owner": "o", "since": 1_700_000_000, "session_id": None}
+            plan = "\n".join(
+                r[0] for r in conn.execute("EXPLAIN " + getattr(L, name), params).fetchall()
+            )
+            assert "usage_rollup_by_owner" in plan, plan
+            assert "usage_ledger_by_day" in plan, plan
+            assert "Seq Scan" not in plan, plan

@@ -9,7 +9,9 @@ What lives here is everything that is *not* SQL and *not* a connection:
 * sorting a refused insert into :class:`DuplicateId` or :class:`InvalidEvent`
   (:func:`event_refused`);
 * explaining an append that wrote nothing (:func:`why_not_appended`);
-* the column lists of the two records.
+* the column lists of the two records;
+* :data:`COMPACTION_EVENT_TYPE`, so that a history without a summary is
+  returned without importing :mod:`convstore.lifecycle` (json, re, datetime).
 
 Input validation (argument types, event JSON) lives in :mod:`convstore._validate`;
 the import/merge decision in :mod:`convstore._importplan`.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     Clock = Callable[[], float]
 
 __all__ = [
+    "COMPACTION_EVENT_TYPE",
     "FIRST_PAGE",
     "LIST_FILTERS",
     "SESSION_COLUMNS",
@@ -42,6 +45,9 @@ __all__ = [
     "event_refused",
     "why_not_appended",
 ]
+
+#: The ``event_type`` of a summary written by ``compact`` (SPEC §9).
+COMPACTION_EVENT_TYPE = "compaction"
 
 #: Above every real ``(updated_at, sid)``: the cursor of a listing's first page.
 FIRST_PAGE = (1 << 62, 1 << 62)

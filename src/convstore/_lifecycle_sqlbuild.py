@@ -14,14 +14,12 @@ hand (pypika cannot group by an expression that an index covers).
 
 from __future__ import annotations
 
-from pypika import Parameter, Query, Table
+from pypika import Parameter, Query
 from pypika import functions as fn
 
-__all__ = ["build", "render"]
+from convstore._sqlbuild_shared import events, ledger, sessions
 
-sessions = Table("sessions")
-events = Table("session_events")
-ledger = Table("usage_ledger")
+__all__ = ["build", "render"]
 
 
 def P(n: int) -> Parameter:
@@ -29,9 +27,7 @@ def P(n: int) -> Parameter:
     return Parameter(f"?{n}")
 
 
-_SUMS = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
-)
+_SUMS = "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
 _SESSION_SID = '(SELECT "sid" FROM "sessions" WHERE "id"=?2)'
 
 
@@ -56,9 +52,7 @@ def _usage_statements() -> dict[str, str]:
         "USAGE_GET": Query.from_(ledger)
         .join(events)
         .on(events.rid == ledger.sid * 4294967296 + ledger.seq)
-        .select(
-            ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost
-        )
+        .select(ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost)
         .where(events.id == P(1))
         .where(ledger.model == P(2))
         .get_sql(),
@@ -133,8 +127,7 @@ def _usage_statements() -> dict[str, str]:
     # the nearest summary covers through (kept: fold_history needs to see it), so
     # the cost follows what the model sees, not the session's length.
     cols = (
-        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, "
-        "e.created_at"
+        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
     )
     stop = (
         "CASE WHEN e.event_type = 'compaction' "
@@ -155,6 +148,20 @@ def _usage_statements() -> dict[str, str]:
     return out
 
 
+def _sessions_before(column: str, which: object) -> str:
+    """``sid, id, <column>`` of the ``which`` sessions, ``column`` before ``?1``, oldest first."""
+    time = sessions.field(column)
+    return (
+        Query.from_(sessions)
+        .select(sessions.sid, sessions.id, time)
+        .where(which)
+        .where(time < P(1))
+        .orderby(time)
+        .orderby(sessions.sid)
+        .get_sql()
+    )
+
+
 def _retention_statements() -> dict[str, str]:
     size = (
         'COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)'
@@ -164,21 +171,9 @@ def _retention_statements() -> dict[str, str]:
     return {
         # Live sessions idle since before ?1: the partial resume indexes skip
         # archived rows; sessions_activity serves the order.
-        "RETENTION_IDLE_LIVE": Query.from_(sessions)
-        .select(sessions.sid, sessions.id, sessions.updated_at)
-        .where(sessions.archived_at.isnull())
-        .where(sessions.updated_at < P(1))
-        .orderby(sessions.updated_at)
-        .orderby(sessions.sid)
-        .get_sql(),
+        "RETENTION_IDLE_LIVE": _sessions_before("updated_at", sessions.archived_at.isnull()),
         # Sessions archived before ?1, oldest archive first (deletion order).
-        "RETENTION_ARCHIVED": Query.from_(sessions)
-        .select(sessions.sid, sessions.id, sessions.archived_at)
-        .where(sessions.archived_at.notnull())
-        .where(sessions.archived_at < P(1))
-        .orderby(sessions.archived_at)
-        .orderby(sessions.sid)
-        .get_sql(),
+        "RETENTION_ARCHIVED": _sessions_before("archived_at", sessions.archived_at.notnull()),
         # What deleting one session frees: stored bytes of its events (+16 per row
         # for the integer keys and timestamp), its metadata and its usage rows.
         "RETENTION_SESSION_BYTES": (
@@ -213,11 +208,16 @@ def _retention_statements() -> dict[str, str]:
             fn.Coalesce(fn.Sum(sessions.event_count), 0),
         )
         .get_sql(),
+        # Each session's events are one key range (migration 0006: rid = sid * 2**32
+        # + seq): summed range by range, no sort of the events; only the sessions
+        # are ordered. MATERIALIZED: the sum is computed once per session.
         "STATS_LARGEST": (
-            'SELECT "s"."id","s"."event_count","t"."b","s"."updated_at","s"."archived_at" '
-            f'FROM (SELECT "sid",{size} "b" FROM "session_events" GROUP BY "sid" '
-            'ORDER BY 2 DESC LIMIT ?1) "t" JOIN "sessions" "s" ON "s"."sid"="t"."sid" '
-            'ORDER BY "t"."b" DESC,"s"."id"'
+            'WITH "t" AS MATERIALIZED (SELECT "s"."id","s"."event_count",'
+            f'(SELECT {size} FROM "session_events" '
+            'WHERE "rid">="s"."sid"*4294967296 AND "rid"<("s"."sid"+1)*4294967296) "b",'
+            '"s"."updated_at","s"."archived_at" FROM "sessions" "s") '
+            'SELECT "id","event_count","b","updated_at","archived_at" FROM "t" '
+            'WHERE "b">0 ORDER BY "b" DESC,"id" LIMIT ?1'
         ),
         "STATS_GROWTH_EVENTS": (
             f'SELECT "created_at"/86400,COUNT(*),{size} FROM "session_events" '
@@ -398,17 +398,12 @@ def build() -> dict[str, str]:
 
 def render() -> str:
     """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
-    from .sqlite._sqlbuild import render_module
+    from ._sqlbuild_shared import render_module
 
-    return render_module(
-        build(),
-        "The conversation lifecycle's SQL statements, as plain strings.",
-        "_lifecycle_sql",
-        "test_lifecycle_sql_drift.py",
-    )
+    return render_module(build(), "_lifecycle_sql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore.sqlite._sqlbuild import main
+    from convstore._sqlbuild_shared import main
 
     main(render, "_lifecycle_sql")

@@ -361,6 +361,21 @@ def more_brackets_than(data: str, limit: int) -> bool:
     return False
 
 
+def is_json(text: str) -> bool:
+    """Whether ``text`` parses as JSON: to name the event a database refused as bad JSON.
+
+    >>> is_json('{"a": 1}'), is_json("{")
+    (True, False)
+    """
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def json_depth(data: str) -> int:
     """How deep ``[``/``{`` nest in JSON text, outside strings; no recursion, C-speed scans.
 

@@ -54,6 +54,7 @@ import apsw
 
 from . import _lifecycle_sql as L
 from . import _validate as _v
+from ._common import COMPACTION_EVENT_TYPE
 from .errors import (
     DuplicateId,
     InvalidArgument,
@@ -88,8 +89,6 @@ __all__ = [
     "usage_day_key",
 ]
 
-#: The ``event_type`` of a summary written by ``compact``.
-COMPACTION_EVENT_TYPE = "compaction"
 #: The key ``compact`` adds to the summary's JSON object: the last event it covers.
 COMPACTED_THROUGH_KEY = "compacted_through"
 #: What ``usage`` can group by.

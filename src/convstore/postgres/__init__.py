@@ -56,7 +56,6 @@ Design:
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -1139,7 +1138,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
                     f"{doing}: an event id was taken by a concurrent writer; nothing was written"
                 )
             if plan is not None and plan.events:  # failed inside the bulk insert: find it
-                bad = next((e.id for e in plan.events if not _is_json(e.event_data)), None)
+                bad = next((e.id for e in plan.events if not _v.is_json(e.event_data)), None)
                 if bad is not None:
                     mapped = self._event_error(exc, bad)
                     if mapped is not exc:
@@ -1302,14 +1301,6 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
         "tcp_user_timeout": ms,
         "options": options.strip(),
     }
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 if TYPE_CHECKING:

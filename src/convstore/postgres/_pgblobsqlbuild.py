@@ -19,21 +19,18 @@ the recursive walk are written out by hand below (pypika has neither).
 
 from __future__ import annotations
 
-from pypika import Order, Table
+from pypika import Order
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.queries import QueryBuilder
 from pypika.terms import Function
+
+from convstore import _sqlbuild_shared as shared
+from convstore._sqlbuild_shared import BLOB_COLUMNS, blobs, events, metadata, sessions
 
 from ._pgsqlbuild import NOW, OWNER, SESSION_ID, P, _mine
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-metadata = Table("session_metadata")
-blobs = Table("session_blobs")
-
-BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
 
 #: ``NOW`` as SQL text, for the hand-written statements.
 _NOW_SQL = NOW.get_sql()
@@ -210,16 +207,7 @@ def _event_statements() -> dict[str, str]:
         "HISTORY_TAIL_LINEAR": Query.from_(sessions)
         .join(events)
         .on(events.sid == sessions.sid)
-        .select(
-            sessions.head_id,
-            events.id,
-            sessions.id,
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(sessions.head_id, *shared.event_record_fields(events, sessions.id))
         .where(_mine())
         .orderby(events.seq, order=Order.desc)
         .limit(P("limit"))
@@ -266,27 +254,14 @@ def _event_statements() -> dict[str, str]:
 
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
-    out: dict[str, str] = {}
-    out.update(_blob_statements())
-    out.update(_session_statements())
-    out.update(_event_statements())
-    return out
+    groups = (_blob_statements, _session_statements, _event_statements)
+    return {name: sql for group in groups for name, sql in group().items()}
 
 
 def render() -> str:
     """The text of :mod:`convstore.postgres._pgblobsql`, exactly as it must be on disk."""
-    from ..sqlite._sqlbuild import render_module
-
-    return render_module(
-        build(),
-        "The PostgreSQL SQL of the framework-integration extensions, as plain strings.",
-        "postgres._pgblobsql",
-        "test_pgblobsql_drift.py",
-        readable=True,
-    )
+    return shared.render_module(build(), "postgres._pgblobsql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore.sqlite._sqlbuild import main
-
-    main(render, "postgres._pgblobsql")
+    shared.main(render, "postgres._pgblobsql")

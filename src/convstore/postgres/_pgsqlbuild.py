@@ -21,22 +21,19 @@ cannot express (``WITH RECURSIVE``) is written out by hand in
 
 from __future__ import annotations
 
-from pypika import AliasedQuery, Column, Order, Parameter, Table, Tuple
+from pypika import AliasedQuery, Order, Parameter, Table
 from pypika import functions as fn
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.functions import Cast
 from pypika.queries import QueryBuilder
 from pypika.terms import ExistsCriterion, Function, LiteralValue, Star
 
+from convstore import _sqlbuild_shared as shared
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
-from convstore._listing_sqlbuild import narrow_listing
+from convstore._sqlbuild_shared import events, metadata, migrations, sessions
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-migrations = Table("convstore_migrations")
-metadata = Table("session_metadata")
 pg_tables = Table("pg_tables", schema="pg_catalog")
 
 #: The owner column sits between the storage keys and the event's own columns.
@@ -53,23 +50,6 @@ SESSION_ID = P("session_id")
 #: "Now", in Unix seconds: always the server's clock (SPEC 6.1) -- clients'
 #: clocks may be hours off, so no statement takes the time as a parameter.
 NOW = LiteralValue("CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)")
-
-
-def _session_fields(table: Table = sessions) -> list[object]:
-    return [table.field(c) for c in SESSION_COLUMNS]
-
-
-def _event_fields() -> list[object]:
-    """A StoredEvent row: the event joined to its session for the session's id."""
-    return [
-        events.id,
-        sessions.id,
-        events.parent_id,
-        events.invocation_id,
-        events.event_type,
-        events.event_data,
-        events.created_at,
-    ]
 
 
 def _mine(table: Table = sessions) -> object:
@@ -89,31 +69,11 @@ def _migration_statements() -> dict[str, str]:
         .where(pg_tables.tablename == P("table"))
         .where(pg_tables.schemaname == Function("ANY", Function("current_schemas", False)))
         .get_sql(),
-        "MIGRATIONS_CREATE_TABLE": Query.create_table(migrations)
-        .if_not_exists()
-        .columns(
-            Column("version", "integer", nullable=False),
-            Column("name", "text", nullable=False),
-            Column("checksum", "text", nullable=False),
-            Column("applied_at", "bigint", nullable=False),
-            Column("duration_ms", "double precision", nullable=False),
-        )
-        .primary_key("version")
-        .get_sql(),
-        "MIGRATIONS_SELECT_APPLIED": Query.from_(migrations)
-        .select(
-            migrations.version,
-            migrations.name,
-            migrations.checksum,
-            migrations.applied_at,
-            migrations.duration_ms,
-        )
-        .orderby(migrations.version)
-        .get_sql(),
-        "MIGRATIONS_INSERT": Query.into(migrations)
-        .columns("version", "name", "checksum", "applied_at", "duration_ms")
-        .insert(P("version"), P("name"), P("checksum"), P("applied_at"), P("duration_ms"))
-        .get_sql(),
+        "MIGRATIONS_CREATE_TABLE": shared.migrations_create_table(
+            migrations, ("integer", "text", "text", "bigint", "double precision")
+        ),
+        "MIGRATIONS_SELECT_APPLIED": shared.migrations_select_applied(migrations),
+        "MIGRATIONS_INSERT": shared.migrations_insert(migrations, P),
     }
 
 
@@ -122,7 +82,7 @@ def _session_statements() -> dict[str, str]:
         # One partial index (owner, column, updated_at, sid) serves filter and order.
         return (
             Query.from_(sessions)
-            .select(*_session_fields(), sessions.sid)
+            .select(*shared.session_fields(sessions), sessions.sid)
             .where(sessions.owner == OWNER)
             .where(sessions.field(column) == P(column))
             .where(sessions.archived_at.isnull())
@@ -145,7 +105,10 @@ def _session_statements() -> dict[str, str]:
         .insert(OWNER, SESSION_ID, P("directory"), P("git_root"), NOW, NOW)
         .returning(sessions.created_at)
         .get_sql(),
-        "SESSION_GET": Query.from_(sessions).select(*_session_fields()).where(_mine()).get_sql(),
+        "SESSION_GET": Query.from_(sessions)
+        .select(*shared.session_fields(sessions))
+        .where(_mine())
+        .get_sql(),
         # Why did a write change nothing? (missing vs archived; read after the fact.)
         "SESSION_STATE": Query.from_(sessions)
         .select(sessions.archived_at)
@@ -162,7 +125,7 @@ def _session_statements() -> dict[str, str]:
         .where(_mine())
         .get_sql(),
         "SESSION_SUMMARIES": Query.from_(sessions)
-        .select(*_session_fields(), sessions.event_count)
+        .select(*shared.session_fields(sessions), sessions.event_count)
         .where(sessions.owner == OWNER)
         .where(sessions.id == Function("ANY", P("ids")))
         .get_sql(),
@@ -241,14 +204,14 @@ def _event_statements() -> dict[str, str]:
         "EVENT_GET": Query.from_(sessions)
         .join(events)
         .on(events.sid == sessions.sid)
-        .select(*_event_fields())
+        .select(*shared.event_record_fields(events, sessions.id))
         .where(_mine())
         .where(events.id == P("event_id"))
         .get_sql(),
         "EVENTS_LOAD": Query.from_(sessions)
         .join(events)
         .on(events.sid == sessions.sid)
-        .select(*_event_fields())
+        .select(*shared.event_record_fields(events, sessions.id))
         .where(_mine())
         .orderby(events.seq)
         .get_sql(),
@@ -271,31 +234,13 @@ def _event_statements() -> dict[str, str]:
     }
 
 
-#: ``list_sessions`` filters; each gets its own statement so each can use its index.
-LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
-
-
 def _listing_statements() -> dict[str, str]:
-    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
+    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]`` (:func:`listing_statements`) and its cursor.
 
     ``%(cursor_updated_at)s``/``%(cursor_sid)s``: the row to start below (a
     sentinel above every row for the first page).
     """
-    out: dict[str, str] = {}
-    for filt in LIST_FILTERS:
-        for with_archived in (False, True):
-            q = (
-                Query.from_(sessions)
-                .select(*_session_fields(), sessions.event_count)
-                .where(sessions.owner == OWNER)
-                .where(
-                    Tuple(sessions.updated_at, sessions.sid)
-                    < Tuple(P("cursor_updated_at"), P("cursor_sid"))
-                )
-            )
-            q = narrow_listing(q, sessions, filt, with_archived, P, P)
-            suffix = "_WITH_ARCHIVED" if with_archived else ""
-            out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
+    out = shared.listing_statements(Query, sessions, P, P, scope=sessions.owner == OWNER)
     out["SESSION_CURSOR"] = (
         Query.from_(sessions).select(sessions.updated_at, sessions.sid).where(_mine()).get_sql()
     )
@@ -362,7 +307,7 @@ def _sync_statements() -> dict[str, str]:
         "SYNC_EVENTS_EXISTING": Query.from_(events)
         .join(sessions)
         .on(sessions.sid == events.sid)
-        .select(*_event_fields())
+        .select(*shared.event_record_fields(events, sessions.id))
         .where(events.owner == OWNER)
         .where(events.id == Function("ANY", P("ids")))
         .get_sql(),
@@ -410,24 +355,13 @@ def _sync_statements() -> dict[str, str]:
 
 
 def _history_statement() -> dict[str, str]:
-    # pypika cannot express WITH RECURSIVE: the chain from head back through
-    # parent_id, in one query, scoped to the owner at every step. `e.seq <
-    # c.seq` holds for every real parent and guarantees termination.
-    cols = (
-        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
-    )
+    """``EVENTS_HISTORY`` (:func:`shared.history_chain`), scoped to the owner at every step."""
     return {
-        "EVENTS_HISTORY": (
-            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
-            "event_data, created_at) AS ("
-            f"SELECT {cols} FROM sessions s JOIN session_events e "
-            "ON e.sid = s.sid AND e.owner = s.owner AND e.id = s.head_id "
-            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s "
-            "UNION ALL "
-            f"SELECT {cols} FROM chain c JOIN session_events e "
-            "ON e.owner = %(owner)s AND e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq"
-            ") SELECT id, %(session_id)s::text, parent_id, invocation_id, event_type, "
-            "event_data, created_at FROM chain ORDER BY seq"
+        "EVENTS_HISTORY": shared.history_chain(
+            "e.sid = s.sid AND e.owner = s.owner AND e.id = s.head_id "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s",
+            "e.owner = %(owner)s AND e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq",
+            "%(session_id)s::text",
         )
     }
 
@@ -466,7 +400,7 @@ def _sync_v2_statements() -> dict[str, str]:
         Query.from_(sessions)
         .join(events)
         .on(events.sid == sessions.sid)
-        .select(*_event_fields())
+        .select(*shared.event_record_fields(events, sessions.id))
         .where(_mine())
         .where(events.seq > P("after"))
         .orderby(events.seq)
@@ -607,36 +541,27 @@ def _transaction_statements() -> dict[str, str]:
 
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
-    out: dict[str, str] = {}
-    out.update(_migration_statements())
-    out.update(_session_statements())
-    out.update(_event_statements())
-    out.update(_listing_statements())
-    out.update(_metadata_statements())
-    out.update(_sync_statements())
-    out.update(_history_statement())
-    out.update(_deploy_statements())
-    out.update(_sync_v2_statements())
-    out.update(_purge_statements())
-    out.update(_search_statements())
-    out.update(_transaction_statements())
-    return out
+    groups = (
+        _migration_statements,
+        _session_statements,
+        _event_statements,
+        _listing_statements,
+        _metadata_statements,
+        _sync_statements,
+        _history_statement,
+        _deploy_statements,
+        _sync_v2_statements,
+        _purge_statements,
+        _search_statements,
+        _transaction_statements,
+    )
+    return {name: sql for group in groups for name, sql in group().items()}
 
 
 def render() -> str:
     """The text of :mod:`convstore.postgres._pgsql`, exactly as it must be on disk."""
-    from ..sqlite._sqlbuild import render_module
-
-    return render_module(
-        build(),
-        "Every PostgreSQL statement convstore.postgres runs, as plain strings.",
-        "postgres._pgsql",
-        "test_pgsql_drift.py",
-        readable=True,
-    )
+    return shared.render_module(build(), "postgres._pgsql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore.sqlite._sqlbuild import main
-
-    main(render, "postgres._pgsql")
+    shared.main(render, "postgres._pgsql")

@@ -31,10 +31,10 @@ from ..models import StoredEvent, StoredSession
 from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range, tail_values, tuples
 from . import _pgblobsql as B
 from . import _pgsql
+from ._host import ServiceHost
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
-    from contextlib import AbstractContextManager
+    from collections.abc import Iterable, Sequence
 
 __all__ = ["PostgresBlobsMixin"]
 
@@ -55,32 +55,12 @@ def _check_metadata(metadata: Sequence[tuple[str, str, str]]) -> list[tuple[str,
     return out
 
 
-class PostgresBlobsMixin:
+class PostgresBlobsMixin(ServiceHost):
     """Blobs, deletion, head moves and atomic state writes for the PostgreSQL service."""
 
     __slots__ = ()
 
     if TYPE_CHECKING:
-        _owner: str
-
-        def _conn(
-            self,
-            doing: str,
-            *,
-            write: bool = False,
-            budget: float | None = None,
-            mapper: Callable[[BaseException], BaseException] | None = None,
-        ) -> AbstractContextManager[Any]: ...
-
-        def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
-
-        def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
-
-        def _all(self, sql: Any, params: dict[str, Any], doing: str) -> list[Any]: ...
-
-        def _rowcount(self, sql: Any, params: dict[str, Any], doing: str) -> int: ...
-
-        def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> Any: ...
 
         def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]: ...
 
@@ -361,7 +341,7 @@ class PostgresBlobsMixin:
 
             if isinstance(exc, pgerrors.UniqueViolation):
                 return self._event_error(exc, _repeated(ids) or _culprit_id(exc, ids))
-            bad = next((r[0] for r in rows if not _is_json(r[3])), ids[0])
+            bad = next((r[0] for r in rows if not _v.is_json(r[3])), ids[0])
             return self._event_error(exc, bad)
 
         params = self._mine(
@@ -501,16 +481,6 @@ def _chains(rows: list[Any], limit: int | None) -> bool:
             return False
         expected = row[3]
     return (limit is not None and len(rows) == limit) or expected is None
-
-
-def _is_json(text: str) -> bool:
-    import json
-
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _culprit_id(exc: BaseException, ids: list[str]) -> str:

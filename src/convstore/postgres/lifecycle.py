@@ -36,10 +36,10 @@ from ..sqlite.retention import (
     cutoff,
 )
 from . import _pgsql
+from ._host import ServiceHost
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from contextlib import AbstractContextManager
+    from collections.abc import Mapping, Sequence
 
 
 __all__ = ["PostgresLifecycleMixin"]
@@ -50,28 +50,10 @@ _DAY = 86_400
 _DELETE_BATCH = 2_000
 
 
-class PostgresLifecycleMixin:
+class PostgresLifecycleMixin(ServiceHost):
     """Compaction, usage ledger and retention for the PostgreSQL service."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-        _owner: str
-
-        def _conn(
-            self,
-            doing: str,
-            *,
-            write: bool = False,
-            budget: float | None = None,
-            mapper: Callable[[BaseException], BaseException] | None = None,
-        ) -> AbstractContextManager[Any]: ...
-
-        def _event_error(self, exc: BaseException, event_id: str) -> BaseException: ...
-
-        def _one(self, sql: Any, params: dict[str, Any], doing: str) -> Any: ...
-
-        def _all(self, sql: Any, params: dict[str, Any], doing: str) -> list[Any]: ...
 
     # -- compaction ----------------------------------------------------------------
 

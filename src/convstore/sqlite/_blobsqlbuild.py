@@ -13,23 +13,36 @@ Regenerate after editing this file::
 
 from __future__ import annotations
 
-from pypika import Order, Query, Table
+from pypika import Order, Query
 from pypika.dialects import PostgreSQLQuery
+from pypika.queries import QueryBuilder
 
-from ._sqlbuild import P, V, in_session, render_module
+from convstore._sqlbuild_shared import (
+    BLOB_COLUMNS,
+    blobs,
+    event_record_fields,
+    events,
+    history_chain,
+    main,
+    metadata,
+    render_module,
+    sessions,
+)
+
+from ._sqlbuild import P, V, in_session
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-metadata = Table("session_metadata")
-blobs = Table("session_blobs")
 
-BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
-
-
-def _blob_fields() -> list[object]:
-    return [sessions.id, *(blobs.field(c) for c in BLOB_COLUMNS)]
+def _blobs_of(session_id: object) -> QueryBuilder:
+    """The blobs of one session (``+?1`` by its text id), as rows of a ``Blob``."""
+    return (
+        Query.from_(blobs)
+        .join(sessions)
+        .on(sessions.sid == blobs.sid)
+        .select(sessions.id, *(blobs.field(c) for c in BLOB_COLUMNS))
+        .where(session_id)
+    )
 
 
 def build() -> dict[str, str]:
@@ -45,46 +58,23 @@ def build() -> dict[str, str]:
     v_namespace_range = (blobs.namespace >= V(2)) & (blobs.namespace < V(3))
     return {
         "BLOB_PUT_REPLACE": insert.do_update("meta").do_update("data").get_sql(),
-        "BLOB_PUT_KEEP": (
-            PostgreSQLQuery.into(blobs)
-            .columns("sid", *BLOB_COLUMNS)
-            .insert(P(1), P(2), P(3), P(4), P(5), P(6))
-            .on_conflict("sid", "namespace", "key")
-            .do_nothing()
-            .get_sql()
-        ),
-        "BLOB_GET": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(sessions.id == V(1))
+        "BLOB_PUT_KEEP": insert.do_nothing().get_sql(),
+        "BLOB_GET": _blobs_of(sessions.id == V(1))
         .where(blobs.namespace == V(2))
         .where(blobs.key == V(3))
         .get_sql(),
-        "BLOB_LATEST": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(sessions.id == V(1))
+        "BLOB_LATEST": _blobs_of(sessions.id == V(1))
         .where(blobs.namespace == V(2))
         .orderby(blobs.key, order=Order.desc)
         .limit(1)
         .get_sql(),
-        "BLOB_LIST": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(sessions.id == V(1))
+        "BLOB_LIST": _blobs_of(sessions.id == V(1))
         .where(v_namespace_range)
         .where((blobs.key >= V(4)) & (blobs.key < V(5)))
         .orderby(blobs.namespace)
         .orderby(blobs.key)
         .get_sql(),
-        "BLOB_LIST_ALL": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(P(1).isnull())
+        "BLOB_LIST_ALL": _blobs_of(P(1).isnull())
         .where(v_namespace_range)
         .where((blobs.key >= V(4)) & (blobs.key < V(5)))
         .orderby(sessions.sid)
@@ -97,28 +87,19 @@ def build() -> dict[str, str]:
         .delete()
         .get_sql(),
         # The session's key range (migration 0006: rid = sid * 2**32 + seq).
-        "DELETE_SESSION_EVENTS": Query.from_(events)
-        .where(in_session(P(1)))
-        .delete()
-        .get_sql(),
+        "DELETE_SESSION_EVENTS": Query.from_(events).where(in_session(P(1))).delete().get_sql(),
         "DELETE_SESSION_METADATA": Query.from_(metadata)
         .where(metadata.sid == P(1))
         .delete()
         .get_sql(),
         "DELETE_SESSION_BLOBS": Query.from_(blobs).where(blobs.sid == P(1)).delete().get_sql(),
         "DELETE_SESSION": Query.from_(sessions).where(sessions.sid == P(1)).delete().get_sql(),
-        # Hand-written: pypika has no WITH RECURSIVE. The chain from the head
-        # back, stopped after ?2 events (-1: all) by the LIMIT on the recursion.
-        "HISTORY_TAIL": (
-            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
-            "event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, "
-            "e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s "
-            "JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
-            "UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, "
-            "e.event_data, e.created_at FROM chain c JOIN session_events e "
-            "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq LIMIT ?2) "
-            "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
-            "FROM chain ORDER BY seq"
+        # The chain from the head back, stopped after ?2 events (-1: all).
+        "HISTORY_TAIL": history_chain(
+            "e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1",
+            "e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq",
+            "?1",
+            limit=" LIMIT ?2",
         ),
         # The newest events by append order, with the head: when they chain
         # (the usual, unforked case) they are the history's tail, read as one
@@ -126,16 +107,7 @@ def build() -> dict[str, str]:
         "HISTORY_TAIL_LINEAR": Query.from_(sessions)
         .join(events)
         .on(in_session(sessions.sid))
-        .select(
-            sessions.head_id,
-            events.id,
-            sessions.id,
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(sessions.head_id, *event_record_fields(events, sessions.id))
         .where(sessions.id == V(1))
         .orderby(events.rid, order=Order.desc)
         .limit(P(2))
@@ -168,11 +140,7 @@ def build() -> dict[str, str]:
             .get_sql()
             + ")"
         ),
-        "BLOB_LIST_EXACT": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(sessions.id == V(1))
+        "BLOB_LIST_EXACT": _blobs_of(sessions.id == V(1))
         .where(blobs.namespace == V(2))
         .where((blobs.key >= V(4)) & (blobs.key < V(5)))
         .orderby(blobs.key)
@@ -189,11 +157,7 @@ def build() -> dict[str, str]:
             "WHERE w.sid = b.sid AND w.namespace = +?4 "
             "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
         ),
-        "BLOB_LIST_EXACT_DESC": Query.from_(blobs)
-        .join(sessions)
-        .on(sessions.sid == blobs.sid)
-        .select(*_blob_fields())
-        .where(sessions.id == V(1))
+        "BLOB_LIST_EXACT_DESC": _blobs_of(sessions.id == V(1))
         .where(blobs.namespace == V(2))
         .where(blobs.key < V(3))
         .orderby(blobs.key, order=Order.desc)
@@ -202,15 +166,7 @@ def build() -> dict[str, str]:
         "SESSION_HEAD_EVENT": Query.from_(events)
         .join(sessions)
         .on((sessions.sid == events.sid) & (sessions.head_id == events.id))
-        .select(
-            events.id,
-            sessions.id,
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(*event_record_fields(events, sessions.id))
         .where(sessions.id == P(1))
         .where(sessions.archived_at.isnull())
         .get_sql(),
@@ -224,15 +180,8 @@ def build() -> dict[str, str]:
 
 def render() -> str:
     """The text of :mod:`convstore.sqlite._blobsql`, exactly as it must be on disk."""
-    return render_module(
-        build(),
-        "The SQL of the framework-integration extensions, as plain strings.",
-        "sqlite._blobsql",
-        "test_blobsql_drift.py",
-    )
+    return render_module(build(), "sqlite._blobsql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore.sqlite._sqlbuild import main
-
     main(render, "sqlite._blobsql")

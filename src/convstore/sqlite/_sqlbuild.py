@@ -21,23 +21,19 @@ statement in one place.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
-from pypika import Column, Order, Parameter, Query, Table, Tuple
+from pypika import Order, Parameter, Query, Table
 from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import ExistsCriterion, LiteralValue, Star
 
+from convstore import _sqlbuild_shared as shared
 from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
-from convstore._listing_sqlbuild import narrow_listing
+from convstore._sqlbuild_shared import events, metadata, migrations, sessions
 
 __all__ = ["build", "render"]
 
-sessions = Table("sessions")
-events = Table("session_events")
-migrations = Table("convstore_migrations")
-metadata = Table("session_metadata")
 
 #: An event's storage key (migration 0006): ``rid`` = ``sid * 2**32 + seq``, the
 #: rowid of ``session_events`` and of the full-text index. ``sid`` and ``seq`` are
@@ -101,69 +97,9 @@ def upsert(insert: QueryBuilder, keys: tuple[str, ...], updates: tuple[str, ...]
     return f"{insert.get_sql()} ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
 
 
-#: Clauses that start a new line in a generated statement (outside parentheses and quotes).
-_BREAK_BEFORE = (
-    "FROM",
-    "JOIN",
-    "LEFT JOIN",
-    "WHERE",
-    "GROUP BY",
-    "ORDER BY",
-    "LIMIT",
-    "SET",
-    "VALUES",
-    "SELECT",
-    "ON CONFLICT",
-    "DO UPDATE",
-    "RETURNING",
-    "UNION ALL",
-)
-
-
-def layout(sql: str) -> str:
-    """Break a one-line statement before its main clauses, so a reviewer reads it top-down.
-
-    Only at the top level: text inside parentheses (subqueries, column lists)
-    and inside quotes stays on its line. SQLite and PostgreSQL ignore the
-    line breaks; the statement's meaning is unchanged.
-
-    >>> print(layout('SELECT "a" FROM "t" WHERE "b"=(SELECT 1 FROM "u") ORDER BY "a"'))
-    SELECT "a"
-    FROM "t"
-    WHERE "b"=(SELECT 1 FROM "u")
-    ORDER BY "a"
-    """
-    out: list[str] = []
-    depth, quote, i = 0, "", 0
-    while i < len(sql):
-        ch = sql[i]
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == " " and depth == 0 and i > 0:
-            rest = sql[i + 1 :]
-            word = next((w for w in _BREAK_BEFORE if rest.startswith(w + " ")), None)
-            if word is not None and not (word == "SELECT" and sql[:i].endswith("AS")):
-                out.append("\n")
-                i += 1
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 def _event_values(time: str) -> list[Parameter]:
     """An event's own values, named as in a ``StoredEvent``; its time is ``:{time}``."""
     return [N(c) for c in ("event_id", *EVENT_COLUMNS[1:-1], time)]
-
-
-def _session_fields(table: Table = sessions) -> list[object]:
-    return [table.field(c) for c in SESSION_COLUMNS]
 
 
 def _event_record_query() -> QueryBuilder:
@@ -172,31 +108,15 @@ def _event_record_query() -> QueryBuilder:
         Query.from_(events)
         .join(sessions)
         .on(sessions.sid == events.sid)
-        .select(
-            events.id,
-            sessions.id,
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(*shared.event_record_fields(events, sessions.id))
     )
 
 
 def _migration_statements() -> dict[str, str]:
     return {
-        "MIGRATIONS_CREATE_TABLE": Query.create_table(migrations)
-        .if_not_exists()
-        .columns(
-            Column("version", "INTEGER", nullable=False),
-            Column("name", "TEXT", nullable=False),
-            Column("checksum", "TEXT", nullable=False),
-            Column("applied_at", "INTEGER", nullable=False),
-            Column("duration_ms", "REAL", nullable=False),
-        )
-        .primary_key("version")
-        .get_sql(),
+        "MIGRATIONS_CREATE_TABLE": shared.migrations_create_table(
+            migrations, ("INTEGER", "TEXT", "TEXT", "INTEGER", "REAL")
+        ),
         "MIGRATIONS_TABLE_EXISTS": Query.from_(Table("sqlite_master"))
         .select(fn.Count(Star()))
         .where(Table("sqlite_master").type == "table")
@@ -207,20 +127,8 @@ def _migration_statements() -> dict[str, str]:
         .select(fn.Count(Star()))
         .where(Table("sqlite_master").name.not_like("sqlite_%"))
         .get_sql(),
-        "MIGRATIONS_SELECT_APPLIED": Query.from_(migrations)
-        .select(
-            migrations.version,
-            migrations.name,
-            migrations.checksum,
-            migrations.applied_at,
-            migrations.duration_ms,
-        )
-        .orderby(migrations.version)
-        .get_sql(),
-        "MIGRATIONS_INSERT": Query.into(migrations)
-        .columns("version", "name", "checksum", "applied_at", "duration_ms")
-        .insert(N("version"), N("name"), N("checksum"), N("applied_at"), N("duration_ms"))
-        .get_sql(),
+        "MIGRATIONS_SELECT_APPLIED": shared.migrations_select_applied(migrations),
+        "MIGRATIONS_INSERT": shared.migrations_insert(migrations, N),
         # The cheap open: user_version and the recorded checksums, in order, as one string.
         "MIGRATIONS_STATE": (
             "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',') "
@@ -252,7 +160,7 @@ def _session_statements() -> dict[str, str]:
         # One partial index serves both the filter and the order: no sort.
         return (
             Query.from_(sessions)
-            .select(*_session_fields())
+            .select(*shared.session_fields(sessions))
             .where(sessions.field(column) == NV(column))
             .where(sessions.archived_at.isnull())
             .where(sessions.updated_at > N("cutoff"))
@@ -268,7 +176,7 @@ def _session_statements() -> dict[str, str]:
         .insert(N("session_id"), N("directory"), N("git_root"), N("now"), N("now"))
         .get_sql(),
         "SESSION_GET": Query.from_(sessions)
-        .select(*_session_fields())
+        .select(*shared.session_fields(sessions))
         .where(sessions.id == N("session_id"))
         .get_sql(),
         "SESSION_STATE": Query.from_(sessions)
@@ -360,6 +268,14 @@ def _event_statements() -> dict[str, str]:
         .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
         .insert(*[P(n) for n in range(1, 8)])
     )
+    # append_events: a row whose parent is an earlier row of the same batch (or
+    # none) needs no lookup -- the store checked that in Python. Numbered, bound
+    # from a tuple: (sid, seq, id, parent, invocation, type, data, time).
+    batch_row_plain = (
+        Query.into(events)
+        .columns(*EVENT_STORAGE_COLUMNS)
+        .insert(event_key(P(1), P(2)), *[P(n) for n in range(3, 9)])
+    )
     # append_event_at_head's one statement: the same view, the parent being the
     # head as read inside the statement -- which, writing, holds the write lock
     # from its first step (WAL), so concurrent appenders still form one chain.
@@ -371,6 +287,7 @@ def _event_statements() -> dict[str, str]:
         .insert(P(1), P(2), head_now, P(3), P(4), P(5), P(6))
     )
     return {
+        "EVENT_APPEND_BATCH_ROW_PLAIN": batch_row_plain.get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),
         "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),
@@ -381,30 +298,14 @@ def _event_statements() -> dict[str, str]:
         .where(events.id == N("event_id"))
         .where(events.sid == N("sid"))
         .get_sql(),
-        # How many rows a batch inserted: its seqs all follow the old event_count.
-        "EVENTS_COUNT_AFTER": Query.from_(events)
-        .select(fn.Count(Star()))
-        .where(events.rid > event_key(N("sid"), N("after_seq")))
-        .where(events.rid < (N("sid") + 1) * EVENT_KEY_FACTOR)
-        .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
         # 200-event load, and an unknown session costs one index probe.
         "EVENTS_LOAD": Query.from_(events)
-        .select(
-            events.id,
-            N("session_id"),
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(*shared.event_record_fields(events, N("session_id")))
         .where(
             in_session(
                 subquery(
-                    Query.from_(sessions)
-                    .select(sessions.sid)
-                    .where(sessions.id == N("session_id"))
+                    Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
                 )
             )
         )
@@ -413,31 +314,14 @@ def _event_statements() -> dict[str, str]:
     }
 
 
-#: ``list_sessions`` filters; each gets its own statement so each can use its index.
-LIST_FILTERS = ("ALL", "DIRECTORY", "GIT_ROOT", "EITHER")
-
-
 def _listing_statements() -> dict[str, str]:
-    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
+    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]`` (:func:`listing_statements`) and its cursor.
 
     Parameters: ``:cursor_updated_at``/``:cursor_sid`` the cursor to start
     below (the caller passes a sentinel above every row for the first page),
     ``:limit``, and the filters ``:directory``/``:git_root`` the statement uses.
     """
-    out: dict[str, str] = {}
-    for filt in LIST_FILTERS:
-        for with_archived in (False, True):
-            q = (
-                Query.from_(sessions)
-                .select(*_session_fields(), sessions.event_count)
-                .where(
-                    Tuple(sessions.updated_at, sessions.sid)
-                    < Tuple(N("cursor_updated_at"), N("cursor_sid"))
-                )
-            )
-            q = narrow_listing(q, sessions, filt, with_archived, NV, N)
-            suffix = "_WITH_ARCHIVED" if with_archived else ""
-            out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
+    out = shared.listing_statements(Query, sessions, N, NV)
     out["SESSION_CURSOR"] = (
         Query.from_(sessions)
         .select(sessions.updated_at, sessions.sid)
@@ -521,24 +405,12 @@ def _import_statements() -> dict[str, str]:
 
 
 def _history_statement() -> dict[str, str]:
-    # pypika cannot express WITH RECURSIVE: the chain from head back through
-    # parent_id, in one query. `e.seq < c.seq` holds for every real parent (a
-    # parent is always appended before its child) and guarantees termination.
-    cols = (
-        "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
-    )
+    """``EVENTS_HISTORY``: the chain from the head back (:func:`shared.history_chain`)."""
     return {
-        "EVENTS_HISTORY": (
-            "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
-            "event_data, created_at) AS ("
-            f"SELECT {cols} FROM sessions s JOIN session_events e "
-            "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id "
-            "UNION ALL "
-            f"SELECT {cols} FROM chain c JOIN session_events e "
-            "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq"
-            ") SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, "
-            "created_at "
-            "FROM chain ORDER BY seq"
+        "EVENTS_HISTORY": shared.history_chain(
+            "e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id",
+            "e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq",
+            ":session_id",
         )
     }
 
@@ -577,7 +449,7 @@ search_config = Table("search_config")
 
 def _export_import_purge_statements() -> dict[str, str]:
     """Statements of :mod:`convstore.sqlite.exporting` and :mod:`convstore.sqlite.retention`."""
-    session_export_fields = [*_session_fields(), sessions.event_count, sessions.sid]
+    session_export_fields = [*shared.session_fields(sessions), sessions.event_count, sessions.sid]
     purgeable = sessions.archived_at.notnull() & (sessions.archived_at < N("cutoff"))
     newest_keys = (
         Query.from_(events)
@@ -710,8 +582,7 @@ def _fts_statements() -> dict[str, str]:
         else:
             head = "INSERT INTO event_search (event_search, rowid, body) SELECT 'delete',"
         return (
-            f"{head} {row}.rid, body "
-            f"FROM (SELECT {{{row}_body}} AS body) WHERE body IS NOT NULL;"
+            f"{head} {row}.rid, body FROM (SELECT {{{row}_body}} AS body) WHERE body IS NOT NULL;"
         )
 
     return {
@@ -810,15 +681,7 @@ def _sync_statements() -> dict[str, str]:
     return {
         # The event at a position (seq): where two sides' histories last agree.
         "SYNC_EVENT_AT": Query.from_(events)
-        .select(
-            events.id,
-            P(1),
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(*shared.event_record_fields(events, P(1)))
         .where(events.rid == event_key(this_sid, P(2)))
         .get_sql(),
         # A session's metadata with its own times: sync merges it last-writer-wins.
@@ -836,15 +699,7 @@ def _sync_statements() -> dict[str, str]:
         ),
         # The events after a position, in append order: only what the other side lacks.
         "SYNC_EVENTS_AFTER": Query.from_(events)
-        .select(
-            events.id,
-            P(1),
-            events.parent_id,
-            events.invocation_id,
-            events.event_type,
-            events.event_data,
-            events.created_at,
-        )
+        .select(*shared.event_record_fields(events, P(1)))
         .where(events.rid > event_key(this_sid, P(2)))
         .where(events.rid < (this_sid + 1) * EVENT_KEY_FACTOR)
         .orderby(events.rid)
@@ -854,91 +709,26 @@ def _sync_statements() -> dict[str, str]:
 
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
-    out: dict[str, str] = {}
-    out.update(_pragmas())
-    out.update(_migration_statements())
-    out.update(_session_statements())
-    out.update(_event_statements())
-    out.update(_listing_statements())
-    out.update(_metadata_and_branch_statements())
-    out.update(_import_statements())
-    out.update(_history_statement())
-    out.update(_export_import_purge_statements())
-    out.update(_fts_statements())
-    out.update(_sync_statements())
-    return out
-
-
-def render_module(
-    statements: dict[str, str], title: str, module: str, test: str, *, readable: bool = False
-) -> str:
-    """The text of a generated module of constants (``_sql`` here, ``_pgsql`` for PostgreSQL).
-
-    It imports nothing at run time: ``Final`` is for type checkers only.
-    ``readable=True`` lays every statement out over several lines
-    (:func:`layout`), one Python string piece per line.
-    """
-    path = module.replace(".", "/")
-    lines = [
-        f'"""{title}',
-        "",
-        f"GENERATED into src/convstore/{path}.py by ``python -m convstore.{module}build`` from",
-        f"the pypika definitions in :mod:`convstore.{module}build`; do not edit by hand.",
-        f"``tests/{test}`` fails if this file and its builder disagree.",
-        '"""',
-        "",
-        "from __future__ import annotations",
-        "",
-        "TYPE_CHECKING = False",
-        "if TYPE_CHECKING:",
-        "    from typing import Final",
-        "",
-    ]
-    for name, sql in statements.items():
-        parts = layout(sql).splitlines(keepends=True) if readable else [sql]
-        if len(parts) == 1:
-            lines.append(f"{name}: Final = {sql!r}")
-        else:
-            lines.append(f"{name}: Final = (")
-            lines.extend(f"    {part!r}" for part in parts)
-            lines.append(")")
-    return "\n".join(lines) + "\n"
+    groups = (
+        _pragmas,
+        _migration_statements,
+        _session_statements,
+        _event_statements,
+        _listing_statements,
+        _metadata_and_branch_statements,
+        _import_statements,
+        _history_statement,
+        _export_import_purge_statements,
+        _fts_statements,
+        _sync_statements,
+    )
+    return {name: sql for group in groups for name, sql in group().items()}
 
 
 def render() -> str:
     """The text of :mod:`convstore.sqlite._sql`, exactly as it must be on disk."""
-    return render_module(
-        build(),
-        "Every SQL statement convstore runs, as plain strings.",
-        "sqlite._sql",
-        "test_sql_drift.py",
-        readable=True,
-    )
-
-
-def main(render: Callable[[], str], module: str) -> None:  # pragma: no cover
-    """The command line of every SQL builder: regenerate its module in place.
-
-    ``python -m convstore.sqlite._sqlbuild`` (or ``postgres._pgsqlbuild``,
-    ``sqlite._blobsqlbuild``, ``_lifecycle_sqlbuild``) renders the text first and
-    then replaces the file atomically. A shell redirect (``... > _sql.py``) would
-    empty the file before rendering, and rendering imports convstore, which
-    imports that very file. ``--stdout`` prints the text instead.
-    """
-    import os
-    import sys
-    from pathlib import Path
-
-    text = render()
-    if sys.argv[1:] == ["--stdout"]:
-        sys.stdout.write(text)
-        return
-    target = Path(__file__).resolve().parents[1].joinpath(*module.split(".")).with_suffix(".py")
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, target)
-    print(f"wrote {target}")
+    return shared.render_module(build(), "sqlite._sql", readable=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main(render, "sqlite._sql")
+    shared.main(render, "sqlite._sql")

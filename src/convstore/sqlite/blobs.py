@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
+from .._common import COMPACTION_EVENT_TYPE
 from ..errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
 from . import _blobsql
 
@@ -489,8 +490,6 @@ def tail_values(row: Sequence[Any], limit: int | None) -> list[Any] | None:
 
 def has_summary(events: Sequence[StoredEvent]) -> bool:
     """Whether any of ``events`` is a compaction summary (its history needs folding)."""
-    from ..lifecycle import COMPACTION_EVENT_TYPE
-
     return any(event.event_type == COMPACTION_EVENT_TYPE for event in events)
 
 

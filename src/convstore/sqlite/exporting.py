@@ -380,6 +380,10 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
     return _Line(number, data)
 
 
+#: At most this many ids of one imported session are kept in memory (~25 MB).
+_KNOWN_IDS = 200_000
+
+
 class _Importer:
     def __init__(self, store: SessionStore, progress: Progress | None) -> None:
         self.store = store
@@ -392,6 +396,10 @@ class _Importer:
         self.sid = 0
         self.session_id = ""
         self.seen = 0
+        # The ids of the session's events so far: a parent must be one of them (the
+        # session is new), so no parent is looked up in the database -- up to
+        # _KNOWN_IDS of them; past that, parents and head are looked up.
+        self.ids: set[str] = set()
 
     def start_session(self, line: _Line) -> None:
         self.finish_session()
@@ -441,6 +449,7 @@ class _Importer:
             row = {"sid": self.sid, "key": key, "value": value, "updated_at": at}
             self.conn.execute(_sql.METADATA_IMPORT, row)
         self.header, self.session_id, self.seen = line, session_id, 0
+        self.ids = set()
         self.sessions += 1
 
     def add_event(self, line: _Line) -> None:
@@ -463,19 +472,24 @@ class _Importer:
             )
         # The same checks as an append: what is imported can be read, searched, exported.
         line.checked(_v.event_data, data, event_id)
+        row = (
+            self.sid,
+            self.seen + 1,
+            event_id,
+            parent,
+            line.text("invocation_id"),
+            line.text("event_type"),
+            data,
+            line.integer("created_at", time=True),
+        )
+        if parent is not None and parent not in self.ids and not self._stored(parent):
+            raise InvalidEvent(
+                f"line {line.number}: event {event_id!r}: parent {parent!r} is not an earlier "
+                f"event of session {self.session_id!r}; nothing was imported"
+            )
         self.seen += 1
-        row = {
-            "sid": self.sid,
-            "seq": self.seen,
-            "event_id": event_id,
-            "parent_id": parent,
-            "invocation_id": line.text("invocation_id"),
-            "event_type": line.text("event_type"),
-            "event_data": data,
-            "created_at": line.integer("created_at", time=True),
-        }
         try:
-            self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW, row)
+            self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, row)
         except apsw.ConstraintError as exc:
             text = str(exc)
             if "UNIQUE" in text or "PRIMARY KEY" in text:
@@ -487,14 +501,18 @@ class _Importer:
                 f"line {line.number}: event {event_id!r}: event_data is not valid JSON; "
                 "nothing was imported"
             ) from None
-        if self.conn.changes() == 0:
-            raise InvalidEvent(
-                f"line {line.number}: event {event_id!r}: parent {parent!r} is not an earlier "
-                f"event of session {self.session_id!r}; nothing was imported"
-            )
+        if len(self.ids) < _KNOWN_IDS:
+            self.ids.add(event_id)
         self.events += 1
         if self.progress is not None and self.events % PROGRESS_EVERY == 0:
             self.progress(self.sessions, self.events)
+
+    def _stored(self, event_id: str) -> bool:
+        """Whether ``event_id`` is an event of the session being filled (past the id set)."""
+        if len(self.ids) < _KNOWN_IDS:
+            return False  # every event so far is in the set
+        found = self.conn.execute(_sql.EVENT_IN_SESSION, {"event_id": event_id, "sid": self.sid})
+        return bool(found.get)
 
     def finish_session(self) -> None:
         line = self.header
@@ -507,12 +525,7 @@ class _Importer:
                 f"{self.seen} (truncated or edited file?)"
             )
         head = line.data.get("head_id")
-        if (
-            head is not None
-            and not self.conn.execute(
-                _sql.EVENT_IN_SESSION, {"event_id": head, "sid": self.sid}
-            ).get
-        ):
+        if head is not None and head not in self.ids and not self._stored(head):
             raise line.fail(f"head_id {head!r} is not an event of session {self.session_id!r}")
         self.header = None
 

@@ -24,9 +24,9 @@ from itertools import repeat
 
 import apsw
 
-from .. import _lifecycle_sql
 from .. import _validate as _v
 from .._common import (
+    COMPACTION_EVENT_TYPE,
     FIRST_PAGE,
     Closing,
     event_refused,
@@ -696,6 +696,11 @@ class SessionStore(Closing):
         Retrying an append that was in fact stored (same id, session, parent,
         invocation, type and data -- after :class:`CommitUncertain`, say) is an
         idempotent replay: it returns the stored event and writes nothing.
+
+        One SQL statement (no ``BEGIN``/``COMMIT``) in the usual case. The
+        event's time is the clock's, or the session's ``updated_at`` when that
+        is later (another writer's, or a clock that stepped back): the log's
+        time never moves backwards.
         """
         if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
             _v.text(session_id, "session id")
@@ -895,16 +900,10 @@ class SessionStore(Closing):
             with Atomic(self, doing) as conn:
                 now = self.now()  # under the write lock: the log's time never moves backwards
                 sid, count = self._writable_state(session_id)
-                rows = [event_row(sid, seq, e, now) for seq, e in enumerate(items, start=count + 1)]
-                after = {"sid": sid, "after_seq": count}
                 try:
-                    # One prepared statement stepped for every row, in C: the usual batch.
-                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW, rows)
-                    complete = conn.execute(_sql.EVENTS_COUNT_AFTER, after).get == len(rows)
+                    self._insert_batch(conn, sid, count, items, now)
                 except apsw.ConstraintError:
-                    complete = False
-                if not complete:
-                    raise _CheckEachItem  # rolls the partial batch back
+                    raise _CheckEachItem from None  # rolls the partial batch back
                 self.move_head(items[-1].id, now, len(items), session_id)
         except _CheckEachItem:
             # A replayed, duplicate, orphaned or invalid item: check each one, then write.
@@ -915,6 +914,37 @@ class SessionStore(Closing):
             )
             for e in items
         ]
+
+    @staticmethod
+    def _insert_batch(
+        conn: apsw.Connection, sid: int, count: int, items: list[NewEvent], now: int
+    ) -> None:
+        """Insert a batch's rows after ``count``; raise :class:`_CheckEachItem` if one is refused.
+
+        A row whose parent is an earlier row of the batch (the usual chain) or
+        that has none is inserted as it is: its parent is checked here, in
+        Python, and the rows go in by one ``executemany`` of a plain insert.
+        Only a row whose parent lies outside the batch (usually the first: the
+        session's head) takes the statement that looks the parent up, and must
+        insert exactly one row. Duplicates and invalid JSON still fail the
+        table's constraints (:class:`apsw.ConstraintError`, for the caller).
+        """
+        seen: set[str] = set()
+        plain: list[tuple[object, ...]] = []
+        for seq, e in enumerate(items, start=1):
+            parent = e.parent_id
+            if parent is not None and parent not in seen:
+                if plain:  # in order: the lookup must not see later rows
+                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
+                    plain = []
+                conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count + seq, e, now))
+                if conn.changes() != 1:
+                    raise _CheckEachItem  # the parent is not an event of this session
+            else:
+                plain.append((sid, count + seq, *e, now))
+            seen.add(e.id)
+        if plain:
+            conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
@@ -1022,8 +1052,12 @@ class SessionStore(Closing):
                 rows = self._conn.execute(_sql.EVENTS_HISTORY, {"session_id": session_id})
                 return list(map(_new_tuple, repeat(StoredEvent), rows))
             # The same walk, stopping at what the newest summary covers (SPEC §9).
+            from .. import _lifecycle_sql
+
             rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
             chain = list(map(_new_tuple, repeat(StoredEvent), rows))
+            if not any(event.event_type == COMPACTION_EVENT_TYPE for event in chain):
+                return chain  # nothing to fold: convstore.lifecycle stays unimported
             from ..lifecycle import fold_history
 
             return fold_history(chain)

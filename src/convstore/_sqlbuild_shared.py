@@ -1,0 +1,287 @@
+"""What every SQL builder shares (build time only: imports pypika).
+
+The builders (``sqlite._sqlbuild``, ``sqlite._blobsqlbuild``,
+``_lifecycle_sqlbuild``, ``postgres._pgsqlbuild``, ``postgres._pgblobsqlbuild``)
+differ in dialect and parameter syntax, not in the shapes they build. Written
+here once:
+
+* the schema's tables (``sessions``, ``events`` …) and the columns of a record:
+  :func:`session_fields`, :func:`event_record_fields`, :data:`BLOB_COLUMNS`;
+* the migrations bookkeeping table: :func:`migrations_create_table`,
+  :func:`migrations_select_applied`, :func:`migrations_insert`;
+* a session's history, ``WITH RECURSIVE`` by hand: :func:`history_chain`;
+* the session listing: :func:`listing_statements` (the filter choice of
+  :data:`convstore._common.LIST_FILTERS`, the archive condition, the keyset
+  order and the limit);
+* the generated modules: :data:`GENERATED` (what each is), :func:`render_module`
+  (one header for all), :func:`layout` (a statement over lines) and
+  :func:`main` (the regenerate command).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pypika import Column, Order, Parameter, Query, Table, Tuple
+from pypika.queries import QueryBuilder
+
+from convstore._common import EVENT_COLUMNS, LIST_FILTERS, SESSION_COLUMNS
+
+#: The schema's tables, named once for every builder.
+sessions = Table("sessions")
+events = Table("session_events")
+metadata = Table("session_metadata")
+blobs = Table("session_blobs")
+ledger = Table("usage_ledger")
+migrations = Table("convstore_migrations")
+
+#: A blob's own columns, in the order of a ``Blob`` after its session id.
+BLOB_COLUMNS = ("namespace", "key", "meta", "data", "created_at")
+
+#: Makes the parameter of a name in a dialect (``:name``, ``%(name)s`` …).
+Param = Callable[[str], Parameter]
+
+#: The columns of the migrations bookkeeping table, in the order of an ``AppliedMigration``.
+MIGRATION_COLUMNS = ("version", "name", "checksum", "applied_at", "duration_ms")
+
+
+def session_fields(table: Table) -> list[Any]:
+    """The columns of a :class:`~convstore.StoredSession`, in order."""
+    return [table.field(c) for c in SESSION_COLUMNS]
+
+
+def event_record_fields(events: Table, session_id: Any) -> list[Any]:
+    """The columns of a :class:`~convstore.StoredEvent`: the event's, its session id second."""
+    return [events.id, session_id, *(events.field(c) for c in EVENT_COLUMNS[1:])]
+
+
+def migrations_create_table(table: Table, types: tuple[str, ...]) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` the bookkeeping table, with the dialect's column types."""
+    columns = (Column(c, t, nullable=False) for c, t in zip(MIGRATION_COLUMNS, types, strict=True))
+    create = Query.create_table(table).if_not_exists().columns(*columns)
+    return create.primary_key("version").get_sql()
+
+
+def migrations_select_applied(table: Table) -> str:
+    """Every applied migration, oldest first."""
+    fields = (table.field(c) for c in MIGRATION_COLUMNS)
+    return Query.from_(table).select(*fields).orderby(table.version).get_sql()
+
+
+def migrations_insert(table: Table, param: Param) -> str:
+    """Record one applied migration."""
+    values = (param(c) for c in MIGRATION_COLUMNS)
+    return Query.into(table).columns(*MIGRATION_COLUMNS).insert(*values).get_sql()
+
+
+#: What the recursive history walks with: the event's position, then a StoredEvent's own columns.
+_CHAIN_COLUMNS = ("sid", "seq", *EVENT_COLUMNS)
+
+
+def history_chain(head: str, step: str, session_id: str, limit: str = "") -> str:
+    """A session's history, head back, oldest first; by hand (pypika has no ``WITH RECURSIVE``).
+
+    The chain from the head back through ``parent_id`` in one query: ``head``
+    joins ``sessions s`` to its head event ``e`` and picks the session,
+    ``step`` joins ``chain c`` to its parent ``e`` (``e.seq < c.seq`` holds for
+    every real parent and guarantees termination), ``limit`` may stop the
+    recursion, and ``session_id`` is the text id each row reports.
+    """
+    columns = ", ".join(f"e.{c}" for c in _CHAIN_COLUMNS)
+    return (
+        f"WITH RECURSIVE chain({', '.join(_CHAIN_COLUMNS)}) AS ("
+        f"SELECT {columns} FROM sessions s JOIN session_events e ON {head} "
+        f"UNION ALL SELECT {columns} FROM chain c JOIN session_events e ON {step}{limit}) "
+        f"SELECT id, {session_id}, parent_id, invocation_id, event_type, event_data, created_at "
+        "FROM chain ORDER BY seq"
+    )
+
+
+def listing_statements(
+    query: type[Query], sessions: Table, param: Param, value: Param, scope: Any = None
+) -> dict[str, str]:
+    """``LIST_SESSIONS_<FILTER>[_WITH_ARCHIVED]``: newest activity first, keyset-paginated.
+
+    ``cursor_updated_at``/``cursor_sid`` are the row to start below (a
+    sentinel above every row for the first page). ``scope`` narrows every
+    statement first (PostgreSQL: the caller's own sessions).
+    """
+    out: dict[str, str] = {}
+    for filt in LIST_FILTERS:
+        for with_archived in (False, True):
+            q = query.from_(sessions).select(*session_fields(sessions), sessions.event_count)
+            if scope is not None:
+                q = q.where(scope)
+            q = q.where(
+                Tuple(sessions.updated_at, sessions.sid)
+                < Tuple(param("cursor_updated_at"), param("cursor_sid"))
+            )
+            q = narrow_listing(q, sessions, filt, with_archived, value, param)
+            suffix = "_WITH_ARCHIVED" if with_archived else ""
+            out[f"LIST_SESSIONS_{filt}{suffix}"] = q.get_sql()
+    return out
+
+
+def narrow_listing(
+    q: QueryBuilder,
+    sessions: Table,
+    filt: str,
+    with_archived: bool,
+    value: Callable[[str], Parameter],
+    param: Callable[[str], Parameter],
+) -> QueryBuilder:
+    """``q`` filtered by ``filt``, without archived sessions unless asked, newest first.
+
+    ``value`` makes the parameter of a filter value (it may be ``NULL``),
+    ``param`` any other parameter (here ``limit``).
+    """
+    if filt == "DIRECTORY":
+        q = q.where(sessions.directory == value("directory"))
+    elif filt == "GIT_ROOT":
+        q = q.where(sessions.git_root == value("git_root"))
+    elif filt == "EITHER":
+        q = q.where(
+            (sessions.directory == value("directory")) | (sessions.git_root == value("git_root"))
+        )
+    if not with_archived:
+        q = q.where(sessions.archived_at.isnull())
+    return (
+        q.orderby(sessions.updated_at, order=Order.desc)
+        .orderby(sessions.sid, order=Order.desc)
+        .limit(param("limit"))
+    )
+
+
+#: Clauses that start a new line in a generated statement (outside parentheses and quotes).
+_BREAK_BEFORE = (
+    "FROM",
+    "JOIN",
+    "LEFT JOIN",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "SET",
+    "VALUES",
+    "SELECT",
+    "ON CONFLICT",
+    "DO UPDATE",
+    "RETURNING",
+    "UNION ALL",
+)
+
+
+def layout(sql: str) -> str:
+    """Break a one-line statement before its main clauses, so a reviewer reads it top-down.
+
+    Only at the top level: text inside parentheses (subqueries, column lists)
+    and inside quotes stays on its line. SQLite and PostgreSQL ignore the
+    line breaks; the statement's meaning is unchanged.
+
+    >>> print(layout('SELECT "a" FROM "t" WHERE "b"=(SELECT 1 FROM "u") ORDER BY "a"'))
+    SELECT "a"
+    FROM "t"
+    WHERE "b"=(SELECT 1 FROM "u")
+    ORDER BY "a"
+    """
+    out: list[str] = []
+    depth, quote, i = 0, "", 0
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == " " and depth == 0 and i > 0:
+            rest = sql[i + 1 :]
+            word = next((w for w in _BREAK_BEFORE if rest.startswith(w + " ")), None)
+            if word is not None and not (word == "SELECT" and sql[:i].endswith("AS")):
+                out.append("\n")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+#: Every generated module of statements: its builder's title for it and its drift test.
+GENERATED = {
+    "sqlite._sql": ("Every SQL statement convstore runs, as plain strings.", "test_sql_drift.py"),
+    "sqlite._blobsql": (
+        "The SQL of the framework-integration extensions, as plain strings.",
+        "test_blobsql_drift.py",
+    ),
+    "_lifecycle_sql": (
+        "The conversation lifecycle's SQL statements, as plain strings.",
+        "test_lifecycle_sql_drift.py",
+    ),
+    "postgres._pgsql": (
+        "Every PostgreSQL statement convstore.postgres runs, as plain strings.",
+        "test_pgsql_drift.py",
+    ),
+    "postgres._pgblobsql": (
+        "The PostgreSQL SQL of the framework-integration extensions, as plain strings.",
+        "test_pgblobsql_drift.py",
+    ),
+}
+
+
+def render_module(statements: dict[str, str], module: str, *, readable: bool = False) -> str:
+    """The text of the generated ``module`` (a key of :data:`GENERATED`): one constant a statement.
+
+    It imports nothing at run time but ``TYPE_CHECKING`` from :mod:`convstore._lean`
+    (loaded already): ``Final`` is for type checkers only.
+    ``readable=True`` lays every statement out over several lines
+    (:func:`layout`), one Python string piece per line.
+    """
+    title, test = GENERATED[module]
+    lines = [
+        f'"""{title}',
+        f'GENERATED by ``python -m convstore.{module}build``: edit that (tests/{test})."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from convstore._lean import TYPE_CHECKING",
+        "",
+        "if TYPE_CHECKING:",
+        "    from typing import Final",
+        "",
+    ]
+    for name, sql in statements.items():
+        parts = layout(sql).splitlines(keepends=True) if readable else [sql]
+        if len(parts) == 1:
+            lines.append(f"{name}: Final = {sql!r}")
+        else:
+            lines.append(f"{name}: Final = (")
+            lines.extend(f"    {part!r}" for part in parts)
+            lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def main(render: Callable[[], str], module: str) -> None:  # pragma: no cover
+    """The command line of every SQL builder: regenerate its module in place.
+
+    ``python -m convstore.sqlite._sqlbuild`` (or ``postgres._pgsqlbuild``,
+    ``sqlite._blobsqlbuild``, ``_lifecycle_sqlbuild``) renders the text first and
+    then replaces the file atomically. A shell redirect (``... > _sql.py``) would
+    empty the file before rendering, and rendering imports convstore, which
+    imports that very file. ``--stdout`` prints the text instead.
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    text = render()
+    if sys.argv[1:] == ["--stdout"]:
+        sys.stdout.write(text)
+        return
+    target = Path(__file__).resolve().parent.joinpath(*module.split(".")).with_suffix(".py")
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, target)
+    print(f"wrote {target}")
