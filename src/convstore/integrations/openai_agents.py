@@ -108,16 +108,20 @@ class ConvstoreSession:
         number = int(suffix) if current != base and suffix.isascii() and suffix.isdigit() else 1
         return f"{base}~{number + 1}"
 
-    async def _next_free(self, current: str) -> str:
-        """The first successor of ``current`` that is not a stored session yet.
+    async def _next_free(self, current: str, *, skip_live: bool) -> str:
+        """The first successor of ``current`` that is not stored (or, unless
+        ``skip_live``, is stored and live: a generation another writer has started).
 
-        Normally the very next one; only a pointer edited by hand can name a
-        generation whose successor already exists.
+        Normally the very next one; only a pointer edited by hand names a
+        generation whose successors already exist. Every caller that saw the
+        same state names the same generation.
         """
         target = self._successor(current)
-        while await acall(self._service, "get_session", target) is not None:
+        while True:
+            stored = await acall(self._service, "get_session", target)
+            if stored is None or (not skip_live and stored.archived_at is None):
+                return target
             target = self._successor(target)
-        return target
 
     def _pointer(self, target: str) -> list[tuple[str, str, str]]:
         base = self.session_id
@@ -125,7 +129,7 @@ class ConvstoreSession:
 
     async def _advance(self, current: str) -> str:
         """Point the id past ``current`` (archived elsewhere, e.g. by the CLI); the new id."""
-        target = await self._next_free(current)
+        target = await self._next_free(current, skip_live=False)
         for _, key, value in self._pointer(target):  # idempotent: racers write the same
             await acall(self._service, "set_metadata", self.session_id, key, value)
         return target
@@ -199,7 +203,7 @@ class ConvstoreSession:
         points at.
         """
         current = await self._current()
-        target = await self._next_free(current)
+        target = await self._next_free(current, skip_live=True)
         try:
             await acall(
                 self._service, "archive_session_with_metadata", current, self._pointer(target)
