@@ -8,7 +8,7 @@ import pytest
 from conftest import unique_owner
 
 from convstore import InvalidArgument, SessionStore
-from convstore.search import SearchHit
+from convstore.search import InvalidQuery, SearchHit
 
 EVENTS = [
     ("s1", "/work/a", "user_message", "why is the build red"),
@@ -56,7 +56,10 @@ def test_server_search_matches_the_local_search(pg_dsn: str) -> None:
         assert [h.event_id for h in recent] == ["odd3", "s2-e2", "s1-e1", "s1-e0"]
         assert svc.search("build", limit=1, order="recent")[0].event_id == "odd3"
         assert [h.event_id for h in svc.search('"staging deploy"')] == ["s2-e3"]
-        assert {h.event_id for h in svc.search("build -staging")} == {"s1-e0", "s1-e1", "odd3"}
+        assert {h.event_id for h in svc.search("build NOT staging")} == {"s1-e0", "s1-e1", "odd3"}
+        assert {h.event_id for h in svc.search("stag*")} == {"s2-e2", "s2-e3"}
+        with pytest.raises(InvalidQuery, match="no such column: staging"):
+            svc.search("build -staging")  # FTS5's syntax: -x is a column filter, as locally
         # literal: "-" is text, not an operator
         assert [h.event_id for h in svc.search("ci.py -missing", literal=True)] == ["s1-e1"]
         assert svc.search("build", markers=("<b>", "</b>"))[0].snippet.count("<b>build</b>") >= 1

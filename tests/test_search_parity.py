@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from conftest import unique_owner
 
-from convstore import SessionStore
-from convstore.search import SearchHit
+from convstore import InvalidArgument, SessionStore
+from convstore.search import InvalidQuery, SearchHit
 
 #: (event id, event_data): text in content strings, content blocks, nested
 #: objects, other fields, non-objects, punctuation, diacritics, other scripts.
@@ -38,6 +38,9 @@ EVENTS: list[tuple[str, str]] = [
     ("nul", '{"content": "nul\\u0000build", "x": "\\u0000"}'),
     ("literal-nul", '{"content": "a \\\\u0000 literal"}'),
     ("upper", json.dumps({"content": "WAL Checkpoint RED"})),
+    ("greek-1", json.dumps({"content": "alpha beta gamma"})),
+    ("greek-2", json.dumps({"content": "gamma alpha delta"})),
+    ("greek-3", json.dumps({"content": "beta alphabet"})),
 ]
 
 #: (query, literal): words, phrases, operators, and words as the index folds them.
@@ -81,6 +84,36 @@ QUERIES: list[tuple[str, bool]] = [
     ("build OR deploy", False),
     ("build NOT red", False),
     ("build AND log", False),
+    # FTS5's query language, translated into a tsquery on the server.
+    ("alph*", False),
+    ("bui*", False),
+    ("Café*", False),
+    ("déj*", False),
+    ("gam* AND alpha", False),
+    ("alpha*beta", False),  # alpha* AND beta
+    ("alpha OR delta NOT beta", False),
+    ("(alpha OR delta) NOT beta", False),
+    ("alpha NOT beta gamma", False),  # NOT binds looser than the implicit AND
+    ("alpha OR beta gamma", False),
+    ("alpha AND (beta OR delta) NOT gamma", False),
+    ('"alpha beta"', False),
+    ('"beta alpha"', False),
+    ("alpha+beta", False),
+    ('"alpha be"*', False),
+    ('"ci.py"', False),
+    ("foo_bar", False),  # a bareword with an underscore: the phrase foo bar
+    ("naïve", False),
+    ("NEAR(alpha gamma)", False),
+    ("NEAR(alpha delta, 3)", False),
+    ("^why", False),
+    ("body:alpha", False),
+    ("{body}:alpha beta", False),
+    ("body:(alpha OR delta)", False),
+    ("-body:alpha", False),
+    ('"" alpha', False),
+    ('"."', False),
+    ('"." OR delta', False),
+    ("and", False),  # lower case: a word
     ("ci.py", True),
     ("foo_bar-baz", True),
     ("déjà vu", True),
@@ -124,7 +157,36 @@ EXPECTED = {
     "1": {"boolean"},
     "ci.py": {"punct"},
     "build NOT red": {"blocks", "emoji", "nul"},
+    "alph*": {"greek-1", "greek-2", "greek-3"},
+    "alpha NOT beta gamma": {"greek-2"},
+    '"alpha be"*': {"greek-1"},
+    "-body:alpha": set(),
+    '"."': set(),
 }
+
+#: Queries FTS5 cannot parse: both backends raise the same InvalidQuery.
+BAD_QUERIES = [
+    '"unclosed',
+    "a OR",
+    "a AND",
+    "AND",
+    "NOT a",
+    "a NOT",
+    "...",
+    "ci.py",
+    "col:foo",
+    "-foo",
+    "(a",
+    "a)",
+    "(a) b",
+    "a ()",
+    "near(a b)",
+    "NEAR(a b, x)",
+    "a AND OR b",
+    "{col}:a",
+    "a*+",
+    "(" * 120 + "a" + ")" * 120,
+]
 
 
 def _found(side: Any, query: str, literal: bool) -> set[str]:
@@ -141,6 +203,34 @@ def test_the_same_events_are_found_on_both_backends(backend: Any) -> None:
         _fill(local)
         for (query, literal), ids in found.items():
             assert ids == _found(local, query, literal), (query, literal)
+
+
+@pytest.mark.parametrize("query", BAD_QUERIES)
+def test_a_query_fts5_cannot_parse_raises_the_same_error(backend: Any, query: str) -> None:
+    _fill(backend)
+    with SessionStore(":memory:") as local, pytest.raises(InvalidQuery) as want:
+        _fill(local)
+        local.search(query)
+    with pytest.raises(InvalidQuery) as got:
+        backend.search(query)
+    assert str(got.value) == str(want.value)
+    assert isinstance(got.value, InvalidArgument)
+
+
+def test_the_server_approximates_initial_words_and_near_by_their_words(backend: Any) -> None:
+    """``^word`` and ``NEAR(…, N)`` have no tsquery form: the server finds a superset."""
+    _fill(backend)
+    local_only = {"^alpha": {"greek-1"}, "NEAR(alpha gamma, 0)": {"greek-2"}}
+    anywhere = {"greek-1", "greek-2"}
+    local = isinstance(backend, SessionStore)
+    for query, exact in local_only.items():
+        assert _found(backend, query, False) == (exact if local else anywhere)
+
+
+def test_a_prefix_is_marked_in_the_snippet(backend: Any) -> None:
+    _fill(backend)
+    assert [h.snippet for h in backend.search("checkp*")] == ["WAL [Checkpoint] RED"]
+    assert [h.snippet for h in backend.search("^why")] == ["[why] is the build red"]
 
 
 def test_hits_have_the_local_shape_and_mark_the_matched_words(backend: Any) -> None:

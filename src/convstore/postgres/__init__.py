@@ -877,10 +877,13 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         JSON text), split into the same words (lower case, diacritics
         removed, punctuation a separator: ``ci.py`` is ``ci`` and ``py``) --
         migration ``0009_search_like_local.sql``, over PostgreSQL full text
-        search (``tsvector`` + GIN). ``query`` follows
-        ``websearch_to_tsquery``: words are ANDed, ``"a phrase"``, ``or``,
-        ``-word`` (and FTS5's ``AND``/``NOT`` keywords); ``literal=True``
-        matches every word as typed. ``order="recent"``: newest first.
+        search (``tsvector`` + GIN). ``query`` is FTS5's query language, checked
+        by FTS5 itself (the same :class:`~convstore.search.InvalidQuery` for
+        a bad query) and translated into a ``tsquery``: words,
+        ``"a phrase"``, ``prefix*``, ``AND``/``OR``/``NOT``, parentheses;
+        ``^word`` and ``NEAR(…)`` match the words anywhere
+        (:mod:`convstore.postgres._pgsearch`). ``literal=True`` matches every
+        word as typed. ``order="recent"``: newest first.
         """
         if unknown:
             raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
@@ -911,14 +914,17 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
         if not (directory_ok and git_root_ok):
             return []  # a filter that could never have been stored matches nothing
-        from ._pgsearch import snippet, websearch_text
+        from ._pgsearch import snippet, tsquery_text
 
+        tsquery = query if literal else tsquery_text(query)
+        if tsquery is None:
+            return []  # only words FTS5 drops, or a column filter without the text
         sql = _SEARCH_SQL[bool(literal), order]
         rows = self._all(
             sql,
             {
                 "owner": self._owner,
-                "query": query if literal else websearch_text(query),
+                "query": tsquery,
                 "directory": directory,
                 "git_root": git_root,
                 "types": types,

@@ -5,15 +5,28 @@ The server indexes what the local store indexes, word for word (migration
 gives it, folded into FTS5's ``unicode61 remove_diacritics 2`` words). Two
 pieces stay in Python:
 
-* :func:`websearch_text` maps FTS5's upper-case keywords onto
-  ``websearch_to_tsquery``'s syntax: ``a AND b`` is ``a b``, ``a NOT b`` is
-  ``a -b`` (``OR`` means the same in both).
+* :func:`tsquery_text` checks a query exactly as FTS5 does (FTS5 itself
+  parses it, in a private in-memory table shaped like the local index, so a
+  bad query raises the local store's :class:`~convstore.search.InvalidQuery`
+  with the same message) and translates it into ``to_tsquery`` syntax:
+  words folded by FTS5's own tokenizer, ``"a phrase"`` and ``a+b`` as
+  ``<->`` chains, ``prefix*`` as ``:*``, implicit ``AND``/``AND`` as ``&``,
+  ``OR`` as ``|``, ``a NOT b`` as ``a & !b``, parentheses and ``body:``
+  column filters as written. Two approximations: ``^word`` (the text's first
+  word) matches the word anywhere, and ``NEAR(a b, N)`` matches events with
+  all its phrases at any distance.
 * :func:`snippet` marks the matched words in the event's text the way FTS5's
   ``snippet()`` does: at most :data:`SNIPPET_TOKENS` words around the best
   match, ``…`` where text was cut, every matched word wrapped in ``markers``.
 
->>> websearch_text('build AND red NOT "ci AND py"')
-'build red -"ci AND py"'
+>>> tsquery_text('build AND red NOT "ci AND py"')
+"('build') & (('red') & !('ci' <-> 'and' <-> 'py'))"
+>>> tsquery_text('Café* OR (ci.py)')
+Traceback (most recent call last):
+  ...
+convstore.sqlite.search.InvalidQuery: invalid search query 'Café* OR (ci.py)': ...
+>>> tsquery_text('Café* OR "ci.py"')
+"('cafe':*) | ('ci' <-> 'py')"
 >>> snippet("Fix ci.py — the Café build", "'ci' <-> 'py' & 'cafe'", ("[", "]"))
 'Fix [ci.py] — the [Café] build'
 >>> snippet("Fix ci.py — the Café build", "'ci' & 'py'", ("<b>", "</b>"))
@@ -23,25 +36,21 @@ pieces stay in Python:
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 
-__all__ = ["SNIPPET_TOKENS", "websearch_text", "snippet", "fold"]
+import apsw
+
+from ..sqlite.search import InvalidQuery, _bad_query
+
+__all__ = ["SNIPPET_TOKENS", "tsquery_text", "snippet", "fold"]
 
 #: Words of context in a snippet, as the local search's (``SNIPPET_TOKENS``).
 SNIPPET_TOKENS = 16
 _WORD = re.compile(r"[^\W_]+")
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
+_PREFIX = re.compile(r"'((?:[^']|'')*)':\*")
 _PHRASE = re.compile(r"'(?:[^']|'')*'(?: <-> '(?:[^']|'')*')+")
-_AND = re.compile(r"(?:^|\s+)AND(?=\s|$)")
-_NOT = re.compile(r"(?<!\S)NOT\s+")
-
-
-def websearch_text(query: str) -> str:
-    """FTS5's ``AND``/``NOT`` keywords (outside quotes) in ``websearch_to_tsquery`` syntax."""
-    parts = query.split('"')
-    for i in range(0, len(parts), 2):  # the even parts are outside quotes
-        parts[i] = _NOT.sub("-", _AND.sub("", parts[i]))
-    return '"'.join(parts)
 
 
 def fold(word: str) -> str:
@@ -58,16 +67,17 @@ def snippet(text: str | None, tsquery: str, markers: tuple[str, str]) -> str:
     """``text`` cut to the best :data:`SNIPPET_TOKENS`-word window, matches in ``markers``.
 
     ``tsquery`` is the query's text form (``'ci' <-> 'py'``): its lexemes are
-    the words to mark.
+    the words to mark (``'bui':*``: every word starting with ``bui``).
     """
     if not text:
         return ""
     wanted = {m.replace("''", "'") for m in _LEXEME.findall(tsquery)}
+    prefixes = tuple(m.replace("''", "'") for m in _PREFIX.findall(tsquery))
     words = list(_WORD.finditer(text))
     if not words:
         return ""
     folded = [fold(w.group()) for w in words]
-    hits = [i for i, f in enumerate(folded) if f in wanted]
+    hits = [i for i, f in enumerate(folded) if f in wanted or (prefixes and f.startswith(prefixes))]
     # A phrase ('ci' <-> 'py') found in a row is marked as one span, as FTS5 does.
     ends: dict[int, int] = {i: i for i in hits}
     for chain in _PHRASE.findall(tsquery):
@@ -99,3 +109,217 @@ def snippet(text: str | None, tsquery: str, markers: tuple[str, str]) -> str:
         pos, i = words[i].end(), i + 1
     out.append(text[pos:] if end == len(words) else "…")
     return "".join(out)
+
+
+# -- FTS5 query language -> tsquery ------------------------------------------
+
+#: The local index's column and tokenizer (migrations/0004_create_event_search.sql).
+_FTS5_TABLE = (
+    "CREATE VIRTUAL TABLE event_search USING fts5 "
+    "(body, tokenize = 'unicode61 remove_diacritics 2')"
+)
+_COLUMN = "body"
+_SPACE = frozenset(" \t\n\r\f\v")
+_PUNCT = frozenset("(){}:,+*-^")
+_KEYWORDS = frozenset(("AND", "OR", "NOT"))
+# Two outcomes besides a tsquery: a phrase without words (FTS5 drops it from
+# the expression) and a column filter excluding ``body`` (matches nothing).
+_EMPTY = "\x00empty"
+_NOTHING = "\x00nothing"
+_local = threading.local()
+
+
+def _fts5() -> apsw.Connection:
+    """This thread's private in-memory connection holding an empty FTS5 table.
+
+    One per thread: cheap (an empty table), and no apsw connection is shared
+    between threads, so a search never waits on another thread's parse.
+    """
+    conn: apsw.Connection | None = getattr(_local, "conn", None)
+    if conn is None:
+        conn = apsw.Connection(":memory:")
+        conn.execute(_FTS5_TABLE)
+        _local.conn = conn
+        _local.tokenize = conn.fts5_tokenizer("unicode61", ["remove_diacritics", "2"])
+    return conn
+
+
+def _words(text: str) -> list[str]:
+    """``text``'s words as the local index folds them (FTS5's own tokenizer)."""
+    _fts5()
+    return [t[2] for t in _local.tokenize(text.encode(), apsw.FTS5_TOKENIZE_QUERY, None)]
+
+
+def _lexeme(word: str, prefix: bool) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if prefix else "")
+
+
+def _lex(query: str) -> list[tuple[str, str]]:
+    """FTS5's tokens: ``("s", text)`` for a word or quoted string, else ``(kind, kind)``."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(query)
+    while i < n:
+        c = query[i]
+        if c in _SPACE:
+            i += 1
+        elif c in _PUNCT:
+            out.append((c, c))
+            i += 1
+        elif c == '"':
+            j, buf = i + 1, []
+            while True:
+                k = query.index('"', j)  # validated: the string is closed
+                buf.append(query[j:k])
+                if query[k + 1 : k + 2] == '"':
+                    buf.append('"')
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+            out.append(("q", "".join(buf)))
+        else:
+            j = i
+            while j < n and (not query[j].isascii() or query[j].isalnum() or query[j] in "_\x1a"):
+                j += 1
+            if j == i:
+                raise ValueError(c)
+            word = query[i:j]
+            out.append((word, word) if word in _KEYWORDS else ("s", word))
+            i = j
+    return out
+
+
+class _Parser:
+    """FTS5's grammar (``fts5parse.y``): ``OR`` < ``AND`` < ``NOT`` < implicit AND of phrases."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self, ahead: int = 0) -> str:
+        i = self.pos + ahead
+        return self.tokens[i][0] if i < len(self.tokens) else ""
+
+    def take(self, kind: str | None = None) -> str:
+        got_kind, value = self.tokens[self.pos]
+        if kind is not None and got_kind != kind:
+            raise ValueError(kind)
+        self.pos += 1
+        return value
+
+    def expr(self, level: int = 0) -> str:
+        ops = ("OR", "AND", "NOT")
+        left = self.expr(level + 1) if level < 2 else self.unit()
+        while self.peek() == ops[level]:
+            self.take()
+            right = self.expr(level + 1) if level < 2 else self.unit()
+            left = _combine(ops[level], left, right)
+        return left
+
+    def colset(self) -> bool | None:
+        """A column filter ahead (``body:``, ``-{body}:``): does it keep ``body``? None: none."""
+        negated = self.peek() == "-"
+        start = 1 if negated else 0
+        if self.peek(start) == "s" and self.peek(start + 1) == ":":
+            names = [self.tokens[self.pos + start][1]]
+            self.pos += start + 2
+        elif self.peek(start) == "{":
+            self.pos += start + 1
+            names = []
+            while self.peek() == "s":
+                names.append(self.take())
+            self.take("}")
+            self.take(":")
+        else:
+            return None
+        keeps = any(name.lower() == _COLUMN for name in names)
+        return keeps != negated
+
+    def unit(self) -> str:
+        save = self.pos
+        keeps = self.colset()
+        if self.peek() == "(":
+            self.take()
+            inner = self.expr()
+            self.take(")")
+            return inner if keeps is not False else _NOTHING
+        self.pos = save
+        node = _EMPTY
+        while self.peek() in ("s", "q", "^", "-", "{"):
+            keeps = self.colset()
+            near = self.nearset()
+            node = _combine("AND", node, near if keeps is not False else _NOTHING)
+        return node
+
+    def nearset(self) -> str:
+        if self.peek() == "^":  # first word of the text: approximated as anywhere
+            self.take()
+            return self.phrase()
+        if self.peek() == "s" and self.peek(1) == "(":  # NEAR(a b, N): approximated as AND
+            self.pos += 2
+            node = _EMPTY
+            while self.peek() in ("s", "q"):
+                node = _combine("AND", node, self.phrase())
+            if self.peek() == ",":
+                self.take()
+                self.take("s")
+            self.take(")")
+            return node
+        return self.phrase()
+
+    def phrase(self) -> str:
+        lexemes: list[str] = []
+        while True:
+            kind = self.peek()
+            if kind not in ("s", "q"):
+                raise ValueError(kind)
+            words = _words(self.take())
+            prefix = self.peek() == "*"
+            if prefix:
+                self.take()
+            lexemes += [_lexeme(w, prefix and i == len(words) - 1) for i, w in enumerate(words)]
+            if self.peek() != "+":
+                break
+            self.take()
+        return " <-> ".join(lexemes) if lexemes else _EMPTY
+
+
+def _combine(op: str, left: str, right: str) -> str:
+    if op == "NOT":
+        if left in (_EMPTY, _NOTHING) or right in (_EMPTY, _NOTHING):
+            return left
+        return f"({left}) & !({right})"
+    if left == _EMPTY:
+        return right
+    if right == _EMPTY:
+        return left
+    if op == "OR":
+        if _NOTHING in (left, right):
+            return right if left == _NOTHING else left
+        return f"({left}) | ({right})"
+    if _NOTHING in (left, right):
+        return _NOTHING
+    return f"({left}) & ({right})"
+
+
+def tsquery_text(query: str) -> str | None:
+    """An FTS5 query as ``to_tsquery('simple', …)`` text with the same matches, or None.
+
+    Raises :class:`~convstore.search.InvalidQuery`, with the local store's
+    message, for a query FTS5 cannot parse. None: the query matches nothing
+    (only words FTS5 drops, like ``"."``, or a column filter excluding the
+    indexed text). ``^word`` and ``NEAR(…)`` are approximated (see the module
+    docstring).
+    """
+    try:
+        _fts5().execute("SELECT rowid FROM event_search WHERE event_search MATCH ?", (query,))
+    except apsw.SQLError as exc:
+        raise _bad_query(query, exc) from None
+    try:
+        parser = _Parser(_lex(query))
+        node = parser.expr()
+        if parser.pos != len(parser.tokens):
+            raise ValueError(parser.peek())
+    except (ValueError, IndexError):  # FTS5 accepted what this parser did not: a bug here
+        raise InvalidQuery(query, "the server cannot translate this query") from None
+    return None if node in (_EMPTY, _NOTHING) else node

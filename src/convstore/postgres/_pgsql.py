@@ -296,7 +296,7 @@ PURGE_SESSION: Final = (
 )
 SEARCH_WEB_RANK: Final = (
     'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
-    'FROM (SELECT convstore_search_query(%(query)s) AS q) AS q\n'
+    "FROM (SELECT to_tsquery('simple'::regconfig, %(query)s) AS q) AS q\n"
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'
@@ -305,7 +305,7 @@ SEARCH_WEB_RANK: Final = (
 )
 SEARCH_WEB_RECENT: Final = (
     'SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), -ts_rank(e.search, q.q), e.created_at, q.q::text\n'
-    'FROM (SELECT convstore_search_query(%(query)s) AS q) AS q\n'
+    "FROM (SELECT to_tsquery('simple'::regconfig, %(query)s) AS q) AS q\n"
     'JOIN session_events e ON e.search @@ q.q\n'
     'JOIN sessions s ON s.sid = e.sid\n'
     'WHERE s.owner = %(owner)s AND e.owner = %(owner)s AND (%(directory)s::text IS NULL OR s.directory = %(directory)s) AND (%(git_root)s::text IS NULL OR s.git_root = %(git_root)s) AND (%(types)s::text[] IS NULL OR e.event_type = ANY(%(types)s::text[]))\n'

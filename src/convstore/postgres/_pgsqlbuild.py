@@ -453,17 +453,18 @@ def _sync_v2_statements() -> dict[str, str]:
 def _search_statements() -> dict[str, str]:
     """Server search (migrations 0008, 0009): the GIN-indexed tsvector, the local API's shape.
 
-    Written out: pypika has no tsquery operators. The query is folded on the
-    server like the documents (``convstore_search_query`` for websearch
-    syntax, ``convstore_search_literal`` for ``literal=True``). Rank is
+    Written out: pypika has no tsquery operators. An FTS5 query arrives
+    translated into ``to_tsquery`` text, its words already folded
+    (:func:`convstore.postgres._pgsearch.tsquery_text`); ``literal=True`` text
+    is folded on the server like the documents (``convstore_search_literal``). Rank is
     ``-ts_rank`` so that, as with FTS5's bm25, lower is better. Each row
     carries the event's indexed text and the query's lexemes, for the
     snippet (:mod:`convstore.postgres._pgsearch`).
     """
     out: dict[str, str] = {}
-    for parser, fn_name in (
-        ("WEB", "convstore_search_query"),
-        ("LITERAL", "convstore_search_literal"),
+    for parser, tsquery in (
+        ("WEB", "to_tsquery('simple'::regconfig, %(query)s)"),
+        ("LITERAL", "convstore_search_literal(%(query)s)"),
     ):
         for order, order_by in (
             ("RANK", "5, e.created_at DESC, e.seq DESC"),
@@ -472,7 +473,7 @@ def _search_statements() -> dict[str, str]:
             out[f"SEARCH_{parser}_{order}"] = (
                 "SELECT s.id, e.id, e.event_type, convstore_search_text(e.event_data), "
                 "-ts_rank(e.search, q.q), e.created_at, q.q::text "
-                f"FROM (SELECT {fn_name}(%(query)s) AS q) AS q "
+                f"FROM (SELECT {tsquery} AS q) AS q "
                 "JOIN session_events e ON e.search @@ q.q "
                 "JOIN sessions s ON s.sid = e.sid "
                 "WHERE s.owner = %(owner)s AND e.owner = %(owner)s "
