@@ -9,7 +9,9 @@ Every case below runs on both and must give the same events.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -285,3 +287,47 @@ def test_a_huge_event_is_stored_and_found_on_the_server(pg_dsn: str) -> None:
         assert [h.event_id for h in svc.search("word0000001")] == ["b1"]
         assert svc.search("word0119999") == []  # past the indexed part
         assert svc.load_events("big")[0].event_data == json.dumps({"content": text})
+
+
+def _random_query(rng: random.Random, depth: int = 0) -> str:
+    """A random FTS5 query over the EVENTS' words (no ``^`` or ``NEAR``: approximated)."""
+    words = ["alpha", "beta", "gamma", "delta", "build", "red", "ci", "py", "café", "x"]
+
+    def phrase() -> str:
+        picked = rng.sample(words, rng.choice([1, 1, 1, 2]))
+        text = " ".join(picked)
+        quoted = f'"{text}"' if len(picked) > 1 or rng.random() < 0.2 else text
+        return quoted + ("*" if rng.random() < 0.2 else "")
+
+    def unit() -> str:
+        if depth < 2 and rng.random() < 0.25:
+            return "(" + _random_query(rng, depth + 1) + ")"
+        return " ".join(phrase() for _ in range(rng.choice([1, 1, 2])))
+
+    out = unit()
+    for _ in range(rng.choice([0, 1, 2])):
+        out += f" {rng.choice(['AND', 'OR', 'NOT'])} {unit()}"
+    return out
+
+
+def test_random_fts5_queries_find_the_same_events(backend: Any) -> None:
+    _fill(backend)
+    rng = random.Random(17)
+    queries = [_random_query(rng) for _ in range(150)]
+    with SessionStore(":memory:") as local:
+        _fill(local)
+        for query in queries:
+            assert _found(backend, query, False) == _found(local, query, False), query
+
+
+def test_the_query_parser_is_private_to_each_thread() -> None:
+    from convstore.postgres import _pgsearch
+
+    def translate(_: int) -> tuple[str | None, int]:
+        return _pgsearch.tsquery_text("alph* OR (beta NOT gamma)"), id(_pgsearch._fts5())
+
+    mine = id(_pgsearch._fts5())  # alive throughout: no thread can get its id
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(translate, range(40)))
+    assert {text for text, _ in results} == {"('alph':*) | (('beta') & !('gamma'))"}
+    assert mine not in {conn for _, conn in results}
