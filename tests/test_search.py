@@ -96,6 +96,21 @@ def test_bad_syntax_is_invalid_argument_with_a_clear_message(
         store.search(bad)
 
 
+@pytest.mark.parametrize("bad", ["foo-bar", '"unterminated', "AND", "NEAR(", "a OR", "-foo"])
+@pytest.mark.parametrize("filled", [False, True])
+def test_bad_syntax_is_refused_the_same_on_an_empty_index(
+    store: SessionStore, clock: FakeClock, bad: str, filled: bool
+) -> None:
+    """FTS5 parses a query only when it has rows to match; the verdict must not depend on it."""
+    if filled:
+        _seed(store, clock)
+    else:  # a session, but nothing indexed (and a filter that matches no session)
+        store.create_session("s0", directory="/elsewhere")
+    with pytest.raises(InvalidArgument, match=r"invalid search query .*FTS5 syntax") as got:
+        store.search(bad, directory="/nowhere")
+    assert got.value.args[0].startswith(f"invalid search query {bad!r}: ")
+
+
 def test_literal_mode_searches_text_as_typed(store: SessionStore, clock: FakeClock) -> None:
     _seed(store, clock)
     assert [h.event_id for h in store.search("journal_mode", literal=True)] == ["e2"]

@@ -322,11 +322,12 @@ def test_random_fts5_queries_find_the_same_events(backend: Any) -> None:
 
 def test_the_query_parser_is_private_to_each_thread() -> None:
     from convstore.postgres import _pgsearch
+    from convstore.sqlite import search
 
     def translate(_: int) -> tuple[str | None, int]:
-        return _pgsearch.tsquery_text("alph* OR (beta NOT gamma)"), id(_pgsearch._fts5())
+        return _pgsearch.tsquery_text("alph* OR (beta NOT gamma)"), id(search._fts5_probe())
 
-    mine = id(_pgsearch._fts5())  # alive throughout: no thread can get its id
+    mine = id(search._fts5_probe())  # alive throughout: no thread can get its id
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(translate, range(40)))
     assert {text for text, _ in results} == {"('alph':*) | (('beta') & !('gamma'))"}

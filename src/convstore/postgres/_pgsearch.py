@@ -36,12 +36,9 @@ convstore.sqlite.search.InvalidQuery: invalid search query 'Café* OR (ci.py)': 
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 
-import apsw
-
-from ..sqlite.search import InvalidQuery, _bad_query
+from ..sqlite.search import InvalidQuery, check_query, fts5_words
 
 __all__ = ["SNIPPET_TOKENS", "tsquery_text", "snippet", "fold"]
 
@@ -113,12 +110,7 @@ def snippet(text: str | None, tsquery: str, markers: tuple[str, str]) -> str:
 
 # -- FTS5 query language -> tsquery ------------------------------------------
 
-#: The local index's column and tokenizer (migrations/0004_create_event_search.sql).
-_FTS5_TABLE = (
-    "CREATE VIRTUAL TABLE event_search USING fts5 "
-    "(body, tokenize = 'unicode61 remove_diacritics 2')"
-)
-_COLUMN = "body"
+_COLUMN = "body"  # the local index's one column (migrations/0004_create_event_search.sql)
 _SPACE = frozenset(" \t\n\r\f\v")
 _PUNCT = frozenset("(){}:,+*-^")
 _KEYWORDS = frozenset(("AND", "OR", "NOT"))
@@ -126,28 +118,11 @@ _KEYWORDS = frozenset(("AND", "OR", "NOT"))
 # the expression) and a column filter excluding ``body`` (matches nothing).
 _EMPTY = "\x00empty"
 _NOTHING = "\x00nothing"
-_local = threading.local()
-
-
-def _fts5() -> apsw.Connection:
-    """This thread's private in-memory connection holding an empty FTS5 table.
-
-    One per thread: cheap (an empty table), and no apsw connection is shared
-    between threads, so a search never waits on another thread's parse.
-    """
-    conn: apsw.Connection | None = getattr(_local, "conn", None)
-    if conn is None:
-        conn = apsw.Connection(":memory:")
-        conn.execute(_FTS5_TABLE)
-        _local.conn = conn
-        _local.tokenize = conn.fts5_tokenizer("unicode61", ["remove_diacritics", "2"])
-    return conn
 
 
 def _words(text: str) -> list[str]:
     """``text``'s words as the local index folds them (FTS5's own tokenizer)."""
-    _fts5()
-    return [t[2] for t in _local.tokenize(text.encode(), apsw.FTS5_TOKENIZE_QUERY, None)]
+    return fts5_words(text)
 
 
 def _lexeme(word: str, prefix: bool) -> str:
@@ -311,10 +286,7 @@ def tsquery_text(query: str) -> str | None:
     indexed text). ``^word`` and ``NEAR(…)`` are approximated (see the module
     docstring).
     """
-    try:
-        _fts5().execute("SELECT rowid FROM event_search WHERE event_search MATCH ?", (query,))
-    except apsw.SQLError as exc:
-        raise _bad_query(query, exc) from None
+    check_query(query)
     try:
         parser = _Parser(_lex(query))
         node = parser.expr()

@@ -48,6 +48,7 @@ Query syntax
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -116,6 +117,61 @@ class InvalidQuery(InvalidArgument):
 def _bad_query(query: str, exc: apsw.Error) -> InvalidQuery:
     reason = str(exc).removeprefix("SQLError: ").removeprefix("fts5: ")
     return InvalidQuery(query, reason)
+
+
+#: An empty table with the index's column and tokenizer (migrations/0004_create_event_search.sql).
+_PROBE_TABLE = (
+    "CREATE VIRTUAL TABLE event_search USING fts5 "
+    "(body, tokenize = 'unicode61 remove_diacritics 2')"
+)
+_probe = threading.local()
+
+
+def _fts5_probe() -> apsw.Connection:
+    """This thread's private in-memory connection holding an empty FTS5 table.
+
+    One per thread: cheap (an empty table), and no apsw connection is shared
+    between threads, so a check never waits on another thread's.
+    """
+    conn: apsw.Connection | None = getattr(_probe, "conn", None)
+    if conn is None:
+        conn = apsw.Connection(":memory:")
+        conn.execute(_PROBE_TABLE)
+        _probe.conn = conn
+        _probe.tokenize = conn.fts5_tokenizer("unicode61", ["remove_diacritics", "2"])
+    return conn
+
+
+def fts5_words(text: str) -> list[str]:
+    """``text``'s words as the index folds them (FTS5's own tokenizer).
+
+    >>> fts5_words("Café ci.py")
+    ['cafe', 'ci', 'py']
+    """
+    _fts5_probe()
+    return [t[2] for t in _probe.tokenize(text.encode(), apsw.FTS5_TOKENIZE_QUERY, None)]
+
+
+def check_query(query: str, match: str | None = None) -> None:
+    """Raise :class:`InvalidQuery` if FTS5 cannot parse ``match`` (default: ``query``).
+
+    Parsed by FTS5 itself on an empty table, so the verdict and the message
+    are the index's own, whatever the database holds (an empty index would
+    never parse the query) and on either backend.
+
+    >>> try:
+    ...     check_query("fix AND")
+    ... except InvalidQuery as exc:
+    ...     print(exc.reason)
+    syntax error near ""
+    """
+    try:
+        _fts5_probe().execute(
+            "SELECT rowid FROM event_search WHERE event_search MATCH ?",
+            (query if match is None else match,),
+        )
+    except apsw.SQLError as exc:
+        raise _bad_query(query, exc) from None
 
 
 def _checked(
@@ -222,6 +278,10 @@ def search(
         raise _bad_query(query, exc) from None
     except (apsw.Error, UnicodeError) as exc:
         raise store.translate_error(exc, f"searching for {query!r}") from None
+    if not rows:
+        # FTS5 parses a query only when it has rows to match: check it anyway,
+        # so an unparseable query is refused on an empty index as on a full one.
+        check_query(query, match)
     return [SearchHit._make(row) for row in rows]
 
 
