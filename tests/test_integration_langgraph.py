@@ -167,6 +167,47 @@ def _scenario(checkpointer: Any) -> list[Any]:
     return seen
 
 
+_AWKWARD_METADATA: list[dict[str, Any]] = [
+    {"step": 2**64, "neg": -(2**63) - 1, "big": 10**30},  # exact ints past 64 bits
+    {"float": 0.1 + 0.2, "tiny": 5e-324, "neg0": -0.0, "text": "naïve \u2028 \U0001f600"},
+    {"nested": {"a": [1, None, True, {"b": "1234567890123456789"}]}, "": ""},
+]
+
+
+@pytest.mark.parametrize("extra", _AWKWARD_METADATA)
+def test_get_tuple_metadata_is_what_json_reads(tmp_path: Path, extra: dict[str, Any]) -> None:
+    """get_tuple's metadata equals json.loads of what was stored (the fast parser never drifts)."""
+    import json
+    import math
+
+    from convstore.integrations.langgraph import _loads
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, float) and isinstance(b, float):
+            return (math.isnan(a) and math.isnan(b)) or (a == b and repr(a) == repr(b))
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return type(a) is type(b) and a == b
+
+    for text in (
+        json.dumps({"metadata": extra}, ensure_ascii=False),
+        json.dumps({"nan": float("nan"), "inf": float("inf"), "ninf": -float("inf")}),
+        '{"lone": "\\ud800", "dup": 1, "dup": 2, "e": 1e400}',
+    ):
+        assert same(_loads(text), json.loads(text)), text
+    with ConvstoreSaver.from_path(tmp_path / "m.db") as saver:
+        config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+        saved = saver.put(config, empty_checkpoint(), {"source": "input", **extra}, {})
+        for read in (config, saved):
+            tup = saver.get_tuple(read)
+            assert tup is not None
+            assert same(tup.metadata, {"source": "input", **extra})
+            listed = next(iter(saver.list(read)))
+            assert same(listed.metadata, tup.metadata)
+
+
 def test_state_graph_with_interrupt_and_time_travel_matches_sqlite_saver(tmp_path: Path) -> None:
     with SqliteSaver.from_conn_string(str(tmp_path / "lg.sqlite")) as reference:
         expected = _scenario(reference)
