@@ -186,6 +186,9 @@ HOSTILE: list[tuple[list[str], int]] = [
     (["server", "migrate", "--conninfo", "host=/no/such/dir port=1 dbname=x"], 1),
     (["server", "migrate", "--conninfo", "\x1b]0;owned\x07"], 1),
     (["server", "bogus"], 2),
+    # a server that is not there: one line, not psycopg's retry warnings above it
+    (["stats", "--conninfo", "host=127.0.0.1 port=1 dbname=x connect_timeout=1"], 1),
+    (["usage", "--conninfo", "host=127.0.0.1 port=1 dbname=x connect_timeout=1"], 1),
     (["stats", "--top", "99999999999999999999999"], 2),
     (["stats", "--days", "-5"], 2),
     (["usage", "--since", "1m"], 2),

@@ -60,9 +60,18 @@ def add_server_target(parser: argparse.ArgumentParser) -> None:
 
 
 def _from_postgres(module: str, name: str) -> Any:
-    """``name`` from ``convstore.<module>``; without the postgres extra, a StoreError saying so."""
-    import importlib
+    """``name`` from ``convstore.<module>``; without the postgres extra, a StoreError saying so.
 
+    It also keeps psycopg's pool from printing its retry warnings above the
+    command's one-line error: with no logging configured, Python prints a
+    library's warnings to stderr (``logging.lastResort``), so a server that is
+    down would show "error connecting in 'convstore:…'" paragraphs first. A
+    discarding handler on the ``psycopg`` logger stops that.
+    """
+    import importlib
+    import logging
+
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         return getattr(importlib.import_module(f"convstore.{module}"), name)
     except ImportError:  # pragma: no cover - the extra is not installed
