@@ -78,6 +78,8 @@ _new_tuple = tuple.__new__
 _INT64_MAX = (1 << 63) - 1
 #: Windows beyond this many seconds are clamped by :func:`convstore._validate.window`.
 _WINDOW_LIMIT = _v.TIME_LIMIT * 2
+#: Timestamps and windows the resume lookup takes without further checks.
+_TIME_LIMIT = _v.TIME_LIMIT
 
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
@@ -537,25 +539,26 @@ class SessionStore(Closing):
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
-        # A text that cannot be stored (a NUL, a lone surrogate) matches nothing: its
-        # filter is skipped, and the other one still finds its session.
-        # (The usual call, ASCII paths, is decided inline: one call less per argument.)
-        if type(directory) is str and directory.isascii() and "\x00" not in directory:
-            by_directory = True
+        # The usual call -- two ASCII paths, a window of whole seconds -- is decided in
+        # a few comparisons (a client start is timed against the floor, SPEC §5, and
+        # this check ran as long as the two lookups it guards); anything else gets
+        # the full checks of _resume_filters.
+        if (
+            type(directory) is str
+            and type(git_root) is str
+            and type(max_age_secs) is int
+            and directory.isascii()
+            and git_root.isascii()
+            and -_TIME_LIMIT < max_age_secs < _TIME_LIMIT
+            and "\x00" not in directory
+            and "\x00" not in git_root
+        ):
+            by_directory = by_git_root = True
+            cutoff = self.now() - max_age_secs  # within ±2**63: no clamp needed
         else:
-            by_directory = directory is not None and _v.optional_lookup_text(directory, "directory")
-        if type(git_root) is str and git_root.isascii() and "\x00" not in git_root:
-            by_git_root = True
-        else:
-            by_git_root = git_root is not None and _v.optional_lookup_text(git_root, "git_root")
-        # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
-        # means no age limit (or, negative, that nothing is young enough).
-        if type(max_age_secs) is int and -_WINDOW_LIMIT < max_age_secs < _WINDOW_LIMIT:
-            age = max_age_secs  # the usual call: what _v.window returns for it
-        else:
-            age = _v.window(max_age_secs, "max_age_secs")
-        # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
-        cutoff = min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
+            by_directory, by_git_root, cutoff = self._resume_filters(
+                directory, git_root, max_age_secs
+            )
         execute = self._conn.execute
         best: tuple[Any, ...] | None = None
         try:
@@ -568,6 +571,23 @@ class SessionStore(Closing):
         except apsw.Error as exc:
             raise self.translate_error(exc, "looking up a resumable session") from None
         return None if best is None else _new_tuple(StoredSession, best)
+
+    def _resume_filters(
+        self, directory: object, git_root: object, max_age_secs: object
+    ) -> tuple[bool, bool, int]:
+        """Whether to look up by directory and by git root, and the cutoff (checked in full)."""
+        # A text that cannot be stored (a NUL, a lone surrogate) matches nothing: its
+        # filter is skipped, and the other one still finds its session.
+        by_directory = directory is not None and _v.optional_lookup_text(directory, "directory")
+        by_git_root = git_root is not None and _v.optional_lookup_text(git_root, "git_root")
+        # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
+        # means no age limit (or, negative, that nothing is young enough).
+        if type(max_age_secs) is int and -_WINDOW_LIMIT < max_age_secs < _WINDOW_LIMIT:
+            age = max_age_secs  # what _v.window returns for it
+        else:
+            age = _v.window(max_age_secs, "max_age_secs")
+        # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
+        return by_directory, by_git_root, min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
