@@ -689,7 +689,7 @@ class AsyncSessionStore(AsyncClosing):
     @property
     def indexes_search(self) -> bool:
         """Whether appends keep the full-text index, as this store last read the setting."""
-        return self._sync._search_index
+        return self._sync.indexes_search
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""

@@ -1310,7 +1310,14 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
 
 
 if TYPE_CHECKING:
+    from ..service import ExtendedSessionService, LifecycleService
     from .aio import AsyncPostgresSessionService as AsyncPostgresSessionService
+
+    def _implements(
+        service: PostgresSessionService,
+    ) -> tuple[LifecycleService, ExtendedSessionService]:
+        """The type checker's proof that this service keeps both contracts."""
+        return service, service
 
 
 def __getattr__(name: str) -> Any:

@@ -141,7 +141,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
         """The ``psycopg_pool.AsyncConnectionPool``, for advanced use."""
-        pool: AsyncConnectionPool[Any] = self._sync._pool.apool  # type: ignore[attr-defined]
+        pool: AsyncConnectionPool[Any] = self._sync.pool.apool  # type: ignore[attr-defined]
         return pool
 
     async def aclose(self) -> None:
