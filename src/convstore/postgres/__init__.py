@@ -577,15 +577,10 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     # -- events --------------------------------------------------------------
 
     def _append(
-        self,
-        sql: LiteralString,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
+        self, sql: LiteralString, fields: tuple[str, str, str | None, str, str, str]
     ) -> StoredEvent:
+        """``fields`` are ``append_event``'s arguments, in its order."""
+        session_id, event_id, parent_id, invocation_id, event_type, event_data = fields
         _v.text(session_id, "session id")
         at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
         _v.event_fields(
@@ -601,20 +596,17 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             "event_type": event_type,
             "event_data": event_data,
         }
-        replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
         row, same = self._insert_or_replay(
             doing,
             sql,
             params,
             lambda exc: self._event_error(exc, event_id),
-            lambda budget: self._stored_event_if_same(
-                *replay, event_type, event_data, at_head, budget=budget
-            ),
+            lambda budget: self._stored_event_if_same(fields, at_head, budget=budget),
         )
         if same is not None:
             return same
         if row is None:
-            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            same = self._stored_event_if_same(fields, at_head)
             if same is not None:
                 return same  # a replay on a session archived since
             raise self._why_not(session_id, event_id, parent_id)
@@ -624,16 +616,15 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     def _stored_event_if_same(
         self,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
+        fields: tuple[str, str, str | None, str, str, str],
         any_parent: bool,
         budget: float | None = None,
     ) -> StoredEvent | None:
-        """The stored event when it is this exact append (SPEC 2.1 replay), else None."""
+        """The stored event when it is this exact append (SPEC 2.1 replay), else None.
+
+        ``fields`` are ``append_event``'s arguments, in its order.
+        """
+        session_id, event_id, parent_id, invocation_id, event_type, event_data = fields
         with self._conn(f"reading event {event_id!r}", budget=budget) as conn:
             rows = conn.execute(
                 _pgsql.SYNC_EVENTS_EXISTING, {"owner": self._owner, "ids": [event_id]}
@@ -666,29 +657,15 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         owner already has the event id), :class:`InvalidEvent` (bad parent,
         ``event_data`` not JSON).
         """
-        return self._append(
-            _pgsql.EVENT_APPEND,
-            session_id,
-            event_id,
-            parent_id,
-            invocation_id,
-            event_type,
-            event_data,
-        )
+        fields = (session_id, event_id, parent_id, invocation_id, event_type, event_data)
+        return self._append(_pgsql.EVENT_APPEND, fields)
 
     def append_event_at_head(
         self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
     ) -> StoredEvent:
         """Append with the head, read under the session's row lock, as parent."""
-        return self._append(
-            _pgsql.EVENT_APPEND_AT_HEAD,
-            session_id,
-            event_id,
-            None,
-            invocation_id,
-            event_type,
-            event_data,
-        )
+        fields = (session_id, event_id, None, invocation_id, event_type, event_data)
+        return self._append(_pgsql.EVENT_APPEND_AT_HEAD, fields)
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of the session, or ``None``."""
