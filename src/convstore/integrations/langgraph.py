@@ -378,15 +378,7 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         )
         if blob is None:
             return None
-        meta = _loads(blob.meta)
-        parent = meta["parent"]
-        return CheckpointTuple(
-            _thread_config(thread_id, ns, blob.key),
-            self.serde.loads_typed((meta["type"], blob.data)),
-            meta["metadata"],
-            _thread_config(thread_id, ns, parent) if parent else None,
-            self._decode_writes(writes) if writes else [],
-        )
+        return self._make_tuple(thread_id, blob, self._decode_writes(writes) if writes else [])
 
     def list(
         self,
