@@ -177,6 +177,22 @@ def str_items(
     return items
 
 
+def event_types(value: object) -> list[str] | None:
+    """A search's ``event_types`` filter: ``None`` (any type), one ``str`` or an iterable of them.
+
+    >>> event_types("user"), event_types(None)
+    (['user'], None)
+    """
+    if value is None:
+        return None
+    return str_items(
+        value,
+        "event_types",
+        "a str or an iterable of str",
+        lambda kind: text(kind, "event_types item"),
+    )
+
+
 def lookup_text(value: object, name: str) -> bool:
     """Type-check a ``str`` used only to look something up; ``False`` when it can match nothing.
 

@@ -864,32 +864,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """
         if unknown:
             raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
-        _v.search_query(query, literal=_v.boolean(literal, "literal"))
-        if not query.strip():
-            raise InvalidArgument("search query is empty")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-        directory_ok = _v.optional_lookup_text(directory, "directory")
-        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
-        if not isinstance(markers, tuple | list) or len(markers) != 2:
-            raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
-        _v.text(markers[0], "markers[0]")
-        _v.text(markers[1], "markers[1]")
-        types: list[str] | None = None
-        if event_types is not None:
-            if isinstance(event_types, str):
-                event_types = [event_types]
-            if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
-                raise InvalidArgument(
-                    "event_types must be a str or an iterable of str, got "
-                    f"{type(event_types).__name__}"
-                )
-            types = list(event_types)
-            for kind in types:
-                _v.text(kind, "event_types item")
+        filters = (directory, git_root)
+        storable, types = _search_arguments(query, filters, event_types, limit, literal, markers)
         if order not in ("rank", "recent"):
             raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
-        if not (directory_ok and git_root_ok):
+        if not storable:
             return []  # a filter that could never have been stored matches nothing
         from ._pgsearch import snippet, tsquery_text
 
@@ -1285,6 +1264,35 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
         "options": options.strip(),
     }
 
+
+
+def _search_arguments(
+    query: str,
+    filters: tuple[str | None, str | None],
+    event_types: Iterable[str] | None,
+    limit: int,
+    literal: bool,
+    markers: tuple[str, str],
+) -> tuple[bool, list[str] | None]:
+    """Check :meth:`PostgresSessionService.search`'s arguments (but ``order``).
+
+    Returns whether the ``(directory, git_root)`` filters could ever match
+    (a text that could never be stored matches nothing) and ``event_types``
+    as a list (``None``: any type). Raises :class:`InvalidArgument` naming
+    the argument, in the order the parameters come.
+    """
+    _v.search_query(query, literal=_v.boolean(literal, "literal"))
+    if not query.strip():
+        raise InvalidArgument("search query is empty")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+        raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
+    directory_ok = _v.optional_lookup_text(filters[0], "directory")
+    git_root_ok = _v.optional_lookup_text(filters[1], "git_root")
+    if not isinstance(markers, tuple | list) or len(markers) != 2:
+        raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
+    _v.text(markers[0], "markers[0]")
+    _v.text(markers[1], "markers[1]")
+    return directory_ok and git_root_ok, _v.event_types(event_types)
 
 if TYPE_CHECKING:
     from ..service import ExtendedSessionService, LifecycleService
