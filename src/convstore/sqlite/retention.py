@@ -322,26 +322,27 @@ def _plan(store: SessionStore, policy: RetentionPolicy, now: int) -> _Plan:
     idle_cutoff = 0
     if policy.archive_idle_days is not None:
         idle_cutoff = cutoff(now, policy.archive_idle_days)
-        archive = [(r[0], r[1]) for r in conn.execute(_L.RETENTION_IDLE_LIVE, (idle_cutoff,))]
+        idle = conn.execute(_L.RETENTION_IDLE_LIVE, {"cutoff": idle_cutoff})
+        archive = [(r[0], r[1]) for r in idle]
     delete: list[tuple[int, str, int, int]] = []
     chosen: set[int] = set()
 
     def add(sid: int, sid_text: str) -> int:
-        freed, count = conn.execute(_L.RETENTION_SESSION_BYTES, (sid,)).fetchone() or (0, 0)
+        freed, count = conn.execute(_L.RETENTION_SESSION_BYTES, {"sid": sid}).fetchone() or (0, 0)
         delete.append((sid, sid_text, int(freed or 0), int(count or 0)))
         chosen.add(sid)
         return int(freed or 0)
 
     if policy.delete_archived_after_days is not None:
         before = cutoff(now, policy.delete_archived_after_days) + 1  # archived at or before
-        for row in conn.execute(_L.RETENTION_ARCHIVED, (before,)).fetchall():
+        for row in conn.execute(_L.RETENTION_ARCHIVED, {"cutoff": before}).fetchall():
             add(cast(int, row[0]), cast(str, row[1]))
     size = data_bytes(store)
     over = False
     if policy.max_bytes is not None:
         remaining = size - sum(d[2] for d in delete)
         if remaining > policy.max_bytes:
-            for row in conn.execute(_L.RETENTION_ARCHIVED, (_INT64_MAX,)).fetchall():
+            for row in conn.execute(_L.RETENTION_ARCHIVED, {"cutoff": _INT64_MAX}).fetchall():
                 if row[0] in chosen:
                     continue
                 remaining -= add(cast(int, row[0]), cast(str, row[1]))
@@ -400,7 +401,8 @@ def apply_retention(
     if plan.archive:
         with store.atomic("archiving idle sessions") as write:
             for sid, sid_text in plan.archive:
-                write.execute(_L.RETENTION_ARCHIVE, (now, sid, plan.idle_cutoff))
+                params = {"now": now, "sid": sid, "cutoff": plan.idle_cutoff}
+                write.execute(_L.RETENTION_ARCHIVE, params)
                 if write.changes():
                     archived.append(sid_text)
     deleted: list[str] = []
@@ -428,7 +430,7 @@ def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
         with store.atomic(doing) as conn:
             # Index pending events first: the delete trigger removes index rows.
             store.catch_up_search()
-            if not conn.execute(_L.RETENTION_IS_ARCHIVED, (sid,)).fetchall():
+            if not conn.execute(_L.RETENTION_IS_ARCHIVED, {"sid": sid}).fetchall():
                 done, result = True, False  # gone, or live again: never delete it
             else:
                 conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": DEFAULT_BATCH_SIZE})
@@ -498,16 +500,16 @@ def database_stats(store: SessionStore, *, top: int = 10, days: int = 7) -> Data
         try:
             sessions, archived, events = conn.execute(_L.STATS_COUNTS).fetchone() or (0, 0, 0)
             largest = tuple(
-                _new_tuple(SessionSize, row) for row in conn.execute(_L.STATS_LARGEST, (top,))
+                _new_tuple(SessionSize, row) for row in conn.execute(_L.STATS_LARGEST, {"top": top})
             )
             since = (store.now() // _DAY - days + 1) * _DAY
             made: dict[int, int] = {
                 cast(int, d): cast(int, n)
-                for d, n in conn.execute(_L.STATS_GROWTH_SESSIONS, (since,))
+                for d, n in conn.execute(_L.STATS_GROWTH_SESSIONS, {"since": since})
             }
             added: dict[int, tuple[int, int]] = {
                 cast(int, d): (cast(int, n), cast(int, b))
-                for d, n, b in conn.execute(_L.STATS_GROWTH_EVENTS, (since,))
+                for d, n, b in conn.execute(_L.STATS_GROWTH_EVENTS, {"since": since})
             }
             growth = tuple(
                 DayGrowth(usage_day_key(d), int(made.get(d, 0)), *added.get(d, (0, 0)))

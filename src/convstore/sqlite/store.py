@@ -1054,7 +1054,9 @@ class SessionStore(Closing):
             # The same walk, stopping at what the newest summary covers (SPEC §9).
             from .. import _lifecycle_sql
 
-            rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
+            rows = self._conn.execute(
+                _lifecycle_sql.EVENTS_HISTORY_COMPACTED, {"session_id": session_id}
+            )
             chain = list(map(_new_tuple, repeat(StoredEvent), rows))
             if not any(event.event_type == COMPACTION_EVENT_TYPE for event in chain):
                 return chain  # nothing to fold: convstore.lifecycle stays unimported
