@@ -457,29 +457,29 @@ PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'
 PRAGMA_PAGE_COUNT: Final = 'PRAGMA page_count'
 PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
 SYNC_EVENT_AT: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2'
+    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq'
 )
 SYNC_METADATA_TIMES: Final = (
     'SELECT key, value, updated_at\n'
     'FROM session_metadata\n'
-    'WHERE sid = (SELECT sid FROM sessions WHERE id = ?1)\n'
+    'WHERE sid = (SELECT sid FROM sessions WHERE id = :session_id)\n'
     'ORDER BY key'
 )
 SYNC_METADATA_PUT_IF_NEWER: Final = (
     'INSERT INTO session_metadata (sid, key, value, updated_at)\n'
-    'SELECT sid, ?2, ?3, ?4\n'
+    'SELECT sid, :key, :value, :updated_at\n'
     'FROM sessions\n'
-    'WHERE id = ?1\n'
+    'WHERE id = :session_id\n'
     'ON CONFLICT (sid, key)\n'
     'DO UPDATE\n'
     'SET value = excluded.value, updated_at = excluded.updated_at\n'
     'WHERE session_metadata.updated_at <= excluded.updated_at'
 )
 SYNC_EVENTS_AFTER: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
+    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
     'ORDER BY "rid"'
 )

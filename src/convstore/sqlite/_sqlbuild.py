@@ -677,30 +677,32 @@ def _fts_statements() -> dict[str, str]:
 
 def _sync_statements() -> dict[str, str]:
     """Incremental sync (:mod:`convstore.sync`): a session's position and what follows it."""
-    this_sid = subquery(Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
+    this_sid = subquery(
+        Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
+    )
     return {
         # The event at a position (seq): where two sides' histories last agree.
         "SYNC_EVENT_AT": Query.from_(events)
-        .select(*shared.event_record_fields(events, P(1)))
-        .where(events.rid == event_key(this_sid, P(2)))
+        .select(*shared.event_record_fields(events, N("session_id")))
+        .where(events.rid == event_key(this_sid, N("seq")))
         .get_sql(),
         # A session's metadata with its own times: sync merges it last-writer-wins.
         "SYNC_METADATA_TIMES": (
             "SELECT key, value, updated_at FROM session_metadata "
-            "WHERE sid = (SELECT sid FROM sessions WHERE id = ?1) ORDER BY key"
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = :session_id) ORDER BY key"
         ),
         # Upsert a pulled value unless the local one is strictly newer (ties: the server's).
         "SYNC_METADATA_PUT_IF_NEWER": (
             "INSERT INTO session_metadata (sid, key, value, updated_at) "
-            "SELECT sid, ?2, ?3, ?4 FROM sessions WHERE id = ?1 "
+            "SELECT sid, :key, :value, :updated_at FROM sessions WHERE id = :session_id "
             "ON CONFLICT (sid, key) DO UPDATE SET value = excluded.value, "
             "updated_at = excluded.updated_at "
             "WHERE session_metadata.updated_at <= excluded.updated_at"
         ),
         # The events after a position, in append order: only what the other side lacks.
         "SYNC_EVENTS_AFTER": Query.from_(events)
-        .select(*shared.event_record_fields(events, P(1)))
-        .where(events.rid > event_key(this_sid, P(2)))
+        .select(*shared.event_record_fields(events, N("session_id")))
+        .where(events.rid > event_key(this_sid, N("seq")))
         .where(events.rid < (this_sid + 1) * EVENT_KEY_FACTOR)
         .orderby(events.rid)
         .get_sql(),
