@@ -203,13 +203,16 @@ def _session_statements() -> dict[str, str]:
         .where(sessions.id == N("session_id"))
         .where(sessions.updated_at == N("now"))
         .get_sql(),
-        "SESSION_MOVE_HEAD": Query.update(sessions)
-        .set(sessions.head_id, N("head_id"))
-        .set(sessions.updated_at, N("now"))
+        "SESSION_MOVE_HEAD": _head_to(N("head_id"))
         .set(sessions.event_count, sessions.event_count + N("added"))
         .where(sessions.id == N("session_id"))
         .get_sql(),
     }
+
+
+def _head_to(head: object) -> QueryBuilder:
+    """``UPDATE sessions SET head_id = head, updated_at = :now``: every move of a head."""
+    return Query.update(sessions).set(sessions.head_id, head).set(sessions.updated_at, N("now"))
 
 
 def _event_statements() -> dict[str, str]:
@@ -360,9 +363,7 @@ def _metadata_and_branch_statements() -> dict[str, str]:
         .where(sessions.id == N("session_id"))
         .get_sql(),
         # fork: move the head back to one of the session's own events.
-        "SESSION_SET_HEAD": Query.update(sessions)
-        .set(sessions.head_id, N("head_id"))
-        .set(sessions.updated_at, N("now"))
+        "SESSION_SET_HEAD": _head_to(N("head_id"))
         .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .where(head_in_session)
