@@ -13,9 +13,12 @@ Regenerate after editing this file::
 
 from __future__ import annotations
 
+from functools import partial
+
 from pypika import Order, Query
 from pypika.queries import QueryBuilder
 
+from convstore import _sqlbuild_shared as shared
 from convstore._sqlbuild_shared import (
     BLOB_COLUMNS,
     blobs,
@@ -57,6 +60,9 @@ def build() -> dict[str, str]:
     v_namespace_range = (blobs.namespace >= NV("low")) & (blobs.namespace < NV("high"))
     v_key_range = (blobs.key >= NV("key_low")) & (blobs.key < NV("key_high"))
     by_id = sessions.id == NV("session_id")
+    tail = partial(
+        shared.history_tail, Query, in_session(sessions.sid), by_id, events.rid, N("limit")
+    )
     return {
         "BLOB_PUT_REPLACE": upsert(insert, blob_key, ("meta", "data")),
         "BLOB_PUT_KEEP": insert.get_sql() + ' ON CONFLICT ("sid","namespace","key") DO NOTHING',
@@ -105,14 +111,7 @@ def build() -> dict[str, str]:
         # The newest events by append order, with the head: when they chain
         # (the usual, unforked case) they are the history's tail, read as one
         # range scan instead of one index probe per step.
-        "HISTORY_TAIL_LINEAR": Query.from_(sessions)
-        .join(events)
-        .on(in_session(sessions.sid))
-        .select(sessions.head_id, *event_record_fields(events, sessions.id))
-        .where(by_id)
-        .orderby(events.rid, order=Order.desc)
-        .limit(N("limit"))
-        .get_sql(),
+        "HISTORY_TAIL_LINEAR": tail().get_sql(),
         # The newest :limit events (-1: all), newest first, summed up in one row:
         # (rows, summaries, the head, their ids, their parents (char(30) for
         # none) and their event_data, each list in one same row order). The
@@ -125,20 +124,7 @@ def build() -> dict[str, str]:
             "SELECT count(*), total(event_type = 'compaction'), max(head_id), "
             "group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), "
             "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
-            + Query.from_(sessions)
-            .join(events)
-            .on(in_session(sessions.sid))
-            .select(
-                sessions.head_id,
-                events.id,
-                events.parent_id,
-                events.event_type,
-                events.event_data,
-            )
-            .where(by_id)
-            .orderby(events.rid, order=Order.desc)
-            .limit(N("limit"))
-            .get_sql()
+            + tail(data_only=True).get_sql()
             + ")"
         ),
         "BLOB_LIST_EXACT": _blobs_of(by_id)
