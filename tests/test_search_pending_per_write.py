@@ -344,3 +344,32 @@ def test_import_in_bulk_past_the_flush_size_and_the_id_set() -> None:
         assert [e.id for e in store.load_events("n")] == [e[0] for e in events]
         assert len(store.search("bulk", limit=10_000)) == 2501
         check_index(store)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "ok"),
+    [
+        ("", True),
+        ("\n", True),
+        (" \r\n\t", True),
+        ("\x0c", False),
+        (" x", False),
+        ("{}", False),
+        ("\u2028", False),
+    ],
+)
+def test_import_parses_each_line_as_json_loads_would(suffix: str, ok: bool) -> None:
+    lines = [line + suffix for line in _lines([("a", None, "{}")])]
+    with SessionStore(":memory:") as store:
+        if ok:
+            assert store.import_jsonl(lines).events == 1
+            assert (
+                store.import_jsonl(
+                    ["  " + line for line in _lines([("b", None, "{}")], session="m")]
+                ).events
+                == 1
+            )
+        else:
+            with pytest.raises(Exception, match="line 1: not JSON") as info:
+                store.import_jsonl(lines)
+            assert type(info.value).__name__ == "InvalidArgument"

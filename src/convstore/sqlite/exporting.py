@@ -343,7 +343,32 @@ class _Line:
         return value
 
 
+#: ``json.loads`` without its wrapper: the object and where it ended (no leading blanks).
+_raw_decode = json.JSONDecoder().raw_decode
+#: What JSON counts as whitespace around a value (``str.strip()`` would take more).
+_JSON_BLANKS = " \t\n\r"
+
+
 def _parse(number: int, raw: str | bytes) -> _Line | None:
+    """Line ``number`` as a JSON object (``None`` if blank); errors name the line."""
+    # The usual line: an object from its first character, parsed once, nothing after
+    # it but JSON blanks (a newline). Anything else takes the careful path below,
+    # which gives json.loads's verdict and message.
+    if (
+        type(raw) is str
+        and raw[:1] == "{"
+        and (
+            len(raw) <= 2 * _v.MAX_JSON_DEPTH
+            or not _v.more_brackets_than(raw, _v.MAX_JSON_DEPTH + 2)
+        )
+    ):
+        try:
+            data, end = _raw_decode(raw)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if type(data) is dict and (end == len(raw) or not raw[end:].strip(_JSON_BLANKS)):
+                return _Line(number, data)
     if not isinstance(raw, str | bytes):
         raise InvalidArgument(
             f"line {number}: expected str or bytes, got {type(raw).__name__}; nothing was imported"
