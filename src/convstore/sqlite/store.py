@@ -942,18 +942,19 @@ class SessionStore(Closing):
         """
         seen: set[str] = set()
         add = seen.add
-        key = sid * _EVENT_KEY_FACTOR + count
-        rows: list[tuple[Any, ...]] = []
-        append = rows.append
-        for eid, parent, invocation, etype, data in items:
+        for e in items:
+            parent = e[1]
             if parent is not None and parent not in seen:
                 found = conn.execute(_sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}).get
                 if not found:
                     raise _CheckEachItem  # the parent is not an event of this session
-            key += 1
-            append((key, eid, parent, invocation, etype, data, now))
-            add(eid)
-        conn.executemany(_sql.EVENT_INSERT_ROW, rows)
+            add(e[0])
+        # Each row is built as SQLite takes it and freed at once: a list of them would
+        # be a thousand objects alive at a time for the garbage collector to walk.
+        key = sid * _EVENT_KEY_FACTOR + count
+        conn.executemany(
+            _sql.EVENT_INSERT_ROW, ((key + seq, *e, now) for seq, e in enumerate(items, 1))
+        )
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
