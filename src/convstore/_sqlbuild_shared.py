@@ -21,7 +21,7 @@ here once:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika.queries import QueryBuilder
@@ -261,6 +261,16 @@ def render_module(statements: dict[str, str], module: str, *, readable: bool = F
             lines.extend(f"    {part!r}" for part in parts)
             lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+def render(module: str) -> str:
+    """The text of the generated ``module`` (a key of :data:`GENERATED`) as its builder
+    (``convstore.<module>build``) renders it: what the drift tests compare with the file.
+    """
+    from importlib import import_module
+
+    builder: Any = import_module(f"convstore.{module}build")
+    return cast(str, builder.render())
 
 
 def main(render: Callable[[], str], module: str) -> None:  # pragma: no cover

@@ -88,7 +88,6 @@ if TYPE_CHECKING:
     from ._common import Clock
     from .models import StoredEvent, StoredSession
     from .service import SessionService
-    from .sqlite.connection import PathArg, Synchronous
 
 __all__ = [
     "AsyncSessionStore",
@@ -584,7 +583,13 @@ def _agen_twin(
     )
 
 
-def _open_twin(init: Callable[..., None], cls_name: str) -> Any:
+class _Opener(Protocol[P]):
+    """What :func:`_open_twin` gives the type checker: ``await Cls.open(*init_args) -> Cls``."""
+
+    def __get__(self, obj: object, owner: type[T]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+
+def _open_twin(init: Callable[Concatenate[Any, P], None], cls_name: str) -> _Opener[P]:
     """``open`` classmethod with ``init``'s parameters (after the first) as its own."""
     sig = inspect.signature(init)
     params = list(sig.parameters.values())
@@ -655,21 +660,7 @@ class AsyncSessionStore(AsyncClosing):
             ctl.close()
         return cls(store)
 
-    if TYPE_CHECKING:
-
-        @classmethod
-        async def open(
-            cls,
-            path: PathArg,
-            *,
-            timeout: float = 5.0,
-            clock: Clock | None = None,
-            synchronous: Synchronous = "NORMAL",
-            vfs: str | None = None,
-        ) -> AsyncSessionStore:
-            """Open on the worker thread, with :class:`SessionStore`'s arguments."""
-    else:
-        open = _open_twin(SessionStore.__init__, "AsyncSessionStore")
+    open = _open_twin(SessionStore.__init__, "AsyncSessionStore")
 
     @property
     def path(self) -> str:
@@ -689,7 +680,7 @@ class AsyncSessionStore(AsyncClosing):
     @property
     def indexes_search(self) -> bool:
         """Whether appends keep the full-text index, as this store last read the setting."""
-        return self._sync._search_index
+        return self._sync.indexes_search
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 from . import lifecycle as _lifecycle
+from ._common import like
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, StoreError
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
@@ -114,14 +115,9 @@ class SyncServer(SessionService, Protocol):
 
     def merge_metadata(self, session_id: str, values: dict[str, tuple[str, int]]) -> int: ...
 
-    def import_session(
-        self,
-        session: StoredSession | SessionSummary,
-        events: Iterable[StoredEvent],
-        *,
-        merge: bool = False,
-        metadata: dict[str, str] | None = None,
-    ) -> int: ...
+    @like(SessionStore.import_session)
+    def import_session(self) -> None:
+        """Write a session with its original ids (``merge=True``: into the same session)."""
 
 
 def _state(s: SessionSummary) -> tuple[object, ...]:

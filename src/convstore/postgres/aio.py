@@ -106,22 +106,7 @@ class AsyncPostgresSessionService(AsyncClosing):
             ) from None
         return cls(await spawn(_AsyncPoolService, *args, **kwargs))
 
-    if TYPE_CHECKING:
-
-        @classmethod
-        async def open(
-            cls,
-            conninfo: str,
-            *,
-            owner: str | None = None,
-            clock: Clock | None = None,
-            min_size: int = 1,
-            max_size: int = 8,
-            timeout: float = 5.0,
-        ) -> AsyncPostgresSessionService:
-            """Connect with the sync constructor's arguments."""
-    else:
-        open = _open_twin(PostgresSessionService.__init__, "AsyncPostgresSessionService")
+    open = _open_twin(PostgresSessionService.__init__, "AsyncPostgresSessionService")
 
     @property
     def owner(self) -> str:
@@ -141,7 +126,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
         """The ``psycopg_pool.AsyncConnectionPool``, for advanced use."""
-        pool: AsyncConnectionPool[Any] = self._sync._pool.apool  # type: ignore[attr-defined]
+        pool: AsyncConnectionPool[Any] = self._sync.pool.apool  # type: ignore[attr-defined]
         return pool
 
     async def aclose(self) -> None:
