@@ -279,6 +279,12 @@ def _event_statements() -> dict[str, str]:
         .columns(*EVENT_STORAGE_COLUMNS)
         .insert(event_key(P(1), P(2)), *[P(n) for n in range(3, 9)])
     )
+    # The bulk paths (append_events, import_jsonl): the key computed by the caller,
+    # every row bound from one tuple (key, id, parent, invocation, type, data, time)
+    # by a single executemany.
+    insert_row = (
+        Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[P(n) for n in range(1, 8)])
+    )
     # append_event_at_head's one statement: the same view, the parent being the
     # head as read inside the statement -- which, writing, holds the write lock
     # from its first step (WAL), so concurrent appenders still form one chain.
@@ -291,6 +297,9 @@ def _event_statements() -> dict[str, str]:
     )
     return {
         "EVENT_APPEND_BATCH_ROW_PLAIN": batch_row_plain.get_sql(),
+        "EVENT_INSERT_ROW": insert_row.get_sql(),
+        # Whether a row of that key is stored (which row of an executemany was refused).
+        "EVENT_KEY_STORED": Query.from_(events).select(1).where(events.rid == P(1)).get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),
         "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),
@@ -622,10 +631,11 @@ def _fts_statements() -> dict[str, str]:
             f"WHERE rid > :sid * {SEARCH_KEY_FACTOR} + :after_seq "
             f"AND rid <= :sid * {SEARCH_KEY_FACTOR} + :last_seq"
         ),
-        # Off the append path (migration 0005): an append only records, through the
-        # trigger event_search_pending, that its session has events above the
-        # index's watermark; the index catches up in bulk, one range statement over
-        # every pending session, inside search(), append_events, imports and
+        # Off the append path (migrations 0005, 0010): a write only records, through
+        # the triggers search_pending_count / search_pending_session (once per write
+        # that raises a session's event_count, not once per event), that its session
+        # has events above the index's watermark; the index catches up in bulk, one
+        # range statement over every pending session, inside search(), imports and
         # index_pending(). Read through the view: follows the configured fields.
         "SEARCH_PENDING_ANY": "SELECT EXISTS (SELECT 1 FROM search_pending)",
         "SEARCH_CATCH_UP": (
@@ -635,11 +645,22 @@ def _fts_statements() -> dict[str, str]:
             f"AND v.rid < (p.sid + 1) * {SEARCH_KEY_FACTOR}"
         ),
         "SEARCH_PENDING_CLEAR": "DELETE FROM search_pending",
+        # The per-event trigger of 0005/0006, replaced by the two below in 0010.
         "SEARCH_DROP_TRIGGER_PENDING": "DROP TRIGGER IF EXISTS event_search_pending",
-        "SEARCH_CREATE_TRIGGER_PENDING": (
-            "CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events "
-            "BEGIN INSERT INTO search_pending (sid, after_seq) "
-            f"VALUES (new.rid >> 32, (new.rid & {EVENT_KEY_FACTOR - 1}) - 1) "
+        "SEARCH_DROP_TRIGGER_PENDING_COUNT": "DROP TRIGGER IF EXISTS search_pending_count",
+        "SEARCH_DROP_TRIGGER_PENDING_SESSION": "DROP TRIGGER IF EXISTS search_pending_session",
+        # migrations/0010_search_pending_per_session.sql, the same text.
+        "SEARCH_CREATE_TRIGGER_PENDING_COUNT": (
+            "CREATE TRIGGER IF NOT EXISTS search_pending_count "
+            "AFTER UPDATE OF event_count ON sessions "
+            "WHEN new.event_count > old.event_count BEGIN "
+            "INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, old.event_count) "
+            "ON CONFLICT (sid) DO NOTHING; END"
+        ),
+        "SEARCH_CREATE_TRIGGER_PENDING_SESSION": (
+            "CREATE TRIGGER IF NOT EXISTS search_pending_session AFTER INSERT ON sessions "
+            "WHEN new.event_count > 0 BEGIN "
+            "INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, 0) "
             "ON CONFLICT (sid) DO NOTHING; END"
         ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
