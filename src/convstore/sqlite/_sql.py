@@ -55,7 +55,7 @@ SESSION_INSERT: Final = (
 SESSION_GET: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "id"=:session_id'
+    'WHERE "id"=?1'
 )
 SESSION_STATE: Final = (
     'SELECT "sid","archived_at","event_count"\n'
@@ -65,14 +65,14 @@ SESSION_STATE: Final = (
 SESSION_RESUMABLE_BY_DIRECTORY: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "directory"=+:directory AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "directory"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
 SESSION_RESUMABLE_BY_GIT_ROOT: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "git_root"=+:git_root AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -142,9 +142,9 @@ EVENT_IN_SESSION: Final = (
     'WHERE "id"=:event_id AND "sid"=:sid'
 )
 EVENTS_LOAD: Final = (
-    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
+    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
     'ORDER BY "rid"'
 )
 LIST_SESSIONS_ALL: Final = (
