@@ -47,7 +47,7 @@ MIGRATIONS_STATE: Final = (
     "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '9:97118dacccb1a37711ea0062fdeed2973029e0eac31a12df8fc3456c7d4f5d2e'
+MIGRATIONS_FINGERPRINT: Final = '13:f9ceca44092c65f881aeaf99273323a5445358952a8d1e8c724eef4633c4e63d'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
