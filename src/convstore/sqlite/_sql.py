@@ -47,7 +47,7 @@ MIGRATIONS_STATE: Final = (
     "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '10:7a340dc5241dd4c9dd59fe3c322bbfa5104dee9bf4441b3309ebb529ff017571'
+MIGRATIONS_FINGERPRINT: Final = '13:3a94d6baa8d311833826c962ba910b59e0ed8fbb426b856d7be4ce61e2d7cc08'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
