@@ -375,6 +375,10 @@ FLOOR_BATCH_ROW = (
     "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 )
+FLOOR_IMPORT_SESSION = (
+    "INSERT INTO sessions (id, directory, created_at, updated_at, head_id, event_count) "
+    "VALUES (?1, ?2, ?3, ?3, ?4, ?5)"
+)
 FLOOR_LOAD = (
     "SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at FROM events "
     "WHERE key > (SELECT sid FROM sessions WHERE id = ?1) * 4294967296 "
@@ -459,8 +463,33 @@ class Floor(System):
         return Op(lambda: self.batch_rows(size), call)
 
     def op_import(self) -> Op:
-        """The floor has no import: its bulk ingest, the same transaction size."""
-        return self.op_append_batch(INGEST_SIZE)
+        """The floor of an import: a new session and its INGEST_SIZE events, one transaction.
+
+        The same job as ``import_jsonl`` of one session (the session row written
+        with its head and count, as the export header gives them, then its
+        events), without parsing, checks or search index. A new session, not
+        more events in the scratch one: an import adds sessions, which puts the
+        scratch session's later appends in the middle of the key order rather
+        than at its right edge, and the floor must pay that as convstore does
+        (until round 2 the floor's scratch session alone stayed at the edge).
+        """
+        conn, now = self.conn, self.t.now
+
+        def prepare() -> tuple[str, list[tuple[str, str | None, str, str, str]]]:
+            rows = self.batch_rows(INGEST_SIZE)
+            rows[0] = (rows[0][0], None, *rows[0][2:])  # an imported session starts anew
+            return f"{SCRATCH_PREFIX}import-{self.ids.next()}", rows
+
+        def call(arg: tuple[str, list[tuple[str, str | None, str, str, str]]]) -> None:
+            session_id, rows = arg
+            conn.execute("BEGIN IMMEDIATE")
+            head, count = rows[-1][0], len(rows)
+            conn.execute(FLOOR_IMPORT_SESSION, (session_id, SCRATCH_DIR, now, head, count))
+            base = conn.last_insert_rowid() * 4294967296
+            conn.executemany(FLOOR_BATCH_ROW, [(base + i, *r, now) for i, r in enumerate(rows, 1)])
+            conn.execute("COMMIT")
+
+        return Op(prepare, call)
 
     def op_open(self) -> Op:
         def call(_: None) -> apsw.Connection:
@@ -504,13 +533,13 @@ class Floor(System):
 
     def close(self) -> None:
         with contextlib.suppress(Exception), self.conn:
+            # The scratch session and the sessions op_import made (all newer than the data).
             self.conn.execute(
-                "DELETE FROM events WHERE key >= "
-                "(SELECT sid FROM sessions WHERE id = ?1) * 4294967296 "
-                "AND key < (SELECT sid + 1 FROM sessions WHERE id = ?1) * 4294967296",
-                (self.scratch,),
+                "DELETE FROM events WHERE key >= (SELECT min(sid) FROM sessions "
+                "WHERE id >= ?1 AND id < ?2) * 4294967296",
+                _SCRATCH_RANGE,
             )
-            self.conn.execute("DELETE FROM sessions WHERE id = ?", (self.scratch,))
+            self.conn.execute("DELETE FROM sessions WHERE id >= ? AND id < ?", _SCRATCH_RANGE)
         self.conn.close()
 
 
