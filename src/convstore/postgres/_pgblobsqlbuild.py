@@ -213,8 +213,10 @@ def _event_statements() -> dict[str, str]:
         # The newest %(limit)s events, newest first, summed up in one row (a
         # subquery needs a name here).
         "HISTORY_TAIL_DATA": shared.history_tail_data(
-            tail(data_only=True), "count(*) FILTER (WHERE event_type = 'compaction')",
-            "string_agg", "chr",
+            tail(data_only=True),
+            "count(*) FILTER (WHERE event_type = 'compaction')",
+            "string_agg",
+            "chr",
         )
         + " AS t",
         # The chain from the head back, at most %(limit)s events (NULL: all);
