@@ -598,7 +598,7 @@ def append_event_with_metadata(
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store.now()
-        row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
+        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if row[7] is not None:
