@@ -68,12 +68,18 @@ def test_named_statements_are_bound_from_dicts(clock: FakeClock) -> None:
     assert positional == []
 
 
-#: Numbered on purpose, bound from tuples on the append hot path (each saves
-#: ~3 µs a call against named binding; see sqlite/_sqlbuild.py).
+#: Numbered on purpose, bound from tuples: the hot paths timed against the floor
+#: (the append, the batch rows, get/resume/load; see sqlite/_sqlbuild.py's docstring).
 NUMBERED_ON_PURPOSE = {
     "EVENT_APPEND_ONE",
     "EVENT_APPEND_AT_HEAD_ONE",
     "EVENT_APPEND_BATCH_ROW_PLAIN",
+    "EVENT_INSERT_ROW",
+    "EVENT_KEY_STORED",
+    "SESSION_GET",
+    "SESSION_RESUMABLE_BY_DIRECTORY",
+    "SESSION_RESUMABLE_BY_GIT_ROOT",
+    "EVENTS_LOAD",
 }
 
 
