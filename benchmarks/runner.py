@@ -5,6 +5,15 @@ it), so p50/p95/p99 come from per-call samples. Rounds are interleaved: each
 round runs every operation on every system (in a rotating order) for
 ``count / repeat`` calls, so a noisy minute on the machine hits all systems
 alike instead of one.
+
+Appends (:data:`PAIRED_OPS`) are measured in pairs: each ratio the targets
+name -- convstore / floor, convstore / reference, peer / convstore -- comes
+from its own pair of systems interleaved call by call in the same round
+(:func:`measure_pairs`). Interleaving all four systems together puts ~1 ms of
+the other systems' work between two of our appends, which evicts the caches
+of whichever code path is longer; the pairs compare each system with ours
+alone. The all-systems interleaving (the method before) runs in the same
+round too, and its ratios are reported beside the pairs' (keys ``name~all``).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +62,23 @@ SYSTEM_NAMES = systems.SYSTEMS.keys()
 #: The peer is ~10x slower per call: fewer calls keep the run short (its target is
 #: on p50, which a few hundred calls per round settle).
 PEER_SHARE = {"append": 0.2, "append_1k": 0.2, "append_8k": 0.2, "cold_start": 0.25}
+#: Operations whose ratios come from pairs of systems (see the module docstring).
+PAIRED_OPS = ("append", "append_1k", "append_8k")
+#: Suffix of the samples of the all-systems interleaving of a paired operation.
+ALL = "~all"
+
+
+def pair_key(system: str, partner: str) -> str:
+    """The stats key of ``system``'s samples in its pair with ``partner``.
+
+    The primary keys (``convstore``, ``floor``, ``reference``, ``peer``) hold
+    convstore's samples from its pair with the floor, and each other system's
+    from its pair with convstore; convstore's samples in its other pairs are
+    ``convstore~reference`` and ``convstore~peer``.
+    """
+    if system == "convstore" and partner != "floor":
+        return f"convstore~{partner}"
+    return system
 
 
 def percentile(sorted_samples: list[float], q: float) -> float:
@@ -133,9 +160,14 @@ def measure_interleaved(
 ) -> dict[str, list[float]]:
     """Time every system's calls of one operation alternately, call by call.
 
-    System A's call i, then B's call i, ... (the order rotating with i): a
-    noisy moment on the machine hits every system alike, so per-round ratios
-    compare like with like.
+    System A's call i, then B's call i, ... in an order shuffled anew for each
+    i (seeded: the same orders every run): a noisy moment on the machine hits
+    every system alike, so per-round ratios compare like with like. Shuffled,
+    not rotated: rotating a fixed list by one puts every system always right
+    after the same other one (convstore after the peer, whose 2-5 ms asyncio
+    calls leave the CPU caches cold; the floor after convstore), which cost
+    convstore 5-7 % of load_warm against the floor (1.23-1.29 rotated,
+    1.16-1.19 shuffled, same code, same minute).
     """
     for op in ops.values():
         for _ in range(warmup):
@@ -146,9 +178,11 @@ def measure_interleaved(
     clock = time.perf_counter_ns
     out: dict[str, list[float]] = {name: [] for name in ops}
     names = list(ops)
+    shuffle = random.Random(len(names)).shuffle
     for i in range(max(counts.values(), default=0)):
-        k = i % len(names)
-        for name in names[k:] + names[:k]:
+        order = names.copy()
+        shuffle(order)
+        for name in order:
             if i >= counts[name]:
                 continue
             op = ops[name]
@@ -159,6 +193,45 @@ def measure_interleaved(
             if op.finish is not None:
                 op.finish(a)
             out[name].append(t1 - t0)
+    return out
+
+
+def measure_pairs(
+    ops: dict[str, systems.Op],
+    counts: dict[str, int],
+    owners: dict[str, systems.System],
+    *,
+    rotate: int = 0,
+    warmup: int = 5,
+) -> dict[str, list[float]]:
+    """One round of a paired operation: convstore with each other system, then all together.
+
+    Each pair alternates call by call, both systems making the same number of
+    calls (the peer's share for the peer's pair); then every system runs
+    interleaved as in :func:`measure_interleaved` (keys ``name~all``). Every
+    file is checkpointed and the garbage collected before each group, and the
+    groups' order rotates with ``rotate`` (the round), so no group always
+    follows the same one. Returns samples by stats key (:func:`pair_key`).
+    """
+    partners = [name for name in ops if name != "convstore"]
+    groups: list[tuple[str, list[str]]] = [(p, ["convstore", p]) for p in partners]
+    groups.append(("all", list(ops)))
+    k = rotate % len(groups)
+    groups = groups[k:] + groups[:k]
+    out: dict[str, list[float]] = {}
+    for label, names in groups:
+        for name in names:
+            owners[name].settle()
+        gc.collect()
+        if label == "all":
+            got = measure_interleaved({n: ops[n] for n in names}, counts, warmup)
+            out.update({f"{name}{ALL}": values for name, values in got.items()})
+            continue
+        n = min(counts[label], counts["convstore"])  # strictly alternating
+        pair = {name: ops[name] for name in names}
+        got = measure_interleaved(pair, dict.fromkeys(names, n), min(n, warmup))
+        out[pair_key("convstore", label)] = got["convstore"]
+        out[label] = got[label]
     return out
 
 
@@ -218,6 +291,8 @@ def run_size(
         order = list(active)
         for r in range(repeat):
             log(f"  round {r + 1}/{repeat}")
+            for system in active.values():  # untimed: session tables in the OS cache, alike
+                system.warm()
             for op_name, _desc, count in OPERATIONS:
                 if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue
@@ -234,11 +309,16 @@ def run_size(
                     counts[name] = max(1, round(count * scale * share / repeat))
                 if not ops:
                     continue
-                for name in ops:  # every file checkpointed: each operation starts alike
-                    active[name].settle()
-                gc.collect()
-                warm = 60 if op_name == "load_warm" else 5
-                got = measure_interleaved(ops, counts, warmup=min(min(counts.values()), warm))
+                if op_name in PAIRED_OPS and "convstore" in ops and len(ops) > 1:
+                    got = measure_pairs(
+                        ops, counts, {n: active[n] for n in ops}, rotate=r, warmup=5
+                    )
+                else:
+                    for name in ops:  # every file checkpointed: each operation starts alike
+                        active[name].settle()
+                    gc.collect()
+                    warm = 60 if op_name == "load_warm" else 5
+                    got = measure_interleaved(ops, counts, warmup=min(min(counts.values()), warm))
                 for name, values in got.items():
                     samples[op_name].setdefault(name, []).extend(values)
                     rounds[op_name].setdefault(name, []).append(values)

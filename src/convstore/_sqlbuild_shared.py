@@ -98,6 +98,38 @@ def history_chain(head: str, step: str, session_id: str, limit: str = "") -> str
     )
 
 
+def history_tail(
+    query: type[Query],
+    on: Any,
+    session: Any,
+    newest_first: Any,
+    limit: Parameter,
+    *,
+    data_only: bool = False,
+) -> QueryBuilder:
+    """The newest events of one session by append order, newest first, each with the head.
+
+    When they chain from the head (the usual, unforked case) they are the
+    history's tail: one range read instead of a recursive walk. ``on`` joins
+    a session to its events, ``session`` picks it, ``newest_first`` is the
+    append-order key; ``data_only`` selects just what ``HISTORY_TAIL_DATA``
+    sums up (id, parent, type, data). Both dialects build it here.
+    """
+    if data_only:
+        fields = [events.id, events.parent_id, events.event_type, events.event_data]
+    else:
+        fields = event_record_fields(events, sessions.id)
+    return (
+        query.from_(sessions)
+        .join(events)
+        .on(on)
+        .select(sessions.head_id, *fields)
+        .where(session)
+        .orderby(newest_first, order=Order.desc)
+        .limit(limit)
+    )
+
+
 def listing_statements(
     query: type[Query], sessions: Table, param: Param, value: Param, scope: Any = None
 ) -> dict[str, str]:

@@ -317,7 +317,11 @@ def clock(value: Callable[[], float] | None, name: str = "clock") -> Callable[[]
 def now(read: Callable[[], float], name: str = "clock") -> int:
     """Call the clock; its result as whole Unix seconds, or :class:`InvalidArgument` naming it."""
     value = read()  # an exception the clock raises is the caller's own: it passes through
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is int or kind is float:  # the usual clocks: no isinstance, no union object
+        number = True
+    else:  # int and float subclasses too, never bool
+        number = isinstance(value, (int, float)) and kind is not bool
     if number and -TIME_LIMIT < value < TIME_LIMIT:
         return int(value)  # (False for NaN and infinities)
     raise InvalidArgument(

@@ -93,7 +93,7 @@ from ..errors import (
     StoreError,
 )
 from ..models import SessionSummary, StoredEvent, StoredSession
-from ..sqlite.retention import PurgeReport
+from ..sqlite.retention import PurgeReport, purge_in_batches
 from ..sqlite.search import SearchHit
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
@@ -930,37 +930,13 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
                 meta = conn.execute(_pgsql.PURGE_COUNT_METADATA, base).fetchone()
             assert row is not None and meta is not None
             return PurgeReport(int(row[0]), int(row[1]), int(meta[0]), 0, True, 0)
-        sessions = events = metadata = batches = 0
-        after = 0
-        while True:
-            # One short transaction per batch: at most batch_size events (and a
-            # session row per finished session), a huge session over several.
+
+        @contextmanager
+        def batch() -> Iterator[_PgPurgeBatch]:
             with self._conn(doing, write=True) as conn, conn.transaction():
-                rows = conn.execute(
-                    _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
-                ).fetchall()
-                budget = batch_size
-                for sid, _count in rows:
-                    if budget <= 0:
-                        break
-                    step = {**base, "sid": sid, "budget": budget}
-                    chunk = conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
-                    assert chunk is not None  # the session row is locked by this batch
-                    gone, left = chunk
-                    events += int(gone)
-                    budget -= int(gone)
-                    if budget <= 0 and int(left) > 0:
-                        break  # the rest of this session goes in the next batch
-                    metadata += conn.execute(_pgsql.PURGE_METADATA, step).rowcount
-                    sessions += conn.execute(_pgsql.PURGE_SESSION, step).rowcount
-                    budget -= 1
-                    after = sid
-            if not rows:
-                break
-            batches += 1
-            if progress is not None:
-                progress(PurgeReport(sessions, events, metadata, batches, False, 0))
-        return PurgeReport(sessions, events, metadata, batches, False, 0)
+                yield _PgPurgeBatch(conn, base)
+
+        return purge_in_batches(batch, batch_size, progress)
 
     def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
@@ -1265,6 +1241,36 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
     }
 
 
+
+
+class _PgPurgeBatch:
+    """:class:`convstore.sqlite.retention.PurgeBatch` in one server transaction."""
+
+    __slots__ = ("_base", "_conn", "_left")
+
+    def __init__(self, conn: Any, base: dict[str, Any]) -> None:
+        self._conn = conn
+        self._base = base
+        self._left = 0
+
+    def candidates(self, after: int, limit: int) -> list[int]:
+        params = {**self._base, "after": after, "limit": limit}
+        return [int(row[0]) for row in self._conn.execute(_pgsql.PURGE_CANDIDATES, params)]
+
+    def delete_events(self, sid: int, budget: int) -> int:
+        step = {**self._base, "sid": sid, "budget": budget}
+        chunk = self._conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
+        assert chunk is not None  # the session row is locked by this batch
+        gone, self._left = int(chunk[0]), int(chunk[1])
+        return gone
+
+    def has_events(self, sid: int) -> bool:
+        return self._left > 0  # as PURGE_EVENTS_CHUNK counted for this very session
+
+    def delete_rest(self, sid: int) -> tuple[int, int]:
+        step = {**self._base, "sid": sid}
+        metadata = self._conn.execute(_pgsql.PURGE_METADATA, step).rowcount
+        return metadata, self._conn.execute(_pgsql.PURGE_SESSION, step).rowcount
 
 def _search_arguments(
     query: str,

@@ -47,7 +47,7 @@ MIGRATIONS_STATE: Final = (
     "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '10:7a340dc5241dd4c9dd59fe3c322bbfa5104dee9bf4441b3309ebb529ff017571'
+MIGRATIONS_FINGERPRINT: Final = '13:3a94d6baa8d311833826c962ba910b59e0ed8fbb426b856d7be4ce61e2d7cc08'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -55,7 +55,7 @@ SESSION_INSERT: Final = (
 SESSION_GET: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "id"=:session_id'
+    'WHERE "id"=?1'
 )
 SESSION_STATE: Final = (
     'SELECT "sid","archived_at","event_count"\n'
@@ -65,14 +65,14 @@ SESSION_STATE: Final = (
 SESSION_RESUMABLE_BY_DIRECTORY: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "directory"=+:directory AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "directory"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
 SESSION_RESUMABLE_BY_GIT_ROOT: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "git_root"=+:git_root AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -142,9 +142,9 @@ EVENT_IN_SESSION: Final = (
     'WHERE "id"=:event_id AND "sid"=:sid'
 )
 EVENTS_LOAD: Final = (
-    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
+    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
     'ORDER BY "rid"'
 )
 LIST_SESSIONS_ALL: Final = (
@@ -473,29 +473,29 @@ PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'
 PRAGMA_PAGE_COUNT: Final = 'PRAGMA page_count'
 PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
 SYNC_EVENT_AT: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2'
+    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq'
 )
 SYNC_METADATA_TIMES: Final = (
     'SELECT key, value, updated_at\n'
     'FROM session_metadata\n'
-    'WHERE sid = (SELECT sid FROM sessions WHERE id = ?1)\n'
+    'WHERE sid = (SELECT sid FROM sessions WHERE id = :session_id)\n'
     'ORDER BY key'
 )
 SYNC_METADATA_PUT_IF_NEWER: Final = (
     'INSERT INTO session_metadata (sid, key, value, updated_at)\n'
-    'SELECT sid, ?2, ?3, ?4\n'
+    'SELECT sid, :key, :value, :updated_at\n'
     'FROM sessions\n'
-    'WHERE id = ?1\n'
+    'WHERE id = :session_id\n'
     'ON CONFLICT (sid, key)\n'
     'DO UPDATE\n'
     'SET value = excluded.value, updated_at = excluded.updated_at\n'
     'WHERE session_metadata.updated_at <= excluded.updated_at'
 )
 SYNC_EVENTS_AFTER: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
+    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
     'ORDER BY "rid"'
 )

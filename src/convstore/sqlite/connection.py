@@ -348,11 +348,13 @@ def checkpoint_after_commit(conn: apsw.Connection, dbname: str, pages: int) -> i
     return apsw.SQLITE_OK
 
 
-def _checkpoint_quietly(conn: apsw.Connection, dbname: str) -> None:
+def _checkpoint_quietly(conn: apsw.Connection, dbname: str) -> tuple[int, int]:
+    """A PASSIVE checkpoint: (frames in the WAL, frames copied back); (-1, -1) if it failed."""
     try:
-        conn.wal_checkpoint(dbname, apsw.SQLITE_CHECKPOINT_PASSIVE)
+        log, done = conn.wal_checkpoint(dbname, apsw.SQLITE_CHECKPOINT_PASSIVE)
     except apsw.Error:
-        return  # retried after the next commit
+        return -1, -1  # retried after the next commit
+    return log, done
 
 
 class BackgroundCheckpointer:
@@ -380,8 +382,13 @@ class BackgroundCheckpointer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._wake: threading.Event | None = None
+        self._ran: threading.Event | None = None
         self._stopping = False
         self._armed = True
+        #: Checkpoints the thread has run, and the last one's (WAL frames, frames
+        #: copied back): what tests and benchmarks read to see it working.
+        self.checkpoints = 0
+        self.last: tuple[int, int] = (0, 0)
 
     def hook(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
         """The WAL hook: wake the thread past the threshold; checkpoint inline past the cap.
@@ -408,6 +415,7 @@ class BackgroundCheckpointer:
             return
         if self._thread is None or self._wake is None or self._pid != os.getpid():
             self._pid = os.getpid()
+            self._ran = threading.Event()
             self._wake = wake = threading.Event()
             self._thread = threading.Thread(
                 target=self._run, args=(wake,), name="convstore-checkpoint", daemon=True
@@ -418,18 +426,36 @@ class BackgroundCheckpointer:
     def _run(self, wake: threading.Event) -> None:
         try:
             conn = apsw.Connection(self._path, flags=apsw.SQLITE_OPEN_READWRITE, vfs=self._vfs)
+            conn.set_busy_timeout(0)
+            # A connection that has never read the file does not know it is in WAL
+            # mode: SQLite then makes every checkpoint on it a no-op, returning
+            # (-1, -1). One read (the journal mode, from the header) opens the WAL.
+            conn.execute(_sql.PRAGMA_JOURNAL_MODE).fetchall()
         except apsw.Error:
             return  # the committing calls checkpoint inline past the cap
         try:
-            conn.set_busy_timeout(0)
             while True:
                 wake.wait()
                 wake.clear()
                 if self._stopping:
                     return
-                _checkpoint_quietly(conn, "main")
+                self.last = _checkpoint_quietly(conn, "main")
+                self.checkpoints += 1
+                if self._ran is not None:
+                    self._ran.set()
         finally:
             close_quietly(conn)
+
+    def wait_checkpoint(self, timeout: float) -> bool:
+        """Wait until the thread has run a checkpoint since the last call; False on timeout.
+
+        For tests and benchmarks: the thread's work is otherwise invisible.
+        """
+        ran = self._ran
+        if ran is None or not ran.wait(timeout):
+            return False
+        ran.clear()
+        return True
 
     def close(self) -> None:
         """Stop the thread (after the checkpoint it may be running) and close its connection."""
