@@ -69,11 +69,16 @@ def test_named_statements_are_bound_from_dicts(clock: FakeClock) -> None:
 
 
 #: Numbered on purpose, bound from tuples on the append hot path (each saves
-#: ~3 µs a call against named binding; see sqlite/_sqlbuild.py).
+#: ~3 µs a call against named binding; see sqlite/_sqlbuild.py), the bulk
+#: insert (one executemany of tuples) and the hot reads (the read path, #11).
 NUMBERED_ON_PURPOSE = {
     "EVENT_APPEND_ONE",
     "EVENT_APPEND_AT_HEAD_ONE",
-    "EVENT_APPEND_BATCH_ROW_PLAIN",
+    "EVENT_INSERT_ROW",
+    "EVENTS_LOAD",
+    "SESSION_GET",
+    "SESSION_RESUMABLE_BY_DIRECTORY",
+    "SESSION_RESUMABLE_BY_GIT_ROOT",
 }
 
 
