@@ -210,6 +210,8 @@ def _new_events(events: object) -> list[tuple[Any, ...]]:
     A tuple (or :class:`NewEvent`) of five is taken as it is, without a copy:
     the checks read it once and the insert binds it.
     """
+    if type(events) is list and _plain_batch(events):
+        return events
     if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
         raise InvalidArgument(
             f"events must be an iterable of (id, parent_id, invocation_id, event_type, "
@@ -230,6 +232,38 @@ def _new_events(events: object) -> list[tuple[Any, ...]]:
         check(*item)
         append(item)
     return items
+
+
+_NONE_TYPE = type(None)
+
+
+def _plain_batch(items: list[Any]) -> bool:
+    """Whether every item surely passes :func:`convstore._validate.event_fields` (a fast path).
+
+    Column by column, each a few C-speed scans over the batch: exact 5-tuples
+    of ``str`` (the parent ``str`` or ``None``), ids ASCII without NUL, data
+    ASCII without NUL or backslash (no escape to check) and, when long, with
+    too few brackets to nest too deep. Anything else -- non-ASCII text, an
+    escape, another type -- returns ``False`` and the batch is checked item
+    by item, with the error naming the item. Never ``True`` for a batch the
+    item-by-item checks would refuse.
+    """
+    if not items or set(map(type, items)) != {tuple} or set(map(len, items)) != {5}:
+        return False
+    ids, parents, invocations, types, datas = zip(*items, strict=True)
+    texts = (*ids, *invocations, *types, *datas)
+    if set(map(type, texts)) != {str} or not set(map(type, parents)) <= {str, _NONE_TYPE}:
+        return False
+    heads = "".join((*ids, *invocations, *types, *(p for p in parents if p is not None)))
+    if "\x00" in heads or not heads.isascii():
+        return False
+    data = "".join(datas)
+    if "\x00" in data or "\\" in data or not data.isascii():
+        return False
+    limit = _v.MAX_JSON_DEPTH
+    return not any(
+        len(d) > 2 * limit and _v.more_brackets_than(d, limit) for d in datas
+    )
 
 
 class _CheckEachItem(Exception):
