@@ -141,7 +141,8 @@ def run(rows: int, appends: int, rounds: int, variants: tuple[str, ...] = VARIAN
         store = _fill_store(tmp / f"{name}.db", rows)
         conn = store.connection
         if name == "no_trigger":
-            conn.execute("DROP TRIGGER event_search_pending")
+            conn.execute("DROP TRIGGER IF EXISTS event_search_pending")  # before 0010
+            conn.execute("DROP TRIGGER IF EXISTS search_pending_count")
         steps[name] = _replay(conn, NO_PARENT_APPEND if name == "no_parent" else _sql.EVENT_APPEND)
         steps[name].__dict__["store"] = store  # keep it open
     fconn = apsw.Connection(str(tmp / "floor.db"))

@@ -55,11 +55,11 @@ conn.execute("PRAGMA foreign_keys=ON")
 conn.execute("PRAGMA wal_autocheckpoint=1000")
 conn.execute("PRAGMA journal_size_limit=67108864")
 cutoff = {now} - {max_age}
-best = conn.execute({by_dir!r}, {{'directory': {dir!r}, 'cutoff': cutoff}}).fetchone()
-other = conn.execute({by_root!r}, {{'git_root': {dir!r}, 'cutoff': cutoff}}).fetchone()
+best = conn.execute({by_dir!r}, ({dir!r}, cutoff)).fetchone()
+other = conn.execute({by_root!r}, ({dir!r}, cutoff)).fetchone()
 if other is not None and (best is None or other[6] > best[6]):
     best = other
-events = conn.execute({load!r}, {{'session_id': best[0]}}).fetchall()
+events = conn.execute({load!r}, (best[0],)).fetchall()
 conn.close()
 assert len(events) == {n}, len(events)
 print(time.perf_counter() - t0)

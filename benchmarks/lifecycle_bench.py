@@ -90,7 +90,7 @@ def bench_compaction(folder: Path, events: int, repeat: int) -> dict[str, float]
     return out
 
 
-_SINCE_ALL = (-(1 << 63),)
+_SINCE_ALL = {"since": -(1 << 63)}
 
 
 def _spread(samples: list[float]) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,9 +160,14 @@ def measure_interleaved(
 ) -> dict[str, list[float]]:
     """Time every system's calls of one operation alternately, call by call.
 
-    System A's call i, then B's call i, ... (the order rotating with i): a
-    noisy moment on the machine hits every system alike, so per-round ratios
-    compare like with like.
+    System A's call i, then B's call i, ... in an order shuffled anew for each
+    i (seeded: the same orders every run): a noisy moment on the machine hits
+    every system alike, so per-round ratios compare like with like. Shuffled,
+    not rotated: rotating a fixed list by one puts every system always right
+    after the same other one (convstore after the peer, whose 2-5 ms asyncio
+    calls leave the CPU caches cold; the floor after convstore), which cost
+    convstore 5-7 % of load_warm against the floor (1.23-1.29 rotated,
+    1.16-1.19 shuffled, same code, same minute).
     """
     for op in ops.values():
         for _ in range(warmup):
@@ -172,9 +178,11 @@ def measure_interleaved(
     clock = time.perf_counter_ns
     out: dict[str, list[float]] = {name: [] for name in ops}
     names = list(ops)
+    shuffle = random.Random(len(names)).shuffle
     for i in range(max(counts.values(), default=0)):
-        k = i % len(names)
-        for name in names[k:] + names[:k]:
+        order = names.copy()
+        shuffle(order)
+        for name in order:
             if i >= counts[name]:
                 continue
             op = ops[name]
@@ -283,6 +291,8 @@ def run_size(
         order = list(active)
         for r in range(repeat):
             log(f"  round {r + 1}/{repeat}")
+            for system in active.values():  # untimed: session tables in the OS cache, alike
+                system.warm()
             for op_name, _desc, count in OPERATIONS:
                 if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue

@@ -36,6 +36,8 @@ from convstore.search import DEFAULT_FIELDS
 _DROP_FTS = """
 DROP TRIGGER IF EXISTS event_search_insert;
 DROP TRIGGER IF EXISTS event_search_pending;
+DROP TRIGGER IF EXISTS search_pending_count;
+DROP TRIGGER IF EXISTS search_pending_session;
 DROP TRIGGER IF EXISTS event_search_delete;
 DROP TRIGGER IF EXISTS event_search_update;
 """

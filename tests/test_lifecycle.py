@@ -234,7 +234,7 @@ def test_usage_queries_read_the_rollup_and_only_since_s_day_of_the_ledger(
     from convstore import _lifecycle_sql as L
 
     for group in ("MODEL", "DAY", "SESSION"):
-        for scope, params in (("", (0,)), ("_SESSION", (0, "s"))):
+        for scope, params in (("", {"since": 0}), ("_SESSION", {"since": 0, "session_id": "s"})):
             sql = "EXPLAIN QUERY PLAN " + getattr(L, f"USAGE_BY_{group}{scope}")
             plan = " ".join(str(r[3]) for r in store.connection.execute(sql, params))
             assert "COVERING INDEX usage_ledger_by_day (<expr>=? AND created_at>?)" in plan, plan

@@ -37,7 +37,10 @@ TABLES = ("sessions", "session_events")
 
 def plan(conn: apsw.Connection, sql: str) -> list[str]:
     """The detail lines of ``EXPLAIN QUERY PLAN sql``, every parameter bound to NULL."""
-    names = dict.fromkeys(re.findall(r":(\w+)", sql), None)
+    numbered = [int(n) for n in re.findall(r"\?(\d+)", sql)]
+    names: dict[str, None] | tuple[None, ...] = dict.fromkeys(re.findall(r":(\w+)", sql), None)
+    if numbered:
+        names = (None,) * max(numbered)
     return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, names)]
 
 

@@ -204,10 +204,11 @@ def test_upgrade_keeps_everything(tmp_path: Path, setup: str) -> None:
         ]  # fmt: skip
         assert blobs.get_blob(store, "forked", "ns", "k2") is not None
 
-        triggers = {"event_search_pending", "event_search_delete", "event_search_update"}
+        # (0010 then replaced 0006's per-event watermark trigger with per-write ones.)
+        triggers = {"search_pending_count", "event_search_delete", "event_search_update"}
         if setup == "indexing_off":  # the setting survives: no trigger writes the index
             assert not store.indexes_search
-            assert not triggers & names
+            assert not (triggers | {"search_pending_session", "event_search_pending"}) & names
             store.set_search_indexing(True)
         else:
             assert triggers <= names

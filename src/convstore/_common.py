@@ -30,7 +30,10 @@ from .errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound,
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Self
+    from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
 
     #: A zero-argument callable returning the current Unix time in seconds.
     Clock = Callable[[], float]
@@ -206,3 +209,25 @@ class AsyncClosing:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def like(
+    reference: Callable[Concatenate[Any, _P], _R],
+) -> Callable[[Callable[..., object]], Callable[Concatenate[Any, _P], _R]]:
+    """A Protocol method whose parameters and result are ``reference``'s, written once.
+
+    ``@like(LocalSessionService.append_event)`` over a stub (a name and a
+    docstring) gives the type checker the reference's signature without the
+    Protocol restating it, so a parameter changed in the reference changes the
+    contract the other backends are checked against. At run time the stub is
+    kept (a Protocol only needs the name); ``reference`` may then be a plain
+    name so that nothing is imported for it, and the stub's docstring says
+    where the parameters are documented.
+    """
+
+    def member(stub: Callable[..., object]) -> Callable[Concatenate[Any, _P], _R]:
+        where = getattr(reference, "__qualname__", reference)
+        stub.__doc__ = f"{stub.__doc__}\n\nArguments and errors: see ``{where}``."
+        return cast("Callable[Concatenate[Any, _P], _R]", stub)
+
+    return member

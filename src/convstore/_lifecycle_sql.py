@@ -10,112 +10,112 @@ if TYPE_CHECKING:
 
 USAGE_RECORD: Final = (
     'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens","cached_tokens","cost","created_at")\n'
-    'SELECT "e"."sid","e"."seq",?3,?4,?5,?6,?7,"e"."created_at"\n'
+    'SELECT "e"."sid","e"."seq",:model,:input_tokens,:output_tokens,:cached_tokens,:cost,"e"."created_at"\n'
     'FROM "sessions" "s"\n'
     'JOIN "session_events" "e" ON "e"."sid"="s"."sid"\n'
-    'WHERE "s"."id"=?1 AND "e"."id"=?2'
+    'WHERE "s"."id"=:session_id AND "e"."id"=:event_id'
 )
 USAGE_IMPORT: Final = (
     'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens","cached_tokens","cost","created_at")\n'
-    'SELECT "sid","seq",?3,?4,?5,?6,?7,"created_at"\n'
+    'SELECT "sid","seq",:model,:input_tokens,:output_tokens,:cached_tokens,:cost,"created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=?1 AND "id"=?2\n'
+    'WHERE "sid"=:sid AND "id"=:event_id\n'
     'ON CONFLICT DO NOTHING'
 )
 USAGE_GET: Final = (
     'SELECT "usage_ledger"."input_tokens","usage_ledger"."output_tokens","usage_ledger"."cached_tokens","usage_ledger"."cost"\n'
     'FROM "usage_ledger"\n'
     'JOIN "session_events" ON "session_events"."rid"="usage_ledger"."sid"*4294967296+"usage_ledger"."seq"\n'
-    'WHERE "session_events"."id"=?1 AND "usage_ledger"."model"=?2'
+    'WHERE "session_events"."id"=:event_id AND "usage_ledger"."model"=:model'
 )
 USAGE_EXPORT: Final = (
     'SELECT "session_events"."id","usage_ledger"."model","usage_ledger"."input_tokens","usage_ledger"."output_tokens","usage_ledger"."cached_tokens","usage_ledger"."cost"\n'
     'FROM "usage_ledger"\n'
     'JOIN "session_events" ON "session_events"."rid"="usage_ledger"."sid"*4294967296+"usage_ledger"."seq"\n'
-    'WHERE "usage_ledger"."sid"=?1\n'
+    'WHERE "usage_ledger"."sid"=:sid\n'
     'ORDER BY "usage_ledger"."seq","usage_ledger"."model"'
 )
 EVENT_IN_SESSION_SID: Final = (
     'SELECT 1\n'
     'FROM "session_events"\n'
-    'WHERE "sid"=?1 AND "id"=?2'
+    'WHERE "sid"=:sid AND "id"=:event_id'
 )
 USAGE_BY_MODEL: Final = (
     'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
-    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_model" WHERE "day">?1/86400 GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "model")\n'
+    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_model" WHERE "day">:since/86400 GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since GROUP BY "model")\n'
     'GROUP BY "g"\n'
     'ORDER BY "g"'
 )
 USAGE_BY_DAY: Final = (
     'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
-    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_day" WHERE "day">?1/86400 GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "created_at"/86400)\n'
+    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" INDEXED BY "usage_rollup_by_day" WHERE "day">:since/86400 GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since GROUP BY "created_at"/86400)\n'
     'GROUP BY "g"\n'
     'ORDER BY "g"'
 )
 USAGE_BY_SESSION: Final = (
     'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n"\n'
-    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 GROUP BY "sid") GROUP BY "g") "t"\n'
+    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">:since/86400 GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since GROUP BY "sid") GROUP BY "g") "t"\n'
     'JOIN "sessions" "s" ON "s"."sid"="t"."g"\n'
     'ORDER BY "s"."id"'
 )
 USAGE_BY_MODEL_SESSION: Final = (
     'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
-    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "model")\n'
+    'FROM (SELECT "model" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">:since/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "model" UNION ALL SELECT "model",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "model")\n'
     'GROUP BY "g"\n'
     'ORDER BY "g"'
 )
 USAGE_BY_DAY_SESSION: Final = (
     'SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n"\n'
-    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "created_at"/86400)\n'
+    'FROM (SELECT "day" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">:since/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "day" UNION ALL SELECT "created_at"/86400,SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "created_at"/86400)\n'
     'GROUP BY "g"\n'
     'ORDER BY "g"'
 )
 USAGE_BY_SESSION_SESSION: Final = (
     'SELECT "s"."id","t"."i","t"."o","t"."c","t"."k","t"."n"\n'
-    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">?1/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=?1/86400 AND "created_at">=?1 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=?2) GROUP BY "sid") GROUP BY "g") "t"\n'
+    'FROM (SELECT "g",SUM("i") "i",SUM("o") "o",SUM("c") "c",SUM("k") "k",SUM("n") "n" FROM (SELECT "sid" "g",SUM("input_tokens") "i",SUM("output_tokens") "o",SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" FROM "usage_rollup" WHERE "day">:since/86400 AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "sid" UNION ALL SELECT "sid",SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_day" WHERE "created_at"/86400=:since/86400 AND "created_at">=:since AND "sid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id) GROUP BY "sid") GROUP BY "g") "t"\n'
     'JOIN "sessions" "s" ON "s"."sid"="t"."g"\n'
     'ORDER BY "s"."id"'
 )
 USAGE_COUNT_BY_MODEL: Final = (
     'SELECT "model",COUNT(*)\n'
     'FROM "usage_ledger" INDEXED BY "usage_ledger_by_model"\n'
-    'WHERE "created_at">=?1\n'
+    'WHERE "created_at">=:since\n'
     'GROUP BY "model"'
 )
 USAGE_COUNT_BY_DAY: Final = (
     'SELECT "created_at"/86400,COUNT(*)\n'
     'FROM "usage_ledger" INDEXED BY "usage_ledger_by_day"\n'
-    'WHERE "created_at">=?1\n'
+    'WHERE "created_at">=:since\n'
     'GROUP BY "created_at"/86400'
 )
 EVENTS_HISTORY_COMPACTED: Final = (
-    "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at, stop) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, CASE WHEN e.event_type = 'compaction' THEN json_extract(e.event_data, '$.compacted_through') END FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, COALESCE(c.stop, CASE WHEN e.event_type = 'compaction' THEN json_extract(e.event_data, '$.compacted_through') END) FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq WHERE c.stop IS NULL OR c.id IS NOT c.stop)\n"
-    'SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at\n'
+    "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at, stop) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, CASE WHEN e.event_type = 'compaction' THEN json_extract(e.event_data, '$.compacted_through') END FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, COALESCE(c.stop, CASE WHEN e.event_type = 'compaction' THEN json_extract(e.event_data, '$.compacted_through') END) FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq WHERE c.stop IS NULL OR c.id IS NOT c.stop)\n"
+    'SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, created_at\n'
     'FROM chain\n'
     'ORDER BY seq'
 )
 RETENTION_IDLE_LIVE: Final = (
     'SELECT "sid","id","updated_at"\n'
     'FROM "sessions"\n'
-    'WHERE "archived_at" IS NULL AND "updated_at"<?1\n'
+    'WHERE "archived_at" IS NULL AND "updated_at"<:cutoff\n'
     'ORDER BY "updated_at","sid"'
 )
 RETENTION_ARCHIVED: Final = (
     'SELECT "sid","id","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE NOT "archived_at" IS NULL AND "archived_at"<?1\n'
+    'WHERE NOT "archived_at" IS NULL AND "archived_at"<:cutoff\n'
     'ORDER BY "archived_at","sid"'
 )
-RETENTION_SESSION_BYTES: Final = 'SELECT (SELECT COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0) FROM "session_events" WHERE "rid">=?1*4294967296 AND "rid"<(?1+1)*4294967296)+(SELECT COALESCE(SUM(octet_length("key")+octet_length("value")+16),0) FROM "session_metadata" WHERE "sid"=?1)+(SELECT COALESCE(SUM(octet_length("model")+48),0) FROM "usage_ledger" WHERE "sid"=?1)+(SELECT octet_length("id")+COALESCE(octet_length("head_id"),0)+COALESCE(octet_length("server_session_id"),0)+COALESCE(octet_length("directory"),0)+COALESCE(octet_length("git_root"),0)+40 FROM "sessions" WHERE "sid"=?1),(SELECT "event_count" FROM "sessions" WHERE "sid"=?1)'
+RETENTION_SESSION_BYTES: Final = 'SELECT (SELECT COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0) FROM "session_events" WHERE "rid">=:sid*4294967296 AND "rid"<(:sid+1)*4294967296)+(SELECT COALESCE(SUM(octet_length("key")+octet_length("value")+16),0) FROM "session_metadata" WHERE "sid"=:sid)+(SELECT COALESCE(SUM(octet_length("model")+48),0) FROM "usage_ledger" WHERE "sid"=:sid)+(SELECT octet_length("id")+COALESCE(octet_length("head_id"),0)+COALESCE(octet_length("server_session_id"),0)+COALESCE(octet_length("directory"),0)+COALESCE(octet_length("git_root"),0)+40 FROM "sessions" WHERE "sid"=:sid),(SELECT "event_count" FROM "sessions" WHERE "sid"=:sid)'
 RETENTION_ARCHIVE: Final = (
     'UPDATE "sessions"\n'
-    'SET "archived_at"=?1\n'
-    'WHERE "sid"=?2 AND "archived_at" IS NULL AND "updated_at"<?3'
+    'SET "archived_at"=:now\n'
+    'WHERE "sid"=:sid AND "archived_at" IS NULL AND "updated_at"<:cutoff'
 )
 RETENTION_IS_ARCHIVED: Final = (
     'SELECT "archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "sid"=?1 AND NOT "archived_at" IS NULL'
+    'WHERE "sid"=:sid AND NOT "archived_at" IS NULL'
 )
 STATS_COUNTS: Final = (
     'SELECT COUNT(*),COUNT("archived_at"),COALESCE(SUM("event_count"),0)\n'
@@ -127,19 +127,19 @@ STATS_LARGEST: Final = (
     'FROM "t"\n'
     'WHERE "b">0\n'
     'ORDER BY "b" DESC,"id"\n'
-    'LIMIT ?1'
+    'LIMIT :top'
 )
 STATS_GROWTH_EVENTS: Final = (
     'SELECT "created_at"/86400,COUNT(*),COALESCE(SUM(octet_length("id")+COALESCE(octet_length("parent_id"),0)+octet_length("invocation_id")+octet_length("event_type")+octet_length("event_data")+16),0)\n'
     'FROM "session_events"\n'
-    'WHERE "created_at">=?1\n'
+    'WHERE "created_at">=:since\n'
     'GROUP BY 1\n'
     'ORDER BY 1'
 )
 STATS_GROWTH_SESSIONS: Final = (
     'SELECT "created_at"/86400,COUNT(*)\n'
     'FROM "sessions"\n'
-    'WHERE "created_at">=?1\n'
+    'WHERE "created_at">=:since\n'
     'GROUP BY 1\n'
     'ORDER BY 1'
 )
@@ -152,13 +152,13 @@ USAGE_COUNTS: Final = (
     'SELECT "s"."id",COUNT(*)\n'
     'FROM "sessions" "s"\n'
     'JOIN "usage_ledger" "u" ON "u"."sid"="s"."sid"\n'
-    'WHERE "s"."id" IN (SELECT "value" FROM json_each(?1))\n'
+    'WHERE "s"."id" IN (SELECT "value" FROM json_each(:ids))\n'
     'GROUP BY "s"."id"'
 )
 SESSION_SID: Final = (
     'SELECT "sid"\n'
     'FROM "sessions"\n'
-    'WHERE "id"=?1'
+    'WHERE "id"=:session_id'
 )
 PG_NOW: Final = 'SELECT CAST(floor(EXTRACT(EPOCH FROM statement_timestamp())) AS bigint)'
 PG_SESSION_LOCK: Final = (

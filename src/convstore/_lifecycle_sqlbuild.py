@@ -7,8 +7,8 @@ statements. Regenerate after editing this file::
     python -m convstore._lifecycle_sqlbuild
 
 ``tests/test_lifecycle_sql_drift.py`` fails if the two differ. SQLite
-statements use ``?n`` parameters; the ``PG_`` ones use psycopg's
-``%(name)s`` and are scoped by ``owner``. Grouped totals are written out by
+statements use named ``:name`` parameters (bound from dicts); the ``PG_`` ones
+use psycopg's ``%(name)s`` and are scoped by ``owner``. Grouped totals are written out by
 hand (pypika cannot group by an expression that an index covers).
 """
 
@@ -22,13 +22,13 @@ from convstore._sqlbuild_shared import events, ledger, sessions
 __all__ = ["build", "render"]
 
 
-def P(n: int) -> Parameter:
-    """Numbered positional parameter ``?n``."""
-    return Parameter(f"?{n}")
+def N(name: str) -> Parameter:
+    """Named parameter ``:name``, bound from a dict with that key."""
+    return Parameter(f":{name}")
 
 
 _SUMS = "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), SUM(cost), COUNT(*)"
-_SESSION_SID = '(SELECT "sid" FROM "sessions" WHERE "id"=?2)'
+_SESSION_SID = '(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)'
 
 
 def _usage_statements() -> dict[str, str]:
@@ -38,23 +38,25 @@ def _usage_statements() -> dict[str, str]:
         "USAGE_RECORD": (
             'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens",'
             '"cached_tokens","cost","created_at") '
-            'SELECT "e"."sid","e"."seq",?3,?4,?5,?6,?7,"e"."created_at" '
+            'SELECT "e"."sid","e"."seq",:model,:input_tokens,:output_tokens,:cached_tokens,'
+            ':cost,"e"."created_at" '
             'FROM "sessions" "s" JOIN "session_events" "e" ON "e"."sid"="s"."sid" '
-            'WHERE "s"."id"=?1 AND "e"."id"=?2'
+            'WHERE "s"."id"=:session_id AND "e"."id"=:event_id'
         ),
         # Import and sync: an identical row already stored is skipped.
         "USAGE_IMPORT": (
             'INSERT INTO "usage_ledger" ("sid","seq","model","input_tokens","output_tokens",'
             '"cached_tokens","cost","created_at") '
-            'SELECT "sid","seq",?3,?4,?5,?6,?7,"created_at" FROM "session_events" '
-            'WHERE "sid"=?1 AND "id"=?2 ON CONFLICT DO NOTHING'
+            'SELECT "sid","seq",:model,:input_tokens,:output_tokens,:cached_tokens,:cost,'
+            '"created_at" FROM "session_events" '
+            'WHERE "sid"=:sid AND "id"=:event_id ON CONFLICT DO NOTHING'
         ),
         "USAGE_GET": Query.from_(ledger)
         .join(events)
         .on(events.rid == ledger.sid * 4294967296 + ledger.seq)
         .select(ledger.input_tokens, ledger.output_tokens, ledger.cached_tokens, ledger.cost)
-        .where(events.id == P(1))
-        .where(ledger.model == P(2))
+        .where(events.id == N("event_id"))
+        .where(ledger.model == N("model"))
         .get_sql(),
         "USAGE_EXPORT": Query.from_(ledger)
         .join(events)
@@ -68,21 +70,21 @@ def _usage_statements() -> dict[str, str]:
             ledger.cached_tokens,
             ledger.cost,
         )
-        .where(ledger.sid == P(1))
+        .where(ledger.sid == N("sid"))
         .orderby(ledger.seq)
         .orderby(ledger.model)
         .get_sql(),
         "EVENT_IN_SESSION_SID": Query.from_(events)
         .select(1)
-        .where(events.sid == P(1))
-        .where(events.id == P(2))
+        .where(events.sid == N("sid"))
+        .where(events.id == N("event_id"))
         .get_sql(),
     }
     # Totals (migration 0009): the per (session, model, day) sums of
     # usage_rollup for the days after since's own day -- an ordered scan of a
     # covering index, grouped as it goes -- plus the ledger rows of that day
     # from since on (a range of usage_ledger_by_day); the two partial results
-    # are added up. ?1 = since, ?2 = a session id. The cost follows the number
+    # are added up. The cost follows the number
     # of (session, model, day) groups, not of records.
     for scope, where in (("", ""), ("_SESSION", f' AND "sid"={_SESSION_SID}')):
         for group, key, index in (
@@ -95,11 +97,11 @@ def _usage_statements() -> dict[str, str]:
             parts = (
                 f'SELECT {key} "g",SUM("input_tokens") "i",SUM("output_tokens") "o",'
                 'SUM("cached_tokens") "c",SUM("cost") "k",SUM("events") "n" '
-                f'FROM "usage_rollup"{indexed} WHERE "day">?1/86400{where} GROUP BY {key} '
+                f'FROM "usage_rollup"{indexed} WHERE "day">:since/86400{where} GROUP BY {key} '
                 "UNION ALL "
                 f'SELECT {ledger_key},{_SUMS} FROM "usage_ledger" '
                 'INDEXED BY "usage_ledger_by_day" '
-                f'WHERE "created_at"/86400=?1/86400 AND "created_at">=?1{where} '
+                f'WHERE "created_at"/86400=:since/86400 AND "created_at">=:since{where} '
                 f"GROUP BY {ledger_key}"
             )
             totals = (
@@ -117,11 +119,12 @@ def _usage_statements() -> dict[str, str]:
     # The floor the totals are measured against: the same grouping, counting only.
     out["USAGE_COUNT_BY_MODEL"] = (
         'SELECT "model",COUNT(*) FROM "usage_ledger" INDEXED BY "usage_ledger_by_model" '
-        'WHERE "created_at">=?1 GROUP BY "model"'
+        'WHERE "created_at">=:since GROUP BY "model"'
     )
     out["USAGE_COUNT_BY_DAY"] = (
         'SELECT "created_at"/86400,COUNT(*) FROM "usage_ledger" '
-        'INDEXED BY "usage_ledger_by_day" WHERE "created_at">=?1 GROUP BY "created_at"/86400'
+        'INDEXED BY "usage_ledger_by_day" WHERE "created_at">=:since '
+        'GROUP BY "created_at"/86400'
     )
     # history() of a compacted branch: the walk from the head stops at the event
     # the nearest summary covers through (kept: fold_history needs to see it), so
@@ -137,25 +140,26 @@ def _usage_statements() -> dict[str, str]:
         "WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, "
         "event_data, created_at, stop) AS ("
         f"SELECT {cols}, {stop} FROM sessions s JOIN session_events e "
-        "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 "
+        "ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id "
         "UNION ALL "
         f"SELECT {cols}, COALESCE(c.stop, {stop}) FROM chain c JOIN session_events e "
         "ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq "
         "WHERE c.stop IS NULL OR c.id IS NOT c.stop"
-        ") SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at "
+        ") SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, created_at "
         "FROM chain ORDER BY seq"
     )
     return out
 
 
 def _sessions_before(column: str, which: object) -> str:
-    """``sid, id, <column>`` of the ``which`` sessions, ``column`` before ``?1``, oldest first."""
+    """``sid, id, <column>`` of the ``which`` sessions, ``column`` before ``:cutoff``,
+    oldest first."""
     time = sessions.field(column)
     return (
         Query.from_(sessions)
         .select(sessions.sid, sessions.id, time)
         .where(which)
-        .where(time < P(1))
+        .where(time < N("cutoff"))
         .orderby(time)
         .orderby(sessions.sid)
         .get_sql()
@@ -169,36 +173,36 @@ def _retention_statements() -> dict[str, str]:
         '+octet_length("event_data")+16),0)'
     )
     return {
-        # Live sessions idle since before ?1: the partial resume indexes skip
+        # Live sessions idle since before :cutoff: the partial resume indexes skip
         # archived rows; sessions_activity serves the order.
         "RETENTION_IDLE_LIVE": _sessions_before("updated_at", sessions.archived_at.isnull()),
-        # Sessions archived before ?1, oldest archive first (deletion order).
+        # Sessions archived before :cutoff, oldest archive first (deletion order).
         "RETENTION_ARCHIVED": _sessions_before("archived_at", sessions.archived_at.notnull()),
         # What deleting one session frees: stored bytes of its events (+16 per row
         # for the integer keys and timestamp), its metadata and its usage rows.
         "RETENTION_SESSION_BYTES": (
             f'SELECT (SELECT {size} FROM "session_events" '
-            'WHERE "rid">=?1*4294967296 AND "rid"<(?1+1)*4294967296)'
+            'WHERE "rid">=:sid*4294967296 AND "rid"<(:sid+1)*4294967296)'
             '+(SELECT COALESCE(SUM(octet_length("key")+octet_length("value")+16),0) '
-            'FROM "session_metadata" WHERE "sid"=?1)'
+            'FROM "session_metadata" WHERE "sid"=:sid)'
             '+(SELECT COALESCE(SUM(octet_length("model")+48),0) '
-            'FROM "usage_ledger" WHERE "sid"=?1)'
+            'FROM "usage_ledger" WHERE "sid"=:sid)'
             '+(SELECT octet_length("id")+COALESCE(octet_length("head_id"),0)'
             '+COALESCE(octet_length("server_session_id"),0)'
             '+COALESCE(octet_length("directory"),0)+COALESCE(octet_length("git_root"),0)+40 '
-            'FROM "sessions" WHERE "sid"=?1),'
-            '(SELECT "event_count" FROM "sessions" WHERE "sid"=?1)'
+            'FROM "sessions" WHERE "sid"=:sid),'
+            '(SELECT "event_count" FROM "sessions" WHERE "sid"=:sid)'
         ),
         # Archive an idle session, re-checking inside the write that it is still idle.
         "RETENTION_ARCHIVE": Query.update(sessions)
-        .set(sessions.archived_at, P(1))
-        .where(sessions.sid == P(2))
+        .set(sessions.archived_at, N("now"))
+        .where(sessions.sid == N("sid"))
         .where(sessions.archived_at.isnull())
-        .where(sessions.updated_at < P(3))
+        .where(sessions.updated_at < N("cutoff"))
         .get_sql(),
         "RETENTION_IS_ARCHIVED": Query.from_(sessions)
         .select(sessions.archived_at)
-        .where(sessions.sid == P(1))
+        .where(sessions.sid == N("sid"))
         .where(sessions.archived_at.notnull())
         .get_sql(),
         "STATS_COUNTS": Query.from_(sessions)
@@ -217,27 +221,27 @@ def _retention_statements() -> dict[str, str]:
             'WHERE "rid">="s"."sid"*4294967296 AND "rid"<("s"."sid"+1)*4294967296) "b",'
             '"s"."updated_at","s"."archived_at" FROM "sessions" "s") '
             'SELECT "id","event_count","b","updated_at","archived_at" FROM "t" '
-            'WHERE "b">0 ORDER BY "b" DESC,"id" LIMIT ?1'
+            'WHERE "b">0 ORDER BY "b" DESC,"id" LIMIT :top'
         ),
         "STATS_GROWTH_EVENTS": (
             f'SELECT "created_at"/86400,COUNT(*),{size} FROM "session_events" '
-            'WHERE "created_at">=?1 GROUP BY 1 ORDER BY 1'
+            'WHERE "created_at">=:since GROUP BY 1 ORDER BY 1'
         ),
         "STATS_GROWTH_SESSIONS": (
             'SELECT "created_at"/86400,COUNT(*) FROM "sessions" '
-            'WHERE "created_at">=?1 GROUP BY 1 ORDER BY 1'
+            'WHERE "created_at">=:since GROUP BY 1 ORDER BY 1'
         ),
         "PRAGMA_FREELIST_COUNT": "PRAGMA freelist_count",
         "USAGE_COUNT_PLAIN": Query.from_(ledger).select(fn.Count("*")).get_sql(),
-        # Ledger rows per session, for a page of session ids (?1: a JSON array).
+        # Ledger rows per session, for a page of session ids (:ids: a JSON array).
         "USAGE_COUNTS": (
             'SELECT "s"."id",COUNT(*) FROM "sessions" "s" JOIN "usage_ledger" "u" '
-            'ON "u"."sid"="s"."sid" WHERE "s"."id" IN (SELECT "value" FROM json_each(?1)) '
+            'ON "u"."sid"="s"."sid" WHERE "s"."id" IN (SELECT "value" FROM json_each(:ids)) '
             'GROUP BY "s"."id"'
         ),
         "SESSION_SID": Query.from_(sessions)
         .select(sessions.sid)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
     }
 

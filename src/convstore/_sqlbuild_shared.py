@@ -21,7 +21,7 @@ here once:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pypika import Column, Order, Parameter, Query, Table, Tuple
 from pypika.queries import QueryBuilder
@@ -95,6 +95,38 @@ def history_chain(head: str, step: str, session_id: str, limit: str = "") -> str
         f"UNION ALL SELECT {columns} FROM chain c JOIN session_events e ON {step}{limit}) "
         f"SELECT id, {session_id}, parent_id, invocation_id, event_type, event_data, created_at "
         "FROM chain ORDER BY seq"
+    )
+
+
+def history_tail(
+    query: type[Query],
+    on: Any,
+    session: Any,
+    newest_first: Any,
+    limit: Parameter,
+    *,
+    data_only: bool = False,
+) -> QueryBuilder:
+    """The newest events of one session by append order, newest first, each with the head.
+
+    When they chain from the head (the usual, unforked case) they are the
+    history's tail: one range read instead of a recursive walk. ``on`` joins
+    a session to its events, ``session`` picks it, ``newest_first`` is the
+    append-order key; ``data_only`` selects just what ``HISTORY_TAIL_DATA``
+    sums up (id, parent, type, data). Both dialects build it here.
+    """
+    if data_only:
+        fields = [events.id, events.parent_id, events.event_type, events.event_data]
+    else:
+        fields = event_record_fields(events, sessions.id)
+    return (
+        query.from_(sessions)
+        .join(events)
+        .on(on)
+        .select(sessions.head_id, *fields)
+        .where(session)
+        .orderby(newest_first, order=Order.desc)
+        .limit(limit)
     )
 
 
@@ -261,6 +293,16 @@ def render_module(statements: dict[str, str], module: str, *, readable: bool = F
             lines.extend(f"    {part!r}" for part in parts)
             lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+def render(module: str) -> str:
+    """The text of the generated ``module`` (a key of :data:`GENERATED`) as its builder
+    (``convstore.<module>build``) renders it: what the drift tests compare with the file.
+    """
+    from importlib import import_module
+
+    builder: Any = import_module(f"convstore.{module}build")
+    return cast(str, builder.render())
 
 
 def main(render: Callable[[], str], module: str) -> None:  # pragma: no cover

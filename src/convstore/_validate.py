@@ -115,16 +115,20 @@ def _clip(value: object, width: int = 80) -> str:
     return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
+def _not_utf8(value: str) -> bool:
+    """Whether ``value`` (not ASCII) cannot be encoded as UTF-8: it holds a lone surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _check_text(value: str, name: str, error: type[InvalidArgument]) -> str:
     if "\x00" in value:
         raise error(f"{name} must not contain a NUL character: {_clip(value)}")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise error(
-                f"{name} is not valid UTF-8 text (it holds a lone surrogate): {_clip(value)}"
-            ) from None
+    if not value.isascii() and _not_utf8(value):
+        raise error(f"{name} is not valid UTF-8 text (it holds a lone surrogate): {_clip(value)}")
     return value
 
 
@@ -172,6 +176,22 @@ def str_items(
     for item in items:
         check(item)
     return items
+
+
+def event_types(value: object) -> list[str] | None:
+    """A search's ``event_types`` filter: ``None`` (any type), one ``str`` or an iterable of them.
+
+    >>> event_types("user"), event_types(None)
+    (['user'], None)
+    """
+    if value is None:
+        return None
+    return str_items(
+        value,
+        "event_types",
+        "a str or an iterable of str",
+        lambda kind: text(kind, "event_types item"),
+    )
 
 
 def lookup_text(value: object, name: str) -> bool:
@@ -298,9 +318,11 @@ def clock(value: Callable[[], float] | None, name: str = "clock") -> Callable[[]
 def now(read: Callable[[], float], name: str = "clock") -> int:
     """Call the clock; its result as whole Unix seconds, or :class:`InvalidArgument` naming it."""
     value = read()  # an exception the clock raises is the caller's own: it passes through
-    if type(value) is int and -TIME_LIMIT < value < TIME_LIMIT:
-        return value  # the usual clock (whole seconds): no further check
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is int or kind is float:  # the usual clocks: no isinstance, no union object
+        number = True
+    else:  # int and float subclasses too, never bool
+        number = isinstance(value, (int, float)) and kind is not bool
     if number and -TIME_LIMIT < value < TIME_LIMIT:
         return int(value)  # (False for NaN and infinities)
     raise InvalidArgument(
@@ -445,14 +467,10 @@ def event_data(value: object, event_id: object, name: str = "event_data") -> str
         raise InvalidEvent(
             f"event {_clip(event_id)}: {name} is not valid JSON (it contains a NUL character)"
         )
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidEvent(
-                f"event {_clip(event_id)}: {name} is not valid UTF-8 text (it holds a lone "
-                "surrogate)"
-            ) from None
+    if not value.isascii() and _not_utf8(value):
+        raise InvalidEvent(
+            f"event {_clip(event_id)}: {name} is not valid UTF-8 text (it holds a lone surrogate)"
+        )
     # A one-character search first (memchr speed): the two-character one costs
     # ~10x more on multi-KB text, and most events hold no backslash at all.
     if "\\" in value and "\\u" in value:

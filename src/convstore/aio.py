@@ -73,7 +73,18 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+    overload,
+)
 
 import apsw
 import apsw.aio
@@ -88,7 +99,6 @@ if TYPE_CHECKING:
     from ._common import Clock
     from .models import StoredEvent, StoredSession
     from .service import SessionService
-    from .sqlite.connection import PathArg, Synchronous
 
 __all__ = [
     "AsyncSessionStore",
@@ -584,7 +594,34 @@ def _agen_twin(
     )
 
 
-def _open_twin(init: Callable[..., None], cls_name: str) -> Any:
+if TYPE_CHECKING:
+
+    class _Same(Generic[T]):
+        """What :func:`_Same` gives the type checker: the sync property's type."""
+
+        def __init__(self, prop: Callable[[Any], T], via: str = "_sync") -> None: ...
+        @overload
+        def __get__(self, obj: None, owner: type | None = None) -> _Same[T]: ...
+        @overload
+        def __get__(self, obj: object, owner: type | None = None) -> T: ...
+        def __get__(self, obj: object, owner: type | None = None) -> Any: ...
+
+else:
+    from operator import attrgetter
+
+    def _Same(prop, via="_sync"):
+        """A read-only property of an async twin: the wrapped sync object's property of the
+        same name (``self._sync.path``; ``via="_core"`` for the manager), with its docstring."""
+        return property(attrgetter(f"{via}.{prop.fget.__name__}"), doc=prop.__doc__)
+
+
+class _Opener(Protocol[P]):
+    """What :func:`_open_twin` gives the type checker: ``await Cls.open(*init_args) -> Cls``."""
+
+    def __get__(self, obj: object, owner: type[T]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+
+def _open_twin(init: Callable[Concatenate[Any, P], None], cls_name: str) -> _Opener[P]:
     """``open`` classmethod with ``init``'s parameters (after the first) as its own."""
     sig = inspect.signature(init)
     params = list(sig.parameters.values())
@@ -655,41 +692,12 @@ class AsyncSessionStore(AsyncClosing):
             ctl.close()
         return cls(store)
 
-    if TYPE_CHECKING:
+    open = _open_twin(SessionStore.__init__, "AsyncSessionStore")
 
-        @classmethod
-        async def open(
-            cls,
-            path: PathArg,
-            *,
-            timeout: float = 5.0,
-            clock: Clock | None = None,
-            synchronous: Synchronous = "NORMAL",
-            vfs: str | None = None,
-        ) -> AsyncSessionStore:
-            """Open on the worker thread, with :class:`SessionStore`'s arguments."""
-    else:
-        open = _open_twin(SessionStore.__init__, "AsyncSessionStore")
-
-    @property
-    def path(self) -> str:
-        """The database path as given (normalised to ``str``), or ``":memory:"``."""
-        return self._sync.path
-
-    @property
-    def timeout(self) -> float:
-        """See :attr:`SessionStore.timeout`."""
-        return self._sync.timeout
-
-    @property
-    def connection(self) -> apsw.Connection:
-        """The underlying APSW connection (advanced use; calls on it bypass the store lock)."""
-        return self._sync.connection
-
-    @property
-    def indexes_search(self) -> bool:
-        """Whether appends keep the full-text index, as this store last read the setting."""
-        return self._sync._search_index
+    path = _Same(SessionStore.path)
+    timeout = _Same(SessionStore.timeout)
+    connection = _Same(SessionStore.connection)
+    indexes_search = _Same(SessionStore.indexes_search)
 
     def translate_error(self, exc: BaseException, doing: str) -> BaseException:
         """See :meth:`SessionStore.translate_error` (pure, no I/O: not a coroutine)."""
@@ -909,25 +917,10 @@ class AsyncSessionManager:
         """The async backend this manager drives."""
         return self._service
 
-    @property
-    def directory(self) -> str:
-        """The absolute working directory sessions are matched on."""
-        return self._core.directory
-
-    @property
-    def git_root(self) -> str | None:
-        """The working directory's git root, if it is inside a repository."""
-        return self._core.git_root
-
-    @property
-    def invocation_id(self) -> str:
-        """This invocation's id: every event it appends carries it."""
-        return self._core.invocation_id
-
-    @property
-    def session_id(self) -> str:
-        """The current session's id. Raises ``RuntimeError`` before :meth:`start`."""
-        return self._core.session_id
+    directory = _Same(SessionManager.directory, via="_core")
+    git_root = _Same(SessionManager.git_root, via="_core")
+    invocation_id = _Same(SessionManager.invocation_id, via="_core")
+    session_id = _Same(SessionManager.session_id, via="_core")
 
     async def start(self) -> bool:
         """See :meth:`SessionManager.start`: ``True`` when resumed (one boundary event)."""

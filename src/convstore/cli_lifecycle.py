@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import cli as _cli
+from ._cliutil import command
 from .cli_server import add_server_target, open_server
 from .sqlite.retention import RetentionPolicy, database_stats
 
@@ -216,12 +217,20 @@ def add_commands(
     commands: Any, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
 ) -> None:
     """Register ``stats``, ``usage`` and ``retention`` on the main parser's subcommands."""
-    p = commands.add_parser(
+    for add in (add_stats, add_usage, add_retention):
+        add_server_target(add(commands, [common, as_json]))
+
+
+def add_stats(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """``stats [--top N] [--days N]``."""
+    p = command(
+        commands,
         "stats",
-        parents=[common, as_json],
-        help="database size, largest sessions and growth",
-        description="Show the database's size on disk and in use, its largest sessions and "
+        cmd_stats,
+        "database size, largest sessions and growth",
+        "Show the database's size on disk and in use, its largest sessions and "
         "what each recent day added. Reads only (scans the event log once).",
+        parents,
     )
     p.add_argument(
         "--top", type=_cli.count(0, 10_000), default=10, help="how many largest sessions (10)"
@@ -229,14 +238,18 @@ def add_commands(
     p.add_argument(
         "--days", type=_cli.count(0, 36_500), default=7, help="days of growth to show (7)"
     )
-    add_server_target(p)
-    p.set_defaults(func=cmd_stats)
+    return p
 
-    p = commands.add_parser(
+
+def add_usage(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """``usage [--by model|day|session] [--session ID] [--since WHEN]``."""
+    p = command(
+        commands,
         "usage",
-        parents=[common, as_json],
-        help="token usage totals per model, day or session",
-        description="Sum the token usage ledger (input, output, cached tokens and cost).",
+        cmd_usage,
+        "token usage totals per model, day or session",
+        "Sum the token usage ledger (input, output, cached tokens and cost).",
+        parents,
     )
     p.add_argument(
         "--by", choices=("model", "day", "session"), default="model", help="group by (model)"
@@ -249,29 +262,33 @@ def add_commands(
         metavar="WHEN",
         help="only events since: Unix seconds, a date or an age (30d, 12h, 2w)",
     )
-    add_server_target(p)
-    p.set_defaults(func=cmd_usage)
+    return p
 
-    p = commands.add_parser(
+
+def add_retention(
+    commands: Any, parents: list[argparse.ArgumentParser]
+) -> argparse.ArgumentParser:
+    """``retention [--archive-idle-days N] [--delete-archived-after-days N] [--max-bytes SIZE]``."""
+    p = command(
+        commands,
         "retention",
-        parents=[common, as_json],
-        help="archive idle and delete old archived sessions (dry run by default)",
-        description="Apply a retention policy. Without --apply it only reports exactly which "
+        cmd_retention,
+        "archive idle and delete old archived sessions (dry run by default)",
+        "Apply a retention policy. Without --apply it only reports exactly which "
         "sessions it would archive or delete and the bytes that frees. Live sessions are "
         "never deleted.",
+        parents,
     )
-    p.add_argument(
-        "--archive-idle-days", type=_days, default=None, metavar="DAYS",
-        help="archive live sessions idle this long",
-    )
-    p.add_argument(
-        "--delete-archived-after-days", type=_days, default=None, metavar="DAYS",
-        help="delete sessions archived this long ago",
-    )
-    p.add_argument(
-        "--max-bytes", type=parse_size, default=None, metavar="SIZE",
-        help="also delete the oldest archived sessions until the data fits (e.g. 2G)",
-    )
+    for option, meta, kind, text in (
+        ("--archive-idle-days", "DAYS", _days, "archive live sessions idle this long"),
+        ("--delete-archived-after-days", "DAYS", _days, "delete sessions archived this long ago"),
+        (
+            "--max-bytes",
+            "SIZE",
+            parse_size,
+            "also delete the oldest archived sessions until the data fits (e.g. 2G)",
+        ),
+    ):
+        p.add_argument(option, type=kind, default=None, metavar=meta, help=text)
     p.add_argument("--apply", action="store_true", help="do it (default: report only)")
-    add_server_target(p)
-    p.set_defaults(func=cmd_retention)
+    return p

@@ -337,6 +337,23 @@ def _tokens(value: object, what: str) -> int:
     return int(value)
 
 
+#: The named parameters of ``check_usage_args``' values, in its order.
+_USAGE_KEYS = (
+    "session_id",
+    "event_id",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+)
+
+
+def _usage_params(args: tuple[object, ...]) -> dict[str, object]:
+    """``check_usage_args``' values, by the names the ledger statements bind."""
+    return dict(zip(_USAGE_KEYS, args, strict=True))
+
+
 def check_usage_args(
     session_id: object,
     event_id: object,
@@ -429,12 +446,13 @@ def record_usage(
     )
     sid, eid, name = args[0], args[1], args[2]
     conn = store.connection
+    params = _usage_params(args)
     doing = f"recording usage of event {eid!r} in session {sid!r}"
     try:
         try:
-            conn.execute(L.USAGE_RECORD, args)
+            conn.execute(L.USAGE_RECORD, params)
         except apsw.ConstraintError:
-            stored = conn.execute(L.USAGE_GET, (eid, name)).fetchone()
+            stored = conn.execute(L.USAGE_GET, params).fetchone()
             if stored is not None and tuple(stored) == args[3:]:
                 return  # an identical retry: nothing to do
             raise DuplicateId(
@@ -468,9 +486,9 @@ def usage(
     """
     sid, start, group = check_usage_query(session_id, since, group_by)
     name = {"model": "USAGE_BY_MODEL", "day": "USAGE_BY_DAY", "session": "USAGE_BY_SESSION"}[group]
-    params: tuple[Any, ...] = (start,)
+    params: dict[str, Any] = {"since": start}
     if sid is not None:
-        name, params = name + "_SESSION", (start, sid)
+        name, params = name + "_SESSION", {"since": start, "session_id": sid}
     try:
         rows = store.connection.execute(getattr(L, name), params).fetchall()
     except (UnicodeError, apsw.Error) as exc:
@@ -489,7 +507,7 @@ def export_usage(
     ``conn``: read through this connection instead (an export's snapshot).
     """
     source = store.connection if conn is None else conn
-    return [UsageRecord(*row) for row in source.execute(L.USAGE_EXPORT, (sid,))]
+    return [UsageRecord(*row) for row in source.execute(L.USAGE_EXPORT, {"sid": sid})]
 
 
 def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
@@ -508,12 +526,13 @@ def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
         record.cost,
     )
     conn = store.connection
-    conn.execute(L.USAGE_IMPORT, (sid, *args[1:]))
+    params = {**_usage_params(args), "sid": sid}
+    conn.execute(L.USAGE_IMPORT, params)
     if conn.changes():
         return True
-    if not conn.execute(L.EVENT_IN_SESSION_SID, (sid, record.event_id)).fetchall():
+    if not conn.execute(L.EVENT_IN_SESSION_SID, params).fetchall():
         return False
-    stored = conn.execute(L.USAGE_GET, (record.event_id, record.model)).fetchone()
+    stored = conn.execute(L.USAGE_GET, params).fetchone()
     if stored is not None and tuple(stored) != args[3:]:
         raise DuplicateId(
             f"usage of event {record.event_id!r} for model {record.model!r} is already "
@@ -577,13 +596,13 @@ def import_usage_line(store: SessionStore, sid: int, session_id: str, line: Any)
 
 def usage_counts(store: SessionStore, ids: Sequence[str]) -> dict[str, int]:
     """Ledger rows per session for a page of session ids."""
-    rows = store.connection.execute(L.USAGE_COUNTS, (json.dumps(list(ids)),))
+    rows = store.connection.execute(L.USAGE_COUNTS, {"ids": json.dumps(list(ids))})
     return {cast(str, r[0]): cast(int, r[1]) for r in rows}
 
 
 def session_usage(store: SessionStore, session_id: str) -> list[UsageRecord]:
     """Every ledger row of a session, by its id (empty for an unknown session)."""
-    row = store.connection.execute(L.SESSION_SID, (session_id,)).fetchone()
+    row = store.connection.execute(L.SESSION_SID, {"session_id": session_id}).fetchone()
     return [] if row is None else export_usage(store, cast(int, row[0]))
 
 
@@ -597,12 +616,12 @@ def import_usage_records(
     doing = f"importing usage of session {session_id!r}"
     added = 0
     with store.atomic(doing) as conn:
-        row = conn.execute(L.SESSION_SID, (session_id,)).fetchone()
+        row = conn.execute(L.SESSION_SID, {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         for rec in records:
             args = check_usage_args(session_id, *rec)
-            conn.execute(L.USAGE_IMPORT, (row[0], *args[1:]))
+            conn.execute(L.USAGE_IMPORT, {**_usage_params(args), "sid": row[0]})
             added += conn.changes()
     return added
 

@@ -178,3 +178,13 @@ class LocalSessionService(Closing):
         """Close the store if this service opened it."""
         if self._owns:
             self.store.close()
+
+
+if TYPE_CHECKING:
+    from .service import ExtendedSessionService, LifecycleService
+
+    def _implements(
+        service: LocalSessionService,
+    ) -> tuple[LifecycleService, ExtendedSessionService]:
+        """The type checker's proof that this service keeps both contracts."""
+        return service, service

@@ -12,16 +12,27 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .models import SessionSummary, StoredEvent, StoredSession
+from ._common import like
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from .sqlite import blobs as _blobs
+    from .sqlite.store import SessionStore
+else:
 
-    from .lifecycle import UsageTotal
-    from .sqlite.blobs import Blob
-    from .sqlite.retention import RetentionPolicy, RetentionReport
+    class _Names:
+        """At run time a Protocol needs only its members' names: ``_blobs.x`` is the
+        string ``"convstore.sqlite.blobs.x"``, and nothing is imported for it."""
+
+        def __init__(self, where):
+            self._where = where
+
+        def __getattr__(self, name):
+            return f"{self._where}.{name}"
+
+    _blobs = _Names("convstore.sqlite.blobs")
+    SessionStore = _Names("SessionStore")
 
 __all__ = ["ExtendedSessionService", "LifecycleService", "SessionService"]
 
@@ -35,86 +46,65 @@ class SessionService(Protocol):
     metadata, archived ones refuse appends, ids are unique.
     """
 
-    def create_session(
-        self, id: str, directory: str | None = None, git_root: str | None = None
-    ) -> StoredSession:
+    @like(SessionStore.create_session)
+    def create_session(self) -> None:
         """Create an empty session."""
-        ...
 
-    def get_session(self, id: str) -> StoredSession | None:
+    @like(SessionStore.get_session)
+    def get_session(self) -> None:
         """The session, or ``None``."""
-        ...
 
-    def find_resumable_session(
-        self, directory: str | None, git_root: str | None, max_age_secs: int
-    ) -> StoredSession | None:
+    @like(SessionStore.find_resumable_session)
+    def find_resumable_session(self) -> None:
         """Newest live session for the directory or git root, active within the window."""
-        ...
 
-    def append_event(
-        self,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
-    ) -> StoredEvent:
+    @like(SessionStore.append_event)
+    def append_event(self) -> None:
         """Append with an explicit parent; moves the head."""
-        ...
 
-    def append_event_at_head(
-        self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
-    ) -> StoredEvent:
+    @like(SessionStore.append_event_at_head)
+    def append_event_at_head(self) -> None:
         """Append with the head (read inside the write) as parent; moves the head."""
-        ...
 
-    def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
+    @like(SessionStore.get_event)
+    def get_event(self) -> None:
         """One event of the session, or ``None``."""
-        ...
 
-    def load_events(self, session_id: str) -> list[StoredEvent]:
+    @like(SessionStore.load_events)
+    def load_events(self) -> None:
         """Every event, in append order."""
-        ...
 
-    def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]:
+    @like(SessionStore.history)
+    def history(self) -> None:
         """The chain from the head back to the root, oldest first.
 
         A compacted chain starts at its newest summary (SPEC §9); ``full=True``
         returns the originals too.
         """
-        ...
 
-    def set_head(self, session_id: str, event_id: str) -> None:
+    @like(SessionStore.set_head)
+    def set_head(self) -> None:
         """Move the head to one of the session's events (fork)."""
-        ...
 
-    def archive_session(self, session_id: str) -> None:
+    @like(SessionStore.archive_session)
+    def archive_session(self) -> None:
         """Archive: never resumed, no more appends."""
-        ...
 
-    def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
+    @like(SessionStore.update_server_session_id)
+    def update_server_session_id(self) -> None:
         """Record the sync server's id for the session."""
-        ...
 
-    def set_metadata(self, session_id: str, key: str, value: str) -> None:
+    @like(SessionStore.set_metadata)
+    def set_metadata(self) -> None:
         """Upsert one metadata value."""
-        ...
 
-    def get_metadata(self, session_id: str, key: str) -> str | None:
+    @like(SessionStore.get_metadata)
+    def get_metadata(self) -> None:
         """One metadata value, ``None`` when unset."""
-        ...
 
-    def list_sessions(
-        self,
-        directory: str | None = None,
-        git_root: str | None = None,
-        include_archived: bool = False,
-        limit: int = 20,
-        before: str | StoredSession | SessionSummary | None = None,
-    ) -> list[SessionSummary]:
+    @like(SessionStore.list_sessions)
+    def list_sessions(self) -> None:
         """Sessions, newest activity first, keyset-paginated."""
-        ...
 
     def close(self) -> None:
         """Release the backend's resources."""
@@ -135,43 +125,20 @@ class LifecycleService(SessionService, Protocol):
     True
     """
 
-    def compact(
-        self,
-        session_id: str,
-        summary_data: str | Mapping[str, Any],
-        *,
-        through_event_id: str,
-        event_id: str | None = None,
-        invocation_id: str | None = None,
-    ) -> StoredEvent:
+    @like(SessionStore.compact)
+    def compact(self) -> None:
         """Append a summary standing, in ``history()``, for the chain through an event."""
-        ...
 
-    def record_usage(
-        self,
-        session_id: str,
-        event_id: str,
-        *,
-        model: str,
-        input_tokens: int,
-        output_tokens: int,
-        cached_tokens: int = 0,
-        cost: float | None = None,
-    ) -> None:
+    @like(SessionStore.record_usage)
+    def record_usage(self) -> None:
         """Record a model call's token usage against the event it produced."""
-        ...
 
-    def usage(
-        self,
-        *,
-        session_id: str | None = None,
-        since: int | None = None,
-        group_by: str = "model",
-    ) -> list[UsageTotal]:
+    @like(SessionStore.usage)
+    def usage(self) -> None:
         """Usage totals per model, UTC day or session."""
-        ...
 
-    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+    @like(SessionStore.apply_retention)
+    def apply_retention(self) -> None:
         """Archive idle and delete old archived sessions — by default only report it."""
 
 
@@ -187,103 +154,66 @@ class ExtendedSessionService(SessionService, Protocol):
     :mod:`convstore.sqlite.blobs` for the semantics).
     """
 
-    def put_blobs(
-        self,
-        session_id: str,
-        namespace: str,
-        items: Sequence[tuple[str, str, bytes]],
-        *,
-        replace: bool = True,
-    ) -> None:
+    @like(_blobs.put_blobs)
+    def put_blobs(self) -> None:
         """Store ``(key, meta, data)`` blobs of one session, atomically."""
-        ...
 
-    def get_blob(self, session_id: str, namespace: str, key: str) -> Blob | None:
+    @like(_blobs.get_blob)
+    def get_blob(self) -> None:
         """One blob, or ``None``."""
-        ...
 
-    def latest_blob(self, session_id: str, namespace: str) -> Blob | None:
+    @like(_blobs.latest_blob)
+    def latest_blob(self) -> None:
         """The blob with the greatest key in a namespace, or ``None``."""
-        ...
 
-    def get_blob_with_children(
-        self, session_id: str, namespace: str, key: str | None, child_namespace: str
-    ) -> tuple[Blob | None, list[Blob]]:
+    @like(_blobs.get_blob_with_children)
+    def get_blob_with_children(self) -> None:
         """A blob (or the latest) and the ``child_namespace`` blobs keyed ``<its key>\t…``."""
-        ...
 
-    def list_blobs(
-        self,
-        session_id: str | None,
-        namespace_prefix: str = "",
-        key_prefix: str = "",
-        *,
-        exact: bool = False,
-        newest_first: bool = False,
-        before_key: str | None = None,
-        limit: int | None = None,
-    ) -> list[Blob]:
+    @like(_blobs.list_blobs)
+    def list_blobs(self) -> None:
         """Blobs by prefix, ordered by session, namespace, key (``None``: every session)."""
-        ...
 
-    def delete_blobs(self, session_id: str, namespace_prefix: str = "") -> None:
+    @like(_blobs.delete_blobs)
+    def delete_blobs(self) -> None:
         """Delete a session's blobs under a namespace prefix."""
-        ...
 
-    def delete_session(self, session_id: str) -> bool:
+    @like(_blobs.delete_session)
+    def delete_session(self) -> None:
         """Delete a session and everything in it, for good; ``False`` if absent."""
-        ...
 
-    def clear_head(self, session_id: str) -> None:
+    @like(_blobs.clear_head)
+    def clear_head(self) -> None:
         """Move the head back to "no event" (events stay)."""
-        ...
 
-    def append_events_at_head(
-        self, session_id: str, items: Sequence[tuple[str, str, str, str]]
-    ) -> list[StoredEvent]:
+    @like(_blobs.append_events_at_head)
+    def append_events_at_head(self) -> None:
         """Append ``(event_id, invocation_id, event_type, event_data)`` as one chain at the head."""
-        ...
 
-    def history_tail(
-        self, session_id: str, limit: int | None, *, full: bool = False
-    ) -> list[StoredEvent]:
+    @like(_blobs.history_tail)
+    def history_tail(self) -> None:
         """The last ``limit`` events of ``history(full=full)``, oldest first."""
-        ...
 
-    def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
+    @like(_blobs.history_tail_values)
+    def history_tail_values(self) -> None:
         """``history_tail``'s parsed event data, oldest first; ``None``: use ``history_tail``."""
-        ...
 
-    def create_session_with_metadata(
-        self,
-        session_id: str,
-        directory: str | None,
-        git_root: str | None,
-        metadata: Sequence[tuple[str, str, str]] = (),
-    ) -> StoredSession:
+    @like(_blobs.create_session_with_metadata)
+    def create_session_with_metadata(self) -> None:
         """Create a session that must not exist (no replay) and upsert metadata, atomically."""
-        ...
 
-    def archive_session_with_metadata(
-        self, session_id: str, metadata: Sequence[tuple[str, str, str]] = ()
-    ) -> None:
+    @like(_blobs.archive_session_with_metadata)
+    def archive_session_with_metadata(self) -> None:
         """Archive a live session (else ``SessionArchived``) and upsert metadata, atomically."""
-        ...
 
-    def pop_head(self, session_id: str) -> StoredEvent | None:
+    @like(_blobs.pop_head)
+    def pop_head(self) -> None:
         """Move the head back one event and return it (the event stays in the log)."""
-        ...
 
-    def append_event_with_metadata(
-        self,
-        session_id: str,
-        expected_head: str | None,
-        event: tuple[str, str, str, str] | None,
-        metadata: Sequence[tuple[str, str, str]] = (),
-    ) -> StoredEvent | None:
+    @like(_blobs.append_event_with_metadata)
+    def append_event_with_metadata(self) -> None:
         """Append at the head if it is ``expected_head`` and upsert metadata, atomically."""
-        ...
 
-    def get_all_metadata(self, session_id: str) -> dict[str, str]:
+    @like(SessionStore.get_all_metadata)
+    def get_all_metadata(self) -> None:
         """Every metadata key and value of a session (empty when none)."""
-        ...

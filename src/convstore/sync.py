@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 from . import lifecycle as _lifecycle
+from ._common import like
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, StoreError
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
@@ -114,14 +115,9 @@ class SyncServer(SessionService, Protocol):
 
     def merge_metadata(self, session_id: str, values: dict[str, tuple[str, int]]) -> int: ...
 
-    def import_session(
-        self,
-        session: StoredSession | SessionSummary,
-        events: Iterable[StoredEvent],
-        *,
-        merge: bool = False,
-        metadata: dict[str, str] | None = None,
-    ) -> int: ...
+    @like(SessionStore.import_session)
+    def import_session(self) -> None:
+        """Write a session with its original ids (``merge=True``: into the same session)."""
 
 
 def _state(s: SessionSummary) -> tuple[object, ...]:
@@ -170,7 +166,8 @@ def _check_batch(batch_size: int) -> None:
 
 def _local_event_at(store: SessionStore, session_id: str, seq: int) -> StoredEvent | None:
     try:
-        row = store.connection.execute(_sql.SYNC_EVENT_AT, (session_id, seq)).fetchone()
+        at = {"session_id": session_id, "seq": seq}
+        row = store.connection.execute(_sql.SYNC_EVENT_AT, at).fetchone()
     except Exception as exc:
         raise store.translate_error(exc, f"reading session {session_id!r}") from None
     return None if row is None else StoredEvent._make(row)
@@ -178,7 +175,9 @@ def _local_event_at(store: SessionStore, session_id: str, seq: int) -> StoredEve
 
 def _local_events_after(store: SessionStore, session_id: str, seq: int) -> list[StoredEvent]:
     try:
-        rows = store.connection.execute(_sql.SYNC_EVENTS_AFTER, (session_id, seq)).fetchall()
+        rows = store.connection.execute(
+            _sql.SYNC_EVENTS_AFTER, {"session_id": session_id, "seq": seq}
+        ).fetchall()
     except Exception as exc:
         raise store.translate_error(exc, f"reading session {session_id!r}") from None
     return [StoredEvent._make(r) for r in rows]
@@ -186,7 +185,8 @@ def _local_events_after(store: SessionStore, session_id: str, seq: int) -> list[
 
 def _local_metadata_times(store: SessionStore, session_id: str) -> dict[str, tuple[str, int]]:
     try:
-        rows = store.connection.execute(_sql.SYNC_METADATA_TIMES, (session_id,)).fetchall()
+        this = {"session_id": session_id}
+        rows = store.connection.execute(_sql.SYNC_METADATA_TIMES, this).fetchall()
     except Exception as exc:
         raise store.translate_error(exc, f"reading the metadata of {session_id!r}") from None
     return {str(k): (str(v), int(cast(int, t))) for k, v, t in rows}
@@ -215,7 +215,10 @@ def _merge_local_metadata(
         return
     with store.atomic(f"merging metadata into session {session_id!r}"):
         for key, (value, at) in sorted(values.items()):
-            store.connection.execute(_sql.SYNC_METADATA_PUT_IF_NEWER, (session_id, key, value, at))
+            store.connection.execute(
+                _sql.SYNC_METADATA_PUT_IF_NEWER,
+                {"session_id": session_id, "key": key, "value": value, "updated_at": at},
+            )
 
 
 def _common_positions(

@@ -188,16 +188,30 @@ class ConvstoreSessionService(BaseSessionService):
             )
         except DuplicateId:
             raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
-        merged = dict(deltas["session"])
-        merged.update(await self._shared_state(app_name, user_id))
+        ids = (app_name, user_id, session_id)
+        return await self._assemble(ids, dict(deltas["session"]), [], now, None)
+
+    async def _assemble(
+        self,
+        ids: tuple[str, str, str],
+        state: dict[str, Any],
+        events: list[Event],
+        last_update_time: float,
+        head_id: str | None,
+    ) -> Session:
+        """The ADK ``Session`` of ``(app_name, user_id, session_id)``: its own ``state``
+        merged with the app's and the user's, remembered with the head it was read at."""
+        app_name, user_id, session_id = ids
+        state.update(await self._shared_state(app_name, user_id))
         session = Session(
             app_name=app_name,
             user_id=user_id,
             id=session_id,
-            state=merged,
-            last_update_time=now,
+            state=state,
+            events=events,
+            last_update_time=last_update_time,
         )
-        self._remember(session, None)
+        self._remember(session, head_id)
         return session
 
     async def get_session(
@@ -229,18 +243,11 @@ class ConvstoreSessionService(BaseSessionService):
             if i >= 0:
                 events = events[i + 1 :]
         metadata = await acall(self._service, "get_all_metadata", key)
-        state = _state_of(metadata)
-        state.update(await self._shared_state(app_name, user_id))
-        session = Session(
-            app_name=app_name,
-            user_id=user_id,
-            id=session_id,
-            state=state,
-            events=events,
-            last_update_time=self._lut(metadata, stored.created_at),
+        last_update_time = self._lut(metadata, stored.created_at)
+        ids = (app_name, user_id, session_id)
+        return await self._assemble(
+            ids, _state_of(metadata), events, last_update_time, stored.head_id
         )
-        self._remember(session, stored.head_id)
-        return session
 
     async def _events(self, key: str, rows: list[Any]) -> list[Event]:
         """ADK events of stored rows; a compaction summary becomes ADK's own compaction event.

@@ -35,7 +35,7 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -64,6 +64,7 @@ THREAD_PREFIX = "langgraph:"
 _CKPT = "langgraph.checkpoint:"
 _WRITES = "langgraph.writes:"
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 
 def _drive(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -76,6 +77,22 @@ def _drive(coro: Coroutine[Any, Any, _T]) -> _T:
     raise InvalidArgument(
         "ConvstoreSaver: this backend is async; use the async methods (aput, aget_tuple, …)"
     )
+
+
+def _driven(
+    method: Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]], doc: str
+) -> Callable[Concatenate[Any, _P], _T]:
+    """The sync twin of an async method: the same coroutine, run by :func:`_drive`."""
+
+    def sync(self: Any, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return _drive(method(self, *args, **kwargs))
+
+    name = method.__name__[1:]  # aput -> put
+    sync.__name__ = name
+    sync.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + name
+    sync.__doc__ = doc
+    sync.__wrapped__ = method  # type: ignore[attr-defined]  # inspect.signature: its parameters
+    return sync
 
 
 _FAST_LOADS: Callable[[str], Any] | None
@@ -366,7 +383,7 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         read = self._read
         if read is None:  # an async backend: refused by _drive with a clear error
             return _drive(self._get_tuple(config))
-        # The hot path, inlined (_get_args, _finish_get, _make_tuple): one direct read.
+        # The hot path, inlined (_get_args, _finish_get): one direct read.
         configurable = config["configurable"]
         thread_id = str(configurable["thread_id"])
         ns = configurable.get("checkpoint_ns", "")
@@ -378,15 +395,7 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         )
         if blob is None:
             return None
-        meta = _loads(blob.meta)
-        parent = meta["parent"]
-        return CheckpointTuple(
-            _thread_config(thread_id, ns, blob.key),
-            self.serde.loads_typed((meta["type"], blob.data)),
-            meta["metadata"],
-            _thread_config(thread_id, ns, parent) if parent else None,
-            self._decode_writes(writes) if writes else [],
-        )
+        return self._make_tuple(thread_id, blob, self._decode_writes(writes) if writes else [])
 
     def list(
         self,
@@ -398,30 +407,6 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first, filtered by thread/namespace/id, metadata and ``before``."""
         return iter(_drive(self._list(config, filter, before, limit)))
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store a checkpoint (as bytes) under its thread and namespace; return its config."""
-        return _drive(self._put(config, checkpoint, metadata))
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        """Store a task's pending writes for a checkpoint (as bytes), atomically."""
-        _drive(self._put_writes(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete the thread's session with every checkpoint and write, for good."""
-        _drive(self._delete_thread(thread_id))
 
     # -- async methods ------------------------------------------------------------
 
@@ -448,7 +433,7 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """Async :meth:`put`."""
+        """Store a checkpoint (as bytes) under its thread and namespace; return its config."""
         return await self._put(config, checkpoint, metadata)
 
     async def aput_writes(
@@ -458,12 +443,18 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        """Async :meth:`put_writes`."""
+        """Store a task's pending writes for a checkpoint (as bytes), atomically."""
         await self._put_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Async :meth:`delete_thread`."""
+        """Delete the thread's session with every checkpoint and write, for good."""
         await self._delete_thread(thread_id)
+
+    # -- the sync twins of the writes: the same coroutine, driven (a sync backend never waits)
+
+    put = _driven(aput, "Store a checkpoint (as bytes) under its thread and namespace.")
+    put_writes = _driven(aput_writes, "Store a task's pending writes (as bytes), atomically.")
+    delete_thread = _driven(adelete_thread, "Delete the thread's session, for good.")
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """Monotonic channel versions, in ``SqliteSaver``'s format."""

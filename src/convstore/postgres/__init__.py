@@ -93,7 +93,7 @@ from ..errors import (
     StoreError,
 )
 from ..models import SessionSummary, StoredEvent, StoredSession
-from ..sqlite.retention import PurgeReport
+from ..sqlite.retention import PurgeReport, purge_in_batches
 from ..sqlite.search import SearchHit
 from . import _pgsql
 from ._pgdeadline import Watchdog, idle_connection_is_dead
@@ -577,15 +577,10 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     # -- events --------------------------------------------------------------
 
     def _append(
-        self,
-        sql: LiteralString,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
+        self, sql: LiteralString, fields: tuple[str, str, str | None, str, str, str]
     ) -> StoredEvent:
+        """``fields`` are ``append_event``'s arguments, in its order."""
+        session_id, event_id, parent_id, invocation_id, event_type, event_data = fields
         _v.text(session_id, "session id")
         at_head = sql is _pgsql.EVENT_APPEND_AT_HEAD
         _v.event_fields(
@@ -601,20 +596,17 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             "event_type": event_type,
             "event_data": event_data,
         }
-        replay = (session_id, event_id, None if at_head else parent_id, invocation_id)
         row, same = self._insert_or_replay(
             doing,
             sql,
             params,
             lambda exc: self._event_error(exc, event_id),
-            lambda budget: self._stored_event_if_same(
-                *replay, event_type, event_data, at_head, budget=budget
-            ),
+            lambda budget: self._stored_event_if_same(fields, at_head, budget=budget),
         )
         if same is not None:
             return same
         if row is None:
-            same = self._stored_event_if_same(*replay, event_type, event_data, at_head)
+            same = self._stored_event_if_same(fields, at_head)
             if same is not None:
                 return same  # a replay on a session archived since
             raise self._why_not(session_id, event_id, parent_id)
@@ -624,16 +616,15 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     def _stored_event_if_same(
         self,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
+        fields: tuple[str, str, str | None, str, str, str],
         any_parent: bool,
         budget: float | None = None,
     ) -> StoredEvent | None:
-        """The stored event when it is this exact append (SPEC 2.1 replay), else None."""
+        """The stored event when it is this exact append (SPEC 2.1 replay), else None.
+
+        ``fields`` are ``append_event``'s arguments, in its order.
+        """
+        session_id, event_id, parent_id, invocation_id, event_type, event_data = fields
         with self._conn(f"reading event {event_id!r}", budget=budget) as conn:
             rows = conn.execute(
                 _pgsql.SYNC_EVENTS_EXISTING, {"owner": self._owner, "ids": [event_id]}
@@ -666,29 +657,15 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         owner already has the event id), :class:`InvalidEvent` (bad parent,
         ``event_data`` not JSON).
         """
-        return self._append(
-            _pgsql.EVENT_APPEND,
-            session_id,
-            event_id,
-            parent_id,
-            invocation_id,
-            event_type,
-            event_data,
-        )
+        fields = (session_id, event_id, parent_id, invocation_id, event_type, event_data)
+        return self._append(_pgsql.EVENT_APPEND, fields)
 
     def append_event_at_head(
         self, session_id: str, event_id: str, invocation_id: str, event_type: str, event_data: str
     ) -> StoredEvent:
         """Append with the head, read under the session's row lock, as parent."""
-        return self._append(
-            _pgsql.EVENT_APPEND_AT_HEAD,
-            session_id,
-            event_id,
-            None,
-            invocation_id,
-            event_type,
-            event_data,
-        )
+        fields = (session_id, event_id, None, invocation_id, event_type, event_data)
+        return self._append(_pgsql.EVENT_APPEND_AT_HEAD, fields)
 
     def get_event(self, session_id: str, event_id: str) -> StoredEvent | None:
         """One event of the session, or ``None``."""
@@ -887,32 +864,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """
         if unknown:
             raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
-        _v.search_query(query, literal=_v.boolean(literal, "literal"))
-        if not query.strip():
-            raise InvalidArgument("search query is empty")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-            raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-        directory_ok = _v.optional_lookup_text(directory, "directory")
-        git_root_ok = _v.optional_lookup_text(git_root, "git_root")
-        if not isinstance(markers, tuple | list) or len(markers) != 2:
-            raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
-        _v.text(markers[0], "markers[0]")
-        _v.text(markers[1], "markers[1]")
-        types: list[str] | None = None
-        if event_types is not None:
-            if isinstance(event_types, str):
-                event_types = [event_types]
-            if isinstance(event_types, bytes) or not hasattr(event_types, "__iter__"):
-                raise InvalidArgument(
-                    "event_types must be a str or an iterable of str, got "
-                    f"{type(event_types).__name__}"
-                )
-            types = list(event_types)
-            for kind in types:
-                _v.text(kind, "event_types item")
+        filters = (directory, git_root)
+        storable, types = _search_arguments(query, filters, event_types, limit, literal, markers)
         if order not in ("rank", "recent"):
             raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
-        if not (directory_ok and git_root_ok):
+        if not storable:
             return []  # a filter that could never have been stored matches nothing
         from ._pgsearch import snippet, tsquery_text
 
@@ -974,37 +930,13 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
                 meta = conn.execute(_pgsql.PURGE_COUNT_METADATA, base).fetchone()
             assert row is not None and meta is not None
             return PurgeReport(int(row[0]), int(row[1]), int(meta[0]), 0, True, 0)
-        sessions = events = metadata = batches = 0
-        after = 0
-        while True:
-            # One short transaction per batch: at most batch_size events (and a
-            # session row per finished session), a huge session over several.
+
+        @contextmanager
+        def batch() -> Iterator[_PgPurgeBatch]:
             with self._conn(doing, write=True) as conn, conn.transaction():
-                rows = conn.execute(
-                    _pgsql.PURGE_CANDIDATES, {**base, "after": after, "limit": batch_size}
-                ).fetchall()
-                budget = batch_size
-                for sid, _count in rows:
-                    if budget <= 0:
-                        break
-                    step = {**base, "sid": sid, "budget": budget}
-                    chunk = conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
-                    assert chunk is not None  # the session row is locked by this batch
-                    gone, left = chunk
-                    events += int(gone)
-                    budget -= int(gone)
-                    if budget <= 0 and int(left) > 0:
-                        break  # the rest of this session goes in the next batch
-                    metadata += conn.execute(_pgsql.PURGE_METADATA, step).rowcount
-                    sessions += conn.execute(_pgsql.PURGE_SESSION, step).rowcount
-                    budget -= 1
-                    after = sid
-            if not rows:
-                break
-            batches += 1
-            if progress is not None:
-                progress(PurgeReport(sessions, events, metadata, batches, False, 0))
-        return PurgeReport(sessions, events, metadata, batches, False, 0)
+                yield _PgPurgeBatch(conn, base)
+
+        return purge_in_batches(batch, batch_size, progress)
 
     def metadata_times(self, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
         """``{session: {key: (value, updated_at)}}`` of this owner's sessions among ``ids``."""
@@ -1309,8 +1241,74 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
     }
 
 
+
+
+class _PgPurgeBatch:
+    """:class:`convstore.sqlite.retention.PurgeBatch` in one server transaction."""
+
+    __slots__ = ("_base", "_conn", "_left")
+
+    def __init__(self, conn: Any, base: dict[str, Any]) -> None:
+        self._conn = conn
+        self._base = base
+        self._left = 0
+
+    def candidates(self, after: int, limit: int) -> list[int]:
+        params = {**self._base, "after": after, "limit": limit}
+        return [int(row[0]) for row in self._conn.execute(_pgsql.PURGE_CANDIDATES, params)]
+
+    def delete_events(self, sid: int, budget: int) -> int:
+        step = {**self._base, "sid": sid, "budget": budget}
+        chunk = self._conn.execute(_pgsql.PURGE_EVENTS_CHUNK, step).fetchone()
+        assert chunk is not None  # the session row is locked by this batch
+        gone, self._left = int(chunk[0]), int(chunk[1])
+        return gone
+
+    def has_events(self, sid: int) -> bool:
+        return self._left > 0  # as PURGE_EVENTS_CHUNK counted for this very session
+
+    def delete_rest(self, sid: int) -> tuple[int, int]:
+        step = {**self._base, "sid": sid}
+        metadata = self._conn.execute(_pgsql.PURGE_METADATA, step).rowcount
+        return metadata, self._conn.execute(_pgsql.PURGE_SESSION, step).rowcount
+
+def _search_arguments(
+    query: str,
+    filters: tuple[str | None, str | None],
+    event_types: Iterable[str] | None,
+    limit: int,
+    literal: bool,
+    markers: tuple[str, str],
+) -> tuple[bool, list[str] | None]:
+    """Check :meth:`PostgresSessionService.search`'s arguments (but ``order``).
+
+    Returns whether the ``(directory, git_root)`` filters could ever match
+    (a text that could never be stored matches nothing) and ``event_types``
+    as a list (``None``: any type). Raises :class:`InvalidArgument` naming
+    the argument, in the order the parameters come.
+    """
+    _v.search_query(query, literal=_v.boolean(literal, "literal"))
+    if not query.strip():
+        raise InvalidArgument("search query is empty")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+        raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
+    directory_ok = _v.optional_lookup_text(filters[0], "directory")
+    git_root_ok = _v.optional_lookup_text(filters[1], "git_root")
+    if not isinstance(markers, tuple | list) or len(markers) != 2:
+        raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
+    _v.text(markers[0], "markers[0]")
+    _v.text(markers[1], "markers[1]")
+    return directory_ok and git_root_ok, _v.event_types(event_types)
+
 if TYPE_CHECKING:
+    from ..service import ExtendedSessionService, LifecycleService
     from .aio import AsyncPostgresSessionService as AsyncPostgresSessionService
+
+    def _implements(
+        service: PostgresSessionService,
+    ) -> tuple[LifecycleService, ExtendedSessionService]:
+        """The type checker's proof that this service keeps both contracts."""
+        return service, service
 
 
 def __getattr__(name: str) -> Any:

@@ -118,34 +118,40 @@ async def spawn(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
 # -- the pool and connection the sync service sees --------------------------------------
 
 
-class GreenCursor:
+class _Over:
+    """A sync view of one async psycopg object, ``_of``: each method awaits its twin."""
+
+    __slots__ = ("_of",)
+
+    def __init__(self, of: Any) -> None:
+        self._of = of
+
+
+class GreenCursor(_Over):
     """A psycopg ``AsyncCursor`` seen through the sync cursor's methods."""
 
-    __slots__ = ("_cur",)
-
-    def __init__(self, cur: Any) -> None:
-        self._cur = cur
+    __slots__ = ()
 
     def fetchone(self) -> Any:
-        return await_(self._cur.fetchone())
+        return await_(self._of.fetchone())
 
     def fetchall(self) -> list[Any]:
-        rows: list[Any] = await_(self._cur.fetchall())
+        rows: list[Any] = await_(self._of.fetchall())
         return rows
 
     def fetchmany(self, size: int = 0) -> list[Any]:
-        rows: list[Any] = await_(self._cur.fetchmany(size))
+        rows: list[Any] = await_(self._of.fetchmany(size))
         return rows
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> GreenCursor:
-        await_(self._cur.execute(query, params, **kwargs))
+        await_(self._of.execute(query, params, **kwargs))
         return self
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
-        await_(self._cur.executemany(query, params_seq, **kwargs))
+        await_(self._of.executemany(query, params_seq, **kwargs))
 
     def close(self) -> None:
-        await_(self._cur.close())
+        await_(self._of.close())
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
@@ -157,22 +163,19 @@ class GreenCursor:
         self.close()
 
     def __getattr__(self, name: str) -> Any:  # rowcount, description, statusmessage, ...
-        return getattr(self._cur, name)
+        return getattr(self._of, name)
 
 
-class _GreenTransaction:
+class _GreenTransaction(_Over):
     """``conn.transaction()``: psycopg's ``AsyncTransaction`` entered and left by await."""
 
-    __slots__ = ("_tx",)
-
-    def __init__(self, tx: Any) -> None:
-        self._tx = tx
+    __slots__ = ()
 
     def __enter__(self) -> Any:
-        return await_(self._tx.__aenter__())
+        return await_(self._of.__aenter__())
 
     def __exit__(self, *exc_info: Any) -> bool:
-        return bool(await_(self._tx.__aexit__(*exc_info)))
+        return bool(await_(self._of.__aexit__(*exc_info)))
 
 
 class GreenConnection:

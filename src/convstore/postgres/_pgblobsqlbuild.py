@@ -19,6 +19,8 @@ the recursive walk are written out by hand below (pypika has neither).
 
 from __future__ import annotations
 
+from functools import partial
+
 from pypika import Order
 from pypika.dialects import PostgreSQLQuery as Query
 from pypika.queries import QueryBuilder
@@ -177,6 +179,9 @@ def _session_statements() -> dict[str, str]:
 
 
 def _event_statements() -> dict[str, str]:
+    tail = partial(
+        shared.history_tail, Query, events.sid == sessions.sid, _mine(), events.seq, P("limit")
+    )
     cols = (
         "e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at"
     )
@@ -204,34 +209,14 @@ def _event_statements() -> dict[str, str]:
         ),
         # The newest events by append order, with the head: when they chain
         # (the usual, unforked case) they are the history's tail.
-        "HISTORY_TAIL_LINEAR": Query.from_(sessions)
-        .join(events)
-        .on(events.sid == sessions.sid)
-        .select(sessions.head_id, *shared.event_record_fields(events, sessions.id))
-        .where(_mine())
-        .orderby(events.seq, order=Order.desc)
-        .limit(P("limit"))
-        .get_sql(),
+        "HISTORY_TAIL_LINEAR": tail().get_sql(),
         # The newest %(limit)s events, newest first, summed up in one row (see
         # the SQLite twin in sqlite/_blobsqlbuild.py; the caller checks the chain).
         "HISTORY_TAIL_DATA": (
             "SELECT count(*), count(*) FILTER (WHERE event_type = 'compaction'), max(head_id), "
             "string_agg(id, chr(31)), string_agg(coalesce(parent_id, chr(30)), chr(31)), "
             "'[' || coalesce(string_agg(event_data, ','), '') || ']' FROM ("
-            + Query.from_(sessions)
-            .join(events)
-            .on(events.sid == sessions.sid)
-            .select(
-                sessions.head_id,
-                events.id,
-                events.parent_id,
-                events.event_type,
-                events.event_data,
-            )
-            .where(_mine())
-            .orderby(events.seq, order=Order.desc)
-            .limit(P("limit"))
-            .get_sql()
+            + tail(data_only=True).get_sql()
             + ") AS t"
         ),
         # The chain from the head back, at most %(limit)s events (NULL: all);

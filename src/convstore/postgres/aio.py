@@ -40,7 +40,7 @@ except ModuleNotFoundError as _missing:  # greenlet ships with the postgres extr
     raise missing_extra(__name__, "postgres", _missing) from None
 
 from .._common import AsyncClosing
-from ..aio import Mode, _open_twin, _twin
+from ..aio import Mode, _open_twin, _Same, _twin
 from ..errors import StoreError
 from . import PostgresSessionService
 
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-    from .._common import Clock
 
 __all__ = ["AsyncPostgresSessionService"]
 
@@ -106,42 +105,16 @@ class AsyncPostgresSessionService(AsyncClosing):
             ) from None
         return cls(await spawn(_AsyncPoolService, *args, **kwargs))
 
-    if TYPE_CHECKING:
+    open = _open_twin(PostgresSessionService.__init__, "AsyncPostgresSessionService")
 
-        @classmethod
-        async def open(
-            cls,
-            conninfo: str,
-            *,
-            owner: str | None = None,
-            clock: Clock | None = None,
-            min_size: int = 1,
-            max_size: int = 8,
-            timeout: float = 5.0,
-        ) -> AsyncPostgresSessionService:
-            """Connect with the sync constructor's arguments."""
-    else:
-        open = _open_twin(PostgresSessionService.__init__, "AsyncPostgresSessionService")
-
-    @property
-    def owner(self) -> str:
-        """The owner every statement of this service is scoped to."""
-        return self._sync.owner
-
-    @property
-    def where(self) -> str:
-        """The server and database this service talks to (never the password)."""
-        return self._sync.where
-
-    @property
-    def clock(self) -> Clock | None:
-        """The client clock, for a resumed session's boundary gap only (server time is stored)."""
-        return self._sync.clock
+    owner = _Same(PostgresSessionService.owner)
+    where = _Same(PostgresSessionService.where)
+    clock = _Same(PostgresSessionService.clock)
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
         """The ``psycopg_pool.AsyncConnectionPool``, for advanced use."""
-        pool: AsyncConnectionPool[Any] = self._sync._pool.apool  # type: ignore[attr-defined]
+        pool: AsyncConnectionPool[Any] = self._sync.pool.apool  # type: ignore[attr-defined]
         return pool
 
     async def aclose(self) -> None:

@@ -223,11 +223,15 @@ class PostgresLifecycleMixin(ServiceHost):
 
     # -- retention ----------------------------------------------------------------------
 
-    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
-        """See :meth:`convstore.SessionStore.apply_retention`; ``max_bytes``: the owner's data."""
-        policy = check_policy(policy, dry_run)
-        # The server's clock decides (SPEC 6.1), read once for the plan and its execution.
-        now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
+    def _plan_retention(
+        self, policy: RetentionPolicy, now: int
+    ) -> tuple[list[tuple[int, str]], list[tuple[int, str, int, int]], int, int, bool]:
+        """What ``apply_retention`` would do, read in one snapshot.
+
+        Returns the sessions to archive ``(sid, id)``, those to delete ``(sid,
+        id, bytes, events)``, the idle cutoff, the owner's total bytes, and
+        whether ``max_bytes`` stays exceeded.
+        """
         owner = self._owner
         doing = "planning retention"
         archive: list[tuple[int, str]] = []
@@ -270,6 +274,15 @@ class PostgresLifecycleMixin(ServiceHost):
                         if remaining <= policy.max_bytes:
                             break
                     over = remaining > policy.max_bytes
+        return archive, delete, idle, total, over
+
+    def apply_retention(self, policy: RetentionPolicy, *, dry_run: bool = True) -> RetentionReport:
+        """See :meth:`convstore.SessionStore.apply_retention`; ``max_bytes``: the owner's data."""
+        policy = check_policy(policy, dry_run)
+        # The server's clock decides (SPEC 6.1), read once for the plan and its execution.
+        now = int(self._one(L.PG_NOW, {}, "reading the server's clock")[0])
+        archive, delete, idle, total, over = self._plan_retention(policy, now)
+        owner = self._owner
         if dry_run:
             return RetentionReport(
                 True,

@@ -10,27 +10,27 @@ if TYPE_CHECKING:
 
 BLOB_PUT_REPLACE: Final = (
     'INSERT INTO "session_blobs" ("sid","namespace","key","meta","data","created_at")\n'
-    'VALUES (?1,?2,?3,?4,?5,?6)\n'
-    'ON CONFLICT ("sid", "namespace", "key")\n'
+    'VALUES (:sid,:namespace,:key,:meta,:data,:created_at)\n'
+    'ON CONFLICT ("sid","namespace","key")\n'
     'DO UPDATE\n'
-    'SET "meta"=EXCLUDED."meta","data"=EXCLUDED."data"'
+    'SET "meta"=excluded."meta","data"=excluded."data"'
 )
 BLOB_PUT_KEEP: Final = (
     'INSERT INTO "session_blobs" ("sid","namespace","key","meta","data","created_at")\n'
-    'VALUES (?1,?2,?3,?4,?5,?6)\n'
-    'ON CONFLICT ("sid", "namespace", "key") DO NOTHING'
+    'VALUES (:sid,:namespace,:key,:meta,:data,:created_at)\n'
+    'ON CONFLICT ("sid","namespace","key") DO NOTHING'
 )
 BLOB_GET: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE "sessions"."id"=+?1 AND "session_blobs"."namespace"=+?2 AND "session_blobs"."key"=+?3'
+    'WHERE "sessions"."id"=+:session_id AND "session_blobs"."namespace"=+:namespace AND "session_blobs"."key"=+:key'
 )
 BLOB_LATEST: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE "sessions"."id"=+?1 AND "session_blobs"."namespace"=+?2\n'
+    'WHERE "sessions"."id"=+:session_id AND "session_blobs"."namespace"=+:namespace\n'
     'ORDER BY "session_blobs"."key" DESC\n'
     'LIMIT 1'
 )
@@ -38,44 +38,44 @@ BLOB_LIST: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE "sessions"."id"=+?1 AND "session_blobs"."namespace">=+?2 AND "session_blobs"."namespace"<+?3 AND "session_blobs"."key">=+?4 AND "session_blobs"."key"<+?5\n'
+    'WHERE "sessions"."id"=+:session_id AND "session_blobs"."namespace">=+:low AND "session_blobs"."namespace"<+:high AND "session_blobs"."key">=+:key_low AND "session_blobs"."key"<+:key_high\n'
     'ORDER BY "session_blobs"."namespace","session_blobs"."key"'
 )
 BLOB_LIST_ALL: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE ?1 IS NULL AND "session_blobs"."namespace">=+?2 AND "session_blobs"."namespace"<+?3 AND "session_blobs"."key">=+?4 AND "session_blobs"."key"<+?5\n'
+    'WHERE :session_id IS NULL AND "session_blobs"."namespace">=+:low AND "session_blobs"."namespace"<+:high AND "session_blobs"."key">=+:key_low AND "session_blobs"."key"<+:key_high\n'
     'ORDER BY "sessions"."sid","session_blobs"."namespace","session_blobs"."key"'
 )
 BLOB_DELETE: Final = (
     'DELETE\n'
     'FROM "session_blobs"\n'
-    'WHERE "sid"=?1 AND "namespace">=?2 AND "namespace"<?3'
+    'WHERE "sid"=:sid AND "namespace">=:low AND "namespace"<:high'
 )
 DELETE_SESSION_EVENTS: Final = (
     'DELETE\n'
     'FROM "session_events"\n'
-    'WHERE "rid">=?1*4294967296 AND "rid"<(?1+1)*4294967296'
+    'WHERE "rid">=:sid*4294967296 AND "rid"<(:sid+1)*4294967296'
 )
 DELETE_SESSION_METADATA: Final = (
     'DELETE\n'
     'FROM "session_metadata"\n'
-    'WHERE "sid"=?1'
+    'WHERE "sid"=:sid'
 )
 DELETE_SESSION_BLOBS: Final = (
     'DELETE\n'
     'FROM "session_blobs"\n'
-    'WHERE "sid"=?1'
+    'WHERE "sid"=:sid'
 )
 DELETE_SESSION: Final = (
     'DELETE\n'
     'FROM "sessions"\n'
-    'WHERE "sid"=?1'
+    'WHERE "sid"=:sid'
 )
 HISTORY_TAIL: Final = (
-    'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1 UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq LIMIT ?2)\n'
-    'SELECT id, ?1, parent_id, invocation_id, event_type, event_data, created_at\n'
+    'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM sessions s JOIN session_events e ON e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at FROM chain c JOIN session_events e ON e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq LIMIT :limit)\n'
+    'SELECT id, :session_id, parent_id, invocation_id, event_type, event_data, created_at\n'
     'FROM chain\n'
     'ORDER BY seq'
 )
@@ -83,47 +83,47 @@ HISTORY_TAIL_LINEAR: Final = (
     'SELECT "sessions"."head_id","session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at"\n'
     'FROM "sessions"\n'
     'JOIN "session_events" ON "session_events"."rid">="sessions"."sid"*4294967296 AND "session_events"."rid"<("sessions"."sid"+1)*4294967296\n'
-    'WHERE "sessions"."id"=+?1\n'
+    'WHERE "sessions"."id"=+:session_id\n'
     'ORDER BY "session_events"."rid" DESC\n'
-    'LIMIT ?2'
+    'LIMIT :limit'
 )
 HISTORY_TAIL_DATA: Final = (
     "SELECT count(*), total(event_type = 'compaction'), max(head_id), group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), '[' || coalesce(group_concat(event_data, ','), '') || ']'\n"
-    'FROM (SELECT "sessions"."head_id","session_events"."id","session_events"."parent_id","session_events"."event_type","session_events"."event_data" FROM "sessions" JOIN "session_events" ON "session_events"."rid">="sessions"."sid"*4294967296 AND "session_events"."rid"<("sessions"."sid"+1)*4294967296 WHERE "sessions"."id"=+?1 ORDER BY "session_events"."rid" DESC LIMIT ?2)'
+    'FROM (SELECT "sessions"."head_id","session_events"."id","session_events"."parent_id","session_events"."event_type","session_events"."event_data" FROM "sessions" JOIN "session_events" ON "session_events"."rid">="sessions"."sid"*4294967296 AND "session_events"."rid"<("sessions"."sid"+1)*4294967296 WHERE "sessions"."id"=+:session_id ORDER BY "session_events"."rid" DESC LIMIT :limit)'
 )
 BLOB_LIST_EXACT: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE "sessions"."id"=+?1 AND "session_blobs"."namespace"=+?2 AND "session_blobs"."key">=+?4 AND "session_blobs"."key"<+?5\n'
+    'WHERE "sessions"."id"=+:session_id AND "session_blobs"."namespace"=+:namespace AND "session_blobs"."key">=+:key_low AND "session_blobs"."key"<+:key_high\n'
     'ORDER BY "session_blobs"."key"'
 )
 BLOB_WITH_CHILDREN: Final = (
-    'WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs WHERE sid = (SELECT sid FROM sessions WHERE id = +?1) AND namespace = +?2 AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1)\n'
+    'WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs WHERE sid = (SELECT sid FROM sessions WHERE id = +:session_id) AND namespace = +:namespace AND (:key IS NULL OR key = +:key) ORDER BY key DESC LIMIT 1)\n'
     'SELECT key, meta, data, created_at\n'
     'FROM b\n'
     'UNION ALL\n'
     'SELECT w.key, w.meta, w.data, w.created_at\n'
     'FROM b CROSS\n'
     'JOIN session_blobs w\n'
-    'WHERE w.sid = b.sid AND w.namespace = +?4 AND w.key > b.key || char(9) AND w.key < b.key || char(10)'
+    'WHERE w.sid = b.sid AND w.namespace = +:child AND w.key > b.key || char(9) AND w.key < b.key || char(10)'
 )
 BLOB_LIST_EXACT_DESC: Final = (
     'SELECT "sessions"."id","session_blobs"."namespace","session_blobs"."key","session_blobs"."meta","session_blobs"."data","session_blobs"."created_at"\n'
     'FROM "session_blobs"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_blobs"."sid"\n'
-    'WHERE "sessions"."id"=+?1 AND "session_blobs"."namespace"=+?2 AND "session_blobs"."key"<+?3\n'
+    'WHERE "sessions"."id"=+:session_id AND "session_blobs"."namespace"=+:namespace AND "session_blobs"."key"<+:before_key\n'
     'ORDER BY "session_blobs"."key" DESC\n'
-    'LIMIT ?4'
+    'LIMIT :limit'
 )
 SESSION_HEAD_EVENT: Final = (
     'SELECT "session_events"."id","sessions"."id","session_events"."parent_id","session_events"."invocation_id","session_events"."event_type","session_events"."event_data","session_events"."created_at"\n'
     'FROM "session_events"\n'
     'JOIN "sessions" ON "sessions"."sid"="session_events"."sid" AND "sessions"."head_id"="session_events"."id"\n'
-    'WHERE "sessions"."id"=?1 AND "sessions"."archived_at" IS NULL'
+    'WHERE "sessions"."id"=:session_id AND "sessions"."archived_at" IS NULL'
 )
 SESSION_CLEAR_HEAD: Final = (
     'UPDATE "sessions"\n'
     'SET "head_id"=null\n'
-    'WHERE "id"=?1 AND "archived_at" IS NULL'
+    'WHERE "id"=:session_id AND "archived_at" IS NULL'
 )

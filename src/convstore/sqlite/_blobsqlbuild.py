@@ -13,10 +13,12 @@ Regenerate after editing this file::
 
 from __future__ import annotations
 
+from functools import partial
+
 from pypika import Order, Query
-from pypika.dialects import PostgreSQLQuery
 from pypika.queries import QueryBuilder
 
+from convstore import _sqlbuild_shared as shared
 from convstore._sqlbuild_shared import (
     BLOB_COLUMNS,
     blobs,
@@ -29,13 +31,13 @@ from convstore._sqlbuild_shared import (
     sessions,
 )
 
-from ._sqlbuild import P, V, in_session
+from ._sqlbuild import NV, N, in_session, upsert
 
 __all__ = ["build", "render"]
 
 
 def _blobs_of(session_id: object) -> QueryBuilder:
-    """The blobs of one session (``+?1`` by its text id), as rows of a ``Blob``."""
+    """The blobs of one session (``+:session_id`` by its text id), as rows of a ``Blob``."""
     return (
         Query.from_(blobs)
         .join(sessions)
@@ -48,71 +50,69 @@ def _blobs_of(session_id: object) -> QueryBuilder:
 def build() -> dict[str, str]:
     """Return every statement, by constant name, in the order they are written out."""
     insert = (
-        PostgreSQLQuery.into(blobs)
+        Query.into(blobs)
         .columns("sid", *BLOB_COLUMNS)
-        .insert(P(1), P(2), P(3), P(4), P(5), P(6))
-        .on_conflict("sid", "namespace", "key")
+        .insert(*(N(column) for column in ("sid", *BLOB_COLUMNS)))
     )
-    in_namespace_range = (blobs.namespace >= P(2)) & (blobs.namespace < P(3))
-    # Reads compare with +?n (see _sqlbuild.V): no re-prepare on every bind.
-    v_namespace_range = (blobs.namespace >= V(2)) & (blobs.namespace < V(3))
+    blob_key = ("sid", "namespace", "key")
+    in_namespace_range = (blobs.namespace >= N("low")) & (blobs.namespace < N("high"))
+    # Reads compare with +:name (see _sqlbuild.V): no re-prepare on every bind.
+    v_namespace_range = (blobs.namespace >= NV("low")) & (blobs.namespace < NV("high"))
+    v_key_range = (blobs.key >= NV("key_low")) & (blobs.key < NV("key_high"))
+    by_id = sessions.id == NV("session_id")
+    tail = partial(
+        shared.history_tail, Query, in_session(sessions.sid), by_id, events.rid, N("limit")
+    )
     return {
-        "BLOB_PUT_REPLACE": insert.do_update("meta").do_update("data").get_sql(),
-        "BLOB_PUT_KEEP": insert.do_nothing().get_sql(),
-        "BLOB_GET": _blobs_of(sessions.id == V(1))
-        .where(blobs.namespace == V(2))
-        .where(blobs.key == V(3))
+        "BLOB_PUT_REPLACE": upsert(insert, blob_key, ("meta", "data")),
+        "BLOB_PUT_KEEP": insert.get_sql() + ' ON CONFLICT ("sid","namespace","key") DO NOTHING',
+        "BLOB_GET": _blobs_of(by_id)
+        .where(blobs.namespace == NV("namespace"))
+        .where(blobs.key == NV("key"))
         .get_sql(),
-        "BLOB_LATEST": _blobs_of(sessions.id == V(1))
-        .where(blobs.namespace == V(2))
+        "BLOB_LATEST": _blobs_of(by_id)
+        .where(blobs.namespace == NV("namespace"))
         .orderby(blobs.key, order=Order.desc)
         .limit(1)
         .get_sql(),
-        "BLOB_LIST": _blobs_of(sessions.id == V(1))
+        "BLOB_LIST": _blobs_of(by_id)
         .where(v_namespace_range)
-        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
+        .where(v_key_range)
         .orderby(blobs.namespace)
         .orderby(blobs.key)
         .get_sql(),
-        "BLOB_LIST_ALL": _blobs_of(P(1).isnull())
+        "BLOB_LIST_ALL": _blobs_of(N("session_id").isnull())
         .where(v_namespace_range)
-        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
+        .where(v_key_range)
         .orderby(sessions.sid)
         .orderby(blobs.namespace)
         .orderby(blobs.key)
         .get_sql(),
         "BLOB_DELETE": Query.from_(blobs)
-        .where(blobs.sid == P(1))
+        .where(blobs.sid == N("sid"))
         .where(in_namespace_range)
         .delete()
         .get_sql(),
         # The session's key range (migration 0006: rid = sid * 2**32 + seq).
-        "DELETE_SESSION_EVENTS": Query.from_(events).where(in_session(P(1))).delete().get_sql(),
+        "DELETE_SESSION_EVENTS": Query.from_(events).where(in_session(N("sid"))).delete().get_sql(),
         "DELETE_SESSION_METADATA": Query.from_(metadata)
-        .where(metadata.sid == P(1))
+        .where(metadata.sid == N("sid"))
         .delete()
         .get_sql(),
-        "DELETE_SESSION_BLOBS": Query.from_(blobs).where(blobs.sid == P(1)).delete().get_sql(),
-        "DELETE_SESSION": Query.from_(sessions).where(sessions.sid == P(1)).delete().get_sql(),
-        # The chain from the head back, stopped after ?2 events (-1: all).
+        "DELETE_SESSION_BLOBS": Query.from_(blobs).where(blobs.sid == N("sid")).delete().get_sql(),
+        "DELETE_SESSION": Query.from_(sessions).where(sessions.sid == N("sid")).delete().get_sql(),
+        # The chain from the head back, stopped after :limit events (-1: all).
         "HISTORY_TAIL": history_chain(
-            "e.id = s.head_id AND e.sid = s.sid WHERE s.id = ?1",
+            "e.id = s.head_id AND e.sid = s.sid WHERE s.id = :session_id",
             "e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq",
-            "?1",
-            limit=" LIMIT ?2",
+            ":session_id",
+            limit=" LIMIT :limit",
         ),
         # The newest events by append order, with the head: when they chain
         # (the usual, unforked case) they are the history's tail, read as one
         # range scan instead of one index probe per step.
-        "HISTORY_TAIL_LINEAR": Query.from_(sessions)
-        .join(events)
-        .on(in_session(sessions.sid))
-        .select(sessions.head_id, *event_record_fields(events, sessions.id))
-        .where(sessions.id == V(1))
-        .orderby(events.rid, order=Order.desc)
-        .limit(P(2))
-        .get_sql(),
-        # The newest ?2 events (-1: all), newest first, summed up in one row:
+        "HISTORY_TAIL_LINEAR": tail().get_sql(),
+        # The newest :limit events (-1: all), newest first, summed up in one row:
         # (rows, summaries, the head, their ids, their parents (char(30) for
         # none) and their event_data, each list in one same row order). The
         # caller checks that the ids chain from the head through the parents:
@@ -124,55 +124,43 @@ def build() -> dict[str, str]:
             "SELECT count(*), total(event_type = 'compaction'), max(head_id), "
             "group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), "
             "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
-            + Query.from_(sessions)
-            .join(events)
-            .on(in_session(sessions.sid))
-            .select(
-                sessions.head_id,
-                events.id,
-                events.parent_id,
-                events.event_type,
-                events.event_data,
-            )
-            .where(sessions.id == V(1))
-            .orderby(events.rid, order=Order.desc)
-            .limit(P(2))
-            .get_sql()
+            + tail(data_only=True).get_sql()
             + ")"
         ),
-        "BLOB_LIST_EXACT": _blobs_of(sessions.id == V(1))
-        .where(blobs.namespace == V(2))
-        .where((blobs.key >= V(4)) & (blobs.key < V(5)))
+        "BLOB_LIST_EXACT": _blobs_of(by_id)
+        .where(blobs.namespace == NV("namespace"))
+        .where(v_key_range)
         .orderby(blobs.key)
         .get_sql(),
-        # Hand-written (a CTE): one blob (?3, or the latest in namespace ?2 when
-        # ?3 is NULL) followed by the blobs of namespace ?4 keyed "<its key>\t…".
+        # Hand-written (a CTE): one blob (:key, or the latest in :namespace when
+        # :key is NULL) followed by the blobs of namespace :child keyed "<its key>\t…".
         "BLOB_WITH_CHILDREN": (
             "WITH b AS (SELECT sid, key, meta, data, created_at FROM session_blobs "
-            "WHERE sid = (SELECT sid FROM sessions WHERE id = +?1) AND namespace = +?2 "
-            "AND (?3 IS NULL OR key = +?3) ORDER BY key DESC LIMIT 1) "
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = +:session_id) "
+            "AND namespace = +:namespace "
+            "AND (:key IS NULL OR key = +:key) ORDER BY key DESC LIMIT 1) "
             "SELECT key, meta, data, created_at FROM b "
             "UNION ALL SELECT w.key, w.meta, w.data, w.created_at "
             "FROM b CROSS JOIN session_blobs w "
-            "WHERE w.sid = b.sid AND w.namespace = +?4 "
+            "WHERE w.sid = b.sid AND w.namespace = +:child "
             "AND w.key > b.key || char(9) AND w.key < b.key || char(10)"
         ),
-        "BLOB_LIST_EXACT_DESC": _blobs_of(sessions.id == V(1))
-        .where(blobs.namespace == V(2))
-        .where(blobs.key < V(3))
+        "BLOB_LIST_EXACT_DESC": _blobs_of(by_id)
+        .where(blobs.namespace == NV("namespace"))
+        .where(blobs.key < NV("before_key"))
         .orderby(blobs.key, order=Order.desc)
-        .limit(P(4))
+        .limit(N("limit"))
         .get_sql(),
         "SESSION_HEAD_EVENT": Query.from_(events)
         .join(sessions)
         .on((sessions.sid == events.sid) & (sessions.head_id == events.id))
         .select(*event_record_fields(events, sessions.id))
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .get_sql(),
         "SESSION_CLEAR_HEAD": Query.update(sessions)
         .set(sessions.head_id, None)
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .get_sql(),
     }

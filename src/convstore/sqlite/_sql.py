@@ -47,7 +47,7 @@ MIGRATIONS_STATE: Final = (
     "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
     'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
 )
-MIGRATIONS_FINGERPRINT: Final = '13:f9ceca44092c65f881aeaf99273323a5445358952a8d1e8c724eef4633c4e63d'
+MIGRATIONS_FINGERPRINT: Final = '13:3a94d6baa8d311833826c962ba910b59e0ed8fbb426b856d7be4ce61e2d7cc08'
 SESSION_INSERT: Final = (
     'INSERT INTO "sessions" ("id","directory","git_root","created_at","updated_at")\n'
     'VALUES (:session_id,:directory,:git_root,:now,:now)'
@@ -55,7 +55,7 @@ SESSION_INSERT: Final = (
 SESSION_GET: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "id"=:session_id'
+    'WHERE "id"=?1'
 )
 SESSION_STATE: Final = (
     'SELECT "sid","archived_at","event_count"\n'
@@ -65,14 +65,14 @@ SESSION_STATE: Final = (
 SESSION_RESUMABLE_BY_DIRECTORY: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "directory"=+:directory AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "directory"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
 SESSION_RESUMABLE_BY_GIT_ROOT: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "git_root"=+:git_root AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
+    'WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -99,6 +99,15 @@ SESSION_MOVE_HEAD: Final = (
 EVENT_APPEND_BATCH_ROW_PLAIN: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (?1*4294967296+?2,?3,?4,?5,?6,?7,?8)'
+)
+EVENT_INSERT_ROW: Final = (
+    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
+    'VALUES (?1,?2,?3,?4,?5,?6,?7)'
+)
+EVENT_KEY_STORED: Final = (
+    'SELECT 1\n'
+    'FROM "session_events"\n'
+    'WHERE "rid"=?1'
 )
 EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
@@ -133,9 +142,9 @@ EVENT_IN_SESSION: Final = (
     'WHERE "id"=:event_id AND "sid"=:sid'
 )
 EVENTS_LOAD: Final = (
-    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
+    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
     'ORDER BY "rid"'
 )
 LIST_SESSIONS_ALL: Final = (
@@ -404,9 +413,16 @@ SEARCH_PENDING_CLEAR: Final = (
     'FROM search_pending'
 )
 SEARCH_DROP_TRIGGER_PENDING: Final = 'DROP TRIGGER IF EXISTS event_search_pending'
-SEARCH_CREATE_TRIGGER_PENDING: Final = (
-    'CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events BEGIN INSERT INTO search_pending (sid, after_seq)\n'
-    'VALUES (new.rid >> 32, (new.rid & 4294967295) - 1)\n'
+SEARCH_DROP_TRIGGER_PENDING_COUNT: Final = 'DROP TRIGGER IF EXISTS search_pending_count'
+SEARCH_DROP_TRIGGER_PENDING_SESSION: Final = 'DROP TRIGGER IF EXISTS search_pending_session'
+SEARCH_CREATE_TRIGGER_PENDING_COUNT: Final = (
+    'CREATE TRIGGER IF NOT EXISTS search_pending_count AFTER UPDATE OF event_count ON sessions WHEN new.event_count > old.event_count BEGIN INSERT INTO search_pending (sid, after_seq)\n'
+    'VALUES (new.sid, old.event_count)\n'
+    'ON CONFLICT (sid) DO NOTHING; END'
+)
+SEARCH_CREATE_TRIGGER_PENDING_SESSION: Final = (
+    'CREATE TRIGGER IF NOT EXISTS search_pending_session AFTER INSERT ON sessions WHEN new.event_count > 0 BEGIN INSERT INTO search_pending (sid, after_seq)\n'
+    'VALUES (new.sid, 0)\n'
     'ON CONFLICT (sid) DO NOTHING; END'
 )
 SEARCH_REBUILD: Final = (
@@ -457,29 +473,29 @@ PRAGMA_AUTO_VACUUM: Final = 'PRAGMA auto_vacuum'
 PRAGMA_PAGE_COUNT: Final = 'PRAGMA page_count'
 PRAGMA_PAGE_SIZE: Final = 'PRAGMA page_size'
 SYNC_EVENT_AT: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2'
+    'WHERE "rid"=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq'
 )
 SYNC_METADATA_TIMES: Final = (
     'SELECT key, value, updated_at\n'
     'FROM session_metadata\n'
-    'WHERE sid = (SELECT sid FROM sessions WHERE id = ?1)\n'
+    'WHERE sid = (SELECT sid FROM sessions WHERE id = :session_id)\n'
     'ORDER BY key'
 )
 SYNC_METADATA_PUT_IF_NEWER: Final = (
     'INSERT INTO session_metadata (sid, key, value, updated_at)\n'
-    'SELECT sid, ?2, ?3, ?4\n'
+    'SELECT sid, :key, :value, :updated_at\n'
     'FROM sessions\n'
-    'WHERE id = ?1\n'
+    'WHERE id = :session_id\n'
     'ON CONFLICT (sid, key)\n'
     'DO UPDATE\n'
     'SET value = excluded.value, updated_at = excluded.updated_at\n'
     'WHERE session_metadata.updated_at <= excluded.updated_at'
 )
 SYNC_EVENTS_AFTER: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296+?2 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
+    'WHERE "rid">(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296+:seq AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
     'ORDER BY "rid"'
 )

@@ -12,7 +12,11 @@ Regenerate after editing this file::
 
 Parameters are named (``:session_id``, ``:event_id`` …), bound from a dict
 with those keys, never formatted into the text; each name says what the value
-is, and the same name means the same value throughout a statement.
+is, and the same name means the same value throughout a statement. The
+hottest statements (one append, the reads timed against the floor in SPEC §5:
+``SESSION_GET``, ``SESSION_RESUMABLE_BY_*``, ``EVENTS_LOAD``) use numbered
+parameters (``?1``, ``?2``) bound from a tuple instead: binding a dict costs
+about a microsecond per parameter, and a number is as explicit as a name.
 Statements pypika cannot express (``PRAGMA``, ``WITH RECURSIVE``, FTS5) are
 written out by hand in this file so that a reader still finds every
 statement in one place.
@@ -157,13 +161,15 @@ def migrations_fingerprint() -> str:
 
 def _session_statements() -> dict[str, str]:
     def live_newest(column: str) -> str:
-        # One partial index serves both the filter and the order: no sort.
+        # One partial index serves both the filter and the order: no sort. Bound by
+        # position, ``(value, cutoff)``: a read on every client start, and binding a
+        # dict costs ~1 µs per parameter (SPEC §5: the lookup is timed against the floor).
         return (
             Query.from_(sessions)
             .select(*shared.session_fields(sessions))
-            .where(sessions.field(column) == NV(column))
+            .where(sessions.field(column) == V(1))
             .where(sessions.archived_at.isnull())
-            .where(sessions.updated_at > N("cutoff"))
+            .where(sessions.updated_at > P(2))
             .orderby(sessions.updated_at, order=Order.desc)
             .orderby(sessions.sid, order=Order.desc)
             .limit(1)
@@ -175,9 +181,10 @@ def _session_statements() -> dict[str, str]:
         .columns("id", "directory", "git_root", "created_at", "updated_at")
         .insert(N("session_id"), N("directory"), N("git_root"), N("now"), N("now"))
         .get_sql(),
+        # Bound by position, ``(session_id,)``, like the other hot reads.
         "SESSION_GET": Query.from_(sessions)
         .select(*shared.session_fields(sessions))
-        .where(sessions.id == N("session_id"))
+        .where(sessions.id == P(1))
         .get_sql(),
         "SESSION_STATE": Query.from_(sessions)
         .select(sessions.sid, sessions.archived_at, sessions.event_count)
@@ -203,13 +210,16 @@ def _session_statements() -> dict[str, str]:
         .where(sessions.id == N("session_id"))
         .where(sessions.updated_at == N("now"))
         .get_sql(),
-        "SESSION_MOVE_HEAD": Query.update(sessions)
-        .set(sessions.head_id, N("head_id"))
-        .set(sessions.updated_at, N("now"))
+        "SESSION_MOVE_HEAD": _head_to(N("head_id"))
         .set(sessions.event_count, sessions.event_count + N("added"))
         .where(sessions.id == N("session_id"))
         .get_sql(),
     }
+
+
+def _head_to(head: object) -> QueryBuilder:
+    """``UPDATE sessions SET head_id = head, updated_at = :now``: every move of a head."""
+    return Query.update(sessions).set(sessions.head_id, head).set(sessions.updated_at, N("now"))
 
 
 def _event_statements() -> dict[str, str]:
@@ -276,6 +286,12 @@ def _event_statements() -> dict[str, str]:
         .columns(*EVENT_STORAGE_COLUMNS)
         .insert(event_key(P(1), P(2)), *[P(n) for n in range(3, 9)])
     )
+    # The bulk paths (append_events, import_jsonl): the key computed by the caller,
+    # every row bound from one tuple (key, id, parent, invocation, type, data, time)
+    # by a single executemany.
+    insert_row = (
+        Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[P(n) for n in range(1, 8)])
+    )
     # append_event_at_head's one statement: the same view, the parent being the
     # head as read inside the statement -- which, writing, holds the write lock
     # from its first step (WAL), so concurrent appenders still form one chain.
@@ -288,6 +304,9 @@ def _event_statements() -> dict[str, str]:
     )
     return {
         "EVENT_APPEND_BATCH_ROW_PLAIN": batch_row_plain.get_sql(),
+        "EVENT_INSERT_ROW": insert_row.get_sql(),
+        # Whether a row of that key is stored (which row of an executemany was refused).
+        "EVENT_KEY_STORED": Query.from_(events).select(1).where(events.rid == P(1)).get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),
         "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),
@@ -299,14 +318,13 @@ def _event_statements() -> dict[str, str]:
         .where(events.sid == N("sid"))
         .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
-        # 200-event load, and an unknown session costs one index probe.
+        # 200-event load, and an unknown session costs one index probe. Bound by
+        # position, ``(session_id,)`` (``?1`` is one parameter, used three times).
         "EVENTS_LOAD": Query.from_(events)
-        .select(*shared.event_record_fields(events, N("session_id")))
+        .select(*shared.event_record_fields(events, P(1)))
         .where(
             in_session(
-                subquery(
-                    Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
-                )
+                subquery(Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
             )
         )
         .orderby(events.rid)
@@ -360,9 +378,7 @@ def _metadata_and_branch_statements() -> dict[str, str]:
         .where(sessions.id == N("session_id"))
         .get_sql(),
         # fork: move the head back to one of the session's own events.
-        "SESSION_SET_HEAD": Query.update(sessions)
-        .set(sessions.head_id, N("head_id"))
-        .set(sessions.updated_at, N("now"))
+        "SESSION_SET_HEAD": _head_to(N("head_id"))
         .where(sessions.id == N("session_id"))
         .where(sessions.archived_at.isnull())
         .where(head_in_session)
@@ -621,10 +637,11 @@ def _fts_statements() -> dict[str, str]:
             f"WHERE rid > :sid * {SEARCH_KEY_FACTOR} + :after_seq "
             f"AND rid <= :sid * {SEARCH_KEY_FACTOR} + :last_seq"
         ),
-        # Off the append path (migration 0005): an append only records, through the
-        # trigger event_search_pending, that its session has events above the
-        # index's watermark; the index catches up in bulk, one range statement over
-        # every pending session, inside search(), append_events, imports and
+        # Off the append path (migrations 0005, 0010): a write only records, through
+        # the triggers search_pending_count / search_pending_session (once per write
+        # that raises a session's event_count, not once per event), that its session
+        # has events above the index's watermark; the index catches up in bulk, one
+        # range statement over every pending session, inside search(), imports and
         # index_pending(). Read through the view: follows the configured fields.
         "SEARCH_PENDING_ANY": "SELECT EXISTS (SELECT 1 FROM search_pending)",
         "SEARCH_CATCH_UP": (
@@ -634,11 +651,22 @@ def _fts_statements() -> dict[str, str]:
             f"AND v.rid < (p.sid + 1) * {SEARCH_KEY_FACTOR}"
         ),
         "SEARCH_PENDING_CLEAR": "DELETE FROM search_pending",
+        # The per-event trigger of 0005/0006, replaced by the two below in 0010.
         "SEARCH_DROP_TRIGGER_PENDING": "DROP TRIGGER IF EXISTS event_search_pending",
-        "SEARCH_CREATE_TRIGGER_PENDING": (
-            "CREATE TRIGGER IF NOT EXISTS event_search_pending AFTER INSERT ON session_events "
-            "BEGIN INSERT INTO search_pending (sid, after_seq) "
-            f"VALUES (new.rid >> 32, (new.rid & {EVENT_KEY_FACTOR - 1}) - 1) "
+        "SEARCH_DROP_TRIGGER_PENDING_COUNT": "DROP TRIGGER IF EXISTS search_pending_count",
+        "SEARCH_DROP_TRIGGER_PENDING_SESSION": "DROP TRIGGER IF EXISTS search_pending_session",
+        # migrations/0010_search_pending_per_session.sql, the same text.
+        "SEARCH_CREATE_TRIGGER_PENDING_COUNT": (
+            "CREATE TRIGGER IF NOT EXISTS search_pending_count "
+            "AFTER UPDATE OF event_count ON sessions "
+            "WHEN new.event_count > old.event_count BEGIN "
+            "INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, old.event_count) "
+            "ON CONFLICT (sid) DO NOTHING; END"
+        ),
+        "SEARCH_CREATE_TRIGGER_PENDING_SESSION": (
+            "CREATE TRIGGER IF NOT EXISTS search_pending_session AFTER INSERT ON sessions "
+            "WHEN new.event_count > 0 BEGIN "
+            "INSERT INTO search_pending (sid, after_seq) VALUES (new.sid, 0) "
             "ON CONFLICT (sid) DO NOTHING; END"
         ),
         "SEARCH_REBUILD": "INSERT INTO event_search (event_search) VALUES ('rebuild')",
@@ -677,30 +705,32 @@ def _fts_statements() -> dict[str, str]:
 
 def _sync_statements() -> dict[str, str]:
     """Incremental sync (:mod:`convstore.sync`): a session's position and what follows it."""
-    this_sid = subquery(Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
+    this_sid = subquery(
+        Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
+    )
     return {
         # The event at a position (seq): where two sides' histories last agree.
         "SYNC_EVENT_AT": Query.from_(events)
-        .select(*shared.event_record_fields(events, P(1)))
-        .where(events.rid == event_key(this_sid, P(2)))
+        .select(*shared.event_record_fields(events, N("session_id")))
+        .where(events.rid == event_key(this_sid, N("seq")))
         .get_sql(),
         # A session's metadata with its own times: sync merges it last-writer-wins.
         "SYNC_METADATA_TIMES": (
             "SELECT key, value, updated_at FROM session_metadata "
-            "WHERE sid = (SELECT sid FROM sessions WHERE id = ?1) ORDER BY key"
+            "WHERE sid = (SELECT sid FROM sessions WHERE id = :session_id) ORDER BY key"
         ),
         # Upsert a pulled value unless the local one is strictly newer (ties: the server's).
         "SYNC_METADATA_PUT_IF_NEWER": (
             "INSERT INTO session_metadata (sid, key, value, updated_at) "
-            "SELECT sid, ?2, ?3, ?4 FROM sessions WHERE id = ?1 "
+            "SELECT sid, :key, :value, :updated_at FROM sessions WHERE id = :session_id "
             "ON CONFLICT (sid, key) DO UPDATE SET value = excluded.value, "
             "updated_at = excluded.updated_at "
             "WHERE session_metadata.updated_at <= excluded.updated_at"
         ),
         # The events after a position, in append order: only what the other side lacks.
         "SYNC_EVENTS_AFTER": Query.from_(events)
-        .select(*shared.event_record_fields(events, P(1)))
-        .where(events.rid > event_key(this_sid, P(2)))
+        .select(*shared.event_record_fields(events, N("session_id")))
+        .where(events.rid > event_key(this_sid, N("seq")))
         .where(events.rid < (this_sid + 1) * EVENT_KEY_FACTOR)
         .orderby(events.rid)
         .get_sql(),

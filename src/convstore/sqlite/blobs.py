@@ -157,7 +157,18 @@ def put_blobs(
         sql = _blobsql.BLOB_PUT_REPLACE if replace else _blobsql.BLOB_PUT_KEEP
         try:
             conn.executemany(
-                sql, [(sid, namespace, key, meta, data, now) for key, meta, data in rows]
+                sql,
+                [
+                    {
+                        "sid": sid,
+                        "namespace": namespace,
+                        "key": key,
+                        "meta": meta,
+                        "data": data,
+                        "created_at": now,
+                    }
+                    for key, meta, data in rows
+                ],
             )
         except apsw.ConstraintError as exc:
             raise InvalidArgument(f"{doing}: meta is not valid JSON ({exc})") from None
@@ -165,7 +176,7 @@ def put_blobs(
             raise InvalidArgument(f"{doing}: a value is not valid UTF-8 ({exc})") from None
 
 
-def _read(store: SessionStore, sql: str, params: tuple[object, ...], doing: str) -> list[Blob]:
+def _read(store: SessionStore, sql: str, params: dict[str, object], doing: str) -> list[Blob]:
     try:
         return list(map(Blob._make, store.connection.execute(sql, params)))
     except (apsw.Error, UnicodeError) as exc:
@@ -178,7 +189,7 @@ def get_blob(store: SessionStore, session_id: str, namespace: str, key: str) -> 
     rows = _read(
         store,
         _blobsql.BLOB_GET,
-        (session_id, namespace, key),
+        {"session_id": session_id, "namespace": namespace, "key": key},
         f"reading blob {key!r} of session {session_id!r}",
     )
     return rows[0] if rows else None
@@ -189,7 +200,7 @@ def latest_blob(store: SessionStore, session_id: str, namespace: str) -> Blob | 
     rows = _read(
         store,
         _blobsql.BLOB_LATEST,
-        (session_id, namespace),
+        {"session_id": session_id, "namespace": namespace},
         f"reading the latest blob of session {session_id!r}",
     )
     return rows[0] if rows else None
@@ -206,7 +217,13 @@ def get_blob_with_children(
     """
     try:
         found: list[Any] = store.connection.execute(
-            _blobsql.BLOB_WITH_CHILDREN, (session_id, namespace, key, child_namespace)
+            _blobsql.BLOB_WITH_CHILDREN,
+            {
+                "session_id": session_id,
+                "namespace": namespace,
+                "key": key,
+                "child": child_namespace,
+            },
         ).fetchall()
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, f"reading blob {key!r} of session {session_id!r}")
@@ -247,24 +264,30 @@ def list_blobs(
         return _read(
             store,
             _blobsql.BLOB_LIST_EXACT_DESC,
-            (
-                session_id,
-                namespace_prefix,
-                _TOP if before_key is None else before_key,
-                _sql_limit(limit),
-            ),
+            {
+                "session_id": session_id,
+                "namespace": namespace_prefix,
+                "before_key": _TOP if before_key is None else before_key,
+                "limit": _sql_limit(limit),
+            },
             f"listing blobs of {session_id!r}",
         )
     if exact and session_id is not None:
         return _read(
             store,
             _blobsql.BLOB_LIST_EXACT,
-            (session_id, namespace_prefix, None, klow, khigh),
+            {
+                "session_id": session_id,
+                "namespace": namespace_prefix,
+                "key_low": klow,
+                "key_high": khigh,
+            },
             f"listing blobs of {session_id!r}",
         )
     sql = _blobsql.BLOB_LIST_ALL if session_id is None else _blobsql.BLOB_LIST
+    ranges = {"low": low, "high": high, "key_low": klow, "key_high": khigh}
     return _read(
-        store, sql, (session_id, low, high, klow, khigh), f"listing blobs of {session_id!r}"
+        store, sql, {"session_id": session_id, **ranges}, f"listing blobs of {session_id!r}"
     )
 
 
@@ -275,7 +298,7 @@ def delete_blobs(store: SessionStore, session_id: str, namespace_prefix: str = "
     with store.atomic(doing) as conn:
         state = store.session_state(session_id)
         if state is not None:
-            conn.execute(_blobsql.BLOB_DELETE, (state[0], low, high))
+            conn.execute(_blobsql.BLOB_DELETE, {"sid": state[0], "low": low, "high": high})
 
 
 def delete_session(store: SessionStore, session_id: str) -> bool:
@@ -293,11 +316,11 @@ def delete_session(store: SessionStore, session_id: str) -> bool:
             # As purge does: index what is pending first, so the index's delete
             # triggers see every row they must remove and no watermark is orphaned.
             store.catch_up_search()
-            sid = state[0]
-            conn.execute(_blobsql.DELETE_SESSION_EVENTS, (sid,))
-            conn.execute(_blobsql.DELETE_SESSION_METADATA, (sid,))
-            conn.execute(_blobsql.DELETE_SESSION_BLOBS, (sid,))
-            conn.execute(_blobsql.DELETE_SESSION, (sid,))
+            sid = {"sid": state[0]}
+            conn.execute(_blobsql.DELETE_SESSION_EVENTS, sid)
+            conn.execute(_blobsql.DELETE_SESSION_METADATA, sid)
+            conn.execute(_blobsql.DELETE_SESSION_BLOBS, sid)
+            conn.execute(_blobsql.DELETE_SESSION, sid)
     return state is not None
 
 
@@ -310,7 +333,7 @@ def clear_head(store: SessionStore, session_id: str) -> None:
     """
     doing = f"clearing the head of session {session_id!r}"
     with store.atomic(doing) as conn:
-        conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+        conn.execute(_blobsql.SESSION_CLEAR_HEAD, {"session_id": session_id})
         if conn.changes() == 0:
             _sid(store, session_id, live=True)
 
@@ -417,16 +440,16 @@ def history_tail(
     if limit is not None and limit <= 0:
         return []
     doing = f"reading the history of session {session_id!r}"
-    wanted = _sql_limit(limit)
+    wanted = {"session_id": session_id, "limit": _sql_limit(limit)}
     try:
         rows: list[Any] = store.connection.execute(
-            _blobsql.HISTORY_TAIL_LINEAR, (session_id, wanted)
+            _blobsql.HISTORY_TAIL_LINEAR, wanted
         ).fetchall()
         if _chains(rows, limit):
             rows.reverse()
             out = [StoredEvent(*row[1:]) for row in rows]
         else:
-            chain = store.connection.execute(_blobsql.HISTORY_TAIL, (session_id, wanted))
+            chain = store.connection.execute(_blobsql.HISTORY_TAIL, wanted)
             out = [StoredEvent(*row) for row in chain]
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, doing)
@@ -455,7 +478,7 @@ def history_tail_values(
         return []
     try:
         row = store.connection.execute(
-            _blobsql.HISTORY_TAIL_DATA, (session_id, _sql_limit(limit))
+            _blobsql.HISTORY_TAIL_DATA, {"session_id": session_id, "limit": _sql_limit(limit)}
         ).fetchone()
     except (apsw.Error, UnicodeError) as exc:
         store.read_failed(exc, f"reading the history of session {session_id!r}")
@@ -519,7 +542,7 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
 
     doing = f"popping the head of session {session_id!r}"
     with store.atomic(doing) as conn:
-        row = conn.execute(_blobsql.SESSION_HEAD_EVENT, (session_id,)).fetchone()
+        row = conn.execute(_blobsql.SESSION_HEAD_EVENT, {"session_id": session_id}).fetchone()
         if row is None:
             state = store.session_state(session_id)
             if state is not None and state[1] is not None:
@@ -528,7 +551,7 @@ def pop_head(store: SessionStore, session_id: str) -> StoredEvent | None:
         else:
             popped = StoredEvent(*row)
             if popped.parent_id is None:
-                conn.execute(_blobsql.SESSION_CLEAR_HEAD, (session_id,))
+                conn.execute(_blobsql.SESSION_CLEAR_HEAD, {"session_id": session_id})
             else:
                 params = {
                     "head_id": popped.parent_id,
@@ -575,7 +598,7 @@ def append_event_with_metadata(
     appended: StoredEvent | None = None
     with store.atomic(doing, None if event is None else event[0]) as conn:
         now = store.now()
-        row = conn.execute(_sql.SESSION_GET, {"session_id": session_id}).fetchone()
+        row = conn.execute(_sql.SESSION_GET, (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if row[7] is not None:

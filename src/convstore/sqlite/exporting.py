@@ -343,7 +343,32 @@ class _Line:
         return value
 
 
+#: ``json.loads`` without its wrapper: the object and where it ended (no leading blanks).
+_raw_decode = json.JSONDecoder().raw_decode
+#: What JSON counts as whitespace around a value (``str.strip()`` would take more).
+_JSON_BLANKS = " \t\n\r"
+
+
 def _parse(number: int, raw: str | bytes) -> _Line | None:
+    """Line ``number`` as a JSON object (``None`` if blank); errors name the line."""
+    # The usual line: an object from its first character, parsed once, nothing after
+    # it but JSON blanks (a newline). Anything else takes the careful path below,
+    # which gives json.loads's verdict and message.
+    if (
+        type(raw) is str
+        and raw[:1] == "{"
+        and (
+            len(raw) <= 2 * _v.MAX_JSON_DEPTH
+            or not _v.more_brackets_than(raw, _v.MAX_JSON_DEPTH + 2)
+        )
+    ):
+        try:
+            data, end = _raw_decode(raw)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if type(data) is dict and (end == len(raw) or not raw[end:].strip(_JSON_BLANKS)):
+                return _Line(number, data)
     if not isinstance(raw, str | bytes):
         raise InvalidArgument(
             f"line {number}: expected str or bytes, got {type(raw).__name__}; nothing was imported"
@@ -382,6 +407,23 @@ def _parse(number: int, raw: str | bytes) -> _Line | None:
 
 #: At most this many ids of one imported session are kept in memory (~25 MB).
 _KNOWN_IDS = 200_000
+#: Event rows are inserted by one ``executemany`` per this many.
+_FLUSH_EVERY = 1000
+#: An event's key is ``sid * 2**32 + seq`` (migration 0006).
+_EVENT_KEY_FACTOR = 4294967296
+#: The times :meth:`_Line.integer` accepts (``time=True``).
+_TIME_LOW, _TIME_HIGH = 1 - _v.TIME_LIMIT, _v.TIME_LIMIT - 1
+
+
+def _refused(message: str, number: int, event_id: str) -> StoreError:
+    """The typed error for an event row the table refused (its constraint's ``message``)."""
+    if "UNIQUE" in message or "PRIMARY KEY" in message:
+        return DuplicateId(
+            f"line {number}: event id {event_id!r} is already used; nothing was imported"
+        )
+    return InvalidEvent(
+        f"line {number}: event {event_id!r}: event_data is not valid JSON; nothing was imported"
+    )
 
 
 class _Importer:
@@ -400,6 +442,11 @@ class _Importer:
         # session is new), so no parent is looked up in the database -- up to
         # _KNOWN_IDS of them; past that, parents and head are looked up.
         self.ids: set[str] = set()
+        # Rows read but not inserted yet (one executemany per _FLUSH_EVERY), with the
+        # line number of each, and the key before the session's first event.
+        self.rows: list[tuple[Any, ...]] = []
+        self.lines: list[int] = []
+        self.key = 0
 
     def start_session(self, line: _Line) -> None:
         self.finish_session()
@@ -434,6 +481,7 @@ class _Importer:
                 "nothing was imported"
             ) from None
         self.sid = self.conn.last_insert_rowid()
+        self.key = self.sid * _EVENT_KEY_FACTOR
         for key, entry in metadata.items():
             if isinstance(entry, dict):
                 value, at = entry.get("value"), entry.get("updated_at")
@@ -453,6 +501,69 @@ class _Importer:
         self.sessions += 1
 
     def add_event(self, line: _Line) -> None:
+        data = line.data
+        eid = data.get("id")
+        parent = data.get("parent_id")
+        invocation = data.get("invocation_id")
+        etype = data.get("event_type")
+        event_data = data.get("event_data")
+        created = data.get("created_at")
+        # The usual line, checked at C speed: every field of the right type, ids
+        # ASCII without NUL, a time within range, the parent an earlier event --
+        # everything the careful path below checks but event_data (checked here
+        # too, with the same error) and the table's constraints (at the flush).
+        if (
+            self.header is not None
+            and data.get("session_id", self.session_id) == self.session_id
+            and type(eid) is str
+            and type(invocation) is str
+            and type(etype) is str
+            and type(event_data) is str
+            and type(created) is int
+            and eid.isascii()
+            and invocation.isascii()
+            and etype.isascii()
+            and "\x00" not in eid
+            and "\x00" not in invocation
+            and "\x00" not in etype
+            and _TIME_LOW <= created <= _TIME_HIGH
+            and (parent is None or (type(parent) is str and parent in self.ids))
+        ):
+            line.checked(_v.event_data, event_data, eid)
+            self.seen += 1
+            self.rows.append((self.key + self.seen, eid, parent, invocation, etype, event_data,
+                              created))  # fmt: skip
+            self.lines.append(line.number)
+            if len(self.ids) < _KNOWN_IDS:
+                self.ids.add(eid)
+            self.events += 1
+            if len(self.rows) >= _FLUSH_EVERY:
+                self.flush()
+            if self.progress is not None and self.events % PROGRESS_EVERY == 0:
+                self.progress(self.sessions, self.events)
+            return
+        self.flush()  # an earlier line's error (a duplicate id, bad JSON) is reported first
+        self._add_event_checked(line)
+
+    def flush(self) -> None:
+        """Insert the rows read so far (one ``executemany``); a refused row names its line."""
+        rows = self.rows
+        if not rows:
+            return
+        try:
+            self.conn.executemany(_sql.EVENT_INSERT_ROW, rows)
+        except apsw.ConstraintError as exc:
+            # The rows before the refused one are in: the first key missing is the culprit.
+            for (key, event_id, *_), number in zip(rows, self.lines, strict=True):
+                if not self.conn.execute(_sql.EVENT_KEY_STORED, (key,)).get:
+                    raise _refused(str(exc), number, event_id) from None
+            raise
+        finally:
+            self.rows = []
+            self.lines = []
+
+    def _add_event_checked(self, line: _Line) -> None:
+        """:meth:`add_event` for any line, field by field: each error names the line."""
         if self.header is None:
             raise line.fail("an event line comes before any session header")
         owner = line.data.get("session_id", self.session_id)
@@ -473,8 +584,7 @@ class _Importer:
         # The same checks as an append: what is imported can be read, searched, exported.
         line.checked(_v.event_data, data, event_id)
         row = (
-            self.sid,
-            self.seen + 1,
+            self.key + self.seen + 1,
             event_id,
             parent,
             line.text("invocation_id"),
@@ -489,18 +599,9 @@ class _Importer:
             )
         self.seen += 1
         try:
-            self.conn.execute(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, row)
+            self.conn.execute(_sql.EVENT_INSERT_ROW, row)
         except apsw.ConstraintError as exc:
-            text = str(exc)
-            if "UNIQUE" in text or "PRIMARY KEY" in text:
-                raise DuplicateId(
-                    f"line {line.number}: event id {event_id!r} is already used; "
-                    "nothing was imported"
-                ) from None
-            raise InvalidEvent(
-                f"line {line.number}: event {event_id!r}: event_data is not valid JSON; "
-                "nothing was imported"
-            ) from None
+            raise _refused(str(exc), line.number, event_id) from None
         if len(self.ids) < _KNOWN_IDS:
             self.ids.add(event_id)
         self.events += 1
@@ -511,10 +612,12 @@ class _Importer:
         """Whether ``event_id`` is an event of the session being filled (past the id set)."""
         if len(self.ids) < _KNOWN_IDS:
             return False  # every event so far is in the set
+        self.flush()  # the rows read so far are looked up too
         found = self.conn.execute(_sql.EVENT_IN_SESSION, {"event_id": event_id, "sid": self.sid})
         return bool(found.get)
 
     def finish_session(self) -> None:
+        self.flush()
         line = self.header
         if line is None:
             return
@@ -572,6 +675,7 @@ def import_jsonl(
             elif kind == "event":
                 importer.add_event(line)
             elif kind == "usage":
+                importer.flush()  # usage names events: they must be in
                 if importer.header is None:
                     raise line.fail("a usage line comes before any session header")
                 _lifecycle.import_usage_line(store, importer.sid, importer.session_id, line)

@@ -240,6 +240,10 @@ def migrate(
                     from .search import after_rowid_migration
 
                     after_rowid_migration(conn)
+                elif mig.version == 10:  # watermarks per write: none when indexing is off
+                    from .search import after_pending_migration
+
+                    after_pending_migration(conn)
             except apsw.Error as exc:
                 raise MigrationError(
                     f"migration {mig.name!r} failed on {where}: {exc}; nothing was changed"

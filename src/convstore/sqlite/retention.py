@@ -29,8 +29,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol, cast
 
 import apsw
 
@@ -128,42 +128,105 @@ def purge(
         raise InvalidArgument(f"progress must be a callable or None, got {type(progress).__name__}")
     if dry_run:
         return _purge_counts(store, cutoff)
-    conn = store.connection
+    report = purge_in_batches(lambda: _SqliteBatch.of(store, cutoff), batch_size, progress)
+    return report._replace(bytes_freed=_vacuum(store)) if vacuum else report
+
+
+class PurgeBatch(Protocol):
+    """One purge batch's statements, inside its own write transaction (either backend)."""
+
+    def candidates(self, after: int, limit: int) -> Sequence[int]:
+        """Storage keys of sessions to purge above ``after``, in key order, at most ``limit``."""
+        ...
+
+    def delete_events(self, sid: int, budget: int) -> int:
+        """Delete at most ``budget`` of the session's events; how many went."""
+        ...
+
+    def has_events(self, sid: int) -> bool:
+        """Whether the session still has events (after :meth:`delete_events`)."""
+        ...
+
+    def delete_rest(self, sid: int) -> tuple[int, int]:
+        """Delete the session's metadata, then the session: ``(metadata rows, sessions)``."""
+        ...
+
+
+def purge_in_batches(
+    batch: Callable[[], contextlib.AbstractContextManager[PurgeBatch]],
+    batch_size: int,
+    progress: Callable[[PurgeReport], None] | None,
+) -> PurgeReport:
+    """The purge loop of both backends: batches of at most ``batch_size`` events.
+
+    Each ``with batch() as ops:`` is one short write transaction: the next
+    candidate sessions, their events up to the batch's budget (a huge session
+    spreads over several batches), then, once a session has no events left,
+    its metadata and its row (one unit of budget). ``progress`` gets the
+    running report after every batch; so local and server reports are the
+    same batch by batch.
+    """
     sessions = events = metadata = batches = 0
-    after_sid = 0
+    after = 0
     while True:
-        write = store.atomic(f"purging sessions archived before {cutoff}")
-        with write:
-            # Index pending events first: the delete trigger removes index rows.
-            write.catch_up_search()
-            candidates = conn.execute(
-                _sql.PURGE_CANDIDATES,
-                {"cutoff": cutoff, "after_sid": after_sid, "limit": batch_size},
-            ).fetchall()
+        with batch() as ops:
+            candidates = ops.candidates(after, batch_size)
             budget = batch_size
-            for row in candidates:
-                sid = cast(int, row[0])
+            for sid in candidates:
                 if budget <= 0:
                     break
-                conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": budget})
-                deleted = conn.changes()
+                deleted = ops.delete_events(sid, budget)
                 events += deleted
                 budget -= deleted
-                if budget <= 0 and conn.execute(_sql.PURGE_HAS_EVENTS, {"sid": sid}).fetchall():
+                if budget <= 0 and ops.has_events(sid):
                     break  # the rest of this session goes in the next batch
-                conn.execute(_sql.PURGE_METADATA, {"sid": sid})
-                metadata += conn.changes()
-                conn.execute(_sql.PURGE_SESSION, {"sid": sid})
-                sessions += conn.changes()
+                meta, gone = ops.delete_rest(sid)
+                metadata += meta
+                sessions += gone
                 budget -= 1
-                after_sid = sid
+                after = sid
         if not candidates:
             break
         batches += 1
         if progress is not None:
             progress(PurgeReport(sessions, events, metadata, batches, False, 0))
-    freed = _vacuum(store) if vacuum else 0
-    return PurgeReport(sessions, events, metadata, batches, False, freed)
+    return PurgeReport(sessions, events, metadata, batches, False, 0)
+
+
+class _SqliteBatch:
+    """:class:`PurgeBatch` on the local store's write connection."""
+
+    __slots__ = ("_conn", "_cutoff")
+
+    def __init__(self, conn: apsw.Connection, cutoff: int) -> None:
+        self._conn = conn
+        self._cutoff = cutoff
+
+    @classmethod
+    @contextlib.contextmanager
+    def of(cls, store: SessionStore, cutoff: int) -> Iterator[_SqliteBatch]:
+        write = store.atomic(f"purging sessions archived before {cutoff}")
+        with write as conn:
+            # Index pending events first: the delete trigger removes index rows.
+            write.catch_up_search()
+            yield cls(conn, cutoff)
+
+    def candidates(self, after: int, limit: int) -> Sequence[int]:
+        params = {"cutoff": self._cutoff, "after_sid": after, "limit": limit}
+        return [cast(int, row[0]) for row in self._conn.execute(_sql.PURGE_CANDIDATES, params)]
+
+    def delete_events(self, sid: int, budget: int) -> int:
+        self._conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": budget})
+        return self._conn.changes()
+
+    def has_events(self, sid: int) -> bool:
+        return bool(self._conn.execute(_sql.PURGE_HAS_EVENTS, {"sid": sid}).fetchall())
+
+    def delete_rest(self, sid: int) -> tuple[int, int]:
+        self._conn.execute(_sql.PURGE_METADATA, {"sid": sid})
+        metadata = self._conn.changes()
+        self._conn.execute(_sql.PURGE_SESSION, {"sid": sid})
+        return metadata, self._conn.changes()
 
 
 def _vacuum(store: SessionStore) -> int:
@@ -322,26 +385,27 @@ def _plan(store: SessionStore, policy: RetentionPolicy, now: int) -> _Plan:
     idle_cutoff = 0
     if policy.archive_idle_days is not None:
         idle_cutoff = cutoff(now, policy.archive_idle_days)
-        archive = [(r[0], r[1]) for r in conn.execute(_L.RETENTION_IDLE_LIVE, (idle_cutoff,))]
+        idle = conn.execute(_L.RETENTION_IDLE_LIVE, {"cutoff": idle_cutoff})
+        archive = [(r[0], r[1]) for r in idle]
     delete: list[tuple[int, str, int, int]] = []
     chosen: set[int] = set()
 
     def add(sid: int, sid_text: str) -> int:
-        freed, count = conn.execute(_L.RETENTION_SESSION_BYTES, (sid,)).fetchone() or (0, 0)
+        freed, count = conn.execute(_L.RETENTION_SESSION_BYTES, {"sid": sid}).fetchone() or (0, 0)
         delete.append((sid, sid_text, int(freed or 0), int(count or 0)))
         chosen.add(sid)
         return int(freed or 0)
 
     if policy.delete_archived_after_days is not None:
         before = cutoff(now, policy.delete_archived_after_days) + 1  # archived at or before
-        for row in conn.execute(_L.RETENTION_ARCHIVED, (before,)).fetchall():
+        for row in conn.execute(_L.RETENTION_ARCHIVED, {"cutoff": before}).fetchall():
             add(cast(int, row[0]), cast(str, row[1]))
     size = data_bytes(store)
     over = False
     if policy.max_bytes is not None:
         remaining = size - sum(d[2] for d in delete)
         if remaining > policy.max_bytes:
-            for row in conn.execute(_L.RETENTION_ARCHIVED, (_INT64_MAX,)).fetchall():
+            for row in conn.execute(_L.RETENTION_ARCHIVED, {"cutoff": _INT64_MAX}).fetchall():
                 if row[0] in chosen:
                     continue
                 remaining -= add(cast(int, row[0]), cast(str, row[1]))
@@ -400,7 +464,8 @@ def apply_retention(
     if plan.archive:
         with store.atomic("archiving idle sessions") as write:
             for sid, sid_text in plan.archive:
-                write.execute(_L.RETENTION_ARCHIVE, (now, sid, plan.idle_cutoff))
+                params = {"now": now, "sid": sid, "cutoff": plan.idle_cutoff}
+                write.execute(_L.RETENTION_ARCHIVE, params)
                 if write.changes():
                     archived.append(sid_text)
     deleted: list[str] = []
@@ -428,7 +493,7 @@ def _delete_archived(store: SessionStore, sid: int, sid_text: str) -> bool:
         with store.atomic(doing) as conn:
             # Index pending events first: the delete trigger removes index rows.
             store.catch_up_search()
-            if not conn.execute(_L.RETENTION_IS_ARCHIVED, (sid,)).fetchall():
+            if not conn.execute(_L.RETENTION_IS_ARCHIVED, {"sid": sid}).fetchall():
                 done, result = True, False  # gone, or live again: never delete it
             else:
                 conn.execute(_sql.PURGE_EVENTS_CHUNK, {"sid": sid, "budget": DEFAULT_BATCH_SIZE})
@@ -498,16 +563,16 @@ def database_stats(store: SessionStore, *, top: int = 10, days: int = 7) -> Data
         try:
             sessions, archived, events = conn.execute(_L.STATS_COUNTS).fetchone() or (0, 0, 0)
             largest = tuple(
-                _new_tuple(SessionSize, row) for row in conn.execute(_L.STATS_LARGEST, (top,))
+                _new_tuple(SessionSize, row) for row in conn.execute(_L.STATS_LARGEST, {"top": top})
             )
             since = (store.now() // _DAY - days + 1) * _DAY
             made: dict[int, int] = {
                 cast(int, d): cast(int, n)
-                for d, n in conn.execute(_L.STATS_GROWTH_SESSIONS, (since,))
+                for d, n in conn.execute(_L.STATS_GROWTH_SESSIONS, {"since": since})
             }
             added: dict[int, tuple[int, int]] = {
                 cast(int, d): (cast(int, n), cast(int, b))
-                for d, n, b in conn.execute(_L.STATS_GROWTH_EVENTS, (since,))
+                for d, n, b in conn.execute(_L.STATS_GROWTH_EVENTS, {"since": since})
             }
             growth = tuple(
                 DayGrowth(usage_day_key(d), int(made.get(d, 0)), *added.get(d, (0, 0)))

@@ -12,16 +12,19 @@ What is indexed
 How it is kept
     An external-content FTS5 table (``event_search``) holds tokens only; the
     text is read back from ``session_events`` for snippets. Appends do not
-    write it: a trigger records, once per session, the watermark above which
+    write it: a trigger on the session's ``event_count`` records, once per
+    session and once per write (not per event), the watermark above which
     that session's events are not indexed yet (table ``search_pending``, in
-    the append's own transaction), and the index catches up in bulk -- one
+    the write's own transaction), and the index catches up in bulk -- one
     range statement -- before every search, inside imports and purges, and in
     :meth:`~convstore.SessionStore.index_pending`. So a
     search sees every event whose append has returned, in any process, and a
     crash between an append and the catch-up loses nothing. Deletions (purge)
     catch up first, then triggers remove the rows, in the same transaction:
     code that deletes events by hand must do the same (``index_pending()``
-    first), or the delete trigger removes index entries that were never added.
+    first), or the delete trigger removes index entries that were never added;
+    code that inserts events by hand must raise ``event_count`` with them (as
+    every append does: the next key depends on it).
 
 Ranking
     ``order="rank"`` (default) sorts by bm25, which scores *every* match: fast
@@ -388,6 +391,8 @@ def _create_search_objects(conn: apsw.Connection, paths: Sequence[str], *, index
         _sql.SEARCH_DROP_TRIGGER_DELETE,
         _sql.SEARCH_DROP_TRIGGER_UPDATE,
         _sql.SEARCH_DROP_TRIGGER_PENDING,
+        _sql.SEARCH_DROP_TRIGGER_PENDING_COUNT,
+        _sql.SEARCH_DROP_TRIGGER_PENDING_SESSION,
         _sql.SEARCH_DROP_VIEW,
         _sql.SEARCH_DROP_KEY_INDEX,
     ):
@@ -401,7 +406,8 @@ def _create_search_objects(conn: apsw.Connection, paths: Sequence[str], *, index
     if indexing:
         conn.execute(_sql.SEARCH_CREATE_TRIGGER_DELETE.format(**bodies))
         conn.execute(_sql.SEARCH_CREATE_TRIGGER_UPDATE.format(**bodies))
-        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING)
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING_COUNT)
+        conn.execute(_sql.SEARCH_CREATE_TRIGGER_PENDING_SESSION)
 
 
 def after_rowid_migration(conn: apsw.Connection) -> None:
@@ -416,6 +422,19 @@ def after_rowid_migration(conn: apsw.Connection) -> None:
     indexing = conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
     if paths != ["$.content"] or not indexing:
         _create_search_objects(conn, paths, indexing=indexing)
+
+
+def after_pending_migration(conn: apsw.Connection) -> None:
+    """Migration 0010's Python half: a database whose indexing is off keeps no trigger.
+
+    The migration's SQL replaces the per-event watermark trigger with the
+    per-write ones (``search_pending_count``, ``search_pending_session``); with
+    indexing off no watermark is recorded at all, so they go again here, in
+    the same transaction.
+    """
+    if conn.execute(_sql.SEARCH_INDEXING_GET).get == "off":
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING_COUNT)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING_SESSION)
 
 
 def _rebuild(store: SessionStore, progress: Callable[[int, int], None] | None) -> None:
@@ -471,6 +490,8 @@ def set_search_indexing(
         conn.execute(_sql.SEARCH_DROP_TRIGGER_DELETE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_UPDATE)
         conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING_COUNT)
+        conn.execute(_sql.SEARCH_DROP_TRIGGER_PENDING_SESSION)
         conn.execute(_sql.SEARCH_DELETE_ALL)
         conn.execute(_sql.SEARCH_PENDING_CLEAR)
         conn.execute(_sql.SEARCH_INDEXING_SET, {"indexing": "off"})

@@ -78,8 +78,12 @@ __all__ = ["SessionStore", "NewEvent"]
 _new_tuple = tuple.__new__
 
 _INT64_MAX = (1 << 63) - 1
+#: An event's key is ``sid * 2**32 + seq`` (migration 0006).
+_EVENT_KEY_FACTOR = 4294967296
 #: Windows beyond this many seconds are clamped by :func:`convstore._validate.window`.
 _WINDOW_LIMIT = _v.TIME_LIMIT * 2
+#: Timestamps and windows the resume lookup takes without further checks.
+_TIME_LIMIT = _v.TIME_LIMIT
 
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
@@ -204,23 +208,31 @@ def constraint_error(message: str, event_id: str) -> StoreError:
     return event_refused("json" if "CHECK" in message else "other", event_id, message)
 
 
-def _new_events(events: object) -> list[NewEvent]:
-    """The items of an :meth:`SessionStore.append_events` batch, each field checked."""
+def _new_events(events: object) -> list[tuple[Any, ...]]:
+    """The items of an :meth:`SessionStore.append_events` batch as 5-tuples, each field checked.
+
+    A tuple (or :class:`NewEvent`) of five is taken as it is, without a copy:
+    the checks read it once and the insert binds it.
+    """
     if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
         raise InvalidArgument(
             f"events must be an iterable of (id, parent_id, invocation_id, event_type, "
             f"event_data) tuples, got {type(events).__name__}"
         )
-    items: list[NewEvent] = []
+    items: list[tuple[Any, ...]] = []
+    append = items.append
+    check = _v.event_fields
     for index, item in enumerate(cast("Iterable[object]", events)):
-        fields = tuple(item) if isinstance(item, tuple | list) else None
-        if fields is None or len(fields) != 5:
-            raise InvalidEvent(
-                f"events[{index}] must be a 5-tuple (id, parent_id, invocation_id, event_type, "
-                f"event_data), got {_v._clip(item)}"
-            )
-        _v.event_fields(*fields)
-        items.append(NewEvent(*fields))
+        if not (isinstance(item, tuple) and len(item) == 5):
+            fields = tuple(item) if isinstance(item, list) else None
+            if fields is None or len(fields) != 5:
+                raise InvalidEvent(
+                    f"events[{index}] must be a 5-tuple (id, parent_id, invocation_id, "
+                    f"event_type, event_data), got {_v._clip(item)}"
+                )
+            item = fields
+        check(*item)
+        append(item)
     return items
 
 
@@ -525,7 +537,7 @@ class SessionStore(Closing):
         if not _v.lookup_text(id, "session id"):
             return None
         try:
-            row = self._conn.execute(_sql.SESSION_GET, {"session_id": id}).fetchone()
+            row = self._conn.execute(_sql.SESSION_GET, (id,)).fetchone()
         except (apsw.Error, UnicodeError) as exc:
             self.read_failed(exc, f"reading session {id!r}")
             return None
@@ -541,6 +553,43 @@ class SessionStore(Closing):
         ``updated_at`` (last activity) is later than ``now - max_age_secs``.
         Newest activity wins. Read-only: it never modifies anything.
         """
+        # The usual call -- two ASCII paths, a window of whole seconds -- is decided in
+        # a few comparisons (a client start is timed against the floor, SPEC §5, and
+        # this check ran as long as the two lookups it guards); anything else gets
+        # the full checks of _resume_filters.
+        if (
+            type(directory) is str
+            and type(git_root) is str
+            and type(max_age_secs) is int
+            and directory.isascii()
+            and git_root.isascii()
+            and -_TIME_LIMIT < max_age_secs < _TIME_LIMIT
+            and "\x00" not in directory
+            and "\x00" not in git_root
+        ):
+            by_directory = by_git_root = True
+            cutoff = self.now() - max_age_secs  # within ±2**63: no clamp needed
+        else:
+            by_directory, by_git_root, cutoff = self._resume_filters(
+                directory, git_root, max_age_secs
+            )
+        execute = self._conn.execute
+        best: tuple[Any, ...] | None = None
+        try:
+            if by_directory:
+                best = execute(_sql.SESSION_RESUMABLE_BY_DIRECTORY, (directory, cutoff)).fetchone()
+            if by_git_root:
+                by_root = execute(_sql.SESSION_RESUMABLE_BY_GIT_ROOT, (git_root, cutoff)).fetchone()
+                if by_root is not None and (best is None or by_root[6] > best[6]):
+                    best = by_root
+        except apsw.Error as exc:
+            raise self.translate_error(exc, "looking up a resumable session") from None
+        return None if best is None else _new_tuple(StoredSession, best)
+
+    def _resume_filters(
+        self, directory: object, git_root: object, max_age_secs: object
+    ) -> tuple[bool, bool, int]:
+        """Whether to look up by directory and by git root, and the cutoff (checked in full)."""
         # A text that cannot be stored (a NUL, a lone surrogate) matches nothing: its
         # filter is skipped, and the other one still finds its session.
         by_directory = directory is not None and _v.optional_lookup_text(directory, "directory")
@@ -548,27 +597,11 @@ class SessionStore(Closing):
         # Rounded up (``t > now - 1.5`` is ``t > now - 2`` in whole seconds); infinity
         # means no age limit (or, negative, that nothing is young enough).
         if type(max_age_secs) is int and -_WINDOW_LIMIT < max_age_secs < _WINDOW_LIMIT:
-            age = max_age_secs  # the usual call: what _v.window returns for it
+            age = max_age_secs  # what _v.window returns for it
         else:
             age = _v.window(max_age_secs, "max_age_secs")
         # SQLite integers are 64-bit: a huge window means "any age", not an OverflowError.
-        cutoff = min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
-        execute = self._conn.execute
-        best: tuple[Any, ...] | None = None
-        try:
-            if by_directory:
-                best = execute(
-                    _sql.SESSION_RESUMABLE_BY_DIRECTORY, {"directory": directory, "cutoff": cutoff}
-                ).fetchone()
-            if by_git_root:
-                by_root = execute(
-                    _sql.SESSION_RESUMABLE_BY_GIT_ROOT, {"git_root": git_root, "cutoff": cutoff}
-                ).fetchone()
-                if by_root is not None and (best is None or by_root[6] > best[6]):
-                    best = by_root
-        except apsw.Error as exc:
-            raise self.translate_error(exc, "looking up a resumable session") from None
-        return None if best is None else _new_tuple(StoredSession, best)
+        return by_directory, by_git_root, min(max(self.now() - age, -_INT64_MAX), _INT64_MAX)
 
     def update_server_session_id(self, session_id: str, server_session_id: str) -> None:
         """Record the id a sync server gave this session."""
@@ -912,47 +945,47 @@ class SessionStore(Closing):
                     self._insert_batch(conn, sid, count, items, now)
                 except apsw.ConstraintError:
                     raise _CheckEachItem from None  # rolls the partial batch back
-                self.move_head(items[-1].id, now, len(items), session_id)
+                self.move_head(items[-1][0], now, len(items), session_id)
         except _CheckEachItem:
             # A replayed, duplicate, orphaned or invalid item: check each one, then write.
-            return self._append_events_checked(session_id, items, doing)
-        return [
-            StoredEvent(
-                e.id, session_id, e.parent_id, e.invocation_id, e.event_type, e.event_data, now
+            return self._append_events_checked(
+                session_id, [NewEvent._make(e) for e in items], doing
             )
-            for e in items
+        return [
+            _new_tuple(StoredEvent, (e[0], session_id, e[1], e[2], e[3], e[4], now)) for e in items
         ]
 
     @staticmethod
     def _insert_batch(
-        conn: apsw.Connection, sid: int, count: int, items: list[NewEvent], now: int
+        conn: apsw.Connection, sid: int, count: int, items: list[tuple[Any, ...]], now: int
     ) -> None:
         """Insert a batch's rows after ``count``; raise :class:`_CheckEachItem` if one is refused.
 
-        A row whose parent is an earlier row of the batch (the usual chain) or
-        that has none is inserted as it is: its parent is checked here, in
-        Python, and the rows go in by one ``executemany`` of a plain insert.
-        Only a row whose parent lies outside the batch (usually the first: the
-        session's head) takes the statement that looks the parent up, and must
-        insert exactly one row. Duplicates and invalid JSON still fail the
-        table's constraints (:class:`apsw.ConstraintError`, for the caller).
+        Parents are checked before anything is written: a parent that is an
+        earlier row of the batch (the usual chain) or none needs no lookup; a
+        parent outside the batch (usually the first row's: the session's head)
+        must be a stored event of this session -- looked up before the batch is
+        inserted, so it cannot be a later row of the batch. Then every row goes
+        in by one ``executemany`` of a plain insert, its key computed here.
+        Duplicates and invalid JSON still fail the table's constraints
+        (:class:`apsw.ConstraintError`, for the caller). The session's search
+        work is recorded once, when the caller moves the count (migration 0010).
         """
         seen: set[str] = set()
-        plain: list[tuple[object, ...]] = []
-        for seq, e in enumerate(items, start=1):
-            parent = e.parent_id
+        add = seen.add
+        for e in items:
+            parent = e[1]
             if parent is not None and parent not in seen:
-                if plain:  # in order: the lookup must not see later rows
-                    conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
-                    plain = []
-                conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count + seq, e, now))
-                if conn.changes() != 1:
+                found = conn.execute(_sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}).get
+                if not found:
                     raise _CheckEachItem  # the parent is not an event of this session
-            else:
-                plain.append((sid, count + seq, *e, now))
-            seen.add(e.id)
-        if plain:
-            conn.executemany(_sql.EVENT_APPEND_BATCH_ROW_PLAIN, plain)
+            add(e[0])
+        # Each row is built as SQLite takes it and freed at once: a list of them would
+        # be a thousand objects alive at a time for the garbage collector to walk.
+        key = sid * _EVENT_KEY_FACTOR + count
+        conn.executemany(
+            _sql.EVENT_INSERT_ROW, ((key + seq, *e, now) for seq, e in enumerate(items, 1))
+        )
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
@@ -1021,13 +1054,10 @@ class SessionStore(Closing):
         if not _v.lookup_text(session_id, "session id"):
             return []
         try:
-            return list(
-                map(
-                    _new_tuple,
-                    repeat(StoredEvent),
-                    self._conn.execute(_sql.EVENTS_LOAD, {"session_id": session_id}),
-                )
-            )
+            # fetchall() first: APSW's own loop is ~8 % faster than iterating the cursor
+            # row by row, and the records are then built in C (no Python frame per row).
+            rows = self._conn.execute(_sql.EVENTS_LOAD, (session_id,)).fetchall()
+            return list(map(_new_tuple, repeat(StoredEvent), rows))
         except (apsw.Error, UnicodeError) as exc:
             self.read_failed(exc, f"loading events of session {session_id!r}")
             return []
@@ -1062,7 +1092,9 @@ class SessionStore(Closing):
             # The same walk, stopping at what the newest summary covers (SPEC §9).
             from .. import _lifecycle_sql
 
-            rows = self._conn.execute(_lifecycle_sql.EVENTS_HISTORY_COMPACTED, (session_id,))
+            rows = self._conn.execute(
+                _lifecycle_sql.EVENTS_HISTORY_COMPACTED, {"session_id": session_id}
+            )
             chain = list(map(_new_tuple, repeat(StoredEvent), rows))
             if not any(event.event_type == COMPACTION_EVENT_TYPE for event in chain):
                 return chain  # nothing to fold: convstore.lifecycle stays unimported
@@ -1238,7 +1270,7 @@ class SessionStore(Closing):
 
         evs, meta = check_import(session, events, metadata)
         with Atomic(self, f"importing session {session.id!r}") as conn:
-            row = conn.execute(_sql.SESSION_GET, {"session_id": session.id}).fetchone()
+            row = conn.execute(_sql.SESSION_GET, (session.id,)).fetchone()
             state = None if row is None else self.session_state(session.id)
             existing: dict[str, StoredEvent] = {}
             for ev in evs:
@@ -1291,8 +1323,7 @@ class SessionStore(Closing):
         for ev in plan.events:
             count += 1
             conn.execute(_sql.EVENT_APPEND_BATCH_ROW, event_row(sid, count, ev, ev.created_at))
-        self.catch_up_search()
-        if plan.touch:
+        if plan.touch:  # always when events were added: their count records the search work
             conn.execute(
                 _sql.SESSION_SET_IMPORTED_STATE,
                 {
@@ -1304,6 +1335,7 @@ class SessionStore(Closing):
                     "event_count": count,
                 },
             )
+        self.catch_up_search()  # after the count moved: the watermark is recorded
         for key, value in plan.metadata:
             conn.execute(
                 _sql.METADATA_IMPORT,
