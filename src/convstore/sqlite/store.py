@@ -51,7 +51,9 @@ from ..models import SessionSummary, StoredEvent, StoredSession
 from . import _sql
 from .connection import (
     MEMORY,
+    POLL_PAGES,
     BackgroundCheckpointer,
+    append_pages,
     close_quietly,
     normalize_path,
     open_connection,
@@ -162,6 +164,8 @@ class Atomic:
             except apsw.Error as error:
                 store._rollback()
                 raise store.translate_error(error, self.doing) from None
+            if store._checkpointer is not None:  # a transaction: look at the WAL now
+                store._checkpointer.tick(store._conn, POLL_PAGES)
             return
         store._rollback()
         if isinstance(exc, apsw.ConstraintError) and self.event_id is not None:
@@ -769,9 +773,7 @@ class SessionStore(Closing):
         is later (another writer's, or a clock that stepped back): the log's
         time never moves backwards.
         """
-        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
-            _v.text(session_id, "session id")
-        _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
+        _v.append_arguments(session_id, event_id, parent_id, invocation_id, event_type, event_data)
         clock = self._clock
         now = int(clock()) if clock is time.time else _v.now(clock)
         # The fast path: one statement, no BEGIN/COMMIT (migration 0006). The
@@ -791,6 +793,9 @@ class SessionStore(Closing):
         except (apsw.Error, UnicodeError) as exc:
             doing = f"appending event {event_id!r} to session {session_id!r}"
             raise self.translate_error(exc, doing) from None
+        checkpointer = self._checkpointer
+        if checkpointer is not None:  # its pages, estimated (append_pages), counted
+            checkpointer.tick(self._conn, 3 + (len(event_data) >> 11))
         return _new_tuple(
             StoredEvent,
             (event_id, session_id, parent_id, invocation_id, event_type, event_data, now),
@@ -866,9 +871,9 @@ class SessionStore(Closing):
         and data; the parent is not compared, since on a retry the head is the
         event itself) returns the stored event and writes nothing.
         """
-        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
-            _v.text(session_id, "session id")
-        _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
+        _v.append_arguments(
+            session_id, event_id, None, invocation_id, event_type, event_data, check_parent=False
+        )
         clock = self._clock
         now = int(clock()) if clock is time.time else _v.now(clock)
         # One statement, as in append_event: the head is read inside the insert,
@@ -887,6 +892,9 @@ class SessionStore(Closing):
             return self._append_event_at_head_checked(
                 session_id, event_id, invocation_id, event_type, event_data
             )
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            checkpointer.tick(self._conn, append_pages(event_data))
         return _new_tuple(
             StoredEvent,
             (event_id, session_id, rows[0][0], invocation_id, event_type, event_data, now),
