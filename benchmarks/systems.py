@@ -163,7 +163,7 @@ class System:
         return self.op_append_batch(INGEST_SIZE)
 
     def op_import(self) -> Op | None:
-        """JSONL import of one session of INGEST_SIZE events (the floor: its bulk ingest)."""
+        """JSONL import of one new session of INGEST_SIZE events (the floor: the same rows raw)."""
         return None
 
     def op_search_recent(self) -> Op | None:
