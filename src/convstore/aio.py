@@ -683,7 +683,13 @@ class AsyncSessionStore(AsyncClosing):
     @classmethod
     async def _open(cls, *args: Any, **kwargs: Any) -> AsyncSessionStore:
         def make() -> SessionStore:
-            return SessionStore(*args, **kwargs)
+            store = SessionStore(*args, **kwargs)
+            try:  # the sync open reads this lazily: here, so that the property never reads
+                store.indexes_search  # noqa: B018 - on the loop thread
+            except BaseException:
+                store.close()
+                raise
+            return store
 
         ctl = _flavour().controller()
         try:

@@ -44,8 +44,8 @@ MIGRATIONS_INSERT: Final = (
     'VALUES (:version,:name,:checksum,:applied_at,:duration_ms)'
 )
 MIGRATIONS_STATE: Final = (
-    "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',')\n"
-    'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+    "SELECT group_concat(checksum, ',')\n"
+    'FROM "convstore_migrations"'
 )
 MIGRATIONS_FINGERPRINT: Final = '13:3a94d6baa8d311833826c962ba910b59e0ed8fbb426b856d7be4ce61e2d7cc08'
 SESSION_INSERT: Final = (

