@@ -139,9 +139,7 @@ def _migration_statements() -> dict[str, str]:
         # (~10 us less than either on a fresh connection). Were the order ever different,
         # the string would not match and the open would take the full check: never a
         # wrong acceptance.
-        "MIGRATIONS_STATE": (
-            "SELECT group_concat(checksum, ',') FROM \"convstore_migrations\""
-        ),
+        "MIGRATIONS_STATE": "SELECT group_concat(checksum, ',') FROM \"convstore_migrations\"",
         "MIGRATIONS_FINGERPRINT": migrations_fingerprint(),
     }
 
