@@ -373,3 +373,52 @@ def test_import_parses_each_line_as_json_loads_would(suffix: str, ok: bool) -> N
             with pytest.raises(Exception, match="line 1: not JSON") as info:
                 store.import_jsonl(lines)
             assert type(info.value).__name__ == "InvalidArgument"
+
+
+class _Str(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("x", None, "i", "t", "{}", "extra"),
+        ("x", None, "i", "t"),
+        (_Str("x"), None, "i", "t", "{}"),
+        ("x", _Str("e0"), "i", "t", "{}"),
+        ("x", None, "i", _Str("t"), "{}"),
+        ("x", None, "i", "t", _Str("{}")),
+        ("x\x00", None, "i", "t", "{}"),
+        ("x", None, "i\x00", "t", "{}"),
+        ("x", None, "i", "t", '{"a": "\x00"}'),
+        ("x", None, "i", "t", '{"a": "\\ud800"}'),
+        ("x", None, "i", "t", '{"a": "\ud800"}'),
+        ("x", None, "i", "t", "[" * 600 + "]" * 600),
+        ("x", None, "i", "t", 5),
+        ("x", 5, "i", "t", "{}"),
+        ("x", None, "i", "t", "{"),
+        ["x", "missing", "i", "t", "{}"],
+    ],
+)
+def test_batch_fast_checks_refuse_what_item_checks_refuse(bad: object) -> None:
+    good = [(f"g{n}", None, "i", "t", _content("ok")) for n in range(3)]
+    with SessionStore(":memory:") as store:
+        store.create_session("s")
+        with pytest.raises(Exception) as info:
+            store.append_events("s", [*good, bad, *good[:0]])
+        assert type(info.value).__name__ in {"InvalidEvent", "InvalidArgument"}, info.value
+        assert store.load_events("s") == []  # all or nothing
+
+
+def test_batch_fast_path_accepts_what_item_checks_accept() -> None:
+    batch = [
+        ("a", None, "i", "t", '{"content": "caf\\u00e9"}'),  # an escape: item checks
+        ("b", "a", "i", "t", '{"content": "café"}'),  # non-ASCII data: item checks
+        ("ü", "b", "i", "t", "{}"),  # non-ASCII id
+        ("c", "ü", "i", "t", "[" * 400 + "]" * 400),  # deep but within the limit
+    ]
+    with SessionStore(":memory:") as store:
+        store.create_session("s")
+        assert [e.id for e in store.append_events("s", batch)] == ["a", "b", "ü", "c"]
+        assert [e.id for e in store.append_events("s", [("d", "c", "i", "t", "{}")])] == ["d"]
+        assert {h.event_id for h in store.search("cafe")} == {"a", "b"}

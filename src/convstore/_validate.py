@@ -317,7 +317,11 @@ def clock(value: Callable[[], float] | None, name: str = "clock") -> Callable[[]
 
 def now(read: Callable[[], float], name: str = "clock") -> int:
     """Call the clock; its result as whole Unix seconds, or :class:`InvalidArgument` naming it."""
-    value = read()  # an exception the clock raises is the caller's own: it passes through
+    return clock_value(read(), name)  # what the clock raises is the caller's own: it passes
+
+
+def clock_value(value: float, name: str = "clock") -> int:
+    """A value a clock returned, as whole Unix seconds (see :func:`now`)."""
     kind = type(value)
     if kind is int or kind is float:  # the usual clocks: no isinstance, no union object
         number = True

@@ -96,10 +96,6 @@ SESSION_MOVE_HEAD: Final = (
     'SET "head_id"=:head_id,"updated_at"=:now,"event_count"="event_count"+:added\n'
     'WHERE "id"=:session_id'
 )
-EVENT_APPEND_BATCH_ROW_PLAIN: Final = (
-    'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'VALUES (?1*4294967296+?2,?3,?4,?5,?6,?7,?8)'
-)
 EVENT_INSERT_ROW: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (?1,?2,?3,?4,?5,?6,?7)'
@@ -107,7 +103,7 @@ EVENT_INSERT_ROW: Final = (
 EVENT_KEY_STORED: Final = (
     'SELECT 1\n'
     'FROM "session_events"\n'
-    'WHERE "rid"=?1'
+    'WHERE "rid"=:key'
 )
 EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'

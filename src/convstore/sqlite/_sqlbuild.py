@@ -278,17 +278,9 @@ def _event_statements() -> dict[str, str]:
         .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
         .insert(*[P(n) for n in range(1, 8)])
     )
-    # append_events: a row whose parent is an earlier row of the same batch (or
-    # none) needs no lookup -- the store checked that in Python. Numbered, bound
-    # from a tuple: (sid, seq, id, parent, invocation, type, data, time).
-    batch_row_plain = (
-        Query.into(events)
-        .columns(*EVENT_STORAGE_COLUMNS)
-        .insert(event_key(P(1), P(2)), *[P(n) for n in range(3, 9)])
-    )
-    # The bulk paths (append_events, import_jsonl): the key computed by the caller,
-    # every row bound from one tuple (key, id, parent, invocation, type, data, time)
-    # by a single executemany.
+    # The bulk paths (append_events, import_jsonl): parents checked in Python, the
+    # key computed by the caller, every row bound from one tuple (key, id, parent,
+    # invocation, type, data, time) by a single executemany. Numbered on purpose.
     insert_row = (
         Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[P(n) for n in range(1, 8)])
     )
@@ -303,10 +295,9 @@ def _event_statements() -> dict[str, str]:
         .insert(P(1), P(2), head_now, P(3), P(4), P(5), P(6))
     )
     return {
-        "EVENT_APPEND_BATCH_ROW_PLAIN": batch_row_plain.get_sql(),
         "EVENT_INSERT_ROW": insert_row.get_sql(),
         # Whether a row of that key is stored (which row of an executemany was refused).
-        "EVENT_KEY_STORED": Query.from_(events).select(1).where(events.rid == P(1)).get_sql(),
+        "EVENT_KEY_STORED": Query.from_(events).select(1).where(events.rid == N("key")).get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),
         "EVENT_APPEND_AT_HEAD_ONE": append_at_head_one.get_sql() + ' RETURNING "parent_id"',
         "EVENT_APPEND": append.get_sql(),

@@ -555,7 +555,7 @@ class _Importer:
         except apsw.ConstraintError as exc:
             # The rows before the refused one are in: the first key missing is the culprit.
             for (key, event_id, *_), number in zip(rows, self.lines, strict=True):
-                if not self.conn.execute(_sql.EVENT_KEY_STORED, (key,)).get:
+                if not self.conn.execute(_sql.EVENT_KEY_STORED, {"key": key}).get:
                     raise _refused(str(exc), number, event_id) from None
             raise
         finally:
