@@ -9,7 +9,8 @@ transaction, WAL, ``synchronous=NORMAL``):
 * ``api`` — ``SessionStore.append_event`` (the library, default configuration);
 * ``one_statement`` — the library's one-statement append on raw APSW: the
   insert into the view ``event_append`` whose trigger inserts the event and
-  moves the head, in autocommit (migration 0006; what ``append_event`` runs);
+  moves the head, in autocommit (migration 0006; 0013 made its insert a
+  VALUES, no temporary table; what ``append_event`` runs);
 * ``one_no_json_check`` — ``one_statement`` with SQLite's CHECK constraints
   off (``PRAGMA ignore_check_constraints``): what the ``json_valid`` check costs;
 * ``replay`` — the library's careful path on raw APSW, each statement timed

@@ -238,6 +238,18 @@ def warm_btrees(path: Path, tables: tuple[str, ...]) -> int:
         conn.close()
 
 
+def fixed_clock(now: int) -> Callable[[], int]:
+    """The dataset's "now" as a clock implemented in C, as cheap to call as ``time.time``.
+
+    The library's default clock is ``time.time``, a C function. A Python
+    ``lambda: now`` would add an interpreter frame to every timed call that
+    reads the clock (resume lookups, appends) -- one a client never pays, and
+    one that costs several microseconds right after another system's call has
+    left the CPU caches cold (the floor reads ``self.t.now``, an attribute).
+    """
+    return itertools.repeat(now).__next__
+
+
 def _checkpoint(conn: apsw.Connection) -> None:
     with contextlib.suppress(apsw.Error):
         conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_TRUNCATE)
@@ -254,7 +266,7 @@ class Convstore(System):
     def __init__(self, path: Path, targets: Targets, ids: IdClock) -> None:
         super().__init__(path, targets, ids)
         now = targets.now
-        self.store = SessionStore(path, clock=lambda: now)
+        self.store = SessionStore(path, clock=fixed_clock(now))
         self.store.create_session(self.scratch, directory=SCRATCH_DIR)
 
     def op_append(self, data: str = APPEND_DATA) -> Op:
@@ -304,7 +316,7 @@ class Convstore(System):
         path, now = self.path, self.t.now
 
         def call(box: list[SessionStore]) -> None:
-            box.append(SessionStore(path, clock=lambda: now))
+            box.append(SessionStore(path, clock=fixed_clock(now)))
 
         return Op(list, call, lambda box: box[0].close())
 
@@ -326,7 +338,7 @@ class Convstore(System):
         now = self.t.now
 
         def prepare() -> tuple[SessionStore, str]:
-            return SessionStore(self.path, clock=lambda: now), next(self.t.loads)
+            return SessionStore(self.path, clock=fixed_clock(now)), next(self.t.loads)
 
         return Op(prepare, lambda a: a[0].load_events(a[1]), lambda a: a[0].close())
 

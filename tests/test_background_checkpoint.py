@@ -51,9 +51,32 @@ def test_the_thread_copies_the_wal_back_and_the_call_never_does(
             assert checkpointer.wait_checkpoint(timeout=30)
             log, copied = checkpointer.last
             assert log >= connection.CHECKPOINT_PAGES and copied == log, checkpointer.last
-            # The next commit restarts the log from the beginning and re-arms the hook.
+            # The next commit restarts the log from the beginning.
             store.append_event("s", f"r{round_}", parent, "i", "text", "{}")
             parent = f"r{round_}"
+            if connection._CHECKPOINT_NOOP is not None:
+                assert ours.wal_checkpoint(mode=connection._CHECKPOINT_NOOP)[0] < 10
+                checkpointer.tick(ours, connection.POLL_PAGES)  # looks: re-armed
             assert checkpointer._armed
         assert inline == []  # no append checkpointed inside its own call
         assert len(store.load_events("s")) == store.list_sessions()[0].event_count
+
+
+def test_without_the_thread_the_wal_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread never runs (or fell behind): SQLite's own checkpoint, inline, bounds the WAL."""
+    monkeypatch.setattr(connection.BackgroundCheckpointer, "_request", lambda self: None)
+    db = tmp_path / "b.db"
+    wal = Path(f"{db}-wal")
+    page = 4096
+    with SessionStore(db) as store:
+        store.create_session("s")
+        parent = None
+        largest = 0
+        for i in range(1500):  # ~10,000 pages: five times the inline cap
+            store.append_event("s", f"e{i}", parent, "i", "text", DATA)
+            parent = f"e{i}"
+            largest = max(largest, wal.stat().st_size)
+        assert largest <= (connection.CHECKPOINT_INLINE_PAGES + 10) * (page + 24), largest
+        assert store.connection.execute("SELECT count(*) FROM session_events").get == 1500

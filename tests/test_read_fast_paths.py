@@ -100,3 +100,18 @@ def test_clock_values_of_every_kind(clock: FakeClock) -> None:
     for value in [True, float("nan"), float("inf"), LIMIT, -LIMIT, "5", None]:
         with pytest.raises(InvalidArgument, match="clock"):
             _v.now(lambda v=value: v)
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), LIMIT, "5", None])
+def test_resume_refuses_a_bad_clock_value(value: Any) -> None:
+    calls = []
+
+    def clock() -> Any:
+        calls.append(1)
+        return value
+
+    with SessionStore(":memory:") as store:
+        store._clock = clock
+        with pytest.raises(InvalidArgument, match="clock"):
+            store.find_resumable_session("/p", "/g", 60)
+    assert len(calls) == 1  # read once, as every other call reads it

@@ -130,6 +130,27 @@ def history_tail(
     )
 
 
+def history_tail_data(tail: QueryBuilder, summaries: str, concat: str, char: str) -> str:
+    """``HISTORY_TAIL_DATA``: :func:`history_tail` (``data_only``) summed up in one row.
+
+    The row holds the number of events, of summaries among them
+    (``summaries``, the dialect's count of ``event_type = 'compaction'``), the
+    head, their ids, their parents (``char(30)`` for none) and their
+    ``event_data``, each list in one same row order (``concat`` is the
+    dialect's string aggregate, ``char`` its code-point function). The caller
+    checks that the ids chain from the head through the parents: then that
+    order is the chain's, and the data is the history's tail as one JSON
+    array (newest first) — one row to fetch, one parse, instead of a row
+    object per event. A subquery, not a CTE used twice, so it streams (no
+    copy of the rows); no window, no ordered aggregate.
+    """
+    return (
+        f"SELECT count(*), {summaries}, max(head_id), "
+        f"{concat}(id, {char}(31)), {concat}(coalesce(parent_id, {char}(30)), {char}(31)), "
+        f"'[' || coalesce({concat}(event_data, ','), '') || ']' FROM ({tail.get_sql()})"
+    )
+
+
 def listing_statements(
     query: type[Query], sessions: Table, param: Param, value: Param, scope: Any = None
 ) -> dict[str, str]:

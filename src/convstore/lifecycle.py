@@ -349,8 +349,8 @@ _USAGE_KEYS = (
 )
 
 
-def _usage_params(args: tuple[object, ...]) -> dict[str, object]:
-    """``check_usage_args``' values, by the names the ledger statements bind."""
+def usage_params(args: tuple[object, ...]) -> dict[str, object]:
+    """``check_usage_args``' values, by the names the ledger statements of both backends bind."""
     return dict(zip(_USAGE_KEYS, args, strict=True))
 
 
@@ -446,7 +446,7 @@ def record_usage(
     )
     sid, eid, name = args[0], args[1], args[2]
     conn = store.connection
-    params = _usage_params(args)
+    params = usage_params(args)
     doing = f"recording usage of event {eid!r} in session {sid!r}"
     try:
         try:
@@ -526,7 +526,7 @@ def import_usage(store: SessionStore, sid: int, record: UsageRecord) -> bool:
         record.cost,
     )
     conn = store.connection
-    params = {**_usage_params(args), "sid": sid}
+    params = {**usage_params(args), "sid": sid}
     conn.execute(L.USAGE_IMPORT, params)
     if conn.changes():
         return True
@@ -621,7 +621,7 @@ def import_usage_records(
             raise SessionNotFound(f"session {session_id!r} does not exist")
         for rec in records:
             args = check_usage_args(session_id, *rec)
-            conn.execute(L.USAGE_IMPORT, {**_usage_params(args), "sid": row[0]})
+            conn.execute(L.USAGE_IMPORT, {**usage_params(args), "sid": row[0]})
             added += conn.changes()
     return added
 

@@ -395,7 +395,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """
         if not _v.lookup_text(session_id, "session id"):
             raise SessionNotFound(f"session {session_id!r} does not exist")
-        params = {"owner": self._owner, "session_id": session_id, **params}
+        params = self._mine(session_id, **params)
         if self._rowcount(sql, params, doing) == 0:
             raise SessionNotFound(f"session {session_id!r} does not exist")
 
@@ -403,7 +403,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """Explain a write that changed nothing (the statement already rolled back)."""
         row = self._one(
             _pgsql.SESSION_STATE,
-            {"owner": self._owner, "session_id": session_id},
+            self._mine(session_id),
             f"reading session {session_id!r}",
         )
         archived = None if row is None else row[0] is not None
@@ -452,12 +452,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         _v.optional_text(directory, "directory")
         _v.optional_text(git_root, "git_root")
         doing = f"creating session {id!r}"
-        params = {
-            "owner": self._owner,
-            "session_id": id,
-            "directory": directory,
-            "git_root": git_root,
-        }
+        params = self._mine(
+            id,
+            directory=directory,
+            git_root=git_root,
+        )
 
         def duplicate(exc: BaseException) -> BaseException:
             if isinstance(exc, pgerrors.UniqueViolation):
@@ -518,7 +517,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     ) -> StoredSession | None:
         """The stored session when it has this directory and git root (a replay), else None."""
         with self._conn(f"reading session {id!r}", budget=budget) as conn:
-            row = conn.execute(_pgsql.SESSION_GET, {"owner": self._owner, "session_id": id})
+            row = conn.execute(_pgsql.SESSION_GET, self._mine(id))
             found = row.fetchone()
         if found is None:
             return None
@@ -529,9 +528,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """The session, or ``None`` (also when it is another owner's)."""
         if not _v.lookup_text(id, "session id"):  # a wrong type: InvalidArgument
             return None
-        row = self._one(
-            _pgsql.SESSION_GET, {"owner": self._owner, "session_id": id}, f"reading session {id!r}"
-        )
+        row = self._one(_pgsql.SESSION_GET, self._mine(id), f"reading session {id!r}")
         return None if row is None else StoredSession._make(row)
 
     def find_resumable_session(
@@ -587,15 +584,14 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             event_id, parent_id, invocation_id, event_type, event_data, check_parent=not at_head
         )
         doing = f"appending event {event_id!r} to session {session_id!r}"
-        params = {
-            "owner": self._owner,
-            "session_id": session_id,
-            "event_id": event_id,
-            "parent_id": parent_id,
-            "invocation_id": invocation_id,
-            "event_type": event_type,
-            "event_data": event_data,
-        }
+        params = self._mine(
+            session_id,
+            event_id=event_id,
+            parent_id=parent_id,
+            invocation_id=invocation_id,
+            event_type=event_type,
+            event_data=event_data,
+        )
         row, same = self._insert_or_replay(
             doing,
             sql,
@@ -673,7 +669,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             return None
         row = self._one(
             _pgsql.EVENT_GET,
-            {"owner": self._owner, "session_id": session_id, "event_id": event_id},
+            self._mine(session_id, event_id=event_id),
             f"reading event {event_id!r}",
         )
         return None if row is None else StoredEvent._make(row)
@@ -684,7 +680,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             return []
         rows = self._all(
             _pgsql.EVENTS_LOAD,
-            {"owner": self._owner, "session_id": session_id},
+            self._mine(session_id),
             f"loading events of session {session_id!r}",
         )
         return list(map(StoredEvent._make, rows))
@@ -700,7 +696,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         _v.boolean(full, "full")
         rows = self._all(
             _pgsql.EVENTS_HISTORY,
-            {"owner": self._owner, "session_id": session_id},
+            self._mine(session_id),
             f"reading the history of session {session_id!r}",
         )
         chain = list(map(StoredEvent._make, rows))
@@ -718,11 +714,10 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             raise InvalidEvent(f"event {event_id!r} is not an event of session {session_id!r}")
         changed = self._rowcount(
             _pgsql.SESSION_SET_HEAD,
-            {
-                "owner": self._owner,
-                "session_id": session_id,
-                "event_id": event_id,
-            },
+            self._mine(
+                session_id,
+                event_id=event_id,
+            ),
             f"moving the head of session {session_id!r} to {event_id!r}",
         )
         if changed == 0:
@@ -754,7 +749,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             return None
         row = self._one(
             _pgsql.METADATA_GET,
-            {"owner": self._owner, "session_id": session_id, "key": key},
+            self._mine(session_id, key=key),
             f"reading metadata of session {session_id!r}",
         )
         if row is None:
@@ -782,7 +777,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             before_id = before if isinstance(before, str) else before.id
             found = self._one(
                 _pgsql.SESSION_CURSOR,
-                {"owner": self._owner, "session_id": before_id},
+                self._mine(before_id),
                 "listing sessions",
             )
             if found is None:
@@ -977,13 +972,12 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             for key, (value, updated_at) in sorted(values.items()):
                 changed += conn.execute(
                     _pgsql.SYNC_METADATA_PUT_IF_NEWER,
-                    {
-                        "owner": self._owner,
-                        "session_id": session_id,
-                        "key": key,
-                        "value": value,
-                        "updated_at": updated_at,
-                    },
+                    self._mine(
+                        session_id,
+                        key=key,
+                        value=value,
+                        updated_at=updated_at,
+                    ),
                 ).rowcount
         return changed
 
@@ -1030,7 +1024,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         """The session, the events ``events_sql`` selects and its metadata, from one snapshot."""
         if not _v.lookup_text(session_id, "session id"):
             return None
-        params = {"owner": self._owner, "session_id": session_id, **extra}
+        params = self._mine(session_id, **extra)
         meta_params = {"owner": self._owner, "ids": [session_id]}
         with self._conn(f"exporting session {session_id!r}") as conn, conn.transaction():
             conn.execute(_pgsql.TX_SNAPSHOT)
@@ -1102,7 +1096,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         merge: bool,
     ) -> tuple[int, int, ImportPlan]:
         """Create-or-lock the session row, read what the plan needs, decide."""
-        base = {"owner": self._owner, "session_id": session.id}
+        base = self._mine(session.id)
         created = (
             conn.execute(
                 _pgsql.SYNC_SESSION_INSERT,

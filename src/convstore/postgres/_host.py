@@ -44,3 +44,7 @@ class ServiceHost:
         def _rowcount(self, sql: Any, params: dict[str, Any], doing: str) -> int: ...
 
         def _why_not(self, session_id: str, event_id: str, parent_id: str | None) -> Any: ...
+
+    def _mine(self, session_id: str, **params: Any) -> dict[str, Any]:
+        """A statement's parameters for one of this owner's sessions (and ``params``)."""
+        return {"owner": self._owner, "session_id": session_id, **params}

@@ -210,15 +210,15 @@ def _event_statements() -> dict[str, str]:
         # The newest events by append order, with the head: when they chain
         # (the usual, unforked case) they are the history's tail.
         "HISTORY_TAIL_LINEAR": tail().get_sql(),
-        # The newest %(limit)s events, newest first, summed up in one row (see
-        # the SQLite twin in sqlite/_blobsqlbuild.py; the caller checks the chain).
-        "HISTORY_TAIL_DATA": (
-            "SELECT count(*), count(*) FILTER (WHERE event_type = 'compaction'), max(head_id), "
-            "string_agg(id, chr(31)), string_agg(coalesce(parent_id, chr(30)), chr(31)), "
-            "'[' || coalesce(string_agg(event_data, ','), '') || ']' FROM ("
-            + tail(data_only=True).get_sql()
-            + ") AS t"
-        ),
+        # The newest %(limit)s events, newest first, summed up in one row (a
+        # subquery needs a name here).
+        "HISTORY_TAIL_DATA": shared.history_tail_data(
+            tail(data_only=True),
+            "count(*) FILTER (WHERE event_type = 'compaction')",
+            "string_agg",
+            "chr",
+        )
+        + " AS t",
         # The chain from the head back, at most %(limit)s events (NULL: all);
         # PostgreSQL has no LIMIT inside a recursive CTE, so a depth counts.
         "HISTORY_TAIL": (

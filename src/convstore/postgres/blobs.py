@@ -64,9 +64,6 @@ class PostgresBlobsMixin(ServiceHost):
 
         def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]: ...
 
-    def _mine(self, session_id: str, **params: Any) -> dict[str, Any]:
-        return {"owner": self._owner, "session_id": session_id, **params}
-
     # -- blobs ---------------------------------------------------------------------
 
     def put_blobs(

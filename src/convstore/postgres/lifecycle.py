@@ -24,6 +24,7 @@ from ..lifecycle import (
     check_usage_query,
     is_replay,
     usage_day_key,
+    usage_params,
 )
 from ..models import StoredEvent
 from ..sqlite.retention import (
@@ -71,7 +72,7 @@ class PostgresLifecycleMixin(ServiceHost):
             session_id, summary_data, through_event_id, event_id, invocation_id
         )
         doing = f"compacting session {sid!r} through {through_event_id!r}"
-        params: dict[str, Any] = {"owner": self._owner, "session_id": sid}
+        params: dict[str, Any] = self._mine(sid)
         mapper = lambda exc: self._event_error(exc, eid)  # noqa: E731
         with self._conn(doing, write=True, mapper=mapper) as conn, conn.transaction():
             if event_id is not None:  # a retry of a stored compaction (§2.1)
@@ -111,20 +112,9 @@ class PostgresLifecycleMixin(ServiceHost):
 
     # -- usage ledger ----------------------------------------------------------------
 
-    def _usage_row(
-        self, sid: str, eid: str, name: str, i: int, o: int, c: int, k: float | None
-    ) -> dict[str, Any]:
-        """The parameters of one usage-ledger row of this owner (checked arguments)."""
-        return {
-            "owner": self._owner,
-            "session_id": sid,
-            "event_id": eid,
-            "model": name,
-            "input_tokens": i,
-            "output_tokens": o,
-            "cached_tokens": c,
-            "cost": k,
-        }
+    def _usage_row(self, args: tuple[object, ...]) -> dict[str, Any]:
+        """The parameters of one usage-ledger row of this owner (``check_usage_args``' values)."""
+        return {"owner": self._owner, **usage_params(args)}
 
     def record_usage(
         self,
@@ -138,10 +128,11 @@ class PostgresLifecycleMixin(ServiceHost):
         cost: float | None = None,
     ) -> None:
         """See :meth:`convstore.SessionStore.record_usage`."""
-        sid, eid, name, i, o, c, k = check_usage_args(
+        args = check_usage_args(
             session_id, event_id, model, input_tokens, output_tokens, cached_tokens, cost
         )
-        params = self._usage_row(sid, eid, name, i, o, c, k)
+        sid, eid, name = args[0], args[1], args[2]
+        params = self._usage_row(args)
         doing = f"recording usage of event {eid!r} in session {sid!r}"
         with self._conn(doing, write=True) as conn:
             if conn.execute(L.PG_USAGE_RECORD, params).fetchone() is not None:
@@ -151,7 +142,7 @@ class PostgresLifecycleMixin(ServiceHost):
                 raise SessionNotFound(f"session {sid!r} does not exist")
             raise InvalidEvent(f"event {eid!r} is not an event of session {sid!r}")
         stored = self._one(L.PG_USAGE_GET, params, doing)
-        if stored is not None and tuple(stored) == (i, o, c, k):
+        if stored is not None and tuple(stored) == args[3:]:
             return
         raise DuplicateId(
             f"usage of event {eid!r} for model {name!r} is already recorded with other "
@@ -186,7 +177,7 @@ class PostgresLifecycleMixin(ServiceHost):
         """Every ledger row of one session (used by sync)."""
         rows = self._all(
             L.PG_USAGE_EXPORT,
-            {"owner": self._owner, "session_id": session_id},
+            self._mine(session_id),
             f"reading usage of session {session_id!r}",
         )
         return [UsageRecord(*r) for r in rows]
@@ -209,11 +200,7 @@ class PostgresLifecycleMixin(ServiceHost):
         """
         rows = []
         for rec in records:
-            _, eid, name, i, o, c, k = check_usage_args(
-                session_id, rec.event_id, rec.model, rec.input_tokens, rec.output_tokens,
-                rec.cached_tokens, rec.cost,
-            )
-            rows.append(self._usage_row(session_id, eid, name, i, o, c, k))
+            rows.append(self._usage_row(check_usage_args(session_id, *rec)))
         added = 0
         doing = f"importing usage of session {session_id!r}"
         with self._conn(doing, write=True) as conn, conn.transaction():

@@ -112,20 +112,9 @@ def build() -> dict[str, str]:
         # (the usual, unforked case) they are the history's tail, read as one
         # range scan instead of one index probe per step.
         "HISTORY_TAIL_LINEAR": tail().get_sql(),
-        # The newest :limit events (-1: all), newest first, summed up in one row:
-        # (rows, summaries, the head, their ids, their parents (char(30) for
-        # none) and their event_data, each list in one same row order). The
-        # caller checks that the ids chain from the head through the parents:
-        # then that order is the chain's, and the data is the history's tail
-        # as one JSON array (newest first) — one row to fetch, one parse,
-        # instead of a row object per event. A subquery, not a CTE used twice,
-        # so it streams (no copy of the rows); no window, no ordered aggregate.
-        "HISTORY_TAIL_DATA": (
-            "SELECT count(*), total(event_type = 'compaction'), max(head_id), "
-            "group_concat(id, char(31)), group_concat(coalesce(parent_id, char(30)), char(31)), "
-            "'[' || coalesce(group_concat(event_data, ','), '') || ']' FROM ("
-            + tail(data_only=True).get_sql()
-            + ")"
+        # The newest :limit events (-1: all), newest first, summed up in one row.
+        "HISTORY_TAIL_DATA": shared.history_tail_data(
+            tail(data_only=True), "total(event_type = 'compaction')", "group_concat", "char"
         ),
         "BLOB_LIST_EXACT": _blobs_of(by_id)
         .where(blobs.namespace == NV("namespace"))

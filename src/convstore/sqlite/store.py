@@ -51,7 +51,9 @@ from ..models import SessionSummary, StoredEvent, StoredSession
 from . import _sql
 from .connection import (
     MEMORY,
+    POLL_PAGES,
     BackgroundCheckpointer,
+    append_pages,
     close_quietly,
     normalize_path,
     open_connection,
@@ -80,8 +82,9 @@ _INT64_MAX = (1 << 63) - 1
 _EVENT_KEY_FACTOR = 4294967296
 #: Windows beyond this many seconds are clamped by :func:`convstore._validate.window`.
 _WINDOW_LIMIT = _v.TIME_LIMIT * 2
-#: Timestamps and windows the resume lookup takes without further checks.
+#: Timestamps and windows taken without further checks: (-_TIME_LIMIT, _TIME_LIMIT).
 _TIME_LIMIT = _v.TIME_LIMIT
+_TIME_LOW = -_TIME_LIMIT  # (computed once: ``-_TIME_LIMIT`` in a test allocates an int)
 
 #: Extended result codes of a failed fsync: the outcome of that commit is unknown.
 _FSYNC_FAILED = frozenset({apsw.SQLITE_IOERR_FSYNC, apsw.SQLITE_IOERR_DIR_FSYNC})
@@ -162,6 +165,8 @@ class Atomic:
             except apsw.Error as error:
                 store._rollback()
                 raise store.translate_error(error, self.doing) from None
+            if store._checkpointer is not None:  # a transaction: look at the WAL now
+                store._checkpointer.tick(store._conn, POLL_PAGES)
             return
         store._rollback()
         if isinstance(exc, apsw.ConstraintError) and self.event_id is not None:
@@ -371,10 +376,12 @@ class SessionStore(Closing):
 
     def now(self) -> int:
         """``clock()`` as whole seconds; :class:`InvalidArgument` naming ``clock`` if it is not."""
-        clock = self._clock
-        if clock is time.time:
-            return int(clock())
-        return _v.now(clock)
+        value = self._clock()  # what the clock raises is the caller's own: it passes through
+        if type(value) is float and _TIME_LOW < value < _TIME_LIMIT:
+            return int(value)  # time.time, and most clocks (NaN and infinities fail the range)
+        if type(value) is int and _TIME_LOW < value < _TIME_LIMIT:
+            return value
+        return _v.clock_value(value)
 
     def catch_up_search(self) -> int:
         """Index every event appended since the last catch-up; inside a write transaction.
@@ -586,19 +593,23 @@ class SessionStore(Closing):
         # The usual call -- two ASCII paths, a window of whole seconds -- is decided in
         # a few comparisons (a client start is timed against the floor, SPEC §5, and
         # this check ran as long as the two lookups it guards); anything else gets
-        # the full checks of _resume_filters.
+        # the full checks of _resume_filters. (A path with a NUL may take this way:
+        # bound as it is, it equals no stored path -- none can hold a NUL -- so it
+        # matches nothing, as _resume_filters decides for it.)
         if (
             type(directory) is str
             and type(git_root) is str
             and type(max_age_secs) is int
             and directory.isascii()
             and git_root.isascii()
-            and -_TIME_LIMIT < max_age_secs < _TIME_LIMIT
-            and "\x00" not in directory
-            and "\x00" not in git_root
+            and _TIME_LOW < max_age_secs < _TIME_LIMIT
         ):
             by_directory = by_git_root = True
-            cutoff = self.now() - max_age_secs  # within ±2**63: no clamp needed
+            now = self._clock()  # self.now(), inlined for the usual clocks
+            if (type(now) is float or type(now) is int) and _TIME_LOW < now < _TIME_LIMIT:
+                cutoff = int(now) - max_age_secs  # within ±2**63: no clamp needed
+            else:
+                cutoff = _v.clock_value(now) - max_age_secs
         else:
             by_directory, by_git_root, cutoff = self._resume_filters(
                 directory, git_root, max_age_secs
@@ -769,9 +780,7 @@ class SessionStore(Closing):
         is later (another writer's, or a clock that stepped back): the log's
         time never moves backwards.
         """
-        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
-            _v.text(session_id, "session id")
-        _v.event_fields(event_id, parent_id, invocation_id, event_type, event_data)
+        _v.append_arguments(session_id, event_id, parent_id, invocation_id, event_type, event_data)
         clock = self._clock
         now = int(clock()) if clock is time.time else _v.now(clock)
         # The fast path: one statement, no BEGIN/COMMIT (migration 0006). The
@@ -791,6 +800,9 @@ class SessionStore(Closing):
         except (apsw.Error, UnicodeError) as exc:
             doing = f"appending event {event_id!r} to session {session_id!r}"
             raise self.translate_error(exc, doing) from None
+        checkpointer = self._checkpointer
+        if checkpointer is not None:  # its pages, estimated (append_pages), counted
+            checkpointer.tick(self._conn, 3 + (len(event_data) >> 11))
         return _new_tuple(
             StoredEvent,
             (event_id, session_id, parent_id, invocation_id, event_type, event_data, now),
@@ -866,9 +878,9 @@ class SessionStore(Closing):
         and data; the parent is not compared, since on a retry the head is the
         event itself) returns the stored event and writes nothing.
         """
-        if not (type(session_id) is str and session_id.isascii() and "\x00" not in session_id):
-            _v.text(session_id, "session id")
-        _v.event_fields(event_id, None, invocation_id, event_type, event_data, check_parent=False)
+        _v.append_arguments(
+            session_id, event_id, None, invocation_id, event_type, event_data, check_parent=False
+        )
         clock = self._clock
         now = int(clock()) if clock is time.time else _v.now(clock)
         # One statement, as in append_event: the head is read inside the insert,
@@ -887,6 +899,9 @@ class SessionStore(Closing):
             return self._append_event_at_head_checked(
                 session_id, event_id, invocation_id, event_type, event_data
             )
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            checkpointer.tick(self._conn, append_pages(event_data))
         return _new_tuple(
             StoredEvent,
             (event_id, session_id, rows[0][0], invocation_id, event_type, event_data, now),
