@@ -75,7 +75,6 @@ NUMBERED_ON_PURPOSE = {
     "EVENT_APPEND_AT_HEAD_ONE",
     # Bulk rows (append_events, import): executemany over generated tuples.
     "EVENT_INSERT_ROW",
-    "EVENT_KEY_STORED",
     # The reads timed against the floor (SPEC §5): get_session, the resume
     # lookups and load_events, bound from a tuple on every client start.
     "SESSION_GET",

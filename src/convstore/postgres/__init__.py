@@ -96,7 +96,8 @@ from ..models import SessionSummary, StoredEvent, StoredSession
 from ..sqlite.retention import PurgeReport, purge_in_batches
 from ..sqlite.search import SearchHit
 from . import _pgsql
-from ._pgdeadline import Watchdog, idle_connection_is_dead
+from ._host import Conn, Row
+from ._pgdeadline import Watchdog
 from .blobs import PostgresBlobsMixin
 from .lifecycle import PostgresLifecycleMixin
 from .migrations import SERVICE_ROLE, check_schema
@@ -108,11 +109,6 @@ __all__ = ["PostgresSessionService"]
 
 #: Rows per round trip when a sync moves events in bulk.
 _CHUNK = 1000
-#: How long past ``timeout`` the client-side watchdog waits before it aborts a
-#: call: the server's own statement/lock timeouts, which give the precise
-#: error, fire first; the watchdog is the backstop for a server that does not
-#: answer at all. Every call returns within ``timeout + _GRACE`` (< 1 s over).
-_GRACE = 0.5
 
 _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
     (False, "rank"): _pgsql.SEARCH_WEB_RANK,
@@ -123,9 +119,7 @@ _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
 
 _LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
 
-Row = tuple[Any, ...]
 _Record = TypeVar("_Record", StoredSession, StoredEvent)
-Conn = psycopg.Connection[Row]
 
 
 def _describe(conninfo: str) -> str:
@@ -156,18 +150,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
     naming ``convstore server migrate``.
     """
 
-    __slots__ = (
-        "_clock",
-        "_in_use",
-        "_lock",
-        "_max_size",
-        "_owner",
-        "_pool",
-        "_timeout",
-        "_watchdog",
-        "_where",
-    )
-    _owner: str
+    __slots__ = ("_clock", "_max_size", "_where")
     #: Makes the connection pool; :mod:`convstore.postgres.aio` runs this very class
     #: on psycopg's async pool by swapping in a pool whose calls await.
     _pool_class: ClassVar[Callable[..., ConnectionPool[Conn]]] = ConnectionPool
@@ -330,60 +313,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     def _fail(self, exc: BaseException, doing: str) -> NoReturn:
         raise self._translate(exc, doing) from None
-
-    @contextmanager
-    def _conn(
-        self,
-        doing: str,
-        *,
-        write: bool = False,
-        budget: float | None = None,
-        mapper: Callable[[BaseException], BaseException] | None = None,
-    ) -> Iterator[Conn]:
-        """A pooled connection for one call, bounded by ``timeout`` (or ``budget``) in all.
-
-        The pool wait gets the budget; the work gets what is left, watched by
-        the client-side deadline. Every psycopg error becomes a typed error
-        (``mapper`` first, for errors a caller names more precisely).
-        """
-        budget = self._timeout if budget is None else budget
-        fired = False
-        start = time.monotonic()
-        try:
-            while True:
-                conn = self._pool.getconn(timeout=max(0.0, start + budget - time.monotonic()))
-                if not idle_connection_is_dead(conn):
-                    break
-                conn.close()  # closed by the server (a restart): discard, take the next
-                self._pool.putconn(conn)
-            with self._lock:
-                self._in_use += 1
-            token = self._watchdog.arm(start + budget + _GRACE, conn)
-            try:
-                yield conn
-            finally:
-                fired = self._watchdog.disarm(token)
-                with self._lock:
-                    self._in_use -= 1
-                self._pool.putconn(conn)
-        except (psycopg.Error, PoolTimeout, UnicodeError) as exc:
-            if mapper is not None and not fired:
-                mapped = mapper(exc)
-                if mapped is not exc:
-                    raise mapped from None
-            raise self._translate(exc, doing, fired=fired, write=write) from None
-
-    def _one(self, sql: LiteralString, params: dict[str, Any], doing: str) -> Row | None:
-        with self._conn(doing) as conn:
-            return conn.execute(sql, params).fetchone()
-
-    def _all(self, sql: LiteralString, params: dict[str, Any], doing: str) -> list[Row]:
-        with self._conn(doing) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def _rowcount(self, sql: LiteralString, params: dict[str, Any], doing: str) -> int:
-        with self._conn(doing, write=True) as conn:
-            return conn.execute(sql, params).rowcount
 
     def _write_session(
         self, session_id: str, sql: LiteralString, params: dict[str, Any], doing: str

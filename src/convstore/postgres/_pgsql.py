@@ -15,11 +15,6 @@ MIGRATIONS_TABLE_EXISTS: Final = (
     'WHERE "tablename"=%(table)s AND "schemaname"=ANY(current_schemas(false))'
 )
 MIGRATIONS_CREATE_TABLE: Final = 'CREATE TABLE IF NOT EXISTS "convstore_migrations" ("version" integer NOT NULL,"name" text NOT NULL,"checksum" text NOT NULL,"applied_at" bigint NOT NULL,"duration_ms" double precision NOT NULL,PRIMARY KEY ("version"))'
-MIGRATIONS_SELECT_APPLIED: Final = (
-    'SELECT "version","name","checksum","applied_at","duration_ms"\n'
-    'FROM "convstore_migrations"\n'
-    'ORDER BY "version"'
-)
 MIGRATIONS_INSERT: Final = (
     'INSERT INTO "convstore_migrations" ("version","name","checksum","applied_at","duration_ms")\n'
     'VALUES (%(version)s,%(name)s,%(checksum)s,%(applied_at)s,%(duration_ms)s)'

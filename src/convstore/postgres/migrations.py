@@ -44,6 +44,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MigrationError
+from ..sqlite import _sql
 from ..sqlite.migrations import (
     AppliedMigration,
     Migration,
@@ -119,7 +120,8 @@ def _read_applied(conn: psycopg.Connection[Any]) -> tuple[AppliedMigration, ...]
     row = conn.execute(_pgsql.MIGRATIONS_TABLE_EXISTS, {"table": _TABLE}).fetchone()
     if row is None or not row[0]:
         return ()
-    rows = conn.execute(_pgsql.MIGRATIONS_SELECT_APPLIED).fetchall()
+    # Dialect-neutral (no parameter), so generated once, in the SQLite module.
+    rows = conn.execute(_sql.MIGRATIONS_SELECT_APPLIED).fetchall()
     return tuple(AppliedMigration(*r) for r in rows)
 
 

@@ -198,15 +198,8 @@ def _checked(
         raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
     _v.text(markers[0], "markers[0]")
     _v.text(markers[1], "markers[1]")
-    types_json: str | None = None
-    if event_types is not None:
-        types = _v.str_items(
-            event_types,
-            "event_types",
-            "a str or an iterable of str",
-            lambda kind: _v.text(kind, "event_types item"),
-        )
-        types_json = json.dumps(types)
+    types = _v.event_types(event_types)
+    types_json = None if types is None else json.dumps(types)
     match = literal_query(query) if literal else query
     if not match.strip():
         raise InvalidArgument("search query is empty")

@@ -791,7 +791,7 @@ class SessionStore(Closing):
             )
         except apsw.ConstraintError:
             return self._append_event_checked(
-                session_id, event_id, parent_id, invocation_id, event_type, event_data
+                (session_id, event_id, parent_id, invocation_id, event_type, event_data)
             )
         except (apsw.Error, UnicodeError) as exc:
             doing = f"appending event {event_id!r} to session {session_id!r}"
@@ -805,50 +805,52 @@ class SessionStore(Closing):
         )
 
     def _append_event_checked(
-        self,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
+        self, event: tuple[str, str, str | None, str, str, str], *, at_head: bool = False
     ) -> StoredEvent:
         """:meth:`append_event` in an explicit transaction: replays, typed errors, a late clock.
 
-        Taken when the one-statement append wrote nothing. Under the write lock:
+        ``event`` is the append's arguments, already checked, in
+        :meth:`append_event`'s order; ``at_head``: :meth:`append_event_at_head`'s
+        (``parent_id`` ``None``: the head read inside the write is the parent,
+        and a replay does not compare it). Taken when the one-statement append
+        wrote nothing. Under the write lock:
         an idempotent replay returns the stored event; a session whose
         ``updated_at`` is ahead of the clock (another writer committed between
         our clock read and our write, or the clock stepped back) gets its
         ``updated_at`` as the event's time, so the log's time never moves
         backwards; anything else is the typed error saying why.
         """
+        session_id, event_id, parent_id, invocation_id, event_type, event_data = event
         doing = f"appending event {event_id!r} to session {session_id!r}"
         with Atomic(self, doing, event_id) as conn:
             now = self.now()  # under the write lock: the log's time never moves backwards
             cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
             if cursor is not None and cursor[0] > now:
                 now = cursor[0]
+            params = {
+                "session_id": session_id,
+                "event_id": event_id,
+                "invocation_id": invocation_id,
+                "event_type": event_type,
+                "event_data": event_data,
+                "now": now,
+            }
             try:
-                conn.execute(
-                    _sql.EVENT_APPEND,
-                    {
-                        "session_id": session_id,
-                        "event_id": event_id,
-                        "parent_id": parent_id,
-                        "invocation_id": invocation_id,
-                        "event_type": event_type,
-                        "event_data": event_data,
-                        "now": now,
-                    },
-                )
-                inserted = conn.changes()
+                if at_head:  # the statement returns the parent it read: the head
+                    rows = conn.execute(_sql.EVENT_APPEND_AT_HEAD, params).fetchall()
+                    inserted = len(rows)
+                    if rows:
+                        parent_id = cast("str | None", rows[0][0])
+                else:
+                    conn.execute(_sql.EVENT_APPEND, {**params, "parent_id": parent_id})
+                    inserted = conn.changes()
             except apsw.ConstraintError as exc:
                 if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
                     raise
                 inserted = 0
             if inserted == 0:
                 fields = (session_id, parent_id, invocation_id, event_type, event_data)
-                replay = self._replay(event_id, *fields)
+                replay = self._replay(event_id, *fields, compare_parent=not at_head)
                 if replay is not None:
                     return replay  # nothing was written: the empty transaction commits
                 raise self.why_not_appended(session_id, event_id, parent_id)
@@ -892,8 +894,8 @@ class SessionStore(Closing):
             doing = f"appending event {event_id!r} to session {session_id!r}"
             raise self.translate_error(exc, doing) from None
         if not rows:
-            return self._append_event_at_head_checked(
-                session_id, event_id, invocation_id, event_type, event_data
+            return self._append_event_checked(
+                (session_id, event_id, None, invocation_id, event_type, event_data), at_head=True
             )
         checkpointer = self._checkpointer
         if checkpointer is not None:
@@ -902,49 +904,6 @@ class SessionStore(Closing):
             StoredEvent,
             (event_id, session_id, rows[0][0], invocation_id, event_type, event_data, now),
         )
-
-    def _append_event_at_head_checked(
-        self,
-        session_id: str,
-        event_id: str,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
-    ) -> StoredEvent:
-        """:meth:`append_event_at_head` in a transaction, as :meth:`_append_event_checked`."""
-        doing = f"appending event {event_id!r} to session {session_id!r}"
-        with Atomic(self, doing, event_id) as conn:
-            now = self.now()  # under the write lock: the log's time never moves backwards
-            cursor = conn.execute(_sql.SESSION_CURSOR, {"session_id": session_id}).fetchone()
-            if cursor is not None and cursor[0] > now:
-                now = cursor[0]
-            try:
-                row = conn.execute(
-                    _sql.EVENT_APPEND_AT_HEAD,
-                    {
-                        "session_id": session_id,
-                        "event_id": event_id,
-                        "invocation_id": invocation_id,
-                        "event_type": event_type,
-                        "event_data": event_data,
-                        "now": now,
-                    },
-                ).fetchall()
-            except apsw.ConstraintError as exc:
-                if not isinstance(constraint_error(str(exc), event_id), DuplicateId):
-                    raise
-                row = []
-            if not row:
-                replay = self._replay(
-                    event_id, session_id, None, invocation_id, event_type, event_data,
-                    compare_parent=False,
-                )  # fmt: skip
-                if replay is not None:
-                    return replay  # nothing was written: the empty transaction commits
-                raise self.why_not_appended(session_id, event_id, None)
-            self.move_head(event_id, now, 1, session_id)
-        parent = cast("str | None", row[0][0])
-        return StoredEvent(event_id, session_id, parent, invocation_id, event_type, event_data, now)
 
     def append_events(
         self, session_id: str, events: Iterable[NewEvent | Sequence[str | None]]
