@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +218,21 @@ class System:
         pass
 
 
-def warm_btrees(path: Path, tables: tuple[str, ...]) -> int:
-    """Read every page of ``tables`` and their indexes once (OS cache); the number of pages."""
-    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+def warm_btrees(path: Path, tables: tuple[str, ...], *, stdlib: bool = False) -> int:
+    """Read every page of ``tables`` and their indexes once (OS cache); the number of pages.
+
+    ``stdlib``: read through Python's ``sqlite3`` instead of APSW, for a file a
+    system holds open with ``sqlite3``. APSW links its own copy of SQLite, and
+    two copies in one process must never open the same file: closing one
+    copy's descriptor drops the POSIX locks the other copy holds on it (SQLite's
+    "multiple copies of SQLite in the same application" hazard) -- the peer's
+    next ``PRAGMA journal_mode=WAL`` then failed with "disk I/O error".
+    """
+    conn: Any = (
+        sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        if stdlib
+        else apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    )
     try:
         marks = ",".join("?" * len(tables))
         names = [
@@ -231,7 +244,7 @@ def warm_btrees(path: Path, tables: tuple[str, ...]) -> int:
             )
         ]
         return sum(
-            conn.execute("SELECT count(*) FROM dbstat WHERE name = ?", (name,)).get
+            conn.execute("SELECT count(*) FROM dbstat WHERE name = ?", (name,)).fetchone()[0]
             for name in names
         )
     finally:
@@ -646,6 +659,10 @@ class Peer(System):
 
     name = "peer"
     WARM_TABLES = ("agent_sessions",)
+
+    def warm(self) -> None:
+        """The base class's pass, read with the peer's own SQLite (``sqlite3``), not APSW's."""
+        warm_btrees(self.path, self.WARM_TABLES, stdlib=True)
 
     def __init__(self, path: Path, targets: Targets, ids: IdClock) -> None:
         from agents import SQLiteSession
