@@ -363,8 +363,9 @@ class SessionStore(Closing):
     def indexes_search(self) -> bool:
         """Whether full-text indexing is on, as this store last read the setting.
 
-        :meth:`search_indexing` reads it again from the file (another process
-        may have switched it).
+        The open does not read it (a statement less on every open): the first
+        access does, then this returns what was read. :meth:`search_indexing`
+        reads it again from the file (another process may have switched it).
         """
         if self._search_index is None:
             return self.search_indexing()
