@@ -107,6 +107,21 @@ def table(res: SizeResult) -> str:
     return "\n".join(out)
 
 
+#: Each operation's target, as the largest ratio to the floor.
+FLOOR_LIMITS = {
+    "append": 1.25,
+    "append_1k": 1.25,
+    "append_8k": 1.25,
+    "append_batch100": 1.5,
+    "load_warm": 1.25,
+    "load_cold": 1.3,
+    "resume_1": 1.25,
+    "resume_1000": 1.25,
+    "open": 2.0,
+    "ingest1000": 2.0,
+    "import1000": 2.0,
+}
+
 #: The ratios of a paired operation: (label, numerator, denominator).
 PAIR_RATIOS = (
     ("convstore / floor", "convstore", "floor"),
@@ -193,19 +208,7 @@ def check_targets(results: list[SizeResult]) -> list[dict[str, Any]]:
 
     for res in sorted(results, key=lambda r: r.events):
         n = res.events
-        for op, limit in (
-            ("append", 1.25),
-            ("append_1k", 1.25),
-            ("append_8k", 1.25),
-            ("append_batch100", 1.5),
-            ("load_warm", 1.25),
-            ("load_cold", 1.3),
-            ("resume_1", 1.25),
-            ("resume_1000", 1.25),
-            ("open", 2.0),
-            ("ingest1000", 2.0),
-            ("import1000", 2.0),
-        ):
+        for op, limit in FLOOR_LIMITS.items():
             bulk = op in ("ingest1000", "import1000")
             what = "time (≥ half its events/s)" if bulk else "p50"
             goal = f"≤ {limit:g}"
@@ -256,6 +259,10 @@ def check_targets(results: list[SizeResult]) -> list[dict[str, Any]]:
                     "< 1",
                     0.999,
                 )
+        for op, limit in FLOOR_LIMITS.items():
+            together = pair_ratios(res, op, "convstore", "floor", together=True)
+            if op in PAIRED_OPS and op not in ("append", "append_1k", "append_8k") and together:
+                add(f"{op} p50 / floor, 4-way", n, together, f"≤ {limit:g}", limit)
         together = pair_ratios(res, "append", "peer", "convstore", together=True)
         if together:
             add("peer add_items p50 / append p50, 4-way", n, together, "≥ 8", at_least=8.0)

@@ -6,13 +6,15 @@ round runs every operation on every system (in a rotating order) for
 ``count / repeat`` calls, so a noisy minute on the machine hits all systems
 alike instead of one.
 
-Appends (:data:`PAIRED_OPS`) are measured in pairs: each ratio the targets
-name -- convstore / floor, convstore / reference, peer / convstore -- comes
-from its own pair of systems interleaved call by call in the same round
-(:func:`measure_pairs`). Interleaving all four systems together puts ~1 ms of
-the other systems' work between two of our appends, which evicts the caches
-of whichever code path is longer; the pairs compare each system with ours
-alone. The all-systems interleaving (the method before) runs in the same
+Appends and the reads timed against the floor (:data:`PAIRED_OPS`) are
+measured in pairs: each ratio the targets name -- convstore / floor,
+convstore / reference, peer / convstore -- comes from its own pair of systems
+interleaved call by call in the same round (:func:`measure_pairs`).
+Interleaving all four systems together puts ~1 ms of the other systems' work
+between two of our calls (3-5 ms: the reference's sort of a crowded
+directory), which evicts the caches of whichever code path is longer; the
+pairs compare each system with ours alone. The all-systems interleaving (the
+method before) runs in the same
 round too, and its ratios are reported beside the pairs' (keys ``name~all``).
 """
 
@@ -63,7 +65,17 @@ SYSTEM_NAMES = systems.SYSTEMS.keys()
 #: on p50, which a few hundred calls per round settle).
 PEER_SHARE = {"append": 0.2, "append_1k": 0.2, "append_8k": 0.2, "cold_start": 0.25}
 #: Operations whose ratios come from pairs of systems (see the module docstring).
-PAIRED_OPS = ("append", "append_1k", "append_8k")
+PAIRED_OPS = (
+    "append",
+    "append_1k",
+    "append_8k",
+    "append_batch100",
+    "get_session",
+    "resume_1",
+    "resume_1000",
+    "load_warm",
+    "load_cold",
+)
 #: Suffix of the samples of the all-systems interleaving of a paired operation.
 ALL = "~all"
 
