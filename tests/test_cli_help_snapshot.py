@@ -14,13 +14,16 @@ import argparse
 import contextlib
 import io
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PYTHON, child_env
 
 from convstore import cli
+from convstore._cliutil import WHEN_GRAMMAR, about
 
 SNAPSHOT = Path(__file__).with_name("cli_help_snapshot.txt")
 #: ``bench --help`` is the benchmark suite's own help (tested in test_cli.py).
@@ -82,6 +85,35 @@ def render() -> str:
 def test_help_and_options_match_the_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     assert render() == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_every_command_has_its_help_on_its_handler() -> None:
+    # A command registered with a handler lacking a docstring would be listed bare.
+    for path, parser in _paths(cli.build_parser()):
+        func = parser.get_default("func")
+        if func is not None:
+            summary, _ = about(func)
+            assert summary is not None and summary[0].islower(), path
+
+
+def test_purge_help_states_the_when_grammar_parse_when_accepts() -> None:
+    # cmd_purge's docstring spells the grammar out (a docstring cannot interpolate).
+    _, description = about(cli.cmd_purge)
+    assert description is not None and f"WHEN is {WHEN_GRAMMAR};" in description
+
+
+def test_help_without_docstrings_still_works() -> None:
+    # python -OO strips docstrings: the help says less, but nothing breaks.
+    for command in (["--help"], ["purge", "--help"], ["server", "migrate", "--help"]):
+        proc = subprocess.run(
+            [PYTHON, "-OO", "-m", "convstore", *command],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("usage: convstore") and proc.stderr == ""
 
 
 if __name__ == "__main__":
