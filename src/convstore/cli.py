@@ -39,6 +39,7 @@ import apsw
 from . import __version__
 from ._cliutil import (
     Progress,
+    about,
     bounded_int,
     command,
     command_group,
@@ -736,7 +737,11 @@ def _bench_help(root: str | None, env: dict[str, str]) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """``bench``: hand over to ``python -m benchmarks`` of a source checkout."""
+    """run the benchmark suite of a source checkout
+
+    Hands the whole command line over to ``python -m benchmarks``; its
+    ``--help`` is the suite's own (:func:`_bench_help`).
+    """
     import subprocess
 
     root = _find_benchmarks()
@@ -882,7 +887,7 @@ def add_bench(commands: _Commands, shared: _Shared) -> None:
     """``bench …``: everything after it goes to the benchmark suite."""
     p = commands.add_parser(
         "bench",
-        help="run the benchmark suite of a source checkout",
+        help=about(cmd_bench)[0],
         add_help=False,  # `convstore bench --help` is answered by cmd_bench
         prefix_chars="\x00",  # pass every option through to the suite
     )
