@@ -28,18 +28,20 @@ if TYPE_CHECKING:
     _T = TypeVar("_T")
 
     class ReadOnly(Generic[_T]):
-        """What :class:`ReadOnly` gives the type checker: ``obj.attr`` is a ``_T``."""
+        """What :class:`ReadOnly` gives the type checker: ``obj.attr`` is a ``_T``.
+
+        ``Cls.attr`` is typed as its getter, the way mypy types a property
+        read on its class (at run time it is the descriptor).
+        """
 
         __name__: str
 
         def __init__(self, attr: str, doc: str) -> None: ...
         @overload
-        def __get__(self, obj: None, owner: type | None = None) -> ReadOnly[_T]: ...
+        def __get__(self, obj: None, owner: type | None = None) -> Callable[[Any], _T]: ...
         @overload
         def __get__(self, obj: object, owner: type | None = None) -> _T: ...
         def __get__(self, obj: object, owner: type | None = None) -> Any: ...
-        @property
-        def fget(self) -> Callable[[Any], _T]: ...
 
 else:
     from operator import attrgetter  # C; operator is loaded at start-up anyway
@@ -54,15 +56,11 @@ else:
         code, so it is faster than the ``def`` it replaces. It needs no
         instance ``__dict__`` (works with ``__slots__``) and, having no
         annotation, is not a field of a dataclass it stands in.
-        ``Cls.attr`` is the descriptor (not callable: introspection sees an
-        attribute, not a method); ``Cls.attr.fget(obj)`` reads ``obj``'s value,
-        as a property's getter does.
         """
 
         def __init__(self, attr, doc):
             super().__init__(attrgetter(attr), None, None, doc)
             self.__doc__ = doc  # a subclass's own docstring would hide property's copy
-            self._attr = attr
 
         def __class_getitem__(cls, item):
             return cls  # ReadOnly[str](...): the type argument is for the checker
@@ -71,15 +69,23 @@ else:
             super().__set_name__(owner, name)  # names the attribute in "has no setter"
             self.__name__ = name
             self.__qualname__ = f"{owner.__qualname__}.{name}"
+            read = super().fget
+
+            def getter(obj):
+                return read(obj)
+
+            getter.__name__, getter.__qualname__ = name, self.__qualname__
+            getter.__doc__ = self.__doc__
+            self._getter = getter
 
         @property
         def fget(self):
-            """The getter, named (an ``attrgetter`` has no ``__name__``; the async twins use it)."""
-            from functools import partial  # on request only: not a cost of ``import convstore``
+            """The getter, a function named like the attribute, as a ``def``'s would be.
 
-            getter = partial(attrgetter(self._attr))
-            getter.__name__ = self.__name__
-            return getter
+            (Reading the attribute does not call it: the property calls its
+            ``attrgetter``, which has no name for code that asks ``fget.__name__``.)
+            """
+            return self.__dict__.get("_getter") or super().fget
 
     from collections import _tuplegetter  # C; collections is loaded by APSW anyway
 
