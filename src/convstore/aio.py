@@ -105,6 +105,7 @@ if TYPE_CHECKING:
     import os
 
     from ._common import Clock
+    from ._lean import ReadOnly
     from .models import StoredEvent, StoredSession
     from .service import SessionService
 
@@ -616,7 +617,7 @@ if TYPE_CHECKING:
     class _Same(Generic[T]):
         """What :func:`_Same` gives the type checker: the sync property's type."""
 
-        def __init__(self, prop: Callable[[Any], T], via: str = "_sync") -> None: ...
+        def __init__(self, prop: Callable[[Any], T] | ReadOnly[T], via: str = "_sync") -> None: ...
         @overload
         def __get__(self, obj: None, owner: type | None = None) -> _Same[T]: ...
         @overload
