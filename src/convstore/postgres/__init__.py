@@ -77,6 +77,7 @@ from .. import _validate as _v
 from .._common import (
     FIRST_PAGE,
     event_refused,
+    front,
     list_filter,
     listing_arguments,
     listing_statements,
@@ -93,8 +94,9 @@ from ..errors import (
     StoreError,
 )
 from ..models import SessionSummary, StoredEvent, StoredSession
+from ..sqlite import search as search_tool
 from ..sqlite.retention import PurgeReport, purge_in_batches
-from ..sqlite.search import SearchHit
+from ..sqlite.search import SearchHit, SearchRequest
 from . import _pgsql
 from ._host import Conn, Row
 from ._pgdeadline import Watchdog
@@ -754,19 +756,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- search --------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        event_types: Iterable[str] | None = None,
-        limit: int = 20,
-        literal: bool = False,
-        markers: tuple[str, str] = ("[", "]"),
-        order: str = "rank",
-        **unknown: Any,
-    ) -> list[SearchHit]:
+    @front(search_tool.search, search_tool.check_search, refuse_unknown=True)
+    def search(self, args: SearchRequest) -> list[SearchHit]:
         """This owner's events whose ``content`` matches ``query``, best first.
 
         The server twin of :meth:`convstore.SessionStore.search`: the same
@@ -784,14 +775,10 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         ``"a phrase"``, ``prefix*``, ``AND``/``OR``/``NOT``, parentheses;
         ``^word`` and ``NEAR(…)`` match the words anywhere
         (:mod:`convstore.postgres._pgsearch`). ``literal=True`` matches every
-        word as typed. ``order="recent"``: newest first.
+        word as typed. ``order="recent"``: newest first. Unknown keyword
+        arguments are :class:`~convstore.InvalidArgument`.
         """
-        if unknown:
-            raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
-        filters = (directory, git_root)
-        storable, types = _search_arguments(query, filters, event_types, limit, literal, markers)
-        if order not in ("rank", "recent"):
-            raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+        query, directory, git_root, types, limit, literal, markers, order, storable = args
         if not storable:
             return []  # a filter that could never have been stored matches nothing
         from ._pgsearch import snippet, tsquery_text
@@ -799,7 +786,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         tsquery = query if literal else tsquery_text(query)
         if tsquery is None:
             return []  # only words FTS5 drops, or a column filter without the text
-        sql = _SEARCH_SQL[bool(literal), order]
+        sql = _SEARCH_SQL[literal, order]
         rows = self._all(
             sql,
             {
@@ -812,9 +799,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             },
             f"searching for {query!r}",
         )
-        pair = (markers[0], markers[1])
         return [
-            SearchHit(r[0], r[1], r[2], snippet(r[3], r[6], pair), float(r[4]), r[5])
+            SearchHit(r[0], r[1], r[2], snippet(r[3], r[6], markers), float(r[4]), r[5])
             for r in rows
         ]
 
@@ -1194,34 +1180,6 @@ class _PgPurgeBatch:
         step = {**self._base, "sid": sid}
         metadata = self._conn.execute(_pgsql.PURGE_METADATA, step).rowcount
         return metadata, self._conn.execute(_pgsql.PURGE_SESSION, step).rowcount
-
-def _search_arguments(
-    query: str,
-    filters: tuple[str | None, str | None],
-    event_types: Iterable[str] | None,
-    limit: int,
-    literal: bool,
-    markers: tuple[str, str],
-) -> tuple[bool, list[str] | None]:
-    """Check :meth:`PostgresSessionService.search`'s arguments (but ``order``).
-
-    Returns whether the ``(directory, git_root)`` filters could ever match
-    (a text that could never be stored matches nothing) and ``event_types``
-    as a list (``None``: any type). Raises :class:`InvalidArgument` naming
-    the argument, in the order the parameters come.
-    """
-    _v.search_query(query, literal=_v.boolean(literal, "literal"))
-    if not query.strip():
-        raise InvalidArgument("search query is empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-        raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-    directory_ok = _v.optional_lookup_text(filters[0], "directory")
-    git_root_ok = _v.optional_lookup_text(filters[1], "git_root")
-    if not isinstance(markers, tuple | list) or len(markers) != 2:
-        raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
-    _v.text(markers[0], "markers[0]")
-    _v.text(markers[1], "markers[1]")
-    return directory_ok and git_root_ok, _v.event_types(event_types)
 
 if TYPE_CHECKING:
     from ..service import ExtendedSessionService, LifecycleService

@@ -157,7 +157,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     import_usage = _twin(PostgresSessionService.import_usage)
     apply_retention = _twin(PostgresSessionService.apply_retention)
     database_stats = _twin(PostgresSessionService.database_stats)
-    search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
+    search = _twin(PostgresSessionService.search)
     # the framework integrations' extensions (convstore.postgres.blobs)
     put_blobs = _twin(PostgresSessionService.put_blobs)
     get_blob = _twin(PostgresSessionService.get_blob)
