@@ -23,6 +23,9 @@ SHARED = [
     (SessionStore.compact, PostgresSessionService.compact),
     (SessionStore.record_usage, PostgresSessionService.record_usage),
     (sqlite_blobs.list_blobs, PostgresSessionService.list_blobs),
+    (SessionStore.append_event, PostgresSessionService.append_event),
+    (SessionStore.list_sessions, PostgresSessionService.list_sessions),
+    (SessionStore.import_session, PostgresSessionService.import_session),
 ]
 
 
@@ -109,3 +112,30 @@ def test_a_check_that_does_not_take_the_reference_parameters_is_refused() -> Non
 
     with pytest.raises(TypeError, match="check_usage_args must take"):
         front(record, check_usage_args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"directory": 5}, "directory must be a str"),
+        ({"include_archived": 1}, "include_archived must be True or False"),
+        ({"limit": -1}, "limit must be an int"),
+        ({"before": 3.5}, "before must be a session id"),
+    ],
+)
+def test_list_sessions_checks_its_arguments_once_for_both_backends(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        PostgresSessionService.list_sessions(object(), **kwargs)
+    with SessionStore(":memory:") as store, pytest.raises(InvalidArgument, match=message):
+        store.list_sessions(**kwargs)
+    # A filter that could never have been stored lists nothing, without a query.
+    assert PostgresSessionService.list_sessions(object(), directory="\x00") == []
+
+
+def test_a_wrong_call_fails_as_the_written_out_method_did() -> None:
+    with pytest.raises(TypeError, match=r"^PostgresSessionService.append_event\(\) missing 1"):
+        PostgresSessionService.append_event(object(), "s", "e", None, "i", "t")
+    with pytest.raises(TypeError, match=r"takes 3 positional arguments but 4 were given"):
+        PostgresSessionService.import_session(object(), None, [], True)

@@ -169,7 +169,7 @@ class PostgresBlobsMixin(ServiceHost):
             return None, []
         return _blob(rows[0][1:]), [_blob(row[1:]) for row in rows[1:]]
 
-    @front(sqlite_blobs.list_blobs, sqlite_blobs.check_listing)
+    @front(sqlite_blobs.list_blobs, sqlite_blobs.check_blob_listing)
     def list_blobs(self, args: BlobListing) -> list[Blob]:
         """See :func:`convstore.sqlite.blobs.list_blobs`."""
         session_id, namespace_prefix, key_prefix, exact, newest_first, before_key, limit, ok = args

@@ -61,7 +61,7 @@ __all__ = [
     "get_blob",
     "latest_blob",
     "list_blobs",
-    "check_listing",
+    "check_blob_listing",
     "BlobListing",
     "put_blobs",
     "prefix_range",
@@ -240,7 +240,7 @@ def get_blob_with_children(
 
 
 class BlobListing(NamedTuple):
-    """``list_blobs``' arguments, checked (:func:`check_listing`)."""
+    """``list_blobs``' arguments, checked (:func:`check_blob_listing`)."""
 
     session_id: str | None
     namespace_prefix: str
@@ -252,7 +252,7 @@ class BlobListing(NamedTuple):
     storable: bool  # False: a text that could never be stored, so nothing matches
 
 
-def check_listing(
+def check_blob_listing(
     session_id: object,
     namespace_prefix: object,
     key_prefix: object,
@@ -298,7 +298,7 @@ def list_blobs(
     the wrong type is :class:`InvalidArgument`; a text that could never be
     stored matches nothing.
     """
-    checked = check_listing(
+    checked = check_blob_listing(
         session_id, namespace_prefix, key_prefix, exact, newest_first, before_key, limit
     )
     if not checked.storable:
