@@ -76,6 +76,7 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
 from .. import _common
 from .. import _validate as _v
 from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
+from .._lean import ReadOnly
 from ..errors import (
     CommitUncertain,
     DuplicateId,
@@ -255,31 +256,24 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- plumbing ------------------------------------------------------------
 
-    @property
-    def owner(self) -> str:
-        """The owner every statement of this service is scoped to."""
-        return self._owner
-
-    @property
-    def pool(self) -> ConnectionPool[Conn]:
-        """The connection pool, for advanced use (benchmarks, inspection)."""
-        return self._pool
-
-    @property
-    def where(self) -> str:
-        """The server and database this service talks to, for messages (never the password)."""
-        return self._where
-
-    @property
-    def clock(self) -> Clock | None:
+    owner = ReadOnly[str]("_owner", "The owner every statement of this service is scoped to.")
+    pool = ReadOnly["ConnectionPool[Conn]"](
+        "_pool", "The connection pool, for advanced use (benchmarks, inspection)."
+    )
+    where = ReadOnly[str](
+        "_where",
+        "The server and database this service talks to, for messages (never the password).",
+    )
+    clock = ReadOnly["Clock | None"](
+        "_clock",
         """The client clock given at construction, for a resumed session's boundary gap only.
 
         Every timestamp this service stores, and the resume window, come from
         the server's clock (SPEC 6.1): clients' clocks may be hours off. A
         :class:`~convstore.SessionManager` built without a ``clock`` of its own
         uses this one for the ``gap_secs`` of the boundary event it appends.
-        """
-        return self._clock
+        """,
+    )
 
     def _translate(
         self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
