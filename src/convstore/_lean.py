@@ -38,7 +38,6 @@ if TYPE_CHECKING:
         @overload
         def __get__(self, obj: object, owner: type | None = None) -> _T: ...
         def __get__(self, obj: object, owner: type | None = None) -> Any: ...
-        def __call__(self, obj: Any, /) -> _T: ...
         @property
         def fget(self) -> Callable[[Any], _T]: ...
 
@@ -55,13 +54,15 @@ else:
         code, so it is faster than the ``def`` it replaces. It needs no
         instance ``__dict__`` (works with ``__slots__``) and, having no
         annotation, is not a field of a dataclass it stands in.
-        ``Cls.attr`` is the descriptor; ``Cls.attr(obj)`` reads ``obj``'s value,
+        ``Cls.attr`` is the descriptor (not callable: introspection sees an
+        attribute, not a method); ``Cls.attr.fget(obj)`` reads ``obj``'s value,
         as a property's getter does.
         """
 
         def __init__(self, attr, doc):
             super().__init__(attrgetter(attr), None, None, doc)
             self.__doc__ = doc  # a subclass's own docstring would hide property's copy
+            self._attr = attr
 
         def __class_getitem__(cls, item):
             return cls  # ReadOnly[str](...): the type argument is for the checker
@@ -71,13 +72,14 @@ else:
             self.__name__ = name
             self.__qualname__ = f"{owner.__qualname__}.{name}"
 
-        def __call__(self, obj):
-            return self.__get__(obj)
-
         @property
         def fget(self):
-            """The getter, named (an ``attrgetter`` has no ``__name__``): this descriptor."""
-            return self
+            """The getter, named (an ``attrgetter`` has no ``__name__``; the async twins use it)."""
+            from functools import partial  # on request only: not a cost of ``import convstore``
+
+            getter = partial(attrgetter(self._attr))
+            getter.__name__ = self.__name__
+            return getter
 
     from collections import _tuplegetter  # C; collections is loaded by APSW anyway
 

@@ -97,6 +97,7 @@ from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
     from ._common import Clock
+    from ._lean import ReadOnly
     from .models import StoredEvent, StoredSession
     from .service import SessionService
 
@@ -599,7 +600,7 @@ if TYPE_CHECKING:
     class _Same(Generic[T]):
         """What :func:`_Same` gives the type checker: the sync property's type."""
 
-        def __init__(self, prop: Callable[[Any], T], via: str = "_sync") -> None: ...
+        def __init__(self, prop: Callable[[Any], T] | ReadOnly[T], via: str = "_sync") -> None: ...
         @overload
         def __get__(self, obj: None, owner: type | None = None) -> _Same[T]: ...
         @overload
