@@ -135,7 +135,7 @@ class AsyncPostgresSessionService(_ExtendedTwins):
     merge_metadata = _twin(PostgresSessionService.merge_metadata)
     metadata_times = _twin(PostgresSessionService.metadata_times)
     purge = _twin(PostgresSessionService.purge)
-    search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
+    search = _twin(PostgresSessionService.search)
     # the conversation lifecycle (SPEC §9)
     usage_counts = _twin(PostgresSessionService.usage_counts)
     export_usage = _twin(PostgresSessionService.export_usage)
