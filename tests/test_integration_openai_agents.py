@@ -27,6 +27,7 @@ from integration_backends import BACKENDS, backend_service, run_with_service  # 
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText  # noqa: E402
 
 from convstore import LocalSessionService, SessionStore  # noqa: E402
+from convstore.integrations._common import acall  # noqa: E402
 from convstore.integrations.openai_agents import ITEM_EVENT_TYPE, ConvstoreSession  # noqa: E402
 
 set_tracing_disabled(True)
@@ -358,6 +359,102 @@ def test_concurrent_clears_and_adds_never_orphan_a_generation(
     finally:
         for service in services:
             service.close()
+
+
+class _ClearsBefore:
+    """A service that runs ``clear_session`` for ``sid`` just before calls to ``method``.
+
+    The calls to ``method`` after the first ``skip`` each get a clear, until
+    ``clears`` have run: a concurrent clear landing exactly in one of the
+    adapter's read-then-write windows, placed by a hook instead of timing.
+    Every method passes through as a coroutine (so the adapter awaits it
+    whichever backend, sync or async, sits underneath); ``calls`` lists them.
+    """
+
+    def __init__(self, inner: Any, sid: str, method: str, clears: int, skip: int = 0) -> None:
+        self._inner = inner
+        self._sid = sid
+        self._method = method
+        self._skip = skip
+        self.clears = clears
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        async def passthrough(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            if name == self._method:
+                if self._skip:
+                    self._skip -= 1
+                elif self.clears:
+                    self.clears -= 1
+                    await ConvstoreSession(self._sid, service=self._inner).clear_session()
+            return await acall(self._inner, name, *args, **kwargs)
+
+        return passthrough
+
+
+@pytest.mark.parametrize("clears", [1, 2, 5])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_items_survives_clears_between_pointer_read_and_append(
+    backend: str, clears: int, request: pytest.FixtureRequest
+) -> None:
+    """A clear between reading the pointer and appending: the items land in the new generation.
+
+    The deterministic form of the race the threaded test above hits by
+    chance: each clear archives the very generation the adder just read (the
+    second one archives the generation the adder's retry has just created), so
+    every append attempt but the last meets ``SessionArchived``. ``add_items``
+    must never pass that on: it re-reads the pointer and appends there.
+    """
+
+    async def main(service: Any) -> None:
+        from convstore.integrations.openai_agents import _CURRENT
+
+        await ConvstoreSession("c", service=service).add_items([{"role": "user", "content": "0"}])
+        racing = _ClearsBefore(service, "c", "append_events_at_head", clears)
+        await ConvstoreSession("c", service=racing).add_items([{"role": "user", "content": "1"}])
+        assert racing.clears == 0
+        latest = f"c~{clears + 1}"
+        assert await acall(service, "get_metadata", "c", _CURRENT) == latest
+        assert await ConvstoreSession("c", service=service).get_items() == [
+            {"role": "user", "content": "1"}
+        ]
+        for generation in ["c"] + [f"c~{n}" for n in range(2, clears + 1)]:
+            stored = await acall(service, "get_session", generation)
+            assert stored is not None and stored.archived_at is not None, generation
+        assert (await acall(service, "get_session", latest)).archived_at is None
+
+    run_with_service(backend, request, main)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_items_follows_a_clear_between_pointer_read_and_lookup(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A generation archived by a concurrent clear is followed, not "repaired".
+
+    The clear lands after ``add_items`` read the pointer and before it looks
+    the generation up: the adapter finds it archived, sees that the pointer
+    has moved on (the clear moved it in the same transaction) and follows it,
+    without writing the pointer itself — a stale write there could move it
+    back past a later clear.
+    """
+
+    async def main(service: Any) -> None:
+        from convstore.integrations.openai_agents import _CURRENT
+
+        await ConvstoreSession("c", service=service).add_items([{"role": "user", "content": "0"}])
+        # get_session #1 is the pointer read ("c" is live: it is current), #2 the lookup.
+        racing = _ClearsBefore(service, "c", "get_session", clears=1, skip=1)
+        await ConvstoreSession("c", service=racing).add_items([{"role": "user", "content": "1"}])
+        assert racing.clears == 0
+        assert "set_metadata" not in racing.calls
+        assert await acall(service, "get_metadata", "c", _CURRENT) == "c~2"
+        assert await ConvstoreSession("c", service=service).get_items() == [
+            {"role": "user", "content": "1"}
+        ]
+
+    run_with_service(backend, request, main)
 
 
 # -- compaction: the summary stands for the items it covers ----------------------------------------

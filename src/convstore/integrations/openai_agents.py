@@ -53,6 +53,8 @@ ITEM_EVENT_TYPE = "openai_agents.item"
 
 _CURRENT = "openai_agents.current"
 _GENERATION = "openai_agents.generation"
+_ATTEMPTS = 16
+"""How often ``add_items`` follows the pointer past generations archived under it."""
 
 
 class ConvstoreSession:
@@ -135,11 +137,22 @@ class ConvstoreSession:
         return target
 
     async def _writable(self) -> str:
+        """The generation to append to, created if needed; follows concurrent clears.
+
+        A generation found archived is either stale (a concurrent clear
+        archived it *and* moved the pointer after we read it: follow the
+        pointer) or archived elsewhere without moving it (the CLI: move it now).
+        """
         current = await self._current()
-        stored = await acall(self._service, "get_session", current)
-        if stored is not None and stored.archived_at is not None:
-            current = await self._advance(current)
-            stored = None
+        for _ in range(_ATTEMPTS):
+            stored = await acall(self._service, "get_session", current)
+            if stored is None or stored.archived_at is None:
+                break
+            moved = await self._current()
+            if moved == current:
+                current, stored = await self._advance(current), None
+                break
+            current = moved
         if stored is None:
             with contextlib.suppress(DuplicateId):  # another writer created it first
                 await acall(self._service, "create_session", current)
@@ -171,13 +184,16 @@ class ConvstoreSession:
         if not items:
             return
         rows = [(new_id(), self._invocation, ITEM_EVENT_TYPE, json.dumps(item)) for item in items]
-        current = await self._writable()
-        try:
-            await acall(self._service, "append_events_at_head", current, rows)
-        except SessionArchived:
-            # Archived between our read and the write (clear_session elsewhere, the CLI).
-            current = await self._writable()
-            await acall(self._service, "append_events_at_head", current, rows)
+        # Reading the pointer and appending are two calls: a concurrent clear may
+        # archive the generation in between (again and again under a stream of
+        # clears, each one a clear that succeeded). Then the append is refused
+        # whole, so re-read the pointer and append to the new generation —
+        # as if the items came after that clear.
+        for _ in range(_ATTEMPTS - 1):
+            with contextlib.suppress(SessionArchived):
+                await acall(self._service, "append_events_at_head", await self._writable(), rows)
+                return
+        await acall(self._service, "append_events_at_head", await self._writable(), rows)
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Take the latest item off the conversation and return it (``None`` when empty).
