@@ -63,6 +63,8 @@ THREAD_PREFIX = "langgraph:"
 
 _CKPT = "langgraph.checkpoint:"
 _WRITES = "langgraph.writes:"
+_ATTEMPTS = 8
+"""How often a put recreates its thread's session deleted under it by a concurrent delete."""
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
@@ -195,12 +197,18 @@ class ConvstoreSaver(BaseCheckpointSaver[str]):
     async def _put_blobs(
         self, session: str, namespace: str, rows: Sequence[tuple[str, str, bytes]], *, replace: bool
     ) -> None:
-        try:
-            await acall(self.service, "put_blobs", session, namespace, rows, replace=replace)
-        except SessionNotFound:
-            with suppress(DuplicateId):
-                await acall(self.service, "create_session", session)
-            await acall(self.service, "put_blobs", session, namespace, rows, replace=replace)
+        # The thread's session is created by its first put. A concurrent
+        # delete_thread may remove it again between that create and the put
+        # (and again, once per concurrent delete): then create it anew, as a
+        # put after the delete would, rather than fail with SessionNotFound.
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                await acall(self.service, "put_blobs", session, namespace, rows, replace=replace)
+                return
+            except SessionNotFound:
+                with suppress(DuplicateId):  # another writer created it first
+                    await acall(self.service, "create_session", session)
+        await acall(self.service, "put_blobs", session, namespace, rows, replace=replace)
 
     async def _writes_of(
         self, session: str, ns: str, checkpoint_id: str
