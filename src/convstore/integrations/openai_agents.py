@@ -180,7 +180,13 @@ class ConvstoreSession:
         return [_item(event) for event in events]
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
-        """Append the items in order, in one transaction (all or none)."""
+        """Append the items in order, in one transaction (all or none).
+
+        A concurrent :meth:`clear_session` (another process, another
+        connection) never makes it fail: the items land in the generation
+        that is current when they are written — before the clear (and are
+        cleared with it) or after it, in the new generation.
+        """
         if not items:
             return
         rows = [(new_id(), self._invocation, ITEM_EVENT_TYPE, json.dumps(item)) for item in items]
