@@ -23,6 +23,7 @@ import pytest
 from conftest import PYTHON, FakeClock, child_env
 
 from convstore import (
+    InvalidArgument,
     LocalSessionService,
     MigrationError,
     SessionManager,
@@ -108,6 +109,8 @@ def test_every_public_sync_method_has_an_async_twin_with_the_same_signature(
             (p.name, p.kind, p.default) for p in sync_params
         ], name
         assert all("args" not in p.name or p.kind is p.POSITIONAL_OR_KEYWORD for p in async_params)
+        if name not in RENAMED:  # help() names this class's method (twins are shared, see _Twins)
+            assert sync_fn.__qualname__ in (async_fn.__doc__ or ""), name
     assert not missing, f"{async_cls.__name__} lacks twins for {missing}"
     if hasattr(sync_cls, "__enter__"):
         assert inspect.iscoroutinefunction(async_cls.__aenter__)
@@ -122,6 +125,52 @@ def test_open_takes_the_sync_constructors_arguments() -> None:
     ]
     service_open = inspect.signature(AsyncLocalSessionService.open).parameters
     assert list(service_open) == ["path", "timeout", "clock"]
+
+
+def test_the_async_manager_takes_the_sync_managers_options(tmp_path: Path) -> None:
+    """Written once, in ``SessionManager.__init__``: help() shows them, the type checker
+    sees them through ``_ManagerOptions`` (checked here against the constructor)."""
+    from convstore.aio import _ManagerOptions
+
+    sync = list(inspect.signature(SessionManager).parameters.values())
+    shown = list(inspect.signature(AsyncSessionManager).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in shown] == [
+        (p.name, p.kind, p.default) for p in sync
+    ]
+    options = {p.name: p for p in sync if p.kind is p.KEYWORD_ONLY}
+    typed = {
+        k: getattr(v, "__forward_arg__", v) for k, v in _ManagerOptions.__annotations__.items()
+    }
+    assert typed == {
+        name: f"Required[{p.annotation}]" if p.default is p.empty else p.annotation
+        for name, p in options.items()
+    }
+
+    async def main() -> None:
+        async with await AsyncLocalSessionService.open(":memory:") as service:
+            bad: list[dict[str, Any]] = [
+                {"cwd": 3},
+                {"cwd": tmp_path, "session_continue_minutes": -1},
+                {"cwd": tmp_path, "session_continue_minutes": True},
+                {"cwd": tmp_path, "clock": 5},
+            ]
+            for options in bad:
+                with pytest.raises(InvalidArgument):
+                    AsyncSessionManager(service, **options)
+            with pytest.raises(InvalidArgument, match="service"):
+                AsyncSessionManager(object(), cwd=tmp_path)
+            with pytest.raises(TypeError, match="cwdd"):
+                AsyncSessionManager(service, cwdd=tmp_path)  # type: ignore[call-arg]
+            with pytest.raises(TypeError):
+                AsyncSessionManager(service, tmp_path)  # type: ignore[misc]
+            manager = AsyncSessionManager(
+                service=service, cwd=tmp_path, session_continue_minutes=0, clock=lambda: 7.0
+            )
+            assert manager.service is service
+            assert manager.directory == str(tmp_path)
+            assert not await manager.start()
+
+    run(main())
 
 
 def test_a_wrong_call_fails_like_the_sync_one(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@
   cannot replay them on the reader's terminal.
 * :class:`Progress` — a progress bar on stderr when it is a terminal, silent
   when piped.
-* :func:`command` / :func:`command_group` — one subcommand that runs a function,
-  and a command with actions (``migrate status``).
+* :func:`command` / :func:`command_group` — one subcommand that runs a function
+  (its help is the function's docstring, :func:`about`), and a command with
+  actions (``migrate status``).
 
 Imported by :mod:`convstore.cli` only, never by ``import convstore``.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import argparse
 
 __all__ = [
+    "about",
     "command",
     "command_group",
     "MAX_TIME",
@@ -280,21 +282,44 @@ class Progress:
             self.shown = False
 
 
+def about(func: Callable[..., Any]) -> tuple[str | None, str | None]:
+    """A command's help texts, from its handler's docstring: ``(summary, description)``.
+
+    The docstring's first line is the summary ``convstore --help`` lists the
+    command with; the rest, one paragraph however it is wrapped, is the
+    description its own ``--help`` starts with (``None`` when there is none).
+    Under ``python -OO`` (docstrings stripped) both are ``None``: argparse
+    still works, the help only says less.
+
+    >>> def cmd_demo(args):
+    ...     \"\"\"do the thing
+    ...
+    ...     Do the thing, at length,
+    ...     over two lines.
+    ...     \"\"\"
+    >>> about(cmd_demo)
+    ('do the thing', 'Do the thing, at length, over two lines.')
+    """
+    summary, _, rest = (func.__doc__ or "").strip().partition("\n")
+    return summary.strip() or None, " ".join(rest.split()) or None
+
+
 def command(
     commands: Any,
     name: str,
     func: Callable[[argparse.Namespace], int],
-    help: str,
-    description: str | None = None,
     parents: Sequence[argparse.ArgumentParser] = (),
 ) -> argparse.ArgumentParser:
     """Add the subcommand ``name`` that runs ``func(args)``; returns its parser for its options.
 
-    ``commands`` is what ``add_subparsers()`` returned (the top level's, or a
-    :func:`command_group`'s); ``parents`` lend shared options (``--db``, ``--json``).
+    What ``--help`` says comes from ``func``'s docstring (see :func:`about`), so
+    a command's help is written once, on its handler. ``commands`` is what
+    ``add_subparsers()`` returned (the top level's, or a :func:`command_group`'s);
+    ``parents`` lend shared options (``--db``, ``--json``).
     """
+    summary, description = about(func)
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, parents=list(parents), help=help, description=description
+        name, parents=list(parents), help=summary, description=description
     )
     parser.set_defaults(func=func)
     return parser

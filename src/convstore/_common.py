@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
     _P = ParamSpec("_P")
     _R = TypeVar("_R")
+    _S = TypeVar("_S")
+    _A = TypeVar("_A")
 
     #: A zero-argument callable returning the current Unix time in seconds.
     Clock = Callable[[], float]
@@ -47,6 +49,7 @@ __all__ = [
     "list_filter",
     "event_refused",
     "why_not_appended",
+    "front",
 ]
 
 #: The ``event_type`` of a summary written by ``compact`` (SPEC §9).
@@ -231,3 +234,92 @@ def like(
         return cast("Callable[Concatenate[Any, _P], _R]", stub)
 
     return member
+
+
+def front(
+    reference: Callable[Concatenate[Any, _P], _R],
+    check: Callable[..., _A],
+    *,
+    refuse_unknown: bool = False,
+) -> Callable[[Callable[[_S, _A], _R]], Callable[Concatenate[_S, _P], _R]]:
+    """A backend's operation with ``reference``'s public parameters and ``check``'s validation.
+
+    ``reference`` is the operation where its parameters (names, kinds,
+    defaults, types) and documentation are written: the local store's
+    function, whose first parameter is the store. ``check`` is the validation
+    every backend runs, taking those parameters positionally in the same
+    order and returning the checked values (the reference calls it too). The
+    decorated function is another backend's executor, ``(self, checked) ->
+    result``. The result is a real function generated with ``reference``'s
+    parameters after ``self``: ``inspect.signature``, ``help()``, the async
+    twins and the type checker see them as if written out, and a wrong call
+    fails as it would there (``record_usage() got an unexpected keyword
+    argument 'x'``). ``refuse_unknown=True`` adds ``**unknown``, refused as
+    :class:`~convstore.errors.InvalidArgument` naming them. Name, docstring
+    and module are the executor's. Cost: one call more than parameters
+    written out, so the appends (the hot path) do not use it.
+
+    >>> def check_ping(host: object, times: object) -> tuple[str, int]:
+    ...     return str(host), int(str(times))
+    >>> def ping(store: object, host: str, *, times: int = 1) -> str:
+    ...     "Ping ``host`` ``times`` times."
+    ...     return " ".join([check_ping(host, times)[0]] * times)
+    >>> class Server:
+    ...     @front(ping, check_ping)
+    ...     def ping(self, checked: tuple[str, int]) -> str:
+    ...         return "/".join([checked[0]] * checked[1])
+    >>> import inspect
+    >>> str(inspect.signature(Server.ping)), Server().ping("a", times=2)
+    ("(self, host: 'str', *, times: 'int' = 1) -> 'str'", 'a/a')
+    """
+    import inspect  # paid by the modules that define a front, not by ``import convstore``
+
+    params = list(inspect.signature(reference).parameters.values())[1:]
+    names = [p.name for p in params]
+    if names != list(inspect.signature(check).parameters) or any(
+        p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
+    ):
+        raise TypeError(f"{check.__qualname__} must take {reference.__qualname__}'s parameters")
+    namespace: dict[str, Any] = {"_check": check, "_refused": _refused}
+    shown = []
+    for i, p in enumerate(params):
+        default: object = p.empty
+        if p.default is not p.empty:
+            namespace[f"_d{i}"] = p.default
+            default = _Source(f"_d{i}")
+        shown.append(p.replace(annotation=p.empty, default=default))
+    text = str(inspect.Signature(shown))[1:-1]
+    notes = {k: v for k, v in reference.__annotations__.items() if k in (*names, "return")}
+
+    def bind(run: Callable[[_S, _A], _R]) -> Callable[Concatenate[_S, _P], _R]:
+        name, head, refusal = run.__name__, f"self, {text}" if text else "self", ""
+        if refuse_unknown:
+            head += ", **unknown"
+            refusal = f"if unknown:\n        raise _refused({name!r}, unknown)\n    "
+        call = f"_run(self, _check({', '.join(names)}))"
+        source = f"def {name}({head}):\n    {refusal}return {call}\n"
+        scope = {**namespace, "_run": run}
+        exec(compile(source, f"<convstore front of {run.__qualname__}>", "exec"), scope)
+        op = scope[name]
+        op.__qualname__ = run.__qualname__
+        op.__module__ = run.__module__
+        op.__doc__ = run.__doc__
+        op.__annotations__ = {**notes, **({"unknown": "Any"} if refuse_unknown else {})}
+        return cast("Callable[Concatenate[_S, _P], _R]", op)
+
+    return bind
+
+
+class _Source(str):
+    """A default value as it is named in generated source (its repr is the name)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _refused(name: str, unknown: dict[str, object]) -> StoreError:
+    from .errors import InvalidArgument
+
+    return InvalidArgument(f"{name}() got unknown arguments: {sorted(unknown)}")

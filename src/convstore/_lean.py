@@ -1,4 +1,4 @@
-"""Start-up-lean stand-ins for the two ``typing`` features used at run time.
+"""Start-up-lean stand-ins for the ``typing`` features used at run time.
 
 ``import typing`` drags in ``re``, ``enum``, ``functools``, ``contextlib`` and
 more — several milliseconds of a shell assistant's start-up. Type checkers
@@ -7,6 +7,9 @@ time lighter equivalents are used instead: records are built like
 :func:`collections.namedtuple`'s, without its ``eval``.
 ``tests/test_import_cost.py`` checks that ``import convstore`` never imports
 :mod:`typing`.
+
+:class:`ReadOnly` is the third: a read-only attribute, typed for the checker
+and as fast as a slot at run time.
 
 >>> class Point(NamedTuple):
 ...     x: int
@@ -19,8 +22,71 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple, cast
+    from collections.abc import Callable
+    from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
+
+    _T = TypeVar("_T")
+
+    class ReadOnly(Generic[_T]):
+        """What :class:`ReadOnly` gives the type checker: ``obj.attr`` is a ``_T``.
+
+        ``Cls.attr`` is typed as its getter, the way mypy types a property
+        read on its class (at run time it is the descriptor).
+        """
+
+        __name__: str
+
+        def __init__(self, attr: str, doc: str) -> None: ...
+        @overload
+        def __get__(self, obj: None, owner: type | None = None) -> Callable[[Any], _T]: ...
+        @overload
+        def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+        def __get__(self, obj: object, owner: type | None = None) -> Any: ...
+
 else:
+    from operator import attrgetter  # C; operator is loaded at start-up anyway
+
+    class ReadOnly(property):
+        """A read-only attribute that returns another attribute of the instance.
+
+        ``path = ReadOnly[str]("_path", "The database path.")`` in a class body
+        stands for the four-line ``@property`` that returns ``self._path``,
+        docstring included (``help()`` shows it). It is a :class:`property`
+        whose getter is :func:`operator.attrgetter`: reading it runs no Python
+        code, so it is faster than the ``def`` it replaces. It needs no
+        instance ``__dict__`` (works with ``__slots__``) and, having no
+        annotation, is not a field of a dataclass it stands in.
+        """
+
+        def __init__(self, attr, doc):
+            super().__init__(attrgetter(attr), None, None, doc)
+            self.__doc__ = doc  # a subclass's own docstring would hide property's copy
+
+        def __class_getitem__(cls, item):
+            return cls  # ReadOnly[str](...): the type argument is for the checker
+
+        def __set_name__(self, owner, name):
+            super().__set_name__(owner, name)  # names the attribute in "has no setter"
+            self.__name__ = name
+            self.__qualname__ = f"{owner.__qualname__}.{name}"
+            read = super().fget
+
+            def getter(obj):
+                return read(obj)
+
+            getter.__name__, getter.__qualname__ = name, self.__qualname__
+            getter.__doc__ = self.__doc__
+            self._getter = getter
+
+        @property
+        def fget(self):
+            """The getter, a function named like the attribute, as a ``def``'s would be.
+
+            (Reading the attribute does not call it: the property calls its
+            ``attrgetter``, which has no name for code that asks ``fget.__name__``.)
+            """
+            return self.__dict__.get("_getter") or super().fget
+
     from collections import _tuplegetter  # C; collections is loaded by APSW anyway
 
     _SKIP = frozenset({"__annotations__", "__module__", "__qualname__", "__dict__", "__weakref__"})
@@ -142,4 +208,4 @@ else:
         return value
 
 
-__all__ = ["TYPE_CHECKING", "NamedTuple", "cast"]
+__all__ = ["TYPE_CHECKING", "NamedTuple", "ReadOnly", "cast"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pypika import Parameter, Query
 from pypika import functions as fn
 
-from convstore._sqlbuild_shared import events, ledger, sessions
+from convstore._sqlbuild_shared import Builder, events, ledger, sessions
 
 __all__ = ["build", "render"]
 
@@ -391,23 +391,10 @@ def _postgres_statements() -> dict[str, str]:
     }
 
 
-def build() -> dict[str, str]:
-    """Return every statement, by constant name, in the order they are written out."""
-    out: dict[str, str] = {}
-    out.update(_usage_statements())
-    out.update(_retention_statements())
-    out.update(_postgres_statements())
-    return out
-
-
-def render() -> str:
-    """The text of :mod:`convstore._lifecycle_sql`, exactly as it must be on disk."""
-    from ._sqlbuild_shared import render_module
-
-    return render_module(build(), "_lifecycle_sql", readable=True)
-
+_BUILDER = Builder(
+    "_lifecycle_sql", _usage_statements, _retention_statements, _postgres_statements
+)
+build, render = _BUILDER.build, _BUILDER.render
 
 if __name__ == "__main__":  # pragma: no cover
-    from convstore._sqlbuild_shared import main
-
-    main(render, "_lifecycle_sql")
+    _BUILDER.main()

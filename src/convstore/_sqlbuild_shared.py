@@ -10,12 +10,13 @@ here once:
 * the migrations bookkeeping table: :func:`migrations_create_table`,
   :func:`migrations_select_applied`, :func:`migrations_insert`;
 * a session's history, ``WITH RECURSIVE`` by hand: :func:`history_chain`;
+* retention's batch of sessions to purge: :func:`purge_candidates`;
 * the session listing: :func:`listing_statements` (the filter choice of
   :data:`convstore._common.LIST_FILTERS`, the archive condition, the keyset
   order and the limit);
 * the generated modules: :data:`GENERATED` (what each is), :func:`render_module`
   (one header for all), :func:`layout` (a statement over lines) and
-  :func:`main` (the regenerate command).
+  :class:`Builder` (a builder's ``build``, ``render`` and regenerate command).
 """
 
 from __future__ import annotations
@@ -148,6 +149,24 @@ def history_tail_data(tail: QueryBuilder, summaries: str, concat: str, char: str
         f"SELECT count(*), {summaries}, max(head_id), "
         f"{concat}(id, {char}(31)), {concat}(coalesce(parent_id, {char}(30)), {char}(31)), "
         f"'[' || coalesce({concat}(event_data, ','), '') || ']' FROM ({tail.get_sql()})"
+    )
+
+
+def purge_candidates(
+    query: type[Query], purgeable: Any, column: Any, after: Parameter, limit: Parameter
+) -> QueryBuilder:
+    """Retention's next batch: up to ``limit`` ``purgeable`` sessions after the ``sid`` ``after``.
+
+    Each row is the session's ``sid`` and ``column``, in ``sid`` order (a
+    keyset page: the caller passes the last ``sid`` it got as ``after``).
+    """
+    return (
+        query.from_(sessions)
+        .select(sessions.sid, column)
+        .where(purgeable)
+        .where(sessions.sid > after)
+        .orderby(sessions.sid)
+        .limit(limit)
     )
 
 
@@ -326,25 +345,55 @@ def render(module: str) -> str:
     return cast(str, builder.render())
 
 
-def main(render: Callable[[], str], module: str) -> None:  # pragma: no cover
-    """The command line of every SQL builder: regenerate its module in place.
+class Builder:
+    """One generated module's builder: its statement groups and what is done with them.
 
-    ``python -m convstore.sqlite._sqlbuild`` (or ``postgres._pgsqlbuild``,
-    ``sqlite._blobsqlbuild``, ``_lifecycle_sqlbuild``) renders the text first and
-    then replaces the file atomically. A shell redirect (``... > _sql.py``) would
-    empty the file before rendering, and rendering imports convstore, which
-    imports that very file. ``--stdout`` prints the text instead.
+    Every builder module ends the same way::
+
+        _BUILDER = shared.Builder("sqlite._sql", _pragmas, _session_statements, ...)
+        build, render = _BUILDER.build, _BUILDER.render
+
+        if __name__ == "__main__":  # pragma: no cover
+            _BUILDER.main()
+
+    ``module`` is a key of :data:`GENERATED`; each group returns its
+    statements by constant name, and the module lists them group after group.
     """
-    import os
-    import sys
-    from pathlib import Path
 
-    text = render()
-    if sys.argv[1:] == ["--stdout"]:
-        sys.stdout.write(text)
-        return
-    target = Path(__file__).resolve().parent.joinpath(*module.split(".")).with_suffix(".py")
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, target)
-    print(f"wrote {target}")
+    def __init__(self, module: str, *groups: Callable[[], dict[str, str]]) -> None:
+        if module not in GENERATED:
+            raise KeyError(f"{module!r} is not in GENERATED: add it there (and its drift test)")
+        self.module = module
+        self.groups = groups
+
+    def build(self) -> dict[str, str]:
+        """Return every statement, by constant name, in the order they are written out."""
+        return {name: sql for group in self.groups for name, sql in group().items()}
+
+    def render(self) -> str:
+        """The text of the generated module, exactly as it must be on disk."""
+        return render_module(self.build(), self.module, readable=True)
+
+    def main(self) -> None:  # pragma: no cover
+        """The command line of every SQL builder: regenerate its module in place.
+
+        ``python -m convstore.sqlite._sqlbuild`` (or ``postgres._pgsqlbuild``,
+        ``sqlite._blobsqlbuild``, ``_lifecycle_sqlbuild``) renders the text first and
+        then replaces the file atomically. A shell redirect (``... > _sql.py``) would
+        empty the file before rendering, and rendering imports convstore, which
+        imports that very file. ``--stdout`` prints the text instead.
+        """
+        import os
+        import sys
+        from pathlib import Path
+
+        text = self.render()
+        if sys.argv[1:] == ["--stdout"]:
+            sys.stdout.write(text)
+            return
+        parts = self.module.split(".")
+        target = Path(__file__).resolve().parent.joinpath(*parts).with_suffix(".py")
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_text(text)
+        os.replace(temporary, target)
+        print(f"wrote {target}")

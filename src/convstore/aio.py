@@ -58,8 +58,10 @@ framework's lock, schedule point and APSW controller (``apsw.aio.AsyncIO`` or
 ``apsw.aio.Trio``, each with a daemon worker); ``tests/test_aio_trio.py``.
 
 Adding a twin for a new sync method is one line in the class body, e.g.
-``compact = _twin(SessionStore.compact, WORKER)``; ``tests/test_aio.py`` fails
-until every public sync method has one with an identical signature.
+``compact = _twin(SessionStore.compact, WORKER)`` — written once in ``_Twins``
+when the store and both services have the method (each class gets its own
+copy, see :class:`_Twins`); ``tests/test_aio.py`` fails until every public sync
+method has one with an identical signature.
 """
 
 from __future__ import annotations
@@ -67,21 +69,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import os
 import queue
 import sys
 import threading
 import time
+import types
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import (
     TYPE_CHECKING,
     Any,
+    ClassVar,
     Concatenate,
     Generic,
     Literal,
     ParamSpec,
     Protocol,
+    Required,
+    TypedDict,
     TypeVar,
+    Unpack,
     cast,
     overload,
 )
@@ -96,6 +102,8 @@ from .manager import BOUNDARY_EVENT_TYPE, SessionManager
 from .sqlite.store import SessionStore
 
 if TYPE_CHECKING:
+    import os
+
     from ._common import Clock
     from .models import StoredEvent, StoredSession
     from .service import SessionService
@@ -110,6 +118,7 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+_F = TypeVar("_F", bound=Callable[..., None])
 
 Mode = Literal["inline", "worker"]
 #: Try on the loop thread first (short, single-transaction calls).
@@ -517,13 +526,15 @@ class _Runner:
 
 
 def _generate(
-    fn: Callable[..., Any], body: str, *, is_async_gen: bool = False, name: str | None = None
+    fn: Callable[..., Any], body: str, *, is_async_gen: bool = False
 ) -> Callable[..., Any]:
-    """Build ``async def name(<fn's parameters>): <body>`` (body sees ``_call``: the bound call).
+    """Build ``async def <fn's name>(<fn's parameters>): <body>``; ``body`` sees ``_call``.
 
     The parameters (names, kinds, defaults) and annotations are copied from
     ``fn``, so ``inspect.signature`` of the twin equals the sync method's and a
-    wrong call fails exactly as it would on the sync class.
+    wrong call fails exactly as it would on the sync class. ``_call`` is
+    ``_fn(self._sync, ...)``, ``_fn`` a global of the twin (:func:`_copy_for`
+    gives a copy another one).
     """
     sig = inspect.signature(fn)
     namespace: dict[str, Any] = {"_fn": fn}
@@ -564,16 +575,22 @@ def _generate(
     ):
         raise TypeError(f"{fn.__qualname__}: the first parameter must be the instance")
     params[0] = "self"
+    name = fn.__name__
     call = f"lambda: _fn({', '.join(['self._sync', *args[1:]])})"
-    src = f"async def {name or fn.__name__}({', '.join(params)}):\n    _call = {call}\n    {body}\n"
+    src = f"async def {name}({', '.join(params)}):\n    _call = {call}\n    {body}\n"
     exec(compile(src, f"<convstore.aio twin of {fn.__qualname__}>", "exec"), namespace)
-    twin = namespace[name or fn.__name__]
+    twin = namespace[name]
     twin.__annotations__ = dict(fn.__annotations__)
+    _document(twin, fn)
+    assert inspect.isasyncgenfunction(twin) == is_async_gen
+    return cast("Callable[..., Any]", twin)
+
+
+def _document(twin: types.FunctionType, fn: Callable[..., Any]) -> None:
+    """Name and document ``twin`` as the awaitable ``fn`` (what ``help()`` shows)."""
     twin.__doc__ = f"Awaitable :meth:`{fn.__qualname__}` (same arguments, result and errors)."
     twin.__qualname__ = fn.__qualname__
     twin.__module__ = __name__
-    assert inspect.isasyncgenfunction(twin) == is_async_gen
-    return cast("Callable[..., Any]", twin)
 
 
 def _twin(
@@ -655,10 +672,111 @@ def _open_twin(init: Callable[Concatenate[Any, P], None], cls_name: str) -> _Ope
     return classmethod(opener)
 
 
+# -- the twins the async store and services share -------------------------------------------
+
+
+def _copy_for(twin: types.FunctionType, sync_cls: type) -> types.FunctionType:
+    """``twin`` running and documented as ``sync_cls``'s method of its name.
+
+    The same code, with that method as its ``_fn``: looked up once here, so a
+    call costs what a twin built from that method costs.
+    """
+    fn = getattr(sync_cls, twin.__name__)
+    copy = types.FunctionType(
+        twin.__code__,
+        {**twin.__globals__, "_fn": fn},
+        twin.__name__,
+        twin.__defaults__,
+        twin.__closure__,
+    )
+    copy.__kwdefaults__ = twin.__kwdefaults__
+    copy.__annotations__ = dict(twin.__annotations__)
+    _document(copy, fn)
+    return copy
+
+
+class _Twins(AsyncClosing):
+    """The twins of the methods the SQLite store and both services share, written once.
+
+    :class:`~convstore.SessionService` and :class:`~convstore.LifecycleService`
+    take their signatures from :class:`~convstore.SessionStore`, and
+    :class:`~convstore.LocalSessionService` and the PostgreSQL service have
+    them as they are; so each twin is written here once, built from the
+    store's method. A class that names its sync class in ``_twin_of`` gets its
+    own copy of each (:func:`_copy_for`), which runs that class's method of the
+    same name on ``self._sync`` through ``self._runner`` (the SQLite classes'
+    worker-thread runner, or the PostgreSQL service's greenlet one, which
+    ignores the mode) and whose docstring names that method; the class lists
+    only the twins of its other methods. ``tests/test_aio.py`` and
+    ``tests/test_postgres_aio.py`` check the parameters against each sync class.
+    """
+
+    __slots__ = ()
+
+    #: The sync class a concrete subclass wraps (``self._sync``).
+    _twin_of: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        sync_cls = vars(cls).get("_twin_of")
+        if sync_cls is None:
+            return  # one more layer of shared twins
+        for layer in cls.__mro__[1:]:
+            if issubclass(layer, _Twins) and "_twin_of" not in vars(layer):
+                for name, twin in vars(layer).items():
+                    if inspect.iscoroutinefunction(twin) and name not in vars(cls):
+                        setattr(cls, name, _copy_for(twin, sync_cls))
+
+    create_session = _twin(SessionStore.create_session)
+    get_session = _twin(SessionStore.get_session)
+    find_resumable_session = _twin(SessionStore.find_resumable_session)
+    append_event = _twin(SessionStore.append_event)
+    append_event_at_head = _twin(SessionStore.append_event_at_head)
+    get_event = _twin(SessionStore.get_event)
+    load_events = _twin(SessionStore.load_events)
+    history = _twin(SessionStore.history)
+    set_head = _twin(SessionStore.set_head)
+    archive_session = _twin(SessionStore.archive_session)
+    update_server_session_id = _twin(SessionStore.update_server_session_id)
+    set_metadata = _twin(SessionStore.set_metadata)
+    get_metadata = _twin(SessionStore.get_metadata)
+    get_all_metadata = _twin(SessionStore.get_all_metadata)
+    list_sessions = _twin(SessionStore.list_sessions)
+    # The conversation lifecycle (SPEC §9, issue 18).
+    compact = _twin(SessionStore.compact)
+    record_usage = _twin(SessionStore.record_usage)
+    usage = _twin(SessionStore.usage, WORKER)
+    apply_retention = _twin(SessionStore.apply_retention, WORKER)
+
+
+class _ExtendedTwins(_Twins):
+    """:class:`_Twins` and those of :class:`~convstore.ExtendedSessionService`'s methods
+    (what the framework integrations use; each one short transaction, or one read),
+    shared by the local and the PostgreSQL service, built from the local one's."""
+
+    __slots__ = ()
+
+    put_blobs = _twin(LocalSessionService.put_blobs)
+    get_blob = _twin(LocalSessionService.get_blob)
+    latest_blob = _twin(LocalSessionService.latest_blob)
+    get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)
+    list_blobs = _twin(LocalSessionService.list_blobs)
+    delete_blobs = _twin(LocalSessionService.delete_blobs)
+    delete_session = _twin(LocalSessionService.delete_session)
+    clear_head = _twin(LocalSessionService.clear_head)
+    append_events_at_head = _twin(LocalSessionService.append_events_at_head)
+    history_tail = _twin(LocalSessionService.history_tail)
+    history_tail_values = _twin(LocalSessionService.history_tail_values)
+    pop_head = _twin(LocalSessionService.pop_head)
+    append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
+    create_session_with_metadata = _twin(LocalSessionService.create_session_with_metadata)
+    archive_session_with_metadata = _twin(LocalSessionService.archive_session_with_metadata)
+
+
 # -- the store ------------------------------------------------------------------------------
 
 
-class AsyncSessionStore(AsyncClosing):
+class AsyncSessionStore(_Twins):
     """:class:`~convstore.SessionStore` for an event loop. Open with :meth:`open`.
 
     ``AsyncSessionStore(store)`` wraps an open sync store and takes it over
@@ -668,6 +786,7 @@ class AsyncSessionStore(AsyncClosing):
     """
 
     __slots__ = ("_runner", "_sync")
+    _twin_of = SessionStore
 
     def __init__(self, store: SessionStore, *, inline_budget: float = 0.001) -> None:
         if not isinstance(store, SessionStore):
@@ -730,23 +849,8 @@ class AsyncSessionStore(AsyncClosing):
     def __repr__(self) -> str:
         return f"AsyncSessionStore({self._sync.path!r})"
 
-    # One line per sync method (tests/test_aio.py checks none is missing).
-    create_session = _twin(SessionStore.create_session)
-    get_session = _twin(SessionStore.get_session)
-    find_resumable_session = _twin(SessionStore.find_resumable_session)
-    update_server_session_id = _twin(SessionStore.update_server_session_id)
-    archive_session = _twin(SessionStore.archive_session)
-    append_event = _twin(SessionStore.append_event)
-    append_event_at_head = _twin(SessionStore.append_event_at_head)
+    # _Twins has the methods the services share; these are the store's own.
     append_events = _twin(SessionStore.append_events, WORKER)
-    load_events = _twin(SessionStore.load_events)
-    get_event = _twin(SessionStore.get_event)
-    history = _twin(SessionStore.history)
-    set_head = _twin(SessionStore.set_head)
-    set_metadata = _twin(SessionStore.set_metadata)
-    get_metadata = _twin(SessionStore.get_metadata)
-    get_all_metadata = _twin(SessionStore.get_all_metadata)
-    list_sessions = _twin(SessionStore.list_sessions)
     import_session = _twin(SessionStore.import_session, WORKER)
     search = _twin(SessionStore.search, WORKER)
     index_pending = _twin(SessionStore.index_pending, WORKER)
@@ -757,17 +861,12 @@ class AsyncSessionStore(AsyncClosing):
     export_jsonl = _agen_twin(SessionStore.export_jsonl)
     import_jsonl = _twin(SessionStore.import_jsonl, WORKER)
     purge = _twin(SessionStore.purge, WORKER)
-    # The conversation lifecycle (SPEC §9, issue 18).
-    compact = _twin(SessionStore.compact)
-    record_usage = _twin(SessionStore.record_usage)
-    usage = _twin(SessionStore.usage, WORKER)
-    apply_retention = _twin(SessionStore.apply_retention, WORKER)
 
 
 # -- the service ----------------------------------------------------------------------------
 
 
-class AsyncLocalSessionService(AsyncClosing):
+class AsyncLocalSessionService(_ExtendedTwins):
     """:class:`~convstore.LocalSessionService` for an event loop.
 
     ``AsyncLocalSessionService(store)`` serves an open :class:`AsyncSessionStore`
@@ -776,6 +875,7 @@ class AsyncLocalSessionService(AsyncClosing):
     """
 
     __slots__ = ("_owns", "_runner", "_sync", "store")
+    _twin_of = LocalSessionService
 
     def __init__(self, store: AsyncSessionStore) -> None:
         if not isinstance(store, AsyncSessionStore):
@@ -803,42 +903,7 @@ class AsyncLocalSessionService(AsyncClosing):
         if self._owns:
             await self.store.aclose()
 
-    create_session = _twin(LocalSessionService.create_session)
-    get_session = _twin(LocalSessionService.get_session)
-    find_resumable_session = _twin(LocalSessionService.find_resumable_session)
-    append_event = _twin(LocalSessionService.append_event)
-    append_event_at_head = _twin(LocalSessionService.append_event_at_head)
-    get_event = _twin(LocalSessionService.get_event)
-    load_events = _twin(LocalSessionService.load_events)
-    history = _twin(LocalSessionService.history)
-    set_head = _twin(LocalSessionService.set_head)
-    archive_session = _twin(LocalSessionService.archive_session)
-    update_server_session_id = _twin(LocalSessionService.update_server_session_id)
-    set_metadata = _twin(LocalSessionService.set_metadata)
-    get_metadata = _twin(LocalSessionService.get_metadata)
-    list_sessions = _twin(LocalSessionService.list_sessions)
-    get_all_metadata = _twin(LocalSessionService.get_all_metadata)
-    # the integrations' helpers (each one short transaction, or one read)
-    put_blobs = _twin(LocalSessionService.put_blobs)
-    get_blob = _twin(LocalSessionService.get_blob)
-    latest_blob = _twin(LocalSessionService.latest_blob)
-    list_blobs = _twin(LocalSessionService.list_blobs)
-    delete_blobs = _twin(LocalSessionService.delete_blobs)
-    delete_session = _twin(LocalSessionService.delete_session)
-    clear_head = _twin(LocalSessionService.clear_head)
-    append_events_at_head = _twin(LocalSessionService.append_events_at_head)
-    history_tail = _twin(LocalSessionService.history_tail)
-    history_tail_values = _twin(LocalSessionService.history_tail_values)
-    pop_head = _twin(LocalSessionService.pop_head)
-    append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
-    get_blob_with_children = _twin(LocalSessionService.get_blob_with_children)
-    create_session_with_metadata = _twin(LocalSessionService.create_session_with_metadata)
-    archive_session_with_metadata = _twin(LocalSessionService.archive_session_with_metadata)
-    # The conversation lifecycle (SPEC §9, issue 18).
-    compact = _twin(LocalSessionService.compact)
-    record_usage = _twin(LocalSessionService.record_usage)
-    usage = _twin(LocalSessionService.usage, WORKER)
-    apply_retention = _twin(LocalSessionService.apply_retention, WORKER)
+    # _ExtendedTwins has the rest (shared with the PostgreSQL service).
     search = _twin(LocalSessionService.search, WORKER)
 
 
@@ -887,6 +952,31 @@ class AsyncSessionService:
         raise NotImplementedError
 
 
+class _ManagerOptions(TypedDict, total=False):
+    """:class:`~convstore.SessionManager`'s options (documented there), for the type
+    checker: what :class:`AsyncSessionManager` forwards to it. ``tests/test_aio.py``
+    checks that they are the sync constructor's keyword parameters."""
+
+    cwd: Required[str | os.PathLike[str]]
+    session_continue_minutes: float
+    clock: Clock | None
+
+
+def _signature_of(init: Callable[..., None]) -> Callable[[_F], _F]:
+    """Show ``init``'s parameters (the service's type aside) in ``help()`` of the
+    ``__init__(self, service, **options)`` that forwards them."""
+
+    def shown(stub: _F) -> _F:
+        sig = inspect.signature(init)
+        own, service, *options = sig.parameters.values()
+        stub.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=[own, service.replace(annotation="Any"), *options]
+        )
+        return stub
+
+    return shown
+
+
 class AsyncSessionManager:
     """:class:`~convstore.SessionManager` for an event loop, on any async service.
 
@@ -898,22 +988,11 @@ class AsyncSessionManager:
 
     __slots__ = ("_core", "_service")
 
-    def __init__(
-        self,
-        service: Any,
-        *,
-        cwd: str | os.PathLike[str],
-        session_continue_minutes: float = 60,
-        clock: Clock | None = None,
-    ) -> None:
+    @_signature_of(SessionManager.__init__)
+    def __init__(self, service: Any, **options: Unpack[_ManagerOptions]) -> None:
         # The sync manager validates the arguments and holds the state; only
         # the service calls differ, and those are awaited here.
-        self._core = SessionManager(
-            cast("SessionService", service),
-            cwd=cwd,
-            session_continue_minutes=session_continue_minutes,
-            clock=clock,
-        )
+        self._core = SessionManager(cast("SessionService", service), **options)
         self._service = service
 
     @property

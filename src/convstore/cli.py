@@ -38,8 +38,8 @@ import apsw
 
 from . import __version__
 from ._cliutil import (
-    WHEN_GRAMMAR,
     Progress,
+    about,
     bounded_int,
     command,
     command_group,
@@ -136,6 +136,17 @@ def _fmt_time(ts: int | None) -> str:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(safe_json(value) + "\n")
+
+
+def _answered_without_table(rows: Sequence[Any], as_json: bool, none: str) -> bool:
+    """What every listing does before its table: print ``rows`` (named tuples) as JSON
+    under ``--json``, or the line ``none`` when there are no rows; ``True`` if it did.
+    """
+    if as_json:
+        _print_json([row._asdict() for row in rows])
+    elif not rows:
+        sys.stdout.write(none + "\n")
+    return as_json or not rows
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -250,7 +261,10 @@ def _has_user_objects(path: str) -> bool:
 
 
 def cmd_migrate_status(args: argparse.Namespace) -> int:
-    """``migrate status``: applied and pending migrations; a missing file is reported, not made."""
+    """list applied and pending migrations (changes nothing)
+
+    List applied and pending migrations. Changes nothing, creates nothing.
+    """
     path = _db(args)
     exists, st = _read_status(path)
     rows = _status_rows(st)
@@ -271,7 +285,10 @@ def cmd_migrate_status(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_apply(args: argparse.Namespace) -> int:
-    """``migrate apply``: bring the schema up to date, creating the database if needed."""
+    """apply pending migrations
+
+    Apply pending migrations (creating the database if needed).
+    """
     path = _db(args)
     before = {m.version for m in _read_status(path)[1].applied}
     with SessionStore(path) as store:
@@ -294,7 +311,10 @@ def cmd_migrate_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    """``sessions list``: newest activity first."""
+    """sessions, newest activity first
+
+    Sessions, newest activity first (live ones unless --archived).
+    """
     with _open(args) as store:
         rows = store.list_sessions(
             directory=args.directory,
@@ -302,11 +322,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
             include_archived=args.archived,
             limit=args.limit,
         )
-    if args.json:
-        _print_json([r._asdict() for r in rows])
-        return 0
-    if not rows:
-        sys.stdout.write("no sessions\n")
+    if _answered_without_table(rows, args.json, "no sessions"):
         return 0
     _table(
         ["ID", "UPDATED", "EVENTS", "STATE", "DIRECTORY"],
@@ -338,7 +354,12 @@ def _event_text(event_data: str) -> str:
 
 
 def cmd_sessions_show(args: argparse.Namespace) -> int:
-    """``sessions show ID``: the session's fields, metadata and conversation."""
+    """one session's conversation
+
+    A session's details and its conversation: the chain from the head back to
+    the first event, oldest first (--all: every event, all branches). Control
+    characters in stored text are shown escaped (\\x1b).
+    """
     with _open(args) as store:
         session = store.get_session(args.id)
         if session is None:
@@ -398,7 +419,14 @@ _MARK = ("\ufdd0", "\ufdd1")  # noncharacters: where the snippet's match starts 
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """``search QUERY``: matching events, best (or newest) first."""
+    """full-text search over event content
+
+    Full-text search (SQLite FTS5) over the indexed text of events (event_data's
+    $.content by default), best match first. Query syntax: words (all must
+    match), "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b). Text with
+    punctuation (journal_mode=WAL) needs --literal or double quotes; a term
+    starting with '-' goes after --: convstore search -- -x.
+    """
     query = " ".join(args.query)
     color = sys.stdout.isatty() and not args.json and "NO_COLOR" not in os.environ
     with _open(args) as store:
@@ -415,11 +443,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         except search.InvalidQuery as exc:
             raise _query_error(exc, args.literal) from None
-    if args.json:
-        _print_json([h._asdict() for h in hits])
-        return 0
-    if not hits:
-        sys.stdout.write("no matches\n")
+    if _answered_without_table(hits, args.json, "no matches"):
         return 0
     start, end = ("\x1b[1;31m", "\x1b[0m") if color else ("[", "]")
     for h in hits:
@@ -467,7 +491,12 @@ def _write_atomically(path: str, lines: Iterable[str]) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``export``: JSON Lines on stdout or into a file; a summary when done."""
+    """write sessions as JSON Lines
+
+    Write sessions as JSON Lines: one header line per session, then one line
+    per event. All sessions (archived too) unless filtered. With --output, the
+    file is written whole or not at all (owner-only), and a summary is printed.
+    """
     path = _existing_db(args)
     to_file = args.output not in (None, "-")
     if to_file:
@@ -519,7 +548,12 @@ def _reading(source: IO[bytes], progress: Progress) -> Iterator[bytes]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """``import FILE``: one transaction; a failed import leaves no new database behind."""
+    """read sessions from a JSON Lines export
+
+    Import an export, exactly, in one transaction: if any id is already used or
+    any line is bad, nothing is imported (and a database the import created is
+    removed again).
+    """
     path = _db(args)
     progress = Progress("importing", "bytes")
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
@@ -545,7 +579,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """``purge``: delete sessions archived before a time, in batches."""
+    """delete archived sessions for good
+
+    Delete sessions archived before a time, with their events, metadata and
+    search entries, in short batches. Live sessions are never touched. WHEN is
+    an age (30d, 12h, 90min, 45s, 2w, 1y), a date (2024-05-01, 2024-05-01T12:00,
+    2024-05-01T12:00Z) or Unix seconds (1700000000); a date without a zone is
+    local time, y is 365 days, m is refused as ambiguous (write 90min, or 30d),
+    and a bare number must be at least 1000000000 (2001-09-09): 30 is refused,
+    write 30d.
+    """
     progress = Progress("purging", "events")
     with _open(args) as store:
         total = None
@@ -582,7 +625,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_index_status(args: argparse.Namespace) -> int:
-    """``index status``: whether new events are indexed, and which fields."""
+    """indexing on or off, and the indexed fields"""
     with _open(args) as store:
         enabled, fields = search.search_indexing(store), search.search_fields(store)
     if args.json:
@@ -594,7 +637,11 @@ def cmd_index_status(args: argparse.Namespace) -> int:
 
 
 def cmd_index_rebuild(args: argparse.Namespace) -> int:
-    """``index rebuild``: re-index every event (optionally for new fields); turns indexing on."""
+    """re-index every event (and turn indexing on)
+
+    Re-index every stored event in one transaction, for the current fields or
+    the --field paths given; also turns indexing on and repairs a damaged index.
+    """
     progress = Progress("indexing", "events")
     done = [0]
 
@@ -616,7 +663,7 @@ def cmd_index_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_index_off(args: argparse.Namespace) -> int:
-    """``index off``: stop indexing new events and empty the index."""
+    """stop indexing new events (empties the index)"""
     with _open(args) as store:
         search.set_search_indexing(store, False)
     sys.stdout.write("search indexing off (the index is emptied; `index rebuild` turns it on)\n")
@@ -690,7 +737,11 @@ def _bench_help(root: str | None, env: dict[str, str]) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """``bench``: hand over to ``python -m benchmarks`` of a source checkout."""
+    """run the benchmark suite of a source checkout
+
+    Hands the whole command line over to ``python -m benchmarks``; its
+    ``--help`` is the suite's own (:func:`_bench_help`).
+    """
     import subprocess
 
     root = _find_benchmarks()
@@ -749,66 +800,25 @@ def add_migrate(commands: _Commands, shared: _Shared) -> None:
     actions = command_group(
         commands, "migrate", "show or apply schema migrations", "Schema migrations."
     )
-    command(
-        actions,
-        "status",
-        cmd_migrate_status,
-        "list applied and pending migrations (changes nothing)",
-        "List applied and pending migrations. Changes nothing, creates nothing.",
-        shared.both(),
-    )
-    command(
-        actions,
-        "apply",
-        cmd_migrate_apply,
-        "apply pending migrations",
-        "Apply pending migrations (creating the database if needed).",
-        shared.both(),
-    )
+    command(actions, "status", cmd_migrate_status, shared.both())
+    command(actions, "apply", cmd_migrate_apply, shared.both())
 
 
 def add_sessions(commands: _Commands, shared: _Shared) -> None:
     """``sessions list`` and ``sessions show``."""
     actions = command_group(commands, "sessions", "list sessions or show one", "Browse sessions.")
-    p = command(
-        actions,
-        "list",
-        cmd_sessions_list,
-        "sessions, newest activity first",
-        "Sessions, newest activity first (live ones unless --archived).",
-        shared.both(),
-    )
+    p = command(actions, "list", cmd_sessions_list, shared.both())
     _add_filters(p)
     p.add_argument("--archived", action="store_true", help="include archived sessions")
     _add_limit(p, "rows")
-    p = command(
-        actions,
-        "show",
-        cmd_sessions_show,
-        "one session's conversation",
-        "A session's details and its conversation: the chain from the head "
-        "back to the first event, oldest first (--all: every event, all branches). "
-        "Control characters in stored text are shown escaped (\\x1b).",
-        shared.both(),
-    )
+    p = command(actions, "show", cmd_sessions_show, shared.both())
     p.add_argument("id", metavar="ID", help="session id")
     p.add_argument("--all", action="store_true", help="every event in append order")
 
 
 def add_search(commands: _Commands, shared: _Shared) -> argparse.ArgumentParser:
     """``search QUERY``; returns its parser (main uses its options for a hint)."""
-    p = command(
-        commands,
-        "search",
-        cmd_search,
-        "full-text search over event content",
-        "Full-text search (SQLite FTS5) over the indexed text of events "
-        "(event_data's $.content by default), best match first. Query syntax: words "
-        '(all must match), "exact phrase", prefix*, a OR b, a NOT b, NEAR(a b). '
-        "Text with punctuation (journal_mode=WAL) needs --literal or double quotes; "
-        "a term starting with '-' goes after --: convstore search -- -x.",
-        shared.both(),
-    )
+    p = command(commands, "search", cmd_search, shared.both())
     p.add_argument("query", nargs="+", metavar="QUERY", help="search terms")
     _add_filters(p)
     p.add_argument(
@@ -828,47 +838,18 @@ def add_search(commands: _Commands, shared: _Shared) -> argparse.ArgumentParser:
 
 def add_export_import(commands: _Commands, shared: _Shared) -> None:
     """``export`` and ``import``."""
-    p = command(
-        commands,
-        "export",
-        cmd_export,
-        "write sessions as JSON Lines",
-        "Write sessions as JSON Lines: one header line per session, then one "
-        "line per event. All sessions (archived too) unless filtered. With --output, the "
-        "file is written whole or not at all (owner-only), and a summary is printed.",
-        [shared.db],
-    )
+    p = command(commands, "export", cmd_export, [shared.db])
     p.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--session", action="append", metavar="ID", help="this session (repeatable)")
     _add_filters(p)
     p.add_argument("--live-only", action="store_true", help="leave archived sessions out")
-    p = command(
-        commands,
-        "import",
-        cmd_import,
-        "read sessions from a JSON Lines export",
-        "Import an export, exactly, in one transaction: if any id is already "
-        "used or any line is bad, nothing is imported (and a database the import "
-        "created is removed again).",
-        shared.both(),
-    )
+    p = command(commands, "import", cmd_import, shared.both())
     p.add_argument("file", metavar="FILE", help="the export file ('-' for stdin)")
 
 
 def add_purge(commands: _Commands, shared: _Shared) -> None:
     """``purge --archived-before WHEN``."""
-    p = command(
-        commands,
-        "purge",
-        cmd_purge,
-        "delete archived sessions for good",
-        "Delete sessions archived before a time, with their events, metadata "
-        "and search entries, in short batches. Live sessions are never touched. "
-        f"WHEN is {WHEN_GRAMMAR}; a date without a zone is local time, y is 365 days, "
-        "m is refused as ambiguous (write 90min, or 30d), and a bare number must be "
-        "at least 1000000000 (2001-09-09): 30 is refused, write 30d.",
-        shared.both(),
-    )
+    p = command(commands, "purge", cmd_purge, shared.both())
     p.add_argument(
         "--archived-before",
         type=_when,
@@ -894,39 +875,19 @@ def add_index(commands: _Commands, shared: _Shared) -> None:
         "the full-text search index",
         "The full-text search index: show, rebuild, or turn off.",
     )
-    command(
-        actions,
-        "status",
-        cmd_index_status,
-        "indexing on or off, and the indexed fields",
-        parents=shared.both(),
-    )
-    p = command(
-        actions,
-        "rebuild",
-        cmd_index_rebuild,
-        "re-index every event (and turn indexing on)",
-        "Re-index every stored event in one transaction, for the current "
-        "fields or the --field paths given; also turns indexing on and repairs a damaged index.",
-        [shared.db],
-    )
+    command(actions, "status", cmd_index_status, shared.both())
+    p = command(actions, "rebuild", cmd_index_rebuild, [shared.db])
     p.add_argument(
         "--field", action="append", metavar="PATH", help="a JSON path to index, e.g. $.content"
     )
-    command(
-        actions,
-        "off",
-        cmd_index_off,
-        "stop indexing new events (empties the index)",
-        parents=[shared.db],
-    )
+    command(actions, "off", cmd_index_off, [shared.db])
 
 
 def add_bench(commands: _Commands, shared: _Shared) -> None:
     """``bench …``: everything after it goes to the benchmark suite."""
     p = commands.add_parser(
         "bench",
-        help="run the benchmark suite of a source checkout",
+        help=about(cmd_bench)[0],
         add_help=False,  # `convstore bench --help` is answered by cmd_bench
         prefix_chars="\x00",  # pass every option through to the suite
     )

@@ -83,7 +83,11 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Any, str]]:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Print the database's size, its largest sessions and its growth per day."""
+    """database size, largest sessions and growth
+
+    Show the database's size on disk and in use, its largest sessions and what
+    each recent day added. Reads only (scans the event log once).
+    """
     with _target(args) as (backend, name):
         if args.conninfo is None:
             stats = database_stats(backend, top=args.top, days=args.days)
@@ -137,14 +141,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    """Print token usage totals per model, day or session."""
+    """token usage totals per model, day or session
+
+    Sum the token usage ledger (input, output, cached tokens and cost).
+    """
     with _target(args) as (backend, _name):
         totals = backend.usage(session_id=args.session, since=args.since, group_by=args.by)
-    if args.json:
-        _cli._print_json([t._asdict() for t in totals])
-        return 0
-    if not totals:
-        sys.stdout.write("no usage recorded\n")
+    if _cli._answered_without_table(totals, args.json, "no usage recorded"):
         return 0
     rows = [
         [
@@ -174,7 +177,12 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    """Report (default) or apply (``--apply``) a retention policy."""
+    """archive idle and delete old archived sessions (dry run by default)
+
+    Apply a retention policy. Without --apply it only reports exactly which
+    sessions it would archive or delete and the bytes that frees. Live sessions
+    are never deleted.
+    """
     policy = RetentionPolicy(
         archive_idle_days=args.archive_idle_days,
         delete_archived_after_days=args.delete_archived_after_days,
@@ -223,15 +231,7 @@ def add_commands(
 
 def add_stats(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """``stats [--top N] [--days N]``."""
-    p = command(
-        commands,
-        "stats",
-        cmd_stats,
-        "database size, largest sessions and growth",
-        "Show the database's size on disk and in use, its largest sessions and "
-        "what each recent day added. Reads only (scans the event log once).",
-        parents,
-    )
+    p = command(commands, "stats", cmd_stats, parents)
     p.add_argument(
         "--top", type=_cli.count(0, 10_000), default=10, help="how many largest sessions (10)"
     )
@@ -243,14 +243,7 @@ def add_stats(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse
 
 def add_usage(commands: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """``usage [--by model|day|session] [--session ID] [--since WHEN]``."""
-    p = command(
-        commands,
-        "usage",
-        cmd_usage,
-        "token usage totals per model, day or session",
-        "Sum the token usage ledger (input, output, cached tokens and cost).",
-        parents,
-    )
+    p = command(commands, "usage", cmd_usage, parents)
     p.add_argument(
         "--by", choices=("model", "day", "session"), default="model", help="group by (model)"
     )
@@ -269,16 +262,7 @@ def add_retention(
     commands: Any, parents: list[argparse.ArgumentParser]
 ) -> argparse.ArgumentParser:
     """``retention [--archive-idle-days N] [--delete-archived-after-days N] [--max-bytes SIZE]``."""
-    p = command(
-        commands,
-        "retention",
-        cmd_retention,
-        "archive idle and delete old archived sessions (dry run by default)",
-        "Apply a retention policy. Without --apply it only reports exactly which "
-        "sessions it would archive or delete and the bytes that frees. Live sessions are "
-        "never deleted.",
-        parents,
-    )
+    p = command(commands, "retention", cmd_retention, parents)
     for option, meta, kind, text in (
         ("--archive-idle-days", "DAYS", _days, "archive live sessions idle this long"),
         ("--delete-archived-after-days", "DAYS", _days, "delete sessions archived this long ago"),

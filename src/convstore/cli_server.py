@@ -88,7 +88,11 @@ def open_server(args: argparse.Namespace) -> Any:
 
 
 def cmd_server_migrate(args: argparse.Namespace) -> int:
-    """Apply pending PostgreSQL migrations and make sure ``convstore_service`` exists."""
+    """apply pending schema migrations to the server (the deploy step)
+
+    Apply pending PostgreSQL migrations, as the role owning the schema, and
+    create the NOLOGIN role convstore_service when allowed. Clients never migrate.
+    """
     conninfo = _conninfo(args.conninfo)
     applied, hint = _from_postgres("postgres.migrations", "migrate_server")(conninfo)
     if applied:
@@ -113,14 +117,7 @@ def add_server_commands(commands: Any) -> None:
         "deploy the PostgreSQL team server",
         "The PostgreSQL team server's deploy commands.",
     )
-    p = command(
-        actions,
-        "migrate",
-        cmd_server_migrate,
-        "apply pending schema migrations to the server (the deploy step)",
-        "Apply pending PostgreSQL migrations, as the role owning the schema, "
-        "and create the NOLOGIN role convstore_service when allowed. Clients never migrate.",
-    )
+    p = command(actions, "migrate", cmd_server_migrate)
     p.add_argument(
         "--conninfo",
         metavar="CONNINFO",

@@ -85,6 +85,8 @@ __all__ = [
     "record_usage",
     "usage",
     "check_usage_args",
+    "check_compact_args",
+    "CompactRequest",
     "check_usage_query",
     "usage_day_key",
 ]
@@ -214,20 +216,33 @@ def _optional_str(value: object, what: str) -> str | None:
     return _v.optional_text(value, what)
 
 
+class CompactRequest(NamedTuple):
+    """``compact``'s arguments, checked (:func:`check_compact_args`)."""
+
+    session_id: str
+    event_data: str
+    event_id: str  # the caller's, or a new one
+    invocation_id: str | None
+    through_event_id: str
+    retry: bool  # the caller passed ``event_id``: a stored summary with it is a replay
+
+
 def check_compact_args(
     session_id: object,
     summary_data: object,
     through_event_id: object,
     event_id: object,
     invocation_id: object,
-) -> tuple[str, str, str, str | None]:
-    """Validate ``compact``'s arguments; ``(session_id, event_data, event_id, invocation_id)``."""
+) -> CompactRequest:
+    """Validate ``compact``'s arguments (every backend runs this before reading)."""
     sid = _v.text(session_id, "session_id")
     through = _v.text(through_event_id, "through_event_id", error=InvalidEvent)
     eid = _optional_str(event_id, "event_id")
     inv = _optional_str(invocation_id, "invocation_id")
     data = summary_event_data(summary_data, through)
-    return sid, data, eid if eid is not None else new_id(), inv
+    if eid is None:
+        return CompactRequest(sid, data, new_id(), inv, through, False)
+    return CompactRequest(sid, data, eid, inv, through, True)
 
 
 def is_replay(stored: StoredEvent | None, event_data: str) -> bool:
@@ -287,12 +302,12 @@ def compact(
     ...     [e.event_type for e in store.history("s1")]
     ['compaction']
     """
-    sid_text, data, eid, inv = check_compact_args(
+    sid_text, data, eid, inv, _, retry = check_compact_args(
         session_id, summary_data, through_event_id, event_id, invocation_id
     )
     doing = f"compacting session {sid_text!r} through {through_event_id!r}"
     with store.atomic(doing, eid) as conn:
-        if event_id is not None:  # a retry of a compaction that was stored: return it (§2.1)
+        if retry:  # a retry of a compaction that was stored: return it (§2.1)
             stored = store.get_event(sid_text, eid)
             if is_replay(stored, data):
                 return cast(StoredEvent, stored)
@@ -354,6 +369,10 @@ def usage_params(args: tuple[object, ...]) -> dict[str, object]:
     return dict(zip(_USAGE_KEYS, args, strict=True))
 
 
+#: ``record_usage``'s arguments, checked (:func:`check_usage_args`).
+UsageArgs = tuple[str, str, str, int, int, int, float | None]
+
+
 def check_usage_args(
     session_id: object,
     event_id: object,
@@ -362,7 +381,7 @@ def check_usage_args(
     output_tokens: object,
     cached_tokens: object,
     cost: object,
-) -> tuple[str, str, str, int, int, int, float | None]:
+) -> UsageArgs:
     """Validate ``record_usage``'s arguments (every backend runs this before writing)."""
     sid = _v.text(session_id, "session_id")
     eid = _v.text(event_id, "event_id")

@@ -25,7 +25,7 @@ import os
 import time
 
 from . import _validate as _v
-from ._lean import TYPE_CHECKING
+from ._lean import TYPE_CHECKING, ReadOnly
 from .errors import (
     CommitUncertain,
     InvalidArgument,
@@ -142,25 +142,16 @@ class SessionManager:
         self._invocation_id = new_id()
         self._session_id: str | None = None
 
-    @property
-    def service(self) -> SessionService:
-        """The backend this manager drives."""
-        return self._service
-
-    @property
-    def directory(self) -> str:
-        """The absolute working directory sessions are matched on."""
-        return self._directory
-
-    @property
-    def git_root(self) -> str | None:
-        """The working directory's git root, if it is inside a repository."""
-        return self._git_root
-
-    @property
-    def invocation_id(self) -> str:
-        """This invocation's id: every event it appends carries it."""
-        return self._invocation_id
+    service = ReadOnly["SessionService"]("_service", "The backend this manager drives.")
+    directory = ReadOnly[str](
+        "_directory", "The absolute working directory sessions are matched on."
+    )
+    git_root = ReadOnly[str | None](
+        "_git_root", "The working directory's git root, if it is inside a repository."
+    )
+    invocation_id = ReadOnly[str](
+        "_invocation_id", "This invocation's id: every event it appends carries it."
+    )
 
     @property
     def session_id(self) -> str:

@@ -50,6 +50,7 @@ from typing import Protocol, cast
 
 from . import lifecycle as _lifecycle
 from ._common import like
+from ._lean import ReadOnly
 from .errors import DuplicateId, InvalidArgument, InvalidEvent, StoreError
 from .models import SessionSummary, StoredEvent, StoredSession
 from .service import SessionService
@@ -74,15 +75,13 @@ class SyncReport:
     #: Sessions both sides had appended to after their last common event.
     conflicts: tuple[str, ...] = ()
 
-    @property
-    def sessions(self) -> int:
-        """Sessions created or merged on the receiving side (``sessions_written``)."""
-        return self.sessions_written
-
-    @property
-    def events(self) -> int:
-        """Events written on the receiving side (``events_written``)."""
-        return self.events_written
+    sessions = ReadOnly[int](
+        "sessions_written",
+        "Sessions created or merged on the receiving side (``sessions_written``).",
+    )
+    events = ReadOnly[int](
+        "events_written", "Events written on the receiving side (``events_written``)."
+    )
 
     @property
     def sessions_unchanged(self) -> int:

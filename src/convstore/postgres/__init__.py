@@ -61,7 +61,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, LiteralString, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, LiteralString, NoReturn, TypeVar, cast
 
 try:
     import psycopg
@@ -73,16 +73,10 @@ except ModuleNotFoundError as _missing:  # the optional extra is not installed
 
     raise missing_extra(__name__, "postgres", _missing) from None
 
+from .. import _common
 from .. import _validate as _v
-from .._common import (
-    FIRST_PAGE,
-    event_refused,
-    list_filter,
-    listing_arguments,
-    listing_statements,
-    why_not_appended,
-)
 from .._importplan import ImportPlan, StoredState, check_import, plan_import, references
+from .._lean import ReadOnly
 from ..errors import (
     CommitUncertain,
     DuplicateId,
@@ -93,8 +87,10 @@ from ..errors import (
     StoreError,
 )
 from ..models import SessionSummary, StoredEvent, StoredSession
+from ..sqlite import search as search_tool
 from ..sqlite.retention import PurgeReport, purge_in_batches
-from ..sqlite.search import SearchHit
+from ..sqlite.search import SearchHit, SearchRequest
+from ..sqlite.store import SessionStore
 from . import _pgsql
 from ._host import Conn, Row
 from ._pgdeadline import Watchdog
@@ -117,9 +113,51 @@ _SEARCH_SQL: dict[tuple[bool, str], LiteralString] = {
     (True, "recent"): _pgsql.SEARCH_LITERAL_RECENT,
 }
 
-_LIST_SQL: dict[tuple[str, bool], LiteralString] = listing_statements(_pgsql)
+_LIST_SQL: dict[tuple[str, bool], LiteralString] = _common.listing_statements(_pgsql)
 
 _Record = TypeVar("_Record", StoredSession, StoredEvent)
+
+
+#: ``append_event``'s arguments, in its order (``_append`` checks them).
+_Fields = tuple[str, str, str | None, str, str, str]
+#: ``list_sessions``' arguments, checked, in its order.
+_Listing = tuple[str | None, str | None, bool, int, str | StoredSession | SessionSummary | None]
+#: ``import_session``'s arguments, checked: ``(session, events, merge, metadata)``.
+_Import = tuple[StoredSession | SessionSummary, list[StoredEvent], bool, dict[str, str]]
+
+
+def _event_fields(
+    session_id: Any,
+    event_id: Any,
+    parent_id: Any,
+    invocation_id: Any,
+    event_type: Any,
+    event_data: Any,
+) -> _Fields:
+    """``append_event``'s arguments as one row: ``_append`` checks them, as the head's."""
+    return session_id, event_id, parent_id, invocation_id, event_type, event_data
+
+
+def _listing(
+    directory: object, git_root: object, include_archived: object, limit: object, before: object
+) -> _Listing | None:
+    """``list_sessions``' arguments checked as on the local store, or ``None``: nothing matches."""
+    checked = _common.listing_arguments(directory, git_root, include_archived, limit, before)
+    if checked is None:
+        return None
+    cursor = cast("str | StoredSession | SessionSummary | None", before)  # checked above
+    return checked[0], checked[1], bool(include_archived), checked[2], cursor
+
+
+def _import_arguments(
+    session: StoredSession | SessionSummary,
+    events: Iterable[StoredEvent],
+    merge: bool,
+    metadata: dict[str, str] | None,
+) -> _Import:
+    """``import_session``'s arguments, checked as on the local store (``check_import``)."""
+    evs, meta = check_import(session, events, metadata)
+    return session, evs, merge, meta
 
 
 def _describe(conninfo: str) -> str:
@@ -218,31 +256,24 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- plumbing ------------------------------------------------------------
 
-    @property
-    def owner(self) -> str:
-        """The owner every statement of this service is scoped to."""
-        return self._owner
-
-    @property
-    def pool(self) -> ConnectionPool[Conn]:
-        """The connection pool, for advanced use (benchmarks, inspection)."""
-        return self._pool
-
-    @property
-    def where(self) -> str:
-        """The server and database this service talks to, for messages (never the password)."""
-        return self._where
-
-    @property
-    def clock(self) -> Clock | None:
+    owner = ReadOnly[str]("_owner", "The owner every statement of this service is scoped to.")
+    pool = ReadOnly["ConnectionPool[Conn]"](
+        "_pool", "The connection pool, for advanced use (benchmarks, inspection)."
+    )
+    where = ReadOnly[str](
+        "_where",
+        "The server and database this service talks to, for messages (never the password).",
+    )
+    clock = ReadOnly["Clock | None"](
+        "_clock",
         """The client clock given at construction, for a resumed session's boundary gap only.
 
         Every timestamp this service stores, and the resume window, come from
         the server's clock (SPEC 6.1): clients' clocks may be hours off. A
         :class:`~convstore.SessionManager` built without a ``clock`` of its own
         uses this one for the ``gap_secs`` of the boundary event it appends.
-        """
-        return self._clock
+        """,
+    )
 
     def _translate(
         self, exc: BaseException, doing: str, *, fired: bool = False, write: bool = False
@@ -336,11 +367,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             f"reading session {session_id!r}",
         )
         archived = None if row is None else row[0] is not None
-        return why_not_appended(session_id, event_id, parent_id, archived)
+        return _common.why_not_appended(session_id, event_id, parent_id, archived)
 
     def _event_error(self, exc: BaseException, event_id: str) -> BaseException:
         if isinstance(exc, pgerrors.UniqueViolation):
-            return event_refused("duplicate", event_id)
+            return _common.event_refused("duplicate", event_id)
         if isinstance(
             exc,
             pgerrors.CheckViolation
@@ -348,11 +379,11 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             | pgerrors.UntranslatableCharacter
             | pgerrors.InvalidParameterValue,
         ):
-            return event_refused("json", event_id)
+            return _common.event_refused("json", event_id)
         if isinstance(exc, pgerrors.StatementTooComplex | pgerrors.ProgramLimitExceeded):
             # JSON nested deeper than the server's stack allows: the local store's
             # json_valid() refuses it as invalid JSON too (parity).
-            return event_refused("json", event_id)
+            return _common.event_refused("json", event_id)
         if isinstance(exc, psycopg.DataError):
             return InvalidEvent(f"event {event_id!r} cannot be stored: {exc}")
         return exc
@@ -502,9 +533,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- events --------------------------------------------------------------
 
-    def _append(
-        self, sql: LiteralString, fields: tuple[str, str, str | None, str, str, str]
-    ) -> StoredEvent:
+    def _append(self, sql: LiteralString, fields: _Fields) -> StoredEvent:
         """``fields`` are ``append_event``'s arguments, in its order."""
         session_id, event_id, parent_id, invocation_id, event_type, event_data = fields
         _v.text(session_id, "session id")
@@ -566,15 +595,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         )
         return ev if same else None
 
-    def append_event(
-        self,
-        session_id: str,
-        event_id: str,
-        parent_id: str | None,
-        invocation_id: str,
-        event_type: str,
-        event_data: str,
-    ) -> StoredEvent:
+    @_common.front(SessionStore.append_event, _event_fields)
+    def append_event(self, fields: _Fields) -> StoredEvent:
         """Append with an explicit parent (``None`` or an event of the same session).
 
         Errors, with nothing written: :class:`SessionNotFound` (also another
@@ -582,7 +604,6 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         owner already has the event id), :class:`InvalidEvent` (bad parent,
         ``event_data`` not JSON).
         """
-        fields = (session_id, event_id, parent_id, invocation_id, event_type, event_data)
         return self._append(_pgsql.EVENT_APPEND, fields)
 
     def append_event_at_head(
@@ -688,20 +709,13 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- listing -------------------------------------------------------------
 
-    def list_sessions(
-        self,
-        directory: str | None = None,
-        git_root: str | None = None,
-        include_archived: bool = False,
-        limit: int = 20,
-        before: str | StoredSession | SessionSummary | None = None,
-    ) -> list[SessionSummary]:
+    @_common.front(SessionStore.list_sessions, _listing)
+    def list_sessions(self, checked: _Listing | None) -> list[SessionSummary]:
         """This owner's sessions, newest activity first, keyset-paginated (``before``)."""
-        checked = listing_arguments(directory, git_root, include_archived, limit, before)
         if checked is None:
-            return []
-        directory, git_root, limit = checked
-        cursor: tuple[int, int] = FIRST_PAGE
+            return []  # a filter that could never have been stored matches nothing
+        directory, git_root, include_archived, limit, before = checked
+        cursor: tuple[int, int] = _common.FIRST_PAGE
         if before is not None:
             before_id = before if isinstance(before, str) else before.id
             found = self._one(
@@ -714,7 +728,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             updated_at = found[0] if isinstance(before, str) else before.updated_at
             cursor = (updated_at, found[1])
         rows = self._all(
-            _LIST_SQL[list_filter(directory, git_root), bool(include_archived)],
+            _LIST_SQL[_common.list_filter(directory, git_root), include_archived],
             {
                 "owner": self._owner,
                 "cursor_updated_at": cursor[0],
@@ -754,19 +768,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
 
     # -- search --------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        *,
-        directory: str | None = None,
-        git_root: str | None = None,
-        event_types: Iterable[str] | None = None,
-        limit: int = 20,
-        literal: bool = False,
-        markers: tuple[str, str] = ("[", "]"),
-        order: str = "rank",
-        **unknown: Any,
-    ) -> list[SearchHit]:
+    @_common.front(search_tool.search, search_tool.check_search, refuse_unknown=True)
+    def search(self, args: SearchRequest) -> list[SearchHit]:
         """This owner's events whose ``content`` matches ``query``, best first.
 
         The server twin of :meth:`convstore.SessionStore.search`: the same
@@ -784,14 +787,10 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         ``"a phrase"``, ``prefix*``, ``AND``/``OR``/``NOT``, parentheses;
         ``^word`` and ``NEAR(…)`` match the words anywhere
         (:mod:`convstore.postgres._pgsearch`). ``literal=True`` matches every
-        word as typed. ``order="recent"``: newest first.
+        word as typed. ``order="recent"``: newest first. Unknown keyword
+        arguments are :class:`~convstore.InvalidArgument`.
         """
-        if unknown:
-            raise InvalidArgument(f"search() got unknown arguments: {sorted(unknown)}")
-        filters = (directory, git_root)
-        storable, types = _search_arguments(query, filters, event_types, limit, literal, markers)
-        if order not in ("rank", "recent"):
-            raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
+        query, directory, git_root, types, limit, literal, markers, order, storable = args
         if not storable:
             return []  # a filter that could never have been stored matches nothing
         from ._pgsearch import snippet, tsquery_text
@@ -799,7 +798,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         tsquery = query if literal else tsquery_text(query)
         if tsquery is None:
             return []  # only words FTS5 drops, or a column filter without the text
-        sql = _SEARCH_SQL[bool(literal), order]
+        sql = _SEARCH_SQL[literal, order]
         rows = self._all(
             sql,
             {
@@ -812,9 +811,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
             },
             f"searching for {query!r}",
         )
-        pair = (markers[0], markers[1])
         return [
-            SearchHit(r[0], r[1], r[2], snippet(r[3], r[6], pair), float(r[4]), r[5])
+            SearchHit(r[0], r[1], r[2], snippet(r[3], r[6], markers), float(r[4]), r[5])
             for r in rows
         ]
 
@@ -965,14 +963,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         events = list(map(StoredEvent._make, rows))
         return StoredSession._make(row), events, {key: value for _, key, value in meta}
 
-    def import_session(
-        self,
-        session: StoredSession | SessionSummary,
-        events: Iterable[StoredEvent],
-        *,
-        merge: bool = False,
-        metadata: dict[str, str] | None = None,
-    ) -> int:
+    @_common.front(SessionStore.import_session, _import_arguments)
+    def import_session(self, checked: _Import) -> int:
         """Store a session and its events with their own ids and times; return events added.
 
         The server twin of :meth:`convstore.SessionStore.import_session`, with
@@ -988,7 +980,7 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         archived, and changed ``metadata`` values are upserted.
         ``merge=False`` refuses an existing session instead.
         """
-        evs, meta = check_import(session, events, metadata)
+        session, evs, merge, meta = checked
         doing = f"importing session {session.id!r}"
         plan: ImportPlan | None = None
 
@@ -1164,8 +1156,6 @@ def _connection_settings(conninfo: str, timeout: float) -> dict[str, Any]:
     }
 
 
-
-
 class _PgPurgeBatch:
     """:class:`convstore.sqlite.retention.PurgeBatch` in one server transaction."""
 
@@ -1195,33 +1185,6 @@ class _PgPurgeBatch:
         metadata = self._conn.execute(_pgsql.PURGE_METADATA, step).rowcount
         return metadata, self._conn.execute(_pgsql.PURGE_SESSION, step).rowcount
 
-def _search_arguments(
-    query: str,
-    filters: tuple[str | None, str | None],
-    event_types: Iterable[str] | None,
-    limit: int,
-    literal: bool,
-    markers: tuple[str, str],
-) -> tuple[bool, list[str] | None]:
-    """Check :meth:`PostgresSessionService.search`'s arguments (but ``order``).
-
-    Returns whether the ``(directory, git_root)`` filters could ever match
-    (a text that could never be stored matches nothing) and ``event_types``
-    as a list (``None``: any type). Raises :class:`InvalidArgument` naming
-    the argument, in the order the parameters come.
-    """
-    _v.search_query(query, literal=_v.boolean(literal, "literal"))
-    if not query.strip():
-        raise InvalidArgument("search query is empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-        raise InvalidArgument(f"limit must be an int from 0 to 10000: {limit!r}")
-    directory_ok = _v.optional_lookup_text(filters[0], "directory")
-    git_root_ok = _v.optional_lookup_text(filters[1], "git_root")
-    if not isinstance(markers, tuple | list) or len(markers) != 2:
-        raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
-    _v.text(markers[0], "markers[0]")
-    _v.text(markers[1], "markers[1]")
-    return directory_ok and git_root_ok, _v.event_types(event_types)
 
 if TYPE_CHECKING:
     from ..service import ExtendedSessionService, LifecycleService

@@ -237,16 +237,10 @@ def _event_statements() -> dict[str, str]:
     }
 
 
-def build() -> dict[str, str]:
-    """Return every statement, by constant name, in the order they are written out."""
-    groups = (_blob_statements, _session_statements, _event_statements)
-    return {name: sql for group in groups for name, sql in group().items()}
-
-
-def render() -> str:
-    """The text of :mod:`convstore.postgres._pgblobsql`, exactly as it must be on disk."""
-    return shared.render_module(build(), "postgres._pgblobsql", readable=True)
-
+_BUILDER = shared.Builder(
+    "postgres._pgblobsql", _blob_statements, _session_statements, _event_statements
+)
+build, render = _BUILDER.build, _BUILDER.render
 
 if __name__ == "__main__":  # pragma: no cover
-    shared.main(render, "postgres._pgblobsql")
+    _BUILDER.main()

@@ -501,13 +501,9 @@ def _purge_statements() -> dict[str, str]:
         .where(old)
         .get_sql(),
         # Locked: the batch's sessions stay archived until its transaction ends.
-        "PURGE_CANDIDATES": Query.from_(sessions)
-        .select(sessions.sid, sessions.event_count)
-        .where(old)
-        .where(sessions.sid > P("after"))
-        .orderby(sessions.sid)
-        .limit(P("limit"))
-        .get_sql()
+        "PURGE_CANDIDATES": shared.purge_candidates(
+            Query, old, sessions.event_count, P("after"), P("limit")
+        ).get_sql()
         + " FOR UPDATE",
         # At most %(budget)s of one session's events, newest first (so the
         # events left are seq 1..n and event_count stays their number); usage
@@ -541,29 +537,13 @@ def _transaction_statements() -> dict[str, str]:
     return {"TX_SNAPSHOT": "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"}
 
 
-def build() -> dict[str, str]:
-    """Return every statement, by constant name, in the order they are written out."""
-    groups = (
-        _migration_statements,
-        _session_statements,
-        _event_statements,
-        _listing_statements,
-        _metadata_statements,
-        _sync_statements,
-        _history_statement,
-        _deploy_statements,
-        _sync_v2_statements,
-        _purge_statements,
-        _search_statements,
-        _transaction_statements,
-    )
-    return {name: sql for group in groups for name, sql in group().items()}
-
-
-def render() -> str:
-    """The text of :mod:`convstore.postgres._pgsql`, exactly as it must be on disk."""
-    return shared.render_module(build(), "postgres._pgsql", readable=True)
-
+_BUILDER = shared.Builder(
+    "postgres._pgsql",
+    _migration_statements, _session_statements, _event_statements, _listing_statements,
+    _metadata_statements, _sync_statements, _history_statement, _deploy_statements,
+    _sync_v2_statements, _purge_statements, _search_statements, _transaction_statements,
+)
+build, render = _BUILDER.build, _BUILDER.render
 
 if __name__ == "__main__":  # pragma: no cover
-    shared.main(render, "postgres._pgsql")
+    _BUILDER.main()

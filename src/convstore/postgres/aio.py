@@ -39,8 +39,7 @@ except ModuleNotFoundError as _missing:  # greenlet ships with the postgres extr
 
     raise missing_extra(__name__, "postgres", _missing) from None
 
-from .._common import AsyncClosing
-from ..aio import Mode, _open_twin, _Same, _twin
+from ..aio import Mode, _ExtendedTwins, _open_twin, _Same, _twin
 from ..errors import StoreError
 from . import PostgresSessionService
 
@@ -74,7 +73,7 @@ class _GreenRunner:
 _RUNNER = _GreenRunner()
 
 
-class AsyncPostgresSessionService(AsyncClosing):
+class AsyncPostgresSessionService(_ExtendedTwins):
     """:class:`~convstore.postgres.PostgresSessionService` for an event loop.
 
     Open with ``await AsyncPostgresSessionService.open(conninfo, ...)`` (the
@@ -83,6 +82,7 @@ class AsyncPostgresSessionService(AsyncClosing):
     """
 
     __slots__ = ("_runner", "_sync")
+    _twin_of = PostgresSessionService
 
     def __init__(self, service: _AsyncPoolService) -> None:
         if not isinstance(service, _AsyncPoolService):
@@ -124,21 +124,8 @@ class AsyncPostgresSessionService(AsyncClosing):
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"
 
-    # One line per sync method (tests/test_postgres_aio.py checks none is missing).
-    create_session = _twin(PostgresSessionService.create_session)
-    get_session = _twin(PostgresSessionService.get_session)
-    find_resumable_session = _twin(PostgresSessionService.find_resumable_session)
-    update_server_session_id = _twin(PostgresSessionService.update_server_session_id)
-    archive_session = _twin(PostgresSessionService.archive_session)
-    append_event = _twin(PostgresSessionService.append_event)
-    append_event_at_head = _twin(PostgresSessionService.append_event_at_head)
-    get_event = _twin(PostgresSessionService.get_event)
-    load_events = _twin(PostgresSessionService.load_events)
-    history = _twin(PostgresSessionService.history)
-    set_head = _twin(PostgresSessionService.set_head)
-    set_metadata = _twin(PostgresSessionService.set_metadata)
-    get_metadata = _twin(PostgresSessionService.get_metadata)
-    list_sessions = _twin(PostgresSessionService.list_sessions)
+    # _ExtendedTwins has the methods the SQLite classes have too; these are the server's own
+    # (tests/test_postgres_aio.py checks none is missing).
     session_summaries = _twin(PostgresSessionService.session_summaries)
     session_metadata = _twin(PostgresSessionService.session_metadata)
     export_session = _twin(PostgresSessionService.export_session)
@@ -148,30 +135,9 @@ class AsyncPostgresSessionService(AsyncClosing):
     merge_metadata = _twin(PostgresSessionService.merge_metadata)
     metadata_times = _twin(PostgresSessionService.metadata_times)
     purge = _twin(PostgresSessionService.purge)
+    search = _twin(PostgresSessionService.search)
     # the conversation lifecycle (SPEC §9)
-    compact = _twin(PostgresSessionService.compact)
-    record_usage = _twin(PostgresSessionService.record_usage)
-    usage = _twin(PostgresSessionService.usage)
     usage_counts = _twin(PostgresSessionService.usage_counts)
     export_usage = _twin(PostgresSessionService.export_usage)
     import_usage = _twin(PostgresSessionService.import_usage)
-    apply_retention = _twin(PostgresSessionService.apply_retention)
     database_stats = _twin(PostgresSessionService.database_stats)
-    search = _twin(PostgresSessionService.search)  # type: ignore[arg-type]  # its **_
-    # the framework integrations' extensions (convstore.postgres.blobs)
-    put_blobs = _twin(PostgresSessionService.put_blobs)
-    get_blob = _twin(PostgresSessionService.get_blob)
-    latest_blob = _twin(PostgresSessionService.latest_blob)
-    get_blob_with_children = _twin(PostgresSessionService.get_blob_with_children)
-    list_blobs = _twin(PostgresSessionService.list_blobs)
-    delete_blobs = _twin(PostgresSessionService.delete_blobs)
-    delete_session = _twin(PostgresSessionService.delete_session)
-    clear_head = _twin(PostgresSessionService.clear_head)
-    create_session_with_metadata = _twin(PostgresSessionService.create_session_with_metadata)
-    archive_session_with_metadata = _twin(PostgresSessionService.archive_session_with_metadata)
-    append_events_at_head = _twin(PostgresSessionService.append_events_at_head)
-    history_tail = _twin(PostgresSessionService.history_tail)
-    history_tail_values = _twin(PostgresSessionService.history_tail_values)
-    pop_head = _twin(PostgresSessionService.pop_head)
-    append_event_with_metadata = _twin(PostgresSessionService.append_event_with_metadata)
-    get_all_metadata = _twin(PostgresSessionService.get_all_metadata)

@@ -26,9 +26,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _validate as _v
+from .._common import front
 from ..errors import DuplicateId, InvalidArgument, SessionArchived, SessionNotFound
 from ..models import StoredEvent, StoredSession
-from ..sqlite.blobs import ANY_HEAD, Blob, HeadMoved, has_summary, prefix_range, tail_values, tuples
+from ..sqlite import blobs as sqlite_blobs
+from ..sqlite.blobs import (
+    ANY_HEAD,
+    Blob,
+    BlobListing,
+    HeadMoved,
+    has_summary,
+    prefix_range,
+    tail_values,
+    tuples,
+)
 from . import _pgblobsql as B
 from . import _pgsql
 from ._host import ServiceHost
@@ -158,27 +169,10 @@ class PostgresBlobsMixin(ServiceHost):
             return None, []
         return _blob(rows[0][1:]), [_blob(row[1:]) for row in rows[1:]]
 
-    def list_blobs(
-        self,
-        session_id: str | None,
-        namespace_prefix: str = "",
-        key_prefix: str = "",
-        *,
-        exact: bool = False,
-        newest_first: bool = False,
-        before_key: str | None = None,
-        limit: int | None = None,
-    ) -> list[Blob]:
+    @front(sqlite_blobs.list_blobs, sqlite_blobs.check_blob_listing)
+    def list_blobs(self, args: BlobListing) -> list[Blob]:
         """See :func:`convstore.sqlite.blobs.list_blobs`."""
-        ok = (session_id is None or _v.lookup_text(session_id, "session id")) & _v.lookup_text(
-            namespace_prefix, "namespace prefix"
-        )
-        ok &= _v.lookup_text(key_prefix, "key prefix")
-        ok &= before_key is None or _v.lookup_text(before_key, "before_key")
-        if limit is not None:
-            _v.integer(limit, "limit")
-        if newest_first and (not exact or session_id is None or key_prefix):
-            raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
+        session_id, namespace_prefix, key_prefix, exact, newest_first, before_key, limit, ok = args
         if not ok:
             return []
         low, high = prefix_range(namespace_prefix)

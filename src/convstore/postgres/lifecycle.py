@@ -13,9 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _lifecycle_sql as L
+from .. import lifecycle
+from .._common import front
 from ..errors import DuplicateId, InvalidArgument, InvalidEvent, SessionArchived, SessionNotFound
 from ..lifecycle import (
     COMPACTION_EVENT_TYPE,
+    CompactRequest,
+    UsageArgs,
     UsageRecord,
     UsageTotal,
     check_compact_args,
@@ -40,7 +44,7 @@ from . import _pgsql
 from ._host import ServiceHost
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 
 __all__ = ["PostgresLifecycleMixin"]
@@ -58,24 +62,15 @@ class PostgresLifecycleMixin(ServiceHost):
 
     # -- compaction ----------------------------------------------------------------
 
-    def compact(
-        self,
-        session_id: str,
-        summary_data: str | Mapping[str, Any],
-        *,
-        through_event_id: str,
-        event_id: str | None = None,
-        invocation_id: str | None = None,
-    ) -> StoredEvent:
+    @front(lifecycle.compact, check_compact_args)
+    def compact(self, args: CompactRequest) -> StoredEvent:
         """See :meth:`convstore.SessionStore.compact` (one transaction, session row locked)."""
-        sid, data, eid, inv = check_compact_args(
-            session_id, summary_data, through_event_id, event_id, invocation_id
-        )
+        sid, data, eid, inv, through_event_id, retry = args
         doing = f"compacting session {sid!r} through {through_event_id!r}"
         params: dict[str, Any] = self._mine(sid)
         mapper = lambda exc: self._event_error(exc, eid)  # noqa: E731
         with self._conn(doing, write=True, mapper=mapper) as conn, conn.transaction():
-            if event_id is not None:  # a retry of a stored compaction (§2.1)
+            if retry:  # a retry of a stored compaction (§2.1)
                 row = conn.execute(
                     _pgsql.EVENT_GET, {**params, "event_id": eid}
                 ).fetchone()
@@ -116,21 +111,9 @@ class PostgresLifecycleMixin(ServiceHost):
         """The parameters of one usage-ledger row of this owner (``check_usage_args``' values)."""
         return {"owner": self._owner, **usage_params(args)}
 
-    def record_usage(
-        self,
-        session_id: str,
-        event_id: str,
-        *,
-        model: str,
-        input_tokens: int,
-        output_tokens: int,
-        cached_tokens: int = 0,
-        cost: float | None = None,
-    ) -> None:
+    @front(lifecycle.record_usage, check_usage_args)
+    def record_usage(self, args: UsageArgs) -> None:
         """See :meth:`convstore.SessionStore.record_usage`."""
-        args = check_usage_args(
-            session_id, event_id, model, input_tokens, output_tokens, cached_tokens, cost
-        )
         sid, eid, name = args[0], args[1], args[2]
         params = self._usage_row(args)
         doing = f"recording usage of event {eid!r} in session {sid!r}"

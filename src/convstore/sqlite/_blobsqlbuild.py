@@ -25,9 +25,7 @@ from convstore._sqlbuild_shared import (
     event_record_fields,
     events,
     history_chain,
-    main,
     metadata,
-    render_module,
     sessions,
 )
 
@@ -47,8 +45,7 @@ def _blobs_of(session_id: object) -> QueryBuilder:
     )
 
 
-def build() -> dict[str, str]:
-    """Return every statement, by constant name, in the order they are written out."""
+def _statements() -> dict[str, str]:
     insert = (
         Query.into(blobs)
         .columns("sid", *BLOB_COLUMNS)
@@ -155,10 +152,8 @@ def build() -> dict[str, str]:
     }
 
 
-def render() -> str:
-    """The text of :mod:`convstore.sqlite._blobsql`, exactly as it must be on disk."""
-    return render_module(build(), "sqlite._blobsql", readable=True)
-
+_BUILDER = shared.Builder("sqlite._blobsql", _statements)
+build, render = _BUILDER.build, _BUILDER.render
 
 if __name__ == "__main__":  # pragma: no cover
-    main(render, "sqlite._blobsql")
+    _BUILDER.main()

@@ -499,13 +499,9 @@ def _export_import_purge_statements() -> dict[str, str]:
         .insert(N("session_id"), *[N(c) for c in (*SESSION_COLUMNS[1:], "event_count")])
         .get_sql(),
         # Retention. :cutoff is the archived_at cutoff throughout.
-        "PURGE_CANDIDATES": Query.from_(sessions)
-        .select(sessions.sid, sessions.id)
-        .where(purgeable)
-        .where(sessions.sid > N("after_sid"))
-        .orderby(sessions.sid)
-        .limit(N("limit"))
-        .get_sql(),
+        "PURGE_CANDIDATES": shared.purge_candidates(
+            Query, purgeable, sessions.id, N("after_sid"), N("limit")
+        ).get_sql(),
         "PURGE_COUNT_SESSIONS": Query.from_(sessions)
         .select(fn.Count(Star()))
         .where(purgeable)
@@ -730,28 +726,14 @@ def _sync_statements() -> dict[str, str]:
     }
 
 
-def build() -> dict[str, str]:
-    """Return every statement, by constant name, in the order they are written out."""
-    groups = (
-        _pragmas,
-        _migration_statements,
-        _session_statements,
-        _event_statements,
-        _listing_statements,
-        _metadata_and_branch_statements,
-        _import_statements,
-        _history_statement,
-        _export_import_purge_statements,
-        _fts_statements,
-        _sync_statements,
-    )
-    return {name: sql for group in groups for name, sql in group().items()}
-
-
-def render() -> str:
-    """The text of :mod:`convstore.sqlite._sql`, exactly as it must be on disk."""
-    return shared.render_module(build(), "sqlite._sql", readable=True)
-
+_BUILDER = shared.Builder(
+    "sqlite._sql",
+    _pragmas, _migration_statements,  # the connection; the schema's bookkeeping
+    _session_statements, _event_statements, _listing_statements,  # the core
+    _metadata_and_branch_statements, _import_statements, _history_statement,
+    _export_import_purge_statements, _fts_statements, _sync_statements,  # the history tools
+)
+build, render = _BUILDER.build, _BUILDER.render
 
 if __name__ == "__main__":  # pragma: no cover
-    shared.main(render, "sqlite._sql")
+    _BUILDER.main()

@@ -61,6 +61,8 @@ __all__ = [
     "get_blob",
     "latest_blob",
     "list_blobs",
+    "check_blob_listing",
+    "BlobListing",
     "put_blobs",
     "prefix_range",
 ]
@@ -237,6 +239,44 @@ def get_blob_with_children(
     return blob, [Blob(session_id, child_namespace, *row) for row in found[1:]]
 
 
+class BlobListing(NamedTuple):
+    """``list_blobs``' arguments, checked (:func:`check_blob_listing`)."""
+
+    session_id: str | None
+    namespace_prefix: str
+    key_prefix: str
+    exact: bool
+    newest_first: bool
+    before_key: str | None
+    limit: int | None
+    storable: bool  # False: a text that could never be stored, so nothing matches
+
+
+def check_blob_listing(
+    session_id: object,
+    namespace_prefix: object,
+    key_prefix: object,
+    exact: object,
+    newest_first: object,
+    before_key: object,
+    limit: object,
+) -> BlobListing:
+    """Validate ``list_blobs``' arguments (every backend runs this before reading)."""
+    from .. import _validate as _v
+
+    ok = (session_id is None or _v.lookup_text(session_id, "session id")) & _v.lookup_text(
+        namespace_prefix, "namespace prefix"
+    )
+    ok &= _v.lookup_text(key_prefix, "key prefix")
+    ok &= before_key is None or _v.lookup_text(before_key, "before_key")
+    if limit is not None:
+        _v.integer(limit, "limit")
+    if newest_first and (not exact or session_id is None or key_prefix):
+        raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
+    values = (session_id, namespace_prefix, key_prefix, exact, newest_first, before_key, limit)
+    return BlobListing._make((*values, ok))  # the types were checked above
+
+
 def list_blobs(
     store: SessionStore,
     session_id: str | None,
@@ -254,13 +294,18 @@ def list_blobs(
     must equal ``namespace_prefix`` (one index range instead of a prefix scan).
     ``newest_first`` (with ``exact`` and a session; no key prefix): greatest
     key first, only keys below ``before_key``, at most ``limit`` — one index
-    range read backwards, so "the 10 newest" costs 10 rows.
+    range read backwards, so "the 10 newest" costs 10 rows. An argument of
+    the wrong type is :class:`InvalidArgument`; a text that could never be
+    stored matches nothing.
     """
+    checked = check_blob_listing(
+        session_id, namespace_prefix, key_prefix, exact, newest_first, before_key, limit
+    )
+    if not checked.storable:
+        return []
     low, high = prefix_range(namespace_prefix)
     klow, khigh = prefix_range(key_prefix)
     if newest_first:
-        if not exact or session_id is None or key_prefix:
-            raise InvalidArgument("newest_first needs exact=True, a session and no key prefix")
         return _read(
             store,
             _blobsql.BLOB_LIST_EXACT_DESC,

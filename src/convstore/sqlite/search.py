@@ -69,6 +69,8 @@ __all__ = [
     "InvalidQuery",
     "DEFAULT_FIELDS",
     "search",
+    "check_search",
+    "SearchRequest",
     "search_fields",
     "configure_search",
     "body_expression",
@@ -177,35 +179,52 @@ def check_query(query: str, match: str | None = None) -> None:
         raise _bad_query(query, exc) from None
 
 
-def _checked(
-    query: str,
-    directory: str | None,
-    git_root: str | None,
-    event_types: Iterable[str] | None,
-    limit: int,
-    literal: bool,
-    markers: tuple[str, str],
-    order: str,
-) -> tuple[str, str | None]:
-    """Validate :func:`search`'s arguments; return the FTS5 query and the types as JSON."""
-    # Arguments first; the query's cost is capped before SQLite plans it.
-    _v.search_query(query, literal=_v.boolean(literal, "literal"))
+class SearchRequest(NamedTuple):
+    """``search``'s arguments, checked (:func:`check_search`)."""
+
+    query: str
+    directory: str | None
+    git_root: str | None
+    event_types: list[str] | None  # None: any type
+    limit: int
+    literal: bool
+    markers: tuple[str, str]
+    order: str
+    storable: bool  # False: a filter that could never have been stored, so nothing matches
+
+
+def check_search(
+    query: object,
+    directory: object,
+    git_root: object,
+    event_types: object,
+    limit: object,
+    literal: object,
+    markers: object,
+    order: object,
+) -> SearchRequest:
+    """Validate ``search``'s arguments (every backend runs this before searching).
+
+    Raises :class:`InvalidArgument` naming the argument, in the order the
+    parameters come; the query's syntax is each backend's to check.
+    """
+    # Arguments first; the query's cost is capped before the database plans it.
+    as_typed = _v.boolean(literal, "literal")
+    text = _v.search_query(query, literal=as_typed)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
         raise InvalidArgument(f"limit must be an int from 0 to {_MAX_LIMIT}: {limit!r}")
-    _v.optional_lookup_text(directory, "directory")
-    _v.optional_lookup_text(git_root, "git_root")
+    storable = _v.optional_lookup_text(directory, "directory")
+    storable &= _v.optional_lookup_text(git_root, "git_root")
     if not isinstance(markers, tuple | list) or len(markers) != 2:
         raise InvalidArgument(f"markers must be a pair of strings: {_v._clip(markers)}")
-    _v.text(markers[0], "markers[0]")
-    _v.text(markers[1], "markers[1]")
+    pair = (_v.text(markers[0], "markers[0]"), _v.text(markers[1], "markers[1]"))
     types = _v.event_types(event_types)
-    types_json = None if types is None else json.dumps(types)
-    match = literal_query(query) if literal else query
-    if not match.strip():
+    if not text.strip():
         raise InvalidArgument("search query is empty")
     if order not in ("rank", "recent"):
         raise InvalidArgument(f"order must be 'rank' or 'recent': {order!r}")
-    return match, types_json
+    values = (text, directory, git_root, types, limit, as_typed, pair, order, storable)
+    return SearchRequest._make(values)  # the types were checked above
 
 
 def search(
@@ -243,9 +262,11 @@ def search(
     ...     [h.snippet for h in store.search("wal OR journal")]
     ['fix the [WAL]']
     """
-    match, types_json = _checked(
+    types = check_search(
         query, directory, git_root, event_types, limit, literal, markers, order
-    )
+    ).event_types
+    match = literal_query(query) if literal else query
+    types_json = None if types is None else json.dumps(types)
     if not store.search_indexing():  # the stored setting: another process may switch it
         raise InvalidArgument(
             f"search indexing is off for database {store.path!r}: turn it on with "

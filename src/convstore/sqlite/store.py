@@ -35,7 +35,7 @@ from .._common import (
     listing_statements,
     why_not_appended,
 )
-from .._lean import TYPE_CHECKING, NamedTuple, cast
+from .._lean import TYPE_CHECKING, NamedTuple, ReadOnly, cast
 from ..errors import (
     CommitUncertain,
     DuplicateId,
@@ -362,20 +362,16 @@ class SessionStore(Closing):
 
     # -- plumbing ------------------------------------------------------------
 
-    @property
-    def path(self) -> str:
-        """The database path as given (normalised to ``str``), or ``":memory:"``."""
-        return self._path
-
-    @property
-    def timeout(self) -> float:
-        """How long a call waits for another writer's lock, in seconds (the busy timeout)."""
-        return self._timeout
-
-    @property
-    def connection(self) -> apsw.Connection:
-        """The underlying APSW connection, for advanced use (benchmarks, inspection)."""
-        return self._conn
+    path = ReadOnly[str](
+        "_path", 'The database path as given (normalised to ``str``), or ``":memory:"``.'
+    )
+    timeout = ReadOnly[float](
+        "_timeout",
+        "How long a call waits for another writer's lock, in seconds (the busy timeout).",
+    )
+    connection = ReadOnly[apsw.Connection](
+        "_conn", "The underlying APSW connection, for advanced use (benchmarks, inspection)."
+    )
 
     @property
     def checkpoints_in_background(self) -> bool:
