@@ -209,14 +209,26 @@ def constraint_error(message: str, event_id: str) -> StoreError:
     return event_refused("json" if "CHECK" in message else "other", event_id, message)
 
 
-def _new_events(events: object) -> list[tuple[Any, ...]]:
-    """The items of an :meth:`SessionStore.append_events` batch as 5-tuples, each field checked.
+if TYPE_CHECKING:
+    #: The columns of an :meth:`SessionStore.append_events` batch: ids, parents,
+    #: invocation ids, event types, event data -- one tuple each, in batch order.
+    _Columns = tuple[tuple[Any, ...], ...]
 
-    A tuple (or :class:`NewEvent`) of five is taken as it is, without a copy:
-    the checks read it once and the insert binds it.
+
+def _batch_columns(events: object) -> _Columns:
+    """The fields of an :meth:`SessionStore.append_events` batch, as five columns, checked.
+
+    Every field of every item passes :func:`convstore._validate.event_fields`
+    (or this raises the error naming the item). A list of plain ASCII tuples
+    is checked column by column (:func:`_plain_columns`); anything else item
+    by item. Returns ``()`` for an empty batch. Columns, not rows: the checks,
+    the insert's bindings and the returned records are then each built by one
+    C-level pass over them (``zip``, ``map``), with no Python frame per item.
     """
-    if type(events) is list and _plain_batch(events):
-        return events
+    if type(events) is list:
+        columns = _plain_columns(events)
+        if columns is not None:
+            return columns
     if isinstance(events, str | bytes) or not hasattr(events, "__iter__"):
         raise InvalidArgument(
             f"events must be an iterable of (id, parent_id, invocation_id, event_type, "
@@ -236,39 +248,50 @@ def _new_events(events: object) -> list[tuple[Any, ...]]:
             item = fields
         check(*item)
         append(item)
-    return items
+    return tuple(zip(*items, strict=True))
 
 
-_NONE_TYPE = type(None)
+_STR_OR_NONE = frozenset((str, type(None)))
 
 
-def _plain_batch(items: list[Any]) -> bool:
-    """Whether every item surely passes :func:`convstore._validate.event_fields` (a fast path).
+def _plain_columns(items: list[Any]) -> _Columns | None:
+    """The batch's columns if every item surely passes the item-by-item checks, else ``None``.
 
-    Column by column, each a few C-speed scans over the batch: exact 5-tuples
-    of ``str`` (the parent ``str`` or ``None``), ids ASCII without NUL, data
-    ASCII without NUL or backslash (no escape to check) and, when long, with
-    too few brackets to nest too deep. Anything else -- non-ASCII text, an
-    escape, another type -- returns ``False`` and the batch is checked item
-    by item, with the error naming the item. Never ``True`` for a batch the
-    item-by-item checks would refuse.
+    A fast path, each check one C-speed pass over the whole batch: exact
+    5-tuples of ``str`` (the parent ``str`` or ``None``), every text ASCII
+    without NUL or backslash (no escape to check) and, when long, with too
+    few brackets to nest too deep. Anything else -- non-ASCII text, an
+    escape, another type -- returns ``None`` and the batch is checked item by
+    item, with the error naming the item. Never columns for a batch the
+    item-by-item checks would refuse. (Types are counted, not collected in a
+    set: a list and its ``count`` cost about half as much per item.)
     """
-    if not items or set(map(type, items)) != {tuple} or set(map(len, items)) != {5}:
-        return False
-    ids, parents, invocations, types, datas = zip(*items, strict=True)
-    texts = (*ids, *invocations, *types, *datas)
-    if set(map(type, texts)) != {str} or not set(map(type, parents)) <= {str, _NONE_TYPE}:
-        return False
-    heads = "".join((*ids, *invocations, *types, *(p for p in parents if p is not None)))
-    if "\x00" in heads or not heads.isascii():
-        return False
-    data = "".join(datas)
-    if "\x00" in data or "\\" in data or not data.isascii():
-        return False
+    size = len(items)
+    if not size or list(map(type, items)).count(tuple) != size:
+        return None
+    try:  # tuples of unequal lengths fail the strict zip, of another length the unpacking
+        ids, parents, invocations, kinds, datas = columns = tuple(zip(*items, strict=True))
+    except ValueError:
+        return None
+    texts = (*ids, *invocations, *kinds, *datas)
+    if list(map(type, texts)).count(str) != len(texts):
+        return None
+    if not set(map(type, parents)) <= _STR_OR_NONE:
+        return None
+    # The usual chain, each parent the item before, leaves only the first parent to
+    # check (all are str or None by now: a plain comparison). ``filter`` drops None.
+    outside = parents[:1] if parents[1:] == ids[:-1] else parents
+    text = "".join((*texts, *filter(None, outside)))
+    if "\x00" in text or "\\" in text or not text.isascii():
+        return None
     limit = _v.MAX_JSON_DEPTH
-    return not any(
-        len(d) > 2 * limit and _v.more_brackets_than(d, limit) for d in datas
-    )
+    if (
+        max(map(len, datas)) > 2 * limit
+        and _v.more_brackets_than(text, limit)  # the batch's brackets: can any nest deep?
+        and any(len(d) > 2 * limit and _v.more_brackets_than(d, limit) for d in datas)
+    ):
+        return None
+    return columns
 
 
 class _CheckEachItem(Exception):
@@ -926,58 +949,67 @@ class SessionStore(Closing):
         ['e1', 'e2']
         """
         _v.text(session_id, "session id")
-        items = _new_events(events)
-        if not items:
+        columns = _batch_columns(events)
+        if not columns:
             return []
-        doing = f"appending {len(items)} events to session {session_id!r}"
+        ids = columns[0]
+        doing = f"appending {len(ids)} events to session {session_id!r}"
         try:
             with Atomic(self, doing) as conn:
                 now = self.now()  # under the write lock: the log's time never moves backwards
                 sid, count = self._writable_state(session_id)
                 try:
-                    self._insert_batch(conn, sid, count, items, now)
+                    self._insert_batch(conn, sid, count, columns, now)
                 except apsw.ConstraintError:
                     raise _CheckEachItem from None  # rolls the partial batch back
-                self.move_head(items[-1][0], now, len(items), session_id)
+                self.move_head(ids[-1], now, len(ids), session_id)
         except _CheckEachItem:
             # A replayed, duplicate, orphaned or invalid item: check each one, then write.
             return self._append_events_checked(
-                session_id, [NewEvent._make(e) for e in items], doing
+                session_id, list(map(NewEvent._make, zip(*columns, strict=True))), doing
             )
-        return [
-            _new_tuple(StoredEvent, (e[0], session_id, e[1], e[2], e[3], e[4], now)) for e in items
-        ]
+        # The records built in C, field by field: (id, session_id, parent_id, ..., created_at).
+        fields = zip(ids, repeat(session_id), *columns[1:], repeat(now))
+        return list(map(_new_tuple, repeat(StoredEvent), fields))
 
     @staticmethod
     def _insert_batch(
-        conn: apsw.Connection, sid: int, count: int, items: list[tuple[Any, ...]], now: int
+        conn: apsw.Connection, sid: int, count: int, columns: _Columns, now: int
     ) -> None:
         """Insert a batch's rows after ``count``; raise :class:`_CheckEachItem` if one is refused.
 
         Parents are checked before anything is written: a parent that is an
-        earlier row of the batch (the usual chain) or none needs no lookup; a
-        parent outside the batch (usually the first row's: the session's head)
-        must be a stored event of this session -- looked up before the batch is
-        inserted, so it cannot be a later row of the batch. Then every row goes
-        in by one ``executemany`` of a plain insert, its key computed here.
-        Duplicates and invalid JSON still fail the table's constraints
+        earlier row of the batch (the usual chain, each parent the row before:
+        one tuple comparison finds it) or none needs no lookup; a parent
+        outside the batch (usually the first row's: the session's head) must
+        be a stored event of this session -- looked up before the batch is
+        inserted, so it cannot be a later row of the batch. Then every row
+        goes in by one ``executemany`` of a plain insert, its key computed
+        here, its bindings zipped from the columns in C. Duplicates and
+        invalid JSON still fail the table's constraints
         (:class:`apsw.ConstraintError`, for the caller). The session's search
         work is recorded once, when the caller moves the count (migration 0010).
         """
-        seen: set[str] = set()
-        add = seen.add
-        for e in items:
-            parent = e[1]
-            if parent is not None and parent not in seen:
-                found = conn.execute(_sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}).get
-                if not found:
-                    raise _CheckEachItem  # the parent is not an event of this session
-            add(e[0])
-        # Each row is built as SQLite takes it and freed at once: a list of them would
-        # be a thousand objects alive at a time for the garbage collector to walk.
-        key = sid * _EVENT_KEY_FACTOR + count
+        ids, parents = columns[0], columns[1]
+        outside: Sequence[str | None]
+        if parents[1:] == ids[:-1]:  # every field is a str or None here: a plain comparison
+            outside = parents[:1]
+        else:
+            seen: set[str] = set()
+            add = seen.add
+            outside = []
+            for event_id, parent in zip(ids, parents, strict=True):
+                if parent not in seen:
+                    outside.append(parent)
+                add(event_id)
+        for parent in outside:
+            if parent is None:
+                continue
+            if not conn.execute(_sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}).get:
+                raise _CheckEachItem  # the parent is not an event of this session
+        key = sid * _EVENT_KEY_FACTOR + count + 1
         conn.executemany(
-            _sql.EVENT_INSERT_ROW, ((key + seq, *e, now) for seq, e in enumerate(items, 1))
+            _sql.EVENT_INSERT_ROW, zip(range(key, key + len(ids)), *columns, repeat(now))
         )
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
