@@ -55,7 +55,7 @@ SESSION_INSERT: Final = (
 SESSION_GET: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "id"=?1'
+    'WHERE "id"=:session_id'
 )
 SESSION_STATE: Final = (
     'SELECT "sid","archived_at","event_count"\n'
@@ -65,14 +65,14 @@ SESSION_STATE: Final = (
 SESSION_RESUMABLE_BY_DIRECTORY: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "directory"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
+    'WHERE "directory"=+:directory AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
 SESSION_RESUMABLE_BY_GIT_ROOT: Final = (
     'SELECT "id","head_id","server_session_id","directory","git_root","created_at","updated_at","archived_at"\n'
     'FROM "sessions"\n'
-    'WHERE "git_root"=+?1 AND "archived_at" IS NULL AND "updated_at">?2\n'
+    'WHERE "git_root"=+:git_root AND "archived_at" IS NULL AND "updated_at">:cutoff\n'
     'ORDER BY "updated_at" DESC,"sid" DESC\n'
     'LIMIT 1'
 )
@@ -98,7 +98,7 @@ SESSION_MOVE_HEAD: Final = (
 )
 EVENT_INSERT_ROW: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'VALUES (?1,?2,?3,?4,?5,?6,?7)'
+    'VALUES (:key,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at)'
 )
 EVENT_KEY_STORED: Final = (
     'SELECT 1\n'
@@ -107,11 +107,11 @@ EVENT_KEY_STORED: Final = (
 )
 EVENT_APPEND_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'VALUES (?1,?2,?3,?4,?5,?6,?7)'
+    'VALUES (:session_id,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at)'
 )
 EVENT_APPEND_AT_HEAD_ONE: Final = (
     'INSERT INTO "event_append" ("session_id","event_id","parent_id","invocation_id","event_type","event_data","created_at")\n'
-    'VALUES (?1,?2,(SELECT "head_id" FROM "sessions" WHERE "id"=?1),?3,?4,?5,?6)\n'
+    'VALUES (:session_id,:event_id,(SELECT "head_id" FROM "sessions" WHERE "id"=:session_id),:invocation_id,:event_type,:event_data,:created_at)\n'
     'RETURNING "parent_id"'
 )
 EVENT_APPEND: Final = (
@@ -138,9 +138,9 @@ EVENT_IN_SESSION: Final = (
     'WHERE "id"=:event_id AND "sid"=:sid'
 )
 EVENTS_LOAD: Final = (
-    'SELECT "id",?1,"parent_id","invocation_id","event_type","event_data","created_at"\n'
+    'SELECT "id",:session_id,"parent_id","invocation_id","event_type","event_data","created_at"\n'
     'FROM "session_events"\n'
-    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=?1)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=?1)+1)*4294967296\n'
+    'WHERE "rid">=(SELECT "sid" FROM "sessions" WHERE "id"=:session_id)*4294967296 AND "rid"<((SELECT "sid" FROM "sessions" WHERE "id"=:session_id)+1)*4294967296\n'
     'ORDER BY "rid"'
 )
 LIST_SESSIONS_ALL: Final = (

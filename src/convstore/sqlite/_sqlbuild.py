@@ -10,13 +10,16 @@ Regenerate after editing this file::
 
     python -m convstore.sqlite._sqlbuild
 
-Parameters are named (``:session_id``, ``:event_id`` …), bound from a dict
-with those keys, never formatted into the text; each name says what the value
-is, and the same name means the same value throughout a statement. The
-hottest statements (one append, the reads timed against the floor in SPEC §5:
-``SESSION_GET``, ``SESSION_RESUMABLE_BY_*``, ``EVENTS_LOAD``) use numbered
-parameters (``?1``, ``?2``) bound from a tuple instead: binding a dict costs
-about a microsecond per parameter, and a number is as explicit as a name.
+Parameters are named (``:session_id``, ``:event_id`` …), never formatted
+into the text; each name says what the value is, and the same name means the
+same value throughout a statement. Most are bound from a dict with those
+keys. The hottest statements (one append, the bulk row, the reads timed
+against the floor in SPEC §5: ``SESSION_GET``, ``SESSION_RESUMABLE_BY_*``,
+``EVENTS_LOAD``) are bound from a tuple instead -- binding a dict costs about
+a microsecond per parameter: SQLite numbers named parameters in the order
+they first appear, and APSW binds a tuple by those numbers, so the tuple
+follows the names as they read left to right (``tests/test_sql_named_bindings.py``
+pins each such statement's order).
 Statements pypika cannot express (``PRAGMA``, ``WITH RECURSIVE``, FTS5) are
 written out by hand in this file so that a reader still finds every
 statement in one place.
@@ -67,17 +70,7 @@ def N(name: str) -> Parameter:
 
 
 def NV(name: str) -> Parameter:
-    """``+:name``: a named parameter the planner must not peek at (see :func:`V`)."""
-    return Parameter(f"+:{name}")
-
-
-def P(n: int) -> Parameter:
-    """Numbered positional parameter ``?n`` (the other builders' style; this one names them)."""
-    return Parameter(f"?{n}")
-
-
-def V(n: int) -> Parameter:
-    """``+?n``: a parameter the planner must not peek at, for equality on a partial index.
+    """``+:name``: a named parameter the planner must not peek at, for equality on a partial index.
 
     When a bound parameter is compared with a column of a *partial* index,
     SQLite (this build has STAT4) marks the statement to be re-prepared every
@@ -86,7 +79,7 @@ def V(n: int) -> Parameter:
     the plan unchanged (``tests/test_query_plans.py`` still sees the index)
     and keeps the statement prepared.
     """
-    return Parameter(f"+?{n}")
+    return Parameter(f"+:{name}")
 
 
 def upsert(insert: QueryBuilder, keys: tuple[str, ...], updates: tuple[str, ...]) -> str:
@@ -169,9 +162,9 @@ def _session_statements() -> dict[str, str]:
         return (
             Query.from_(sessions)
             .select(*shared.session_fields(sessions))
-            .where(sessions.field(column) == V(1))
+            .where(sessions.field(column) == NV(column))
             .where(sessions.archived_at.isnull())
-            .where(sessions.updated_at > P(2))
+            .where(sessions.updated_at > N("cutoff"))
             .orderby(sessions.updated_at, order=Order.desc)
             .orderby(sessions.sid, order=Order.desc)
             .limit(1)
@@ -183,10 +176,10 @@ def _session_statements() -> dict[str, str]:
         .columns("id", "directory", "git_root", "created_at", "updated_at")
         .insert(N("session_id"), N("directory"), N("git_root"), N("now"), N("now"))
         .get_sql(),
-        # Bound by position, ``(session_id,)``, like the other hot reads.
+        # Bound from a tuple, ``(session_id,)``, like the other hot reads.
         "SESSION_GET": Query.from_(sessions)
         .select(*shared.session_fields(sessions))
-        .where(sessions.id == P(1))
+        .where(sessions.id == N("session_id"))
         .get_sql(),
         "SESSION_STATE": Query.from_(sessions)
         .select(sessions.sid, sessions.archived_at, sessions.event_count)
@@ -274,27 +267,31 @@ def _event_statements() -> dict[str, str]:
     # append_event's one statement (migration 0006): the INSTEAD OF trigger on the
     # view event_append inserts the event and moves the head, or aborts having
     # written nothing -- then the store takes EVENT_APPEND's careful path.
-    # Numbered, bound from a tuple: 3 µs cheaper per call than seven named ones.
+    # Bound from a tuple in this order: 3 µs cheaper per call than a dict of seven.
+    append_columns = ("session_id", "event_id", *EVENT_COLUMNS[1:])
     append_one = (
         Query.into(Table("event_append"))
-        .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
-        .insert(*[P(n) for n in range(1, 8)])
+        .columns(*append_columns)
+        .insert(*[N(name) for name in append_columns])
     )
     # The bulk paths (append_events, import_jsonl): parents checked in Python, the
     # key computed by the caller, every row bound from one tuple (key, id, parent,
-    # invocation, type, data, time) by a single executemany. Numbered on purpose.
+    # invocation, type, data, time) by a single executemany, in this order.
+    row_names = ("key", "event_id", *EVENT_STORAGE_COLUMNS[2:])
     insert_row = (
-        Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[P(n) for n in range(1, 8)])
+        Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[N(n) for n in row_names])
     )
     # append_event_at_head's one statement: the same view, the parent being the
     # head as read inside the statement -- which, writing, holds the write lock
     # from its first step (WAL), so concurrent appenders still form one chain.
     # RETURNING gives back the parent it read.
-    head_now = subquery(Query.from_(sessions).select(sessions.head_id).where(sessions.id == P(1)))
+    head_now = subquery(
+        Query.from_(sessions).select(sessions.head_id).where(sessions.id == N("session_id"))
+    )
     append_at_head_one = (
         Query.into(Table("event_append"))
-        .columns("session_id", "event_id", *EVENT_COLUMNS[1:])
-        .insert(P(1), P(2), head_now, P(3), P(4), P(5), P(6))
+        .columns(*append_columns)
+        .insert(N("session_id"), N("event_id"), head_now, *[N(n) for n in append_columns[3:]])
     )
     return {
         "EVENT_INSERT_ROW": insert_row.get_sql(),
@@ -312,12 +309,14 @@ def _event_statements() -> dict[str, str]:
         .get_sql(),
         # The session's integer key by a subquery, not a join: 15 % faster for a
         # 200-event load, and an unknown session costs one index probe. Bound by
-        # position, ``(session_id,)`` (``?1`` is one parameter, used three times).
+        # position, ``(session_id,)`` (``:session_id`` is one parameter, used three times).
         "EVENTS_LOAD": Query.from_(events)
-        .select(*shared.event_record_fields(events, P(1)))
+        .select(*shared.event_record_fields(events, N("session_id")))
         .where(
             in_session(
-                subquery(Query.from_(sessions).select(sessions.sid).where(sessions.id == P(1)))
+                subquery(
+                    Query.from_(sessions).select(sessions.sid).where(sessions.id == N("session_id"))
+                )
             )
         )
         .orderby(events.rid)
