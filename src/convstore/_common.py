@@ -29,7 +29,8 @@ from ._lean import TYPE_CHECKING, cast
 from .errors import DuplicateId, InvalidEvent, SessionArchived, SessionNotFound, StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import inspect
+    from collections.abc import Callable, Iterable
     from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
     _P = ParamSpec("_P")
@@ -50,6 +51,7 @@ __all__ = [
     "event_refused",
     "why_not_appended",
     "front",
+    "parameter_source",
 ]
 
 #: The ``event_type`` of a summary written by ``compact`` (SPEC §9).
@@ -280,15 +282,8 @@ def front(
         p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
     ):
         raise TypeError(f"{check.__qualname__} must take {reference.__qualname__}'s parameters")
-    namespace: dict[str, Any] = {"_check": check, "_refused": _refused}
-    shown = []
-    for i, p in enumerate(params):
-        default: object = p.empty
-        if p.default is not p.empty:
-            namespace[f"_d{i}"] = p.default
-            default = _Source(f"_d{i}")
-        shown.append(p.replace(annotation=p.empty, default=default))
-    text = str(inspect.Signature(shown))[1:-1]
+    text, defaults = parameter_source(params)
+    namespace: dict[str, Any] = {"_check": check, "_refused": _refused, **defaults}
     notes = {k: v for k, v in reference.__annotations__.items() if k in (*names, "return")}
 
     def bind(run: Callable[[_S, _A], _R]) -> Callable[Concatenate[_S, _P], _R]:
@@ -308,6 +303,32 @@ def front(
         return cast("Callable[Concatenate[_S, _P], _R]", op)
 
     return bind
+
+
+def parameter_source(params: Iterable[inspect.Parameter]) -> tuple[str, dict[str, Any]]:
+    """``params`` as the text of a generated ``def``'s parameter list, and the defaults it names.
+
+    Each default is named ``_d0``, ``_d1``… in the text (a value's ``repr`` is
+    not always source) and returned under that name, for the namespace the
+    source is executed in; annotations are left out. Used by :func:`front`
+    and by the async classes' generated ``open``.
+
+    >>> import inspect
+    >>> def f(a, b=[], *, c=None): ...
+    >>> parameter_source(inspect.signature(f).parameters.values())
+    ('a, b=_d1, *, c=_d2', {'_d1': [], '_d2': None})
+    """
+    import inspect  # paid by the modules that generate a def, not by ``import convstore``
+
+    defaults: dict[str, Any] = {}
+    shown = []
+    for i, p in enumerate(params):
+        default: object = p.empty
+        if p.default is not p.empty:
+            defaults[f"_d{i}"] = p.default
+            default = _Source(f"_d{i}")
+        shown.append(p.replace(annotation=p.empty, default=default))
+    return str(inspect.Signature(shown))[1:-1], defaults
 
 
 class _Source(str):

@@ -95,7 +95,7 @@ from typing import (
 import apsw
 import apsw.aio
 
-from ._common import AsyncClosing
+from ._common import AsyncClosing, parameter_source
 from .errors import InvalidEvent, StoreBusy, StoreError
 from .local import LocalSessionService
 from .manager import BOUNDARY_EVENT_TYPE, SessionManager
@@ -646,19 +646,8 @@ def _open_twin(init: Callable[Concatenate[Any, P], None], cls_name: str) -> _Ope
     names = ", ".join(
         f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name for p in params[1:]
     )
-    ns: dict[str, Any] = {}
-    defs = []
-    star = False
-    for i, p in enumerate(params[1:]):
-        text = p.name
-        if p.kind is p.KEYWORD_ONLY and not star:
-            defs.append("*")
-            star = True
-        if p.default is not p.empty:
-            ns[f"_d{i}"] = p.default
-            text += f"=_d{i}"
-        defs.append(text)
-    src = f"async def open(cls, {', '.join(defs)}):\n    return await cls._open({names})\n"
+    text, ns = parameter_source(params[1:])
+    src = f"async def open(cls, {text}):\n    return await cls._open({names})\n"
     exec(compile(src, f"<convstore.aio {cls_name}.open>", "exec"), ns)
     opener = ns["open"]
     opener.__annotations__ = {**dict(init.__annotations__), "return": cls_name}
