@@ -16,6 +16,7 @@ from typing import Any
 from conftest import FakeClock
 
 from convstore import SessionStore
+from convstore._common import BULK_INSERT_ROWS
 
 NAMED = re.compile(r"[:@$][A-Za-z_]")
 NUMBERED = re.compile(r"\?\d*")
@@ -34,6 +35,16 @@ BOUND_FROM_TUPLES: dict[str, tuple[str, ...]] = {
     # Bulk rows (append_events, import): executemany over generated tuples.
     "EVENT_INSERT_ROW": (
         "key", "event_id", "parent_id", "invocation_id", "event_type", "event_data", "created_at",
+    ),
+    # append_events: the first key, the time, then each row's fields (ten rows, or one).
+    "EVENT_INSERT_ROWS": ("key", "created_at", *(
+        f"{name}_{r}"
+        for r in range(BULK_INSERT_ROWS)
+        for name in ("event_id", "parent_id", "invocation_id", "event_type", "event_data")
+    )),
+    "EVENT_INSERT_ROWS_ONE": (
+        "key", "created_at", "event_id_0", "parent_id_0", "invocation_id_0", "event_type_0",
+        "event_data_0",
     ),
     "SESSION_GET": ("session_id",),
     "SESSION_RESUMABLE_BY_DIRECTORY": ("directory", "cutoff"),

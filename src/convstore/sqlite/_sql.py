@@ -100,6 +100,14 @@ EVENT_INSERT_ROW: Final = (
     'INSERT INTO "session_events" ("rid","id","parent_id","invocation_id","event_type","event_data","created_at")\n'
     'VALUES (:key,:event_id,:parent_id,:invocation_id,:event_type,:event_data,:created_at)'
 )
+EVENT_INSERT_ROWS: Final = (
+    'INSERT INTO "session_events" ("rid","created_at","id","parent_id","invocation_id","event_type","event_data")\n'
+    'VALUES (:key,:created_at,:event_id_0,:parent_id_0,:invocation_id_0,:event_type_0,:event_data_0),(:key+1,:created_at,:event_id_1,:parent_id_1,:invocation_id_1,:event_type_1,:event_data_1),(:key+2,:created_at,:event_id_2,:parent_id_2,:invocation_id_2,:event_type_2,:event_data_2),(:key+3,:created_at,:event_id_3,:parent_id_3,:invocation_id_3,:event_type_3,:event_data_3),(:key+4,:created_at,:event_id_4,:parent_id_4,:invocation_id_4,:event_type_4,:event_data_4),(:key+5,:created_at,:event_id_5,:parent_id_5,:invocation_id_5,:event_type_5,:event_data_5),(:key+6,:created_at,:event_id_6,:parent_id_6,:invocation_id_6,:event_type_6,:event_data_6),(:key+7,:created_at,:event_id_7,:parent_id_7,:invocation_id_7,:event_type_7,:event_data_7),(:key+8,:created_at,:event_id_8,:parent_id_8,:invocation_id_8,:event_type_8,:event_data_8),(:key+9,:created_at,:event_id_9,:parent_id_9,:invocation_id_9,:event_type_9,:event_data_9)'
+)
+EVENT_INSERT_ROWS_ONE: Final = (
+    'INSERT INTO "session_events" ("rid","created_at","id","parent_id","invocation_id","event_type","event_data")\n'
+    'VALUES (:key,:created_at,:event_id_0,:parent_id_0,:invocation_id_0,:event_type_0,:event_data_0)'
+)
 EVENT_KEY_STORED: Final = (
     'SELECT 1\n'
     'FROM "session_events"\n'

@@ -36,7 +36,7 @@ from pypika.queries import QueryBuilder
 from pypika.terms import ExistsCriterion, LiteralValue, Star
 
 from convstore import _sqlbuild_shared as shared
-from convstore._common import EVENT_COLUMNS, SESSION_COLUMNS
+from convstore._common import BULK_INSERT_ROWS, EVENT_COLUMNS, SESSION_COLUMNS
 from convstore._sqlbuild_shared import events, metadata, migrations, sessions
 
 __all__ = ["build", "render"]
@@ -281,6 +281,20 @@ def _event_statements() -> dict[str, str]:
     insert_row = (
         Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[N(n) for n in row_names])
     )
+    # append_events' rows, BULK_INSERT_ROWS to a statement (and the last few by
+    # the one-row form): one executemany whose every tuple is (key, created_at,
+    # then each row's five fields), so the batch's items bind as they come --
+    # the key of row r is :key+r, the time is one :created_at for all rows.
+    # Names number in order of first appearance: :key, :created_at, :event_id_0 ...
+    bulk_columns = ("rid", "created_at", *EVENT_COLUMNS[:-1])
+
+    def bulk_insert(rows: int) -> str:
+        query = Query.into(events).columns(*bulk_columns)
+        for r in range(rows):
+            fields = [N(f"{name}_{r}") for name in ("event_id", *EVENT_COLUMNS[1:-1])]
+            query = query.insert(N("key") + r if r else N("key"), N("created_at"), *fields)
+        return str(query.get_sql())
+
     # append_event_at_head's one statement: the same view, the parent being the
     # head as read inside the statement -- which, writing, holds the write lock
     # from its first step (WAL), so concurrent appenders still form one chain.
@@ -295,6 +309,8 @@ def _event_statements() -> dict[str, str]:
     )
     return {
         "EVENT_INSERT_ROW": insert_row.get_sql(),
+        "EVENT_INSERT_ROWS": bulk_insert(BULK_INSERT_ROWS),
+        "EVENT_INSERT_ROWS_ONE": bulk_insert(1),
         # Whether a row of that key is stored (which row of an executemany was refused).
         "EVENT_KEY_STORED": Query.from_(events).select(1).where(events.rid == N("key")).get_sql(),
         "EVENT_APPEND_ONE": append_one.get_sql(),

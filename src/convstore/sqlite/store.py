@@ -20,12 +20,13 @@ Example::
 from __future__ import annotations
 
 import time
-from itertools import repeat
+from itertools import chain, repeat
 
 import apsw
 
 from .. import _validate as _v
 from .._common import (
+    BULK_INSERT_ROWS,
     COMPACTION_EVENT_TYPE,
     FIRST_PAGE,
     Closing,
@@ -983,11 +984,13 @@ class SessionStore(Closing):
         one tuple comparison finds it) or none needs no lookup; a parent
         outside the batch (usually the first row's: the session's head) must
         be a stored event of this session -- looked up before the batch is
-        inserted, so it cannot be a later row of the batch. Then every row
-        goes in by one ``executemany`` of a plain insert, its key computed
-        here, its bindings zipped from the columns in C. Duplicates and
-        invalid JSON still fail the table's constraints
-        (:class:`apsw.ConstraintError`, for the caller). The session's search
+        inserted, so it cannot be a later row of the batch. Then the rows go
+        in :data:`~convstore._common.BULK_INSERT_ROWS` to a statement
+        (``EVENT_INSERT_ROWS``; the last few by its one-row form), by
+        ``executemany`` over tuples zipped in C from the columns: the first
+        key, the time, then the rows' fields. Duplicates and invalid JSON
+        still fail the table's constraints (:class:`apsw.ConstraintError`,
+        for the caller, who rolls the whole batch back). The session's search
         work is recorded once, when the caller moves the count (migration 0010).
         """
         ids, parents = columns[0], columns[1]
@@ -1007,10 +1010,23 @@ class SessionStore(Closing):
                 continue
             if not conn.execute(_sql.EVENT_IN_SESSION, {"event_id": parent, "sid": sid}).get:
                 raise _CheckEachItem  # the parent is not an event of this session
+        # One flat iterator over the rows' fields, drawn 5 * BULK_INSERT_ROWS at a
+        # time, then 5 at a time. zip draws from its arguments in order, so it stops
+        # at the end of its key range before taking a field of the next statement.
         key = sid * _EVENT_KEY_FACTOR + count + 1
-        conn.executemany(
-            _sql.EVENT_INSERT_ROW, zip(range(key, key + len(ids)), *columns, repeat(now))
-        )
+        end = key + len(ids)
+        split = end - len(ids) % BULK_INSERT_ROWS
+        fields = chain.from_iterable(zip(*columns, strict=True))
+        if split > key:
+            chunk = [fields] * (5 * BULK_INSERT_ROWS)
+            conn.executemany(
+                _sql.EVENT_INSERT_ROWS,
+                zip(range(key, split, BULK_INSERT_ROWS), repeat(now), *chunk),
+            )
+        if split < end:
+            conn.executemany(
+                _sql.EVENT_INSERT_ROWS_ONE, zip(range(split, end), repeat(now), *[fields] * 5)
+            )
 
     def _writable_state(self, session_id: str) -> tuple[int, int]:
         """``(sid, event_count)`` of a session that takes appends, or the error saying why not."""
