@@ -799,7 +799,14 @@ class SessionStore(Closing):
         """
         _v.append_arguments(session_id, event_id, parent_id, invocation_id, event_type, event_data)
         clock = self._clock
-        now = int(clock()) if clock is time.time else _v.now(clock)
+        if clock is time.time:
+            now = int(clock())
+        else:  # a clock of whole seconds takes no further call (a fake, a fixed one)
+            value = clock()
+            if type(value) is int and _TIME_LOW < value < _TIME_LIMIT:
+                now = value
+            else:
+                now = _v.clock_value(value)
         # The fast path: one statement, no BEGIN/COMMIT (migration 0006). The
         # trigger behind the view event_append checks the session (exists, not
         # archived, its updated_at not ahead of `now`) and the parent, inserts
@@ -901,7 +908,14 @@ class SessionStore(Closing):
             session_id, event_id, None, invocation_id, event_type, event_data, check_parent=False
         )
         clock = self._clock
-        now = int(clock()) if clock is time.time else _v.now(clock)
+        if clock is time.time:
+            now = int(clock())
+        else:  # as in append_event
+            value = clock()
+            if type(value) is int and _TIME_LOW < value < _TIME_LIMIT:
+                now = value
+            else:
+                now = _v.clock_value(value)
         # One statement, as in append_event: the head is read inside the insert,
         # which holds the write lock from its first step.
         try:
