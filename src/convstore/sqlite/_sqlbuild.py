@@ -274,9 +274,9 @@ def _event_statements() -> dict[str, str]:
         .columns(*append_columns)
         .insert(*[N(name) for name in append_columns])
     )
-    # The bulk paths (append_events, import_jsonl): parents checked in Python, the
-    # key computed by the caller, every row bound from one tuple (key, id, parent,
-    # invocation, type, data, time) by a single executemany, in this order.
+    # The import's rows (import_jsonl, each with its own time): parents checked in
+    # Python, the key computed by the caller, every row bound from one tuple (key,
+    # id, parent, invocation, type, data, time) by executemany, in this order.
     row_names = ("key", "event_id", *EVENT_STORAGE_COLUMNS[2:])
     insert_row = (
         Query.into(events).columns(*EVENT_STORAGE_COLUMNS).insert(*[N(n) for n in row_names])
