@@ -35,6 +35,9 @@ from ..sqlite.blobs import (
     Blob,
     BlobListing,
     HeadMoved,
+    SessionTail,
+    check_metadata_if,
+    check_tail,
     has_summary,
     prefix_range,
     tail_values,
@@ -70,10 +73,6 @@ class PostgresBlobsMixin(ServiceHost):
     """Blobs, deletion, head moves and atomic state writes for the PostgreSQL service."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-
-        def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]: ...
 
     # -- blobs ---------------------------------------------------------------------
 
@@ -357,24 +356,29 @@ class PostgresBlobsMixin(ServiceHost):
         self, session_id: str, limit: int | None, *, full: bool = False
     ) -> list[StoredEvent]:
         """See :func:`convstore.sqlite.blobs.history_tail` (one range read when unforked)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InvalidArgument(f"limit must be an int or None: {limit!r}")
-        _v.boolean(full, "full")
-        if not _v.lookup_text(session_id, "session id") or (limit is not None and limit <= 0):
+        if not check_tail(limit, full) or not _v.lookup_text(session_id, "session id"):
             return []
         limit = None if limit is None else min(limit, _v.TIME_LIMIT)
-        doing = f"reading the history of session {session_id!r}"
+        with self._conn(f"reading the history of session {session_id!r}") as conn:
+            return _tail(conn, self._mine(session_id, limit=limit), limit, full)
+
+    def get_session_with_tail(
+        self, session_id: str, limit: int | None, *, full: bool = False
+    ) -> SessionTail | None:
+        """See :func:`convstore.sqlite.blobs.get_session_with_tail` (a repeatable-read snapshot)."""
+        wanted = check_tail(limit, full)
+        if not _v.lookup_text(session_id, "session id"):
+            return None
+        limit = None if limit is None else min(limit, _v.TIME_LIMIT)
         params = self._mine(session_id, limit=limit)
-        rows = self._all(B.HISTORY_TAIL_LINEAR, params, doing)
-        if _chains(rows, limit):
-            rows.reverse()
-            out = [StoredEvent(*row[1:]) for row in rows]
-        else:
-            out = [StoredEvent(*row) for row in self._all(B.HISTORY_TAIL, params, doing)]
-        if full or not has_summary(out):
-            return out
-        folded = self.history(session_id)
-        return folded if limit is None else folded[-limit:]
+        with self._conn(f"reading session {session_id!r}") as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            if row is None:
+                return None
+            events = _tail(conn, params, limit, full) if wanted else []
+            metadata = conn.execute(B.METADATA_ALL, params).fetchall()
+        return SessionTail(StoredSession._make(row), events, dict(metadata))
 
     def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
         """See :func:`convstore.sqlite.blobs.history_tail_values` (one row back)."""
@@ -452,6 +456,27 @@ class PostgresBlobsMixin(ServiceHost):
             event_id, session_id, found[0], invocation_id, event_type, event_data, found[1]
         )
 
+    def set_metadata_if(
+        self,
+        session_id: str,
+        key: str,
+        expected: str | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> bool:
+        """See :func:`convstore.sqlite.blobs.set_metadata_if` (under the session's row lock)."""
+        rows = check_metadata_if(session_id, key, expected, metadata)
+        doing = f"setting metadata of session {session_id!r} where {key!r} is {expected!r}"
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            # The row lock orders this against every other locked write of the
+            # session (these, appends, archives); the value is read after it.
+            if conn.execute(B.SESSION_LOCK_HEAD, self._mine(session_id)).fetchone() is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+            value = conn.execute(_pgsql.METADATA_GET, self._mine(session_id, key=key)).fetchone()
+            if value[0] != expected:
+                return False
+            self._upsert_metadata(conn, rows, {session_id})
+        return True
+
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
         if not _v.lookup_text(session_id, "session id"):
@@ -460,6 +485,23 @@ class PostgresBlobsMixin(ServiceHost):
             B.METADATA_ALL, self._mine(session_id), f"reading metadata of session {session_id!r}"
         )
         return {key: value for key, value in rows}
+
+
+def _tail(conn: Any, params: dict[str, Any], limit: int | None, full: bool) -> list[StoredEvent]:
+    """``history_tail``'s events, read on ``conn`` (so inside its transaction, if any)."""
+    rows = conn.execute(B.HISTORY_TAIL_LINEAR, params).fetchall()
+    if _chains(rows, limit):
+        rows.reverse()
+        out = [StoredEvent(*row[1:]) for row in rows]
+    else:
+        out = [StoredEvent(*row) for row in conn.execute(B.HISTORY_TAIL, params).fetchall()]
+    if full or not has_summary(out):
+        return out
+    from ..lifecycle import fold_history
+
+    chain = conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
+    folded = fold_history(list(map(StoredEvent._make, chain)))
+    return folded if limit is None else folded[-limit:]
 
 
 def _chains(rows: list[Any], limit: int | None) -> bool:
