@@ -349,3 +349,26 @@ def test_set_metadata_if_has_one_winner(
         assert service.get_metadata("s", "p") == "3"
     finally:
         service.close()
+
+
+def test_adk_ids_that_cannot_be_stored_are_invalid_arguments() -> None:
+    """A lone surrogate or a non-``str`` id is a :class:`StoreError`, never a raw
+    ``UnicodeEncodeError``/``AttributeError`` from encoding the convstore key."""
+    import asyncio
+
+    from convstore import InvalidArgument
+
+    async def main() -> None:
+        adk = ConvstoreSessionService(":memory:")
+        await adk.create_session(app_name="a", user_id="u", session_id="s")
+        for app, user, sid in [("\ud800", "u", "s"), ("a", "u\udfff", "s"), ("a", "u", 5)]:
+            with pytest.raises(InvalidArgument):
+                await adk.get_session(app_name=app, user_id=user, session_id=sid)
+            with pytest.raises(InvalidArgument):
+                await adk.create_session(app_name=app, user_id=user, session_id=sid)
+            with pytest.raises(InvalidArgument):
+                await adk.delete_session(app_name=app, user_id=user, session_id=sid)
+        assert await adk.get_session(app_name="a", user_id="u", session_id="s\x00") is None
+        await adk.close()
+
+    asyncio.run(main())

@@ -61,7 +61,7 @@ from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
 from google.genai import types
 
-from ..errors import DuplicateId, SessionNotFound
+from ..errors import DuplicateId, InvalidArgument, SessionNotFound
 from ..ids import new_id
 from ..lifecycle import COMPACTED_THROUGH_KEY, COMPACTION_EVENT_TYPE
 from ..sqlite.blobs import HeadMoved
@@ -83,7 +83,15 @@ _PAGE = 500
 
 
 def _q(part: str) -> str:
-    return quote(part, safe="")
+    """``part`` percent-encoded; :class:`InvalidArgument` for one that is not UTF-8 text."""
+    if type(part) is not str:
+        raise InvalidArgument(f"ADK ids are str, got {type(part).__name__}: {part!r:.80}")
+    try:
+        return quote(part, safe="")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            f"ADK id {part!r:.80} is not valid UTF-8 text (it holds a lone surrogate)"
+        ) from None
 
 
 def session_key(app_name: str, user_id: str, session_id: str) -> str:
@@ -168,7 +176,7 @@ class ConvstoreSessionService(BaseSessionService):
         session_id: str | None = None,
     ) -> Session:
         """Create a session (``AlreadyExistsError`` when the id is taken); returns it merged."""
-        session_id = session_id.strip() if session_id else None
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         session_id = session_id or platform_uuid.new_uuid()
         key = session_key(app_name, user_id, session_id)
         now = platform_time.get_time()
@@ -226,7 +234,7 @@ class ConvstoreSessionService(BaseSessionService):
         config: GetSessionConfig | None = None,
     ) -> Session | None:
         """The session with its events (filtered by ``config``) and merged state, or ``None``."""
-        session_id = session_id.strip() if session_id else session_id
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         key = session_key(app_name, user_id, session_id)
         limit = None
         if config is not None and config.num_recent_events is not None:
@@ -346,7 +354,7 @@ class ConvstoreSessionService(BaseSessionService):
 
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Delete the session and its events for good (nothing if absent); the id is free again."""
-        session_id = session_id.strip() if session_id else session_id
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         await acall(self._service, "delete_session", session_key(app_name, user_id, session_id))
 
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
