@@ -269,7 +269,9 @@ def test_session_with_tail_is_one_snapshot(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another connection appends (event and metadata) while the read is between
-    its events and its metadata: the result shows none of it."""
+    its events and its metadata: the result shows none of it. The session is
+    forked, so the server takes its multi-statement path too (an unforked tail
+    is one statement there: one snapshot by construction)."""
     if backend == "local":
         path = tmp_path / "snap.db"
         reader, writer = LocalSessionService(path), LocalSessionService(path)
@@ -282,7 +284,9 @@ def test_session_with_tail_is_one_snapshot(
         name = "_tail"
     try:
         reader.create_session("s")
-        reader.append_event_with_metadata("s", None, ("e1", "i", "t", "{}"), [("s", "k", "1")])
+        reader.append_events_at_head("s", [("e1", "i", "t", "{}"), ("e2", "i", "t", "{}")])
+        reader.set_head("s", "e1")
+        reader.append_event_with_metadata("s", "e1", ("e3", "i", "t", "{}"), [("s", "k", "1")])
         real = getattr(module, name)
         wrote: list[bool] = []
 
@@ -290,7 +294,7 @@ def test_session_with_tail_is_one_snapshot(
             out = real(*args, **kwargs)
             if not wrote:
                 writer.append_event_with_metadata(
-                    "s", "e1", ("e2", "i", "t", "{}"), [("s", "k", "2")]
+                    "s", "e3", ("e4", "i", "t", "{}"), [("s", "k", "2")]
                 )
                 wrote.append(True)
             return out
@@ -298,16 +302,34 @@ def test_session_with_tail_is_one_snapshot(
         monkeypatch.setattr(module, name, tail_then_write)
         got = reader.get_session_with_tail("s", None)
         assert wrote and got is not None
-        assert got.session.head_id == "e1" and [e.id for e in got.events] == ["e1"]
+        assert got.session.head_id == "e3" and [e.id for e in got.events] == ["e1", "e3"]
         assert got.metadata == {"k": "1"}
         monkeypatch.undo()
-        now = reader.get_session_with_tail("s", 5, full=True)
-        assert now is not None and now.session.head_id == "e2" and now.metadata == {"k": "2"}
-        assert [e.id for e in now.events] == ["e1", "e2"]
+        for limit, full in [(5, True), (2, False), (None, False)]:
+            now = reader.get_session_with_tail("s", limit, full=full)
+            assert now is not None and now.session.head_id == "e4"
+            assert now.metadata == {"k": "2"}
+            assert now.events == reader.history_tail("s", limit, full=full)
+        assert [e.id for e in reader.get_session_with_tail("s", 1).events] == ["e4"]
         empty = reader.get_session_with_tail("s", 0)
-        assert empty is not None and empty.events == [] and empty.session.head_id == "e2"
+        assert empty is not None and empty.events == [] and empty.session.head_id == "e4"
+        assert empty.metadata == {"k": "2"} and empty.session == reader.get_session("s")
+        reader.compact("s", '{"content": "so far"}', through_event_id="e3")
+        for limit, full in [(None, False), (1, False), (2, False), (None, True), (3, True)]:
+            folded = reader.get_session_with_tail("s", limit, full=full)
+            assert folded is not None
+            assert folded.events == reader.history_tail("s", limit, full=full)
+            assert folded.session == reader.get_session("s")
+        reader.create_session("bare")
+        bare = reader.get_session_with_tail("bare", None)
+        assert bare is not None and bare.events == [] and bare.metadata == {}
         assert reader.get_session_with_tail("nope", None) is None
         assert reader.get_session_with_tail("\ud800", None) is None
+        from convstore import InvalidArgument
+
+        for bad in [(1, None, False), ("s", "2", False), ("s", True, False), ("s", 2, 1)]:
+            with pytest.raises(InvalidArgument):
+                reader.get_session_with_tail(bad[0], bad[1], full=bad[2])
     finally:
         reader.close()
         writer.close()

@@ -365,20 +365,32 @@ class PostgresBlobsMixin(ServiceHost):
     def get_session_with_tail(
         self, session_id: str, limit: int | None, *, full: bool = False
     ) -> SessionTail | None:
-        """See :func:`convstore.sqlite.blobs.get_session_with_tail` (a repeatable-read snapshot)."""
+        """See :func:`convstore.sqlite.blobs.get_session_with_tail` (one statement, usually)."""
         wanted = check_tail(limit, full)
         if not _v.lookup_text(session_id, "session id"):
             return None
-        limit = None if limit is None else min(limit, _v.TIME_LIMIT)
+        limit = None if limit is None else min(limit, _v.TIME_LIMIT) if wanted else 0
         params = self._mine(session_id, limit=limit)
-        with self._conn(f"reading session {session_id!r}") as conn, conn.transaction():
+        doing = f"reading session {session_id!r}"
+        # The usual case: one statement (so one snapshot) whose newest events chain.
+        row = self._one(B.SESSION_WITH_TAIL, params, doing)
+        if row is None:
+            return None
+        session = StoredSession._make(row[:8])
+        columns = [[] if c is None else c for c in row[10:]]
+        rows = [(session.head_id, e[0], session_id, *e[1:]) for e in zip(*columns, strict=True)]
+        events = [StoredEvent(*r[1:]) for r in reversed(rows)]
+        if _chains(rows, limit) and (full or not has_summary(events)):
+            return SessionTail(session, events, dict(zip(row[8] or [], row[9] or [], strict=True)))
+        # A forked tail or a compaction summary: the walk, in one repeatable-read snapshot.
+        with self._conn(doing) as conn, conn.transaction():
             conn.execute(_pgsql.TX_SNAPSHOT)
-            row = conn.execute(_pgsql.SESSION_GET, params).fetchone()
-            if row is None:
+            again = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            if again is None:
                 return None
-            events = _tail(conn, params, limit, full) if wanted else []
+            events = _tail(conn, params, limit, full)
             metadata = conn.execute(B.METADATA_ALL, params).fetchall()
-        return SessionTail(StoredSession._make(row), events, dict(metadata))
+        return SessionTail(StoredSession._make(again), events, dict(metadata))
 
     def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
         """See :func:`convstore.sqlite.blobs.history_tail_values` (one row back)."""

@@ -90,9 +90,10 @@ class Blob(NamedTuple):
 class SessionTail(NamedTuple):
     """A session as one snapshot saw it (:func:`get_session_with_tail`).
 
-    ``events`` end at ``session.head_id`` (the newest event of the chain, when
-    any was asked for), and ``metadata`` holds every key and value the
-    session had at that same moment.
+    ``events`` are the tail of the history of the chain that ends at
+    ``session.head_id`` (its last event is the head unless a compaction
+    summary, shown first, is the head), and ``metadata`` holds every key and
+    value the session had at that same moment.
     """
 
     session: StoredSession
@@ -540,11 +541,12 @@ def get_session_with_tail(
     (same ``limit`` and ``full``; ``0`` reads no events) and
     :meth:`~convstore.SessionStore.get_all_metadata` return, read in one
     read transaction, so an append landing meanwhile is either in all three
-    or in none: the events end at ``session.head_id`` and the metadata is
-    the one written with them. A reader that remembers the head to make its
+    or in none: the events are the history of ``session.head_id``'s chain and
+    the metadata is the one written with them. A reader that remembers the head to make its
     next write conditional (the ADK adapter's stale-session check) reads
     this way. ``None`` when the session does not exist. Never waits for a
-    writer (WAL).
+    writer (WAL). (The PostgreSQL service reads it with one statement, or a
+    repeatable-read transaction when the tail forked or holds a summary.)
 
     >>> from convstore import SessionStore
     >>> with SessionStore(":memory:") as store:
