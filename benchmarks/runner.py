@@ -305,6 +305,8 @@ def run_size(
             log(f"  round {r + 1}/{repeat}")
             for system in active.values():  # untimed: session tables in the OS cache, alike
                 system.warm()
+                if "load_warm" in wanted_ops:  # and the sessions load_warm reads
+                    system.warm_loads()
             for op_name, _desc, count in OPERATIONS:
                 if op_name.startswith("cold_start") or op_name == "load_uncached":
                     continue
