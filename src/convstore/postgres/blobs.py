@@ -475,7 +475,15 @@ class PostgresBlobsMixin(ServiceHost):
         expected: str | None,
         metadata: Sequence[tuple[str, str, str]] = (),
     ) -> bool:
-        """See :func:`convstore.sqlite.blobs.set_metadata_if` (under the session's row lock)."""
+        """See :func:`convstore.sqlite.blobs.set_metadata_if` (under the session's row lock).
+
+        The lock orders it against every write that takes the session's row
+        lock (these, ``append_event_with_metadata``,
+        ``archive_session_with_metadata``, appends, ``pop_head``), so of
+        several callers that read the same value exactly one succeeds. A plain
+        :meth:`set_metadata` of the same key takes no such lock: it is
+        last-writer-wins against this as against any other write.
+        """
         rows = check_metadata_if(session_id, key, expected, metadata)
         doing = f"setting metadata of session {session_id!r} where {key!r} is {expected!r}"
         with self._conn(doing, write=True) as conn, conn.transaction():
