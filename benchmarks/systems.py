@@ -412,6 +412,57 @@ FLOOR_BATCH_ROW = (
     "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 )
+#: Rows per statement of the floor's bulk inserts: the leanest measured. One
+#: ``INSERT … VALUES`` of many rows steps the statement once for all of them and
+#: binds the key base and the time once, where ``executemany`` of the one-row
+#: form pays a statement reset, a cache lookup and seven bindings per row
+#: (callgrind, 100 rows of ~200 B: 2.21 M instructions one row a statement;
+#: 1.71 M at 10, 1.68 M at 25, 1.73 M at 50; 1000 rows: 21.8 M, then 16.7 M at 10,
+#: 16.4 M at 25, 18.4 M at 100).
+FLOOR_ROWS_PER_STATEMENT = 25
+
+
+def _floor_rows_sql(n: int) -> str:
+    """``INSERT`` of ``n`` events: ``?1`` the key before the first, ``?2`` the time."""
+    def row(k: int) -> str:
+        fields = ", ".join(f"?{3 + 5 * k + f}" for f in range(5))
+        return f"(?1 + {k + 1}, {fields}, ?2)"
+
+    values = ", ".join(row(k) for k in range(n))
+    return (
+        "INSERT INTO events (key, id, parent_id, invocation_id, event_type, event_data, "
+        f"created_at) VALUES {values}"
+    )
+
+
+FLOOR_BATCH_ROWS = _floor_rows_sql(FLOOR_ROWS_PER_STATEMENT)
+
+
+def floor_insert(
+    conn: apsw.Connection, base: int, rows: list[tuple[str, str | None, str, str, str]], now: int
+) -> None:
+    """The floor's bulk insert: ``rows`` keyed ``base + 1, base + 2, …``, all at ``now``.
+
+    :data:`FLOOR_ROWS_PER_STATEMENT` rows a statement, the last ``len % 25``
+    one by one: the leanest way found to put many rows in (the library's
+    ``append_events`` had found multi-row statements first; the floor must not
+    be beaten by a technique it could use too).
+    """
+    n = FLOOR_ROWS_PER_STATEMENT
+    full = len(rows) // n
+    chain = itertools.chain.from_iterable
+    if full:
+        conn.executemany(
+            FLOOR_BATCH_ROWS,
+            [(base + j * n, now, *chain(rows[j * n : (j + 1) * n])) for j in range(full)],
+        )
+    if full * n < len(rows):
+        conn.executemany(
+            FLOOR_BATCH_ROW,
+            [(base + i, *r, now) for i, r in enumerate(rows[full * n :], full * n + 1)],
+        )
+
+
 FLOOR_IMPORT_SESSION = (
     "INSERT INTO sessions (id, directory, created_at, updated_at, head_id, event_count) "
     "VALUES (?1, ?2, ?3, ?3, ?4, ?5)"
@@ -492,7 +543,7 @@ class Floor(System):
             conn.execute("BEGIN IMMEDIATE")
             key, count = conn.execute(FLOOR_STATE, (sid,)).fetchone()
             base = key * 4294967296 + count
-            conn.executemany(FLOOR_BATCH_ROW, [(base + i, *r, now) for i, r in enumerate(rows, 1)])
+            floor_insert(conn, base, rows, now)
             _floor_head(conn, (rows[-1][0], now, len(rows), sid))
             conn.execute("COMMIT")
             self.head = rows[-1][0]
@@ -523,7 +574,7 @@ class Floor(System):
             head, count = rows[-1][0], len(rows)
             conn.execute(FLOOR_IMPORT_SESSION, (session_id, SCRATCH_DIR, now, head, count))
             base = conn.last_insert_rowid() * 4294967296
-            conn.executemany(FLOOR_BATCH_ROW, [(base + i, *r, now) for i, r in enumerate(rows, 1)])
+            floor_insert(conn, base, rows, now)
             conn.execute("COMMIT")
 
         return Op(prepare, call)

@@ -119,3 +119,27 @@ def test_dataset_progress_bar_only_on_a_terminal(
     bar.update(10)
     bar.finish()
     assert "building [" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("count", [0, 1, 24, 25, 26, 49, 50, 51, 100, 1000])
+def test_the_floors_bulk_insert_writes_each_row_once_with_its_key(count: int) -> None:
+    """``floor_insert`` (many rows a statement, the rest one by one) = one row a statement."""
+    import apsw
+
+    from benchmarks.dataset import FLOOR_SCHEMA
+    from benchmarks.systems import FLOOR_BATCH_ROW, floor_insert
+
+    rows = [
+        (f"e{i}", f"e{i - 1}" if i else None, "inv", "text", f'{{"n": {i}}}') for i in range(count)
+    ]
+    got, want = apsw.Connection(":memory:"), apsw.Connection(":memory:")
+    for conn in (got, want):
+        conn.execute(FLOOR_SCHEMA)
+    base = 7 * 4294967296 + 3
+    floor_insert(got, base, rows, 1_700_000_000)
+    want.executemany(
+        FLOOR_BATCH_ROW, [(base + i, *r, 1_700_000_000) for i, r in enumerate(rows, 1)]
+    )
+    query = "SELECT * FROM events ORDER BY key"
+    assert got.execute(query).fetchall() == want.execute(query).fetchall()
+    assert len(got.execute(query).fetchall()) == count

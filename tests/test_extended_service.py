@@ -363,6 +363,34 @@ def test_racing_creators_and_archivers_have_one_winner(
         service.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_racing_compare_and_sets_have_one_winner(
+    backend: str, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Racers that read the same pointer and move it: exactly one moves it, in
+    every round, and the value is the winner's (``set_metadata_if``)."""
+    service = _open(backend, clock, tmp_path, request)
+    try:
+        service.create_session("p")
+        seen: str | None = None
+        for round_ in range(5):
+            results = _race(
+                [
+                    lambda i=i, seen=seen, r=round_: service.set_metadata_if(
+                        "p", "ptr", seen, [("p", "ptr", f"{r}.{i}"), ("p", "by", str(i))]
+                    )
+                    for i in range(6)
+                ]
+            )
+            assert results.count(True) == 1 and results.count(False) == 5, results
+            winner = results.index(True)
+            seen = service.get_metadata("p", "ptr")
+            assert seen == f"{round_}.{winner}"
+            assert service.get_metadata("p", "by") == str(winner)
+    finally:
+        service.close()
+
+
 def test_another_owner_never_sees_blobs(pg_dsn: str, clock: FakeClock) -> None:
     from convstore.postgres import PostgresSessionService
 

@@ -195,6 +195,15 @@ OPS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("append_event_with_metadata", ("x1", None, ("x1e3", "i", "t", "{}"), [("xs", "k", "t")]), {}),
     ("append_event_with_metadata", ("x1", None, None, []), {}),  # HeadMoved
     ("get_all_metadata", ("xs",), {}),
+    ("get_session_with_tail", ("x1", 1), {}),
+    ("get_session_with_tail", ("x1", 0), {"full": True}),
+    ("get_session_with_tail", ("nope", None), {}),
+    ("get_session_with_tail", ("x1", "1"), {}),  # InvalidArgument
+    ("set_metadata_if", ("x1", "ptr", None, [("x1", "ptr", "g2"), ("xs", "g", "2")]), {}),
+    ("set_metadata_if", ("x1", "ptr", None, [("x1", "ptr", "g3")]), {}),  # False: moved
+    ("set_metadata_if", ("x1", "ptr", "g2", [("x1", "ptr", "g3")]), {}),
+    ("set_metadata_if", ("nope", "ptr", None, []), {}),  # SessionNotFound
+    ("set_metadata_if", ("x1", "ptr", 3, []), {}),  # InvalidArgument
     ("archive_session_with_metadata", ("x1", [("xs", "gone", "x1")]), {}),
     ("archive_session_with_metadata", ("x1", []), {}),  # SessionArchived
     ("delete_session", ("x1",), {}),

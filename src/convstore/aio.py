@@ -760,6 +760,8 @@ class _ExtendedTwins(_Twins):
     append_event_with_metadata = _twin(LocalSessionService.append_event_with_metadata)
     create_session_with_metadata = _twin(LocalSessionService.create_session_with_metadata)
     archive_session_with_metadata = _twin(LocalSessionService.archive_session_with_metadata)
+    get_session_with_tail = _twin(LocalSessionService.get_session_with_tail)
+    set_metadata_if = _twin(LocalSessionService.set_metadata_if)
 
 
 # -- the store ------------------------------------------------------------------------------

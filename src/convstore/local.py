@@ -173,6 +173,8 @@ class LocalSessionService(Closing):
     append_event_with_metadata = _Via(_blobs.append_event_with_metadata)
     create_session_with_metadata = _Via(_blobs.create_session_with_metadata)
     archive_session_with_metadata = _Via(_blobs.archive_session_with_metadata)
+    get_session_with_tail = _Via(_blobs.get_session_with_tail)
+    set_metadata_if = _Via(_blobs.set_metadata_if)
 
     def close(self) -> None:
         """Close the store if this service opened it."""

@@ -217,3 +217,11 @@ class ExtendedSessionService(SessionService, Protocol):
     @like(SessionStore.get_all_metadata)
     def get_all_metadata(self) -> None:
         """Every metadata key and value of a session (empty when none)."""
+
+    @like(_blobs.get_session_with_tail)
+    def get_session_with_tail(self) -> None:
+        """The session, its history's last ``limit`` events and its metadata, in one snapshot."""
+
+    @like(_blobs.set_metadata_if)
+    def set_metadata_if(self) -> None:
+        """Upsert metadata only if a key holds the expected value (compare-and-set)."""

@@ -30,8 +30,11 @@ An event and all its state changes are one transaction. A stale session —
 one whose copy was read before another append — is refused with ADK's
 ``StaleSessionError``, decided by the stored head (the copy's last known
 event) rather than by comparing timestamps; for a ``Session`` object this
-service never returned, ADK's timestamp rule applies. ``delete_session``
-deletes for good, and the id can be created again.
+service never returned, ADK's timestamp rule applies, and the append is then
+conditional on the head that check saw. ``get_session`` reads the session,
+its events and its state in one snapshot, so a copy's events, state and
+remembered head belong together. ``delete_session`` deletes for good, and
+the id can be created again.
 """
 
 from __future__ import annotations
@@ -58,10 +61,10 @@ from google.adk.sessions.session import Session
 from google.adk.sessions.state import State
 from google.genai import types
 
-from ..errors import DuplicateId, SessionNotFound
+from ..errors import DuplicateId, InvalidArgument, SessionNotFound
 from ..ids import new_id
 from ..lifecycle import COMPACTED_THROUGH_KEY, COMPACTION_EVENT_TYPE
-from ..sqlite.blobs import ANY_HEAD, HeadMoved
+from ..sqlite.blobs import HeadMoved
 from ._common import acall, open_service
 
 try:
@@ -80,7 +83,15 @@ _PAGE = 500
 
 
 def _q(part: str) -> str:
-    return quote(part, safe="")
+    """``part`` percent-encoded; :class:`InvalidArgument` for one that is not UTF-8 text."""
+    if type(part) is not str:
+        raise InvalidArgument(f"ADK ids are str, got {type(part).__name__}: {part!r:.80}")
+    try:
+        return quote(part, safe="")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            f"ADK id {part!r:.80} is not valid UTF-8 text (it holds a lone surrogate)"
+        ) from None
 
 
 def session_key(app_name: str, user_id: str, session_id: str) -> str:
@@ -165,7 +176,7 @@ class ConvstoreSessionService(BaseSessionService):
         session_id: str | None = None,
     ) -> Session:
         """Create a session (``AlreadyExistsError`` when the id is taken); returns it merged."""
-        session_id = session_id.strip() if session_id else None
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         session_id = session_id or platform_uuid.new_uuid()
         key = session_key(app_name, user_id, session_id)
         now = platform_time.get_time()
@@ -223,18 +234,20 @@ class ConvstoreSessionService(BaseSessionService):
         config: GetSessionConfig | None = None,
     ) -> Session | None:
         """The session with its events (filtered by ``config``) and merged state, or ``None``."""
-        session_id = session_id.strip() if session_id else session_id
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         key = session_key(app_name, user_id, session_id)
-        stored = await acall(self._service, "get_session", key)
-        if stored is None:
-            return None
         limit = None
         if config is not None and config.num_recent_events is not None:
             limit = config.num_recent_events
-        if limit == 0:
-            rows = []
-        else:
-            rows = await acall(self._service, "history_tail", key, limit)
+        # The session, its events and its state from one snapshot: the head this
+        # copy remembers is the one its events end at (an append landing between
+        # separate reads would make its next append_event a false stale error).
+        # With a limit of 0 or an after_timestamp filter it is still the stored
+        # chain's head as of that snapshot.
+        snapshot = await acall(self._service, "get_session_with_tail", key, limit)
+        if snapshot is None:
+            return None
+        stored, rows, metadata = snapshot
         events = await self._events(key, rows)
         if config is not None and config.after_timestamp is not None:
             i = len(events) - 1
@@ -242,7 +255,6 @@ class ConvstoreSessionService(BaseSessionService):
                 i -= 1
             if i >= 0:
                 events = events[i + 1 :]
-        metadata = await acall(self._service, "get_all_metadata", key)
         last_update_time = self._lut(metadata, stored.created_at)
         ids = (app_name, user_id, session_id)
         return await self._assemble(
@@ -342,7 +354,7 @@ class ConvstoreSessionService(BaseSessionService):
 
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Delete the session and its events for good (nothing if absent); the id is free again."""
-        session_id = session_id.strip() if session_id else session_id
+        session_id = session_id.strip() if isinstance(session_id, str) else session_id
         await acall(self._service, "delete_session", session_key(app_name, user_id, session_id))
 
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
@@ -360,18 +372,22 @@ class ConvstoreSessionService(BaseSessionService):
             stored = await acall(self._service, "history_tail", key, None)
             if any(e == event for e in await self._events(key, stored)):
                 return event
-        known, head = self._known_head(session)
-        expected: str | None = head if known else ANY_HEAD
+        known, expected = self._known_head(session)
         if not known:
-            stored_session = await acall(self._service, "get_session", key)
-            if stored_session is None:
+            # A copy this service never returned: ADK's timestamp rule, checked
+            # against one snapshot, and the append made conditional on the head
+            # that snapshot saw, so another writer's append landing between the
+            # check and the write makes this copy stale instead of being missed.
+            snapshot = await acall(self._service, "get_session_with_tail", key, 0)
+            if snapshot is None:
                 raise SessionNotFoundError(f"Session {session.id} not found.")
-            metadata = await acall(self._service, "get_all_metadata", key)
+            stored_session, _, metadata = snapshot
             if self._lut(metadata, stored_session.created_at) > session.last_update_time:
                 raise StaleSessionError(
                     "The last_update_time provided in the session object is earlier than "
                     "the update_time in storage. Please check if it is a stale session."
                 )
+            expected = stored_session.head_id
         original = None
         if event.actions and event.actions.state_delta:
             original = dict(event.actions.state_delta)

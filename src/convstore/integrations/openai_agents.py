@@ -92,12 +92,16 @@ class ConvstoreSession:
     # -- which convstore session holds the items now ----------------------------
 
     async def _current(self) -> str:
+        return (await self._read_pointer())[0]
+
+    async def _read_pointer(self) -> tuple[str, str | None]:
+        """``(current generation, the pointer's stored value)``; ``None``: never moved."""
         base = self.session_id
         stored = await acall(self._service, "get_session", base)
         if stored is None or stored.archived_at is None:
-            return base
+            return base, None
         pointer = await acall(self._service, "get_metadata", base, _CURRENT)
-        return base if pointer is None else str(pointer)
+        return (base if pointer is None else str(pointer)), pointer
 
     def _successor(self, current: str) -> str:
         """The generation after ``current``: ``<id>`` → ``<id>~2`` → ``<id>~3`` …
@@ -129,12 +133,25 @@ class ConvstoreSession:
         base = self.session_id
         return [(base, _GENERATION, target.rpartition("~")[2]), (base, _CURRENT, target)]
 
-    async def _advance(self, current: str) -> str:
-        """Point the id past ``current`` (archived elsewhere, e.g. by the CLI); the new id."""
+    async def _advance(self, current: str, pointer: str | None) -> str | None:
+        """Point the id past ``current`` (archived elsewhere, e.g. by the CLI); the new id.
+
+        ``pointer`` is the stored pointer value ``current`` was read from. The
+        move is a compare-and-set on it (``set_metadata_if``): ``None`` when
+        another writer moved the pointer meanwhile — maybe on past a generation
+        it started and cleared since, which an unconditional write would bring
+        back — so the caller re-reads it.
+        """
         target = await self._next_free(current, skip_live=False)
-        for _, key, value in self._pointer(target):  # idempotent: racers write the same
-            await acall(self._service, "set_metadata", self.session_id, key, value)
-        return target
+        moved = await acall(
+            self._service,
+            "set_metadata_if",
+            self.session_id,
+            _CURRENT,
+            pointer,
+            self._pointer(target),
+        )
+        return target if moved else None
 
     async def _writable(self) -> str:
         """The generation to append to, created if needed; follows concurrent clears.
@@ -148,10 +165,13 @@ class ConvstoreSession:
             stored = await acall(self._service, "get_session", current)
             if stored is None or stored.archived_at is None:
                 break
-            moved = await self._current()
+            moved, pointer = await self._read_pointer()
             if moved == current:
-                current, stored = await self._advance(current), None
-                break
+                advanced = await self._advance(current, pointer)
+                if advanced is not None:
+                    current, stored = advanced, None
+                    break
+                moved = await self._current()  # moved by another writer: follow it
             current = moved
         if stored is None:
             with contextlib.suppress(DuplicateId):  # another writer created it first
@@ -235,8 +255,9 @@ class ConvstoreSession:
         except SessionArchived:
             # Cleared by a concurrent caller (the pointer moved with it), or
             # archived elsewhere without moving it: then move it now.
-            if await self._current() == current:
-                await self._advance(current)
+            now, pointer = await self._read_pointer()
+            if now == current:
+                await self._advance(current, pointer)  # None: another writer moved it first
 
     def close(self) -> None:
         """Close the backend if this session opened it (a path was given)."""

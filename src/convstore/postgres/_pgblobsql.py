@@ -136,6 +136,13 @@ HISTORY_TAIL_DATA: Final = (
     "SELECT count(*), count(*) FILTER (WHERE event_type = 'compaction'), max(head_id), string_agg(id, chr(31)), string_agg(coalesce(parent_id, chr(30)), chr(31)), '[' || coalesce(string_agg(event_data, ','), '') || ']'\n"
     'FROM (SELECT "sessions"."head_id","session_events"."id","session_events"."parent_id","session_events"."event_type","session_events"."event_data" FROM "sessions" JOIN "session_events" ON "session_events"."sid"="sessions"."sid" WHERE "sessions"."owner"=%(owner)s AND "sessions"."id"=%(session_id)s ORDER BY "session_events"."seq" DESC LIMIT %(limit)s) AS t'
 )
+SESSION_WITH_TAIL: Final = (
+    'SELECT s.id, s.head_id, s.server_session_id, s.directory, s.git_root, s.created_at, s.updated_at, s.archived_at, m.keys, m.vals, t.ids, t.parents, t.invs, t.types, t.datas, t.times\n'
+    'FROM sessions s CROSS\n'
+    'JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals FROM session_metadata WHERE sid = s.sid) m CROSS\n'
+    'JOIN LATERAL (SELECT array_agg(id) AS ids, array_agg(parent_id) AS parents, array_agg(invocation_id) AS invs, array_agg(event_type) AS types, array_agg(event_data) AS datas, array_agg(created_at) AS times FROM (SELECT id, parent_id, invocation_id, event_type, event_data, created_at FROM session_events WHERE sid = s.sid ORDER BY seq DESC LIMIT %(limit)s) e) t\n'
+    'WHERE s.owner = %(owner)s AND s.id = %(session_id)s'
+)
 HISTORY_TAIL: Final = (
     'WITH RECURSIVE chain(sid, seq, id, parent_id, invocation_id, event_type, event_data, created_at, depth) AS (SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, 1 FROM sessions s JOIN session_events e ON e.sid = s.sid AND e.id = s.head_id WHERE s.owner = %(owner)s AND s.id = %(session_id)s UNION ALL SELECT e.sid, e.seq, e.id, e.parent_id, e.invocation_id, e.event_type, e.event_data, e.created_at, c.depth + 1 FROM chain c JOIN session_events e ON e.owner = %(owner)s AND e.id = c.parent_id AND e.sid = c.sid AND e.seq < c.seq WHERE %(limit)s::bigint IS NULL OR c.depth < %(limit)s::bigint)\n'
     'SELECT id, %(session_id)s::text, parent_id, invocation_id, event_type, event_data, created_at\n'

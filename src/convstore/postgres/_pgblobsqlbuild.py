@@ -219,6 +219,24 @@ def _event_statements() -> dict[str, str]:
             "chr",
         )
         + " AS t",
+        # A session, its metadata and its newest %(limit)s events (newest first,
+        # one array per column) in one row: one statement, so one snapshot
+        # (``get_session_with_tail``; the caller checks that the events chain).
+        "SESSION_WITH_TAIL": (
+            "SELECT s.id, s.head_id, s.server_session_id, s.directory, s.git_root, "
+            "s.created_at, s.updated_at, s.archived_at, m.keys, m.vals, "
+            "t.ids, t.parents, t.invs, t.types, t.datas, t.times "
+            "FROM sessions s "
+            "CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, "
+            "array_agg(value ORDER BY key) AS vals "
+            "FROM session_metadata WHERE sid = s.sid) m "
+            "CROSS JOIN LATERAL (SELECT array_agg(id) AS ids, array_agg(parent_id) AS parents, "
+            "array_agg(invocation_id) AS invs, array_agg(event_type) AS types, "
+            "array_agg(event_data) AS datas, array_agg(created_at) AS times FROM ("
+            "SELECT id, parent_id, invocation_id, event_type, event_data, created_at "
+            "FROM session_events WHERE sid = s.sid ORDER BY seq DESC LIMIT %(limit)s) e) t "
+            "WHERE s.owner = %(owner)s AND s.id = %(session_id)s"
+        ),
         # The chain from the head back, at most %(limit)s events (NULL: all);
         # PostgreSQL has no LIMIT inside a recursive CTE, so a depth counts.
         "HISTORY_TAIL": (

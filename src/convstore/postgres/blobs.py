@@ -35,6 +35,9 @@ from ..sqlite.blobs import (
     Blob,
     BlobListing,
     HeadMoved,
+    SessionTail,
+    check_metadata_if,
+    check_tail,
     has_summary,
     prefix_range,
     tail_values,
@@ -70,10 +73,6 @@ class PostgresBlobsMixin(ServiceHost):
     """Blobs, deletion, head moves and atomic state writes for the PostgreSQL service."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:
-
-        def history(self, session_id: str, *, full: bool = False) -> list[StoredEvent]: ...
 
     # -- blobs ---------------------------------------------------------------------
 
@@ -357,24 +356,41 @@ class PostgresBlobsMixin(ServiceHost):
         self, session_id: str, limit: int | None, *, full: bool = False
     ) -> list[StoredEvent]:
         """See :func:`convstore.sqlite.blobs.history_tail` (one range read when unforked)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InvalidArgument(f"limit must be an int or None: {limit!r}")
-        _v.boolean(full, "full")
-        if not _v.lookup_text(session_id, "session id") or (limit is not None and limit <= 0):
+        if not check_tail(limit, full) or not _v.lookup_text(session_id, "session id"):
             return []
         limit = None if limit is None else min(limit, _v.TIME_LIMIT)
-        doing = f"reading the history of session {session_id!r}"
+        with self._conn(f"reading the history of session {session_id!r}") as conn:
+            return _tail(conn, self._mine(session_id, limit=limit), limit, full)
+
+    def get_session_with_tail(
+        self, session_id: str, limit: int | None, *, full: bool = False
+    ) -> SessionTail | None:
+        """See :func:`convstore.sqlite.blobs.get_session_with_tail` (one statement, usually)."""
+        wanted = check_tail(limit, full)
+        if not _v.lookup_text(session_id, "session id"):
+            return None
+        limit = None if limit is None else min(limit, _v.TIME_LIMIT) if wanted else 0
         params = self._mine(session_id, limit=limit)
-        rows = self._all(B.HISTORY_TAIL_LINEAR, params, doing)
-        if _chains(rows, limit):
-            rows.reverse()
-            out = [StoredEvent(*row[1:]) for row in rows]
-        else:
-            out = [StoredEvent(*row) for row in self._all(B.HISTORY_TAIL, params, doing)]
-        if full or not has_summary(out):
-            return out
-        folded = self.history(session_id)
-        return folded if limit is None else folded[-limit:]
+        doing = f"reading session {session_id!r}"
+        # The usual case: one statement (so one snapshot) whose newest events chain.
+        row = self._one(B.SESSION_WITH_TAIL, params, doing)
+        if row is None:
+            return None
+        session = StoredSession._make(row[:8])
+        columns = [[] if c is None else c for c in row[10:]]
+        rows = [(session.head_id, e[0], session_id, *e[1:]) for e in zip(*columns, strict=True)]
+        events = [StoredEvent(*r[1:]) for r in reversed(rows)]
+        if _chains(rows, limit) and (full or not has_summary(events)):
+            return SessionTail(session, events, dict(zip(row[8] or [], row[9] or [], strict=True)))
+        # A forked tail or a compaction summary: the walk, in one repeatable-read snapshot.
+        with self._conn(doing) as conn, conn.transaction():
+            conn.execute(_pgsql.TX_SNAPSHOT)
+            again = conn.execute(_pgsql.SESSION_GET, params).fetchone()
+            if again is None:
+                return None
+            events = _tail(conn, params, limit, full)
+            metadata = conn.execute(B.METADATA_ALL, params).fetchall()
+        return SessionTail(StoredSession._make(again), events, dict(metadata))
 
     def history_tail_values(self, session_id: str, limit: int | None) -> list[Any] | None:
         """See :func:`convstore.sqlite.blobs.history_tail_values` (one row back)."""
@@ -452,6 +468,35 @@ class PostgresBlobsMixin(ServiceHost):
             event_id, session_id, found[0], invocation_id, event_type, event_data, found[1]
         )
 
+    def set_metadata_if(
+        self,
+        session_id: str,
+        key: str,
+        expected: str | None,
+        metadata: Sequence[tuple[str, str, str]] = (),
+    ) -> bool:
+        """See :func:`convstore.sqlite.blobs.set_metadata_if` (under the session's row lock).
+
+        The lock orders it against every write that takes the session's row
+        lock (these, ``append_event_with_metadata``,
+        ``archive_session_with_metadata``, appends, ``pop_head``), so of
+        several callers that read the same value exactly one succeeds. A plain
+        :meth:`set_metadata` of the same key takes no such lock: it is
+        last-writer-wins against this as against any other write.
+        """
+        rows = check_metadata_if(session_id, key, expected, metadata)
+        doing = f"setting metadata of session {session_id!r} where {key!r} is {expected!r}"
+        with self._conn(doing, write=True) as conn, conn.transaction():
+            # The row lock orders this against every other locked write of the
+            # session (these, appends, archives); the value is read after it.
+            if conn.execute(B.SESSION_LOCK_HEAD, self._mine(session_id)).fetchone() is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist")
+            value = conn.execute(_pgsql.METADATA_GET, self._mine(session_id, key=key)).fetchone()
+            if value[0] != expected:
+                return False
+            self._upsert_metadata(conn, rows, {session_id})
+        return True
+
     def get_all_metadata(self, session_id: str) -> dict[str, str]:
         """Every metadata key and value of a session (empty for none or no session)."""
         if not _v.lookup_text(session_id, "session id"):
@@ -460,6 +505,23 @@ class PostgresBlobsMixin(ServiceHost):
             B.METADATA_ALL, self._mine(session_id), f"reading metadata of session {session_id!r}"
         )
         return {key: value for key, value in rows}
+
+
+def _tail(conn: Any, params: dict[str, Any], limit: int | None, full: bool) -> list[StoredEvent]:
+    """``history_tail``'s events, read on ``conn`` (so inside its transaction, if any)."""
+    rows = conn.execute(B.HISTORY_TAIL_LINEAR, params).fetchall()
+    if _chains(rows, limit):
+        rows.reverse()
+        out = [StoredEvent(*row[1:]) for row in rows]
+    else:
+        out = [StoredEvent(*row) for row in conn.execute(B.HISTORY_TAIL, params).fetchall()]
+    if full or not has_summary(out):
+        return out
+    from ..lifecycle import fold_history
+
+    chain = conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
+    folded = fold_history(list(map(StoredEvent._make, chain)))
+    return folded if limit is None else folded[-limit:]
 
 
 def _chains(rows: list[Any], limit: int | None) -> bool:

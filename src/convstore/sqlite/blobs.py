@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
+from .. import _validate as _v
 from .._common import COMPACTION_EVENT_TYPE
 from ..errors import InvalidArgument, SessionArchived, SessionNotFound, StoreError
 from . import _blobsql
@@ -44,6 +45,11 @@ __all__ = [
     "ANY_HEAD",
     "Blob",
     "HeadMoved",
+    "SessionTail",
+    "check_metadata_if",
+    "check_tail",
+    "get_session_with_tail",
+    "set_metadata_if",
     "append_event_with_metadata",
     "archive_session_with_metadata",
     "create_session_with_metadata",
@@ -79,6 +85,20 @@ class Blob(NamedTuple):
     meta: str
     data: bytes
     created_at: int
+
+
+class SessionTail(NamedTuple):
+    """A session as one snapshot saw it (:func:`get_session_with_tail`).
+
+    ``events`` are the tail of the history of the chain that ends at
+    ``session.head_id`` (its last event is the head unless a compaction
+    summary, shown first, is the head), and ``metadata`` holds every key and
+    value the session had at that same moment.
+    """
+
+    session: StoredSession
+    events: list[StoredEvent]
+    metadata: dict[str, str]
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -478,18 +498,12 @@ def history_tail(
     """
     from ..models import StoredEvent
 
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise InvalidArgument(f"limit must be an int or None: {limit!r}")
-    if type(full) is not bool:
-        raise InvalidArgument(f"full must be a bool: {full!r}")
-    if limit is not None and limit <= 0:
+    if not check_tail(limit, full):
         return []
     doing = f"reading the history of session {session_id!r}"
     wanted = {"session_id": session_id, "limit": _sql_limit(limit)}
     try:
-        rows: list[Any] = store.connection.execute(
-            _blobsql.HISTORY_TAIL_LINEAR, wanted
-        ).fetchall()
+        rows: list[Any] = store.connection.execute(_blobsql.HISTORY_TAIL_LINEAR, wanted).fetchall()
         if _chains(rows, limit):
             rows.reverse()
             out = [StoredEvent(*row[1:]) for row in rows]
@@ -503,6 +517,68 @@ def history_tail(
         return out
     folded = store.history(session_id)
     return folded if limit is None else folded[-limit:]
+
+
+def check_tail(limit: object, full: object) -> bool:
+    """Check :func:`history_tail`'s ``limit`` and ``full`` (both backends); ``False``: no events.
+
+    >>> check_tail(10, False), check_tail(0, True)
+    (True, False)
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidArgument(f"limit must be an int or None: {limit!r}")
+    if type(full) is not bool:
+        raise InvalidArgument(f"full must be a bool: {full!r}")
+    return limit is None or limit > 0
+
+
+def get_session_with_tail(
+    store: SessionStore, session_id: str, limit: int | None, *, full: bool = False
+) -> SessionTail | None:
+    """The session, the last ``limit`` events of its history and its metadata, from one snapshot.
+
+    What :meth:`~convstore.SessionStore.get_session`, :func:`history_tail`
+    (same ``limit`` and ``full``; ``0`` reads no events) and
+    :meth:`~convstore.SessionStore.get_all_metadata` return, read in one
+    read transaction, so an append landing meanwhile is either in all three
+    or in none: the events are the history of ``session.head_id``'s chain and
+    the metadata is the one written with them. A reader that remembers the head to make its
+    next write conditional (the ADK adapter's stale-session check) reads
+    this way. ``None`` when the session does not exist. Never waits for a
+    writer (WAL). (The PostgreSQL service reads it with one statement, or a
+    repeatable-read transaction when the tail forked or holds a summary.)
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     _ = store.create_session("s1")
+    ...     _ = append_events_at_head(store, "s1", [("e1", "i", "t", "{}"), ("e2", "i", "t", "{}")])
+    ...     store.set_metadata("s1", "k", "v")
+    ...     got = get_session_with_tail(store, "s1", 1)
+    ...     got.session.head_id, [e.id for e in got.events], got.metadata
+    ('e2', ['e2'], {'k': 'v'})
+    """
+    wanted = check_tail(limit, full)
+    if not _v.lookup_text(session_id, "session id"):
+        return None
+    from . import _sql
+
+    conn = store.connection
+    begin = not conn.in_transaction  # inside a caller's transaction: its snapshot already
+    try:
+        if begin:
+            conn.execute(_sql.BEGIN_DEFERRED)
+        try:
+            session = store.get_session(session_id)
+            if session is None:
+                return None
+            events = history_tail(store, session_id, limit, full=full) if wanted else []
+            metadata = store.get_all_metadata(session_id)
+        finally:
+            if begin and conn.in_transaction:
+                conn.execute(_sql.COMMIT)
+    except apsw.Error as exc:
+        raise store.translate_error(exc, f"reading session {session_id!r}") from None
+    return SessionTail(session, events, metadata)
 
 
 def history_tail_values(
@@ -763,3 +839,59 @@ def archive_session_with_metadata(
         now = store.now()
         conn.execute(_sql.SESSION_ARCHIVE, {"session_id": session_id, "now": now})
         _upsert_metadata(store, conn, now, metadata, {session_id})
+
+
+def set_metadata_if(
+    store: SessionStore,
+    session_id: str,
+    key: str,
+    expected: str | None,
+    metadata: Sequence[tuple[str, str, str]] = (),
+) -> bool:
+    """Upsert ``metadata`` only if the session's ``key`` holds ``expected``: a compare-and-set.
+
+    One transaction: the session's current value of ``key`` (``None``: unset)
+    is compared with ``expected``; when equal, the ``(session_id, key,
+    value)`` upserts of ``metadata`` are written (usually ``key``'s new value,
+    and others that move with it; a target session that is missing is created
+    empty) and the result is ``True``; otherwise nothing is written and the
+    result is ``False``: another writer moved ``key`` since the caller read
+    it, so re-read and decide again. Of several callers that read the same
+    value and race to move it, exactly one succeeds. Archived sessions
+    accept it (metadata is not an event). :class:`SessionNotFound` when the
+    session does not exist; :class:`InvalidArgument` for a value that is not
+    a storable ``str``.
+
+    >>> from convstore import SessionStore
+    >>> with SessionStore(":memory:") as store:
+    ...     _ = store.create_session("s1")
+    ...     first = set_metadata_if(store, "s1", "ptr", None, [("s1", "ptr", "g2")])
+    ...     again = set_metadata_if(store, "s1", "ptr", None, [("s1", "ptr", "g9")])
+    ...     first, again, store.get_metadata("s1", "ptr")
+    (True, False, 'g2')
+    """
+    from . import _sql
+
+    metadata = check_metadata_if(session_id, key, expected, metadata)
+    doing = f"setting metadata of session {session_id!r} where {key!r} is {expected!r}"
+    with store.atomic(doing) as conn:
+        _sid(store, session_id, live=False)
+        row = conn.execute(_sql.METADATA_GET, {"session_id": session_id, "key": key}).fetchone()
+        if (None if row is None else row[0]) != expected:
+            return False
+        _upsert_metadata(store, conn, store.now(), metadata, {session_id})
+    return True
+
+
+def check_metadata_if(
+    session_id: object, key: object, expected: object, metadata: object
+) -> list[tuple[str, str, str]]:
+    """Check :func:`set_metadata_if`'s arguments (both backends); the metadata rows.
+
+    Each text must be a storable ``str`` (``expected`` may be ``None``), else
+    :class:`InvalidArgument` naming it.
+    """
+    _check_text(session_id, "session id")
+    _check_text(key, "metadata key")
+    _v.optional_text(expected, "expected metadata value")
+    return _check_metadata(metadata)  # type: ignore[arg-type]  # checked there
