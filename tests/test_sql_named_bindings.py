@@ -36,16 +36,12 @@ BOUND_FROM_TUPLES: dict[str, tuple[str, ...]] = {
     "EVENT_INSERT_ROW": (
         "key", "event_id", "parent_id", "invocation_id", "event_type", "event_data", "created_at",
     ),
-    # append_events: the first key, the time, then each row's fields (ten rows, or one).
-    "EVENT_INSERT_ROWS": ("key", "created_at", *(
-        f"{name}_{r}"
-        for r in range(BULK_INSERT_ROWS)
-        for name in ("event_id", "parent_id", "invocation_id", "event_type", "event_data")
-    )),
-    "EVENT_INSERT_ROWS_ONE": (
-        "key", "created_at", "event_id_0", "parent_id_0", "invocation_id_0", "event_type_0",
-        "event_data_0",
+    # append_events: the first key, the time, then each row's id, parent, invocation,
+    # type and data (ten rows, or one): short names, see _sqlbuild.
+    "EVENT_INSERT_ROWS": (
+        "k", "t", *(f"{letter}{r}" for r in range(BULK_INSERT_ROWS) for letter in "ipned"),
     ),
+    "EVENT_INSERT_ROWS_ONE": ("k", "t", "i0", "p0", "n0", "e0", "d0"),
     "SESSION_GET": ("session_id",),
     "SESSION_RESUMABLE_BY_DIRECTORY": ("directory", "cutoff"),
     "SESSION_RESUMABLE_BY_GIT_ROOT": ("git_root", "cutoff"),

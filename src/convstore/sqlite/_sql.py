@@ -102,11 +102,11 @@ EVENT_INSERT_ROW: Final = (
 )
 EVENT_INSERT_ROWS: Final = (
     'INSERT INTO "session_events" ("rid","created_at","id","parent_id","invocation_id","event_type","event_data")\n'
-    'VALUES (:key,:created_at,:event_id_0,:parent_id_0,:invocation_id_0,:event_type_0,:event_data_0),(:key+1,:created_at,:event_id_1,:parent_id_1,:invocation_id_1,:event_type_1,:event_data_1),(:key+2,:created_at,:event_id_2,:parent_id_2,:invocation_id_2,:event_type_2,:event_data_2),(:key+3,:created_at,:event_id_3,:parent_id_3,:invocation_id_3,:event_type_3,:event_data_3),(:key+4,:created_at,:event_id_4,:parent_id_4,:invocation_id_4,:event_type_4,:event_data_4),(:key+5,:created_at,:event_id_5,:parent_id_5,:invocation_id_5,:event_type_5,:event_data_5),(:key+6,:created_at,:event_id_6,:parent_id_6,:invocation_id_6,:event_type_6,:event_data_6),(:key+7,:created_at,:event_id_7,:parent_id_7,:invocation_id_7,:event_type_7,:event_data_7),(:key+8,:created_at,:event_id_8,:parent_id_8,:invocation_id_8,:event_type_8,:event_data_8),(:key+9,:created_at,:event_id_9,:parent_id_9,:invocation_id_9,:event_type_9,:event_data_9)'
+    'VALUES (:k,:t,:i0,:p0,:n0,:e0,:d0),(:k+1,:t,:i1,:p1,:n1,:e1,:d1),(:k+2,:t,:i2,:p2,:n2,:e2,:d2),(:k+3,:t,:i3,:p3,:n3,:e3,:d3),(:k+4,:t,:i4,:p4,:n4,:e4,:d4),(:k+5,:t,:i5,:p5,:n5,:e5,:d5),(:k+6,:t,:i6,:p6,:n6,:e6,:d6),(:k+7,:t,:i7,:p7,:n7,:e7,:d7),(:k+8,:t,:i8,:p8,:n8,:e8,:d8),(:k+9,:t,:i9,:p9,:n9,:e9,:d9)'
 )
 EVENT_INSERT_ROWS_ONE: Final = (
     'INSERT INTO "session_events" ("rid","created_at","id","parent_id","invocation_id","event_type","event_data")\n'
-    'VALUES (:key,:created_at,:event_id_0,:parent_id_0,:invocation_id_0,:event_type_0,:event_data_0)'
+    'VALUES (:k,:t,:i0,:p0,:n0,:e0,:d0)'
 )
 EVENT_KEY_STORED: Final = (
     'SELECT 1\n'
