@@ -94,7 +94,7 @@ from ..sqlite.store import SessionStore
 from . import _pgsql
 from ._host import Conn, Row
 from ._pgdeadline import Watchdog
-from .blobs import PostgresBlobsMixin
+from .blobs import PostgresBlobsMixin, read_history
 from .lifecycle import PostgresLifecycleMixin
 from .migrations import SERVICE_ROLE, check_schema
 
@@ -644,17 +644,8 @@ class PostgresSessionService(PostgresLifecycleMixin, PostgresBlobsMixin):
         if not _v.lookup_text(session_id, "session id"):
             return []
         _v.boolean(full, "full")
-        rows = self._all(
-            _pgsql.EVENTS_HISTORY,
-            self._mine(session_id),
-            f"reading the history of session {session_id!r}",
-        )
-        chain = list(map(StoredEvent._make, rows))
-        if full:
-            return chain
-        from ..lifecycle import fold_history
-
-        return fold_history(chain)
+        with self._conn(f"reading the history of session {session_id!r}") as conn:
+            return read_history(conn, self._mine(session_id), full=full)
 
     def set_head(self, session_id: str, event_id: str) -> None:
         """Move the head to one of the session's own events (fork / rewind)."""

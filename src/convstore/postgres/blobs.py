@@ -517,11 +517,19 @@ def _tail(conn: Any, params: dict[str, Any], limit: int | None, full: bool) -> l
         out = [StoredEvent(*row) for row in conn.execute(B.HISTORY_TAIL, params).fetchall()]
     if full or not has_summary(out):
         return out
+    folded = read_history(conn, params, full=False)
+    return folded if limit is None else folded[-limit:]
+
+
+def read_history(conn: Any, params: dict[str, Any], *, full: bool) -> list[StoredEvent]:
+    """The head's chain, oldest first, read on ``conn`` (one recursive query); folded
+    at its newest compaction summary unless ``full`` (``history()`` is this)."""
+    chain = list(map(StoredEvent._make, conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()))
+    if full:
+        return chain
     from ..lifecycle import fold_history
 
-    chain = conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
-    folded = fold_history(list(map(StoredEvent._make, chain)))
-    return folded if limit is None else folded[-limit:]
+    return fold_history(chain)
 
 
 def _chains(rows: list[Any], limit: int | None) -> bool:

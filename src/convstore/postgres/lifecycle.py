@@ -42,6 +42,7 @@ from ..sqlite.retention import (
 )
 from . import _pgsql
 from ._host import ServiceHost
+from .blobs import read_history
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -84,10 +85,7 @@ class PostgresLifecycleMixin(ServiceHost):
                 raise SessionArchived(
                     f"session {sid!r} is archived; start a new session to continue"
                 )
-            chain = [
-                StoredEvent._make(r)
-                for r in conn.execute(_pgsql.EVENTS_HISTORY, params).fetchall()
-            ]
+            chain = read_history(conn, params, full=True)
             head = check_compaction_target(sid, chain, through_event_id)
             inv = head.invocation_id if inv is None else inv
             row = conn.execute(

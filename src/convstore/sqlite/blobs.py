@@ -560,22 +560,15 @@ def get_session_with_tail(
     wanted = check_tail(limit, full)
     if not _v.lookup_text(session_id, "session id"):
         return None
-    from . import _sql
+    from ._snapshot import read_snapshot
 
-    conn = store.connection
-    begin = not conn.in_transaction  # inside a caller's transaction: its snapshot already
     try:
-        if begin:
-            conn.execute(_sql.BEGIN_DEFERRED)
-        try:
+        with read_snapshot(store.connection):
             session = store.get_session(session_id)
             if session is None:
                 return None
             events = history_tail(store, session_id, limit, full=full) if wanted else []
             metadata = store.get_all_metadata(session_id)
-        finally:
-            if begin and conn.in_transaction:
-                conn.execute(_sql.COMMIT)
     except apsw.Error as exc:
         raise store.translate_error(exc, f"reading session {session_id!r}") from None
     return SessionTail(session, events, metadata)

@@ -293,31 +293,21 @@ def check_compatible(conn: apsw.Connection, where: str) -> None:
     convstore bookkeeping): :class:`StoreError`. Run before anything rewrites
     the file (the switch to WAL).
     """
-    own_transaction = not conn.in_transaction
-    if own_transaction:
-        conn.execute(_sql.BEGIN_DEFERRED)
-    try:
+    from ._snapshot import read_snapshot  # off the cheap open's path
+
+    with read_snapshot(conn):
         # The cheap open's test first: every shipped migration applied with the
         # shipped checksums is ours and current -- no migration file is read.
         if fingerprint(conn) == _sql.MIGRATIONS_FINGERPRINT:
             return
-    finally:
-        if own_transaction and conn.in_transaction:
-            conn.execute(_sql.COMMIT)
     known = known_migrations()
     # One read transaction: every read below sees the same snapshot. Otherwise
     # a process migrating the same new file could commit between "no
     # bookkeeping yet" and "there are tables", and ours would look foreign.
-    own_transaction = not conn.in_transaction
-    if own_transaction:
-        conn.execute(_sql.BEGIN_DEFERRED)
-    try:
+    with read_snapshot(conn):
         _refuse_newer(conn, where, known)
         applied = _read_applied(conn)
         foreign = not applied and bool(conn.execute(_sql.SCHEMA_USER_OBJECT_COUNT).get)
-    finally:
-        if own_transaction and conn.in_transaction:
-            conn.execute(_sql.COMMIT)
     if foreign:
         raise StoreError(
             f"database {where} already holds another application's tables and is not a "
